@@ -1,0 +1,30 @@
+"""Shared fixtures: paths to the shipped configs and a fresh log per test."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from warroom.config import Launch, load_launch
+from warroom.events import Actor
+from warroom.log import DecisionLog
+
+ROOT = Path(__file__).resolve().parent.parent
+CONFIGS = ROOT / "configs"
+
+
+@pytest.fixture
+def demo_launch() -> Launch:
+    return load_launch(CONFIGS / "demo.yaml")
+
+
+@pytest.fixture
+def actor() -> Actor:
+    return Actor(user="dana", host="bastion", ssh="10.0.0.7", name="Dana (CTO)")
+
+
+@pytest.fixture
+def log(tmp_path: Path, actor: Actor):
+    with DecisionLog(tmp_path / "launch.jsonl", actor) as lg:
+        yield lg

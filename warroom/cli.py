@@ -1,0 +1,171 @@
+"""The `warroom` command. Every user-facing error is a message and an exit code, never a traceback.
+
+Exit codes: 0 ok / GO, 1 NO-GO or a failed check, 2 configuration or usage
+error, 3 rollback trigger breached.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import orjson
+
+from warroom.config import ConfigError, load_launch
+from warroom.log import LogCorrupt, event_to_json, iter_events, verify
+from warroom.state import actor_label
+from warroom.units import format_t_relative
+
+EXIT_OK, EXIT_NOGO, EXIT_USAGE, EXIT_ROLLBACK = 0, 1, 2, 3
+
+Command = Callable[[argparse.Namespace], int]
+COMMANDS: dict[str, tuple[Command, Callable[[argparse.ArgumentParser], None], str]] = {}
+
+
+def command(name: str, help_text: str) -> Callable[[Callable[[argparse.ArgumentParser], None]],
+                                                   Callable[[Command], Command]]:
+    """Register a subcommand: `@command(name, help)(configure)(run)` keeps parser and body together."""
+
+    def with_args(configure: Callable[[argparse.ArgumentParser], None]) -> Callable[[Command], Command]:
+        def register(fn: Command) -> Command:
+            COMMANDS[name] = (fn, configure, help_text)
+            return fn
+
+        return register
+
+    return with_args
+
+
+def out(text: str = "") -> None:
+    sys.stdout.write(text + "\n")
+
+
+def err(text: str) -> None:
+    sys.stderr.write(text + "\n")
+
+
+# ---------------------------------------------------------------- validate
+
+
+def _validate_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("files", nargs="+", metavar="FILE", help="launch config files")
+
+
+@command("validate", "check launch config files; exit 0 if all are valid, 2 otherwise")(_validate_args)
+def cmd_validate(args: argparse.Namespace) -> int:
+    bad = 0
+    for f in args.files:
+        try:
+            launch = load_launch(f)
+        except ConfigError as e:
+            bad += 1
+            err(str(e))
+            continue
+        out(f"{f}: OK — {launch.name}: {len(launch.phases)} phases, {len(launch.items)} items, "
+            f"{len(launch.criteria)} criteria, {len(launch.roles)} roles, {len(launch.rollback.steps)} rollback steps")
+    return EXIT_USAGE if bad else EXIT_OK
+
+
+# ---------------------------------------------------------------- verify
+
+
+def _verify_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("log", metavar="LOG", help="decision log (JSON lines)")
+
+
+@command("verify", "check the decision log's hash chain; exit 0 if intact")(_verify_args)
+def cmd_verify(args: argparse.Namespace) -> int:
+    path = Path(args.log)
+    if not path.is_file():
+        err(f"{path}: no such log file")
+        return EXIT_USAGE
+    res = verify(path)
+    torn = f"; a torn last line ({res.torn} bytes) from an interrupted write was set aside" if res.torn else ""
+    if res.ok:
+        out(f"OK: {res.count} events, chain intact{torn}")
+        return EXIT_OK
+    out(f"TAMPERED: {path}: {res.problem}; {res.count} events before it are intact{torn}")
+    return EXIT_NOGO
+
+
+# ---------------------------------------------------------------- log
+
+
+def _log_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("log", metavar="LOG", help="decision log (JSON lines)")
+    p.add_argument("--json", action="store_true", help="one JSON event per line")
+    p.add_argument("--kind", action="append", help="only these event kinds (repeatable)")
+
+
+@command("log", "print the decision log as a readable timeline")(_log_args)
+def cmd_log(args: argparse.Namespace) -> int:
+    from warroom.describe import describe
+
+    path = Path(args.log)
+    if not path.is_file():
+        err(f"{path}: no such log file")
+        return EXIT_USAGE
+    t0: float | None = None
+    torn: list[bytes] = []
+    try:
+        for ev in iter_events(path, on_torn=torn.append):
+            if ev.kind == "launch" and t0 is None:
+                t0 = float(ev.data.get("t0", 0)) or None
+            if args.kind and ev.kind not in args.kind:
+                continue
+            if args.json:
+                sys.stdout.buffer.write(orjson.dumps(event_to_json(ev)) + b"\n")
+                continue
+            rel = f" {format_t_relative(ev.ts - t0)}" if t0 else ""
+            out(f"{ev.seq:>6} {ev.ts_iso}{rel}  {actor_label(ev.actor):<24} {ev.kind:<12} {describe(ev)}")
+    except LogCorrupt as e:
+        err(f"{path}: chain broken at {e}; events after it are not shown (run 'warroom verify')")
+        return EXIT_NOGO
+    if torn:
+        err(f"{path}: a torn last line ({len(torn[0])} bytes) from an interrupted write was set aside")
+    return EXIT_OK
+
+
+# ---------------------------------------------------------------- main
+
+
+def build_parser() -> argparse.ArgumentParser:
+    _load_plugins()
+    p = argparse.ArgumentParser(prog="warroom", description="A terminal war-room console for software launches.")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND")
+    for name, (_fn, configure, help_text) in COMMANDS.items():
+        sp = sub.add_parser(name, help=help_text, description=help_text)
+        configure(sp)
+    return p
+
+
+def _load_plugins() -> None:
+    """Subcommands that live in their own modules register themselves on import."""
+    import warroom.commands  # noqa: F401
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not args.command:
+        parser.print_help()
+        return EXIT_USAGE
+    fn = COMMANDS[args.command][0]
+    try:
+        return fn(args)
+    except ConfigError as e:
+        err(str(e))
+        return EXIT_USAGE
+    except LogCorrupt as e:
+        err(f"decision log is damaged: {e}\n    hint: run 'warroom verify LOG' to see where")
+        return EXIT_NOGO
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        return EXIT_OK
+
+
+def entry() -> None:
+    sys.exit(main())

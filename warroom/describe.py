@@ -1,0 +1,42 @@
+"""One line of plain words for any event, for `warroom log`, the console's log panel and reports."""
+
+from __future__ import annotations
+
+from warroom.events import Event
+
+
+def describe(ev: Event) -> str:
+    d = ev.data
+    k = ev.kind
+    if k == "launch":
+        return f"launch '{d.get('name')}' ({d.get('id')}) bound to this log from {d.get('path')}"
+    if k == "session":
+        return f"console {d.get('state', 'opened')} ({d.get('mode', 'live')}, pid {d.get('pid', '?')})"
+    if k == "sample":
+        if d.get("error"):
+            return f"{d.get('criterion')}: no value ({d.get('error')}: {d.get('reason', '')})".rstrip(": )") + ")"
+        return f"{d.get('criterion')} = {d.get('value')}"
+    if k == "alert":
+        labels = d.get("labels") or {}
+        return f"alert {d.get('status', 'firing')}: {labels.get('alertname', '?')} {labels}"
+    if k in ("check", "uncheck"):
+        return f"{k}ed item {d.get('item')}"
+    if k == "signoff":
+        why = f" — {d['reason']}" if d.get("reason") else ""
+        return f"sign-off {d.get('role')}: {d.get('verdict')}{why}"
+    if k == "decision":
+        why = f" — {d['reason']}" if d.get("reason") else ""
+        return f"final decision: {d.get('verdict')}{why}"
+    if k == "note":
+        return str(d.get("text", ""))
+    if k == "ack":
+        return f"acknowledged {d.get('alert')}"
+    if k == "trigger_mode":
+        return f"trigger {d.get('criterion')} -> {d.get('mode')}"
+    if k == "rollback":
+        phase = d.get("phase")
+        extra = {key: d[key] for key in ("index", "name", "exit_code", "status", "reason", "ok") if key in d}
+        return f"rollback {phase} {extra}" if extra else f"rollback {phase}"
+    if k == "recorder":
+        return f"recorder {d.get('state')} (pid {d.get('pid', '?')})"
+    return str(d)

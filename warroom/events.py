@@ -1,0 +1,150 @@
+"""Event records of the decision log and their byte-exact serialisation.
+
+An event line is the canonical JSON of (v, seq, ts, actor, kind, data, prev)
+with `"hash": sha256(that JSON)` spliced in as the last key. Verifying a line
+therefore needs one parse and one hash of a slice of the line itself, never a
+re-serialisation.
+"""
+
+from __future__ import annotations
+
+import getpass
+import hashlib
+import os
+import socket
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+
+SCHEMA_VERSION = 1
+GENESIS = "0" * 64
+_HASH_SUFFIX_LEN = len(',"hash":"') + 64 + len('"}')
+
+# Kinds and what their data holds (see DESIGN.md "Event kinds").
+KINDS = {
+    "session": "a console opened or closed: mode, pid, role",
+    "sample": "criterion id, value or error kind + reason, t (source time)",
+    "alert": "fingerprint, status firing|resolved, labels, annotations, source",
+    "check": "item id",
+    "uncheck": "item id",
+    "signoff": "role, verdict GO|NO-GO, reason, snapshot of criteria",
+    "note": "text",
+    "ack": "fingerprint of an alert",
+    "trigger_mode": "criterion id, mode off|recommend|auto",
+    "rollback": "phase requested|refused|started|step_started|step_output|step_finished|finished, details",
+    "decision": "verdict GO|NO-GO, reason",
+    "recorder": "a console took or gave up recording observations",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Actor:
+    """Who did something: the OS user, the host, the SSH origin and an optional display name."""
+
+    user: str
+    host: str
+    ssh: str | None = None
+    name: str | None = None
+
+    @property
+    def label(self) -> str:
+        who = self.name or self.user
+        return f"{who}@{self.host}" + (f" (ssh {self.ssh})" if self.ssh else "")
+
+    def to_json(self) -> dict[str, Any]:
+        d: dict[str, Any] = {"user": self.user, "host": self.host}
+        if self.ssh:
+            d["ssh"] = self.ssh
+        if self.name:
+            d["name"] = self.name
+        return d
+
+    @classmethod
+    def from_json(cls, d: dict[str, Any]) -> Actor:
+        return cls(str(d.get("user", "?")), str(d.get("host", "?")), d.get("ssh"), d.get("name"))
+
+
+def current_actor(name: str | None = None) -> Actor:
+    """The actor for this process, from the OS user and SSH_CONNECTION."""
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):
+        user = str(os.getuid())
+    ssh = os.environ.get("SSH_CONNECTION") or os.environ.get("SSH_CLIENT")
+    origin = ssh.split()[0] if ssh else None
+    return Actor(user=user, host=socket.gethostname(), ssh=origin, name=name)
+
+
+SYSTEM = Actor(user="warroom", host="-", name="recorder")
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    v: int
+    seq: int
+    ts: float
+    actor: Actor
+    kind: str
+    data: dict[str, Any] = field(default_factory=dict)
+    prev: str = GENESIS
+    hash: str = ""
+
+    @property
+    def ts_iso(self) -> str:
+        return iso(self.ts)
+
+
+def iso(ts: float) -> str:
+    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+def parse_iso(text: str) -> float:
+    return datetime.fromisoformat(text).timestamp()
+
+
+def encode(seq: int, ts: float, actor: Actor, kind: str, data: dict[str, Any], prev: str) -> tuple[bytes, str]:
+    """The line (with newline) for a new event, and its hash."""
+    body = orjson.dumps(
+        {"v": SCHEMA_VERSION, "seq": seq, "ts": iso(ts), "actor": actor.to_json(), "kind": kind, "data": data,
+         "prev": prev},
+        option=orjson.OPT_SERIALIZE_NUMPY,
+    )
+    digest = hashlib.sha256(body).hexdigest()
+    return body[:-1] + b',"hash":"' + digest.encode() + b'"}\n', digest
+
+
+class BadLine(ValueError):
+    """A line that is not a well-formed, self-consistent event."""
+
+
+def decode(line: bytes) -> Event:
+    """Parse one line (without newline) and check its own hash."""
+    if len(line) <= _HASH_SUFFIX_LEN or not line.endswith(b'"}'):
+        raise BadLine("not an event line")
+    body = line[:-_HASH_SUFFIX_LEN] + b"}"
+    try:
+        d = orjson.loads(line)
+    except orjson.JSONDecodeError as e:
+        raise BadLine(f"not JSON: {e}") from None
+    if not isinstance(d, dict):
+        raise BadLine("not an object")
+    h = d.get("hash")
+    if not isinstance(h, str) or line[-_HASH_SUFFIX_LEN:] != b',"hash":"' + h.encode() + b'"}':
+        raise BadLine("hash is not the last field")
+    if hashlib.sha256(body).hexdigest() != h:
+        raise BadLine("hash does not match content")
+    try:
+        return Event(
+            v=int(d["v"]),
+            seq=int(d["seq"]),
+            ts=parse_iso(d["ts"]),
+            actor=Actor.from_json(d["actor"]),
+            kind=str(d["kind"]),
+            data=d["data"] if isinstance(d["data"], dict) else {},
+            prev=str(d["prev"]),
+            hash=h,
+        )
+    except (KeyError, TypeError, ValueError) as e:
+        raise BadLine(f"missing or bad field: {e}") from None

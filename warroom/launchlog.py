@@ -1,0 +1,67 @@
+"""Binding a launch definition to a log: the log carries its own config so replay needs nothing else.
+
+The first console on a new log appends a `launch` event holding the config
+text (and the T-0 actually used, which the demo sets relative to its start).
+Replay and report rebuild the Launch from that event.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import UTC, datetime
+from pathlib import Path
+
+from warroom.config import ConfigError, ConfigProblem, Launch, parse_launch
+from warroom.events import Event
+from warroom.log import DecisionLog, iter_events
+
+
+def with_t0(launch: Launch, t0: float) -> Launch:
+    """The same launch with T-0 moved (cached properties must not carry over, so rebuild)."""
+    data = launch.model_dump(by_alias=True)
+    data["launch"]["t0"] = datetime.fromtimestamp(t0, UTC)
+    return Launch.model_validate(data)
+
+
+def launch_event_data(launch: Launch, text: str, path: str) -> dict[str, object]:
+    return {"id": launch.id, "name": launch.name, "path": path, "t0": launch.t0,
+            "sha256": hashlib.sha256(text.encode()).hexdigest(), "config": text}
+
+
+def bind(log: DecisionLog, launch: Launch, text: str, path: str) -> tuple[Launch, Event | None]:
+    """Record the launch in a new log, or check that an existing log is for this launch.
+
+    Returns the launch in force (with the log's T-0) and the event appended, if any.
+    """
+    first = first_launch_event(log.path)
+    if first is None:
+        ev = log.append("launch", launch_event_data(launch, text, path))
+        return launch, ev
+    if first.data.get("id") != launch.id:
+        raise ConfigError([ConfigProblem(str(log.path), None, "", f"this log belongs to launch "
+                                         f"'{first.data.get('id')}', not '{launch.id}'",
+                                         "pass the matching config, or a new --log path")])
+    t0 = float(first.data.get("t0", launch.t0))
+    return (with_t0(launch, t0) if t0 != launch.t0 else launch), None
+
+
+def first_launch_event(path: str | Path) -> Event | None:
+    if not Path(path).exists():
+        return None
+    for ev in iter_events(path):
+        if ev.kind == "launch":
+            return ev
+        if ev.seq > 50:
+            break
+    return None
+
+
+def launch_from_log(path: str | Path) -> Launch:
+    """The launch a log was recorded for, from its `launch` event."""
+    ev = first_launch_event(path)
+    if ev is None:
+        raise ConfigError([ConfigProblem(str(path), None, "", "no launch event in this log",
+                                         "was it written by warroom? pass the config with --config")])
+    launch = parse_launch(str(ev.data.get("config", "")), f"{path}#launch")
+    t0 = float(ev.data.get("t0", launch.t0))
+    return with_t0(launch, t0) if t0 != launch.t0 else launch

@@ -1,0 +1,335 @@
+"""The decision log: append (locked, fsync'd), read with crash recovery, verify, follow.
+
+One JSON line per event, hash-chained (see events.py). Writers take an
+exclusive flock on the log for the whole read-tail/write/fsync, so appends from
+any number of processes never interleave and sequence numbers never repeat.
+A writer killed mid-write leaves at most a torn last line without a newline;
+the next writer moves those bytes to `<log>.torn` before appending, and readers
+report them and carry on with every complete event.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import os
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from warroom.events import GENESIS, Actor, BadLine, Event, decode, encode, parse_iso
+
+_TAIL_CHUNK = 1 << 16
+_READ_CHUNK = 1 << 20
+
+
+class LogCorrupt(Exception):
+    """The log's chain is broken: an earlier event was edited, removed, inserted or reordered."""
+
+
+@dataclass
+class ReadResult:
+    events: list[Event]
+    torn: bytes = b""
+    problem: VerifyProblem | None = None
+
+
+@dataclass(frozen=True)
+class VerifyProblem:
+    seq: int
+    line: int
+    reason: str
+
+    def __str__(self) -> str:
+        return f"event seq {self.seq} (line {self.line}): {self.reason}"
+
+
+@dataclass
+class VerifyResult:
+    count: int = 0
+    problem: VerifyProblem | None = None
+    torn: int = 0
+    last_hash: str = GENESIS
+    first_ts: float | None = None
+    last_ts: float | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.problem is None
+
+
+@dataclass
+class _Tail:
+    end: int = -1
+    seq: int = 0
+    hash: str = GENESIS
+    ts: float = 0.0
+
+
+class DecisionLog:
+    """An open decision log for appending; safe to share a file between processes."""
+
+    def __init__(self, path: str | Path, actor: Actor, clock: Callable[[], float] = time.time):
+        self.path = Path(path)
+        self.actor = actor
+        self.clock = clock
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o640)
+        self._tail = _Tail()
+        self.recovered_torn = 0
+
+    def close(self) -> None:
+        if self._fd >= 0:
+            os.close(self._fd)
+            self._fd = -1
+
+    def __enter__(self) -> DecisionLog:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def append(self, kind: str, data: dict[str, Any] | None = None, actor: Actor | None = None) -> Event:
+        """Append one event; returns once it is on disk."""
+        fd = self._fd
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        try:
+            size = os.fstat(fd).st_size
+            if size != self._tail.end:
+                self._tail = self._read_tail(size)
+            t = self._tail
+            ts = max(self.clock(), t.ts)
+            seq = t.seq + 1
+            who = actor or self.actor
+            payload = data or {}
+            line, digest = encode(seq, ts, who, kind, payload, t.hash)
+            view = memoryview(line)
+            while view:
+                n = os.write(fd, view)
+                view = view[n:]
+            os.fsync(fd)
+            self._tail = _Tail(t.end + len(line), seq, digest, ts)
+            return Event(1, seq, ts, who, kind, payload, t.hash, digest)
+        finally:
+            fcntl.flock(fd, fcntl.LOCK_UN)
+
+    def _read_tail(self, size: int) -> _Tail:
+        """Find the last complete event; set aside a torn tail left by a crashed writer."""
+        if size == 0:
+            return _Tail(0)
+        start = size
+        buf = b""
+        while True:
+            start = max(0, start - _TAIL_CHUNK)
+            buf = os.pread(self._fd, size - start, start)
+            body = buf if buf.endswith(b"\n") else buf[: buf.rfind(b"\n") + 1]
+            if body.count(b"\n") >= 2 or start == 0:
+                break
+        if not buf.endswith(b"\n"):
+            cut = buf.rfind(b"\n") + 1
+            torn = buf[cut:]
+            with open(str(self.path) + ".torn", "ab") as f:
+                f.write(torn + b"\n")
+                f.flush()
+                os.fsync(f.fileno())
+            os.ftruncate(self._fd, start + cut)
+            os.fsync(self._fd)
+            self.recovered_torn += 1
+            size = start + cut
+            buf = buf[:cut]
+        lines = buf.rstrip(b"\n").split(b"\n")
+        last = lines[-1] if lines and lines[-1] else b""
+        if not last:
+            return _Tail(size)
+        try:
+            ev = decode(last)
+        except BadLine as e:
+            raise LogCorrupt(f"{self.path}: last event is damaged ({e}); run 'warroom verify'") from None
+        return _Tail(size, ev.seq, ev.hash, ev.ts)
+
+
+def iter_lines(path: str | Path, start: int = 0) -> Iterator[tuple[int, bytes, bool]]:
+    """(offset, line without newline, complete) for each line from `start`, read in large chunks."""
+    with open(path, "rb") as f:
+        f.seek(start)
+        offset = start
+        rest = b""
+        while True:
+            chunk = f.read(_READ_CHUNK)
+            if not chunk:
+                break
+            data = rest + chunk
+            lines = data.split(b"\n")
+            rest = lines.pop()
+            for ln in lines:
+                yield offset, ln, True
+                offset += len(ln) + 1
+        if rest:
+            yield offset, rest, False
+
+
+def iter_events(path: str | Path, on_torn: Callable[[bytes], None] | None = None) -> Iterator[Event]:
+    """Stream the log's events, checking the chain; raises LogCorrupt at the first bad event."""
+    prev = GENESIS
+    seq = 0
+    for n, (_off, line, complete) in enumerate(iter_lines(path), 1):
+        if not complete:
+            if on_torn:
+                on_torn(line)
+            return
+        try:
+            ev = decode(line)
+        except BadLine as e:
+            raise LogCorrupt(str(VerifyProblem(seq + 1, n, str(e)))) from None
+        if ev.seq != seq + 1 or ev.prev != prev:
+            raise LogCorrupt(str(VerifyProblem(seq + 1, n, _chain_reason(ev.seq, seq + 1))))
+        prev, seq = ev.hash, ev.seq
+        yield ev
+
+
+def read_log(path: str | Path) -> ReadResult:
+    """Every complete event; a torn last line is returned apart, a broken chain stops reading there."""
+    out = ReadResult([])
+    if not Path(path).exists():
+        return out
+
+    def torn(b: bytes) -> None:
+        out.torn = b
+
+    try:
+        for ev in iter_events(path, on_torn=torn):
+            out.events.append(ev)
+    except LogCorrupt:
+        out.problem = verify(path).problem
+    return out
+
+
+def _chain_reason(got: int, expected: int) -> str:
+    if got > expected:
+        return f"expected seq {expected} but found {got}: events were deleted"
+    if got < expected:
+        return f"expected seq {expected} but found {got}: events were inserted or reordered"
+    return "previous-hash link broken: an earlier event was edited or replaced"
+
+
+def verify(path: str | Path) -> VerifyResult:
+    """Check every line's hash and the chain; the hot loop avoids building Event objects."""
+    res = VerifyResult()
+    prev = GENESIS.encode()
+    seq = 0
+    sha = hashlib.sha256
+    loads = orjson.loads
+    suffix = len(',"hash":"') + 64 + len('"}')
+    first_ts: str | None = None
+    last_ts: str | None = None
+    for n, (_off, line, complete) in enumerate(iter_lines(path), 1):
+        if not complete:
+            res.torn = len(line)
+            break
+        digest = sha(line[:-suffix] + b"}").hexdigest().encode()
+        if line[-66:-2] != digest or line[-suffix:-66] != b',"hash":"':
+            res.problem = VerifyProblem(seq + 1, n, "content does not match its hash: the event was edited")
+            break
+        try:
+            d = loads(line)
+            ev_seq, ev_prev = d["seq"], d["prev"]
+            last_ts = d["ts"]
+        except (orjson.JSONDecodeError, KeyError, TypeError):
+            res.problem = VerifyProblem(seq + 1, n, "not a valid event")
+            break
+        if ev_seq != seq + 1 or ev_prev.encode() != prev:
+            res.problem = VerifyProblem(seq + 1, n, _chain_reason(ev_seq, seq + 1))
+            break
+        if first_ts is None:
+            first_ts = last_ts
+        seq = ev_seq
+        prev = digest
+    res.count = seq
+    res.last_hash = prev.decode()
+    if first_ts and last_ts:
+        res.first_ts, res.last_ts = parse_iso(first_ts), parse_iso(last_ts)
+    return res
+
+
+@dataclass
+class Follower:
+    """Reads events appended since the last call; used by live consoles to stay in sync."""
+
+    path: Path
+    offset: int = 0
+    seq: int = 0
+    prev: str = GENESIS
+    torn: bytes = field(default=b"")
+
+    def poll(self) -> list[Event]:
+        try:
+            size = os.stat(self.path).st_size
+        except FileNotFoundError:
+            return []
+        if size < self.offset:
+            raise LogCorrupt(f"{self.path} shrank under us (was {self.offset} bytes, now {size})")
+        if size == self.offset:
+            return []
+        out: list[Event] = []
+        self.torn = b""
+        for off, line, complete in iter_lines(self.path, self.offset):
+            if not complete:
+                self.torn = line
+                break
+            try:
+                ev = decode(line)
+            except BadLine as e:
+                raise LogCorrupt(str(VerifyProblem(self.seq + 1, 0, str(e)))) from None
+            if ev.seq != self.seq + 1 or ev.prev != self.prev:
+                raise LogCorrupt(str(VerifyProblem(self.seq + 1, 0, _chain_reason(ev.seq, self.seq + 1))))
+            self.seq, self.prev = ev.seq, ev.hash
+            self.offset = off + len(line) + 1
+            out.append(ev)
+        return out
+
+
+def event_to_json(ev: Event) -> dict[str, Any]:
+    return {"v": ev.v, "seq": ev.seq, "ts": ev.ts_iso, "actor": ev.actor.to_json(), "kind": ev.kind,
+            "data": ev.data, "prev": ev.prev, "hash": ev.hash}
+
+
+class FileLock:
+    """A non-blocking exclusive lock on a file beside the log; the OS drops it when the process dies."""
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        self._fd = -1
+
+    def try_acquire(self) -> bool:
+        if self._fd >= 0:
+            return True
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o640)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            return False
+        os.ftruncate(fd, 0)
+        os.write(fd, f"{os.getpid()}\n".encode())
+        self._fd = fd
+        return True
+
+    @property
+    def held(self) -> bool:
+        return self._fd >= 0
+
+    def holder_pid(self) -> int | None:
+        try:
+            return int(self.path.read_text().strip() or 0) or None
+        except (OSError, ValueError):
+            return None
+
+    def release(self) -> None:
+        if self._fd >= 0:
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
+            os.close(self._fd)
+            self._fd = -1

@@ -1,0 +1,554 @@
+"""The fold from events to launch state, and the time-dependent view of it.
+
+`fold` and `LaunchState.apply` are pure: they read nothing but the launch
+definition and the events, and keep no clock. `view(state, now)` adds what
+depends on the time you look (staleness, the current phase, the verdict); the
+live console passes the wall clock, replay passes the log's own time.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from warroom.config import Criterion, Launch
+from warroom.events import Actor, Event
+from warroom.rules import RANK, Judgement, Level, Tracker, Unknown, judge
+from warroom.units import format_duration, format_t_relative, format_value
+
+HISTORY = 120  # samples kept per criterion for trend sparklines
+FEED = 300  # entries kept in the alert feed
+TIMELINE = 500  # human-readable decision lines kept for the log panel
+
+
+@dataclass(slots=True)
+class CriterionState:
+    id: str
+    tracker: Tracker = field(default_factory=Tracker)
+    value: float | None = None
+    t: float | None = None  # time of the last sample (source time)
+    error: str | None = None
+    history: deque[tuple[float, float | None]] = field(default_factory=lambda: deque(maxlen=HISTORY))
+    baseline: float | None = None
+    samples: int = 0
+    trigger_mode: str = "off"
+
+    @property
+    def level(self) -> Level:
+        return self.tracker.level
+
+
+@dataclass(slots=True)
+class ItemState:
+    done: bool = False
+    by: str | None = None
+    at: float | None = None
+
+
+@dataclass(slots=True)
+class AlertState:
+    key: str
+    source: str  # "alertmanager", "criterion" or "rollback"
+    severity: str
+    title: str
+    labels: dict[str, str]
+    annotations: dict[str, str]
+    started: float
+    ended: float | None = None
+    acked_by: str | None = None
+    acked_at: float | None = None
+
+    @property
+    def firing(self) -> bool:
+        return self.ended is None
+
+
+@dataclass(slots=True)
+class Signoff:
+    role: str
+    verdict: str  # "GO" or "NO-GO"
+    by: str
+    at: float
+    reason: str = ""
+    snapshot: dict[str, str] = field(default_factory=dict)  # criterion id -> level at the time
+
+
+@dataclass(slots=True)
+class StepRun:
+    name: str
+    started: float | None = None
+    finished: float | None = None
+    exit_code: int | None = None
+    status: str = "pending"  # pending, running, ok, failed, timeout, skipped
+    output: list[str] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class RollbackState:
+    status: str = "idle"  # idle, running, succeeded, failed, refused
+    by: str | None = None
+    reason: str = ""
+    started: float | None = None
+    finished: float | None = None
+    dry_run: bool = False
+    automatic: bool = False
+    steps: list[StepRun] = field(default_factory=list)
+    history: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class TimelineEntry:
+    seq: int
+    ts: float
+    actor: str
+    kind: str
+    text: str
+
+
+@dataclass
+class LaunchState:
+    """Everything known about the launch after some prefix of the log."""
+
+    launch: Launch
+    seq: int = 0
+    last_ts: float | None = None
+    first_ts: float | None = None
+    criteria: dict[str, CriterionState] = field(default_factory=dict)
+    items: dict[str, ItemState] = field(default_factory=dict)
+    alerts: dict[str, AlertState] = field(default_factory=dict)
+    signoffs: dict[str, Signoff] = field(default_factory=dict)
+    notes: list[TimelineEntry] = field(default_factory=list)
+    timeline: deque[TimelineEntry] = field(default_factory=lambda: deque(maxlen=TIMELINE))
+    decision: Signoff | None = None
+    rollback: RollbackState = field(default_factory=RollbackState)
+    sessions: dict[str, dict[str, Any]] = field(default_factory=dict)
+    recorder: str | None = None
+
+    def __post_init__(self) -> None:
+        for c in self.launch.criteria:
+            self.criteria.setdefault(c.id, CriterionState(c.id, trigger_mode=c.trigger.mode if c.trigger else "off"))
+        for _p, _s, item in self.launch.items:
+            self.items.setdefault(item.id, ItemState())
+
+    # ------------------------------------------------------------------ apply
+
+    def apply(self, ev: Event) -> None:
+        """Advance the state by one event; unknown kinds are kept in the timeline only."""
+        self.seq = ev.seq
+        self.last_ts = ev.ts
+        if self.first_ts is None:
+            self.first_ts = ev.ts
+        handler = _HANDLERS.get(ev.kind)
+        if handler is not None:
+            handler(self, ev)
+
+    def _say(self, ev: Event, text: str) -> None:
+        self.timeline.append(TimelineEntry(ev.seq, ev.ts, actor_label(ev.actor), ev.kind, text))
+
+    def _sample(self, ev: Event) -> None:
+        d = ev.data
+        c = self.launch.criteria_by_id.get(str(d.get("criterion")))
+        if c is None:
+            return
+        cs = self.criteria[c.id]
+        t = _num(d.get("t"), ev.ts)
+        value = _value(d.get("value"))
+        error = d.get("error")
+        error = str(error) if error is not None else None
+        moment = _baseline_moment(c, self.launch.t0)
+        before = moment is not None and t <= moment
+        if before and value is not None and math.isfinite(value):
+            cs.baseline = value
+        j = judge(c, value, error, cs.baseline, before_baseline=before) if error != "no-data" or value is None else \
+            judge(c, None, "no-data")
+        before_level = cs.tracker.level
+        cs.tracker.step(c, j, t, value, cs.baseline)
+        cs.value, cs.t, cs.error = value, t, (j.reason if j.level == Level.UNKNOWN else None)
+        cs.samples += 1
+        cs.history.append((t, value if value is not None and math.isfinite(value) else None))
+        after = cs.tracker.level
+        if after != before_level:
+            self._criterion_transition(ev, c, before_level, after, cs.tracker.reason, t)
+
+    def _criterion_transition(self, ev: Event, c: Criterion, before: Level, after: Level, reason: str,
+                              t: float) -> None:
+        key = f"criterion:{c.id}"
+        bad = after in (Level.NOGO, Level.ROLLBACK)
+        existing = self.alerts.get(key)
+        if bad:
+            sev = "critical" if after == Level.ROLLBACK or c.required else "warning"
+            title = f"{c.name} {after.value}: {reason}"
+            if existing is None or not existing.firing:
+                self.alerts[key] = AlertState(key, "criterion", sev, title, {"criterion": c.id}, {}, t)
+            else:
+                existing.severity, existing.title = sev, title
+        elif existing is not None and existing.firing and before in (Level.NOGO, Level.ROLLBACK):
+            existing.ended = t
+        self._trim_alerts()
+        self._say(ev, f"{c.name}: {before.value} -> {after.value} ({reason})")
+
+    def _alert(self, ev: Event) -> None:
+        d = ev.data
+        key = "am:" + str(d.get("fingerprint", ""))
+        labels = {str(k): str(v) for k, v in (d.get("labels") or {}).items()}
+        ann = {str(k): str(v) for k, v in (d.get("annotations") or {}).items()}
+        status = d.get("status", "firing")
+        t = _num(d.get("t"), ev.ts)
+        a = self.alerts.get(key)
+        if status == "firing":
+            title = labels.get("alertname", "alert")
+            summary = ann.get("summary") or ann.get("description")
+            if summary:
+                title += f": {summary}"
+            if a is None or not a.firing:
+                self.alerts[key] = AlertState(key, str(d.get("source", "alertmanager")),
+                                              labels.get("severity", "warning"), title, labels, ann,
+                                              _num(d.get("starts_at"), t))
+                self._say(ev, f"alert firing: {title}")
+            else:
+                a.labels, a.annotations, a.title = labels, ann, title
+        elif a is not None and a.firing:
+            a.ended = t
+            self._say(ev, f"alert resolved: {a.title}")
+        self._trim_alerts()
+
+    def _trim_alerts(self) -> None:
+        if len(self.alerts) > FEED:
+            for k in [k for k, a in self.alerts.items() if not a.firing][: len(self.alerts) - FEED]:
+                del self.alerts[k]
+
+    def _ack(self, ev: Event) -> None:
+        a = self.alerts.get(str(ev.data.get("alert", "")))
+        if a is not None:
+            a.acked_by, a.acked_at = actor_label(ev.actor), ev.ts
+            self._say(ev, f"acknowledged: {a.title}")
+
+    def _check(self, ev: Event) -> None:
+        item_id = str(ev.data.get("item"))
+        st = self.items.get(item_id)
+        if st is None:
+            return
+        done = ev.kind == "check"
+        st.done, st.by, st.at = done, actor_label(ev.actor), ev.ts
+        text = self.launch.items_by_id[item_id][2].text
+        self._say(ev, ("checked: " if done else "unchecked: ") + text)
+
+    def _signoff(self, ev: Event) -> None:
+        d = ev.data
+        role = str(d.get("role", ""))
+        verdict = "GO" if d.get("verdict") == "GO" else "NO-GO"
+        snap = d.get("snapshot") or {}
+        so = Signoff(role, verdict, actor_label(ev.actor), ev.ts, str(d.get("reason", "")),
+                     {str(k): str(v.get("level") if isinstance(v, dict) else v) for k, v in snap.items()})
+        if role in self.launch.roles_by_id:
+            self.signoffs[role] = so
+            title = self.launch.roles_by_id[role].title
+            self._say(ev, f"sign-off {title}: {verdict}" + (f" ({so.reason})" if so.reason else ""))
+
+    def _decision(self, ev: Event) -> None:
+        d = ev.data
+        self.decision = Signoff("commander", "GO" if d.get("verdict") == "GO" else "NO-GO", actor_label(ev.actor),
+                                ev.ts, str(d.get("reason", "")))
+        self._say(ev, f"final decision: {self.decision.verdict}" + (f" ({self.decision.reason})"
+                                                                    if self.decision.reason else ""))
+
+    def _note(self, ev: Event) -> None:
+        entry = TimelineEntry(ev.seq, ev.ts, actor_label(ev.actor), "note", str(ev.data.get("text", "")))
+        self.notes.append(entry)
+        self.timeline.append(entry)
+
+    def _trigger_mode(self, ev: Event) -> None:
+        cs = self.criteria.get(str(ev.data.get("criterion")))
+        mode = str(ev.data.get("mode"))
+        if cs is not None and mode in ("off", "recommend", "auto"):
+            cs.trigger_mode = mode
+            self._say(ev, f"trigger mode for {cs.id}: {mode}")
+
+    def _rollback(self, ev: Event) -> None:
+        d = ev.data
+        phase = d.get("phase")
+        rb = self.rollback
+        t = ev.ts
+        if phase == "requested":
+            self._say(ev, "rollback requested" + (" (dry run)" if d.get("dry_run") else "")
+                      + (f": {d['reason']}" if d.get("reason") else ""))
+        elif phase == "refused":
+            rb.history.append({"at": t, "status": "refused", "by": actor_label(ev.actor), "reason": d.get("reason")})
+            self._say(ev, f"rollback refused: {d.get('reason', '')}")
+        elif phase == "started":
+            self.rollback = RollbackState("running", actor_label(ev.actor), str(d.get("reason", "")), t,
+                                          dry_run=bool(d.get("dry_run")), automatic=bool(d.get("automatic")),
+                                          steps=[StepRun(str(s)) for s in d.get("steps", [])],
+                                          history=rb.history)
+            self._say(ev, "rollback started" + (" automatically" if d.get("automatic") else "")
+                      + (" (dry run)" if d.get("dry_run") else ""))
+        elif phase in ("step_started", "step_output", "step_finished"):
+            i = int(d.get("index", -1))
+            if not 0 <= i < len(rb.steps):
+                return
+            step = rb.steps[i]
+            if phase == "step_started":
+                step.status, step.started = "running", t
+            elif phase == "step_output":
+                step.output.extend(str(x) for x in d.get("lines", []))
+                del step.output[:-200]
+            else:
+                step.finished, step.exit_code = t, d.get("exit_code")
+                step.status = str(d.get("status", "ok" if d.get("exit_code") == 0 else "failed"))
+                self._say(ev, f"rollback step {i + 1} '{step.name}': {step.status} (exit {step.exit_code})")
+        elif phase == "finished":
+            rb.status = "succeeded" if d.get("ok") else "failed"
+            rb.finished = t
+            rb.history.append({"at": t, "status": rb.status, "by": rb.by, "reason": d.get("reason", "")})
+            self._say(ev, f"rollback {rb.status}" + (f": {d['reason']}" if d.get("reason") else ""))
+            if not d.get("ok"):
+                self.alerts["rollback"] = AlertState("rollback", "rollback", "critical",
+                                                     f"Rollback failed: {d.get('reason', '')}", {}, {}, t)
+
+    def _session(self, ev: Event) -> None:
+        key = f"{actor_label(ev.actor)}#{ev.data.get('pid', '')}"
+        if ev.data.get("state") == "closed":
+            self.sessions.pop(key, None)
+        else:
+            self.sessions[key] = {"mode": ev.data.get("mode"), "since": ev.ts, "actor": actor_label(ev.actor)}
+        self._say(ev, f"console {ev.data.get('state', 'opened')} ({ev.data.get('mode', 'live')})")
+
+    def _recorder(self, ev: Event) -> None:
+        self.recorder = actor_label(ev.actor) if ev.data.get("state") != "released" else None
+
+
+_HANDLERS = {
+    "sample": LaunchState._sample,
+    "alert": LaunchState._alert,
+    "ack": LaunchState._ack,
+    "check": LaunchState._check,
+    "uncheck": LaunchState._check,
+    "signoff": LaunchState._signoff,
+    "decision": LaunchState._decision,
+    "note": LaunchState._note,
+    "trigger_mode": LaunchState._trigger_mode,
+    "rollback": LaunchState._rollback,
+    "session": LaunchState._session,
+    "recorder": LaunchState._recorder,
+}
+
+
+def actor_label(a: Actor) -> str:
+    return f"{a.name} ({a.user}@{a.host})" if a.name else f"{a.user}@{a.host}"
+
+
+def _num(x: Any, default: float) -> float:
+    try:
+        v = float(x)
+    except (TypeError, ValueError):
+        return default
+    return v if math.isfinite(v) else default
+
+
+def _value(x: Any) -> float | None:
+    if x is None:
+        return None
+    try:
+        return float(x)  # "NaN", "+Inf" arrive as strings from Prometheus
+    except (TypeError, ValueError):
+        return None
+
+
+def _baseline_moment(c: Criterion, t0: float) -> float | None:
+    for th in (c.go_threshold, c.warn_threshold, c.trigger_threshold, c.clear_threshold):
+        if th is not None and th.relative_to is not None:
+            return t0 + th.relative_to
+    return None
+
+
+def fold(launch: Launch, events: Iterable[Event], state: LaunchState | None = None) -> LaunchState:
+    """Apply `events` to `state` (or a fresh state) and return it."""
+    st = state if state is not None else LaunchState(launch)
+    for ev in events:
+        st.apply(ev)
+    return st
+
+
+# ====================================================================== view
+
+
+@dataclass(frozen=True)
+class CriterionView:
+    criterion: Criterion
+    level: Level
+    unknown: Unknown | None
+    reason: str
+    value: float | None
+    shown: str  # the value as text, never rounded across the threshold
+    age: float | None
+    trend: tuple[float | None, ...]
+    trigger_mode: str
+    trigger_breached: bool
+
+
+@dataclass(frozen=True)
+class PhaseProgress:
+    id: str
+    name: str
+    done: int
+    total: int
+    critical_open: int
+    due: bool
+    current: bool
+
+
+@dataclass(frozen=True)
+class SignoffView:
+    role: str
+    title: str
+    required: bool
+    signoff: Signoff | None
+    stale: bool
+    stale_reason: str = ""
+
+
+@dataclass(frozen=True)
+class Verdict:
+    status: str  # GO, NO-GO, ROLLBACK, PENDING
+    reasons: tuple[str, ...]
+    now: float
+    offset: float
+    phase_id: str | None
+    phase_name: str
+    criteria: tuple[CriterionView, ...]
+    phases: tuple[PhaseProgress, ...]
+    signoffs: tuple[SignoffView, ...]
+    items_done: frozenset[str]
+    done: int
+    total: int
+
+    @property
+    def clock(self) -> str:
+        return format_t_relative(self.offset)
+
+
+def criterion_view(c: Criterion, cs: CriterionState, now: float) -> CriterionView:
+    tr = cs.tracker
+    level, unknown, reason = tr.level, tr.unknown, tr.reason
+    age = None if cs.t is None else max(0.0, now - cs.t)
+    if cs.t is None:
+        level, unknown, reason = Level.UNKNOWN, Unknown.NO_DATA, "no sample yet"
+    elif c.stale_after is not None and age is not None and age > c.stale_after:
+        level, unknown = Level.UNKNOWN, Unknown.STALE
+        reason = f"last value is {format_duration(age)} old (limit {format_duration(c.stale_after)})"
+    if level == Level.UNKNOWN and unknown is not None and not reason.startswith(unknown.value):
+        reason = f"{unknown.value}: {reason}"
+    th = c.go_threshold
+    shown = "—" if cs.value is None else format_value(cs.value, c.unit, th.value if th.relative_to is None else None)
+    return CriterionView(c, level, unknown, reason, cs.value, shown, age, tuple(v for _t, v in cs.history),
+                         cs.trigger_mode, level == Level.ROLLBACK)
+
+
+def view(state: LaunchState, now: float) -> Verdict:
+    """The verdict and every panel's data as of `now`."""
+    launch = state.launch
+    offset = now - launch.t0
+    current = launch.phase_at(offset)
+    cur_index = launch.phases.index(current) if current else -1
+    crit_views = tuple(criterion_view(c, state.criteria[c.id], now) for c in launch.criteria)
+    by_id = {v.criterion.id: v for v in crit_views}
+    reasons: list[str] = []
+    rollback = False
+    nogo = False
+
+    done_ids: set[str] = set()
+    phases: list[PhaseProgress] = []
+    for i, ph in enumerate(launch.phases):
+        d = tot = crit_open = 0
+        for sec in ph.sections:
+            for item in sec.items:
+                tot += 1
+                if item.criterion:
+                    ok = by_id[item.criterion].level in (Level.GO, Level.WARN)
+                else:
+                    ok = state.items[item.id].done
+                if ok:
+                    d += 1
+                    done_ids.add(item.id)
+                elif item.critical:
+                    crit_open += 1
+                    if i <= cur_index:
+                        reasons.append(f"critical item open ({ph.name}): {item.text}")
+        phases.append(PhaseProgress(ph.id, ph.name, d, tot, crit_open, i <= cur_index, i == cur_index))
+
+    for v in crit_views:
+        c = v.criterion
+        tag = "" if c.required else " (advisory)"
+        if v.level == Level.ROLLBACK:
+            rollback = True
+            reasons.insert(0, f"ROLLBACK trigger: {c.name}: {v.reason}")
+        elif v.level == Level.NOGO and c.required:
+            nogo = True
+            reasons.insert(0, f"NO-GO: {c.name}: {v.reason}")
+        elif v.level == Level.UNKNOWN and c.required:
+            reasons.append(f"UNKNOWN: {c.name}: {v.reason}")
+        elif v.level == Level.NOGO:
+            reasons.append(f"advisory NO-GO{tag}: {c.name}: {v.reason}")
+
+    so_views: list[SignoffView] = []
+    for role in launch.roles:
+        if role.signoff == "none":
+            continue
+        so = state.signoffs.get(role.id)
+        stale, why = False, ""
+        if so is not None:
+            worse = [cid for cid, lvl in so.snapshot.items() if cid in by_id and lvl in RANK
+                     and RANK[by_id[cid].level] > RANK[Level(lvl)]]
+            if worse:
+                stale = True
+                why = "worse since sign-off: " + ", ".join(
+                    f"{by_id[cid].criterion.name} {so.snapshot[cid]} -> {by_id[cid].level.value}" for cid in worse)
+        required = role.signoff == "required"
+        if required:
+            if so is None:
+                reasons.append(f"sign-off pending: {role.title}")
+            elif so.verdict != "GO":
+                nogo = True
+                reasons.insert(0, f"NO-GO sign-off by {role.title}" + (f": {so.reason}" if so.reason else ""))
+            elif stale:
+                reasons.append(f"sign-off by {role.title} is stale ({why})")
+        so_views.append(SignoffView(role.id, role.title, required, so, stale, why))
+
+    rb = state.rollback
+    if rb.status == "failed":
+        nogo = True
+        reasons.insert(0, f"NO-GO: rollback failed: {rb.reason or 'see rollback panel'}")
+    elif rb.status == "running":
+        reasons.insert(0, "rollback in progress")
+    if state.decision is not None and state.decision.verdict == "NO-GO":
+        nogo = True
+        reasons.insert(0, "commander decided NO-GO" + (f": {state.decision.reason}" if state.decision.reason else ""))
+
+    if rollback:
+        status = "ROLLBACK"
+    elif nogo:
+        status = "NO-GO"
+    elif reasons:
+        status = "PENDING"
+    else:
+        status = "GO"
+        reasons.append("every required criterion is GO, due critical items are done, all sign-offs given")
+    total = sum(p.total for p in phases)
+    return Verdict(status, tuple(reasons), now, offset, current.id if current else None,
+                   current.name if current else "before the first phase", crit_views, tuple(phases),
+                   tuple(so_views), frozenset(done_ids), len(done_ids), total)
+
+
+def snapshot(state: LaunchState, now: float) -> dict[str, dict[str, Any]]:
+    """Every criterion's value and state, as recorded with a sign-off."""
+    out: dict[str, dict[str, Any]] = {}
+    for c in state.launch.criteria:
+        v = criterion_view(c, state.criteria[c.id], now)
+        out[c.id] = {"level": v.level.value, "value": v.value, "shown": v.shown}
+    return out
+
+
+__all__ = ["Judgement", "LaunchState", "Level", "Unknown", "Verdict", "fold", "snapshot", "view"]
