@@ -30,6 +30,10 @@ _READ_CHUNK = 1 << 20
 class LogCorrupt(Exception):
     """The log's chain is broken: an earlier event was edited, removed, inserted or reordered."""
 
+    def __init__(self, message: str, problem: VerifyProblem | None = None):
+        super().__init__(message)
+        self.problem = problem
+
 
 @dataclass
 class ReadResult:
@@ -174,9 +178,18 @@ def iter_lines(path: str | Path, start: int = 0) -> Iterator[tuple[int, bytes, b
 
 def iter_events(path: str | Path, on_torn: Callable[[bytes], None] | None = None) -> Iterator[Event]:
     """Stream the log's events, checking the chain; raises LogCorrupt at the first bad event."""
-    prev = GENESIS
-    seq = 0
-    for n, (_off, line, complete) in enumerate(iter_lines(path), 1):
+    for _end, ev in iter_events_from(path, on_torn=on_torn):
+        yield ev
+
+
+def iter_events_from(path: str | Path, start: int = 0, seq: int = 0, prev: str = GENESIS,
+                     on_torn: Callable[[bytes], None] | None = None) -> Iterator[tuple[int, Event]]:
+    """(byte offset just past the event's line, event) from byte `start`, the chain continuing from (seq, prev).
+
+    Replay resumes folding from a checkpoint's offset without re-reading the
+    file from the top; the chain is still checked from there on.
+    """
+    for n, (off, line, complete) in enumerate(iter_lines(path, start), seq + 1):
         if not complete:
             if on_torn:
                 on_torn(line)
@@ -184,11 +197,13 @@ def iter_events(path: str | Path, on_torn: Callable[[bytes], None] | None = None
         try:
             ev = decode(line)
         except BadLine as e:
-            raise LogCorrupt(str(VerifyProblem(seq + 1, n, str(e)))) from None
+            problem = VerifyProblem(seq + 1, n, str(e))
+            raise LogCorrupt(str(problem), problem) from None
         if ev.seq != seq + 1 or ev.prev != prev:
-            raise LogCorrupt(str(VerifyProblem(seq + 1, n, _chain_reason(ev.seq, seq + 1))))
+            problem = VerifyProblem(seq + 1, n, _chain_reason(ev.seq, seq + 1))
+            raise LogCorrupt(str(problem), problem)
         prev, seq = ev.hash, ev.seq
-        yield ev
+        yield off + len(line) + 1, ev
 
 
 def read_log(path: str | Path) -> ReadResult:
