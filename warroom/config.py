@@ -12,15 +12,16 @@ import difflib
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from functools import cached_property
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from types import UnionType
+from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
 import yaml
 from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 
-from warroom.units import UNITS, Threshold, parse_duration, parse_moment, parse_threshold
+from warroom.units import UNIT_FORMS, UNITS, Threshold, parse_duration, parse_moment, parse_threshold
 
 Duration = Annotated[float, BeforeValidator(parse_duration)]
 Ident = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_.-]*$", max_length=64)]
@@ -57,7 +58,10 @@ class Item(Model):
 
 
 class Section(Model):
+    """Items under one heading; `group` is the heading above it where a seed nests two levels."""
+
     name: str
+    group: str | None = None
     items: list[Item]
 
 
@@ -274,10 +278,19 @@ class SuccessMetric(Model):
 # --------------------------------------------------------------------------- launch
 
 
+def _t0_form(value: Any) -> Any:
+    """Refuse epoch numbers and bare dates: pydantic would read 1.5 as 1970 and a date as midnight."""
+    if isinstance(value, bool | int | float):
+        raise ValueError(f"T-0 must be a date and time with its zone, not the number {value!r}")
+    if isinstance(value, date) and not isinstance(value, datetime):
+        raise ValueError(f"T-0 {value.isoformat()} has no time of day and no zone")
+    return value
+
+
 class LaunchInfo(Model):
     id: Ident
     name: str
-    t0: AwareDatetime
+    t0: Annotated[AwareDatetime, BeforeValidator(_t0_form)]
     description: str | None = None
     links: dict[str, str] = {}
 
@@ -365,55 +378,78 @@ class ConfigError(Exception):
         super().__init__("\n".join(str(p) for p in problems))
 
 
-_ALL_FIELDS: set[str] = set()
+# A file whose anchors and aliases expand past this many values is refused
+# before validation: a few lines of aliases can otherwise stand for billions.
+MAX_NODES = 200_000
 
-
-def _collect_fields(model: type[BaseModel]) -> None:
-    for name, f in model.model_fields.items():
-        _ALL_FIELDS.add(f.alias or name)
-
-
-for _m in (Role, Item, Section, Phase, Auth, PrometheusSource, AlertmanagerSource, HttpSource, HostSource,
-           SimStep, SimSignal, SimAlert, SimulatedSource, Trigger, Criterion, RollbackStep, RollbackVerify,
-           RunbookStage, Rollback, SuccessMetric, LaunchInfo, Launch):
-    _collect_fields(_m)
+_MODELS: tuple[type[BaseModel], ...] = (
+    Role, Item, Section, Phase, Auth, PrometheusSource, AlertmanagerSource, HttpSource, HostSource, SimStep,
+    SimSignal, SimAlert, SimulatedSource, Trigger, Criterion, RollbackStep, RollbackVerify, RunbookStage, Rollback,
+    SuccessMetric, LaunchInfo, Launch,
+)
+_ALL_FIELDS: set[str] = {f.alias or n for m in _MODELS for n, f in m.model_fields.items()}
 
 
 class _Lines:
-    """YAML path -> line number, built from the composed node tree."""
+    """YAML path -> line number, built from the composed node tree.
+
+    Walks iteratively (no recursion limit), stops at MAX_NODES visits (aliases
+    are followed, so an alias bomb stops here too) and notes an alias that
+    contains itself.
+    """
 
     def __init__(self, root: yaml.Node | None):
         self.map: dict[tuple[Any, ...], int] = {}
         self.duplicates: list[tuple[tuple[Any, ...], int]] = []
+        self.too_big = False
+        self.cycle_line: int | None = None
         if root is not None:
-            self._walk(root, ())
+            self._walk(root)
 
-    def _walk(self, node: yaml.Node, path: tuple[Any, ...]) -> None:
-        self.map.setdefault(path, node.start_mark.line + 1)
-        if isinstance(node, yaml.MappingNode):
-            seen: set[Any] = set()
-            for k, v in node.value:
-                key = k.value
-                if key in seen:
-                    self.duplicates.append((path + (key,), k.start_mark.line + 1))
-                seen.add(key)
-                self.map[path + (key,)] = k.start_mark.line + 1
-                self._walk(v, path + (key,))
-                self.map[path + (key,)] = k.start_mark.line + 1
-        elif isinstance(node, yaml.SequenceNode):
-            for i, v in enumerate(node.value):
-                self._walk(v, path + (i,))
+    def _walk(self, root: yaml.Node) -> None:
+        stack: list[tuple[yaml.Node, tuple[Any, ...], frozenset[int]]] = [(root, (), frozenset())]
+        visits = 0
+        while stack:
+            node, path, above = stack.pop()
+            visits += 1
+            if visits > MAX_NODES:
+                self.too_big = True
+                return
+            line = node.start_mark.line + 1
+            self.map.setdefault(path, line)
+            if not isinstance(node, yaml.MappingNode | yaml.SequenceNode):
+                continue
+            if id(node) in above:
+                self.cycle_line = self.cycle_line or line
+                continue
+            inner = above | {id(node)}
+            children: list[tuple[yaml.Node, tuple[Any, ...]]] = []
+            if isinstance(node, yaml.MappingNode):
+                seen: set[Any] = set()
+                for k, v in node.value:
+                    key = k.value if isinstance(k, yaml.ScalarNode) else f"<{k.tag}>"
+                    if key in seen:
+                        self.duplicates.append((path + (key,), k.start_mark.line + 1))
+                    seen.add(key)
+                    self.map[path + (key,)] = k.start_mark.line + 1
+                    children.append((v, path + (key,)))
+            else:
+                children = [(v, path + (i,)) for i, v in enumerate(node.value)]
+            stack.extend((child, cpath, inner) for child, cpath in reversed(children))
 
     def line(self, loc: Iterable[Any]) -> tuple[int | None, tuple[Any, ...]]:
         """Line of the deepest known prefix of `loc`, skipping union tags pydantic inserts."""
         path: tuple[Any, ...] = ()
         for part in loc:
-            key = part
-            if isinstance(part, str) and part.isdigit() and (path + (int(part),)) in self.map:
-                key = int(part)
-            if path + (key,) in self.map:
-                path = path + (key,)
+            for key in (part, _as_index(part), str(part)):
+                if key is not None and path + (key,) in self.map:
+                    path = path + (key,)
+                    break
         return self.map.get(path), path
+
+
+def _as_index(part: Any) -> int | None:
+    return int(part) if isinstance(part, str) and part.isdigit() else None
 
 
 def _field_name(path: Iterable[Any]) -> str:
@@ -423,25 +459,107 @@ def _field_name(path: Iterable[Any]) -> str:
     return out
 
 
-def _hint_for(err: dict[str, Any]) -> str:
+# --------------------------------------------------------------------------- hints
+
+
+def _unwrap(tp: Any, node: Any) -> Any:
+    """The model behind Annotated/Optional/union wrappers; a tagged union picks by the node's `type`."""
+    while True:
+        origin = get_origin(tp)
+        if origin is Annotated:
+            tp = get_args(tp)[0]
+        elif origin in (Union, UnionType):
+            models = [a for a in get_args(tp) if isinstance(a, type) and issubclass(a, BaseModel)]
+            if not models:
+                return None
+            if len(models) == 1:
+                return models[0]
+            want = node.get("type") if isinstance(node, dict) else None
+            for m in models:
+                if get_args(m.model_fields["type"].annotation) == (want,):
+                    return m
+            return None
+        else:
+            return tp
+
+
+def _keys_at(path: tuple[Any, ...], data: Any) -> list[str] | None:
+    """The keys the schema accepts in the mapping at `path`, or None when that cannot be told."""
+    tp: Any = Launch
+    node = data
+    for part in path:
+        tp = _unwrap(tp, node)
+        if isinstance(tp, type) and issubclass(tp, BaseModel):
+            fields = {f.alias or n: f for n, f in tp.model_fields.items()}
+            if part not in fields:
+                return None
+            tp = fields[part].annotation
+        elif get_origin(tp) in (list, dict):
+            tp = get_args(tp)[-1]
+        else:
+            return None
+        try:
+            node = node[part] if isinstance(node, dict | list) else None
+        except (KeyError, IndexError, TypeError):
+            node = None
+    tp = _unwrap(tp, node)
+    if isinstance(tp, type) and issubclass(tp, BaseModel):
+        return [f.alias or n for n, f in tp.model_fields.items()]
+    return None
+
+
+_TYPE_HINTS = {
+    "string_type": "write it as text; quote it if YAML reads it as a number, date, list or true/false",
+    "int_type": "give a whole number",
+    "int_parsing": "give a whole number",
+    "int_from_float": "give a whole number",
+    "float_type": "give a number",
+    "float_parsing": "give a number",
+    "bool_type": "use true or false",
+    "bool_parsing": "use true or false",
+    "list_type": "give a list: [a, b] or one '- item' per line",
+    "dict_type": "give a mapping: one 'key: value' per line",
+    "model_type": "give a mapping: one 'key: value' per line",
+    "model_attributes_type": "give a mapping: one 'key: value' per line",
+    "literal_error": "use one of the values listed",
+    "union_tag_invalid": "type is one of: prometheus, alertmanager, http, host, simulated",
+    "union_tag_not_found": "add 'type:' (prometheus, alertmanager, http, host or simulated)",
+    "too_long": "shorten it",
+    "too_short": "it must not be empty",
+    "invalid_key": "keys are text; quote the key",
+}
+_T0_HINT = "give T-0 with its zone, e.g. 2025-03-01T14:00:00Z or 2025-03-01T15:00:00+01:00"
+_DURATION_FIELDS = {"at", "for", "timeout", "interval", "hold", "breach_hold", "stale_after", "cooldown", "within",
+                    "window"}
+FALLBACK_HINT = "see configs/demo.yaml for a complete, valid example"
+
+
+def _hint_for(err: dict[str, Any], path: tuple[Any, ...], data: Any) -> str:
     kind = err["type"]
-    loc = err["loc"]
+    last = path[-1] if path else ""
     if kind == "extra_forbidden":
-        close = difflib.get_close_matches(str(loc[-1]), sorted(_ALL_FIELDS), n=1, cutoff=0.6)
-        return f"did you mean '{close[0]}'?" if close else "remove it; unknown keys are not ignored"
+        keys = _keys_at(path[:-1], data)
+        choices = sorted(keys) if keys is not None else sorted(_ALL_FIELDS - {str(last)})
+        close = difflib.get_close_matches(str(last), choices, n=1, cutoff=0.6)
+        if close:
+            return f"did you mean '{close[0]}'?"
+        if keys is not None:
+            return "keys allowed here: " + ", ".join(keys)
+        return "remove it; unknown keys are not ignored"
     if kind == "missing":
-        return "add this key"
+        return f"add '{last}:' here"
     if kind == "string_pattern_mismatch":
-        if loc and loc[-1] == "url":
+        if last == "url":
             return "use a full http:// or https:// address"
-        return "ids are lower-case letters, digits, '-', '_' or '.'"
-    if kind == "timezone_aware":
-        return "give T-0 with its zone, e.g. 2025-03-01T14:00:00Z or 2025-03-01T15:00:00+01:00"
-    if kind == "union_tag_invalid":
-        return "type is one of: prometheus, alertmanager, http, host, simulated"
-    if kind == "literal_error":
-        return "use one of the values listed"
-    return ""
+        return "ids are lower-case letters, digits, '-', '_' or '.' (at most 64)"
+    if last == "t0":
+        return _T0_HINT
+    if kind in ("greater_than_equal", "greater_than") and err.get("ctx"):
+        limit = next(iter(err["ctx"].values()))
+        return f"use a number {'>=' if kind == 'greater_than_equal' else '>'} {limit}"
+    if kind == "value_error" and last in _DURATION_FIELDS:
+        return "e.g. 30s, 5m, 2h, 7d; offsets before T-0 are negative: -24h"
+    return _TYPE_HINTS.get(kind, FALLBACK_HINT)
 
 
 def _message(err: dict[str, Any]) -> str:
@@ -453,6 +571,9 @@ def _message(err: dict[str, Any]) -> str:
     return msg
 
 
+# --------------------------------------------------------------------------- loading
+
+
 def load_launch(path: str | Path) -> Launch:
     """Load and validate one launch file; raise ConfigError listing every problem found."""
     p = Path(path)
@@ -461,25 +582,44 @@ def load_launch(path: str | Path) -> Launch:
         text = p.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise ConfigError([ConfigProblem(name, None, "", "file not found", "check the path")]) from None
-    except (OSError, UnicodeDecodeError) as e:
-        raise ConfigError([ConfigProblem(name, None, "", f"cannot read file: {e}")]) from None
+    except UnicodeDecodeError as e:
+        raise ConfigError([ConfigProblem(name, None, "", f"not UTF-8 text ({e.reason} at byte {e.start})",
+                                         "save the file as UTF-8")]) from None
+    except OSError as e:
+        raise ConfigError([ConfigProblem(name, None, "", f"cannot read file: {e.strerror or e}",
+                                         "check the path and its permissions")]) from None
     return parse_launch(text, name)
 
 
 def parse_launch(text: str, name: str = "<config>") -> Launch:
+    """Validate a launch from YAML text; `name` is the file name used in messages."""
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
     except yaml.MarkedYAMLError as e:
         mark = e.problem_mark or e.context_mark
         line = mark.line + 1 if mark else None
         raise ConfigError([ConfigProblem(name, line, "", f"YAML syntax: {e.problem or e}",
                                          "check indentation, colons and quoting near this line")]) from None
     except yaml.YAMLError as e:
-        raise ConfigError([ConfigProblem(name, None, "", f"YAML error: {e}")]) from None
+        raise ConfigError([ConfigProblem(name, None, "", f"YAML error: {e}", "check the file is YAML")]) from None
     except RecursionError:
-        raise ConfigError([ConfigProblem(name, None, "", "YAML nested too deeply")]) from None
+        raise ConfigError([ConfigProblem(name, None, "", "YAML nested too deeply",
+                                         "a launch needs a few levels of nesting, not hundreds")]) from None
     lines = _Lines(node)
+    if lines.too_big:
+        raise ConfigError([ConfigProblem(name, None, "", f"the file expands to more than {MAX_NODES:,} values",
+                                         "anchors and aliases (&x, *x) multiply; use fewer of them")])
+    if lines.cycle_line:
+        raise ConfigError([ConfigProblem(name, lines.cycle_line, "", "an alias refers to a value that contains it",
+                                         "a launch is a tree; copy the value instead of aliasing it inside itself")])
+    try:
+        data = yaml.safe_load(text)
+    except yaml.MarkedYAMLError as e:
+        mark = e.problem_mark or e.context_mark
+        raise ConfigError([ConfigProblem(name, mark.line + 1 if mark else None, "", f"YAML: {e.problem or e}",
+                                         "keys must be plain text, values plain YAML (no !!python tags)")]) from None
+    except (yaml.YAMLError, RecursionError, ValueError, OverflowError) as e:
+        raise ConfigError([ConfigProblem(name, None, "", f"YAML error: {e}", "check the file is YAML")]) from None
     problems: list[ConfigProblem] = []
     for path, line in lines.duplicates:
         problems.append(ConfigProblem(name, line, _field_name(path), "key given twice", "keep one of them"))
@@ -487,29 +627,33 @@ def parse_launch(text: str, name: str = "<config>") -> Launch:
         problems.append(ConfigProblem(name, 1, "", "a launch file is a mapping with keys launch, roles, phases, ...",
                                       "see configs/demo.yaml for a complete example"))
         raise ConfigError(problems)
+    launch: Launch | None = None
     try:
         launch = Launch.model_validate(data)
     except ValidationError as e:
         for err in e.errors():
             line, _ = lines.line(err["loc"])
-            field = _field_name(_strip_tags(err["loc"], lines))
-            problems.append(ConfigProblem(name, line, field, _message(err), _hint_for(err)))
-        raise ConfigError(_dedupe(problems)) from None
-    except (RecursionError, TypeError, ValueError) as e:
-        problems.append(ConfigProblem(name, None, "", f"invalid structure: {e}"))
-        raise ConfigError(problems) from None
-    problems.extend(_cross_check(launch, lines, name))
-    if problems:
-        raise ConfigError(_dedupe(problems))
+            path = _strip_tags(err["loc"], lines)
+            problems.append(ConfigProblem(name, line, _field_name(path), _message(err), _hint_for(err, path, data)))
+    # Cross-references are checked on the raw data so they are reported
+    # alongside type errors, not one round of fixes later.
+    problems.extend(_cross_check(data, lines, name))
+    if problems or launch is None:
+        problems = _dedupe(problems) or [ConfigProblem(name, None, "", "invalid launch", FALLBACK_HINT)]
+        raise ConfigError(sorted(problems, key=lambda p: p.line or 0))
     return launch
 
 
+_TAG_RE = re.compile(r"^(function-|json-or-python|lax-or-strict|nullable|constrained-|tagged-union|union)|\[")
+_SOURCE_TAGS = {"prometheus", "alertmanager", "http", "host", "simulated", "str", "int", "float", "bool"}
+
+
 def _strip_tags(loc: tuple[Any, ...], lines: _Lines) -> tuple[Any, ...]:
-    """Drop the discriminator tags pydantic puts in `loc` ('sources.prom.prometheus.url')."""
+    """Drop the tags pydantic puts in `loc` ('sources.prom.prometheus.url', 'for.function-before[...]')."""
     out: list[Any] = []
-    tags = {"prometheus", "alertmanager", "http", "host", "simulated", "function-after", "str", "list[str]"}
     for i, part in enumerate(loc):
-        if i > 0 and part in tags and (tuple(out) + (part,)) not in lines.map:
+        if i > 0 and isinstance(part, str) and (tuple(out) + (part,)) not in lines.map and (
+                part in _SOURCE_TAGS or _TAG_RE.search(part)):
             continue
         out.append(part)
     return tuple(out)
@@ -526,113 +670,203 @@ def _dedupe(problems: list[ConfigProblem]) -> list[ConfigProblem]:
     return out
 
 
-def _cross_check(launch: Launch, lines: _Lines, name: str) -> list[ConfigProblem]:
+# --------------------------------------------------------------------------- cross-checks on raw data
+
+
+def _seq(x: Any) -> list[Any]:
+    return x if isinstance(x, list) else []
+
+
+def _map(x: Any) -> dict[Any, Any]:
+    return x if isinstance(x, dict) else {}
+
+
+def _ids(entries: Any) -> tuple[list[tuple[int, str]], bool]:
+    """(index, id) of each entry that has a text id, and whether every entry had one."""
+    out = [(i, e["id"]) for i, e in enumerate(_seq(entries)) if isinstance(e, dict) and isinstance(e.get("id"), str)]
+    return out, isinstance(entries, list) and len(out) == len(entries)
+
+
+def _cross_check(data: dict[Any, Any], lines: _Lines, name: str) -> list[ConfigProblem]:
+    """What pydantic cannot see: unique ids, references, thresholds in their unit, phase order.
+
+    Works on the raw YAML data and skips whatever has the wrong shape (pydantic
+    reports that), so it never fails and never double-reports a type error.
+    A reference is only checked against a collection whose every entry has an id.
+    """
     problems: list[ConfigProblem] = []
 
-    def bad(path: tuple[Any, ...], message: str, hint: str = "") -> None:
+    def bad(path: tuple[Any, ...], message: str, hint: str) -> None:
         problems.append(ConfigProblem(name, lines.line(path)[0], _field_name(path), message, hint))
 
-    def unique(kind: str, ids: list[str], base: tuple[Any, ...]) -> None:
+    def unique(kind: str, ids: list[tuple[int, str]], base: tuple[Any, ...]) -> set[str]:
         seen: set[str] = set()
-        for i, x in enumerate(ids):
+        for i, x in ids:
             if x in seen:
-                bad(base + (i, "id"), f"{kind} id '{x}' is used twice", "ids must be unique")
+                bad(base + (i, "id"), f"{kind} id '{x}' is used twice", "ids must be unique; rename one of them")
             seen.add(x)
+        return seen
 
-    role_ids = [r.id for r in launch.roles]
-    unique("role", role_ids, ("roles",))
-    unique("phase", [p.id for p in launch.phases], ("phases",))
-    unique("criterion", [c.id for c in launch.criteria], ("criteria",))
-    unique("success metric", [m.id for m in launch.success_metrics], ("success_metrics",))
-    roles = set(role_ids)
-    crits = {c.id: c for c in launch.criteria}
-    seen_items: set[str] = set()
-    prev_at = None
-    for pi, ph in enumerate(launch.phases):
-        if prev_at is not None and ph.at < prev_at:
-            bad(("phases", pi, "at"), f"phase '{ph.id}' starts before the phase above it",
-                "list phases in time order")
-        prev_at = ph.at
-        for si, sec in enumerate(ph.sections):
-            for ii, item in enumerate(sec.items):
-                base = ("phases", pi, "sections", si, "items", ii)
-                if item.id in seen_items:
-                    bad(base + ("id",), f"checklist item id '{item.id}' is used twice", "ids must be unique")
-                seen_items.add(item.id)
-                if item.owner and item.owner not in roles:
-                    bad(base + ("owner",), f"owner '{item.owner}' is not a role", _suggest(item.owner, roles))
-                if item.criterion and item.criterion not in crits:
-                    bad(base + ("criterion",), f"criterion '{item.criterion}' is not defined",
-                        _suggest(item.criterion, set(crits)))
-    if not launch.phases:
+    def ref(path: tuple[Any, ...], value: Any, kind: str, known: set[str] | None) -> None:
+        if known is not None and isinstance(value, str) and value not in known:
+            bad(path, f"{kind} '{value}' is not defined", _suggest(value, known))
+
+    role_list, roles_ok = _ids(data.get("roles"))
+    roles = unique("role", role_list, ("roles",)) if roles_ok else None
+    crit_list, crits_ok = _ids(data.get("criteria"))
+    crits = unique("criterion", crit_list, ("criteria",)) if crits_ok else None
+    unique("phase", _ids(data.get("phases"))[0], ("phases",))
+    unique("success metric", _ids(data.get("success_metrics"))[0], ("success_metrics",))
+    raw_sources = data.get("sources", {})
+    sources = {str(k) for k in raw_sources} if isinstance(raw_sources, dict) else None
+
+    if isinstance(data.get("phases"), list) and not data["phases"]:
         bad(("phases",), "a launch needs at least one phase", "add e.g. pre-launch, T-1h, T-0")
+    seen_items: set[str] = set()
+    prev_at: float | None = None
+    for pi, ph in enumerate(_seq(data.get("phases"))):
+        ph = _map(ph)
+        at = _duration_or_none(ph.get("at"))
+        if at is not None:
+            if prev_at is not None and at < prev_at:
+                bad(("phases", pi, "at"), f"phase '{ph.get('id')}' starts before the phase above it",
+                    "list phases in time order")
+            prev_at = at
+        for si, sec in enumerate(_seq(ph.get("sections"))):
+            for ii, item in enumerate(_seq(_map(sec).get("items"))):
+                if not isinstance(item, dict):
+                    continue
+                base = ("phases", pi, "sections", si, "items", ii)
+                iid = item.get("id")
+                if isinstance(iid, str):
+                    if iid in seen_items:
+                        bad(base + ("id",), f"checklist item id '{iid}' is used twice",
+                            "ids must be unique across the whole checklist")
+                    seen_items.add(iid)
+                if item.get("owner") is not None:
+                    ref(base + ("owner",), item.get("owner"), "owner role", roles)
+                if item.get("criterion") is not None:
+                    ref(base + ("criterion",), item.get("criterion"), "criterion", crits)
 
-    for ci, c in enumerate(launch.criteria):
-        base = ("criteria", ci)
-        if c.unit not in UNITS:
-            bad(base + ("unit",), f"unknown unit '{c.unit}'", "use one of " + ", ".join(u for u in UNITS if u))
-            continue
-        for key in ("go", "warn", "clear"):
-            text = getattr(c, key)
-            if text is not None:
-                _check_threshold(bad, base + (key,), text, c.unit)
-        if c.trigger:
-            _check_threshold(bad, base + ("trigger", "when"), c.trigger.when, c.unit)
-        src = launch.sources.get(c.source)
-        if src is None:
-            bad(base + ("source",), f"source '{c.source}' is not defined", _suggest(c.source, set(launch.sources)))
-            continue
-        if src.type == "host" and c.query not in HOST_QUERIES:
-            bad(base + ("query",), f"host query '{c.query}' is not known", "use one of " + ", ".join(HOST_QUERIES))
-        if src.type == "http" and not HTTP_QUERY_RE.match(c.query):
-            bad(base + ("query",), f"http query '{c.query}' is not known",
-                "use 'status', 'latency', 'up' or 'json:<dotted.path>'")
-        if src.type == "simulated" and c.query not in src.signals:
-            bad(base + ("query",), f"simulated source '{c.source}' has no signal '{c.query}'",
-                _suggest(c.query, set(src.signals)))
+    for ci, c in enumerate(_seq(data.get("criteria"))):
+        if isinstance(c, dict):
+            _check_criterion(c, ("criteria", ci), _map(raw_sources), sources, bad)
 
-    rb = launch.rollback
-    for i, r in enumerate(rb.allowed_roles):
-        if r not in roles:
-            bad(("rollback", "allowed_roles", i), f"'{r}' is not a role", _suggest(r, roles))
-    for path, steps in [(("rollback", "steps"), rb.steps)] + [
-        (("rollback", "alternatives", ai), alt) for ai, alt in enumerate(rb.alternatives)
-    ]:
-        for si, step in enumerate(steps):
-            if (step.run is None) == (step.shell is None):
-                bad(path + (si,), f"step '{step.name}' needs exactly one of 'run' (argv list) or 'shell'",
-                    "prefer run: [kubectl, rollout, undo, deployment/app]")
-            elif step.run is not None and not step.run:
+    rb = _map(data.get("rollback"))
+    for i, r in enumerate(_seq(rb.get("allowed_roles"))):
+        ref(("rollback", "allowed_roles", i), r, "role", roles)
+    step_lists = [(("rollback", "steps"), rb.get("steps"))]
+    step_lists += [(("rollback", "alternatives", ai), alt) for ai, alt in enumerate(_seq(rb.get("alternatives")))]
+    for path, steps in step_lists:
+        for si, step in enumerate(_seq(steps)):
+            if not isinstance(step, dict):
+                continue
+            run, shell = step.get("run"), step.get("shell")
+            if (run is None) == (shell is None):
+                bad(path + (si,), f"step '{step.get('name', si + 1)}' needs exactly one of 'run' (argv list) or "
+                    "'shell'", "prefer run: [kubectl, rollout, undo, deployment/app]")
+            elif isinstance(run, list) and not run:
                 bad(path + (si, "run"), "empty argv", "give the program and its arguments as a list")
-    if rb.verify:
-        if (rb.verify.criterion is None) == (rb.verify.run is None):
-            bad(("rollback", "verify"), "verify needs exactly one of 'criterion' or 'run'")
-        elif rb.verify.criterion and rb.verify.criterion not in crits:
-            bad(("rollback", "verify", "criterion"), f"criterion '{rb.verify.criterion}' is not defined",
-                _suggest(rb.verify.criterion, set(crits)))
-    if rb.auto_allowed and not rb.steps:
-        bad(("rollback", "auto_allowed"), "auto-rollback is allowed but there are no steps to run")
+    verify = rb.get("verify")
+    if isinstance(verify, dict):
+        if (verify.get("criterion") is None) == (verify.get("run") is None):
+            bad(("rollback", "verify"), "verify needs exactly one of 'criterion' or 'run'",
+                "e.g. criterion: error-rate, or run: [./smoke-test.sh]")
+        else:
+            ref(("rollback", "verify", "criterion"), verify.get("criterion"), "criterion", crits)
+    if rb.get("auto_allowed") is True and not _seq(rb.get("steps")):
+        bad(("rollback", "auto_allowed"), "auto-rollback is allowed but there are no steps to run",
+            "add rollback.steps, or set auto_allowed: false")
 
-    for mi, m in enumerate(launch.success_metrics):
-        base = ("success_metrics", mi)
-        if m.unit not in UNITS:
-            bad(base + ("unit",), f"unknown unit '{m.unit}'", "use one of " + ", ".join(u for u in UNITS if u))
+    for mi, m in enumerate(_seq(data.get("success_metrics"))):
+        if not isinstance(m, dict):
             continue
-        _check_threshold(bad, base + ("target",), m.target, m.unit)
-        if m.criterion and m.criterion not in crits:
-            bad(base + ("criterion",), f"criterion '{m.criterion}' is not defined", _suggest(m.criterion, set(crits)))
-        if m.source and m.source not in launch.sources:
-            bad(base + ("source",), f"source '{m.source}' is not defined", _suggest(m.source, set(launch.sources)))
+        base = ("success_metrics", mi)
+        unit = m.get("unit", "")
+        if not isinstance(unit, str):
+            continue
+        if unit not in UNITS:
+            bad(base + ("unit",), f"unknown unit '{unit}'", "use one of " + UNIT_FORMS)
+        elif isinstance(m.get("target"), str):
+            _check_threshold(bad, base + ("target",), m["target"], unit)
+        if m.get("criterion") is not None:
+            ref(base + ("criterion",), m.get("criterion"), "criterion", crits)
+        if m.get("source") is not None:
+            ref(base + ("source",), m.get("source"), "source", sources)
     return problems
 
 
-def _check_threshold(bad: Any, path: tuple[Any, ...], text: str, unit: str) -> None:
+def _check_criterion(c: dict[Any, Any], base: tuple[Any, ...], raw_sources: dict[Any, Any],
+                     sources: set[str] | None, bad: Any) -> None:
+    unit = c.get("unit", "")
+    if isinstance(unit, str):
+        if unit not in UNITS:
+            bad(base + ("unit",), f"unknown unit '{unit}'", "use one of " + UNIT_FORMS)
+        else:
+            parsed = {}
+            for key in ("go", "warn", "clear"):
+                if isinstance(c.get(key), str):
+                    parsed[key] = _check_threshold(bad, base + (key,), c[key], unit)
+            trig = c.get("trigger")
+            if isinstance(trig, dict) and isinstance(trig.get("when"), str):
+                parsed["trigger"] = _check_threshold(bad, base + ("trigger", "when"), trig["when"], unit)
+            go, when = parsed.get("go"), parsed.get("trigger")
+            if go is not None and when is not None:
+                both = _both_hold(go, when)
+                if both is not None:
+                    bad(base + ("trigger", "when"), f"trigger '{when.text}' fires at {both:g} {unit}".rstrip()
+                        + f", where '{go.text}' is still GO",
+                        "a rollback trigger must lie beyond the GO threshold, e.g. go '< 500ms', trigger '> 1s'")
+    src_id = c.get("source")
+    if not isinstance(src_id, str) or sources is None:
+        return
+    if src_id not in sources:
+        bad(base + ("source",), f"source '{src_id}' is not defined", _suggest(src_id, sources))
+        return
+    src = _map(raw_sources.get(src_id))
+    query = c.get("query")
+    if not isinstance(query, str):
+        return
+    kind = src.get("type")
+    if kind == "host" and query not in HOST_QUERIES:
+        bad(base + ("query",), f"host query '{query}' is not known", "use one of " + ", ".join(HOST_QUERIES))
+    elif kind == "http" and not HTTP_QUERY_RE.match(query):
+        bad(base + ("query",), f"http query '{query}' is not known",
+            "use 'status', 'latency', 'up' or 'json:<dotted.path>'")
+    elif kind == "simulated":
+        signals = src.get("signals", {})
+        if isinstance(signals, dict) and query not in signals:
+            bad(base + ("query",), f"simulated source '{src_id}' has no signal '{query}'",
+                _suggest(query, {str(s) for s in signals}))
+
+
+def _both_hold(a: Threshold, b: Threshold) -> float | None:
+    """A value meeting both absolute thresholds, if there is one (relative ones are not compared)."""
+    if a.relative_to is not None or b.relative_to is not None:
+        return None
+    eps = max(abs(a.value), abs(b.value), 1.0) * 1e-9
+    for v in (a.value, b.value, (a.value + b.value) / 2, a.value - eps, a.value + eps, b.value - eps, b.value + eps):
+        if a.holds(v) and b.holds(v):
+            return v
+    return None
+
+
+def _duration_or_none(x: Any) -> float | None:
+    try:
+        return parse_duration(x)
+    except ValueError:
+        return None
+
+
+def _check_threshold(bad: Any, path: tuple[Any, ...], text: str, unit: str) -> Threshold | None:
     try:
         t = parse_threshold(text, unit)
         if t.relative_to is not None:
             parse_moment(text.split(" of ", 1)[1])
     except ValueError as e:
         bad(path, str(e), "write the operator, the number and its unit, e.g. '>= 99.8%' or '< 500ms'")
+        return None
+    return t
 
 
 def _suggest(value: str, choices: set[str]) -> str:
