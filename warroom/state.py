@@ -84,6 +84,8 @@ class StepRun:
     exit_code: int | None = None
     status: str = "pending"  # pending, running, ok, failed, timeout, skipped
     output: list[str] = field(default_factory=list)
+    duration: float | None = None  # as measured by the runner (monotonic clock)
+    detail: str = ""  # why it failed / was skipped
 
 
 @dataclass(slots=True)
@@ -97,6 +99,11 @@ class RollbackState:
     automatic: bool = False
     steps: list[StepRun] = field(default_factory=list)
     history: list[dict[str, Any]] = field(default_factory=list)
+    outcome: str = ""  # the `finished` reason (why it failed)
+    verify: str = ""  # "", running, passed, failed, skipped
+    verify_detail: str = ""
+    verify_output: list[str] = field(default_factory=list)
+    auto_fired: dict[str, float | None] = field(default_factory=dict)  # criterion -> breach start it fired for
 
 
 @dataclass(slots=True)
@@ -273,6 +280,8 @@ class LaunchState:
         rb = self.rollback
         t = ev.ts
         if phase == "requested":
+            if d.get("automatic") and isinstance(d.get("criteria"), dict):
+                rb.auto_fired.update({str(k): _value(v) for k, v in d["criteria"].items()})
             self._say(ev, "rollback requested" + (" (dry run)" if d.get("dry_run") else "")
                       + (f": {d['reason']}" if d.get("reason") else ""))
         elif phase == "refused":
@@ -282,7 +291,7 @@ class LaunchState:
             self.rollback = RollbackState("running", actor_label(ev.actor), str(d.get("reason", "")), t,
                                           dry_run=bool(d.get("dry_run")), automatic=bool(d.get("automatic")),
                                           steps=[StepRun(str(s)) for s in d.get("steps", [])],
-                                          history=rb.history)
+                                          history=rb.history, auto_fired=rb.auto_fired)
             self._say(ev, "rollback started" + (" automatically" if d.get("automatic") else "")
                       + (" (dry run)" if d.get("dry_run") else ""))
         elif phase in ("step_started", "step_output", "step_finished"):
@@ -298,12 +307,30 @@ class LaunchState:
             else:
                 step.finished, step.exit_code = t, d.get("exit_code")
                 step.status = str(d.get("status", "ok" if d.get("exit_code") == 0 else "failed"))
-                self._say(ev, f"rollback step {i + 1} '{step.name}': {step.status} (exit {step.exit_code})")
+                step.duration = _value(d.get("duration"))
+                step.detail = str(d.get("detail", ""))
+                took = f", {step.duration:.1f}s" if step.duration is not None else ""
+                how = step.detail if step.status == "skipped" else f"exit {step.exit_code}{took}"
+                self._say(ev, f"rollback step {i + 1} '{step.name}': {step.status} ({how})")
+        elif phase == "verify":
+            rb.verify, rb.verify_detail = str(d.get("status", "")), str(d.get("detail", d.get("what", "")))
+            if rb.verify != "running":
+                self._say(ev, f"rollback verify {rb.verify}: {rb.verify_detail}")
+        elif phase == "verify_output":
+            rb.verify_output.extend(str(x) for x in d.get("lines", []))
+            del rb.verify_output[:-200]
+        elif phase == "recommendation":
+            self._say(ev, f"rollback recommendation ({d.get('criterion', '?')}): commander chose "
+                          f"{d.get('choice', '?')}" + (f": {d['reason']}" if d.get("reason") else ""))
         elif phase == "finished":
             rb.status = "succeeded" if d.get("ok") else "failed"
             rb.finished = t
+            rb.outcome = str(d.get("reason", ""))
             rb.history.append({"at": t, "status": rb.status, "by": rb.by, "reason": d.get("reason", "")})
             self._say(ev, f"rollback {rb.status}" + (f": {d['reason']}" if d.get("reason") else ""))
+            old = self.alerts.get("rollback")
+            if d.get("ok") and not d.get("dry_run") and old is not None and old.firing:
+                old.ended = t  # a later rollback that worked ends the "rollback failed" alert
             if not d.get("ok"):
                 self.alerts["rollback"] = AlertState("rollback", "rollback", "critical",
                                                      f"Rollback failed: {d.get('reason', '')}", {}, {}, t)
@@ -520,7 +547,7 @@ def view(state: LaunchState, now: float) -> Verdict:
     rb = state.rollback
     if rb.status == "failed":
         nogo = True
-        reasons.insert(0, f"NO-GO: rollback failed: {rb.reason or 'see rollback panel'}")
+        reasons.insert(0, f"NO-GO: rollback failed: {rb.outcome or rb.reason or 'see rollback panel'}")
     elif rb.status == "running":
         reasons.insert(0, "rollback in progress")
     if state.decision is not None and state.decision.verdict == "NO-GO":

@@ -1,0 +1,87 @@
+"""`warroom rollback`: the rollback procedure headless, for scripts, with the console's lock and log.
+
+Without `--yes-i-mean-it <launch id>` it only prints the plan: a script cannot
+roll back production by a typo, and the operator sees exactly what would run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import shlex
+from pathlib import Path
+
+from warroom.cli import EXIT_NOGO, EXIT_OK, EXIT_USAGE, command, err, out
+from warroom.config import load_launch
+from warroom.events import Event, current_actor
+from warroom.launchlog import bind
+from warroom.log import DecisionLog
+from warroom.rollback import RollbackRunner, plan_text
+
+
+def _args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("config", metavar="CONFIG", help="launch config file")
+    p.add_argument("--log", metavar="PATH", help="decision log (default: <launch id>.jsonl in this directory)")
+    p.add_argument("--dry-run", action="store_true", help="record every step as skipped; execute nothing")
+    p.add_argument("--yes-i-mean-it", metavar="LAUNCH_ID", dest="confirm",
+                   help="the launch id, to confirm; without it the plan is printed and nothing runs")
+    p.add_argument("--as", dest="as_name", metavar="NAME", help="your name as listed in the config's role members")
+    p.add_argument("--reason", default="manual rollback from the command line", help="why (goes into the log)")
+
+
+def _safe(text: object) -> str:
+    from warroom.ui.safe import clean  # one sanitiser for every place untrusted text is shown
+
+    return clean(text)
+
+
+def _print_event(ev: Event) -> None:
+    d = ev.data
+    phase = d.get("phase")
+    n = f"[{int(d.get('index', 0)) + 1}]" if "index" in d else ""
+    if phase == "requested":
+        out(f"rollback requested by {_safe(ev.actor.label)}" + (" (dry run)" if d.get("dry_run") else ""))
+    elif phase == "refused":
+        out(f"REFUSED: {_safe(d.get('reason', ''))}")
+    elif phase == "started":
+        out(f"started: {len(d.get('steps', []))} steps" + (" (dry run: nothing is executed)" if d.get("dry_run")
+                                                           else ""))
+    elif phase == "step_started":
+        out(f"{n} {_safe(d.get('name', ''))}: $ {_safe(shlex.join(d.get('argv', [])))}")
+    elif phase == "step_finished":
+        took = f", {d['duration']:.1f}s" if d.get("duration") else ""
+        code = f"exit {d.get('exit_code')}" if d.get("exit_code") is not None else "no exit code"
+        detail = f" — {_safe(d['detail'])}" if d.get("detail") else ""
+        out(f"{n} {_safe(d.get('name', ''))}: {d.get('status')} ({code}{took}){detail}")
+    elif phase == "verify":
+        out(f"verify {d.get('status')}: {_safe(d.get('detail') or d.get('what', ''))}")
+    elif phase == "finished":
+        why = f": {_safe(d['reason'])}" if d.get("reason") else ""
+        out(("rollback succeeded" if d.get("ok") else "ROLLBACK FAILED") + why)
+
+
+def _print_output(index: int | None, lines: list[str]) -> None:
+    tag = "verify" if index is None else str(index + 1)
+    for line in lines:
+        out(f"    {tag}| {_safe(line)}")
+
+
+@command("rollback", "run the launch's rollback procedure headless (same lock and log as the console)")(_args)
+def cmd_rollback(args: argparse.Namespace) -> int:
+    launch = load_launch(args.config)
+    dry = True if args.dry_run else None
+    if args.confirm != launch.id:
+        for line in plan_text(launch, dry):
+            out(_safe(line))
+        if args.confirm is None:
+            err(f"refusing to roll back without confirmation: pass --yes-i-mean-it {launch.id}")
+        else:
+            err(f"refusing: --yes-i-mean-it names '{_safe(args.confirm)}' but this is launch '{launch.id}'")
+        return EXIT_USAGE
+    text = Path(args.config).read_text(encoding="utf-8")
+    actor = current_actor(args.as_name)
+    with DecisionLog(args.log or f"{launch.id}.jsonl", actor) as log:
+        launch, _ = bind(log, launch, text, args.config)
+        runner = RollbackRunner(launch, log, actor, dry_run=dry, on_event=_print_event, on_output=_print_output)
+        ok = asyncio.run(runner.run(args.reason))
+    return EXIT_OK if ok else EXIT_NOGO
