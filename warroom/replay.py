@@ -1,0 +1,205 @@
+"""Replay: what the console knew at any moment of a recorded launch, from the log alone.
+
+`state_at(t)` is the fold of every event with `ts <= t`, the same fold the live
+console ran, so every panel (trends included) shows exactly what was known
+then. Memory stays bounded however long the log is: the file is streamed,
+and only periodic checkpoints are kept (a pickled LaunchState plus the byte
+offset and chain position after it). A jump restores the nearest checkpoint
+and folds forward; when there are too many checkpoints every other one is
+dropped, so memory stays flat and a jump reads at most a few thousand events.
+
+Replay only reads the log; it never opens it for writing.
+"""
+
+from __future__ import annotations
+
+import bisect
+import io
+import os
+import pickle
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from warroom.config import Launch
+from warroom.events import GENESIS, Event
+from warroom.launchlog import launch_from_log
+from warroom.log import LogCorrupt, VerifyProblem, iter_events_from
+from warroom.state import LaunchState, actor_label
+
+# Event kinds that are human decisions: the stops for "previous/next decision".
+MARK_KINDS = frozenset({"check", "uncheck", "signoff", "note", "decision", "rollback", "ack", "trigger_mode"})
+CHECKPOINT_EVERY = 2000  # events between checkpoints to start with; doubles when MAX_CHECKPOINTS is reached
+MAX_CHECKPOINTS = 256  # at ~80 KB each: about 20 MB however long the log
+
+
+@dataclass(frozen=True, slots=True)
+class _Checkpoint:
+    seq: int  # events folded in
+    ts: float  # time of the last of them
+    offset: int  # byte offset of the next line
+    prev: str  # hash of the last event folded in, to keep checking the chain from here
+    state: bytes  # the pickled LaunchState (the Launch kept apart)
+
+
+@dataclass
+class _Cursor:
+    """The state most recently returned, with its place in the file, so playback folds forward cheaply."""
+
+    state: LaunchState
+    seq: int
+    ts: float
+    offset: int
+    prev: str
+
+
+@dataclass
+class Replay:
+    """A recorded launch opened for replay: log time range, integrity, decisions, and state at any moment."""
+
+    path: Path
+    launch: Launch
+    start: float = 0.0
+    end: float = 0.0
+    integrity: str = ""
+    ok: bool = True
+    events: int = 0  # events replayed (all of them, or those before a broken link)
+    torn: int = 0  # bytes of a torn last line, ignored
+    problem: VerifyProblem | None = None
+    _marks: list[tuple[float, str]] = field(default_factory=list)
+    _checkpoints: list[_Checkpoint] = field(default_factory=list)
+    _every: int = CHECKPOINT_EVERY
+    _cursor: _Cursor | None = None
+
+    # ------------------------------------------------------------ public
+
+    def marks(self) -> list[tuple[float, str]]:
+        """(time, label) of every human decision, in log order: the stops for step previous/next."""
+        return list(self._marks)
+
+    def state_at(self, t: float) -> LaunchState:
+        """The fold of every event with ts <= t. The caller owns the result; replay keeps its own copy."""
+        cur = self._cursor
+        if cur is None or t < cur.ts or self._checkpoint_before(t).seq > cur.seq:
+            cp = self._checkpoint_before(t)
+            cur = _Cursor(self._thaw(cp.state), cp.seq, cp.ts, cp.offset, cp.prev)
+        self._fold_forward(cur, t)
+        self._cursor = cur
+        return self._thaw(self._freeze(cur.state))
+
+    def seq_at(self, t: float) -> int:
+        """How many events had been logged by `t`: a cheap way to tell whether a jump changes anything."""
+        return self.state_at(t).seq
+
+    # ------------------------------------------------------------ internals
+
+    def _checkpoint_before(self, t: float) -> _Checkpoint:
+        i = bisect.bisect_right(self._checkpoints, t, key=lambda cp: cp.ts) - 1
+        return self._checkpoints[max(i, 0)]
+
+    def _fold_forward(self, cur: _Cursor, t: float) -> None:
+        if cur.seq >= self.events:
+            return
+        for end, ev in iter_events_from(self.path, cur.offset, cur.seq, cur.prev):
+            if ev.ts > t or ev.seq > self.events:
+                break
+            cur.state.apply(ev)
+            cur.seq, cur.ts, cur.offset, cur.prev = ev.seq, ev.ts, end, ev.hash
+            if ev.seq >= self.events:
+                break
+
+    def _freeze(self, state: LaunchState) -> bytes:
+        buf = io.BytesIO()
+        _Pickler(buf, self.launch).dump(state)
+        return buf.getvalue()
+
+    def _thaw(self, blob: bytes) -> LaunchState:
+        state: LaunchState = _Unpickler(io.BytesIO(blob), self.launch).load()
+        return state
+
+    def _checkpoint(self, state: LaunchState, end: int, ev: Event) -> None:
+        self._checkpoints.append(_Checkpoint(ev.seq, ev.ts, end, ev.hash, self._freeze(state)))
+        if len(self._checkpoints) > MAX_CHECKPOINTS:
+            self._checkpoints = self._checkpoints[:1] + self._checkpoints[2::2]
+            self._every *= 2
+
+
+class _Pickler(pickle.Pickler):
+    """Pickles a LaunchState without its Launch (immutable, shared by every checkpoint)."""
+
+    def __init__(self, buf: io.BytesIO, launch: Launch):
+        super().__init__(buf, protocol=pickle.HIGHEST_PROTOCOL)
+        self._launch = launch
+
+    def persistent_id(self, obj: object) -> str | None:
+        return "launch" if obj is self._launch else None
+
+
+class _Unpickler(pickle.Unpickler):
+    def __init__(self, buf: io.BytesIO, launch: Launch):
+        super().__init__(buf)
+        self._launch = launch
+
+    def persistent_load(self, pid: object) -> Launch:
+        if pid != "launch":
+            raise pickle.UnpicklingError(f"unexpected reference {pid!r}")
+        return self._launch
+
+
+def open_replay(path: str | Path, progress: Callable[[float], None] | None = None) -> Replay:
+    """Read the log once: check its chain, note the decisions, keep checkpoints.
+
+    A broken chain does not stop replay: the events before the break are
+    replayed and `integrity` says where the log was tampered with. `progress`
+    is called with the fraction read so far (a long log takes a while).
+    """
+    path = Path(path)
+    launch = launch_from_log(path)
+    rep = Replay(path, launch)
+    size = max(1, os.path.getsize(path))
+    state = LaunchState(launch)
+    rep._checkpoints.append(_Checkpoint(0, float("-inf"), 0, GENESIS, rep._freeze(state)))
+    torn: list[bytes] = []
+    last: tuple[int, Event] | None = None
+    since = 0
+    try:
+        for end, ev in iter_events_from(path, on_torn=torn.append):
+            state.apply(ev)
+            last = (end, ev)
+            if rep.start == 0.0:
+                rep.start = ev.ts
+            if ev.kind in MARK_KINDS:
+                entry = state.timeline[-1] if state.timeline else None
+                if entry is not None and entry.seq == ev.seq:
+                    rep._marks.append((ev.ts, f"{entry.actor}: {entry.text}"))
+            since += 1
+            if since >= rep._every:
+                rep._checkpoint(state, end, ev)
+                since = 0
+                if progress is not None:
+                    progress(min(1.0, end / size))
+    except LogCorrupt as e:
+        rep.ok = False
+        rep.problem = e.problem
+    if last is not None:
+        rep.events, rep.end = last[1].seq, last[1].ts
+        if rep._checkpoints[-1].seq != last[1].seq:
+            rep._checkpoint(state, *last)
+    rep.torn = len(torn[0]) if torn else 0
+    rep.integrity = _integrity(rep)
+    if progress is not None:
+        progress(1.0)
+    return rep
+
+
+def _integrity(rep: Replay) -> str:
+    if not rep.ok:
+        where = str(rep.problem) if rep.problem else "chain broken"
+        return f"TAMPERED at {where}; replaying the {rep.events:,} events before it"
+    text = f"chain intact, {rep.events:,} events"
+    if rep.torn:
+        text += f"; a torn last line ({rep.torn} bytes) from an interrupted write is ignored"
+    return text
+
+
+__all__ = ["MARK_KINDS", "Replay", "actor_label", "open_replay"]
