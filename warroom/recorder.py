@@ -1,0 +1,357 @@
+"""The one process per log that records observations: samples and alerts, polled on schedules.
+
+Leadership is a lock file beside the log (`LOG.recorder.lock`); every console
+runs a Recorder, and the one that holds the lock polls while the rest retry
+about once a second, so a console takes over within a few seconds when the
+leader exits or is killed (the OS drops a dead process's lock).
+
+Samples carry a `tick`: the index of the scheduled poll slot for that
+criterion, counted from the scenario epoch. A new leader reads the log first
+and only ever records later ticks, and the fold ignores a tick it has already
+seen, so a takeover can neither lose the schedule nor duplicate a sample.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import math
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from warroom.config import Criterion, Launch, SimulatedSource
+from warroom.config import PrometheusSource as PrometheusConfig
+from warroom.events import Actor, current_actor
+from warroom.log import DecisionLog, FileLock, iter_events
+from warroom.sources import UNREACHABLE, AlertInfo, Query, Reading, Source, SourceFailure, make_source
+
+RETRY_LEADERSHIP = 1.0  # seconds between attempts to take the recorder lock
+GRACE = 0.25  # a read is cut off at its source's timeout plus this (the source's own timeout fires first)
+MAX_BACKOFF = 60.0  # a failing source is polled at least this often (or at its interval if longer)
+# Sources that can answer "what was the value at time T" for a baseline taken at a past moment.
+TIME_TRAVEL = (PrometheusConfig, SimulatedSource)
+
+
+def lock_path(log_path: os.PathLike[str] | str) -> str:
+    return f"{os.fspath(log_path)}.recorder.lock"
+
+
+def effective_interval(launch: Launch, c: Criterion) -> float:
+    """The criterion's own interval, else its source's."""
+    if c.interval is not None:
+        return c.interval
+    return float(launch.sources[c.source].interval)
+
+
+def baseline_moment(launch: Launch, c: Criterion) -> float | None:
+    """Absolute time of the criterion's baseline, if any threshold is relative."""
+    for th in (c.go_threshold, c.warn_threshold, c.trigger_threshold, c.clear_threshold):
+        if th is not None and th.relative_to is not None:
+            return launch.t0 + th.relative_to
+    return None
+
+
+@dataclass
+class Group:
+    """Criteria polled together: one source, one interval."""
+
+    source: Source
+    interval: float
+    criteria: list[Criterion]
+    failures: int = 0
+
+    def backoff(self) -> float:
+        """Extra delay while every read of the last polls failed as unreachable."""
+        if self.failures <= 1:
+            return 0.0
+        delay = self.interval * min(2 ** (self.failures - 1), 8)
+        return min(delay, max(self.interval, MAX_BACKOFF)) - self.interval
+
+
+@dataclass
+class Recovered:
+    """What the log already holds, so a new leader continues rather than repeats."""
+
+    last_tick: dict[str, int] = field(default_factory=dict)
+    baseline_taken: set[str] = field(default_factory=set)
+    firing: dict[str, dict[str, AlertInfo]] = field(default_factory=dict)  # source -> fingerprint -> alert
+    launch_ts: float | None = None
+
+
+def recover(launch: Launch, path: os.PathLike[str] | str) -> Recovered:
+    """One streaming pass over the log (run it off the event loop: logs can be long)."""
+    rec = Recovered()
+    if not os.path.exists(path):
+        return rec
+    moments = {c.id: baseline_moment(launch, c) for c in launch.criteria}
+    for ev in iter_events(path):
+        d = ev.data
+        if ev.kind == "sample":
+            cid = str(d.get("criterion"))
+            tick = d.get("tick")
+            if isinstance(tick, int):
+                rec.last_tick[cid] = max(tick, rec.last_tick.get(cid, tick))
+            m = moments.get(cid)
+            t = d.get("t")
+            if m is not None and isinstance(t, int | float) and t <= m and d.get("value") is not None:
+                rec.baseline_taken.add(cid)
+        elif ev.kind == "alert":
+            src = str(d.get("source", ""))
+            fp = str(d.get("fingerprint", ""))
+            firing = rec.firing.setdefault(src, {})
+            if d.get("status") == "firing":
+                firing[fp] = AlertInfo(fp, dict(d.get("labels") or {}), dict(d.get("annotations") or {}),
+                                       d.get("starts_at"))
+            else:
+                firing.pop(fp, None)
+        elif ev.kind == "launch" and rec.launch_ts is None:
+            rec.launch_ts = ev.ts
+    return rec
+
+
+def sample_data(c: Criterion, r: Reading, tick: int | None, baseline: bool = False) -> dict[str, Any]:
+    """The payload of a `sample` event."""
+    value = r.value if r.value is not None and math.isfinite(r.value) else None
+    d: dict[str, Any] = {"criterion": c.id, "value": value, "error": r.error, "reason": r.reason, "t": r.t}
+    if tick is not None:
+        d["tick"] = tick
+    if baseline:
+        d["baseline"] = True
+    return d
+
+
+class Recorder:
+    """Polls every source on its schedule and appends what it sees, while it holds the recorder lock."""
+
+    def __init__(self, launch: Launch, log: DecisionLog, *, clock: Callable[[], float] = time.time,
+                 epoch: float | None = None):
+        self.launch = launch
+        self.log = log
+        self.clock = clock
+        self.epoch = epoch
+        self.actor: Actor = current_actor("recorder")
+        self.lock = FileLock(lock_path(log.path))
+        self._leader = False
+        self._sources: dict[str, Source] = {}
+        self._rec = Recovered()
+        self._alerts_ok: dict[str, bool] = {}
+        self.polls = 0  # completed group polls, for tests and benches
+
+    @property
+    def is_leader(self) -> bool:
+        return self._leader
+
+    # ------------------------------------------------------------------ leadership
+
+    async def run(self) -> None:
+        """Runs until cancelled: contend for the lock, record while holding it (see module docstring)."""
+        try:
+            while True:
+                if self.lock.try_acquire():
+                    await self._lead()
+                await asyncio.sleep(RETRY_LEADERSHIP)
+        finally:
+            self.lock.release()
+
+    async def acquire(self) -> bool:
+        """Take the lock once (no waiting) and prepare to record; False if another process records."""
+        if not self.lock.try_acquire():
+            return False
+        try:
+            self._rec = await asyncio.to_thread(recover, self.launch, self.log.path)
+            if self.epoch is None:
+                self.epoch = self._rec.launch_ts if self._rec.launch_ts is not None else self.clock()
+            self._open_sources()
+            self._append("recorder", {"state": "acquired", "pid": os.getpid()})
+        except BaseException:
+            await self._close_sources()
+            self.lock.release()
+            raise
+        self._leader = True
+        return True
+
+    async def release(self) -> None:
+        """Stop recording: close clients, say so in the log, drop the lock."""
+        was = self._leader
+        self._leader = False
+        await self._close_sources()
+        try:
+            if was and self.lock.held:
+                self._append("recorder", {"state": "released", "pid": os.getpid()})
+        finally:
+            self.lock.release()
+
+    async def _lead(self) -> None:
+        if not self._leader and not await self.acquire():
+            return
+        tasks: list[asyncio.Task[None]] = []
+        try:
+            await self._take_baselines()
+            tasks = [asyncio.create_task(self._poll_loop(g), name=f"poll {g.source.name}/{g.interval:g}s")
+                     for g in self.groups()]
+            tasks += [asyncio.create_task(self._alert_loop(s), name=f"alerts {s.name}")
+                      for s in self._sources.values() if s.has_alerts]
+            if tasks:
+                await asyncio.gather(*tasks)
+            else:
+                await asyncio.Event().wait()
+        finally:
+            for t in tasks:
+                t.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            # shield so that a cancel arriving now still leaves "released" in the log
+            with contextlib.suppress(asyncio.CancelledError):
+                await asyncio.shield(self.release())
+
+    # ------------------------------------------------------------------ sources
+
+    def _open_sources(self) -> None:
+        counts: dict[str, int] = {}
+        for c in self.launch.criteria:
+            counts[c.source] = counts.get(c.source, 0) + 1
+        assert self.epoch is not None
+        for name, cfg in self.launch.sources.items():
+            if name not in self._sources:
+                self._sources[name] = make_source(name, cfg, epoch=self.epoch, queries=counts.get(name, 1))
+
+    async def _close_sources(self) -> None:
+        sources, self._sources = list(self._sources.values()), {}
+        for s in sources:
+            with contextlib.suppress(Exception):
+                await s.aclose()
+
+    def groups(self) -> list[Group]:
+        """Criteria grouped by (source, effective interval), in config order."""
+        out: dict[tuple[str, float], Group] = {}
+        for c in self.launch.criteria:
+            src = self._sources.get(c.source)
+            if src is None:
+                continue
+            iv = effective_interval(self.launch, c)
+            out.setdefault((c.source, iv), Group(src, iv, [])).criteria.append(c)
+        return list(out.values())
+
+    # ------------------------------------------------------------------ polling
+
+    def _append(self, kind: str, data: dict[str, Any]) -> None:
+        self.log.append(kind, data, actor=self.actor)
+
+    def _next_tick(self, g: Group, now: float) -> int:
+        assert self.epoch is not None
+        # the slot we are in (polled at once if not yet recorded), pushed back while backing off
+        due = math.floor((now + g.backoff() - self.epoch) / g.interval)
+        after_last = max((self._rec.last_tick.get(c.id, -(1 << 62)) + 1 for c in g.criteria), default=due)
+        return max(due, after_last)
+
+    async def _poll_loop(self, g: Group) -> None:
+        """Poll `g` at each slot epoch + k*interval; re-arm after completion, so polls never overlap."""
+        assert self.epoch is not None
+        while True:
+            k = self._next_tick(g, self.clock())
+            at = self.epoch + k * g.interval
+            await asyncio.sleep(max(0.0, at - self.clock()))
+            await self.poll_group(g, k, at)
+
+    async def poll_group(self, g: Group, tick: int, at: float) -> None:
+        """Read every criterion of `g` concurrently; append each sample as soon as it is in."""
+        unreachable = 0
+
+        async def one(c: Criterion) -> None:
+            nonlocal unreachable
+            r = await self.read(g.source, c, at)
+            if r.error in UNREACHABLE:
+                unreachable += 1
+            self.record(c, r, tick)
+
+        await asyncio.gather(*(one(c) for c in g.criteria))
+        g.failures = g.failures + 1 if unreachable == len(g.criteria) else 0
+        self.polls += 1
+
+    async def read(self, source: Source, c: Criterion, at: float) -> Reading:
+        """One read, cut off at the source's timeout; a bug in a source becomes a reading, not a crash."""
+        try:
+            return await asyncio.wait_for(source.read(Query(c.id, c.query, c.unit), at), source.timeout + GRACE)
+        except TimeoutError:
+            return Reading.fail(at, "timeout", f"no answer from source '{source.name}' within {source.timeout:g}s")
+        except Exception as e:  # a broken source must not stop the others
+            return Reading.fail(at, "bad-response", f"source '{source.name}' failed: {type(e).__name__}: {e}")
+
+    def record(self, c: Criterion, r: Reading, tick: int | None, baseline: bool = False) -> None:
+        """Append a sample unless this tick was already recorded for the criterion."""
+        if tick is not None:
+            last = self._rec.last_tick.get(c.id)
+            if last is not None and tick <= last:
+                return
+            self._rec.last_tick[c.id] = tick
+        self._append("sample", sample_data(c, r, tick, baseline))
+
+    async def _take_baselines(self) -> None:
+        """For relative thresholds whose moment has passed with no sample before it, ask the source
+        for the value at that moment (Prometheus and simulated sources can answer for the past)."""
+        now = self.clock()
+        jobs = []
+        for c in self.launch.criteria:
+            m = baseline_moment(self.launch, c)
+            src = self._sources.get(c.source)
+            if (m is None or src is None or m > now or c.id in self._rec.baseline_taken
+                    or not isinstance(self.launch.sources[c.source], TIME_TRAVEL)):
+                continue
+            jobs.append((c, src, m))
+
+        async def one(c: Criterion, src: Source, m: float) -> None:
+            r = await self.read(src, c, m)
+            if r.ok:
+                self._rec.baseline_taken.add(c.id)
+                self.record(c, Reading(min(r.t, m), r.value), None, baseline=True)
+
+        await asyncio.gather(*(one(*j) for j in jobs))
+
+    async def _alert_loop(self, s: Source) -> None:
+        assert self.epoch is not None
+        failures = 0
+        while True:
+            now = self.clock()
+            await self.poll_alerts(s, now)
+            failures = 0 if self._alerts_ok.get(s.name, True) else failures + 1
+            extra = min(s.interval * min(2 ** max(failures - 1, 0), 8), max(s.interval, MAX_BACKOFF))
+            await asyncio.sleep(max(0.0, now + extra - self.clock()))
+
+    async def poll_alerts(self, s: Source, at: float) -> None:
+        """Append `firing` for alerts that appeared and `resolved` for those gone since the last poll.
+
+        A failed poll changes nothing: not being able to see an alert is not the alert resolving.
+        """
+        try:
+            now_firing = await asyncio.wait_for(s.alerts(at), s.timeout + GRACE)
+        except (SourceFailure, TimeoutError):
+            self._alerts_ok[s.name] = False
+            return
+        self._alerts_ok[s.name] = True
+        if now_firing is None:
+            return
+        known = self._rec.firing.setdefault(s.name, {})
+        current = {a.fingerprint: a for a in now_firing}
+        t = self.clock()
+        for fp, a in current.items():
+            if fp not in known:
+                known[fp] = a
+                self._append("alert", a.to_event("firing", t, s.name))
+        for fp in [fp for fp in known if fp not in current]:
+            a = known.pop(fp)
+            self._append("alert", a.to_event("resolved", t, s.name))
+
+    async def poll_once(self) -> None:
+        """Every criterion and alert feed once, now (for `warroom check`); the caller holds the lock."""
+        assert self._leader and self.epoch is not None
+        await self._take_baselines()
+        now = self.clock()
+        jobs = []
+        for g in self.groups():
+            tick = max(math.floor((now - self.epoch) / g.interval),
+                       max((self._rec.last_tick.get(c.id, -(1 << 62)) + 1 for c in g.criteria), default=0))
+            jobs.append(self.poll_group(g, tick, now))
+        jobs += [self.poll_alerts(s, now) for s in self._sources.values() if s.has_alerts]
+        await asyncio.gather(*jobs)
