@@ -596,10 +596,7 @@ def parse_launch(text: str, name: str = "<config>") -> Launch:
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.MarkedYAMLError as e:
-        mark = e.problem_mark or e.context_mark
-        line = mark.line + 1 if mark else None
-        raise ConfigError([ConfigProblem(name, line, "", f"YAML syntax: {e.problem or e}",
-                                         "check indentation, colons and quoting near this line")]) from None
+        raise ConfigError([_syntax_problem(e, text, name)]) from None
     except yaml.YAMLError as e:
         raise ConfigError([ConfigProblem(name, None, "", f"YAML error: {e}", "check the file is YAML")]) from None
     except RecursionError:
@@ -642,6 +639,53 @@ def parse_launch(text: str, name: str = "<config>") -> Launch:
         problems = _dedupe(problems) or [ConfigProblem(name, None, "", "invalid launch", FALLBACK_HINT)]
         raise ConfigError(sorted(problems, key=lambda p: p.line or 0))
     return launch
+
+
+def _syntax_problem(e: yaml.MarkedYAMLError, text: str, name: str) -> ConfigProblem:
+    """A YAML syntax error with its line, the field around it, and where an unclosed bracket opened."""
+    mark = e.problem_mark or e.context_mark
+    line = mark.line + 1 if mark else None
+    message = f"YAML syntax: {e.problem or e}"
+    ctx = e.context_mark
+    if e.context and ctx is not None and ctx.line + 1 != line:
+        message += f" ({e.context} that starts on line {ctx.line + 1})"
+    anchor = ctx.line + 1 if ctx is not None and e.context and "flow" in e.context else line
+    return ConfigProblem(name, line, _path_near(text, anchor) if anchor else "", message,
+                         "check indentation (spaces, not tabs), colons, brackets and quoting near this line")
+
+
+_KEY_LINE = re.compile(r"^(?P<dash>-\s+)?(?P<key>[A-Za-z_][\w.-]*)\s*:(\s|$)")
+
+
+def _path_near(text: str, line: int) -> str:
+    """The field a broken line sits in, guessed from indentation (the YAML cannot be parsed)."""
+    stack: list[tuple[int, Any]] = []
+    lines = text.splitlines()[:line]
+    for n, raw in enumerate(lines, 1):
+        body = raw.lstrip(" ")
+        if not body or body.startswith("#"):
+            continue
+        if body.startswith("\t"):
+            if stack and isinstance(stack[-1][1], str):
+                stack.pop()  # a tab-indented line: name what holds it, not its neighbour
+            break
+        indent = len(raw) - len(body)
+        if body.startswith("-"):
+            previous = -1
+            while stack and (stack[-1][0] > indent or (stack[-1][0] == indent and isinstance(stack[-1][1], int))):
+                top = stack.pop()
+                if top[0] == indent and isinstance(top[1], int):
+                    previous = top[1]
+            stack.append((indent, previous + 1))
+            body = body[1:].lstrip(" ")
+            indent = len(raw) - len(body)
+        else:
+            while stack and stack[-1][0] >= indent:
+                stack.pop()
+        m = _KEY_LINE.match(body)
+        if m and (n < len(lines) or not body.startswith("{")):
+            stack.append((indent, m.group("key")))
+    return _field_name(part for _i, part in stack)
 
 
 _TAG_RE = re.compile(r"^(function-|json-or-python|lax-or-strict|nullable|constrained-|tagged-union|union)|\[")
