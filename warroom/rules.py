@@ -1,19 +1,25 @@
 """Criterion rules: judging one sample, and the hysteresis that turns samples into a state.
 
 Pure: no clock, no I/O. Times are the samples' own times (seconds since the
-epoch), so live, replay and report compute identical states.
+epoch), so live, replay and report compute identical states. docs/semantics.md
+explains the rules and how they compare with Argo Rollouts, Flagger and Keptn.
 
-Semantics, in the words a commander would use:
-- a single sample is judged GO, WARN (inside the warning band), NO-GO (misses
-  `go`), ROLLBACK (meets the trigger's `when`) or UNKNOWN (no data, source
-  error); NaN and +-Inf are no data;
-- a breach counts only after `breach_samples` consecutive breaching samples
-  and, if set, after breaching continuously for `breach_hold`; a trigger the
-  same with its own `samples`/`hold`;
+In the words a commander would use:
+- one sample is judged GO, WARN (meets `go` but is outside the `warn` band),
+  NO-GO (misses `go`), ROLLBACK (meets the trigger's `when`) or UNKNOWN
+  (NO-DATA: empty result, NaN, no baseline yet; SOURCE-ERROR: down, timeout,
+  bad query, bad response). `no_data: go|nogo` turns no data into GO or NO-GO,
+  only when the config says so;
+- a breach is confirmed only after `breach_samples` consecutive breaching
+  samples and, if set, after breaching continuously for `breach_hold`; the
+  trigger likewise with its own `samples`/`hold`. Until then the criterion is
+  WARN and *pending*: not GO, and the verdict says so;
 - a confirmed breach clears only after `clear_samples` consecutive good
-  samples (meeting `clear` if given, else `go`);
-- an UNKNOWN sample breaks every run: it neither confirms nor clears a breach
-  and never fires a trigger.
+  samples, each meeting `clear` if given (else `go`). UNKNOWN samples and
+  staleness never clear it: not knowing is not recovering;
+- a confirmed trigger stays ROLLBACK until the criterion clears;
+- an UNKNOWN sample breaks every run (breach, trigger, recovery): runs are
+  consecutive samples, never totals, so one blip an hour never adds up.
 """
 
 from __future__ import annotations
@@ -23,7 +29,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from warroom.config import Criterion
-from warroom.units import Threshold, format_value
+from warroom.units import Threshold, format_duration, format_t_relative, format_value
 
 
 class Level(StrEnum):
@@ -38,65 +44,103 @@ class Unknown(StrEnum):
     NO_DATA = "NO-DATA"
     SOURCE_ERROR = "SOURCE-ERROR"
     STALE = "STALE"
-    NO_BASELINE = "NO-BASELINE"
 
 
 # How bad a level is, for "got worse since the sign-off" and sorting.
 RANK = {Level.GO: 0, Level.WARN: 1, Level.UNKNOWN: 2, Level.NOGO: 3, Level.ROLLBACK: 4}
-ERROR_KINDS = {"no-data": Unknown.NO_DATA}
+NO_DATA_ERROR = "no-data"
+BAD = (Level.NOGO, Level.ROLLBACK)
 
 
 @dataclass(frozen=True, slots=True)
 class Judgement:
+    """What one sample says. `breach`: misses `go`; `trigger`: meets the trigger; `clears`: counts
+    toward clearing a confirmed breach."""
+
     level: Level
     reason: str
     unknown: Unknown | None = None
+    breach: bool = False
+    trigger: bool = False
+    clears: bool = False
+
+
+def bound(th: Threshold, baseline: float | None) -> float | None:
+    """The absolute number a threshold compares against (None for a relative one without baseline)."""
+    if th.relative_to is None:
+        return th.value
+    return None if baseline is None else baseline * (1.0 + th.value / 100.0)
+
+
+def thresholds(c: Criterion) -> list[Threshold]:
+    return [t for t in (c.go_threshold, c.warn_threshold, c.trigger_threshold, c.clear_threshold) if t is not None]
+
+
+def show(c: Criterion, value: float, baseline: float | None = None) -> str:
+    """The value as text with enough digits to sit on the right side of every threshold."""
+    bounds = [b for th in thresholds(c) if (b := bound(th, baseline)) is not None]
+    return format_value(value, c.unit, bounds)
 
 
 def _bound_text(th: Threshold, baseline: float | None, unit: str) -> str:
-    if th.relative_to is None or baseline is None:
+    b = bound(th, baseline)
+    if th.relative_to is None or b is None:
         return th.text
-    bound = baseline * (1 + th.value / 100)
-    return f"{th.text} = {th.op} {format_value(bound, unit)}"
+    return f"{th.text} (= {th.op} {format_value(b, unit)})"
 
 
 def judge(c: Criterion, value: float | None, error: str | None = None, baseline: float | None = None,
-          before_baseline: bool = False) -> Judgement:
+          before_baseline: bool = False, reason: str = "") -> Judgement:
     """What one sample says about a criterion, before hysteresis."""
-    if error is not None and error != "no-data":
-        return Judgement(Level.UNKNOWN, f"source error: {error}", Unknown.SOURCE_ERROR)
-    if value is None or (isinstance(value, float) and not math.isfinite(value)):
-        why = "no data" if value is None else f"value is {format_value(value, c.unit)}"
-        if error == "no-data" or value is None or not math.isfinite(value):
-            if c.no_data == "go":
-                return Judgement(Level.GO, f"{why}; counts as GO (no_data: go)")
-            if c.no_data == "nogo":
-                return Judgement(Level.NOGO, f"{why}; counts as NO-GO (no_data: nogo)")
-            return Judgement(Level.UNKNOWN, why, Unknown.NO_DATA)
-    assert value is not None
-    thresholds = [c.go_threshold, c.warn_threshold, c.trigger_threshold, c.clear_threshold]
-    if any(t is not None and t.relative_to is not None for t in thresholds) and (before_baseline or baseline is None):
-        return Judgement(Level.UNKNOWN, "baseline not taken yet", Unknown.NO_BASELINE)
-    shown = format_value(value, c.unit, c.go_threshold.value if c.go_threshold.relative_to is None else None)
+    detail = f": {reason}" if reason else ""
+    if error is not None and error != NO_DATA_ERROR:
+        return Judgement(Level.UNKNOWN, f"source error ({error}){detail}", Unknown.SOURCE_ERROR)
+    if value is None or not math.isfinite(value) or error == NO_DATA_ERROR:
+        why = reason or ("no value" if value is None or math.isnan(value) else f"value is {format_value(value, '')}")
+        if c.no_data == "go":
+            return Judgement(Level.GO, f"no data ({why}); counts as GO (no_data: go)", clears=True)
+        if c.no_data == "nogo":
+            return Judgement(Level.NOGO, f"no data ({why}); counts as NO-GO (no_data: nogo)", breach=True)
+        return Judgement(Level.UNKNOWN, f"no data ({why})", Unknown.NO_DATA)
+    relative = [t for t in thresholds(c) if t.relative_to is not None]
+    if relative and (before_baseline or baseline is None):
+        moment = format_t_relative(relative[0].relative_to or 0.0)
+        why = "not reached yet" if before_baseline else "no value was recorded at or before it"
+        return Judgement(Level.UNKNOWN, f"no baseline: it is taken at {moment}, {why}", Unknown.NO_DATA)
+    shown = show(c, value, baseline)
+    go = c.go_threshold
+    meets_go = go.holds(value, baseline)
+    ct = c.clear_threshold
+    clears = meets_go and (ct is None or ct.holds(value, baseline))
     tt = c.trigger_threshold
     if tt is not None and tt.holds(value, baseline):
-        return Judgement(Level.ROLLBACK, f"{shown} meets rollback trigger {_bound_text(tt, baseline, c.unit)}")
-    if not c.go_threshold.holds(value, baseline):
-        return Judgement(Level.NOGO, f"{shown} misses {_bound_text(c.go_threshold, baseline, c.unit)}")
+        return Judgement(Level.ROLLBACK, f"{shown} meets rollback trigger {_bound_text(tt, baseline, c.unit)}",
+                         breach=True, trigger=True)
+    if not meets_go:
+        return Judgement(Level.NOGO, f"{shown} misses {_bound_text(go, baseline, c.unit)}", breach=True)
     wt = c.warn_threshold
     if wt is not None and not wt.holds(value, baseline):
-        return Judgement(Level.WARN, f"{shown} meets {c.go} but is outside the warning band {wt.text}")
-    return Judgement(Level.GO, f"{shown} meets {_bound_text(c.go_threshold, baseline, c.unit)}")
+        return Judgement(Level.WARN, f"{shown} meets {_bound_text(go, baseline, c.unit)} but is outside the "
+                                     f"warning band {_bound_text(wt, baseline, c.unit)}", clears=clears)
+    return Judgement(Level.GO, f"{shown} meets {_bound_text(go, baseline, c.unit)}", clears=clears)
 
 
 @dataclass(slots=True)
 class Tracker:
-    """Hysteresis state of one criterion, advanced one sample at a time."""
+    """Hysteresis state of one criterion, advanced one sample at a time.
+
+    `level` is what is shown; `held` is the confirmed state underneath it
+    (GO while no breach is confirmed, else NO-GO or ROLLBACK), which an
+    UNKNOWN sample does not change. `since` is when `level` last changed.
+    """
 
     level: Level = Level.UNKNOWN
     unknown: Unknown | None = Unknown.NO_DATA
     reason: str = "no sample yet"
     since: float | None = None
+    held: Level = Level.GO
+    held_since: float | None = None
+    pending: bool = False  # a breach is building but not confirmed: WARN, and not GO
     breach_run: int = 0
     breach_start: float | None = None
     trigger_run: int = 0
@@ -108,53 +152,85 @@ class Tracker:
             self.since = t
         self.level, self.reason, self.unknown = level, reason, unknown
 
-    def step(self, c: Criterion, j: Judgement, t: float, value: float | None, baseline: float | None) -> None:
+    def _hold(self, level: Level, t: float) -> None:
+        if level != self.held:
+            self.held, self.held_since = level, t
+
+    def step(self, c: Criterion, j: Judgement, t: float) -> None:
         if j.level == Level.UNKNOWN:
             self.breach_run = self.trigger_run = self.good_run = 0
             self.breach_start = self.trigger_start = None
+            self.pending = False
+            if self.held in BAD:
+                assert j.unknown is not None
+                self.reason = f"still {self.held.value}, no good sample since; latest: {j.unknown.value}: {j.reason}"
+                return
             self._set(Level.UNKNOWN, j.reason, t, j.unknown)
             return
-        confirmed_bad = self.level in (Level.NOGO, Level.ROLLBACK)
-        if j.level in (Level.NOGO, Level.ROLLBACK):
-            self.good_run = 0
-            self.breach_run += 1
-            self.breach_start = self.breach_start if self.breach_start is not None else t
-            if j.level == Level.ROLLBACK:
-                self.trigger_run += 1
-                self.trigger_start = self.trigger_start if self.trigger_start is not None else t
-            else:
-                self.trigger_run, self.trigger_start = 0, None
-            trig = c.trigger
-            if (j.level == Level.ROLLBACK and trig is not None and self.trigger_run >= trig.samples
-                    and (trig.hold is None or t - (self.trigger_start or t) >= trig.hold)):
-                self._set(Level.ROLLBACK, j.reason, t)
-                return
-            if confirmed_bad or (self.breach_run >= c.breach_samples
-                                 and (c.breach_hold is None or t - (self.breach_start or t) >= c.breach_hold)):
-                if self.level == Level.ROLLBACK and j.level == Level.ROLLBACK:
-                    self.reason = j.reason
-                    return
-                self._set(Level.NOGO, j.reason + _pending_trigger(c, self), t)
-                return
-            need = f"{self.breach_run}/{c.breach_samples} samples"
-            if c.breach_hold:
-                need += f", {t - (self.breach_start or t):.0f}s/{c.breach_hold:.0f}s held"
-            self._set(Level.WARN, f"breach not confirmed yet ({need}): {j.reason}", t)
+        if j.breach:
+            self._breach(c, j, t)
             return
-        # a good sample (GO or WARN)
         self.breach_run = self.trigger_run = 0
         self.breach_start = self.trigger_start = None
-        ct = c.clear_threshold
-        counts = value is not None and (ct is None or ct.holds(value, baseline))
-        self.good_run = self.good_run + 1 if counts else 0
-        if confirmed_bad and self.good_run < c.clear_samples:
-            extra = "" if counts else f" (must meet clear threshold {c.clear})"
-            self.reason = f"recovering ({self.good_run}/{c.clear_samples} good samples){extra}: {j.reason}"
+        self.pending = False
+        if self.held in BAD:
+            self.good_run = self.good_run + 1 if j.clears else 0
+            if self.good_run < c.clear_samples:
+                extra = "" if j.clears else f", each meeting the clear threshold {c.clear}"
+                self.reason = (f"recovering: {self.good_run}/{c.clear_samples} consecutive good samples"
+                               f"{extra} needed to clear; latest: {j.reason}")
+                return
+            self._hold(Level.GO, t)
+            self.good_run = 0
+            self._set(j.level, f"{j.reason} (cleared after {c.clear_samples} good samples)", t)
             return
         self._set(j.level, j.reason, t)
 
+    def _breach(self, c: Criterion, j: Judgement, t: float) -> None:
+        self.good_run = 0
+        self.breach_run += 1
+        self.breach_start = self.breach_start if self.breach_start is not None else t
+        if j.trigger:
+            self.trigger_run += 1
+            self.trigger_start = self.trigger_start if self.trigger_start is not None else t
+        else:
+            self.trigger_run, self.trigger_start = 0, None
+        trig = c.trigger
+        if self.held == Level.ROLLBACK or (
+                trig is not None and j.trigger and _confirmed(self.trigger_run, trig.samples, self.trigger_start,
+                                                              trig.hold, t)):
+            self.pending = False
+            self._hold(Level.ROLLBACK, t)
+            why = j.reason if j.trigger else f"rollback trigger fired and has not cleared; now {j.reason}"
+            self._set(Level.ROLLBACK, why, t)
+            return
+        if self.held == Level.NOGO or _confirmed(self.breach_run, c.breach_samples, self.breach_start,
+                                                 c.breach_hold, t):
+            self.pending = False
+            self._hold(Level.NOGO, t)
+            self._set(Level.NOGO, j.reason + self._pending_trigger(c), t)
+            return
+        self.pending = True
+        self._set(Level.WARN, f"breach not confirmed yet ({self._progress(c, t)}): {j.reason}", t)
 
-def _pending_trigger(c: Criterion, tr: Tracker) -> str:
-    if c.trigger is None or tr.trigger_run == 0:
-        return ""
-    return f" (rollback trigger {tr.trigger_run}/{c.trigger.samples} samples)"
+    def _progress(self, c: Criterion, t: float) -> str:
+        parts = [f"{self.breach_run}/{c.breach_samples} samples"]
+        if c.breach_hold:
+            held = t - (self.breach_start if self.breach_start is not None else t)
+            parts.append(f"held {format_duration(held)} of {format_duration(c.breach_hold)}")
+        return ", ".join(parts)
+
+    def _pending_trigger(self, c: Criterion) -> str:
+        if c.trigger is None or self.trigger_run == 0:
+            return ""
+        parts = [f"{self.trigger_run}/{c.trigger.samples} samples"]
+        if c.trigger.hold and self.trigger_start is not None:
+            parts.append(f"hold {format_duration(c.trigger.hold)}")
+        return f" (rollback trigger building: {', '.join(parts)})"
+
+
+def _confirmed(run: int, samples: int, start: float | None, hold: float | None, t: float) -> bool:
+    """N consecutive samples and, if a hold is set, breaching continuously for at least that long."""
+    if run < samples:
+        return False
+    return hold is None or (start is not None and t - start >= hold)

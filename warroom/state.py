@@ -16,8 +16,8 @@ from typing import Any
 
 from warroom.config import Criterion, Launch
 from warroom.events import Actor, Event
-from warroom.rules import RANK, Judgement, Level, Tracker, Unknown, judge
-from warroom.units import format_duration, format_t_relative, format_value
+from warroom.rules import RANK, Judgement, Level, Tracker, Unknown, judge, show
+from warroom.units import format_duration, format_t_relative
 
 HISTORY = 120  # samples kept per criterion for trend sparklines
 FEED = 300  # entries kept in the alert feed
@@ -35,6 +35,9 @@ class CriterionState:
     baseline: float | None = None
     samples: int = 0
     trigger_mode: str = "off"
+    last_tick: int | None = None  # the recorder's poll slot of the last sample; a repeat is ignored
+    duplicates: int = 0  # samples ignored because their tick was already recorded
+    stale_limit: float | None = None  # stale_after, or a default from the poll interval
 
     @property
     def level(self) -> Level:
@@ -136,7 +139,8 @@ class LaunchState:
 
     def __post_init__(self) -> None:
         for c in self.launch.criteria:
-            self.criteria.setdefault(c.id, CriterionState(c.id, trigger_mode=c.trigger.mode if c.trigger else "off"))
+            self.criteria.setdefault(c.id, CriterionState(c.id, trigger_mode=c.trigger.mode if c.trigger else "off",
+                                                          stale_limit=stale_limit(self.launch, c)))
         for _p, _s, item in self.launch.items:
             self.items.setdefault(item.id, ItemState())
 
@@ -161,18 +165,25 @@ class LaunchState:
         if c is None:
             return
         cs = self.criteria[c.id]
+        tick = d.get("tick")
+        if isinstance(tick, int) and not isinstance(tick, bool):
+            if cs.last_tick is not None and tick <= cs.last_tick:
+                cs.duplicates += 1  # a second recorder's copy of a slot already judged
+                return
+            cs.last_tick = tick
         t = _num(d.get("t"), ev.ts)
         value = _value(d.get("value"))
         error = d.get("error")
         error = str(error) if error is not None else None
         moment = _baseline_moment(c, self.launch.t0)
         before = moment is not None and t <= moment
-        if before and value is not None and math.isfinite(value):
+        if before and error is None and value is not None and math.isfinite(value):
             cs.baseline = value
-        j = judge(c, value, error, cs.baseline, before_baseline=before) if error != "no-data" or value is None else \
-            judge(c, None, "no-data")
+        if d.get("baseline"):
+            return  # a value fetched for the baseline moment only; it says nothing about now
+        j = judge(c, value, error, cs.baseline, before_baseline=before, reason=str(d.get("reason") or ""))
         before_level = cs.tracker.level
-        cs.tracker.step(c, j, t, value, cs.baseline)
+        cs.tracker.step(c, j, t)
         cs.value, cs.t, cs.error = value, t, (j.reason if j.level == Level.UNKNOWN else None)
         cs.samples += 1
         cs.history.append((t, value if value is not None and math.isfinite(value) else None))
@@ -391,6 +402,18 @@ def _baseline_moment(c: Criterion, t0: float) -> float | None:
     return None
 
 
+def stale_limit(launch: Launch, c: Criterion) -> float | None:
+    """How old a value may get before it is STALE: `stale_after`, else three poll intervals plus the
+    source's timeout, so a recorder that stopped (or a source backing off for long) shows up as STALE."""
+    if c.stale_after is not None:
+        return c.stale_after
+    src = launch.sources.get(c.source)
+    if src is None:
+        return None
+    interval = c.interval if c.interval is not None else float(src.interval)
+    return 3 * interval + float(src.timeout)
+
+
 def fold(launch: Launch, events: Iterable[Event], state: LaunchState | None = None) -> LaunchState:
     """Apply `events` to `state` (or a fresh state) and return it."""
     st = state if state is not None else LaunchState(launch)
@@ -414,6 +437,12 @@ class CriterionView:
     trend: tuple[float | None, ...]
     trigger_mode: str
     trigger_breached: bool
+    pending: bool = False  # a breach is building (WARN) but not confirmed: not GO either
+
+    @property
+    def passing(self) -> bool:
+        """Counts as GO for the verdict: GO, or WARN inside the warning band (not a pending breach)."""
+        return self.level == Level.GO or (self.level == Level.WARN and not self.pending)
 
 
 @dataclass(frozen=True)
@@ -459,19 +488,22 @@ class Verdict:
 
 def criterion_view(c: Criterion, cs: CriterionState, now: float) -> CriterionView:
     tr = cs.tracker
-    level, unknown, reason = tr.level, tr.unknown, tr.reason
+    level, unknown, reason, pending = tr.level, tr.unknown, tr.reason, tr.pending
     age = None if cs.t is None else max(0.0, now - cs.t)
+    limit = cs.stale_limit if cs.stale_limit is not None else c.stale_after
     if cs.t is None:
-        level, unknown, reason = Level.UNKNOWN, Unknown.NO_DATA, "no sample yet"
-    elif c.stale_after is not None and age is not None and age > c.stale_after:
-        level, unknown = Level.UNKNOWN, Unknown.STALE
-        reason = f"last value is {format_duration(age)} old (limit {format_duration(c.stale_after)})"
+        level, unknown, reason, pending = Level.UNKNOWN, Unknown.NO_DATA, "no sample yet", False
+    elif limit is not None and age is not None and age > limit:
+        old = f"last sample is {format_duration(age)} old (limit {format_duration(limit)})"
+        if tr.held in (Level.NOGO, Level.ROLLBACK):
+            reason = f"{reason}; {old}"  # a confirmed breach is not cleared by silence
+        else:
+            level, unknown, reason, pending = Level.UNKNOWN, Unknown.STALE, old, False
     if level == Level.UNKNOWN and unknown is not None and not reason.startswith(unknown.value):
         reason = f"{unknown.value}: {reason}"
-    th = c.go_threshold
-    shown = "—" if cs.value is None else format_value(cs.value, c.unit, th.value if th.relative_to is None else None)
+    shown = "—" if cs.value is None or not math.isfinite(cs.value) else show(c, cs.value, cs.baseline)
     return CriterionView(c, level, unknown, reason, cs.value, shown, age, tuple(v for _t, v in cs.history),
-                         cs.trigger_mode, level == Level.ROLLBACK)
+                         cs.trigger_mode, level == Level.ROLLBACK, pending)
 
 
 def view(state: LaunchState, now: float) -> Verdict:
@@ -482,7 +514,7 @@ def view(state: LaunchState, now: float) -> Verdict:
     cur_index = launch.phases.index(current) if current else -1
     crit_views = tuple(criterion_view(c, state.criteria[c.id], now) for c in launch.criteria)
     by_id = {v.criterion.id: v for v in crit_views}
-    reasons: list[str] = []
+    reasons: list[str] = []  # blocking reasons other than criteria and sign-offs (checklist, sign-offs)
     rollback = False
     nogo = False
 
@@ -493,10 +525,7 @@ def view(state: LaunchState, now: float) -> Verdict:
         for sec in ph.sections:
             for item in sec.items:
                 tot += 1
-                if item.criterion:
-                    ok = by_id[item.criterion].level in (Level.GO, Level.WARN)
-                else:
-                    ok = state.items[item.id].done
+                ok = by_id[item.criterion].passing if item.criterion else state.items[item.id].done
                 if ok:
                     d += 1
                     done_ids.add(item.id)
@@ -506,19 +535,25 @@ def view(state: LaunchState, now: float) -> Verdict:
                         reasons.append(f"critical item open ({ph.name}): {item.text}")
         phases.append(PhaseProgress(ph.id, ph.name, d, tot, crit_open, i <= cur_index, i == cur_index))
 
+    crit_first: list[str] = []  # ROLLBACK and NO-GO criteria lead the reasons, then UNKNOWN and PENDING ones
+    crit_next: list[str] = []
+    advisory: list[str] = []  # shown, but never what keeps the verdict from GO
     for v in crit_views:
         c = v.criterion
-        tag = "" if c.required else " (advisory)"
         if v.level == Level.ROLLBACK:
             rollback = True
-            reasons.insert(0, f"ROLLBACK trigger: {c.name}: {v.reason}")
-        elif v.level == Level.NOGO and c.required:
-            nogo = True
-            reasons.insert(0, f"NO-GO: {c.name}: {v.reason}")
-        elif v.level == Level.UNKNOWN and c.required:
-            reasons.append(f"UNKNOWN: {c.name}: {v.reason}")
+            crit_first.insert(0, f"ROLLBACK trigger: {c.name}: {v.reason}")
+        elif not c.required:
+            if not v.passing:
+                advisory.append(f"advisory {v.level.value}: {c.name}: {v.reason}")
         elif v.level == Level.NOGO:
-            reasons.append(f"advisory NO-GO{tag}: {c.name}: {v.reason}")
+            nogo = True
+            crit_first.append(f"NO-GO: {c.name}: {v.reason}")
+        elif v.level == Level.UNKNOWN:
+            crit_next.append(f"UNKNOWN: {c.name}: {v.reason}")
+        elif v.pending:
+            crit_next.append(f"PENDING: {c.name}: {v.reason}")
+    reasons[:0] = crit_first + crit_next
 
     so_views: list[SignoffView] = []
     for role in launch.roles:
@@ -563,6 +598,7 @@ def view(state: LaunchState, now: float) -> Verdict:
     else:
         status = "GO"
         reasons.append("every required criterion is GO, due critical items are done, all sign-offs given")
+    reasons.extend(advisory)
     total = sum(p.total for p in phases)
     return Verdict(status, tuple(reasons), now, offset, current.id if current else None,
                    current.name if current else "before the first phase", crit_views, tuple(phases),

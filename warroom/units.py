@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 _DURATION_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "min": 60.0, "h": 3600.0, "d": 86400.0, "w": 604800.0}
@@ -136,6 +137,10 @@ def compare(op: str, a: float, b: float) -> bool:
     return a != b
 
 
+def _same_side(shown: float, value: float, b: float) -> bool:
+    return (shown > b) == (value > b) and (shown == b) == (value == b)
+
+
 def parse_moment(text: str) -> float:
     """Seconds from T-0 for 'T-1h', 'T+30m', 'T-0', 'T0'."""
     s = text.strip().replace(" ", "")
@@ -172,27 +177,30 @@ def parse_threshold(text: str | int | float, unit: str) -> Threshold:
     return Threshold(op, number, text.strip())
 
 
-def format_value(value: float, unit: str, threshold: float | None = None) -> str:
-    """Show a value with enough digits that it never rounds across `threshold`.
+def format_value(value: float, unit: str, threshold: float | Iterable[float] | None = None) -> str:
+    """Show a value with enough digits that it never rounds across `threshold` (one bound or several).
 
     99.79 against 99.8 must not read "99.8"; we add decimals until the shown
-    number sits on the same side of the threshold as the real one.
+    number sits on the same side of every threshold as the real one (and equals
+    one only if the value does), falling back to the exact shortest repr.
     """
     if math.isnan(value):
         return "NaN"
     if math.isinf(value):
         return "+Inf" if value > 0 else "-Inf"
+    bounds = [] if threshold is None else [float(threshold)] if isinstance(threshold, int | float) \
+        else [float(b) for b in threshold]
     base = {"%": 2, "ratio": 4, "ms": 0, "s": 2}.get(unit, 2 if abs(value) < 100 else 0)
     if value != int(value) and abs(value) < 1:
         base = max(base, 3)
     digits = base
-    while digits < 9:
-        shown = round(value, digits)
-        same_side = (shown > threshold) == (value > threshold) if threshold is not None else True
-        if threshold is None or (same_side and (shown == threshold) == (value == threshold)):
-            break
+    exact = False
+    while not all(_same_side(round(value, digits), value, b) for b in bounds):
         digits += 1
-    text = f"{value:.{digits}f}"
+        if digits > 15:
+            exact = True
+            break
+    text = repr(value) if exact else f"{value:.{digits}f}"
     suffix = {"": "", "count": "", "ratio": "", "score": ""}.get(unit, unit)
     sep = "" if suffix in ("%", "ms", "s") else " "
     return f"{text}{sep}{suffix}" if suffix else text
