@@ -240,11 +240,11 @@ def record_launch(path: str | Path, *, events: int | None = None, until: str | f
                 break
             if cid == "db-cpu" and rng.random() < 0.002:
                 data: dict[str, Any] = {"criterion": cid, "value": None, "error": "timeout",
-                                        "reason": "no answer in 1s", "t": now + i * 0.001}
+                                        "reason": "no answer in 1s", "t": now + i * 0.001, "tick": tick_n}
                 last[cid] = None
             else:
                 v = _signal(rng, cid, off, blips)
-                data = {"criterion": cid, "value": v, "t": now + i * 0.001}
+                data = {"criterion": cid, "value": v, "t": now + i * 0.001, "tick": tick_n}
                 last[cid] = v
             w.add(now + i * 0.001, SYSTEM, "sample", data)
             rec.samples += 1

@@ -1,0 +1,69 @@
+"""`warroom report LOG [--format md|html|json] [-o FILE]`: the post-launch report from a log alone."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+import orjson
+
+from warroom.cli import EXIT_NOGO, EXIT_OK, EXIT_USAGE, command, err
+from warroom.report import build_report, to_json
+
+FORMATS = ("md", "html", "json")
+_BY_SUFFIX = {".md": "md", ".markdown": "md", ".html": "html", ".htm": "html", ".json": "json"}
+
+
+def _args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("log", metavar="LOG", help="decision log (JSON lines)")
+    p.add_argument("--format", choices=FORMATS, help="md (default), html or json; default from -o's suffix")
+    p.add_argument("-o", "--output", metavar="FILE", help="write here instead of standard output")
+
+
+@command("report", "the post-launch report: verdict, go/no-go tables, timeline, checklist, alerts, metrics")(_args)
+def cmd_report(args: argparse.Namespace) -> int:
+    path = Path(args.log)
+    if not path.is_file():
+        err(f"{path}: no such log file")
+        return EXIT_USAGE
+    fmt = args.format or (_BY_SUFFIX.get(Path(args.output).suffix.lower(), "md") if args.output else "md")
+    rep = build_report(path)
+    if fmt == "json":
+        data = orjson.dumps(to_json(rep), option=orjson.OPT_INDENT_2) + b"\n"
+    elif fmt == "html":
+        from warroom.report_html import render_html
+
+        data = render_html(rep).encode()
+    else:
+        from warroom.report_md import render_markdown
+
+        data = render_markdown(rep).encode()
+    if args.output:
+        try:
+            _write(Path(args.output), data)
+        except OSError as e:
+            err(f"{args.output}: cannot write the report: {e.strerror or e}")
+            return EXIT_USAGE
+        err(f"{args.output}: {fmt} report on {rep.events:,} events; {rep.integrity}")
+    else:
+        sys.stdout.buffer.write(data)
+        sys.stdout.flush()
+    if not rep.integrity_ok:
+        err(f"{path}: {rep.integrity}")
+        return EXIT_NOGO
+    return EXIT_OK
+
+
+def _write(target: Path, data: bytes) -> None:
+    """Write atomically so a half-written report never replaces a good one."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent or ".")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

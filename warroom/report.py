@@ -1,0 +1,629 @@
+"""The post-launch report: everything the log says about the launch, gathered in one streaming pass.
+
+Every figure comes from the fold: the go/no-go tables are `criterion_view` at
+the moment of each sign-off and decision, the verdict is `view` at the end,
+alert and rollback records are the fold's own objects kept as they retire.
+Memory stays bounded however long the log is: samples only feed fixed-size
+chart buckets (min/max/mean per bucket, buckets widen as the launch goes on)
+and success-metric accumulators; lists of human events are capped.
+
+Rendering lives in `report_md.py`, `report_html.py` (with `report_svg.py`)
+and `to_json` below; all of them read only the `Report` built here.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from warroom.config import Criterion, Launch, SuccessMetric
+from warroom.events import Event, iso
+from warroom.launchlog import launch_from_log
+from warroom.log import LogCorrupt, VerifyProblem, iter_events
+from warroom.replay import MARK_KINDS
+from warroom.rules import RANK, Level
+from warroom.state import AlertState, LaunchState, RollbackState, actor_label, criterion_view, view
+from warroom.units import format_duration, format_t_relative, format_value
+
+BUCKETS = 240  # chart resolution per criterion
+MAX_ROWS = 5000  # timeline entries / alerts kept; the rest are counted
+PERIODS = {"hourly": 3600.0, "daily": 86400.0, "weekly": 604800.0}
+
+_ANSI = re.compile(r"\x1b(\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(\x07|\x1b\\)?|[@-Z\\-_])")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def plain(text: object) -> str:
+    """Untrusted text as one plain line: terminal escape sequences and control characters removed."""
+    s = _ANSI.sub("", str(text))
+    return _CONTROL.sub(" ", s)
+
+
+# ====================================================================== the report's data
+
+
+@dataclass(frozen=True)
+class Row:
+    """One line of a go/no-go table, as the console showed it at that moment."""
+
+    criterion: str
+    name: str
+    threshold: str
+    actual: str
+    status: str
+    reason: str
+    value: float | None
+    required: bool
+
+
+@dataclass
+class Gate:
+    """A sign-off or commander decision with the go/no-go table at that moment."""
+
+    kind: str  # "signoff" or "decision"
+    seq: int
+    ts: float
+    actor: str
+    role: str
+    verdict: str
+    reason: str
+    rows: list[Row]
+    console: str  # the console's overall status at that moment
+    console_reasons: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Entry:
+    seq: int
+    ts: float
+    actor: str
+    kind: str
+    text: str
+
+
+@dataclass(frozen=True)
+class ItemRow:
+    id: str
+    text: str
+    owner: str
+    critical: bool
+    done: bool
+    by: str | None
+    at: float | None
+    criterion: str | None  # name of the criterion that ticks it, if any
+
+
+@dataclass(frozen=True)
+class PhaseRow:
+    id: str
+    name: str
+    at: float  # offset from T-0
+    done: int
+    total: int
+    items: list[ItemRow]
+
+
+@dataclass
+class Rollback:
+    requested_by: str | None
+    requested_at: float | None
+    state: RollbackState | None  # the fold's own record, complete once finished
+    refused: dict[str, Any] | None = None
+
+
+@dataclass
+class Period:
+    start: float
+    end: float
+    n: int = 0
+    no_data: int = 0
+    lo: float = math.inf
+    hi: float = -math.inf
+    total: float = 0.0
+    meeting: int = 0
+
+    def add(self, v: float | None, ok: bool | None) -> None:
+        if v is None:
+            self.no_data += 1
+            return
+        self.n += 1
+        self.total += v
+        if v < self.lo:
+            self.lo = v
+        if v > self.hi:
+            self.hi = v
+        if ok:
+            self.meeting += 1
+
+    @property
+    def mean(self) -> float | None:
+        return self.total / self.n if self.n else None
+
+    @property
+    def share(self) -> float | None:
+        return self.meeting / self.n if self.n else None
+
+
+@dataclass
+class Metric:
+    """A success metric measured over its window from the samples of the criterion it links to."""
+
+    metric: SuccessMetric
+    criterion: Criterion | None
+    start: float
+    end: float
+    period: float
+    overall: Period
+    periods: dict[int, Period] = field(default_factory=dict)
+    baseline: float | None = None
+    log_end: float | None = None
+
+    def meets(self, value: float | None) -> bool | None:
+        if value is None:
+            return None
+        th = self.metric.target_threshold
+        if th.relative_to is not None and self.baseline is None:
+            return None
+        return th.holds(value, self.baseline)
+
+    @property
+    def status(self) -> str:
+        if self.criterion is None:
+            return "NOT RECORDED"
+        if not self.overall.n:
+            return "NO DATA"
+        missed = [p for p in self.periods.values() if p.n and not self.meets(p.mean)]
+        if missed:
+            return "MISSED"
+        return "MET" if self.coverage >= 0.999 else "MET so far"
+
+    @property
+    def coverage(self) -> float:
+        """Share of the window the log covers."""
+        if self.log_end is None or self.end <= self.start:
+            return 0.0
+        return max(0.0, min(1.0, (min(self.log_end, self.end) - self.start) / (self.end - self.start)))
+
+
+class Series:
+    """A criterion over the launch in a fixed number of buckets that double in width as time goes on."""
+
+    __slots__ = ("err", "hi", "lo", "n", "origin", "total", "width", "worst")
+
+    def __init__(self, origin: float, width: float = 1.0):
+        self.origin = origin
+        self.width = width
+        self.lo = [math.inf] * BUCKETS
+        self.hi = [-math.inf] * BUCKETS
+        self.total = [0.0] * BUCKETS
+        self.n = [0] * BUCKETS
+        self.err = [0] * BUCKETS
+        self.worst = [-1] * BUCKETS
+
+    def add(self, t: float, v: float | None, rank: int) -> None:
+        i = int((t - self.origin) / self.width)
+        while i >= BUCKETS:
+            self._widen()
+            i = int((t - self.origin) / self.width)
+        if i < 0:
+            i = 0
+        if rank > self.worst[i]:
+            self.worst[i] = rank
+        if v is None:
+            self.err[i] += 1
+            return
+        self.n[i] += 1
+        self.total[i] += v
+        if v < self.lo[i]:
+            self.lo[i] = v
+        if v > self.hi[i]:
+            self.hi[i] = v
+
+    def _widen(self) -> None:
+        def pair(xs: list[Any], f: Any, empty: Any) -> list[Any]:
+            return [f(xs[k], xs[k + 1]) for k in range(0, BUCKETS, 2)] + [empty] * (BUCKETS // 2)
+
+        self.lo = pair(self.lo, min, math.inf)
+        self.hi = pair(self.hi, max, -math.inf)
+        self.total = pair(self.total, lambda a, b: a + b, 0.0)
+        self.n = pair(self.n, lambda a, b: a + b, 0)
+        self.err = pair(self.err, lambda a, b: a + b, 0)
+        self.worst = pair(self.worst, max, -1)
+        self.width *= 2
+
+    def buckets(self) -> list[tuple[float, float, float | None, float | None, float | None, int, int, int]]:
+        """(start, end, min, max, mean, samples, errors, worst rank) for every bucket that saw a sample."""
+        out = []
+        for i in range(BUCKETS):
+            if self.n[i] or self.err[i]:
+                a = self.origin + i * self.width
+                has = self.n[i] > 0
+                out.append((a, a + self.width, self.lo[i] if has else None, self.hi[i] if has else None,
+                            self.total[i] / self.n[i] if has else None, self.n[i], self.err[i], self.worst[i]))
+        return out
+
+
+@dataclass
+class Chart:
+    criterion: Criterion
+    series: Series
+    lines: list[tuple[str, float]]  # (label, value) of thresholds in the criterion's unit
+
+
+@dataclass
+class Report:
+    launch: Launch
+    path: str
+    first_ts: float | None = None
+    last_ts: float | None = None
+    events: int = 0
+    kinds: Counter[str] = field(default_factory=Counter)
+    participants: dict[str, set[str]] = field(default_factory=dict)  # actor -> kinds of what they did
+    integrity_ok: bool = True
+    integrity: str = ""
+    problem: VerifyProblem | None = None
+    torn: int = 0
+    status: str = "PENDING"
+    reasons: tuple[str, ...] = ()
+    final_rows: list[Row] = field(default_factory=list)
+    gates: list[Gate] = field(default_factory=list)
+    timeline: list[Entry] = field(default_factory=list)
+    timeline_omitted: int = 0
+    phases: list[PhaseRow] = field(default_factory=list)
+    alerts: list[AlertState] = field(default_factory=list)
+    alerts_omitted: int = 0
+    rollbacks: list[Rollback] = field(default_factory=list)
+    metrics: list[Metric] = field(default_factory=list)
+    charts: list[Chart] = field(default_factory=list)
+    markers: list[tuple[float, str, str]] = field(default_factory=list)  # (ts, kind, label) for charts
+
+    @property
+    def t0(self) -> float:
+        return self.launch.t0
+
+    @property
+    def decision(self) -> Gate | None:
+        for g in reversed(self.gates):
+            if g.kind == "decision":
+                return g
+        return None
+
+    def rel(self, ts: float | None) -> str:
+        return "—" if ts is None else format_t_relative(ts - self.t0)
+
+    def utc(self, ts: float | None) -> str:
+        return "—" if ts is None else iso(ts)[:19].replace("T", " ") + "Z"
+
+    def when(self, ts: float | None) -> str:
+        """T-relative and UTC: 'T-00:15:00 (2026-01-01 11:45:00Z)'."""
+        return "—" if ts is None else f"{self.rel(ts)} ({self.utc(ts)})"
+
+
+# ====================================================================== building it
+
+
+def build_report(path: str | Path) -> Report:
+    """Stream the log once and gather the report; a broken chain stops the report there and says so."""
+    path = Path(path)
+    launch = launch_from_log(path)
+    rep = Report(launch, str(path))
+    b = _Builder(rep, LaunchState(launch))
+    torn: list[bytes] = []
+    try:
+        for ev in iter_events(path, on_torn=torn.append):
+            b.add(ev)
+    except LogCorrupt as e:
+        rep.integrity_ok = False
+        rep.problem = e.problem
+    rep.torn = len(torn[0]) if torn else 0
+    b.finish()
+    return rep
+
+
+class _Builder:
+    def __init__(self, rep: Report, state: LaunchState):
+        self.rep = rep
+        self.state = state
+        launch = rep.launch
+        self.crits = launch.criteria_by_id
+        self.series: dict[str, Series] = {}
+        self.metrics: dict[str, list[Metric]] = {}
+        for m in launch.success_metrics:
+            c = self.crits.get(m.criterion) if m.criterion else None
+            start = launch.t0
+            end = start + m.window
+            period = PERIODS.get(m.check, m.window)
+            met = Metric(m, c, start, end, period, Period(start, end))
+            rep.metrics.append(met)
+            if c is not None:
+                self.metrics.setdefault(c.id, []).append(met)
+        self.alert_seen: dict[str, AlertState] = {}
+        self.pending_request: tuple[str, float] | None = None
+
+    def add(self, ev: Event) -> None:
+        st = self.state
+        kind = ev.kind
+        if kind == "sample":
+            cs = st.criteria.get(ev.data.get("criterion"))  # type: ignore[arg-type]
+            if cs is None:
+                st.apply(ev)
+                return
+            before, n = cs.tracker.level, cs.samples
+            st.apply(ev)
+            if cs.samples == n:
+                return  # the fold ignored it
+            level = cs.tracker.level
+            v = cs.value if cs.value is not None and math.isfinite(cs.value) else None
+            t = cs.t if cs.t is not None else ev.ts
+            s = self.series.get(cs.id)
+            if s is None:
+                s = self.series[cs.id] = Series(t)
+            s.add(t, v, RANK[level])
+            for met in self.metrics.get(cs.id, ()):
+                self._metric(met, cs.baseline, t, v)
+            if level != before:
+                self._alert("criterion:" + cs.id)
+            return
+        if kind == "signoff" or kind == "decision":
+            rows, verdict = self._table(ev.ts)
+        st.apply(ev)
+        self.rep.kinds[kind] += 1
+        if kind in MARK_KINDS:
+            self._entry(ev)
+        if kind == "alert":
+            self._alert("am:" + str(ev.data.get("fingerprint", "")))
+        elif kind == "ack":
+            self._alert(str(ev.data.get("alert", "")))
+        elif kind == "signoff":
+            so = st.signoffs.get(str(ev.data.get("role", "")))
+            if so is not None and so.at == ev.ts and so.by == actor_label(ev.actor):
+                title = st.launch.roles_by_id[so.role].title
+                self.rep.gates.append(Gate("signoff", ev.seq, ev.ts, so.by, title, so.verdict, so.reason, rows,
+                                           verdict.status, verdict.reasons))
+                self.rep.markers.append((ev.ts, "signoff", f"{title} {so.verdict}"))
+        elif kind == "decision":
+            d = st.decision
+            assert d is not None
+            self.rep.gates.append(Gate("decision", ev.seq, ev.ts, d.by, "Commander", d.verdict, d.reason, rows,
+                                       verdict.status, verdict.reasons))
+            self.rep.markers.append((ev.ts, "decision", f"decision {d.verdict}"))
+        elif kind == "rollback":
+            self._rollback(ev)
+
+    def _table(self, now: float) -> tuple[list[Row], Any]:
+        st = self.state
+        rows = [_row(c, criterion_view(c, st.criteria[c.id], now)) for c in st.launch.criteria]
+        return rows, view(st, now)
+
+    def _entry(self, ev: Event) -> None:
+        rep = self.rep
+        tl = self.state.timeline
+        if not tl or tl[-1].seq != ev.seq:
+            return
+        e = tl[-1]
+        rep.participants.setdefault(e.actor, set()).add(ev.kind)
+        if len(rep.timeline) < MAX_ROWS:
+            rep.timeline.append(Entry(e.seq, e.ts, e.actor, e.kind, e.text))
+        else:
+            rep.timeline_omitted += 1
+
+    def _alert(self, key: str) -> None:
+        a = self.state.alerts.get(key)
+        if a is None or self.alert_seen.get(key) is a:
+            return
+        self.alert_seen[key] = a
+        if len(self.rep.alerts) < MAX_ROWS:
+            self.rep.alerts.append(a)
+        else:
+            self.rep.alerts_omitted += 1
+
+    def _rollback(self, ev: Event) -> None:
+        d = ev.data
+        phase = d.get("phase")
+        rb = self.state.rollback
+        if phase == "requested":
+            self.pending_request = (actor_label(ev.actor), ev.ts)
+        elif phase == "refused":
+            by, at = self.pending_request or (actor_label(ev.actor), ev.ts)
+            self.rep.rollbacks.append(Rollback(by, at, None, {"at": ev.ts, "by": actor_label(ev.actor),
+                                                              "reason": str(d.get("reason", ""))}))
+            self.pending_request = None
+        elif phase == "started":
+            by, at = self.pending_request or (None, None)
+            self.rep.rollbacks.append(Rollback(by, at, rb))
+            self.pending_request = None
+            self.rep.markers.append((ev.ts, "rollback", "rollback" + (" (dry run)" if rb.dry_run else "")))
+        elif phase == "finished":
+            self._alert("rollback")
+            self.rep.markers.append((ev.ts, "rollback", f"rollback {rb.status}"))
+
+    def _metric(self, met: Metric, baseline: float | None, t: float, v: float | None) -> None:
+        if not met.start <= t <= met.end:
+            return
+        met.baseline = baseline
+        ok = met.meets(v)
+        met.overall.add(v, ok)
+        k = int((t - met.start) // met.period)
+        p = met.periods.get(k)
+        if p is None:
+            a = met.start + k * met.period
+            p = met.periods[k] = Period(a, min(a + met.period, met.end))
+        p.add(v, ok)
+
+    def finish(self) -> None:
+        rep, st = self.rep, self.state
+        launch = rep.launch
+        rep.events = st.seq
+        rep.first_ts, rep.last_ts = st.first_ts, st.last_ts
+        rep.kinds["sample"] = sum(cs.samples for cs in st.criteria.values())
+        now = st.last_ts if st.last_ts is not None else launch.t0
+        v = view(st, now)
+        rep.status, rep.reasons = v.status, v.reasons
+        rep.final_rows = [_row(cv.criterion, cv) for cv in v.criteria]
+        by_id = {cv.criterion.id: cv for cv in v.criteria}
+        for ph in launch.phases:
+            items = []
+            for sec in ph.sections:
+                for it in sec.items:
+                    if it.criterion:
+                        cv = by_id[it.criterion]
+                        ok = cv.level in (Level.GO, Level.WARN)
+                        cs = st.criteria[it.criterion]
+                        items.append(ItemRow(it.id, it.text, it.owner or "", it.critical, ok,
+                                             f"criterion {cv.criterion.name} {cv.level.value}",
+                                             cs.tracker.since if ok else None, cv.criterion.name))
+                    else:
+                        s = st.items[it.id]
+                        items.append(ItemRow(it.id, it.text, it.owner or "", it.critical, s.done,
+                                             s.by if s.done else None, s.at if s.done else None, None))
+            rep.phases.append(PhaseRow(ph.id, ph.name, ph.at, sum(i.done for i in items), len(items), items))
+        for met in rep.metrics:
+            met.log_end = st.last_ts
+            if met.criterion is not None and met.baseline is None:
+                met.baseline = st.criteria[met.criterion.id].baseline
+        for c in launch.criteria:
+            s = self.series.get(c.id)
+            if s is not None:
+                rep.charts.append(Chart(c, s, _threshold_lines(c, st.criteria[c.id].baseline)))
+        rep.integrity = integrity_text(rep)
+
+
+def _row(c: Criterion, cv: Any) -> Row:
+    return Row(c.id, c.name, c.threshold_text, cv.shown, cv.level.value, cv.reason, cv.value, c.required)
+
+
+def _threshold_lines(c: Criterion, baseline: float | None) -> list[tuple[str, float]]:
+    out = []
+    for label, th in (("go", c.go_threshold), ("warn", c.warn_threshold), ("trigger", c.trigger_threshold)):
+        if th is None:
+            continue
+        if th.relative_to is None:
+            out.append((f"{label} {th.text}", th.value))
+        elif baseline is not None:
+            out.append((f"{label} {th.text} (= {format_value(baseline * (1 + th.value / 100), c.unit)})",
+                        baseline * (1 + th.value / 100)))
+    return out
+
+
+def integrity_text(rep: Report) -> str:
+    if not rep.integrity_ok:
+        where = str(rep.problem) if rep.problem else "chain broken"
+        return (f"TAMPERED: {where}. This report covers only the {rep.events:,} events before it; "
+                "run 'warroom verify' on the log")
+    text = f"chain intact: {rep.events:,} events, every hash and link verified"
+    if rep.torn:
+        text += f"; a torn last line ({rep.torn} bytes) from an interrupted write is not included"
+    return text
+
+
+# ====================================================================== shared by the renderers
+
+
+def metric_summary(m: Metric) -> dict[str, Any]:
+    """The figures every format shows for a success metric."""
+    o = m.overall
+    unit = m.metric.unit
+    th = m.metric.target_threshold.value if m.metric.target_threshold.relative_to is None else None
+
+    def fmt(x: float | None) -> str:
+        return "—" if x is None or not math.isfinite(x) else format_value(x, unit, th)
+
+    return {
+        "min": fmt(o.lo if o.n else None), "avg": fmt(o.mean), "max": fmt(o.hi if o.n else None),
+        "share": "—" if o.share is None else f"{o.share * 100:.1f}%",
+        "samples": o.n, "no_data": o.no_data, "coverage": f"{m.coverage * 100:.1f}%",
+        "window": f"T+0 to {format_t_relative(m.end - m.start)} ({format_duration(m.end - m.start)})",
+    }
+
+
+def period_rows(m: Metric) -> list[dict[str, Any]]:
+    unit = m.metric.unit
+    th = m.metric.target_threshold.value if m.metric.target_threshold.relative_to is None else None
+    out = []
+    for k in sorted(m.periods):
+        p = m.periods[k]
+        ok = m.meets(p.mean)
+        out.append({"start": format_t_relative(p.start - m.start), "samples": p.n,
+                    "avg": "—" if p.mean is None else format_value(p.mean, unit, th),
+                    "share": "—" if p.share is None else f"{p.share * 100:.1f}%",
+                    "status": "NO DATA" if ok is None else ("MET" if ok else "MISSED")})
+    return out
+
+
+def alert_duration(rep: Report, a: AlertState) -> str:
+    end = a.ended if a.ended is not None else rep.last_ts
+    if end is None:
+        return "—"
+    d = format_duration(max(0.0, end - a.started))
+    return d if a.ended is not None else f"{d}+ (still firing at the end of the log)"
+
+
+def to_json(rep: Report) -> dict[str, Any]:
+    """The report as plain data (for tools); text is kept as logged, JSON escaping makes it safe."""
+
+    def t(ts: float | None) -> dict[str, Any] | None:
+        return None if ts is None else {"ts": ts, "utc": iso(ts), "t": rep.rel(ts)}
+
+    dec = rep.decision
+    return {
+        "launch": {"id": rep.launch.id, "name": rep.launch.name, "description": rep.launch.launch.description,
+                   "t0": t(rep.t0)},
+        "log": {"path": rep.path, "events": rep.events, "first": t(rep.first_ts), "last": t(rep.last_ts),
+                "kinds": dict(rep.kinds), "integrity": {"ok": rep.integrity_ok, "text": rep.integrity,
+                                                         "torn_bytes": rep.torn}},
+        "participants": {a: sorted(k) for a, k in sorted(rep.participants.items())},
+        "final": {"status": rep.status, "reasons": list(rep.reasons),
+                  "decision": None if dec is None else {"verdict": dec.verdict, "by": dec.actor,
+                                                        "at": t(dec.ts), "reason": dec.reason},
+                  "table": [_row_json(r) for r in rep.final_rows]},
+        "gates": [{"kind": g.kind, "seq": g.seq, "at": t(g.ts), "by": g.actor, "role": g.role,
+                   "verdict": g.verdict, "reason": g.reason, "console": g.console,
+                   "console_reasons": list(g.console_reasons), "table": [_row_json(r) for r in g.rows]}
+                  for g in rep.gates],
+        "timeline": [{"seq": e.seq, "at": t(e.ts), "by": e.actor, "kind": e.kind, "what": e.text}
+                     for e in rep.timeline],
+        "timeline_omitted": rep.timeline_omitted,
+        "checklist": [{"phase": p.id, "name": p.name, "at": format_t_relative(p.at), "done": p.done,
+                       "total": p.total,
+                       "items": [{"id": i.id, "text": i.text, "owner": i.owner, "critical": i.critical,
+                                  "done": i.done, "by": i.by, "at": t(i.at), "criterion": i.criterion}
+                                 for i in p.items]} for p in rep.phases],
+        "alerts": [{"key": a.key, "source": a.source, "severity": a.severity, "title": a.title,
+                    "labels": a.labels, "started": t(a.started), "ended": t(a.ended),
+                    "duration_s": None if a.ended is None else a.ended - a.started,
+                    "acked_by": a.acked_by, "acked_at": t(a.acked_at)} for a in rep.alerts],
+        "alerts_omitted": rep.alerts_omitted,
+        "rollbacks": [_rollback_json(rep, r, t) for r in rep.rollbacks],
+        "success_metrics": [{"id": m.metric.id, "name": m.metric.name, "target": m.metric.target,
+                             "check": m.metric.check, "criterion": m.criterion.id if m.criterion else None,
+                             "status": m.status, **metric_summary(m), "periods": period_rows(m)}
+                            for m in rep.metrics],
+        "charts": [{"criterion": c.criterion.id, "bucket_s": c.series.width,
+                    "thresholds": [{"label": lb, "value": v} for lb, v in c.lines],
+                    "buckets": [{"start": a, "end": e, "min": lo, "max": hi, "mean": mean, "samples": n,
+                                 "errors": err} for a, e, lo, hi, mean, n, err, _w in c.series.buckets()]}
+                   for c in rep.charts],
+    }
+
+
+def _row_json(r: Row) -> dict[str, Any]:
+    return {"criterion": r.criterion, "name": r.name, "threshold": r.threshold, "actual": r.actual,
+            "value": r.value, "status": r.status, "reason": r.reason, "required": r.required}
+
+
+def _rollback_json(rep: Report, r: Rollback, t: Any) -> dict[str, Any]:
+    rb = r.state
+    out: dict[str, Any] = {"requested_by": r.requested_by, "requested_at": t(r.requested_at)}
+    if r.refused is not None:
+        out.update(status="refused", refused_by=r.refused["by"], at=t(r.refused["at"]), reason=r.refused["reason"])
+        return out
+    assert rb is not None
+    out.update(status=rb.status, by=rb.by, reason=rb.reason, dry_run=rb.dry_run, automatic=rb.automatic,
+               started=t(rb.started), finished=t(rb.finished),
+               steps=[{"name": s.name, "status": s.status, "exit_code": s.exit_code, "started": t(s.started),
+                       "finished": t(s.finished), "output_tail": s.output[-20:]} for s in rb.steps])
+    return out
