@@ -1,0 +1,190 @@
+"""`warroom check CONFIG`: the headless go/no-go gate for CI/CD pipelines.
+
+It polls every source once (or keeps polling with --watch), and judges the
+samples through the same log and fold as the console: the samples go into a
+decision log (a temporary one unless --log is given) and the verdict is the
+fold of that log. Exit codes: 0 GO, 1 NO-GO or PENDING, 3 a rollback trigger
+is breached, 2 configuration or usage error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import re
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from warroom.cli import EXIT_NOGO, EXIT_OK, EXIT_ROLLBACK, EXIT_USAGE, command, err, out
+from warroom.config import ConfigError, ConfigProblem, Launch, load_launch
+from warroom.events import current_actor
+from warroom.launchlog import bind, first_launch_event
+from warroom.log import DecisionLog, Follower
+from warroom.recorder import Recorder, effective_interval
+from warroom.rules import Level
+from warroom.state import CriterionView, LaunchState, Verdict, view
+
+EXIT_FOR = {"GO": EXIT_OK, "NO-GO": EXIT_NOGO, "PENDING": EXIT_NOGO, "ROLLBACK": EXIT_ROLLBACK}
+_UNSAFE = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]?|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?|\x1b.?|[\x00-\x1f\x7f-\x9f]")
+
+
+def _args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("config", metavar="CONFIG", help="launch config (YAML)")
+    p.add_argument("--watch", action="store_true", help="keep polling and print the table whenever it changes")
+    p.add_argument("--json", action="store_true", help="print the verdict as JSON (one object per evaluation)")
+    p.add_argument("--log", metavar="PATH", help="append the samples to this decision log (default: a temporary one)")
+    p.add_argument("--criteria-only", action="store_true",
+                   help="judge the go/no-go criteria only, not the checklist and sign-offs")
+
+
+@command("check", "headless go/no-go gate: exit 0 GO, 1 NO-GO or pending, 3 rollback trigger breached, "
+                  "2 config error")(_args)
+def cmd_check(args: argparse.Namespace) -> int:
+    launch = load_launch(args.config)
+    text = Path(args.config).read_text(encoding="utf-8")
+    with tempfile.TemporaryDirectory(prefix="warroom-check-") as tmp:
+        path = Path(args.log) if args.log else Path(tmp) / "check.jsonl"
+        if path.exists() and not path.is_file():
+            raise ConfigError([ConfigProblem(str(path), None, "", "not a file", "give a path for the decision log")])
+        try:
+            with DecisionLog(path, current_actor()) as log:
+                launch, _ = bind(log, launch, text, args.config)
+                first = first_launch_event(path)
+                epoch = first.ts if first is not None else time.time()
+                return asyncio.run(_run(launch, log, epoch, args))
+        except KeyboardInterrupt:
+            return EXIT_NOGO
+        except OSError as e:
+            err(f"{path}: cannot write the decision log: {e.strerror or e}")
+            return EXIT_USAGE
+
+
+async def _run(launch: Launch, log: DecisionLog, epoch: float, args: argparse.Namespace) -> int:
+    rec = Recorder(launch, log, epoch=epoch)
+    follower = Follower(log.path)
+    state = LaunchState(launch)
+    if not args.watch:
+        note = ""
+        if await rec.acquire():
+            try:
+                await rec.poll_once()
+            finally:
+                await rec.release()
+        else:
+            note = (f"another console (pid {rec.lock.holder_pid() or '?'}) records this log; "
+                    "judging the samples it recorded")
+        for ev in follower.poll():
+            state.apply(ev)
+        return _report(view(state, time.time()), args, note, launch.name)
+    return await _watch(launch, rec, follower, state, args)
+
+
+async def _watch(launch: Launch, rec: Recorder, follower: Follower, state: LaunchState,
+                 args: argparse.Namespace) -> int:
+    """Record (or follow the console that does) and print whenever the table or verdict changes."""
+    every = min((effective_interval(launch, c) for c in launch.criteria), default=5.0)
+    task = asyncio.create_task(rec.run())
+    last_shown: Any = None
+    code = EXIT_NOGO
+    try:
+        while True:
+            await asyncio.sleep(min(every, 1.0) if last_shown is None else every)
+            if task.done():
+                task.result()  # a crashed recorder is a bug: let it show
+            for ev in follower.poll():
+                state.apply(ev)
+            v = view(state, time.time())
+            key = (_status(v, args)[0], tuple((c.level, c.shown, c.pending) for c in v.criteria))
+            code = EXIT_FOR[_status(v, args)[0]]
+            if key != last_shown and any(cs.samples for cs in state.criteria.values()):
+                last_shown = key
+                _report(v, args, "" if rec.is_leader else "following the console that records this log", launch.name)
+                sys.stdout.flush()
+    except (KeyboardInterrupt, asyncio.CancelledError):
+        return code
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+
+
+def _status(v: Verdict, args: argparse.Namespace) -> tuple[str, list[str]]:
+    """The status and reasons: the full verdict, or with --criteria-only the criteria's part of it."""
+    if not args.criteria_only:
+        return v.status, list(v.reasons)
+    required = [c for c in v.criteria if c.criterion.required]
+    reasons = [f"{c.level.value}: {c.criterion.name}: {c.reason}" for c in v.criteria
+               if not c.passing and (c.criterion.required or c.level == Level.ROLLBACK)]
+    if any(c.level == Level.ROLLBACK for c in v.criteria):
+        return "ROLLBACK", reasons
+    if any(c.level == Level.NOGO for c in required):
+        return "NO-GO", reasons
+    if any(not c.passing for c in required):
+        return "PENDING", reasons
+    return "GO", reasons or ["every required criterion is GO"]
+
+
+def _report(v: Verdict, args: argparse.Namespace, note: str, title: str = "") -> int:
+    status, reasons = _status(v, args)
+    if args.json:
+        sys.stdout.buffer.write(orjson.dumps(_as_json(v, status, reasons, note)) + b"\n")
+    else:
+        out(render_table(v, status, reasons, note, title))
+    return EXIT_FOR[status]
+
+
+def safe(text: object) -> str:
+    """Untrusted text (values, reasons quoting a server) as one printable line, no escape sequences."""
+    s = str(text)
+    return s if s.isprintable() else _UNSAFE.sub("\ufffd", s.replace("\n", " "))
+
+
+def status_text(c: CriterionView) -> str:
+    if c.level == Level.UNKNOWN and c.unknown is not None:
+        return f"UNKNOWN ({c.unknown.value})"
+    if c.pending:
+        return "WARN (breach pending)"
+    return c.level.value
+
+
+def render_table(v: Verdict, status: str, reasons: list[str], note: str = "", title: str = "") -> str:
+    """The seeds' go/no-go table, Criterion | Threshold | Actual | Status, then the verdict and its reasons."""
+    head = ["Criterion", "Threshold", "Actual", "Status"]
+    rows = [[safe(c.criterion.name) + ("" if c.criterion.required else " (advisory)"),
+             safe(c.criterion.threshold_text), safe(c.shown), status_text(c)] for c in v.criteria]
+    widths = [max(len(r[i]) for r in [head, *rows]) for i in range(4)]
+
+    def line(cells: list[str]) -> str:
+        return "| " + " | ".join(cell.ljust(w) for cell, w in zip(cells, widths, strict=True)) + " |"
+
+    lines = [f"{safe(title)} — {v.clock} — phase: {safe(v.phase_name)}" if title else
+             f"{v.clock} — phase: {safe(v.phase_name)}"]
+    if note:
+        lines.append(f"note: {safe(note)}")
+    lines += ["", line(head), "|" + "|".join("-" * (w + 2) for w in widths) + "|", *(line(r) for r in rows), ""]
+    lines.append(f"Verdict: {status}")
+    lines += [f"  - {safe(r)}" for r in reasons]
+    return "\n".join(lines)
+
+
+def _as_json(v: Verdict, status: str, reasons: list[str], note: str) -> dict[str, Any]:
+    return {
+        "status": status,
+        "exit_code": EXIT_FOR[status],
+        "reasons": reasons,
+        "note": note or None,
+        "now": v.now,
+        "clock": v.clock,
+        "phase": v.phase_id,
+        "criteria": [{
+            "id": c.criterion.id, "name": c.criterion.name, "threshold": c.criterion.threshold_text,
+            "go": c.criterion.go, "unit": c.criterion.unit, "value": c.value, "actual": c.shown,
+            "status": c.level.value, "unknown": c.unknown.value if c.unknown else None, "pending": c.pending,
+            "reason": c.reason, "age": c.age, "required": c.criterion.required,
+            "trigger_breached": c.trigger_breached,
+        } for c in v.criteria],
+    }
