@@ -6,7 +6,7 @@ answers every GET with the VERSION found under `current` *at request time*, so
 flipping the symlink is what a user of the service would see. `rollback.sh`
 flips `current` to the release it is given, atomically (rename over the link).
 
-Use the `deploy` fixture (via `pytest_plugins = ("deploy_fixture",)`), then
+Use the `deploy` fixture (`from deploy_fixture import fixture_deploy` in a test module), then
 `deploy.config(...)` to write a launch config whose rollback runs that script
 and verifies with a python one-liner that fetches the served version.
 """
@@ -133,8 +133,8 @@ class Deploy:
                                 stderr=subprocess.PIPE, text=True)
 
 
-@pytest.fixture
-def deploy(tmp_path: Path) -> Iterator[Deploy]:
+@pytest.fixture(name="deploy")
+def fixture_deploy(tmp_path: Path) -> Iterator[Deploy]:
     d = Deploy(tmp_path)
     try:
         yield d

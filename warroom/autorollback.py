@@ -2,11 +2,13 @@
 
 The decision is a pure function of the folded state and its view, so it can be
 tested (and explained) without a clock or a process: it fires only on a
-confirmed ROLLBACK level (never on UNKNOWN, which the view already gives for
-stale, missing or erroring data), only if the config allows it, only when no
-rollback is running, once per breach (a breach is identified by the time the
-criterion entered ROLLBACK, recorded in the `requested` event), and not again
-until `rollback.cooldown` has passed since the last rollback started.
+confirmed ROLLBACK level whose latest sample is a real, fresh value (the view
+keeps a confirmed breach through UNKNOWN or stale data, as it should for the
+verdict, but acting without a human on data we no longer see is not fail-safe),
+only if the config allows it, only when no rollback is running, once per breach
+(a breach is identified by the time the criterion was confirmed ROLLBACK,
+recorded in the `requested` event), and not again until `rollback.cooldown` has
+passed since the last rollback started.
 
 The triggering values go into the log as evidence; they are never passed to a
 command (the steps are the config's, verbatim).
@@ -44,7 +46,10 @@ def auto_rollback_due(state: LaunchState, verdict: Verdict, now: float) -> tuple
         if cv.trigger_mode != "auto" or cv.level != Level.ROLLBACK or c.trigger is None:
             continue
         cs = state.criteria[c.id]
-        since = cs.tracker.since
+        limit = cs.stale_limit if cs.stale_limit is not None else c.stale_after
+        if cs.error is not None or cs.t is None or (limit is not None and now - cs.t > limit):
+            continue  # a held breach whose latest data is UNKNOWN or stale: a human decides, not us
+        since = cs.tracker.held_since if cs.tracker.held == Level.ROLLBACK else cs.tracker.since
         if since is not None and rb.auto_fired.get(c.id) == since:
             continue  # this breach already fired once
         breached[c.id] = {"name": c.name, "value": cv.value, "shown": cv.shown, "unit": c.unit,

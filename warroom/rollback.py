@@ -15,9 +15,11 @@ replay/report can show it later:
 
 One rollback at a time per log, across processes: `FileLock("<log>.rollback.lock")`
 is held for the whole run (the OS drops it if the process dies). A marker file
-`<log>.rollback.running` exists while a run is in flight; finding it when
-taking the lock means the previous runner died mid-run, which is recorded as a
-failed rollback before anything else happens.
+`<log>.rollback.running` ("<runner pid> <step process group>") exists while a
+run is in flight. Finding it when taking the lock means the previous runner
+died mid-run: if the step it was running still lives (steps run in their own
+session, so they outlive a dropped SSH console), a new rollback is refused
+until that step ends; otherwise the dead run is recorded as failed first.
 """
 
 from __future__ import annotations
@@ -246,6 +248,7 @@ def _exit_text(code: int | None) -> str:
 async def run_command(argv: list[str], *, cwd: str | None, env: dict[str, str], timeout: float,
                       emit: Callable[[list[str], dict[str, int] | None], None],
                       live: Callable[[list[str]], None] | None = None,
+                      on_spawn: Callable[[int], None] | None = None,
                       kill_grace: float = KILL_GRACE) -> CommandResult:
     """Run one command without a shell in a new session; stream its output to `emit` in batches."""
     start = time.monotonic()
@@ -275,6 +278,8 @@ async def run_command(argv: list[str], *, cwd: str | None, env: dict[str, str], 
         return CommandResult("failed", None, time.monotonic() - start, detail)
 
     pgid = proc.pid
+    if on_spawn is not None:
+        on_spawn(pgid)
     assert proc.stdout is not None
     stream = proc.stdout
 
@@ -410,9 +415,15 @@ class RollbackRunner:
             return False
         self.running = True
         try:
+            orphan = orphaned_step(self.log.path)
+            if orphan is not None:
+                self._append({"phase": "refused", "reason": f"a step of an interrupted rollback is still running "
+                                                            f"(process group {orphan}); wait for it or stop it",
+                              "orphan_pgid": orphan})
+                return False
             recover_interrupted(self.log, self.actor, lock_held=True)
             marker = running_marker(self.log.path)
-            marker.write_text(f"{os.getpid()}\n")
+            marker.write_text(f"{os.getpid()} 0\n")
             try:
                 return await self._procedure(reason, automatic, triggering)
             finally:
@@ -460,6 +471,9 @@ class RollbackRunner:
         self._append({"phase": "finished", "ok": ok, "reason": why, "dry_run": self.dry_run})
         return ok
 
+    def _note_group(self, pgid: int) -> None:
+        running_marker(self.log.path).write_text(f"{os.getpid()} {pgid}\n")
+
     def _live(self, index: int | None) -> Callable[[list[str]], None] | None:
         hook = self.on_output
         if hook is None:
@@ -478,7 +492,8 @@ class RollbackRunner:
             self._append(data)
 
         res = await run_command(argv, cwd=step.cwd, env=dict(step.env), timeout=step.timeout, emit=emit,
-                                live=self._live(i), kill_grace=self.kill_grace)
+                                live=self._live(i), on_spawn=self._note_group, kill_grace=self.kill_grace)
+        self._note_group(0)  # no step running now
         self._append({"phase": "step_finished", "index": i, "name": step.name, "exit_code": res.exit_code,
                       "status": res.status, "duration": round(res.duration, 3), "detail": res.detail})
         return res
@@ -498,7 +513,7 @@ class RollbackRunner:
                 self._append({"phase": "verify_output", "lines": lines} | ({"cut": cut} if cut else {}))
 
             res = await run_command(list(v.run), cwd=None, env={}, timeout=v.within, emit=emit,
-                                    live=self._live(None), kill_grace=self.kill_grace)
+                                    live=self._live(None), on_spawn=self._note_group, kill_grace=self.kill_grace)
             ok = res.status == "ok"
             detail = f"{what}: " + ("exit 0" if ok else res.detail)
             self._append({"phase": "verify", "status": "passed" if ok else "failed", "kind": kind,
@@ -532,8 +547,22 @@ class RollbackRunner:
             await asyncio.sleep(0.5)
 
 
+def _read_marker(path: Path) -> tuple[int | None, int | None]:
+    try:
+        parts = path.read_text().split()
+        return int(parts[0]), (int(parts[1]) or None) if len(parts) > 1 else None
+    except (OSError, ValueError, IndexError):
+        return None, None
+
+
+def orphaned_step(log_path: str | Path) -> int | None:
+    """The process group of a step left running by a dead runner, if it is still alive."""
+    _pid, pgid = _read_marker(running_marker(log_path))
+    return pgid if pgid is not None and group_members(pgid) else None
+
+
 def recover_interrupted(log: DecisionLog, actor: Actor, *, lock_held: bool = False) -> bool:
-    """If a previous runner died mid-run (marker left, lock free), record that rollback as failed."""
+    """If a previous runner died mid-run (marker left, lock free, its step gone), record that rollback as failed."""
     marker = running_marker(log.path)
     if not marker.exists():
         return False
@@ -543,15 +572,12 @@ def recover_interrupted(log: DecisionLog, actor: Actor, *, lock_held: bool = Fal
         if not lock.try_acquire():
             return False  # it is still running somewhere
     try:
-        if not marker.exists():
+        if not marker.exists() or orphaned_step(log.path) is not None:
             return False
-        try:
-            pid = marker.read_text().strip()
-        except OSError:
-            pid = "?"
+        pid, _pgid = _read_marker(marker)
         log.append("rollback", {"phase": "finished", "ok": False, "interrupted": True,
-                                "reason": f"interrupted: the process running it (pid {pid}) died before finishing"},
-                   actor=actor)
+                                "reason": f"interrupted: the process running it (pid {pid or '?'}) died "
+                                          "before finishing"}, actor=actor)
         marker.unlink(missing_ok=True)
         return True
     finally:
