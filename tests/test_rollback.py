@@ -397,3 +397,52 @@ def test_plan_text_shows_exactly_what_will_run(deploy: Deploy):
     assert "2. purge cache\n   shell:   /bin/sh -c 'curl -X PURGE '\"'\"'https://cdn/a b'\"'\"''" in text
     assert "timeout: 45s" in text
     assert "must exit 0 within 20s" in plan[-1]
+
+
+# ---------------------------------------------------------------- verify by criterion
+
+
+async def test_verify_by_criterion_waits_for_a_fresh_go_sample_in_the_log(deploy: Deploy):
+    launch = load_launch(deploy.config([deploy.rollback_step()], verify={"criterion": "error-rate", "within": "20s"}))
+    with DecisionLog(deploy.log, DANA) as log:
+        for t in (1.0, 2.0):
+            log.append("sample", {"criterion": "error-rate", "value": 9.0, "t": time.time() - t})
+        task = asyncio.create_task(runner(launch, log).run("verify by criterion"))
+        for _ in range(400):
+            if any(d.get("status") == "running" for d in rollback_events(deploy.log) if d["phase"] == "verify"):
+                break
+            await asyncio.sleep(0.05)
+        await asyncio.sleep(0.6)
+        assert not task.done()  # no fresh sample yet: still waiting
+        # the recorder (here: this test) appends a good sample once the old version serves again
+        assert deploy.served() == "v1"
+        log.append("sample", {"criterion": "error-rate", "value": 0.05, "t": time.time()})
+        assert await asyncio.wait_for(task, 10) is True
+    verify = [d for d in rollback_events(deploy.log) if d["phase"] == "verify"][-1]
+    assert verify["status"] == "passed" and "Error rate is GO" in verify["detail"]
+
+
+async def test_verify_by_criterion_fails_when_no_go_arrives_in_time(deploy: Deploy):
+    launch = load_launch(deploy.config([deploy.rollback_step()], verify={"criterion": "error-rate", "within": "1s"}))
+    with DecisionLog(deploy.log, DANA) as log:
+        log.append("sample", {"criterion": "error-rate", "value": 0.05, "t": time.time()})  # GO, but from before
+        assert await runner(launch, log).run("verify by criterion") is False
+    verify = [d for d in rollback_events(deploy.log) if d["phase"] == "verify"][-1]
+    assert verify["status"] == "failed" and "no new sample arrived" in verify["detail"]
+    state = fold(launch, read_log(deploy.log).events)
+    assert state.rollback.status == "failed" and state.rollback.verify == "failed"
+    assert view(state, time.time()).status == "NO-GO"
+
+
+def test_fold_records_recommendation_choices_and_step_durations(deploy: Deploy):
+    launch = load_launch(deploy.config())
+    with DecisionLog(deploy.log, DANA) as log:
+        log.append("rollback", {"phase": "recommendation", "choice": "hold", "criterion": "error-rate"})
+        log.append("rollback", {"phase": "started", "steps": ["a"], "reason": "r"})
+        log.append("rollback", {"phase": "step_finished", "index": 0, "exit_code": 0, "status": "ok",
+                                "duration": 1.25})
+    state = fold(launch, read_log(deploy.log).events)
+    texts = [e.text for e in state.timeline]
+    assert "rollback recommendation (error-rate): commander chose hold" in texts
+    assert "rollback step 1 'a': ok (exit 0, 1.2s)" in texts
+    assert state.rollback.steps[0].duration == 1.25
