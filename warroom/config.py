@@ -568,6 +568,8 @@ def _message(err: dict[str, Any]) -> str:
         msg = msg[len("Value error, "):]
     if err["type"] == "extra_forbidden":
         return f"unknown key '{err['loc'][-1]}'"
+    if err["type"] == "union_tag_invalid":
+        return f"unknown source type '{err.get('ctx', {}).get('tag', '?')}'"
     return msg
 
 
@@ -629,8 +631,11 @@ def parse_launch(text: str, name: str = "<config>") -> Launch:
         launch = Launch.model_validate(data)
     except ValidationError as e:
         for err in e.errors():
-            line, _ = lines.line(err["loc"])
-            path = _strip_tags(err["loc"], lines)
+            loc = err["loc"]
+            if err["type"] == "union_tag_invalid":
+                loc = loc + ("type",)  # point at the `type:` line, not the source's name
+            line, _ = lines.line(loc)
+            path = _strip_tags(loc, lines)
             problems.append(ConfigProblem(name, line, _field_name(path), _message(err), _hint_for(err, path, data)))
     # Cross-references are checked on the raw data so they are reported
     # alongside type errors, not one round of fixes later.
