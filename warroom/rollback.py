@@ -333,12 +333,8 @@ async def run_command(argv: list[str], *, cwd: str | None, env: dict[str, str], 
 
 
 def actor_roles(launch: Launch, actor: Actor) -> list[str]:
-    """Role ids of an actor, by display name and by OS user (both are how `members` name people)."""
-    ids: list[str] = []
-    for name in (actor.name, actor.user):
-        if name:
-            ids.extend(r.id for r in launch.roles_of(name) if r.id not in ids)
-    return ids
+    """Role ids of an actor: by its `--as` name if it gave one, else its OS user (as the console decides)."""
+    return [r.id for r in launch.roles_of(actor.name or actor.user)]
 
 
 class RollbackRunner:

@@ -21,7 +21,8 @@ from warroom.rollback import RollbackRunner, plan_text
 
 def _args(p: argparse.ArgumentParser) -> None:
     p.add_argument("config", metavar="CONFIG", help="launch config file")
-    p.add_argument("--log", metavar="PATH", help="decision log (default: <launch id>.jsonl in this directory)")
+    p.add_argument("--log", metavar="PATH",
+                   help="decision log (default: the console's, $XDG_DATA_HOME/warroom/<launch id>.jsonl)")
     p.add_argument("--dry-run", action="store_true", help="record every step as skipped; execute nothing")
     p.add_argument("--yes-i-mean-it", metavar="LAUNCH_ID", dest="confirm",
                    help="the launch id, to confirm; without it the plan is printed and nothing runs")
@@ -78,10 +79,18 @@ def cmd_rollback(args: argparse.Namespace) -> int:
         else:
             err(f"refusing: --yes-i-mean-it names '{_safe(args.confirm)}' but this is launch '{launch.id}'")
         return EXIT_USAGE
+    from warroom.ui.session import default_log_path  # the console's default, so both share one log and lock
+
     text = Path(args.config).read_text(encoding="utf-8")
     actor = current_actor(args.as_name)
-    with DecisionLog(args.log or f"{launch.id}.jsonl", actor) as log:
-        launch, _ = bind(log, launch, text, args.config)
-        runner = RollbackRunner(launch, log, actor, dry_run=dry, on_event=_print_event, on_output=_print_output)
-        ok = asyncio.run(runner.run(args.reason))
+    path = Path(args.log) if args.log else default_log_path(launch.id)
+    try:
+        with DecisionLog(path, actor) as log:
+            launch, _ = bind(log, launch, text, args.config)
+            runner = RollbackRunner(launch, log, actor, dry_run=dry, on_event=_print_event,
+                                    on_output=_print_output)
+            ok = asyncio.run(runner.run(args.reason))
+    except OSError as e:
+        err(f"{path}: cannot use the decision log: {e.strerror or e}")
+        return EXIT_USAGE
     return EXIT_OK if ok else EXIT_NOGO
