@@ -337,6 +337,11 @@ def actor_roles(launch: Launch, actor: Actor) -> list[str]:
     return [r.id for r in launch.roles_of(actor.name or actor.user)]
 
 
+def _ids(roles: list[Any]) -> list[str]:
+    """Role ids, whether given as ids or as `Role` objects."""
+    return [str(getattr(r, "id", r)) for r in roles]
+
+
 class RollbackRunner:
     """Runs the launch's rollback procedure once, recording every stage in the log."""
 
@@ -358,6 +363,7 @@ class RollbackRunner:
     def refusal(self, roles: list[str], observer: bool) -> str | None:
         """Why this actor may not roll back (not in rollback.allowed_roles, observer console), or None."""
         rb = self.launch.rollback
+        roles = _ids(roles)
         if observer:
             return "this console is an observer console; rollback needs a full console"
         if not rb.steps:
@@ -388,8 +394,7 @@ class RollbackRunner:
     async def run(self, reason: str, *, automatic: bool = False, triggering: dict | None = None,
                   roles: list[str] | None = None, observer: bool = False) -> bool:
         """Request, check, lock and run the procedure; True only if every step (and verify) passed."""
-        if roles is None:
-            roles = actor_roles(self.launch, self.actor)
+        roles = actor_roles(self.launch, self.actor) if roles is None else _ids(roles)
         req: dict[str, Any] = {"phase": "requested", "reason": reason, "automatic": automatic,
                                "dry_run": self.dry_run, "roles": list(roles), "observer": observer, "pid": os.getpid()}
         if triggering is not None:
