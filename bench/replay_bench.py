@@ -1,0 +1,158 @@
+"""Replay/report/verify figures on a generated 1,000,000-event log.
+
+Prints, from one run on this machine:
+- `warroom verify` events/s beside a bare parse + sha256 chain loop over the same file (target >= 0.8x);
+- `warroom report` wall time (target < 10 s) and peak memory (target < 300 MB), per format;
+- replay: time to open (index) the log, peak memory, and the time to jump to arbitrary moments (target < 1 s).
+
+Every command runs as a child process; its peak RSS comes from os.wait4's rusage for that child alone.
+
+Usage: python3 bench/replay_bench.py [--events N] [--log PATH] [--keep]
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import orjson
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "tests"))
+sys.path.insert(0, str(ROOT))
+
+from recorded import record_launch  # noqa: E402
+
+from warroom.events import GENESIS  # noqa: E402
+
+SUFFIX = len(',"hash":"') + 64 + len('"}')
+
+JUMPS = r"""
+import json, random, sys, time
+from warroom.replay import open_replay
+from warroom.state import view
+a = time.perf_counter()
+rep = open_replay(sys.argv[1])
+opened = time.perf_counter() - a
+rng = random.Random(11)
+jumps = []
+for _ in range(30):
+    t = rng.uniform(rep.start, rep.end)
+    a = time.perf_counter()
+    st = rep.state_at(t)
+    view(st, t)
+    jumps.append(time.perf_counter() - a)
+step = []
+t = rng.uniform(rep.start, rep.end)
+for i in range(50):
+    a = time.perf_counter()
+    view(rep.state_at(t + i), t + i)
+    step.append(time.perf_counter() - a)
+print(json.dumps({"open": opened, "jumps": jumps, "step": step, "checkpoints": len(rep._checkpoints),
+                  "events": rep.events, "integrity": rep.integrity}))
+"""
+
+
+def raw_chain_loop(path: Path) -> int:
+    """The floor: parse each line and check its hash and link, nothing else."""
+    sha, loads = hashlib.sha256, orjson.loads
+    prev = GENESIS
+    n = 0
+    with open(path, "rb") as f:
+        for line in f:
+            line = line[:-1]
+            digest = sha(line[:-SUFFIX] + b"}").hexdigest()
+            d = loads(line)
+            if d["hash"] != digest or d["prev"] != prev:
+                raise SystemExit(f"raw loop: bad line {n + 1}")
+            prev = digest
+            n += 1
+    return n
+
+
+def spawn_measured(argv: list[str]) -> tuple[float, float, str]:
+    """(wall seconds, peak RSS MB, stdout) of one child, reaped with os.wait4 so the RSS is its alone."""
+    a = time.perf_counter()
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        pid = os.posix_spawnp(argv[0], argv, os.environ, file_actions=[
+            (os.POSIX_SPAWN_DUP2, out.fileno(), 1), (os.POSIX_SPAWN_DUP2, err.fileno(), 2)])
+        _pid, status, usage = os.wait4(pid, 0)
+        wall = time.perf_counter() - a
+        out.seek(0)
+        err.seek(0)
+        text, errtext = out.read().decode(), err.read().decode()
+    code = os.waitstatus_to_exitcode(status)
+    if code not in (0, 1):
+        raise SystemExit(f"{' '.join(argv)} failed ({code}): {errtext[-2000:]}")
+    return wall, usage.ru_maxrss / 1024, text
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--events", type=int, default=1_000_000)
+    ap.add_argument("--log", help="use (or create) this log instead of a temporary one")
+    ap.add_argument("--keep", action="store_true", help="keep the generated log")
+    a = ap.parse_args()
+    tmp = Path(tempfile.mkdtemp(prefix="warroom-bench-"))
+    log = Path(a.log) if a.log else tmp / "launch.jsonl"
+    py = sys.executable
+    try:
+        if not log.exists():
+            t = time.perf_counter()
+            rec = record_launch(log, events=a.events)
+            print(f"generated {rec.events:,} events ({rec.samples:,} samples, {len(rec.human):,} human, "
+                  f"{log.stat().st_size / 1e6:.0f} MB) in {time.perf_counter() - t:.1f}s")
+        size = log.stat().st_size
+
+        t = time.perf_counter()
+        n = raw_chain_loop(log)
+        raw = time.perf_counter() - t
+        wall, rss, out = spawn_measured([py, "-m", "warroom", "verify", str(log)])
+        t = time.perf_counter()
+        from warroom.log import verify
+
+        res = verify(log)
+        inproc = time.perf_counter() - t
+        assert res.ok and res.count == n, res
+        print(f"\nverify ({n:,} events, {size / 1e6:.0f} MB)")
+        print(f"  raw parse+sha256 chain loop  {n / raw:>12,.0f} ev/s  ({raw:.2f}s)")
+        print(f"  verify() in process          {n / inproc:>12,.0f} ev/s  ({inproc:.2f}s)  "
+              f"ratio {raw / inproc:.2f}x  (target >= 0.8x)")
+        print(f"  `warroom verify` (CLI)       {n / wall:>12,.0f} ev/s  ({wall:.2f}s incl. start-up)  "
+              f"ratio {raw / wall:.2f}x  peak {rss:.0f} MB   -> {out.strip()}")
+
+        print("\nreport (target < 10 s, < 300 MB)")
+        for fmt in ("md", "html", "json"):
+            dest = tmp / f"report.{fmt}"
+            wall, rss, _ = spawn_measured([py, "-m", "warroom", "report", str(log), "--format", fmt, "-o", str(dest)])
+            ok = "OK " if wall < 10 and rss < 300 else "MISS"
+            print(f"  {ok} {fmt:<5} {wall:6.2f}s  peak {rss:6.0f} MB  ({dest.stat().st_size / 1e3:.0f} KB)")
+
+        wall, rss, out = spawn_measured([py, "-c", JUMPS, str(log)])
+        r = json.loads(out)
+        jumps = sorted(r["jumps"])
+        step = sorted(r["step"])
+        print(f"\nreplay ({r['events']:,} events; {r['integrity']})")
+        print(f"  open (one pass: verify + fold + {r['checkpoints']} checkpoints)  {r['open']:.2f}s  peak {rss:.0f} MB")
+        print(f"  jump to an arbitrary moment (30 random): median {jumps[len(jumps) // 2] * 1000:.0f} ms, "
+              f"max {jumps[-1] * 1000:.0f} ms  (target < 1 s) {'OK' if jumps[-1] < 1 else 'MISS'}")
+        print(f"  playback step (+1 s, state + view): median {step[len(step) // 2] * 1000:.1f} ms, "
+              f"max {step[-1] * 1000:.1f} ms")
+    finally:
+        if a.keep and not a.log:
+            keep = Path(tempfile.gettempdir()) / "warroom-bench-1m.jsonl"
+            shutil.move(log, keep)
+            print(f"\nlog kept: {keep}")
+        shutil.rmtree(tmp, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
