@@ -286,6 +286,7 @@ class Canned:
         class Handler(http.server.BaseHTTPRequestHandler):
             def do_GET(self) -> None:
                 outer.hits += 1
+                outer.headers = dict(self.headers)
                 if outer.delay:
                     time.sleep(outer.delay)
                 self.send_response(outer.status)
@@ -301,6 +302,7 @@ class Canned:
 
         self.status, self.body, self.content_type, self.delay = status, body, content_type, delay
         self.hits = 0
+        self.headers: dict[str, str] = {}
         self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
         self.port = int(self.server.server_address[1])

@@ -77,11 +77,11 @@ class Prometheus(Source):
             return _status_failure(at, str(e))
         except requests.ConnectionError as e:
             return _connection_failure(at, e, self.url, self.timeout, time.monotonic() - started)
-        except requests.RequestException as e:
-            return Reading.fail(at, CONNECTION, f"request to {self.url} failed: {type(e).__name__}")
         except (ValueError, KeyError, TypeError) as e:  # 200 with a body that is not Prometheus JSON
             return Reading.fail(at, BAD_RESPONSE, f"{self.url} answered with something that is not a query "
                                                   f"result ({type(e).__name__})")
+        except requests.RequestException as e:
+            return Reading.fail(at, CONNECTION, f"request to {self.url} failed: {type(e).__name__}")
         return parse_result(result, at)
 
     async def aclose(self) -> None:
