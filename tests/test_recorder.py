@@ -129,7 +129,6 @@ def test_a_killed_leader_is_replaced_without_duplicates(tmp_path):
     launch, log, epoch = open_log(tmp_path, text)
     script = textwrap.dedent(f"""
         import asyncio
-import itertools
         from warroom.config import load_launch
         from warroom.events import Actor
         from warroom.log import DecisionLog
