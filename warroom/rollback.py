@@ -302,7 +302,7 @@ async def run_command(argv: list[str], *, cwd: str | None, env: dict[str, str], 
         if status == "timeout":
             detail = f"timed out after {format_duration(timeout)}"
             out.add(f"[warroom] {detail}; stopping its process group {pgid} (SIGTERM, SIGKILL after "
-                    f"{format_duration(kill_grace)})")
+                    f"{kill_grace:g}s)")
             if not await stop_group(pgid, kill_grace):
                 out.add(f"[warroom] some processes of group {pgid} could not be stopped")
             with contextlib.suppress(TimeoutError):
