@@ -449,7 +449,7 @@ class _Lines:
 
 
 def _as_index(part: Any) -> int | None:
-    return int(part) if isinstance(part, str) and part.isdigit() else None
+    return int(part) if isinstance(part, str) and part.isascii() and part.isdigit() else None
 
 
 def _field_name(path: Iterable[Any]) -> str:
@@ -599,6 +599,11 @@ def parse_launch(text: str, name: str = "<config>") -> Launch:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.MarkedYAMLError as e:
         raise ConfigError([_syntax_problem(e, text, name)]) from None
+    except yaml.reader.ReaderError as e:
+        line = text.count("\n", 0, max(e.position, 0)) + 1
+        raise ConfigError([ConfigProblem(name, line, _path_near(text, line), f"character {_char_name(e.character)} is "
+                                         "not allowed in YAML", "remove it; control characters cannot appear in YAML "
+                                         "(write them as \\x.. inside double quotes)")]) from None
     except yaml.YAMLError as e:
         raise ConfigError([ConfigProblem(name, None, "", f"YAML error: {e}", "check the file is YAML")]) from None
     except RecursionError:
@@ -644,6 +649,11 @@ def parse_launch(text: str, name: str = "<config>") -> Launch:
         problems = _dedupe(problems) or [ConfigProblem(name, None, "", "invalid launch", FALLBACK_HINT)]
         raise ConfigError(sorted(problems, key=lambda p: p.line or 0))
     return launch
+
+
+def _char_name(c: Any) -> str:
+    code = c if isinstance(c, int) else ord(c) if isinstance(c, str) and len(c) == 1 else None
+    return f"U+{code:04X}" if code is not None else repr(c)
 
 
 def _syntax_problem(e: yaml.MarkedYAMLError, text: str, name: str) -> ConfigProblem:
