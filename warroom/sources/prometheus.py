@@ -9,7 +9,9 @@ while the source keeps failing), and a pool sized to the number of queries lets
 
 from __future__ import annotations
 
+import ast
 import asyncio
+import json
 import re
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -39,7 +41,7 @@ from warroom.sources.base import (
 
 NO_RETRY = Retry(total=0, redirect=0, raise_on_redirect=False, raise_on_status=False)
 _STATUS_RE = re.compile(r"HTTP Status Code (\d+)")
-_ERROR_RE = re.compile(r'"error"\s*:\s*"((?:[^"\\]|\\.)*)"')
+_BODY_RE = re.compile(r"\((b'.*'|b\".*\")\)\s*$", re.DOTALL)
 
 
 class Prometheus(Source):
@@ -121,8 +123,7 @@ def _sample(pair: Any, at: float, what: str) -> Reading:
 def _status_failure(at: float, message: str) -> Reading:
     m = _STATUS_RE.search(message)
     status = int(m.group(1)) if m else 0
-    detail = _ERROR_RE.search(message)
-    text = detail.group(1).encode().decode("unicode_escape", "replace")[:200] if detail else ""
+    text = _error_text(message)
     if status in (400, 422):
         return Reading.fail(at, BAD_QUERY, f"Prometheus rejected the query: {text or f'HTTP {status}'}")
     if status in (401, 403):
@@ -130,6 +131,18 @@ def _status_failure(at: float, message: str) -> Reading:
     if status == 503 and "timeout" in text.lower():
         return Reading.fail(at, TIMEOUT, f"Prometheus gave up evaluating the query: {text}")
     return Reading.fail(at, HTTP, f"Prometheus answered HTTP {status or '?'}" + (f": {text}" if text else ""))
+
+
+def _error_text(message: str) -> str:
+    """Prometheus's own error message from the client's exception text ("HTTP Status Code 400 (b'...')")."""
+    m = _BODY_RE.search(message)
+    if not m:
+        return ""
+    try:
+        body = json.loads(ast.literal_eval(m.group(1)))
+    except (ValueError, SyntaxError, TypeError):
+        return ""
+    return str(body.get("error", ""))[:200] if isinstance(body, dict) else ""
 
 
 def _connection_failure(at: float, e: requests.ConnectionError, url: str, timeout: float, took: float) -> Reading:
