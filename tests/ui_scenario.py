@@ -1,0 +1,93 @@
+"""A deterministic launch for console tests: the demo config, a scripted log and a frozen clock.
+
+The story at NOW (T+00:07:30): latency breached at T+6m and is NO-GO, the CTO's
+GO sign-off from before is therefore stale, an Alertmanager alert with hostile
+text (markup and an escape sequence) is firing, half the checklist is done.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from warroom.config import Launch, load_launch
+from warroom.events import SYSTEM, Actor
+from warroom.launchlog import bind, with_t0
+from warroom.log import DecisionLog
+from warroom.state import LaunchState, fold, snapshot
+
+ROOT = Path(__file__).resolve().parent.parent
+DEMO = ROOT / "configs" / "demo.yaml"
+T0 = 1767268800.0  # 2026-01-01T12:00:00Z
+NOW = T0 + 450.0  # T+00:07:30
+DANA = Actor("dana", "bastion", ssh="10.0.0.7", name="Dana (CTO)")  # roles: none by name -> see members below
+ROOT_ACTOR = Actor("root", "bastion")  # member of commander, cto and devops-lead in demo.yaml
+SECURITY = Actor("sec", "laptop", name="security")
+HOSTILE = "P95 [bold]latency[/bold] above 500ms \x1b]0;pwned\x07\x1b[31m on [api]"
+
+
+class Clock:
+    """A clock the test moves by hand."""
+
+    def __init__(self, t: float):
+        self.t = t
+
+    def __call__(self) -> float:
+        return self.t
+
+
+def demo_launch() -> Launch:
+    return with_t0(load_launch(DEMO), T0)
+
+
+def _p95(t: float) -> float:
+    off = t - T0
+    if 360 <= off < 540:
+        return 720.0 + (off % 20)
+    return 320.0 + (off % 30)
+
+
+def write_scenario(path: Path, launch: Launch, until: float = NOW) -> None:
+    """Append the scripted events (as the recorder and three people would have) to a fresh log."""
+    clock = Clock(T0 - 600)
+    with DecisionLog(path, ROOT_ACTOR, clock) as log:
+        bind(log, launch, DEMO.read_text(), str(DEMO))
+
+        def at(t: float, kind: str, data: dict, actor: Actor = ROOT_ACTOR) -> None:
+            clock.t = t
+            log.append(kind, data, actor=actor)
+
+        for item, who, t in (("secrets", SECURITY, T0 - 580), ("rate-limits", SECURITY, T0 - 570),
+                             ("dr-test", ROOT_ACTOR, T0 - 560), ("code-review", ROOT_ACTOR, T0 - 550),
+                             ("tests-green", ROOT_ACTOR, T0 - 540), ("team-assembled", ROOT_ACTOR, T0 - 300)):
+            at(t, "check", {"item": item}, who)
+        state: LaunchState | None = None
+        t = T0 - 180.0
+        signed = False
+        while t <= until:
+            values = {"cfur": 99.92 + ((t - T0) % 7) / 1000, "api-p95": _p95(t), "error-rate": 0.04,
+                      "db-cpu": 55 + ((t - T0) % 50) / 10, "backup-age": 1200.0}
+            for cid, value in values.items():
+                at(t, "sample", {"criterion": cid, "value": value, "t": t}, SYSTEM)
+            if not signed and t >= T0 - 60:
+                state = fold(launch, _events(path))
+                at(t + 1, "signoff", {"role": "cto", "verdict": "GO", "reason": "all green [for now]",
+                                      "snapshot": snapshot(state, t + 1)})
+                at(t + 2, "signoff", {"role": "devops-lead", "verdict": "GO", "reason": "",
+                                      "snapshot": snapshot(state, t + 2)})
+                signed = True
+            if T0 + 240 <= t < T0 + 245:
+                at(t + 1, "alert", {"fingerprint": "f00d", "status": "firing",
+                                    "labels": {"alertname": "HighLatency", "severity": "critical",
+                                               "service": "[api]"},
+                                    "annotations": {"summary": HOSTILE}, "starts_at": t, "t": t,
+                                    "source": "alertmanager"}, SYSTEM)
+            if T0 + 60 <= t < T0 + 65:
+                at(t + 1, "check", {"item": "deploy"})
+                at(t + 2, "note", {"text": "Deploy started; watching p95 [closely]"})
+            t += 5.0
+
+
+def _events(path: Path):
+    from warroom.log import read_log
+
+    return read_log(path).events

@@ -1,0 +1,1 @@
+"""The Textual console. Import `WarroomApp` from `warroom.ui.app`; nothing in the core imports this package."""

@@ -1,0 +1,729 @@
+"""The war-room console. It draws only `view(state, now)`; its own actions go to the log and come back from it.
+
+Live: a Follower reads new events from the decision log every quarter second
+and folds them into the console's LaunchState; the console's actions (tick,
+sign-off, note, ack, trigger mode, decision, rollback) are appended to the log
+and reach the screen by being read back, so every console on the log shows
+the same thing. Observer: the same, but nothing is ever written. Replay: the
+state comes from a ReplaySource at the playhead, and `now` is the playhead.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, ClassVar, Literal
+
+from textual import work
+from textual.app import App, ComposeResult
+from textual.binding import BindingType
+from textual.containers import Container, Horizontal, Vertical
+from textual.content import Content
+from textual.widget import Widget
+from textual.widgets import Footer
+
+from warroom.config import ConfigError, ConfigProblem, Launch
+from warroom.events import Actor, Event
+from warroom.launchlog import bind, first_launch_event, with_t0
+from warroom.log import DecisionLog, Follower, LogCorrupt
+from warroom.state import LaunchState, Verdict, actor_label, snapshot, view
+from warroom.ui import fmt, keymap
+from warroom.ui.commands import WarroomCommands
+from warroom.ui.frame import ConsoleInfo, Frame
+from warroom.ui.header import PANELS, HeaderBar, ReplayBar, TabBar
+from warroom.ui.modals import (
+    ConfirmScreen,
+    HelpScreen,
+    ReasonsScreen,
+    RecommendationScreen,
+    RollbackScreen,
+    TextScreen,
+    TriggerModeScreen,
+    VerdictChoice,
+    VerdictScreen,
+)
+from warroom.ui.panels import (
+    PANEL_TYPES,
+    AlertsPanel,
+    ChecklistPanel,
+    GatesPanel,
+    Panel,
+    SignoffsPanel,
+    firing_unacked,
+)
+from warroom.ui.playhead import Playhead, ReplaySource, parse_moment_text
+from warroom.ui.rowtable import RowTable
+from warroom.ui.safe import clean, plain
+from warroom.ui.session import Permissions, config_text, fallback_plan, optional, permissions
+from warroom.ui.themes import gate_defaults, load_themes
+from warroom.ui.themes import choose as choose_theme
+
+Mode = Literal["live", "observer", "replay"]
+TABS_BELOW = (120, 36)  # narrower or lower than this: one panel at a time
+PANEL_IDS = tuple(pid for pid, _title in PANELS)
+
+
+class WarroomApp(App[int]):
+    CSS_PATH: ClassVar[list[str | Path]] = ["layout.tcss", "look.tcss"]  # type: ignore[assignment]
+    BINDINGS: ClassVar[list[BindingType]] = keymap.bindings()  # type: ignore[assignment]
+    COMMANDS = App.COMMANDS | {WarroomCommands}
+    TITLE = "warroom"
+
+    def __init__(self, launch: Launch, *, log_path: Path | None, actor: Actor, mode: Mode = "live",
+                 theme: str | None = None, clock: Callable[[], float] = time.time,
+                 replay: ReplaySource | None = None, record: bool = True, config_text: str | None = None,
+                 config_path: str | None = None, dry_run: bool | None = None, poll_interval: float = 0.25):
+        no_color = "NO_COLOR" in os.environ  # read before Textual takes it out of the environment
+        super().__init__()
+        if mode == "replay" and replay is None:
+            raise ValueError("replay mode needs a ReplaySource")
+        self.launch = launch
+        self.log_path = Path(log_path) if log_path is not None else None
+        self.actor = actor
+        self.perms: Permissions = permissions(launch, actor, mode)
+        self.mode: Mode = "observer" if mode == "live" and self.perms.observer else mode
+        self.clock = clock
+        self.replay = replay
+        self.record = record and self.mode == "live"
+        self.dry_run = dry_run
+        self.poll_interval = poll_interval
+        self._config_text = config_text
+        self._config_path = config_path or ""
+        self.state = LaunchState(launch)
+        self.frame: Frame | None = None
+        self.dlog: DecisionLog | None = None
+        self.follower: Follower | None = None
+        self.playhead: Playhead | None = None
+        self.recorder: Any = None
+        self.recorder_status = ""
+        self.startup_error: str | None = None
+        self.active_panel = "gates"
+        self._dirty = True
+        self._last_second: int | None = None
+        self._last_sig: tuple[Any, ...] | None = None
+        self._answered: set[tuple[str, float | None]] = set()
+        self._prompted: set[tuple[str, float | None]] = set()
+        self._recommendation: tuple[tuple[str, float | None], RecommendationScreen] | None = None
+        self._session_open = False
+        self._follow_failed = False
+        self._last_tick = time.monotonic()
+        self._notes: list[tuple[str, str]] = []
+        loaded = load_themes()
+        for t in loaded.themes.values():
+            self.register_theme(t)
+        self._notes.extend(("warning", p) for p in loaded.problems)
+        name, problem = choose_theme(theme, self.available_themes, no_color)
+        if problem:
+            self._notes.append(("warning", problem))
+        self.theme = name
+
+    # ------------------------------------------------------------------ layout
+
+    def get_theme_variable_defaults(self) -> dict[str, str]:
+        return gate_defaults(self.current_theme)
+
+    def compose(self) -> ComposeResult:
+        yield HeaderBar(id="header")
+        if self.mode == "replay":
+            yield ReplayBar(id="replaybar")
+        yield TabBar()
+        with Container(id="body"):
+            panels = {p.pid: p for p in (cls() for cls in PANEL_TYPES)}
+            with Vertical(id="col-main", classes="slot"):
+                yield panels["gates"]
+                with Horizontal(id="row-lower", classes="slot"):
+                    yield panels["checklist"]
+                    yield panels["alerts"]
+            with Vertical(id="col-side", classes="slot"):
+                yield panels["signoffs"]
+                yield panels["rollback"]
+                yield panels["log"]
+        yield Footer(compact=True, show_command_palette=False)
+
+    def on_resize(self, event: Any) -> None:
+        self._apply_layout()
+
+    @property
+    def tabbed(self) -> bool:
+        return self.screen.has_class("-tabs")
+
+    def _apply_layout(self) -> None:
+        w, h = self.size
+        screen = self.screen_stack[0] if self.screen_stack else self.screen
+        tabs = w < TABS_BELOW[0] or h < TABS_BELOW[1]
+        screen.set_class(tabs, "-tabs")
+        screen.set_class(not tabs, "-wide")
+        active = self.panel(self.active_panel)
+        slots = {id(n) for n in active.ancestors if isinstance(n, Widget) and n.has_class("slot")}
+        for node in self.query(".slot, .panel"):
+            node.set_class(node is active or id(node) in slots, "-active")
+        self.query_one(TabBar).set(active=self.active_panel)
+
+    def panel(self, pid: str) -> Panel:
+        return self.query_one(f"#panel-{pid}", Panel)
+
+    # ------------------------------------------------------------------ startup
+
+    def on_mount(self) -> None:
+        for severity, text in self._notes:
+            self.notify(text, severity=severity)  # type: ignore[arg-type]
+        self._apply_layout()
+        try:
+            if self.mode == "replay":
+                self._start_replay()
+            else:
+                self._start_follow()
+        except (ConfigError, LogCorrupt, OSError) as e:
+            self.startup_error = str(e)
+            self.exit(2, return_code=2, message=str(e))
+            return
+        self.set_interval(self.poll_interval, self._tick)
+        self._repaint(force=True)
+        self.panel(self.active_panel).table.focus()
+
+    def _start_follow(self) -> None:
+        assert self.log_path is not None, "live and observer consoles need a log"
+        if self.mode == "live":
+            self.dlog = DecisionLog(self.log_path, self.actor, self.clock)
+            text = self._config_text if self._config_text is not None else config_text(self.launch)
+            launch, _ev = bind(self.dlog, self.launch, text, self._config_path)
+        else:
+            first = first_launch_event(self.log_path)
+            launch = self.launch
+            if first is not None and first.data.get("id") not in (None, launch.id):
+                raise ConfigError([ConfigProblem(str(self.log_path), None, "", f"this log belongs to launch "
+                                                 f"'{first.data.get('id')}', not '{launch.id}'",
+                                                 "pass the matching config, or another --log path")])
+            if first is not None:
+                t0 = float(first.data.get("t0", launch.t0))
+                launch = with_t0(launch, t0) if t0 != launch.t0 else launch
+        if launch is not self.launch:
+            self.launch = launch
+            self.perms = permissions(launch, self.actor, self.mode)
+        self.state = LaunchState(self.launch)
+        self.follower = Follower(self.log_path)
+        self._apply(self.follower.poll())
+        if self.follower.torn:
+            self.notify(f"the log's last line was torn by an interrupted write ({len(self.follower.torn)} bytes); "
+                        f"it is set aside in {self.log_path}.torn and every complete event is shown",
+                        title="Recovered after a crash", severity="warning", timeout=30)
+        if self.dlog is not None:
+            self.dlog.append("session", {"state": "opened", "mode": self.mode, "pid": os.getpid()})
+            self._session_open = True
+            if self.dlog.recovered_torn and not self.follower.torn:
+                self.notify("a torn last line from an interrupted write was set aside", severity="warning")
+            self._poll()
+            if self.record:
+                self._start_recorder()
+
+    def _start_replay(self) -> None:
+        rp = self.replay
+        assert rp is not None
+        self.playhead = Playhead(rp.start, rp.end, rp.start)
+        self.state = rp.state_at(rp.start)
+
+    # ------------------------------------------------------------------ recorder
+
+    def _start_recorder(self) -> None:
+        mod, why = optional("warroom.recorder")
+        if mod is None or not hasattr(mod, "Recorder"):
+            self.recorder_status = "not recording (" + (why or "warroom.recorder has no Recorder") + ")"
+            self.notify(f"this console does not record observations: {self.recorder_status}", severity="warning")
+            return
+        first = first_launch_event(self.log_path) if self.log_path else None
+        epoch = first.ts if first is not None else self.clock()
+        try:
+            self.recorder = mod.Recorder(self.launch, self.dlog, clock=self.clock, epoch=epoch)
+        except Exception as e:
+            self.recorder_status = f"recorder failed: {e}"
+            self.notify(self.recorder_status, severity="error")
+            return
+        self.recorder_status = "starting recorder"
+        self._run_recorder()
+
+    @work(exclusive=True, group="recorder", exit_on_error=False)
+    async def _run_recorder(self) -> None:
+        try:
+            await self.recorder.run()
+        except Exception as e:
+            self.recorder_status = f"recorder stopped: {type(e).__name__}: {e}"
+            self.notify(self.recorder_status, severity="error", timeout=30)
+            self.recorder = None
+
+    def _recorder_text(self) -> str:
+        if self.recorder is not None:
+            try:
+                return "recording" if self.recorder.is_leader else "following"
+            except Exception:
+                return "following"
+        return self.recorder_status or ("following" if self.mode == "live" else "")
+
+    # ------------------------------------------------------------------ the loop
+
+    def now(self) -> float:
+        return self.playhead.t if self.playhead is not None else self.clock()
+
+    def _tick(self) -> None:
+        if self.playhead is not None:
+            mono = time.monotonic()
+            moved = self.playhead.advance(mono - self._last_tick)
+            self._last_tick = mono
+            if moved:
+                self._load_replay_state()
+            return
+        self._poll()
+
+    def _poll(self) -> None:
+        """Read what was appended since the last poll (by anyone, this console included) and repaint."""
+        if self.follower is not None and not self._follow_failed:
+            try:
+                events = self.follower.poll()
+            except (LogCorrupt, OSError) as e:
+                self._follow_failed = True
+                self.notify(f"stopped following the log: {e}. Run 'warroom verify' on it.", title="Log damaged",
+                            severity="error", timeout=60)
+                events = []
+            self._apply(events)
+        self._repaint()
+
+    def _apply(self, events: list[Event]) -> None:
+        for ev in events:
+            self.state.apply(ev)
+            if ev.kind == "rollback" and ev.data.get("phase") == "recommendation":
+                self._recommendation_answered(ev)
+        if events:
+            self._dirty = True
+
+    def _load_replay_state(self) -> None:
+        assert self.replay is not None and self.playhead is not None
+        self.state = self.replay.state_at(self.playhead.t)
+        self._dirty = True
+        self._repaint()
+
+    def info(self) -> ConsoleInfo:
+        roles = tuple(r.title for r in self.perms.roles)
+        note = self.perms.why if self.mode == "observer" else ""
+        if self.mode == "replay" and self.replay is not None:
+            note = self.replay.integrity
+        dry = bool(self.dry_run) if self.dry_run is not None else False
+        return ConsoleInfo(self.mode, self.actor.label, roles, self._recorder_text(),
+                           str(self.log_path or ""), note, dry)
+
+    def _repaint(self, force: bool = False) -> None:
+        """Recompute the view; touch only the panels whose input changed, and only the cells that did."""
+        now = self.now()
+        second = int(now)
+        if not (force or self._dirty or second != self._last_second):
+            return
+        self._last_second = second
+        v = view(self.state, now)
+        frame = Frame(v, self.state, self.info())
+        self.frame = frame
+        sig = (v.status, v.phase_id, tuple(cv.level for cv in v.criteria), tuple(s.stale for s in v.signoffs),
+               frame.info)
+        full = force or self._dirty or sig != self._last_sig
+        self._dirty = False
+        self._last_sig = sig
+        self.query_one(HeaderBar).show(frame)
+        self.panel("gates").show(frame)
+        if self.playhead is not None:
+            rp = self.replay
+            assert rp is not None
+            self.query_one(ReplayBar).set(self.playhead.t, rp.start, rp.end, self.launch.t0, self.playhead.speed,
+                                          self.playhead.playing)
+        if full:
+            for pid in ("checklist", "alerts", "signoffs", "rollback", "log"):
+                self.panel(pid).show(frame)
+            self._tab_badges(frame)
+            self._check_recommendations(v)
+
+    def _tab_badges(self, f: Frame) -> None:
+        v = f.verdict
+        bad = sum(1 for cv in v.criteria if cv.level.value in ("NO-GO", "ROLLBACK"))
+        firing = sum(1 for a in f.state.alerts.values() if a.firing)
+        pending = sum(1 for s in v.signoffs if s.required and (s.signoff is None or s.stale))
+        rb = f.state.rollback.status
+        self.query_one(TabBar).set(badges={
+            "gates": f" ✖{bad}" if bad else "", "checklist": f" {v.done}/{v.total}",
+            "alerts": f" !{firing}" if firing else "", "signoffs": f" …{pending}" if pending else "",
+            "rollback": f" {rb.upper()}" if rb not in ("idle",) else "", "log": ""})
+
+    # ------------------------------------------------------------------ writing (live only)
+
+    def refusal(self) -> str | None:
+        if self.mode == "replay":
+            return "replay is read-only: nothing can be changed"
+        if self.mode == "observer" or self.dlog is None:
+            return "OBSERVER console: read only" + (f" ({self.perms.why})" if self.perms.why else "")
+        return None
+
+    def record_event(self, kind: str, data: dict[str, Any]) -> Event | None:
+        """Append one event for this console's actor and read it back onto the screen."""
+        why = self.refusal()
+        if why is not None:
+            self.notify(why, severity="warning")
+            return None
+        assert self.dlog is not None
+        try:
+            ev = self.dlog.append(kind, data)
+        except (OSError, LogCorrupt) as e:
+            self.notify(f"not recorded: {e}", title="Log write failed", severity="error", timeout=20)
+            return None
+        self._poll()
+        return ev
+
+    def _focused_table(self, pid: str) -> RowTable | None:
+        table = self.panel(pid).table
+        return table if self.focused is table else None
+
+    # ------------------------------------------------------------------ actions
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        return keymap.available(action, self.mode)
+
+    def action_help(self) -> None:
+        self.push_screen(HelpScreen(self.mode, str(self.log_path or "")))
+
+    def action_reasons(self) -> None:
+        if self.frame is not None:
+            v = self.frame.verdict
+            self.push_screen(ReasonsScreen(v.status, v.clock, v.reasons))
+
+    def action_show_panel(self, pid: str) -> None:
+        if pid not in PANEL_IDS:
+            return
+        self.active_panel = pid
+        self._apply_layout()
+        self.panel(pid).table.focus()
+
+    def on_descendant_focus(self, event: Any) -> None:
+        node = event.widget
+        while node is not None and not isinstance(node, Panel):
+            node = node.parent
+        if isinstance(node, Panel) and node.pid != self.active_panel:
+            self.active_panel = node.pid
+            self.query_one(TabBar).set(active=node.pid)
+
+    def on_row_table_selected(self, event: RowTable.Selected) -> None:
+        if event.table is self.panel("checklist").table:
+            self.action_toggle_item()
+
+    def action_toggle_item(self) -> None:
+        if (why := self.refusal()) is not None:
+            self.notify(why, severity="warning")
+            return
+        checklist = self.panel("checklist")
+        assert isinstance(checklist, ChecklistPanel)
+        item_id = checklist.item_under_cursor() if self._focused_table("checklist") else None
+        if item_id is None:
+            self.notify("highlight an item in the checklist first (key 2, then ↑/↓)", severity="warning")
+            return
+        _p, _s, item = self.launch.items_by_id[item_id]
+        if item.criterion:
+            self.notify(f"'{clean(item.text)}' ticks itself from criterion {item.criterion}", severity="warning")
+            return
+        done = self.state.items[item_id].done
+        self.record_event("uncheck" if done else "check", {"item": item_id})
+
+    def action_note(self) -> None:
+        if (why := self.refusal()) is not None:
+            self.notify(why, severity="warning")
+            return
+
+        def done(text: str | None) -> None:
+            if text:
+                self.record_event("note", {"text": text})
+
+        self.push_screen(TextScreen("Add a note to the decision log", "Note:", "what happened, what we decided"),
+                         done)
+
+    def action_ack(self) -> None:
+        if (why := self.refusal()) is not None:
+            self.notify(why, severity="warning")
+            return
+        assert self.frame is not None
+        table = self._focused_table("alerts")
+        alert = self.state.alerts.get(table.cursor_key or "") if table is not None else None
+        if alert is None:
+            firing = firing_unacked(self.frame)
+            if not firing:
+                self.notify("no firing alert waits for acknowledgement", severity="information")
+                return
+            alert = firing[0]
+        if alert.acked_by is not None:
+            self.notify(f"already acknowledged by {clean(alert.acked_by)}", severity="information")
+            return
+        if self.record_event("ack", {"alert": alert.key}) is not None:
+            self.notify(f"acknowledged: {clean(alert.title)}")
+
+    def _criteria_summary(self) -> list[Content]:
+        v = view(self.state, self.now())
+        return [Content.assemble(fmt.level(cv.level.value), " ", plain(cv.criterion.name), " ",
+                                 (clean(cv.shown), "$muted")) for cv in v.criteria]
+
+    def action_signoff(self) -> None:
+        if (why := self.refusal()) is not None:
+            self.notify(why, severity="warning")
+            return
+        roles = self.perms.signing_roles
+        if not roles:
+            self.notify("none of your roles signs off in this launch", severity="warning")
+            return
+        table = self._focused_table("signoffs")
+        self._signoff_flow([(r.id, r.title) for r in roles], table.cursor_key if table else None)
+
+    @work(exclusive=True, group="dialog")
+    async def _signoff_flow(self, roles: list[tuple[str, str]], role: str | None) -> None:
+        choice = await self.push_screen_wait(VerdictScreen("Sign off", roles, self._criteria_summary(), role))
+        if not isinstance(choice, VerdictChoice):
+            return
+        title = self.launch.roles_by_id[choice.role].title
+        lines: list[Content | str] = [
+            Content.assemble("Record sign-off for ", (clean(title), "bold"), ": ", fmt.level(choice.verdict)),
+            Content.assemble("Reason: ", plain(choice.reason or "(none)")),
+            Content.styled("with a snapshot of every criterion's value and state at this moment", "$muted")]
+        if not await self.push_screen_wait(ConfirmScreen("Confirm sign-off", lines)):
+            self.notify("sign-off not recorded")
+            return
+        if choice.role not in {r.id for r in self.perms.signing_roles}:
+            self.notify(f"you do not hold the role {title}", severity="error")
+            return
+        self.record_event("signoff", {"role": choice.role, "verdict": choice.verdict, "reason": choice.reason,
+                                      "snapshot": snapshot(self.state, self.now())})
+
+    def action_decision(self) -> None:
+        if (why := self.refusal()) is not None:
+            self.notify(why, severity="warning")
+            return
+        if not self.perms.commander:
+            self.notify("only the launch commander records the final decision", severity="warning")
+            return
+        self._decision_flow()
+
+    @work(exclusive=True, group="dialog")
+    async def _decision_flow(self) -> None:
+        v = view(self.state, self.now())
+        summary = [Content.assemble("Verdict now: ", fmt.level(v.status))] + self._criteria_summary()
+        choice = await self.push_screen_wait(VerdictScreen("Final decision", [("commander", "Launch Commander")],
+                                                           summary))
+        if not isinstance(choice, VerdictChoice):
+            return
+        lines: list[Content | str] = [Content.assemble("Record the FINAL decision: ", fmt.level(choice.verdict)),
+                                      Content.assemble("Reason: ", plain(choice.reason or "(none)"))]
+        if choice.verdict == "GO" and v.status != "GO":
+            lines.append(Content.styled(f"warning: the console's verdict is {v.status}", "bold $gate-warn"))
+        if await self.push_screen_wait(ConfirmScreen("Confirm decision", lines)):
+            self.record_event("decision", {"verdict": choice.verdict, "reason": choice.reason})
+
+    def action_trigger_mode(self) -> None:
+        if (why := self.refusal()) is not None:
+            self.notify(why, severity="warning")
+            return
+        if not self.perms.may_set_triggers(self.launch):
+            self.notify("only the commander or a role allowed to roll back may switch triggers", severity="warning")
+            return
+        triggers = [(c.id, c.name, c.trigger.when, self.state.criteria[c.id].trigger_mode)
+                    for c in self.launch.criteria if c.trigger is not None]
+        if not triggers:
+            self.notify("this launch has no rollback triggers", severity="information")
+            return
+        table = self.panel("gates").table
+
+        def done(result: tuple[str, str] | None) -> None:
+            if result is None:
+                return
+            cid, mode = result
+            if self.state.criteria[cid].trigger_mode == mode:
+                self.notify(f"{cid} is already {mode}")
+                return
+            self.record_event("trigger_mode", {"criterion": cid, "mode": mode})
+
+        self.push_screen(TriggerModeScreen(triggers, table.cursor_key, self.launch.rollback.auto_allowed), done)
+
+    # ------------------------------------------------------------------ rollback
+
+    def _rollback_module(self) -> Any:
+        mod, _why = optional("warroom.rollback")
+        return mod if mod is not None and hasattr(mod, "RollbackRunner") else None
+
+    def action_rollback(self, reason: str = "") -> None:
+        if self.mode == "replay":
+            self.notify("replay is read-only: nothing can be changed", severity="warning")
+            return
+        mod = self._rollback_module()
+        role_ids = [r.id for r in self.perms.roles]
+        why: str | None
+        if mod is not None:
+            runner = mod.RollbackRunner(self.launch, self.dlog, self.actor, dry_run=self.dry_run)
+            why = runner.refusal(role_ids, self.mode == "observer")
+        else:
+            why = self.refusal()
+            allowed = set(self.launch.rollback.allowed_roles)
+            if why is None and allowed and not allowed & set(role_ids):
+                why = "your roles may not roll back (allowed: " + ", ".join(sorted(allowed)) + ")"
+        if why is not None:
+            self.notify(f"rollback refused: {why}", severity="error")
+            if self.mode == "live" and self.dlog is not None:
+                self.record_event("rollback", {"phase": "refused", "reason": why})
+            return
+        if self.state.rollback.status == "running":
+            self.notify("a rollback is already running", severity="warning")
+            return
+        dry = bool(self.dry_run) or self.launch.rollback.dry_run
+        plan = mod.plan_text(self.launch) if mod is not None and hasattr(mod, "plan_text") else \
+            fallback_plan(self.launch, dry)
+
+        def done(result: str | None) -> None:
+            if result is not None:
+                self._run_rollback(result)
+
+        self.push_screen(RollbackScreen(self.launch.id, plan, dry, reason), done)
+
+    def _run_rollback(self, reason: str) -> None:
+        mod = self._rollback_module()
+        if mod is None:
+            if self.record_event("rollback", {"phase": "requested", "reason": reason,
+                                              "dry_run": bool(self.dry_run) or self.launch.rollback.dry_run}):
+                self.notify("rollback requested and recorded (execution is not part of this build)",
+                            severity="warning", timeout=15)
+            return
+        self._rollback_worker(mod, reason)
+
+    @work(exclusive=True, group="rollback", exit_on_error=False)
+    async def _rollback_worker(self, mod: Any, reason: str) -> None:
+        runner = mod.RollbackRunner(self.launch, self.dlog, self.actor, dry_run=self.dry_run)
+        try:
+            ok = await runner.run(reason, automatic=False)
+        except Exception as e:
+            self.notify(f"rollback could not run: {type(e).__name__}: {e}", severity="error", timeout=30)
+            self._poll()
+            return
+        self._poll()
+        self.notify("rollback finished OK" if ok else "rollback did not finish OK — see the rollback panel",
+                    severity="information" if ok else "error", timeout=30)
+
+    # ------------------------------------------------------------------ recommend mode
+
+    def _check_recommendations(self, v: Verdict) -> None:
+        """A 'recommend' trigger that breached asks once per breach: bell + modal with the evidence."""
+        if self.mode == "replay":
+            return
+        for cv in v.criteria:
+            c = cv.criterion
+            if not (cv.trigger_breached and cv.trigger_mode == "recommend" and c.trigger is not None):
+                continue
+            since = self.state.criteria[c.id].tracker.since
+            key = (c.id, since)
+            if key in self._answered or key in self._prompted:
+                continue
+            self._prompted.add(key)
+            self.bell()
+            if self.mode != "live" or not self.perms.may_set_triggers(self.launch):
+                self.notify(f"rollback recommended: {c.name} {cv.reason}", title="ROLLBACK RECOMMENDED",
+                            severity="error", timeout=60)
+                continue
+            evidence = [
+                Content.assemble(("Criterion: ", "$muted"), (clean(c.name), "bold"), f" ({c.id})"),
+                Content.assemble(("Value: ", "$muted"), (clean(cv.shown), "bold $gate-rollback"),
+                                 ("   trigger: ", "$muted"), clean(c.trigger.when),
+                                 ("   go: ", "$muted"), clean(c.go)),
+                Content.assemble(("Since: ", "$muted"), fmt.t_rel(since, self.launch.t0),
+                                 f" ({fmt.age(None if since is None else v.now - since)} ago)"),
+                Content.assemble(("Why: ", "$muted"), clean(cv.reason)),
+                Content.styled("Roll back now, hold (keep the launch as is), or freeze changes and keep watching?",
+                               "bold"),
+            ]
+            self._ask_recommendation(key, c.id, cv.value, c.trigger.when, evidence)
+            return  # one prompt at a time; the next repaint asks about the next breach
+
+    @work(group="recommend")
+    async def _ask_recommendation(self, key: tuple[str, float | None], cid: str, value: float | None, when: str,
+                                  evidence: list[Content]) -> None:
+        screen = RecommendationScreen(cid, evidence)
+        self._recommendation = (key, screen)
+        choice = await self.push_screen_wait(screen)
+        self._recommendation = None
+        if choice is None or key in self._answered:
+            return
+        self.record_event("rollback", {"phase": "recommendation", "choice": choice, "criterion": cid,
+                                       "since": key[1], "value": value, "threshold": when})
+        if choice == "rollback":
+            self.action_rollback(reason=f"recommended by trigger {cid} ({when})")
+
+    def _recommendation_answered(self, ev: Event) -> None:
+        since = ev.data.get("since")
+        key = (str(ev.data.get("criterion")), float(since) if isinstance(since, int | float) else None)
+        self._answered.add(key)
+        pending = self._recommendation
+        if pending is not None and pending[0] == key and ev.actor != self.actor:
+            self._recommendation = None
+            pending[1].dismiss(None)
+            self.notify(f"{actor_label(ev.actor)} answered the recommendation: {ev.data.get('choice')}")
+
+    # ------------------------------------------------------------------ replay
+
+    def action_replay_play(self) -> None:
+        if self.playhead is not None:
+            self.playhead.toggle()
+            self._last_tick = time.monotonic()
+            self._dirty = True
+            self._repaint()
+
+    def action_replay_speed(self, factor: float) -> None:
+        if self.playhead is not None:
+            self.playhead.faster(float(factor))
+            self._dirty = True
+            self._repaint()
+
+    def action_replay_step(self, direction: int) -> None:
+        if self.playhead is None or self.replay is None:
+            return
+        mark = self.playhead.step(self.replay.marks(), int(direction))
+        if mark is None:
+            self.notify("no more decisions that way")
+            return
+        self.notify(f"{fmt.t_rel(mark[0], self.launch.t0)}: {clean(mark[1])}")
+        self._load_replay_state()
+
+    def action_replay_jump(self) -> None:
+        if self.playhead is None:
+            return
+
+        def done(text: str | None) -> None:
+            if text:
+                self.replay_seek_text(text)
+
+        self.push_screen(TextScreen("Jump to a moment", "Time (T+HH:MM, T+HH:MM:SS, T-5m, T+1h30m):", "T+00:37"),
+                         done)
+
+    def replay_seek_text(self, text: str) -> bool:
+        assert self.playhead is not None
+        try:
+            t = parse_moment_text(text, self.launch.t0)
+        except ValueError as e:
+            self.notify(str(e), severity="error")
+            return False
+        self.playhead.seek(t)
+        self._load_replay_state()
+        return True
+
+    # ------------------------------------------------------------------ shutdown
+
+    def close_session(self) -> None:
+        if self._session_open and self.dlog is not None:
+            self._session_open = False
+            try:
+                self.dlog.append("session", {"state": "closed", "mode": self.mode, "pid": os.getpid()})
+            except (OSError, LogCorrupt):
+                pass
+
+    async def action_quit(self) -> None:
+        self.close_session()
+        self.exit(0)
+
+    def on_unmount(self) -> None:
+        self.close_session()
+        if self.dlog is not None:
+            self.dlog.close()

@@ -1,0 +1,159 @@
+"""The header (verdict, clock, phase, mode, triggers, top reason), the tab bar and the replay bar.
+
+Each line is its own small widget that repaints only when its text changes,
+so the ticking clock costs a dozen cells a second, not the whole header.
+"""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.containers import Horizontal, Vertical
+from textual.content import Content
+from textual.widgets import Static
+
+from warroom.ui import fmt
+from warroom.ui.frame import Frame
+from warroom.ui.safe import clean
+from warroom.units import format_t_relative
+
+
+class Line(Static):
+    """A one-line Static that ignores updates that would not change it."""
+
+    DEFAULT_CSS = "Line { height: 1; width: 1fr; text-wrap: nowrap; text-overflow: ellipsis; }"
+
+    def __init__(self, content: Content | str = "", *, id: str | None = None, classes: str | None = None):
+        super().__init__(content, id=id, classes=classes, markup=False)
+        self._shown: object = content
+
+    def show(self, content: Content | str) -> None:
+        if content != self._shown:
+            self._shown = content
+            self.update(content, layout=False)
+
+
+class VerdictBadge(Static):
+    """The overall verdict, large: a block of colour with symbol and word (never colour alone)."""
+
+    def __init__(self) -> None:
+        super().__init__("", id="verdict", markup=False)
+        self._status = ""
+
+    def show(self, status: str) -> None:
+        if status == self._status:
+            return
+        for s in ("GO", "NO-GO", "ROLLBACK", "PENDING"):
+            self.set_class(s == status, f"-{s.lower()}")
+        self._status = status
+        sym, _var = fmt.LOOK.get(status, fmt.LOOK["PENDING"])
+        self.update(Content(f"{sym} {status}"), layout=False)
+
+
+class HeaderBar(Horizontal):
+    def compose(self) -> ComposeResult:
+        yield VerdictBadge()
+        with Vertical(id="header-lines"):
+            with Horizontal(id="header-top"):
+                yield Line(id="title")
+                yield Line(id="clock")
+            yield Line(id="status")
+            yield Line(id="triggers")
+            yield Line(id="why")
+
+    def show(self, f: Frame) -> None:
+        v, info, launch = f.verdict, f.info, f.launch
+        self.query_one(VerdictBadge).show(v.status)
+        self.query_one("#title", Line).show(Content.assemble(
+            (clean(launch.name), "bold"), " · ", ("phase ", "$muted"), (clean(v.phase_name), "bold")))
+        self.query_one("#clock", Line).show(Content.styled(v.clock, "bold"))
+        self.query_one("#status", Line).show(_status_line(f))
+        self.query_one("#triggers", Line).show(_trigger_line(f))
+        top = v.reasons[0] if v.reasons else ""
+        more = len(v.reasons) - 1
+        why = Content.assemble(("why: ", "$muted"), clean(top))
+        if more > 0:
+            why += Content.styled(f"  +{more} more (r)", "$muted")
+        elif info.mode != "replay":
+            why += Content.styled("  (r)", "$muted")
+        self.query_one("#why", Line).show(why)
+
+
+def _status_line(f: Frame) -> Content:
+    info = f.info
+    parts: list[Content | str] = []
+    if info.mode == "replay":
+        parts.append(Content.styled(" REPLAY ", "bold reverse"))
+        parts.append(Content.styled(f" log {info.note}", "$muted"))
+    elif info.mode == "observer":
+        parts.append(Content.styled(" OBSERVER ", "bold reverse"))
+        parts.append(Content(f" read only{': ' + info.note if info.note else ''} · {clean(info.actor)}"))
+    else:
+        parts.append(Content.styled(" LIVE ", "bold reverse"))
+        rec = info.recorder or "following"
+        parts.append(Content.assemble(" ", (rec, "bold" if rec == "recording" else "$muted")))
+        roles = ", ".join(info.roles)
+        parts.append(Content(f" · {clean(info.actor)}" + (f" as {clean(roles)}" if roles else "")))
+        if info.dry_run:
+            parts.append(Content.styled(" · rollback DRY RUN", "$gate-warn"))
+    if info.log_path:
+        parts.append(Content.styled(f" · log {clean(info.log_path)}", "$muted"))
+    return Content.assemble(*parts)
+
+
+def _trigger_line(f: Frame) -> Content:
+    launch = f.launch
+    modes = [(c.id, cv.trigger_mode, cv.trigger_breached) for c, cv in
+             ((cv.criterion, cv) for cv in f.verdict.criteria) if c.trigger is not None]
+    if not modes:
+        return Content.styled("no rollback triggers defined", "$muted")
+    armed = launch.rollback.auto_allowed and any(m == "auto" for _c, m, _b in modes)
+    parts: list[Content | str] = [Content.styled("auto-rollback ", "$muted"),
+                                  Content.styled("ARMED", "bold $gate-rollback") if armed else Content("not armed"),
+                                  Content.styled(" · triggers ", "$muted")]
+    for i, (cid, mode, breached) in enumerate(modes):
+        if i:
+            parts.append(Content.styled(" · ", "$muted"))
+        style = "bold $gate-rollback" if breached else ("bold" if mode == "auto" else "")
+        parts.append(Content.styled(f"{cid} {fmt.TRIGGER_MODE.get(mode, mode)}" + (" BREACHED" if breached else ""),
+                                    style))
+    return Content.assemble(*parts)
+
+
+PANELS: tuple[tuple[str, str], ...] = (
+    ("gates", "Go/No-go"), ("checklist", "Checklist"), ("alerts", "Alerts"), ("signoffs", "Sign-offs"),
+    ("rollback", "Rollback"), ("log", "Log"),
+)
+
+
+class TabBar(Line):
+    """One line of panel names for small terminals; the number keys switch."""
+
+    def __init__(self) -> None:
+        super().__init__(id="tabbar")
+        self.active = "gates"
+        self.badges: dict[str, str] = {}
+
+    def set(self, active: str | None = None, badges: dict[str, str] | None = None) -> None:
+        if active is not None:
+            self.active = active
+        if badges is not None:
+            self.badges = badges
+        parts: list[Content | str] = [" "]
+        for n, (pid, title) in enumerate(PANELS, 1):
+            label = f"{n} {title}{self.badges.get(pid, '')} "
+            style = "bold reverse" if pid == self.active else ""
+            parts.append(Content.styled(label, style).stylize(f"@click=app.show_panel('{pid}')"))
+        self.show(Content.assemble(*parts))
+
+
+class ReplayBar(Line):
+    """Where the playhead is, how fast it moves, and the keys that move it."""
+
+    def set(self, t: float, start: float, end: float, t0: float, speed: float, playing: bool) -> None:
+        span = max(1e-9, end - start)
+        pos = fmt.bar(round((t - start) / span * 1000), 1000, 20)
+        state = "▶ playing" if playing else "‖ paused"
+        self.show(Content.assemble(
+            (" REPLAY ", "bold reverse"), " ", (state, "bold"), f" ×{speed:g}  ",
+            (format_t_relative(t - t0), "bold"), f" {pos} ", (format_t_relative(end - t0), "$muted"),
+            ("   p play · [ ] decisions · +/- speed · g jump", "$muted")))

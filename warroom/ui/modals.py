@@ -1,0 +1,340 @@
+"""Dialogs. Each shows exactly what will be recorded or run, and returns a value; the app does the recording.
+
+Destructive or binding actions (sign-off, decision, rollback) go through a
+confirmation that names what will happen; rollback also needs the launch id
+typed in full.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.content import Content
+from textual.screen import ModalScreen
+from textual.widgets import Button, Input, Label, Select, Static
+
+from warroom.ui import fmt
+from warroom.ui.keymap import DIALOG_KEYS, KEYS, key_label
+from warroom.ui.safe import clean, plain
+
+
+class Dialog(ModalScreen):
+    """A centred box with a title; escape cancels (returns None)."""
+
+    BINDINGS = [Binding("escape", "cancel", "Cancel", show=False)]
+    DEFAULT_CLASSES = "dialog"
+
+    def __init__(self, title: str) -> None:
+        super().__init__()
+        self.dialog_title = title
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+    def box(self) -> Vertical:
+        box = Vertical(id="dialog-box")
+        box.border_title = self.dialog_title
+        return box
+
+
+def _text(content: Content | str, *, id: str | None = None, classes: str = "") -> Static:
+    return Static(content, markup=False, id=id, classes=classes)
+
+
+# ---------------------------------------------------------------- yes / no
+
+
+class ConfirmScreen(Dialog):
+    """'Record this?' with the exact text of what will be recorded; y / enter yes, n / escape no."""
+
+    BINDINGS = [Binding("y", "answer(True)", "Yes"), Binding("n", "answer(False)", "No")]
+
+    def __init__(self, title: str, lines: Sequence[Content | str], yes: str = "Yes, record it") -> None:
+        super().__init__(title)
+        self.lines = list(lines)
+        self.yes = yes
+
+    def compose(self) -> ComposeResult:
+        with self.box():
+            for line in self.lines:
+                yield _text(line)
+            with Horizontal(classes="buttons"):
+                yield Button(f"{self.yes} (y)", id="yes", variant="primary")
+                yield Button("No (n)", id="no")
+
+    def on_mount(self) -> None:
+        self.query_one("#yes", Button).focus()
+
+    def action_answer(self, yes: bool) -> None:
+        self.dismiss(yes)
+
+    @on(Button.Pressed)
+    def _pressed(self, event: Button.Pressed) -> None:
+        self.dismiss(event.button.id == "yes")
+
+
+# ---------------------------------------------------------------- free text
+
+
+class TextScreen(Dialog):
+    """One line of text (a note, a time to jump to); enter submits, escape cancels."""
+
+    def __init__(self, title: str, prompt: str, placeholder: str = "", value: str = "") -> None:
+        super().__init__(title)
+        self.prompt, self.placeholder, self.value = prompt, placeholder, value
+
+    def compose(self) -> ComposeResult:
+        with self.box():
+            yield Label(self.prompt, markup=False)
+            yield Input(self.value, placeholder=self.placeholder, id="text")
+            yield _text(Content.styled("enter: save · escape: cancel", "$muted"), id="error")
+
+    def on_mount(self) -> None:
+        self.query_one(Input).focus()
+
+    @on(Input.Submitted)
+    def _submit(self, event: Input.Submitted) -> None:
+        value = event.value.strip()
+        if value:
+            self.dismiss(value)
+
+    def show_error(self, message: str) -> None:
+        self.query_one("#error", Static).update(Content.styled(message, "bold $gate-nogo"))
+
+
+# ---------------------------------------------------------------- GO / NO-GO
+
+
+@dataclass(frozen=True)
+class VerdictChoice:
+    role: str
+    verdict: str  # "GO" or "NO-GO"
+    reason: str
+
+
+class VerdictScreen(Dialog):
+    """Choose GO or NO-GO (for one of your roles) with an optional reason; the app then asks to confirm."""
+
+    BINDINGS = [Binding("ctrl+g", "choose('GO')", "GO", priority=True),
+                Binding("ctrl+n", "choose('NO-GO')", "NO-GO", priority=True)]
+
+    def __init__(self, title: str, roles: Sequence[tuple[str, str]], summary: Sequence[Content],
+                 role: str | None = None) -> None:
+        super().__init__(title)
+        self.roles = list(roles)
+        self.summary = list(summary)
+        self.role = role if role in {r for r, _t in roles} else (roles[0][0] if roles else "")
+
+    def compose(self) -> ComposeResult:
+        with self.box():
+            if len(self.roles) > 1:
+                yield Label("Sign off as:")
+                yield Select([(title, rid) for rid, title in self.roles], value=self.role, allow_blank=False,
+                             id="role")
+            elif self.roles:
+                yield _text(Content.assemble("As: ", (clean(self.roles[0][1]), "bold")))
+            yield Label("Reason (optional):")
+            yield Input(placeholder="why, in a few words", id="reason")
+            if self.summary:
+                yield _text(Content.styled("What is recorded with it (every criterion now):", "$muted"))
+                with VerticalScroll(id="summary"):
+                    for line in self.summary:
+                        yield _text(line)
+            with Horizontal(classes="buttons"):
+                yield Button("✔ GO (ctrl+g)", id="go", variant="success")
+                yield Button("✖ NO-GO (ctrl+n)", id="nogo", variant="error")
+                yield Button("Cancel (esc)", id="cancel")
+
+    def on_mount(self) -> None:
+        self.query_one("#reason", Input).focus()
+
+    def action_choose(self, verdict: str) -> None:
+        role = self.role
+        if len(self.roles) > 1:
+            value = self.query_one("#role", Select).value
+            role = str(value) if isinstance(value, str) else role
+        self.dismiss(VerdictChoice(role, verdict, self.query_one("#reason", Input).value.strip()))
+
+    @on(Button.Pressed)
+    def _pressed(self, event: Button.Pressed) -> None:
+        if event.button.id == "go":
+            self.action_choose("GO")
+        elif event.button.id == "nogo":
+            self.action_choose("NO-GO")
+        else:
+            self.dismiss(None)
+
+
+# ---------------------------------------------------------------- trigger mode
+
+
+class TriggerModeScreen(Dialog):
+    """Pick a criterion's rollback trigger mode: off, recommend or auto."""
+
+    BINDINGS = [Binding("o", "mode('off')", "off"), Binding("r", "mode('recommend')", "recommend"),
+                Binding("a", "mode('auto')", "auto")]
+
+    def __init__(self, triggers: Sequence[tuple[str, str, str, str]], selected: str | None,
+                 auto_allowed: bool) -> None:
+        super().__init__("Rollback trigger mode")
+        self.triggers = list(triggers)  # (criterion id, name, when, mode)
+        ids = [t[0] for t in self.triggers]
+        self.selected = selected if selected in ids else ids[0]
+        self.auto_allowed = auto_allowed
+
+    def compose(self) -> ComposeResult:
+        with self.box():
+            yield Label("Criterion:")
+            yield Select([(f"{clean(name)} — when {clean(when)} (now {mode})", cid)
+                          for cid, name, when, mode in self.triggers], value=self.selected, allow_blank=False,
+                         id="criterion")
+            yield _text(Content.styled(
+                "off: never acts · recommend: asks the commander on a breach · auto: starts the rollback after "
+                "the hold time, once" + ("" if self.auto_allowed else " (the config does not allow auto)"),
+                "$muted"))
+            with Horizontal(classes="buttons"):
+                yield Button("off (o)", id="off")
+                yield Button("recommend (r)", id="recommend", variant="primary")
+                yield Button("auto (a)", id="auto", variant="warning", disabled=not self.auto_allowed)
+
+    def action_mode(self, mode: str) -> None:
+        if mode == "auto" and not self.auto_allowed:
+            self.notify("auto-rollback is not allowed by this launch's config", severity="warning")
+            return
+        value = self.query_one("#criterion", Select).value
+        self.dismiss((str(value), mode))
+
+    @on(Button.Pressed)
+    def _pressed(self, event: Button.Pressed) -> None:
+        self.action_mode(str(event.button.id))
+
+
+# ---------------------------------------------------------------- rollback
+
+
+class RollbackScreen(Dialog):
+    """Shows exactly what will run; the confirm button unlocks only when the launch id is typed in full."""
+
+    def __init__(self, launch_id: str, plan: Sequence[str], dry_run: bool, reason: str = "") -> None:
+        super().__init__("ROLL BACK — read carefully")
+        self.launch_id, self.plan, self.dry_run, self.reason = launch_id, list(plan), dry_run, reason
+
+    def compose(self) -> ComposeResult:
+        with self.box():
+            yield _text(Content.styled(
+                "DRY RUN: the steps are shown and recorded, nothing is executed" if self.dry_run else
+                "These commands will run now, in this order:", "bold $gate-warn" if self.dry_run else "bold"))
+            with VerticalScroll(id="plan"):
+                for line in self.plan:
+                    yield _text(plain(line))
+            yield Label("Reason:")
+            yield Input(self.reason, placeholder="why roll back", id="reason")
+            yield _text(Content.assemble("Type the launch id ", (self.launch_id, "bold"), " to confirm:"))
+            yield Input(placeholder=self.launch_id, id="confirm-id")
+            with Horizontal(classes="buttons"):
+                yield Button("↺ Roll back", id="go", variant="error", disabled=True)
+                yield Button("Cancel (esc)", id="cancel")
+
+    def on_mount(self) -> None:
+        self.query_one("#confirm-id", Input).focus()
+
+    @on(Input.Changed, "#confirm-id")
+    def _typed(self, event: Input.Changed) -> None:
+        self.query_one("#go", Button).disabled = event.value.strip() != self.launch_id
+
+    @on(Input.Submitted)
+    def _submitted(self, event: Input.Submitted) -> None:
+        if not self.query_one("#go", Button).disabled:
+            self._confirm()
+
+    def _confirm(self) -> None:
+        if self.query_one("#confirm-id", Input).value.strip() == self.launch_id:
+            self.dismiss(self.query_one("#reason", Input).value.strip() or "rollback requested from the console")
+
+    @on(Button.Pressed)
+    def _pressed(self, event: Button.Pressed) -> None:
+        if event.button.id == "go":
+            self._confirm()
+        else:
+            self.dismiss(None)
+
+
+class RecommendationScreen(Dialog):
+    """A trigger in 'recommend' mode breached: the evidence, and three ways to answer."""
+
+    BINDINGS = [Binding("b", "choose('rollback')", "roll back"), Binding("h", "choose('hold')", "hold"),
+                Binding("f", "choose('freeze')", "freeze and watch"), Binding("escape", "choose('hold')", "hold")]
+
+    def __init__(self, criterion: str, evidence: Sequence[Content]) -> None:
+        super().__init__("ROLLBACK RECOMMENDED")
+        self.criterion = criterion
+        self.evidence = list(evidence)
+
+    def compose(self) -> ComposeResult:
+        with self.box():
+            for line in self.evidence:
+                yield _text(line)
+            with Horizontal(classes="buttons"):
+                yield Button("↺ Roll back… (b)", id="rollback", variant="error")
+                yield Button("Hold (h)", id="hold")
+                yield Button("Freeze & watch (f)", id="freeze", variant="warning")
+
+    def on_mount(self) -> None:
+        self.query_one("#hold", Button).focus()
+
+    def action_choose(self, choice: str) -> None:
+        self.dismiss(choice)
+
+    @on(Button.Pressed)
+    def _pressed(self, event: Button.Pressed) -> None:
+        self.dismiss(str(event.button.id))
+
+
+# ---------------------------------------------------------------- read-only screens
+
+
+class ReasonsScreen(Dialog):
+    BINDINGS = [Binding("r,q", "cancel", "Close", show=False)]
+
+    def __init__(self, status: str, clock: str, reasons: Sequence[str]) -> None:
+        super().__init__("Why")
+        self.status, self.clock, self.reasons = status, clock, list(reasons)
+
+    def compose(self) -> ComposeResult:
+        with self.box():
+            yield _text(Content.assemble(fmt.level(self.status), f"  at {self.clock}"))
+            with VerticalScroll(id="reasons"):
+                for i, r in enumerate(self.reasons, 1):
+                    yield _text(Content.assemble((f"{i:>2}. ", "$muted"), clean(r)))
+            yield _text(Content.styled("escape / r: close", "$muted"))
+
+
+class HelpScreen(Dialog):
+    """Every key of the console, from the keymap, plus the keys inside dialogs."""
+
+    BINDINGS = [Binding("question_mark,q,f1", "cancel", "Close", show=False)]
+
+    def __init__(self, mode: str, log_path: str) -> None:
+        super().__init__("Keys")
+        self.mode, self.log_path = mode, log_path
+
+    def compose(self) -> ComposeResult:
+        with self.box(), VerticalScroll(id="help"):
+            group = None
+            for k in KEYS:
+                if k.group != group:
+                    group = k.group
+                    yield _text(Content.styled(group, "bold $accent"), classes="help-group")
+                off = "" if self.mode in k.modes else f"  (not in {self.mode} mode)"
+                yield _text(Content.assemble((f"{key_label(k.keys):>16}  ", "bold"), k.help,
+                                             (off, "$muted")))
+            yield _text(Content.styled("In dialogs and panels", "bold $accent"), classes="help-group")
+            for keys, text in DIALOG_KEYS:
+                yield _text(Content.assemble((f"{keys:>16}  ", "bold"), text))
+            if self.log_path:
+                yield _text(Content.assemble(("\nDecision log: ", "$muted"), clean(self.log_path)))

@@ -1,0 +1,427 @@
+"""The six panels. Each turns a Frame into rows; the RowTable repaints only what differs.
+
+Every piece of text that came from outside (alert labels, annotations, values,
+command output, notes, actor names) goes through `safe.clean`/`safe.plain`.
+"""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.containers import Vertical
+from textual.content import Content
+
+from warroom.config import Launch
+from warroom.state import AlertState, CriterionView
+from warroom.ui import fmt
+from warroom.ui.frame import Frame, short_actor
+from warroom.ui.header import Line
+from warroom.ui.rowtable import Column, Row, RowTable
+from warroom.ui.safe import clean, clean_lines, plain
+from warroom.units import format_duration
+
+
+class Panel(Vertical):
+    """A bordered panel; `pid` names it for the tab bar and the number keys."""
+
+    pid = ""
+    title = ""
+    key = ""
+
+    def __init__(self) -> None:
+        super().__init__(id=f"panel-{self.pid}", classes="panel")
+        self.border_title = f"{self.key} {self.title}"
+
+    @property
+    def table(self) -> RowTable:
+        return self.query_one(RowTable)
+
+    def show(self, f: Frame) -> None:
+        raise NotImplementedError
+
+
+# ---------------------------------------------------------------- go / no-go
+
+
+class GatesPanel(Panel):
+    pid, title, key = "gates", "Go / No-go", "1"
+
+    def compose(self) -> ComposeResult:
+        yield RowTable([
+            Column("name", "Criterion", flex=True, min_width=12),
+            Column("threshold", "Threshold", min_width=9),
+            Column("actual", "Actual", min_width=8, align="right"),
+            Column("state", "State", width=10),
+            Column("trend", "Trend", width=12, priority=3),
+            Column("age", "Age", width=6, align="right", priority=2),
+            Column("trigger", "Trigger", min_width=7),
+        ], empty="no criteria in this launch")
+        yield Line(id="gate-detail", classes="detail")
+
+    def show(self, f: Frame) -> None:
+        rows = [Row(cv.criterion.id, _gate_cells(cv)) for cv in f.verdict.criteria]
+        self.table.set_rows(rows)
+        self._detail(f)
+
+    def _detail(self, f: Frame) -> None:
+        key = self.table.cursor_key
+        cv = next((c for c in f.verdict.criteria if c.criterion.id == key), None)
+        if cv is None:
+            self.query_one("#gate-detail", Line).show("")
+            return
+        c = cv.criterion
+        since = f.state.criteria[c.id].tracker.since
+        text = Content.assemble((clean(c.name), "bold"), ": ", fmt.level(cv.level.value), " — ", clean(cv.reason))
+        if since is not None:
+            text += Content.styled(f" (since {fmt.t_rel(since, f.t0)})", "$muted")
+        self.query_one("#gate-detail", Line).show(text)
+
+    def on_row_table_highlighted(self, event: RowTable.Highlighted) -> None:
+        frame = getattr(self.app, "frame", None)
+        if frame is not None:
+            self._detail(frame)
+
+
+def _gate_cells(cv: CriterionView) -> tuple[Content, ...]:
+    c = cv.criterion
+    var = fmt.level_var(cv.level.value)
+    name = plain(c.name) if c.required else plain(c.name) + Content.styled(" (adv)", "$muted")
+    actual = Content.styled(clean(cv.shown), f"${var}") if cv.value is not None else Content.styled("—", "$muted")
+    if c.trigger is None:
+        trig = Content.styled("—", "$muted")
+    else:
+        mode = fmt.TRIGGER_MODE.get(cv.trigger_mode, cv.trigger_mode)
+        if cv.trigger_breached:
+            trig = Content.styled(f"↺ {c.trigger.when} BREACHED {mode}", "bold $gate-rollback")
+        else:
+            trig = Content.assemble(clean(c.trigger.when), " ", (mode, "bold" if cv.trigger_mode == "auto"
+                                                                 else "$muted"))
+    return (name, plain(c.threshold_text), actual, fmt.level(cv.level.value),
+            Content.styled(fmt.sparkline(cv.trend, 12), f"${var}"), Content(fmt.age(cv.age)), trig)
+
+
+# ---------------------------------------------------------------- checklist
+
+
+class ChecklistPanel(Panel):
+    pid, title, key = "checklist", "Checklist", "2"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._phase: str | None = "<none>"
+
+    def compose(self) -> ComposeResult:
+        yield Line(id="checklist-overall")
+        yield RowTable([
+            Column("item", "Item", flex=True, min_width=24),
+            Column("owner", "Owner", min_width=5, priority=2),
+            Column("status", "Status", width=13),
+            Column("when", "When", width=11, priority=3),
+        ], show_header=False, empty="no checklist items")
+        yield Line(id="checklist-detail", classes="detail")
+
+    def show(self, f: Frame) -> None:
+        v = f.verdict
+        self.query_one("#checklist-overall", Line).show(Content.assemble(
+            ("Overall ", "bold"), fmt.progress(v.done, v.total, 12),
+            (f"  {round(100 * v.done / v.total) if v.total else 0}%", "$muted"),
+            ("   space: tick · ←/→: fold", "$muted")))
+        rows = checklist_rows(f)
+        table = self.table
+        if v.phase_id != self._phase:
+            # on the first paint and when the phase changes: open what is due, fold the rest
+            self._phase = v.phase_id
+            table.set_rows(rows)
+            table.set_collapsed({f"phase:{p.id}" for p in v.phases if not (p.current or (p.due and p.done < p.total))})
+            if v.phase_id:
+                table.move_cursor_to_key(f"phase:{v.phase_id}")
+        else:
+            table.set_rows(rows)
+        self._detail(f)
+
+    def _detail(self, f: Frame) -> None:
+        item_id = self.item_under_cursor()
+        line = self.query_one("#checklist-detail", Line)
+        if item_id is None:
+            line.show("")
+            return
+        _p, _s, it = f.launch.items_by_id[item_id]
+        ist = f.state.items[item_id]
+        parts: list[Content | str] = [plain(it.text, "bold")]
+        if it.owner:
+            parts.append(plain(f" · owner {it.owner}"))
+        if it.critical:
+            parts.append(Content.styled(" · CRITICAL", "$gate-nogo"))
+        if it.criterion:
+            parts.append(plain(f" · ticks itself from criterion {it.criterion}"))
+        elif ist.by:
+            parts.append(plain(f" · {'ticked' if ist.done else 'unticked'} by {short_actor(ist.by)} at "
+                               f"{fmt.t_rel(ist.at, f.t0)}"))
+        line.show(Content.assemble(*parts))
+
+    def on_row_table_highlighted(self, event: RowTable.Highlighted) -> None:
+        frame = getattr(self.app, "frame", None)
+        if frame is not None:
+            self._detail(frame)
+
+    def item_under_cursor(self) -> str | None:
+        key = self.table.cursor_key
+        return key[5:] if key and key.startswith("item:") else None
+
+
+def checklist_rows(f: Frame) -> list[Row]:
+    """Current phase first, then the rest in order; phases and sections fold."""
+    v, launch, st = f.verdict, f.launch, f.state
+    progress = {p.id: p for p in v.phases}
+    phases = list(launch.phases)
+    order = sorted(range(len(phases)), key=lambda i: (phases[i].id != v.phase_id, i))
+    by_id = {cv.criterion.id: cv for cv in v.criteria}
+    rows: list[Row] = []
+    for i in order:
+        ph = phases[i]
+        pp = progress[ph.id]
+        pkey = f"phase:{ph.id}"
+        tag = Content.styled("● now", "bold $accent") if pp.current else (
+            Content.styled("due", "$muted") if pp.due else Content.styled(f"at {_at(ph.at)}", "$muted"))
+        status = fmt.progress(pp.done, pp.total, 6)
+        if pp.critical_open and pp.due:
+            status += Content.styled(f" ‼{pp.critical_open}", "bold $gate-nogo")
+        rows.append(Row(pkey, (plain(ph.name, "bold"), tag, status, Content()), group=True))
+        for si, sec in enumerate(ph.sections):
+            skey = f"section:{ph.id}:{si}"
+            sdone = sum(1 for it in sec.items if it.id in v.items_done)
+            rows.append(Row(skey, (plain(sec.name, "$muted"), Content(),
+                                   Content.styled(f"{sdone}/{len(sec.items)}", "$muted"), Content()),
+                            parent=pkey, group=True))
+            for it in sec.items:
+                done = it.id in v.items_done
+                box = Content.styled("[x] ", "bold $gate-go") if done else Content("[ ] ")
+                text = box + plain(it.text)
+                if it.critical:
+                    text += Content.styled(" CRIT", "bold $gate-nogo" if pp.due and not done else "$muted")
+                when = Content()
+                if it.criterion:
+                    cv = by_id.get(it.criterion)
+                    lvl = cv.level.value if cv else "UNKNOWN"
+                    status = Content.assemble(("auto ", "$muted"), fmt.level(lvl, bold=False))
+                elif done:
+                    ist = st.items[it.id]
+                    status = Content.assemble(("✔ ", "$gate-go"), clean(_who(ist.by or "")))
+                    when = Content.styled(fmt.t_rel(ist.at, f.t0), "$muted")
+                else:
+                    status = Content.styled("open", "$gate-unknown" if pp.due else "$muted")
+                rows.append(Row(f"item:{it.id}", (text, plain(it.owner or "", "$muted"), status, when),
+                                parent=skey))
+    return rows
+
+
+def _at(offset: float) -> str:
+    return ("T-" if offset < 0 else "T+") + format_duration(abs(offset))
+
+
+# ---------------------------------------------------------------- alerts
+
+
+class AlertsPanel(Panel):
+    pid, title, key = "alerts", "Alerts", "3"
+
+    def compose(self) -> ComposeResult:
+        yield RowTable([
+            Column("sev", "Sev", width=6),
+            Column("alert", "Alert", flex=True, min_width=16),
+            Column("since", "Since", width=11, priority=1),
+            Column("status", "Status", min_width=8),
+            Column("source", "Source", min_width=6, priority=2),
+        ], empty="no alerts")
+        yield Line(id="alert-detail", classes="detail wrap")
+
+    def show(self, f: Frame) -> None:
+        alerts = sorted(f.state.alerts.values(), key=lambda a: (a.started, a.key), reverse=True)
+        self.table.set_rows([Row(a.key, _alert_cells(a, f.t0)) for a in alerts])
+        self._detail(f)
+
+    def _detail(self, f: Frame) -> None:
+        a = f.state.alerts.get(self.table.cursor_key or "")
+        if a is None:
+            self.query_one("#alert-detail", Line).show("")
+            return
+        labels = " ".join(f"{k}={v}" for k, v in sorted(a.labels.items()))
+        notes = " · ".join(f"{k}: {v}" for k, v in sorted(a.annotations.items()))
+        self.query_one("#alert-detail", Line).show(plain(" · ".join(x for x in (notes, labels) if x), "$muted"))
+
+    def on_row_table_highlighted(self, event: RowTable.Highlighted) -> None:
+        frame = getattr(self.app, "frame", None)
+        if frame is not None:
+            self._detail(frame)
+
+
+def _alert_cells(a: AlertState, t0: float) -> tuple[Content, ...]:
+    if a.firing:
+        status = Content.styled("FIRING", "bold $gate-nogo") if a.acked_by is None else Content.assemble(
+            ("acked ", "$gate-warn"), clean(_who(a.acked_by)))
+        title = plain(a.title, "bold")
+    else:
+        status = Content.styled(f"resolved {format_duration((a.ended or a.started) - a.started)}", "$muted")
+        title = plain(a.title, "$muted")
+    return (fmt.severity(a.severity), title, Content(fmt.t_rel(a.started, t0)), status, plain(a.source, "$muted"))
+
+
+def firing_unacked(f: Frame) -> list[AlertState]:
+    return sorted((a for a in f.state.alerts.values() if a.firing and a.acked_by is None),
+                  key=lambda a: a.started, reverse=True)
+
+
+# ---------------------------------------------------------------- sign-offs
+
+
+class SignoffsPanel(Panel):
+    pid, title, key = "signoffs", "Sign-offs", "4"
+
+    def compose(self) -> ComposeResult:
+        yield RowTable([
+            Column("role", "Role", min_width=6),
+            Column("state", "State", min_width=10),
+            Column("by", "By", min_width=4, priority=1),
+            Column("when", "When", width=11, priority=2),
+            Column("reason", "Reason", flex=True, min_width=6),
+        ], empty="no sign-offs required")
+        yield Line(id="signoff-detail", classes="detail")
+
+    def show(self, f: Frame) -> None:
+        rows = []
+        for sv in f.verdict.signoffs:
+            so = sv.signoff
+            role = plain(sv.title) if sv.required else plain(sv.title) + Content.styled(" (opt)", "$muted")
+            if so is None:
+                rows.append(Row(sv.role, (role, Content.styled("… pending", "$gate-unknown"), Content(), Content(),
+                                          Content())))
+                continue
+            state = fmt.level(so.verdict)
+            if sv.stale:
+                state += Content.styled(" STALE", "bold $gate-warn")
+            rows.append(Row(sv.role, (role, state, plain(_who(so.by)), Content(fmt.t_rel(so.at, f.t0)),
+                                      plain(so.reason))))
+        d = f.state.decision
+        if d is not None:
+            rows.append(Row("decision", (Content.styled("FINAL", "bold"), fmt.level(d.verdict),
+                                         plain(_who(d.by)), Content(fmt.t_rel(d.at, f.t0)), plain(d.reason))))
+        self.table.set_rows(rows)
+        self._detail(f)
+
+    def _detail(self, f: Frame) -> None:
+        sv = next((s for s in f.verdict.signoffs if s.role == self.table.cursor_key), None)
+        text: Content | str = ""
+        so = sv.signoff if sv is not None else None
+        if sv is not None and so is not None:
+            text = Content.assemble(fmt.level(so.verdict), " by ", clean(short_actor(so.by)),
+                                    f" at {fmt.t_rel(so.at, f.t0)}")
+            if sv.stale:
+                text += Content.assemble((" · STALE: ", "bold $gate-warn"), clean(sv.stale_reason))
+            elif so.snapshot:
+                snap = ", ".join(f"{k} {v}" for k, v in so.snapshot.items())
+                text += plain(f" · at sign-off: {snap}", "$muted")
+        self.query_one("#signoff-detail", Line).show(text)
+
+    def on_row_table_highlighted(self, event: RowTable.Highlighted) -> None:
+        frame = getattr(self.app, "frame", None)
+        if frame is not None:
+            self._detail(frame)
+
+
+# ---------------------------------------------------------------- rollback
+
+
+class RollbackPanel(Panel):
+    pid, title, key = "rollback", "Rollback", "5"
+
+    def compose(self) -> ComposeResult:
+        yield Line(id="rollback-status")
+        yield RowTable([
+            Column("step", "Step", flex=True, min_width=12),
+            Column("status", "Status", min_width=8),
+            Column("exit", "Exit", width=4, align="right", priority=1),
+            Column("took", "Took", width=6, align="right", priority=2),
+        ], empty="no rollback steps configured")
+
+    def show(self, f: Frame) -> None:
+        rb = f.state.rollback
+        launch = f.launch
+        armed = launch.rollback.auto_allowed and any(cv.trigger_mode == "auto" for cv in f.verdict.criteria
+                                                     if cv.criterion.trigger is not None)
+        status_style = {"running": "bold $gate-warn", "failed": "bold $gate-nogo", "succeeded": "bold $gate-go"}
+        parts: list[Content | str] = [Content.styled(rb.status.upper(), status_style.get(rb.status, "bold"))]
+        if rb.status != "idle":
+            parts.append(Content.assemble(" by ", clean(short_actor(rb.by or "?")),
+                                          (" automatically" if rb.automatic else ""),
+                                          (" (dry run)" if rb.dry_run else "")))
+        parts.append(Content.styled("  auto-rollback ", "$muted"))
+        parts.append(Content.styled("ARMED", "bold $gate-rollback") if armed else Content("not armed"))
+        if launch.rollback.dry_run or f.info.dry_run:
+            parts.append(Content.styled("  DRY RUN", "$gate-warn"))
+        parts.append(Content.styled("   R: roll back", "$muted"))
+        self.query_one("#rollback-status", Line).show(Content.assemble(*parts))
+        self.table.set_rows(rollback_rows(f, launch))
+
+
+def rollback_rows(f: Frame, launch: Launch) -> list[Row]:
+    rb = f.state.rollback
+    rows: list[Row] = []
+    if rb.steps:
+        for i, s in enumerate(rb.steps):
+            style = {"ok": "$gate-go", "failed": "bold $gate-nogo", "timeout": "bold $gate-nogo",
+                     "running": "bold $gate-warn"}.get(s.status, "$muted")
+            took = format_duration(s.finished - s.started) if s.started and s.finished else ""
+            key = f"step:{i}"
+            rows.append(Row(key, (plain(f"{i + 1}. {s.name}"), Content.styled(s.status, style),
+                                  Content("" if s.exit_code is None else str(s.exit_code)), Content(took)),
+                            group=bool(s.output)))
+            for j, line in enumerate(s.output[-8:]):
+                for k, part in enumerate(clean_lines(line)):
+                    rows.append(Row(f"{key}:out:{j}:{k}", (plain(part, "$muted"), Content(), Content(), Content()),
+                                    parent=key))
+        return rows
+    for i, step in enumerate(launch.rollback.steps):
+        cmd = step.shell if step.shell is not None else " ".join(step.run or [])
+        rows.append(Row(f"plan:{i}", (plain(f"{i + 1}. {step.name}"), Content.styled("ready", "$muted"),
+                                      Content(), Content())))
+        rows.append(Row(f"plan:{i}:cmd", (plain(f"$ {cmd}", "$muted"), Content(), Content(), Content()),
+                        parent=None))
+    for stage in launch.rollback.runbook:
+        rows.append(Row(f"runbook:{stage.name}", (plain(f"runbook: {stage.name}" + (f" ({stage.within})"
+                                                                                    if stage.within else ""),
+                                                        "$muted"), Content(), Content(), Content())))
+    return rows
+
+
+# ---------------------------------------------------------------- decision log
+
+
+class LogPanel(Panel):
+    pid, title, key = "log", "Decision log", "6"
+
+    def compose(self) -> ComposeResult:
+        yield RowTable([
+            Column("when", "When", width=11),
+            Column("who", "Who", min_width=4, priority=1),
+            Column("what", "What", flex=True, min_width=12),
+        ], show_header=False, empty="nothing recorded yet")
+
+    def show(self, f: Frame) -> None:
+        table = self.table
+        at_end = table.cursor_key is None or table.cursor_key == (table.visible_keys[-1] if table.visible_keys
+                                                                   else None)
+        rows = [Row(str(e.seq), (Content(fmt.t_rel(e.ts, f.t0)), plain(_who(e.actor), "$muted"),
+                                 plain(e.text, "bold" if e.kind == "note" else "")))
+                for e in f.state.timeline]
+        table.set_rows(rows)
+        if at_end and rows:
+            table.action_cursor_to(-1)
+
+
+def _who(label: str) -> str:
+    name = short_actor(label)
+    return name.split("@", 1)[0] if "@" in name else name
+
+
+PANEL_TYPES: tuple[type[Panel], ...] = (GatesPanel, ChecklistPanel, AlertsPanel, SignoffsPanel, RollbackPanel,
+                                        LogPanel)
+

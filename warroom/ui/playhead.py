@@ -1,0 +1,101 @@
+"""Replay controls without Textual: where the playhead is and how it moves.
+
+The console in replay mode asks the ReplaySource for the state at the
+playhead and draws it with `now` = the playhead, exactly as live would have.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Protocol
+
+from warroom.state import LaunchState
+from warroom.units import parse_duration
+
+SPEEDS = (0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0)
+
+
+class ReplaySource(Protocol):
+    """What replay needs from a recorded log (warroom.replay implements it)."""
+
+    start: float
+    end: float
+    integrity: str
+
+    def state_at(self, t: float) -> LaunchState: ...
+
+    def marks(self) -> list[tuple[float, str]]: ...
+
+
+@dataclass
+class Playhead:
+    start: float
+    end: float
+    t: float
+    speed: float = 1.0
+    playing: bool = False
+
+    def advance(self, seconds: float) -> bool:
+        """Move on by `seconds` of wall time; stops at the end. Returns whether the playhead moved."""
+        if not self.playing:
+            return False
+        before = self.t
+        self.t = min(self.end, self.t + seconds * self.speed)
+        if self.t >= self.end:
+            self.playing = False
+        return self.t != before
+
+    def toggle(self) -> None:
+        if not self.playing and self.t >= self.end:
+            self.t = self.start
+        self.playing = not self.playing
+
+    def faster(self, factor: float) -> None:
+        i = min(range(len(SPEEDS)), key=lambda k: abs(SPEEDS[k] - self.speed))
+        i = min(len(SPEEDS) - 1, i + 1) if factor > 1 else max(0, i - 1)
+        self.speed = SPEEDS[i]
+
+    def seek(self, t: float) -> None:
+        self.t = max(self.start, min(self.end, t))
+
+    def step(self, marks: list[tuple[float, str]], direction: int) -> tuple[float, str] | None:
+        """Jump to the next (1) or previous (-1) mark; returns it, or None if there is none."""
+        eps = 1e-6
+        if direction > 0:
+            nxt = [m for m in marks if m[0] > self.t + eps]
+            target = min(nxt, default=None, key=lambda m: m[0])
+        else:
+            prv = [m for m in marks if m[0] < self.t - eps]
+            target = max(prv, default=None, key=lambda m: m[0])
+        if target is not None:
+            self.seek(target[0])
+        return target
+
+
+_REL = re.compile(r"^\s*T\s*([+-])\s*(.+)$", re.IGNORECASE)
+_CLOCK = re.compile(r"^(\d+d)?(\d{1,3}):(\d{2})(?::(\d{2}))?$")
+
+
+def parse_moment_text(text: str, t0: float) -> float:
+    """'T+00:37', 'T+00:37:12', 'T-5m', 'T+1h30m', 'T0' -> epoch seconds; ValueError with a hint otherwise.
+
+    'T+00:37' is hours:minutes, as on the console clock (T+HH:MM:SS).
+    """
+    s = text.strip().replace(" ", "")
+    if s.upper() in ("T0", "T-0", "T+0"):
+        return t0
+    m = _REL.match(s)
+    if not m:
+        raise ValueError(f"cannot read {text!r}; write e.g. T+00:37, T+00:37:12, T-5m or T+1h30m")
+    sign = -1.0 if m.group(1) == "-" else 1.0
+    body = m.group(2)
+    c = _CLOCK.match(body)
+    if c:
+        days = float(c.group(1)[:-1]) if c.group(1) else 0.0
+        secs = days * 86400 + int(c.group(2)) * 3600 + int(c.group(3)) * 60 + int(c.group(4) or 0)
+        return t0 + sign * secs
+    try:
+        return t0 + sign * parse_duration(body)
+    except ValueError:
+        raise ValueError(f"cannot read {text!r}; write e.g. T+00:37, T+00:37:12, T-5m or T+1h30m") from None
