@@ -46,19 +46,16 @@ from warroom.ui.modals import (
 )
 from warroom.ui.panels import (
     PANEL_TYPES,
-    AlertsPanel,
     ChecklistPanel,
-    GatesPanel,
     Panel,
-    SignoffsPanel,
     firing_unacked,
 )
 from warroom.ui.playhead import Playhead, ReplaySource, parse_moment_text
 from warroom.ui.rowtable import RowTable
 from warroom.ui.safe import clean, plain
 from warroom.ui.session import Permissions, config_text, fallback_plan, optional, permissions
-from warroom.ui.themes import gate_defaults, load_themes
 from warroom.ui.themes import choose as choose_theme
+from warroom.ui.themes import gate_defaults, load_themes
 
 Mode = Literal["live", "observer", "replay"]
 TABS_BELOW = (120, 36)  # narrower or lower than this: one panel at a time
