@@ -63,6 +63,8 @@ class Actor:
 
     @classmethod
     def from_json(cls, d: dict[str, Any]) -> Actor:
+        if not isinstance(d, dict):
+            raise TypeError(f"actor must be an object, not {type(d).__name__}")
         return cls(str(d.get("user", "?")), str(d.get("host", "?")), d.get("ssh"), d.get("name"))
 
 

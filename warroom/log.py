@@ -21,9 +21,9 @@ from typing import Any
 
 import orjson
 
-from warroom.events import GENESIS, Actor, BadLine, Event, decode, encode, parse_iso
+from warroom.events import GENESIS, SCHEMA_VERSION, Actor, BadLine, Event, decode, encode, parse_iso
 
-_TAIL_CHUNK = 1 << 16
+_TAIL_FIRST = 1 << 12
 _READ_CHUNK = 1 << 20
 
 
@@ -117,43 +117,51 @@ class DecisionLog:
                 view = view[n:]
             os.fsync(fd)
             self._tail = _Tail(t.end + len(line), seq, digest, ts)
-            return Event(1, seq, ts, who, kind, payload, t.hash, digest)
+            return Event(SCHEMA_VERSION, seq, ts, who, kind, payload, t.hash, digest)
         finally:
             fcntl.flock(fd, fcntl.LOCK_UN)
 
     def _read_tail(self, size: int) -> _Tail:
-        """Find the last complete event; set aside a torn tail left by a crashed writer."""
+        """Find the last complete event; set aside a torn tail left by a crashed writer.
+
+        Reads backwards from the end in growing chunks (most events are a few
+        hundred bytes, so one small read usually does).
+        """
         if size == 0:
             return _Tail(0)
-        start = size
-        buf = b""
+        chunk = _TAIL_FIRST
         while True:
-            start = max(0, start - _TAIL_CHUNK)
+            start = max(0, size - chunk)
             buf = os.pread(self._fd, size - start, start)
-            body = buf if buf.endswith(b"\n") else buf[: buf.rfind(b"\n") + 1]
+            body = buf[: buf.rfind(b"\n") + 1]
             if body.count(b"\n") >= 2 or start == 0:
                 break
+            chunk *= 4
         if not buf.endswith(b"\n"):
             cut = buf.rfind(b"\n") + 1
-            torn = buf[cut:]
-            with open(str(self.path) + ".torn", "ab") as f:
-                f.write(torn + b"\n")
-                f.flush()
-                os.fsync(f.fileno())
+            self._set_aside(buf[cut:])
             os.ftruncate(self._fd, start + cut)
             os.fsync(self._fd)
             self.recovered_torn += 1
             size = start + cut
             buf = buf[:cut]
-        lines = buf.rstrip(b"\n").split(b"\n")
-        last = lines[-1] if lines and lines[-1] else b""
-        if not last:
+        if not buf:
             return _Tail(size)
+        if buf.endswith(b"\n\n"):
+            raise LogCorrupt(f"{self.path}: ends with a blank line; run 'warroom verify'")
+        last = buf[buf.rfind(b"\n", 0, len(buf) - 1) + 1: -1]
         try:
             ev = decode(last)
         except BadLine as e:
             raise LogCorrupt(f"{self.path}: last event is damaged ({e}); run 'warroom verify'") from None
         return _Tail(size, ev.seq, ev.hash, ev.ts)
+
+    def _set_aside(self, torn: bytes) -> None:
+        """Keep a crashed writer's partial line in `<log>.torn` (durably) before cutting it off the log."""
+        with open(str(self.path) + ".torn", "ab") as f:
+            f.write(torn + b"\n")
+            f.flush()
+            os.fsync(f.fileno())
 
 
 def iter_lines(path: str | Path, start: int = 0) -> Iterator[tuple[int, bytes, bool]]:
@@ -200,7 +208,7 @@ def iter_events_from(path: str | Path, start: int = 0, seq: int = 0, prev: str =
             problem = VerifyProblem(seq + 1, n, str(e))
             raise LogCorrupt(str(problem), problem) from None
         if ev.seq != seq + 1 or ev.prev != prev:
-            problem = VerifyProblem(seq + 1, n, _chain_reason(ev.seq, seq + 1))
+            problem = chain_problem(ev.seq, seq + 1, n)
             raise LogCorrupt(str(problem), problem)
         prev, seq = ev.hash, ev.seq
         yield off + len(line) + 1, ev
@@ -218,17 +226,29 @@ def read_log(path: str | Path) -> ReadResult:
     try:
         for ev in iter_events(path, on_torn=torn):
             out.events.append(ev)
-    except LogCorrupt:
-        out.problem = verify(path).problem
+    except LogCorrupt as e:
+        out.problem = e.problem or verify(path).problem
     return out
 
 
-def _chain_reason(got: int, expected: int) -> str:
+def chain_problem(got: int, expected: int, line: int) -> VerifyProblem:
+    """What a break in the chain means, named at the first sequence number that is wrong.
+
+    `got` is the seq of a self-consistent event found on `line` where `expected`
+    belongs, or equal to `expected` when the event's `prev` link does not match.
+    """
     if got > expected:
-        return f"expected seq {expected} but found {got}: events were deleted"
+        gone = f"event {expected} was" if got == expected + 1 else f"events {expected}..{got - 1} were"
+        return VerifyProblem(expected, line, f"found seq {got} where {expected} belongs: {gone} deleted or moved")
+    if got == expected - 1:
+        return VerifyProblem(got, line, f"a second event claims seq {got}: an event was inserted")
     if got < expected:
-        return f"expected seq {expected} but found {got}: events were inserted or reordered"
-    return "previous-hash link broken: an earlier event was edited or replaced"
+        return VerifyProblem(expected, line, f"found seq {got} where {expected} belongs: an event was inserted "
+                                             "or events were reordered")
+    if expected == 1:
+        return VerifyProblem(1, line, "the first event does not start the chain: events before it were removed")
+    return VerifyProblem(expected - 1, line - 1, f"event {expected - 1} no longer matches the hash event {expected} "
+                                                 "recorded for it: it was edited and re-hashed")
 
 
 def verify(path: str | Path) -> VerifyResult:
@@ -239,25 +259,27 @@ def verify(path: str | Path) -> VerifyResult:
     sha = hashlib.sha256
     loads = orjson.loads
     suffix = len(',"hash":"') + 64 + len('"}')
-    first_ts: str | None = None
-    last_ts: str | None = None
+    marker = b',"hash":"'
+    first_ts: Any = None
+    last_ts: Any = None
     for n, (_off, line, complete) in enumerate(iter_lines(path), 1):
         if not complete:
             res.torn = len(line)
             break
         digest = sha(line[:-suffix] + b"}").hexdigest().encode()
-        if line[-66:-2] != digest or line[-suffix:-66] != b',"hash":"':
+        if line[-66:-2] != digest or line[-suffix:-66] != marker:
             res.problem = VerifyProblem(seq + 1, n, "content does not match its hash: the event was edited")
             break
         try:
             d = loads(line)
-            ev_seq, ev_prev = d["seq"], d["prev"]
-            last_ts = d["ts"]
+            ev_seq, ev_prev, last_ts = d["seq"], d["prev"], d["ts"]
         except (orjson.JSONDecodeError, KeyError, TypeError):
-            res.problem = VerifyProblem(seq + 1, n, "not a valid event")
+            ev_seq = ev_prev = None
+        if type(ev_seq) is not int or type(ev_prev) is not str or type(last_ts) is not str:
+            res.problem = VerifyProblem(seq + 1, n, "not a valid event (seq, prev or ts missing or of the wrong type)")
             break
         if ev_seq != seq + 1 or ev_prev.encode() != prev:
-            res.problem = VerifyProblem(seq + 1, n, _chain_reason(ev_seq, seq + 1))
+            res.problem = chain_problem(ev_seq, seq + 1, n)
             break
         if first_ts is None:
             first_ts = last_ts
@@ -265,20 +287,28 @@ def verify(path: str | Path) -> VerifyResult:
         prev = digest
     res.count = seq
     res.last_hash = prev.decode()
-    if first_ts and last_ts:
-        res.first_ts, res.last_ts = parse_iso(first_ts), parse_iso(last_ts)
+    try:
+        if first_ts and last_ts:
+            res.first_ts, res.last_ts = parse_iso(first_ts), parse_iso(last_ts)
+    except ValueError:
+        res.problem = res.problem or VerifyProblem(1, 1, "timestamps are not ISO 8601")
     return res
 
 
 @dataclass
 class Follower:
-    """Reads events appended since the last call; used by live consoles to stay in sync."""
+    """Reads events appended since the last call; used by live consoles to stay in sync.
+
+    Keeps its place (byte offset, seq, hash, line) so each poll reads only what
+    is new, and checks the chain across polls.
+    """
 
     path: Path
     offset: int = 0
     seq: int = 0
     prev: str = GENESIS
     torn: bytes = field(default=b"")
+    line: int = 0
 
     def poll(self) -> list[Event]:
         try:
@@ -288,6 +318,7 @@ class Follower:
         if size < self.offset:
             raise LogCorrupt(f"{self.path} shrank under us (was {self.offset} bytes, now {size})")
         if size == self.offset:
+            self.torn = b""
             return []
         out: list[Event] = []
         self.torn = b""
@@ -295,13 +326,16 @@ class Follower:
             if not complete:
                 self.torn = line
                 break
+            n = self.line + 1
             try:
                 ev = decode(line)
             except BadLine as e:
-                raise LogCorrupt(str(VerifyProblem(self.seq + 1, 0, str(e)))) from None
+                problem = VerifyProblem(self.seq + 1, n, str(e))
+                raise LogCorrupt(str(problem), problem) from None
             if ev.seq != self.seq + 1 or ev.prev != self.prev:
-                raise LogCorrupt(str(VerifyProblem(self.seq + 1, 0, _chain_reason(ev.seq, self.seq + 1))))
-            self.seq, self.prev = ev.seq, ev.hash
+                problem = chain_problem(ev.seq, self.seq + 1, n)
+                raise LogCorrupt(str(problem), problem)
+            self.seq, self.prev, self.line = ev.seq, ev.hash, n
             self.offset = off + len(line) + 1
             out.append(ev)
         return out
