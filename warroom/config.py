@@ -212,6 +212,22 @@ class Criterion(Model):
     def trigger_threshold(self) -> Threshold | None:
         return parse_threshold(self.trigger.when, self.unit) if self.trigger else None
 
+    @cached_property
+    def thresholds(self) -> tuple[Threshold, ...]:
+        """go, warn, trigger and clear thresholds that are set; parsed once, read for every sample."""
+        return tuple(t for t in (self.go_threshold, self.warn_threshold, self.trigger_threshold,
+                                 self.clear_threshold) if t is not None)
+
+    @cached_property
+    def fixed_bounds(self) -> tuple[float, ...] | None:
+        """The numbers the thresholds compare against, when none is relative to a baseline."""
+        return None if self.baseline_offset is not None else tuple(t.value for t in self.thresholds)
+
+    @cached_property
+    def baseline_offset(self) -> float | None:
+        """Seconds from T-0 at which the baseline is taken, if any threshold is relative to one."""
+        return next((t.relative_to for t in self.thresholds if t.relative_to is not None), None)
+
     @property
     def threshold_text(self) -> str:
         return self.shown_as or self.go

@@ -72,13 +72,14 @@ def bound(th: Threshold, baseline: float | None) -> float | None:
     return None if baseline is None else baseline * (1.0 + th.value / 100.0)
 
 
-def thresholds(c: Criterion) -> list[Threshold]:
-    return [t for t in (c.go_threshold, c.warn_threshold, c.trigger_threshold, c.clear_threshold) if t is not None]
+def thresholds(c: Criterion) -> tuple[Threshold, ...]:
+    return c.thresholds
 
 
 def show(c: Criterion, value: float, baseline: float | None = None) -> str:
     """The value as text with enough digits to sit on the right side of every threshold."""
-    bounds = [b for th in thresholds(c) if (b := bound(th, baseline)) is not None]
+    fixed = c.fixed_bounds
+    bounds = fixed if fixed is not None else [b for th in thresholds(c) if (b := bound(th, baseline)) is not None]
     return format_value(value, c.unit, bounds)
 
 
@@ -102,9 +103,8 @@ def judge(c: Criterion, value: float | None, error: str | None = None, baseline:
         if c.no_data == "nogo":
             return Judgement(Level.NOGO, f"no data ({why}); counts as NO-GO (no_data: nogo)", breach=True)
         return Judgement(Level.UNKNOWN, f"no data ({why})", Unknown.NO_DATA)
-    relative = [t for t in thresholds(c) if t.relative_to is not None]
-    if relative and (before_baseline or baseline is None):
-        moment = format_t_relative(relative[0].relative_to or 0.0)
+    if c.baseline_offset is not None and (before_baseline or baseline is None):
+        moment = format_t_relative(c.baseline_offset)
         why = "not reached yet" if before_baseline else "no value was recorded at or before it"
         return Judgement(Level.UNKNOWN, f"no baseline: it is taken at {moment}, {why}", Unknown.NO_DATA)
     shown = show(c, value, baseline)

@@ -396,10 +396,8 @@ def _value(x: Any) -> float | None:
 
 
 def _baseline_moment(c: Criterion, t0: float) -> float | None:
-    for th in (c.go_threshold, c.warn_threshold, c.trigger_threshold, c.clear_threshold):
-        if th is not None and th.relative_to is not None:
-            return t0 + th.relative_to
-    return None
+    off = c.baseline_offset
+    return None if off is None else t0 + off
 
 
 def stale_limit(launch: Launch, c: Criterion) -> float | None:

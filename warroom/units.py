@@ -7,6 +7,7 @@ pure rules can use it without an import cycle.
 from __future__ import annotations
 
 import math
+import operator
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -120,25 +121,15 @@ class Threshold:
             if baseline is None:
                 raise ValueError("relative threshold needs a baseline")
             bound = baseline * (1.0 + self.value / 100.0)
-        return compare(self.op, actual, bound)
+        return _COMPARE[self.op](actual, bound)
+
+
+_COMPARE = {">=": operator.ge, ">": operator.gt, "<=": operator.le, "<": operator.lt, "==": operator.eq,
+            "!=": operator.ne}
 
 
 def compare(op: str, a: float, b: float) -> bool:
-    if op == ">=":
-        return a >= b
-    if op == ">":
-        return a > b
-    if op == "<=":
-        return a <= b
-    if op == "<":
-        return a < b
-    if op == "==":
-        return a == b
-    return a != b
-
-
-def _same_side(shown: float, value: float, b: float) -> bool:
-    return (shown > b) == (value > b) and (shown == b) == (value == b)
+    return _COMPARE[op](a, b)
 
 
 def parse_moment(text: str) -> float:
@@ -177,6 +168,10 @@ def parse_threshold(text: str | int | float, unit: str) -> Threshold:
     return Threshold(op, number, text.strip())
 
 
+_BASE_DIGITS = {"%": 2, "ratio": 4, "ms": 0, "s": 2}
+_SUFFIX = {"": "", "count": "", "ratio": "", "score": ""}
+
+
 def format_value(value: float, unit: str, threshold: float | Iterable[float] | None = None) -> str:
     """Show a value with enough digits that it never rounds across `threshold` (one bound or several).
 
@@ -184,23 +179,27 @@ def format_value(value: float, unit: str, threshold: float | Iterable[float] | N
     number sits on the same side of every threshold as the real one (and equals
     one only if the value does), falling back to the exact shortest repr.
     """
-    if math.isnan(value):
-        return "NaN"
-    if math.isinf(value):
-        return "+Inf" if value > 0 else "-Inf"
-    bounds = [] if threshold is None else [float(threshold)] if isinstance(threshold, int | float) \
-        else [float(b) for b in threshold]
-    base = {"%": 2, "ratio": 4, "ms": 0, "s": 2}.get(unit, 2 if abs(value) < 100 else 0)
+    if not math.isfinite(value):
+        return "NaN" if math.isnan(value) else "+Inf" if value > 0 else "-Inf"
+    bounds = () if threshold is None else (float(threshold),) if isinstance(threshold, (int, float)) \
+        else tuple(float(b) for b in threshold)
+    base = _BASE_DIGITS.get(unit, 2 if abs(value) < 100 else 0)
     if value != int(value) and abs(value) < 1:
         base = max(base, 3)
     digits = base
-    exact = False
-    while not all(_same_side(round(value, digits), value, b) for b in bounds):
+    text = f"{value:.{digits}f}"
+    while bounds:  # the hot path of every sample: an explicit loop, no generator or helper call per bound
+        shown = float(text)  # the same number round(value, digits) gives: both round the exact binary value once
+        for b in bounds:
+            if (shown > b) != (value > b) or (shown == b) != (value == b):
+                break
+        else:
+            break
         digits += 1
         if digits > 15:
-            exact = True
+            text = repr(value)
             break
-    text = repr(value) if exact else f"{value:.{digits}f}"
-    suffix = {"": "", "count": "", "ratio": "", "score": ""}.get(unit, unit)
+        text = f"{value:.{digits}f}"
+    suffix = _SUFFIX.get(unit, unit)
     sep = "" if suffix in ("%", "ms", "s") else " "
     return f"{text}{sep}{suffix}" if suffix else text
