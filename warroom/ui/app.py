@@ -16,6 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
+from rich.text import Text
 from textual import work
 from textual.app import App, ComposeResult
 from textual.binding import BindingType
@@ -63,7 +64,9 @@ PANEL_IDS = tuple(pid for pid, _title in PANELS)
 
 
 class WarroomApp(App[int]):
-    CSS_PATH: ClassVar[list[str | Path]] = ["layout.tcss", "look.tcss"]  # type: ignore[assignment]
+    # absolute, so subclasses defined elsewhere (the replay command's) still find them
+    CSS_PATH: ClassVar[list[str | Path]] = [Path(__file__).parent / "layout.tcss",  # type: ignore[assignment]
+                                            Path(__file__).parent / "look.tcss"]
     BINDINGS: ClassVar[list[BindingType]] = keymap.bindings()  # type: ignore[assignment]
     COMMANDS = App.COMMANDS | {WarroomCommands}
     TITLE = "warroom"
@@ -94,6 +97,7 @@ class WarroomApp(App[int]):
         self.follower: Follower | None = None
         self.playhead: Playhead | None = None
         self.recorder: Any = None
+        self.watcher: Any = None  # auto-rollback, run by whichever console records
         self.recorder_status = ""
         self.startup_error: str | None = None
         self.active_panel = "gates"
@@ -174,7 +178,7 @@ class WarroomApp(App[int]):
                 self._start_follow()
         except (ConfigError, LogCorrupt, OSError) as e:
             self.startup_error = str(e)
-            self.exit(2, return_code=2, message=str(e))
+            self.exit(2, return_code=2, message=Text(str(e)))
             return
         self.set_interval(self.poll_interval, self._tick)
         self._repaint(force=True)
@@ -238,6 +242,10 @@ class WarroomApp(App[int]):
             self.notify(self.recorder_status, severity="error")
             return
         self.recorder_status = "starting recorder"
+        auto, _why = optional("warroom.autorollback")
+        if auto is not None and hasattr(auto, "AutoRollbackWatcher"):
+            self.watcher = auto.AutoRollbackWatcher(self.launch, self.dlog, self.actor, dry_run=self.dry_run,
+                                                    clock=self.clock)
         self._run_recorder()
 
     @work(exclusive=True, group="recorder", exit_on_error=False)
@@ -251,10 +259,7 @@ class WarroomApp(App[int]):
 
     def _recorder_text(self) -> str:
         if self.recorder is not None:
-            try:
-                return "recording" if self.recorder.is_leader else "following"
-            except Exception:
-                return "following"
+            return "recording" if self._is_leader() else "following"
         return self.recorder_status or ("following" if self.mode == "live" else "")
 
     # ------------------------------------------------------------------ the loop
@@ -335,6 +340,7 @@ class WarroomApp(App[int]):
                 self.panel(pid).show(frame)
             self._tab_badges(frame)
             self._check_recommendations(v)
+            self._check_auto_rollback(v)
 
     def _tab_badges(self, f: Frame) -> None:
         v = f.verdict
@@ -592,7 +598,7 @@ class WarroomApp(App[int]):
     async def _rollback_worker(self, mod: Any, reason: str) -> None:
         runner = mod.RollbackRunner(self.launch, self.dlog, self.actor, dry_run=self.dry_run)
         try:
-            ok = await runner.run(reason, automatic=False)
+            ok = await runner.run(reason, automatic=False, roles=[r.id for r in self.perms.roles], observer=False)
         except Exception as e:
             self.notify(f"rollback could not run: {type(e).__name__}: {e}", severity="error", timeout=30)
             self._poll()
@@ -600,6 +606,19 @@ class WarroomApp(App[int]):
         self._poll()
         self.notify("rollback finished OK" if ok else "rollback did not finish OK — see the rollback panel",
                     severity="information" if ok else "error", timeout=30)
+
+    def _check_auto_rollback(self, v: Verdict) -> None:
+        """The recording console also watches 'auto' triggers (one watcher per log, like one recorder)."""
+        w = self.watcher
+        if w is None or self.recorder is None or not self._is_leader() or w.running:
+            return
+        self.run_worker(w.on_state(self.state, v.now, v), group="autorollback", exit_on_error=False)
+
+    def _is_leader(self) -> bool:
+        try:
+            return bool(self.recorder.is_leader)
+        except Exception:
+            return False
 
     # ------------------------------------------------------------------ recommend mode
 
