@@ -236,3 +236,19 @@ async def test_lock_file_sits_beside_the_log(tmp_path):
     await r.release()
     assert await other.acquire()
     await other.release()
+
+
+def test_append_many_writes_one_batch_in_the_chain(tmp_path):
+    """The recorder's batched append keeps the chain whole, beside another writer on the same file."""
+    from warroom.log import verify
+
+    path = tmp_path / "batch.jsonl"
+    with DecisionLog(path, DANA) as a, DecisionLog(path, Actor("eve", "bastion")) as b:
+        a.append("note", {"text": "one"})
+        b.append("note", {"text": "two"})  # a's idea of the tail is now stale
+        evs = a.append_many([("sample", {"criterion": "x", "value": 1.0}), ("sample", {"criterion": "y"})])
+        b.append("note", {"text": "three"})
+    assert [e.seq for e in evs] == [3, 4]
+    events = read_log(path).events
+    assert [e.kind for e in events] == ["note", "note", "sample", "sample", "note"]
+    assert [e.seq for e in events] == [1, 2, 3, 4, 5] and verify(path).ok

@@ -138,6 +138,7 @@ class Recorder:
         self._sources: dict[str, Source] = {}
         self._rec = Recovered()
         self._alerts_ok: dict[str, bool] = {}
+        self._pending: list[tuple[str, dict[str, Any] | None]] = []
         self.polls = 0  # completed group polls, for tests and benches
 
     @property
@@ -177,6 +178,7 @@ class Recorder:
         """Stop recording: close clients, say so in the log, drop the lock."""
         was = self._leader
         self._leader = False
+        self.flush()
         await self._close_sources()
         try:
             if was and self.lock.held:
@@ -239,6 +241,18 @@ class Recorder:
     def _append(self, kind: str, data: dict[str, Any]) -> None:
         self.log.append(kind, data, actor=self.actor)
 
+    def _queue(self, kind: str, data: dict[str, Any]) -> None:
+        """Append soon: what completes in the same turn of the event loop goes in one write and fsync."""
+        self._pending.append((kind, data))
+        if len(self._pending) == 1:
+            asyncio.get_running_loop().call_soon(self.flush)
+
+    def flush(self) -> None:
+        """Write queued events now (also called before anything else is appended, to keep order)."""
+        items, self._pending = self._pending, []
+        if items:
+            self.log.append_many(items, actor=self.actor)
+
     def _next_tick(self, g: Group, now: float) -> int:
         assert self.epoch is not None
         # the slot we are in (polled at once if not yet recorded), pushed back while backing off
@@ -267,6 +281,7 @@ class Recorder:
             self.record(c, r, tick)
 
         await asyncio.gather(*(one(c) for c in g.criteria))
+        self.flush()
         g.failures = g.failures + 1 if unreachable == len(g.criteria) else 0
         self.polls += 1
 
@@ -286,7 +301,7 @@ class Recorder:
             if last is not None and tick <= last:
                 return
             self._rec.last_tick[c.id] = tick
-        self._append("sample", sample_data(c, r, tick, baseline))
+        self._queue("sample", sample_data(c, r, tick, baseline))
 
     async def _take_baselines(self) -> None:
         """For relative thresholds whose moment has passed with no sample before it, ask the source
@@ -338,10 +353,10 @@ class Recorder:
         for fp, a in current.items():
             if fp not in known:
                 known[fp] = a
-                self._append("alert", a.to_event("firing", t, s.name))
+                self._queue("alert", a.to_event("firing", t, s.name))
         for fp in [fp for fp in known if fp not in current]:
             a = known.pop(fp)
-            self._append("alert", a.to_event("resolved", t, s.name))
+            self._queue("alert", a.to_event("resolved", t, s.name))
 
     async def poll_once(self) -> None:
         """Every criterion and alert feed once, now (for `warroom check`); the caller holds the lock."""
