@@ -404,8 +404,11 @@ class LogPanel(Panel):
             Column("who", "Who", min_width=4, priority=1),
             Column("what", "What", flex=True, min_width=12),
         ], show_header=False, empty="nothing recorded yet")
+        yield Line(id="log-path", classes="detail wrap")
 
     def show(self, f: Frame) -> None:
+        self.query_one("#log-path", Line).show(plain(f"log: {f.info.log_path}" if f.info.log_path else
+                                                     f"replay · {f.info.note}", "$muted"))
         table = self.table
         at_end = table.cursor_key is None or table.cursor_key == (table.visible_keys[-1] if table.visible_keys
                                                                    else None)

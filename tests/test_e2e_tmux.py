@@ -1,0 +1,123 @@
+"""End to end: the installed `warroom demo` in a real tmux session, driven by keys, read by capture-pane;
+then the log file must hold exactly what was done, by whom, with an intact chain."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from warroom.log import read_log, verify
+
+pytestmark = [pytest.mark.tmux, pytest.mark.slow]
+
+TMUX = shutil.which("tmux")
+WARROOM = shutil.which("warroom")
+
+
+class Tmux:
+    """One private tmux server (its own socket), so the test never touches anyone else's sessions."""
+
+    def __init__(self, socket: str):
+        self.socket = socket
+
+    def run(self, *args: str) -> str:
+        assert TMUX is not None
+        return subprocess.run([TMUX, "-L", self.socket, "-f", "/dev/null", *args], check=True, capture_output=True,
+                              text=True, timeout=10).stdout
+
+    def screen(self) -> str:
+        return self.run("capture-pane", "-p", "-t", "demo")
+
+    def keys(self, *keys: str) -> None:
+        for k in keys:  # one at a time, as a person types: a panel switch must land before the next key
+            self.run("send-keys", "-t", "demo", k)
+            time.sleep(0.25)
+
+    def text(self, text: str) -> None:
+        self.run("send-keys", "-t", "demo", "-l", text)
+        time.sleep(0.3)
+
+    def wait_for(self, check: Callable[[str], bool], what: str, timeout: float = 20.0) -> str:
+        deadline = time.monotonic() + timeout
+        screen = ""
+        while time.monotonic() < deadline:
+            screen = self.screen()
+            if check(screen):
+                return screen
+            time.sleep(0.2)
+        raise AssertionError(f"timed out waiting for {what}; the screen was:\n{screen}")
+
+
+@pytest.fixture
+def tmux(tmp_path: Path) -> Iterator[Tmux]:
+    if TMUX is None or WARROOM is None:
+        pytest.skip("needs tmux and the installed warroom command")
+    t = Tmux(f"warroom-test-{os.getpid()}-{tmp_path.name}")
+    try:
+        yield t
+    finally:
+        subprocess.run([TMUX, "-L", t.socket, "kill-server"], capture_output=True, timeout=10)
+
+
+def line_with(screen: str, needle: str) -> str:
+    return next((ln for ln in screen.splitlines() if needle in ln), "")
+
+
+def test_demo_in_tmux_toggle_signoff_note_quit(tmux: Tmux, tmp_path: Path):
+    short = Path(tempfile.mkdtemp(prefix="wr-e2e-", dir="/tmp"))  # short enough to show in full in the header
+    log = short / "demo.jsonl"
+    # COLUMNS/LINES leak in from the test runner and would pin the console to 80x24
+    env = f"env -u NO_COLOR -u COLUMNS -u LINES XDG_DATA_HOME={tmp_path / 'data'} TERM=xterm-256color"
+    tmux.run("new-session", "-d", "-s", "demo", "-x", "160", "-y", "48",
+             f"{env} {WARROOM} demo --log {log}; echo EXITED $?; sleep 60")
+    # the wide layout (every panel at once) shows once the console has the full 160x48 window
+    screen = tmux.wait_for(lambda s: "LIVE" in s and "╭─ 4 Sign-offs" in s, "the console")
+    assert "Demo Launch (simulated)" in screen and str(log) in screen
+
+    # toggle an item: the checklist opens on the current phase (T-1 hour): phase, section, first item
+    tmux.keys("2", "Down", "Down", "Space")
+    screen = tmux.wait_for(lambda s: "[x] Team assembled" in s, "the ticked item")
+    assert "✔ demo" in line_with(screen, "[x] Team assembled")
+
+    # a sign-off: choose GO, then confirm
+    tmux.keys("s")
+    tmux.wait_for(lambda s: "Reason (optional)" in s, "the sign-off dialog")
+    tmux.text("e2e ok")
+    tmux.keys("C-g")
+    tmux.wait_for(lambda s: "Confirm sign-off" in s and "Record sign-off for CTO" in s, "the confirmation")
+    tmux.keys("y")
+    screen = tmux.wait_for(lambda s: "e2e ok" in line_with(s, "│ CTO "), "the sign-off in the panel")
+    assert "✔ GO" in line_with(screen, "│ CTO ")
+
+    # a note, with brackets that must stay literal
+    tmux.keys("n")
+    tmux.wait_for(lambda s: "Add a note" in s, "the note dialog")
+    tmux.text("tmux note [literal]")
+    tmux.keys("Enter")
+    tmux.wait_for(lambda s: "tmux note [literal]" in s, "the note in the decision log panel")
+
+    tmux.keys("q")
+    screen = tmux.wait_for(lambda s: "EXITED" in s, "the console to exit")
+    assert "EXITED 0" in screen and f"decision log: {log}" in screen
+
+    assert verify(log).ok
+    evs = read_log(log).events
+    assert evs[0].kind == "launch"  # the config the log is bound to
+    mine = [e for e in evs[1:] if e.actor.name == "demo"]
+    kinds = [e.kind for e in mine]
+    assert kinds[0] == "session" and kinds[-1] == "session"
+    assert [e.kind for e in mine if e.kind != "session"] == ["check", "signoff", "note"]
+    check, signoff, note = (e for e in mine if e.kind != "session")
+    assert check.data == {"item": "team-assembled"}
+    assert (signoff.data["role"], signoff.data["verdict"], signoff.data["reason"]) == ("cto", "GO", "e2e ok")
+    assert set(signoff.data["snapshot"]) == {"cfur", "api-p95", "error-rate", "db-cpu", "backup-age"}
+    assert note.data == {"text": "tmux note [literal]"}
+    assert any(e.kind == "sample" for e in evs), "the demo console recorded simulated samples"
+    shutil.rmtree(short)

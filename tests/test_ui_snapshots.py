@@ -1,0 +1,49 @@
+"""SVG snapshots of the console on the scripted scenario with a frozen clock (no recorder).
+
+The main screen at 80x24 (one panel at a time) and 160x48 (everything at once) in every shipped theme,
+plus the checklist tab and the sign-off dialog on a small terminal. Update with
+`python3 -m pytest tests/test_ui_snapshots.py --snapshot-update` after a deliberate change, and look at
+the SVGs before committing them.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from ui_scenario import NOW, ROOT_ACTOR, Clock, demo_launch, write_scenario
+
+from warroom.ui.app import WarroomApp
+
+THEMES = ("dark", "light", "high-contrast", "monochrome")
+SIZES = {"80x24": (80, 24), "160x48": (160, 48)}
+# A fixed path, because the header shows the log's path.
+SNAP_DIR = Path("/tmp/warroom-snapshots")
+
+
+def console(name: str, theme: str) -> WarroomApp:
+    SNAP_DIR.mkdir(exist_ok=True)
+    path = SNAP_DIR / f"{name}.jsonl"
+    path.unlink(missing_ok=True)
+    launch = demo_launch()
+    write_scenario(path, launch)
+    return WarroomApp(launch, log_path=path, actor=ROOT_ACTOR, clock=Clock(NOW), record=False, theme=theme)
+
+
+@pytest.fixture(autouse=True)
+def _colour(monkeypatch):
+    monkeypatch.delenv("NO_COLOR", raising=False)
+
+
+@pytest.mark.parametrize("size", SIZES, ids=list(SIZES))
+@pytest.mark.parametrize("theme", THEMES)
+def test_main_screen(snap_compare, theme, size):
+    assert snap_compare(console(f"{theme}-{size}", theme), terminal_size=SIZES[size])
+
+
+def test_checklist_tab_small(snap_compare):
+    assert snap_compare(console("checklist-80x24", "dark"), press=["2"], terminal_size=(80, 24))
+
+
+def test_signoff_dialog_small(snap_compare):
+    assert snap_compare(console("signoff-80x24", "dark"), press=["s", "o", "k", "ctrl+g"], terminal_size=(80, 24))
