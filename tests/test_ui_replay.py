@@ -8,7 +8,7 @@ import hashlib
 from pathlib import Path
 
 import pytest
-from ui_scenario import NOW, T0, ROOT_ACTOR, Clock, demo_launch, write_scenario
+from ui_scenario import NOW, ROOT_ACTOR, T0, Clock, demo_launch, write_scenario
 
 from warroom.describe import describe
 from warroom.log import read_log
