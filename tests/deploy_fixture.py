@@ -94,8 +94,11 @@ class Deploy:
         return {"name": f"flip current to {release}", "run": [str(self.script), release], "timeout": "20s", **extra}
 
     def config(self, steps: list[dict[str, Any]] | None = None, *, verify: dict[str, Any] | str | None = "default",
-               name: str = "launch.yaml", **rollback: Any) -> Path:
-        """Write a launch config for this deploy; `rollback` keys override the defaults."""
+               name: str = "launch.yaml", errors: dict[str, Any] | None = None, **rollback: Any) -> Path:
+        """Write a launch config for this deploy; `rollback` keys override the defaults.
+
+        `errors` replaces the simulated error-rate signal (e.g. a step up to a breach) and polls it every second.
+        """
         rb: dict[str, Any] = {"allowed_roles": ["commander", "sre"], "cooldown": "10m",
                               "steps": steps if steps is not None else [self.rollback_step()]}
         if verify == "default":
@@ -112,7 +115,8 @@ class Deploy:
                 {"id": "viewer", "title": "Viewer", "members": ["eve"]},
             ],
             "phases": [{"id": "t-0", "name": "Launch", "at": "0s", "sections": []}],
-            "sources": {"sim": {"type": "simulated", "signals": {"errors": {"base": 0.05}}}},
+            "sources": {"sim": {"type": "simulated", "interval": "1s" if errors else "5s",
+                                "signals": {"errors": errors or {"base": 0.05}}}},
             "criteria": [{"id": "error-rate", "name": "Error rate", "source": "sim", "query": "errors",
                           "unit": "%", "go": "< 1%", "trigger": {"when": "> 5%", "samples": 2, "mode": "auto"},
                           "breach_samples": 2, "clear_samples": 1, "stale_after": "1m"}],
