@@ -25,6 +25,7 @@ from warroom.recorder import Recorder, lock_path
 from warroom.sources.simulated import Simulated
 
 DANA = Actor("dana", "bastion", name="Dana")
+pytestmark = pytest.mark.slow  # real time: polls every 0.5 s for a few seconds per test
 
 
 def config(extra_sources: str = "", extra_criteria: str = "", interval: str = "0.5s") -> str:

@@ -197,6 +197,9 @@ def test_host_readings_are_sane():
         r = read(make_source("host", cfg, epoch=EPOCH), q)
         assert r.error is None and 0 <= r.value <= 100, (q, r)
     assert read(make_source("host", cfg, epoch=EPOCH), "load1").value >= 0
+    gone = HostSource.model_validate({"type": "host", "disk_path": "/no/such/disk"})
+    r = read(make_source("host", gone, epoch=EPOCH), "disk")
+    assert r.error == "bad-query" and "/no/such/disk does not exist" in r.reason
 
 
 # ----------------------------------------------------------------------------- prometheus (parsing)

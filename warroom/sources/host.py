@@ -14,7 +14,7 @@ import time
 import psutil
 
 from warroom.config import HostSource
-from warroom.sources.base import BAD_QUERY, Query, Reading, Source
+from warroom.sources.base import BAD_QUERY, BAD_RESPONSE, Query, Reading, Source
 
 
 class Host(Source):
@@ -36,8 +36,10 @@ class Host(Source):
                 return Reading(t, float(psutil.disk_usage(self.disk_path).percent))
             if what in ("load1", "load5", "load15"):
                 return Reading(t, float(os.getloadavg()[("load1", "load5", "load15").index(what)]))
+        except FileNotFoundError:
+            return Reading.fail(t, BAD_QUERY, f"disk_path {self.disk_path} does not exist on this host")
         except OSError as e:
-            return Reading.fail(t, "connection", f"cannot read {what} of this host: {e.strerror or e}")
+            return Reading.fail(t, BAD_RESPONSE, f"cannot read {what} of this host: {e.strerror or e}")
         return Reading.fail(t, BAD_QUERY, f"unknown host query {what!r}; use cpu, memory, disk, load1/5/15")
 
     async def read(self, query: Query, at: float) -> Reading:
