@@ -29,13 +29,15 @@ from warroom.recorder import Recorder, effective_interval
 from warroom.rules import Level
 from warroom.state import CriterionView, LaunchState, Verdict, view
 
+REPRINT = 60.0  # --watch prints when a state changes, and the values at least this often
 EXIT_FOR = {"GO": EXIT_OK, "NO-GO": EXIT_NOGO, "PENDING": EXIT_NOGO, "ROLLBACK": EXIT_ROLLBACK}
 _UNSAFE = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]?|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?|\x1b.?|[\x00-\x1f\x7f-\x9f]")
 
 
 def _args(p: argparse.ArgumentParser) -> None:
     p.add_argument("config", metavar="CONFIG", help="launch config (YAML)")
-    p.add_argument("--watch", action="store_true", help="keep polling and print the table whenever it changes")
+    p.add_argument("--watch", action="store_true",
+                   help="keep polling; print the table when a state changes (and every minute)")
     p.add_argument("--json", action="store_true", help="print the verdict as JSON (one object per evaluation)")
     p.add_argument("--log", metavar="PATH", help="append the samples to this decision log (default: a temporary one)")
     p.add_argument("--criteria-only", action="store_true",
@@ -90,6 +92,7 @@ async def _watch(launch: Launch, rec: Recorder, follower: Follower, state: Launc
     every = min((effective_interval(launch, c) for c in launch.criteria), default=5.0)
     task = asyncio.create_task(rec.run())
     last_shown: Any = None
+    last_print = 0.0
     code = EXIT_NOGO
     try:
         while True:
@@ -99,10 +102,12 @@ async def _watch(launch: Launch, rec: Recorder, follower: Follower, state: Launc
             for ev in follower.poll():
                 state.apply(ev)
             v = view(state, time.time())
-            key = (_status(v, args)[0], tuple((c.level, c.shown, c.pending) for c in v.criteria))
-            code = EXIT_FOR[_status(v, args)[0]]
-            if key != last_shown and any(cs.samples for cs in state.criteria.values()):
-                last_shown = key
+            status = _status(v, args)[0]
+            key = (status, tuple((c.level, c.unknown, c.pending) for c in v.criteria))
+            code = EXIT_FOR[status]
+            quiet_for = time.monotonic() - last_print
+            if (key != last_shown or quiet_for >= REPRINT) and any(cs.samples for cs in state.criteria.values()):
+                last_shown, last_print = key, time.monotonic()
                 _report(v, args, "" if rec.is_leader else "following the console that records this log", launch.name)
                 sys.stdout.flush()
     except (KeyboardInterrupt, asyncio.CancelledError):
