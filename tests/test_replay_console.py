@@ -75,16 +75,21 @@ def screen_lines(app: WarroomApp) -> list[str]:
     return [strip.text for strip in app.screen._compositor.render_strips()]
 
 
+MODE_LINES = "#log-path"  # says where the log is (live) or that this is a replay: the one line meant to differ
+
+
 def panels_text(app: WarroomApp) -> dict[str, list[str]]:
     """Each panel's text with every group unfolded: folds are a viewer's choice, not what was known."""
     for table in app.screen.query(RowTable):
         table.set_collapsed(set())
     strips = app.screen._compositor.render_strips()
+    skip = {y for w in app.screen.query(MODE_LINES) for y in range(w.region.y, w.region.y + w.region.height)}
     out = {}
     for panel in app.screen.query(Panel):
         r = panel.region
         if r.width and r.height:
-            out[str(panel.id)] = [strips[y].crop(r.x, r.x + r.width).text for y in range(r.y, r.y + r.height)]
+            out[str(panel.id)] = [strips[y].crop(r.x, r.x + r.width).text for y in range(r.y, r.y + r.height)
+                                  if y not in skip]
     return out
 
 
@@ -120,9 +125,10 @@ async def replay_screen(log: Path, t: float, t0: float) -> tuple[dict[str, list[
 
 
 @pytest.mark.parametrize("offset", [-13 * 60, 7 * 60 + 30, 8 * 60 + 47, 19 * 60])
-async def test_replay_screen_equals_live_screen(rec, tmp_path, offset):
+async def test_replay_screen_equals_live_screen(rec, tmp_path, offset, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # a short log path, shown on one line like the replay's banner
     t = rec.t0 + offset
-    prefix, snapshot = tmp_path / "live.jsonl", tmp_path / "seen.jsonl"
+    prefix, snapshot = Path("live.jsonl"), tmp_path / "seen.jsonl"
     cut(rec.path, prefix, t)
     live = await live_screen(prefix, t, snapshot)
     carry_on(snapshot, rec.path, t)  # replay must stop at t: the future is in the file

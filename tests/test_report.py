@@ -6,6 +6,7 @@ import math
 import re
 import subprocess
 import sys
+from xml.etree import ElementTree
 
 import orjson
 import pytest
@@ -121,6 +122,8 @@ def test_html_and_markdown_escape_untrusted_text(rep):
 
 def test_chart_has_thresholds_and_decisions(rep):
     page = render_html(rep)
+    for svg in re.findall(r"<svg.*?</svg>", page, re.S):
+        ElementTree.fromstring(svg)  # well-formed: every text escaped, every element closed
     chart = page.split('aria-labelledby="t-api-p95"')[1].split("</svg>")[0]
     assert "go &lt; 500ms" in chart and "warn &lt; 400ms" in chart
     assert "decision GO" in chart and "CTO NO-GO" in chart and "rollback" in chart

@@ -25,7 +25,7 @@ from warroom.config import Launch
 from warroom.events import GENESIS, Event
 from warroom.launchlog import launch_from_log
 from warroom.log import LogCorrupt, VerifyProblem, iter_events_from
-from warroom.state import LaunchState, actor_label
+from warroom.state import LaunchState, actor_label, word
 
 # Event kinds that are human decisions: the stops for "previous/next decision".
 MARK_KINDS = frozenset({"check", "uncheck", "signoff", "note", "decision", "rollback", "ack", "trigger_mode"})
@@ -85,7 +85,10 @@ class Replay:
             cur = _Cursor(self._thaw(cp.state), cp.seq, cp.ts, cp.offset, cp.prev)
         self._fold_forward(cur, t)
         self._cursor = cur
-        return self._thaw(self._freeze(cur.state))
+        out = self._thaw(self._freeze(cur.state))
+        for c in self.launch.criteria:
+            word(c, out.criteria[c.id])  # the lean fold's deferred reasons, so the state is complete as live's
+        return out
 
     def seq_at(self, t: float) -> int:
         """How many events had been logged by `t`: a cheap way to tell whether a jump changes anything."""
@@ -157,7 +160,7 @@ def open_replay(path: str | Path, progress: Callable[[float], None] | None = Non
     launch = launch_from_log(path)
     rep = Replay(path, launch)
     size = max(1, os.path.getsize(path))
-    state = LaunchState(launch)
+    state = LaunchState(launch, lean=True)
     rep._checkpoints.append(_Checkpoint(0, float("-inf"), 0, GENESIS, rep._freeze(state)))
     torn: list[bytes] = []
     last: tuple[int, Event] | None = None

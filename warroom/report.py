@@ -311,7 +311,7 @@ def build_report(path: str | Path) -> Report:
     path = Path(path)
     launch = launch_from_log(path)
     rep = Report(launch, str(path))
-    b = _Builder(rep, LaunchState(launch))
+    b = _Builder(rep, LaunchState(launch, lean=True))
     torn: list[bytes] = []
     try:
         for ev in iter_events(path, on_torn=torn.append):

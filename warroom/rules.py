@@ -90,6 +90,22 @@ def _bound_text(th: Threshold, baseline: float | None, unit: str) -> str:
     return f"{th.text} (= {th.op} {format_value(b, unit)})"
 
 
+def classify(c: Criterion, value: float, baseline: float | None) -> Level:
+    """The level one finite sample reads against the thresholds (no hysteresis, no words).
+
+    judge() words it; the lean fold (state.py) uses it alone to see that a sample changes nothing.
+    """
+    tt = c.trigger_threshold
+    if tt is not None and tt.holds(value, baseline):
+        return Level.ROLLBACK
+    if not c.go_threshold.holds(value, baseline):
+        return Level.NOGO
+    wt = c.warn_threshold
+    if wt is not None and not wt.holds(value, baseline):
+        return Level.WARN
+    return Level.GO
+
+
 def judge(c: Criterion, value: float | None, error: str | None = None, baseline: float | None = None,
           before_baseline: bool = False, reason: str = "") -> Judgement:
     """What one sample says about a criterion, before hysteresis."""
@@ -107,19 +123,21 @@ def judge(c: Criterion, value: float | None, error: str | None = None, baseline:
         moment = format_t_relative(c.baseline_offset)
         why = "not reached yet" if before_baseline else "no value was recorded at or before it"
         return Judgement(Level.UNKNOWN, f"no baseline: it is taken at {moment}, {why}", Unknown.NO_DATA)
+    level = classify(c, value, baseline)
     shown = show(c, value, baseline)
     go = c.go_threshold
-    meets_go = go.holds(value, baseline)
-    ct = c.clear_threshold
-    clears = meets_go and (ct is None or ct.holds(value, baseline))
-    tt = c.trigger_threshold
-    if tt is not None and tt.holds(value, baseline):
+    if level == Level.ROLLBACK:
+        tt = c.trigger_threshold
+        assert tt is not None
         return Judgement(Level.ROLLBACK, f"{shown} meets rollback trigger {_bound_text(tt, baseline, c.unit)}",
                          breach=True, trigger=True)
-    if not meets_go:
+    if level == Level.NOGO:
         return Judgement(Level.NOGO, f"{shown} misses {_bound_text(go, baseline, c.unit)}", breach=True)
-    wt = c.warn_threshold
-    if wt is not None and not wt.holds(value, baseline):
+    ct = c.clear_threshold
+    clears = ct is None or ct.holds(value, baseline)
+    if level == Level.WARN:
+        wt = c.warn_threshold
+        assert wt is not None
         return Judgement(Level.WARN, f"{shown} meets {_bound_text(go, baseline, c.unit)} but is outside the "
                                      f"warning band {_bound_text(wt, baseline, c.unit)}", clears=clears)
     return Judgement(Level.GO, f"{shown} meets {_bound_text(go, baseline, c.unit)}", clears=clears)

@@ -16,9 +16,10 @@ from typing import Any
 
 from warroom.config import Criterion, Launch
 from warroom.events import Actor, Event
-from warroom.rules import RANK, Judgement, Level, Tracker, Unknown, judge, show
+from warroom.rules import RANK, Judgement, Level, Tracker, Unknown, classify, judge, show
 from warroom.units import format_duration, format_t_relative
 
+_STEADY = (Level.GO, Level.WARN)
 HISTORY = 120  # samples kept per criterion for trend sparklines
 FEED = 300  # entries kept in the alert feed
 TIMELINE = 500  # human-readable decision lines kept for the log panel
@@ -38,10 +39,21 @@ class CriterionState:
     last_tick: int | None = None  # the recorder's poll slot of the last sample; a repeat is ignored
     duplicates: int = 0  # samples ignored because their tick was already recorded
     stale_limit: float | None = None  # stale_after, or a default from the poll interval
+    # lean fold: (value, baseline, source reason) of the last sample, whose words are not written yet
+    unworded: tuple[float, float | None, str] | None = field(default=None, compare=False, repr=False)
 
     @property
     def level(self) -> Level:
         return self.tracker.level
+
+
+def word(c: Criterion, cs: CriterionState) -> None:
+    """Write the reason a lean fold put off: judge()'s words for the last sample (the tracker was steady,
+    so its reason is exactly those words). Every reader of reasons goes through criterion_view, which calls this."""
+    if cs.unworded is not None:
+        value, baseline, why = cs.unworded
+        cs.tracker.reason = judge(c, value, None, baseline, reason=why).reason
+        cs.unworded = None
 
 
 @dataclass(slots=True)
@@ -136,6 +148,9 @@ class LaunchState:
     rollback: RollbackState = field(default_factory=RollbackState)
     sessions: dict[str, dict[str, Any]] = field(default_factory=dict)
     recorder: str | None = None
+    # Lean fold (report, replay: millions of samples): a sample that leaves a steady GO/WARN criterion where
+    # it is skips judge() and the tracker, and its reason is worded only when someone looks (see word()).
+    lean: bool = field(default=False, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         for c in self.launch.criteria:
@@ -181,7 +196,19 @@ class LaunchState:
             cs.baseline = value
         if d.get("baseline"):
             return  # a value fetched for the baseline moment only; it says nothing about now
-        j = judge(c, value, error, cs.baseline, before_baseline=before, reason=str(d.get("reason") or ""))
+        why = str(d.get("reason") or "")
+        tr = cs.tracker
+        if (self.lean and error is None and value is not None and not before and math.isfinite(value)
+                and tr.held == Level.GO and not tr.pending and tr.level in _STEADY
+                and (moment is None or cs.baseline is not None) and classify(c, value, cs.baseline) == tr.level):
+            # judge + step would keep level, since and runs as they are and only take this sample's words
+            cs.unworded = (value, cs.baseline, why)
+            cs.value, cs.t, cs.error = value, t, None
+            cs.samples += 1
+            cs.history.append((t, value))
+            return
+        cs.unworded = None
+        j = judge(c, value, error, cs.baseline, before_baseline=before, reason=why)
         before_level = cs.tracker.level
         cs.tracker.step(c, j, t)
         cs.value, cs.t, cs.error = value, t, (j.reason if j.level == Level.UNKNOWN else None)
@@ -485,6 +512,7 @@ class Verdict:
 
 
 def criterion_view(c: Criterion, cs: CriterionState, now: float) -> CriterionView:
+    word(c, cs)
     tr = cs.tracker
     level, unknown, reason, pending = tr.level, tr.unknown, tr.reason, tr.pending
     age = None if cs.t is None else max(0.0, now - cs.t)
