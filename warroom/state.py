@@ -238,8 +238,8 @@ class LaunchState:
     def _alert(self, ev: Event) -> None:
         d = ev.data
         key = "am:" + str(d.get("fingerprint", ""))
-        labels = {str(k): str(v) for k, v in (d.get("labels") or {}).items()}
-        ann = {str(k): str(v) for k, v in (d.get("annotations") or {}).items()}
+        labels = {str(k): str(v) for k, v in _map(d.get("labels")).items()}
+        ann = {str(k): str(v) for k, v in _map(d.get("annotations")).items()}
         status = d.get("status", "firing")
         t = _num(d.get("t"), ev.ts)
         a = self.alerts.get(key)
@@ -285,7 +285,7 @@ class LaunchState:
         d = ev.data
         role = str(d.get("role", ""))
         verdict = "GO" if d.get("verdict") == "GO" else "NO-GO"
-        snap = d.get("snapshot") or {}
+        snap = _map(d.get("snapshot"))
         so = Signoff(role, verdict, actor_label(ev.actor), ev.ts, str(d.get("reason", "")),
                      {str(k): str(v.get("level") if isinstance(v, dict) else v) for k, v in snap.items()})
         if role in self.launch.roles_by_id:
@@ -328,19 +328,19 @@ class LaunchState:
         elif phase == "started":
             self.rollback = RollbackState("running", actor_label(ev.actor), str(d.get("reason", "")), t,
                                           dry_run=bool(d.get("dry_run")), automatic=bool(d.get("automatic")),
-                                          steps=[StepRun(str(s)) for s in d.get("steps", [])],
+                                          steps=[StepRun(str(s)) for s in _seq(d.get("steps"))],
                                           history=rb.history, auto_fired=rb.auto_fired)
             self._say(ev, "rollback started" + (" automatically" if d.get("automatic") else "")
                       + (" (dry run)" if d.get("dry_run") else ""))
         elif phase in ("step_started", "step_output", "step_finished"):
-            i = int(d.get("index", -1))
+            i = _index(d.get("index"))
             if not 0 <= i < len(rb.steps):
                 return
             step = rb.steps[i]
             if phase == "step_started":
                 step.status, step.started = "running", t
             elif phase == "step_output":
-                step.output.extend(str(x) for x in d.get("lines", []))
+                step.output.extend(str(x) for x in _seq(d.get("lines")))
                 del step.output[:-200]
             else:
                 step.finished, step.exit_code = t, d.get("exit_code")
@@ -355,7 +355,7 @@ class LaunchState:
             if rb.verify != "running":
                 self._say(ev, f"rollback verify {rb.verify}: {rb.verify_detail}")
         elif phase == "verify_output":
-            rb.verify_output.extend(str(x) for x in d.get("lines", []))
+            rb.verify_output.extend(str(x) for x in _seq(d.get("lines")))
             del rb.verify_output[:-200]
         elif phase == "recommendation":
             self._say(ev, f"rollback recommendation ({d.get('criterion', '?')}): commander chose "
@@ -411,6 +411,19 @@ def _num(x: Any, default: float) -> float:
     except (TypeError, ValueError):
         return default
     return v if math.isfinite(v) else default
+
+
+def _map(x: Any) -> dict[Any, Any]:
+    """A mapping from event data, or {} when the writer put something else there (the fold never crashes)."""
+    return x if isinstance(x, dict) else {}
+
+
+def _seq(x: Any) -> list[Any]:
+    return x if isinstance(x, list) else []
+
+
+def _index(x: Any) -> int:
+    return x if isinstance(x, int) and not isinstance(x, bool) else -1
 
 
 def _value(x: Any) -> float | None:
