@@ -374,3 +374,34 @@ def test_log_files_are_not_world_readable(tmp_path):
     _write(path, 1)
     assert path.stat().st_mode & 0o007 == 0
     assert os.access(path, os.R_OK)
+
+
+# ------------------------------------------------------------------ the launch bound to a log
+
+
+def test_a_log_carries_its_launch_and_t0(tmp_path):
+    from warroom.config import ConfigError, load_launch
+    from warroom.launchlog import bind, launch_from_log, with_t0
+
+    cfg = Path(__file__).resolve().parent / "fixtures" / "minimal.yaml"
+    launch = load_launch(cfg)
+    moved = with_t0(launch, launch.t0 + 3600)
+    path = tmp_path / "launch.jsonl"
+    with DecisionLog(path, Actor("u", "h")) as log:
+        bound, ev = bind(log, moved, cfg.read_text(), str(cfg))
+        assert bound is moved and ev is not None and ev.seq == 1 and ev.data["t0"] == launch.t0 + 3600
+        again, ev2 = bind(log, launch, cfg.read_text(), str(cfg))  # the log's T-0 wins over the config's
+        assert ev2 is None and again.t0 == launch.t0 + 3600
+        other = launch.model_copy(update={"launch": launch.launch.model_copy(update={"id": "other"})})
+        with pytest.raises(ConfigError, match="this log belongs to launch 'fixture', not 'other'"):
+            bind(log, other, cfg.read_text(), str(cfg))
+    replayed = launch_from_log(path)
+    assert replayed.t0 == launch.t0 + 3600 and [c.id for c in replayed.criteria] == ["error-rate"]
+    _write(tmp_path / "plain.jsonl", 1)
+    with pytest.raises(ConfigError, match="no launch event in this log"):
+        launch_from_log(tmp_path / "plain.jsonl")
+    bad = tmp_path / "bad.jsonl"
+    with DecisionLog(bad, Actor("u", "h")) as log:
+        log.append("launch", {"id": "fixture", "config": cfg.read_text(), "t0": "soon"})
+    with pytest.raises(ConfigError, match="has no usable T-0: 'soon'"):
+        launch_from_log(bad)

@@ -8,6 +8,7 @@ Replay and report rebuild the Launch from that event.
 from __future__ import annotations
 
 import hashlib
+import math
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -41,7 +42,7 @@ def bind(log: DecisionLog, launch: Launch, text: str, path: str) -> tuple[Launch
         raise ConfigError([ConfigProblem(str(log.path), None, "", f"this log belongs to launch "
                                          f"'{first.data.get('id')}', not '{launch.id}'",
                                          "pass the matching config, or a new --log path")])
-    t0 = float(first.data.get("t0", launch.t0))
+    t0 = _t0_of(first, launch, log.path)
     return (with_t0(launch, t0) if t0 != launch.t0 else launch), None
 
 
@@ -63,5 +64,19 @@ def launch_from_log(path: str | Path) -> Launch:
         raise ConfigError([ConfigProblem(str(path), None, "", "no launch event in this log",
                                          "was it written by warroom? pass the config with --config")])
     launch = parse_launch(str(ev.data.get("config", "")), f"{path}#launch")
-    t0 = float(ev.data.get("t0", launch.t0))
+    t0 = _t0_of(ev, launch, path)
     return with_t0(launch, t0) if t0 != launch.t0 else launch
+
+
+def _t0_of(ev: Event, launch: Launch, path: str | Path) -> float:
+    """The T-0 a log's launch event recorded (the config's if it recorded none)."""
+    raw = ev.data.get("t0", launch.t0)
+    try:
+        t0 = float(raw)
+    except (TypeError, ValueError):
+        t0 = float("nan")
+    if not math.isfinite(t0):
+        raise ConfigError([ConfigProblem(str(path), None, "", f"the launch event (seq {ev.seq}) has no usable T-0: "
+                                         f"{raw!r}", "run 'warroom verify' on the log; it was not written by "
+                                         "this version of warroom")])
+    return t0
