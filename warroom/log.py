@@ -14,7 +14,7 @@ import fcntl
 import hashlib
 import os
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -97,6 +97,44 @@ class DecisionLog:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+    def append_many(self, items: Sequence[tuple[str, dict[str, Any] | None]],
+                    actor: Actor | None = None) -> list[Event]:
+        """Append several events under one lock, one write and one fsync.
+
+        The recorder's samples of one poll arrive together; one fsync for all of
+        them instead of one each keeps a 50-criteria poll from blocking the loop.
+        """
+        if not items:
+            return []
+        fd = self._fd
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        try:
+            t = self._tail
+            size = os.fstat(fd).st_size
+            if size != t.end:
+                t = self._tail = self._read_tail(size)
+            ts = max(self.clock(), t.ts)
+            who = actor or self.actor
+            out: list[Event] = []
+            lines: list[bytes] = []
+            seq, prev = t.seq, t.hash
+            for kind, data in items:
+                payload = data if data is not None else {}
+                seq += 1
+                line, digest = encode(seq, ts, who, kind, payload, prev)
+                out.append(Event(SCHEMA_VERSION, seq, ts, who, kind, payload, prev, digest))
+                lines.append(line)
+                prev = digest
+            blob = b"".join(lines)
+            written = os.write(fd, blob)
+            while written < len(blob):
+                written += os.write(fd, blob[written:])
+            os.fsync(fd)
+            t.end, t.seq, t.hash, t.ts = t.end + len(blob), seq, prev, ts
+            return out
+        finally:
+            fcntl.flock(fd, fcntl.LOCK_UN)
 
     def append(self, kind: str, data: dict[str, Any] | None = None, actor: Actor | None = None) -> Event:
         """Append one event; returns once it is on disk.
