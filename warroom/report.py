@@ -157,10 +157,21 @@ class Metric:
     start: float
     end: float
     period: float
-    overall: Period
     periods: dict[int, Period] = field(default_factory=dict)
     baseline: float | None = None
     log_end: float | None = None
+
+    @property
+    def overall(self) -> Period:
+        """The whole window: the periods added up (samples feed only their period, once)."""
+        o = Period(self.start, self.end)
+        for p in self.periods.values():
+            o.n += p.n
+            o.no_data += p.no_data
+            o.total += p.total
+            o.meeting += p.meeting
+            o.lo, o.hi = min(o.lo, p.lo), max(o.hi, p.hi)
+        return o
 
     def meets(self, value: float | None) -> bool | None:
         if value is None:
@@ -174,7 +185,7 @@ class Metric:
     def status(self) -> str:
         if self.criterion is None:
             return "NOT RECORDED"
-        if not self.overall.n:
+        if not any(p.n for p in self.periods.values()):
             return "NO DATA"
         missed = [p for p in self.periods.values() if p.n and not self.meets(p.mean)]
         if missed:
@@ -337,7 +348,7 @@ class _Builder:
             start = launch.t0
             end = start + m.window
             period = PERIODS.get(m.check, m.window)
-            met = Metric(m, c, start, end, period, Period(start, end))
+            met = Metric(m, c, start, end, period)
             rep.metrics.append(met)
             if c is not None:
                 self.metrics.setdefault(c.id, []).append(met)
@@ -444,15 +455,16 @@ class _Builder:
     def _metric(self, met: Metric, baseline: float | None, t: float, v: float | None) -> None:
         if not met.start <= t <= met.end:
             return
-        met.baseline = baseline
-        ok = met.meets(v)
-        met.overall.add(v, ok)
         k = int((t - met.start) // met.period)
         p = met.periods.get(k)
         if p is None:
             a = met.start + k * met.period
             p = met.periods[k] = Period(a, min(a + met.period, met.end))
-        p.add(v, ok)
+        if v is None:
+            p.no_data += 1
+            return
+        met.baseline = baseline
+        p.add(v, met.meets(v))
 
     def finish(self) -> None:
         rep, st = self.rep, self.state
