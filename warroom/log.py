@@ -110,10 +110,7 @@ class DecisionLog:
         fd = self._fd
         fcntl.flock(fd, fcntl.LOCK_EX)
         try:
-            t = self._tail
-            size = os.fstat(fd).st_size
-            if size != t.end:
-                t = self._tail = self._read_tail(size)
+            t = self._current_tail(fd)
             ts = max(self.clock(), t.ts)
             who = actor or self.actor
             out: list[Event] = []
@@ -126,12 +123,7 @@ class DecisionLog:
                 out.append(Event(SCHEMA_VERSION, seq, ts, who, kind, payload, prev, digest))
                 lines.append(line)
                 prev = digest
-            blob = b"".join(lines)
-            written = os.write(fd, blob)
-            while written < len(blob):
-                written += os.write(fd, blob[written:])
-            os.fsync(fd)
-            t.end, t.seq, t.hash, t.ts = t.end + len(blob), seq, prev, ts
+            self._write(fd, t, b"".join(lines), seq, prev, ts)
             return out
         finally:
             fcntl.flock(fd, fcntl.LOCK_UN)
@@ -146,26 +138,34 @@ class DecisionLog:
         fd = self._fd
         fcntl.flock(fd, fcntl.LOCK_EX)
         try:
-            t = self._tail
-            size = os.fstat(fd).st_size
-            if size != t.end:
-                t = self._tail = self._read_tail(size)
-            ts = self.clock()
-            if ts < t.ts:
-                ts = t.ts  # never earlier than the event before, whatever the clocks say
+            t = self._current_tail(fd)
+            ts = max(self.clock(), t.ts)  # never earlier than the event before, whatever the clocks say
             seq = t.seq + 1
             who = actor or self.actor
             payload = data if data is not None else {}
             prev = t.hash
             line, digest = encode(seq, ts, who, kind, payload, prev)
-            written = os.write(fd, line)
-            while written < len(line):
-                written += os.write(fd, line[written:])
-            os.fsync(fd)
-            t.end, t.seq, t.hash, t.ts = t.end + len(line), seq, digest, ts
+            self._write(fd, t, line, seq, digest, ts)
             return Event(SCHEMA_VERSION, seq, ts, who, kind, payload, prev, digest)
         finally:
             fcntl.flock(fd, fcntl.LOCK_UN)
+
+    def _current_tail(self, fd: int) -> _Tail:
+        """Under the lock: the tail we keep, re-read only if someone else appended since our last write."""
+        t = self._tail
+        size = os.fstat(fd).st_size
+        if size != t.end:
+            t = self._tail = self._read_tail(size)
+        return t
+
+    @staticmethod
+    def _write(fd: int, t: _Tail, blob: bytes, seq: int, last_hash: str, ts: float) -> None:
+        """Write whole lines, fsync, then advance the tail (left stale on error, so it is re-read)."""
+        written = os.write(fd, blob)
+        while written < len(blob):
+            written += os.write(fd, blob[written:])
+        os.fsync(fd)
+        t.end, t.seq, t.hash, t.ts = t.end + len(blob), seq, last_hash, ts
 
     def _read_tail(self, size: int) -> _Tail:
         """Find the last complete event; set aside a torn tail left by a crashed writer.
