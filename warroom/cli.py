@@ -131,8 +131,9 @@ def cmd_log(args: argparse.Namespace) -> int:
 # ---------------------------------------------------------------- main
 
 
-def build_parser() -> argparse.ArgumentParser:
-    _load_plugins()
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The parser with every subcommand, or with just `only` when its module can be loaded alone."""
+    _load_plugins(only)
     p = argparse.ArgumentParser(prog="warroom", description="A terminal war-room console for software launches.")
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
     for name, (_fn, configure, help_text) in COMMANDS.items():
@@ -141,13 +142,18 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def _load_plugins() -> None:
+def _load_plugins(only: str | None = None) -> None:
     """Subcommands that live in their own modules register themselves on import."""
-    import warroom.commands  # noqa: F401
+    import warroom.commands
+
+    if only is None or not warroom.commands.load(only) or only not in COMMANDS:
+        warroom.commands.load()
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
+    words = list(sys.argv[1:] if argv is None else argv)
+    first = words[0] if words and not words[0].startswith("-") else None
+    parser = build_parser(first)
     args = parser.parse_args(argv)
     if not args.command:
         parser.print_help()

@@ -14,7 +14,7 @@ import os
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from rich.text import Text
 from textual import work
@@ -34,17 +34,6 @@ from warroom.ui import fmt, keymap
 from warroom.ui.commands import WarroomCommands
 from warroom.ui.frame import ConsoleInfo, Frame
 from warroom.ui.header import PANELS, HeaderBar, ReplayBar, TabBar
-from warroom.ui.modals import (
-    ConfirmScreen,
-    HelpScreen,
-    ReasonsScreen,
-    RecommendationScreen,
-    RollbackScreen,
-    TextScreen,
-    TriggerModeScreen,
-    VerdictChoice,
-    VerdictScreen,
-)
 from warroom.ui.panels import (
     PANEL_TYPES,
     ChecklistPanel,
@@ -57,6 +46,9 @@ from warroom.ui.safe import clean, plain
 from warroom.ui.session import Permissions, config_text, fallback_plan, optional, permissions
 from warroom.ui.themes import choose as choose_theme
 from warroom.ui.themes import gate_defaults, load_themes
+
+if TYPE_CHECKING:
+    from warroom.ui.modals import RecommendationScreen
 
 Mode = Literal["live", "observer", "replay"]
 TABS_BELOW = (120, 36)  # narrower or lower than this: one panel at a time
@@ -217,7 +209,8 @@ class WarroomApp(App[int]):
                 self.notify("a torn last line from an interrupted write was set aside", severity="warning")
             self._poll()
             if self.record:
-                self._start_recorder()
+                # after the first frame: importing the sources takes a while and is not needed to draw
+                self.call_after_refresh(self._start_recorder)
 
     def _start_replay(self) -> None:
         rp = self.replay
@@ -387,9 +380,13 @@ class WarroomApp(App[int]):
         return keymap.available(action, self.mode)
 
     def action_help(self) -> None:
+        from warroom.ui.modals import HelpScreen  # dialogs load on first use
+
         self.push_screen(HelpScreen(self.mode, str(self.log_path or "")))
 
     def action_reasons(self) -> None:
+        from warroom.ui.modals import ReasonsScreen  # dialogs load on first use
+
         if self.frame is not None:
             v = self.frame.verdict
             self.push_screen(ReasonsScreen(v.status, v.clock, v.reasons))
@@ -431,6 +428,8 @@ class WarroomApp(App[int]):
         self.record_event("uncheck" if done else "check", {"item": item_id})
 
     def action_note(self) -> None:
+        from warroom.ui.modals import TextScreen  # dialogs load on first use
+
         if (why := self.refusal()) is not None:
             self.notify(why, severity="warning")
             return
@@ -479,6 +478,8 @@ class WarroomApp(App[int]):
 
     @work(exclusive=True, group="dialog")
     async def _signoff_flow(self, roles: list[tuple[str, str]], role: str | None) -> None:
+        from warroom.ui.modals import ConfirmScreen, VerdictChoice, VerdictScreen  # dialogs load on first use
+
         choice = await self.push_screen_wait(VerdictScreen("Sign off", roles, self._criteria_summary(), role))
         if not isinstance(choice, VerdictChoice):
             return
@@ -507,6 +508,8 @@ class WarroomApp(App[int]):
 
     @work(exclusive=True, group="dialog")
     async def _decision_flow(self) -> None:
+        from warroom.ui.modals import ConfirmScreen, VerdictChoice, VerdictScreen  # dialogs load on first use
+
         v = view(self.state, self.now())
         summary = [Content.assemble("Verdict now: ", fmt.level(v.status))] + self._criteria_summary()
         choice = await self.push_screen_wait(VerdictScreen("Final decision", [("commander", "Launch Commander")],
@@ -521,6 +524,8 @@ class WarroomApp(App[int]):
             self.record_event("decision", {"verdict": choice.verdict, "reason": choice.reason})
 
     def action_trigger_mode(self) -> None:
+        from warroom.ui.modals import TriggerModeScreen  # dialogs load on first use
+
         if (why := self.refusal()) is not None:
             self.notify(why, severity="warning")
             return
@@ -552,6 +557,8 @@ class WarroomApp(App[int]):
         return mod if mod is not None and hasattr(mod, "RollbackRunner") else None
 
     def action_rollback(self, reason: str = "") -> None:
+        from warroom.ui.modals import RollbackScreen  # dialogs load on first use
+
         if self.mode == "replay":
             self.notify("replay is read-only: nothing can be changed", severity="warning")
             return
@@ -657,6 +664,8 @@ class WarroomApp(App[int]):
     @work(group="recommend")
     async def _ask_recommendation(self, key: tuple[str, float | None], cid: str, value: float | None, when: str,
                                   evidence: list[Content]) -> None:
+        from warroom.ui.modals import RecommendationScreen  # dialogs load on first use
+
         screen = RecommendationScreen(cid, evidence)
         self._recommendation = (key, screen)
         choice = await self.push_screen_wait(screen)
@@ -704,6 +713,8 @@ class WarroomApp(App[int]):
         self._load_replay_state()
 
     def action_replay_jump(self) -> None:
+        from warroom.ui.modals import TextScreen  # dialogs load on first use
+
         if self.playhead is None:
             return
 

@@ -87,5 +87,21 @@ def age(seconds: float | None) -> str:
     return "—" if seconds is None else format_duration(seconds)
 
 
+def age_coarse(seconds: float | None) -> str:
+    """A value's age in 5-second steps ('<5s', '5s', '10s' ... '1m05s', then minutes).
+
+    Fine enough to see a source go quiet (staleness itself is judged exactly, by
+    the view), coarse enough that a healthy table is not repainted every second:
+    each repaint of a row costs ~0.5 KB of terminal output.
+    """
+    if seconds is None:
+        return "—"
+    if seconds < 5:
+        return "<5s"
+    if seconds < 600:
+        return format_duration(int(seconds // 5) * 5)
+    return format_duration(seconds)
+
+
 def t_rel(ts: float | None, t0: float) -> str:
     return "—" if ts is None else format_t_relative(ts - t0)

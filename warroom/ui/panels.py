@@ -96,7 +96,7 @@ def _gate_cells(cv: CriterionView) -> tuple[Content, ...]:
             trig = Content.assemble(clean(c.trigger.when), " ", (mode, "bold" if cv.trigger_mode == "auto"
                                                                  else "$muted"))
     return (name, plain(c.threshold_text), actual, fmt.level(cv.level.value),
-            Content.styled(fmt.sparkline(cv.trend, 12), f"${var}"), Content(fmt.age(cv.age)), trig)
+            Content.styled(fmt.sparkline(cv.trend, 12), f"${var}"), Content(fmt.age_coarse(cv.age)), trig)
 
 
 # ---------------------------------------------------------------- checklist

@@ -1,0 +1,253 @@
+"""Console speed, measured the way a user meets it: in a real pseudo-terminal.
+
+1. Time to first frame of `warroom run CONFIG` (default configs/reconciliation-platform.yaml, else
+   configs/demo.yaml), beside a bare Textual app with a comparable set of widgets (header, a 7-column
+   table, a tree, three more tables, a log, a footer) measured in the same run, alternating, median of N.
+   Target: at most 1.2x the bare app.
+2. Idle cost of a live console: CPU (% of one core) and bytes written to the terminal per second over
+   30 s, with the clock ticking and the recorder polling every 5 s (the demo's simulated source).
+   Targets: at most 2.5 % and 3 KB/s.
+
+"First frame" is the moment the footer's text has reached the terminal: Textual paints top to bottom in
+one write, so the footer arriving means the first screen is complete.
+
+    python3 bench/ui_bench.py [--config PATH] [--runs N] [--idle SECONDS] [--size 160x48]
+"""
+
+from __future__ import annotations
+
+import argparse
+import fcntl
+import os
+import re
+import select
+import shutil
+import signal
+import statistics
+import struct
+import subprocess
+import sys
+import tempfile
+import termios
+import textwrap
+import time
+from pathlib import Path
+
+import psutil
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+ROOT = Path(__file__).resolve().parent.parent
+ANSI = re.compile(rb"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|\x1b[P^_][^\x1b]*\x1b\\|\x1b.")
+
+BARE_APP = textwrap.dedent('''
+    from textual.app import App
+    from textual.containers import Horizontal, Vertical
+    from textual.widgets import DataTable, Footer, Header, RichLog, Static, Tree
+
+
+    class Bare(App):
+        BINDINGS = [("q", "quit", "Quit"), ("s", "sign", "Sign off"), ("n", "note", "Note"),
+                    ("x", "ready", "BAREREADY")]
+
+        def action_sign(self):
+            pass
+
+        action_note = action_ready = action_sign
+
+        def compose(self):
+            yield Header(show_clock=True)
+            yield Static("NO-GO  Demo Launch  T+00:07:30  why: latency", id="verdict")
+            with Horizontal():
+                with Vertical():
+                    yield DataTable(id="gates")
+                    with Horizontal():
+                        yield Tree("Checklist", id="checklist")
+                        yield DataTable(id="alerts")
+                with Vertical():
+                    yield DataTable(id="signoffs")
+                    yield DataTable(id="rollback")
+                    yield RichLog(id="log")
+            yield Footer()
+
+        def on_mount(self):
+            gates = self.query_one("#gates", DataTable)
+            gates.add_columns("Criterion", "Threshold", "Actual", "State", "Trend", "Age", "Trigger")
+            for i in range(7):
+                gates.add_row(f"criterion {i}", ">= 99.8%", "99.9%", "GO", "▁▂▃▄▅▆▇█", "3s", "< 99.5% recommend")
+            tree = self.query_one(Tree)
+            for p in range(7):
+                node = tree.root.add(f"Phase {p}", expand=True)
+                for i in range(5):
+                    node.add_leaf(f"[ ] item {p}.{i}  owner  open")
+            alerts = self.query_one("#alerts", DataTable)
+            alerts.add_columns("Sev", "Alert", "Since", "Status")
+            alerts.add_row("CRIT", "HighLatency: P95 above 500ms", "T+00:04:00", "FIRING")
+            signoffs = self.query_one("#signoffs", DataTable)
+            signoffs.add_columns("Role", "State", "By", "Reason")
+            for r in ("CPO", "CTO", "DevOps Lead", "Security Lead", "Commander"):
+                signoffs.add_row(r, "pending", "", "")
+            rollback = self.query_one("#rollback", DataTable)
+            rollback.add_columns("Step", "Status", "Exit", "Took")
+            rollback.add_row("1. roll back", "ready", "", "")
+            log = self.query_one(RichLog)
+            for i in range(20):
+                log.write(f"T+00:0{i % 10}:00  someone  did thing {i}")
+
+
+    Bare().run()
+''')
+
+
+def _winsize(fd: int, cols: int, rows: int) -> None:
+    fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
+
+
+class PtyProcess:
+    """A command in its own pseudo-terminal; every byte it writes to the terminal is counted."""
+
+    def __init__(self, argv: list[str], size: tuple[int, int], env: dict[str, str], cwd: Path):
+        self.master, slave = os.openpty()
+        _winsize(slave, *size)
+        self.start = time.perf_counter()
+        self.proc = subprocess.Popen(argv, stdin=slave, stdout=slave, stderr=slave, env=env, cwd=cwd,
+                                     start_new_session=True, close_fds=True)
+        os.close(slave)
+        self.chunks: list[tuple[float, int]] = []
+        self.text = b""
+
+    def read_for(self, seconds: float, until: bytes | None = None) -> float | None:
+        """Read for up to `seconds`; with `until`, stop at the first time its text has arrived (returned)."""
+        deadline = time.perf_counter() + seconds
+        while (left := deadline - time.perf_counter()) > 0:
+            ready, _, _ = select.select([self.master], [], [], min(left, 0.2))
+            if not ready:
+                continue
+            try:
+                data = os.read(self.master, 65536)
+            except OSError:
+                return None
+            now = time.perf_counter()
+            self.chunks.append((now, len(data)))
+            if until is not None:
+                self.text += data
+                if until in ANSI.sub(b"", self.text):
+                    return now - self.start
+        return None
+
+    def stop(self) -> None:
+        try:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+        except ProcessLookupError:
+            pass
+        try:
+            self.proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait()
+        os.close(self.master)
+
+
+def clean_env() -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in ("NO_COLOR", "COLUMNS", "LINES", "TEXTUAL")}
+    env["TERM"] = "xterm-256color"
+    env["COLORTERM"] = "truecolor"
+    return env
+
+
+def first_frame(argv: list[str], marker: bytes, size: tuple[int, int], cwd: Path) -> float:
+    p = PtyProcess(argv, size, clean_env(), cwd)
+    try:
+        t = p.read_for(20.0, until=marker)
+    finally:
+        p.stop()
+    if t is None:
+        raise SystemExit(f"no first frame from {' '.join(argv)} within 20 s (looked for {marker!r})")
+    return t
+
+
+def idle(argv: list[str], size: tuple[int, int], cwd: Path, warmup: float, seconds: float,
+         ) -> tuple[float, float, int]:
+    """(CPU % of one core, bytes per second, frames) over `seconds` after `warmup`."""
+    p = PtyProcess(argv, size, clean_env(), cwd)
+    try:
+        p.read_for(warmup)
+        proc = psutil.Process(p.proc.pid)
+        cpu0 = proc.cpu_times()
+        t0 = time.perf_counter()
+        first = len(p.chunks)
+        p.read_for(seconds)
+        t1 = time.perf_counter()
+        cpu1 = proc.cpu_times()
+        window = p.chunks[first:]
+    finally:
+        p.stop()
+    used = (cpu1.user - cpu0.user) + (cpu1.system - cpu0.system)
+    return 100.0 * used / (t1 - t0), sum(n for _t, n in window) / (t1 - t0), len(window)
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--config", type=Path, help="launch config for the first-frame run")
+    ap.add_argument("--runs", type=int, default=5, help="first-frame runs of each app (median reported)")
+    ap.add_argument("--idle", type=float, default=30.0, help="seconds of idle measurement")
+    ap.add_argument("--size", default="160x48", help="terminal size, e.g. 80x24")
+    args = ap.parse_args()
+    cols, rows = (int(x) for x in args.size.lower().split("x"))
+    size = (cols, rows)
+    warroom = shutil.which("warroom")
+    if warroom is None:
+        print("the warroom command is not installed (pip install -e .)", file=sys.stderr)
+        return 2
+    config = args.config or ROOT / "configs" / "reconciliation-platform.yaml"
+    if not config.exists():
+        print(f"{config} not found; using configs/demo.yaml", file=sys.stderr)
+        config = ROOT / "configs" / "demo.yaml"
+    work = Path(tempfile.mkdtemp(prefix="ui-bench-"))
+    bare = work / "bare_app.py"
+    bare.write_text(BARE_APP)
+    try:
+        from warroom.config import load_launch
+
+        launch = load_launch(config)
+        member = next((m for r in launch.roles if r.commander for m in r.members), None) or \
+            next((m for r in launch.roles for m in r.members), "bench")  # a live console, not an observer
+        ours, base = [], []
+        ratio = 0.0
+        for i in range(args.runs):
+            log = work / f"first-{i}.jsonl"
+            ours.append(first_frame([warroom, "run", str(config), "--log", str(log), "--as", member],
+                                    b"Roll back", size, work))
+            base.append(first_frame([sys.executable, str(bare)], b"BAREREADY", size, work))
+        if args.runs:
+            ratio = report_first_frame(config, member, ours, base, cols, rows)
+        cpu, rate, frames = idle([warroom, "demo", "--log", str(work / "idle.jsonl")], size, work, warmup=4.0,
+                                 seconds=args.idle)
+        print(f"idle live demo console over {args.idle:.0f} s (clock ticking, simulated source polled every 5 s, "
+              f"this console recording):")
+        print(f"  CPU {cpu:.2f} % of one core (target <= 2.5 %); terminal output {rate / 1024:.2f} KB/s "
+              f"(target <= 3 KB/s) in {frames} writes")
+        ok = ratio <= 1.2 and cpu <= 2.5 and rate <= 3 * 1024
+        print("all targets met" if ok else "NOT all targets met")
+        return 0 if ok else 1
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def report_first_frame(config: Path, member: str, ours: list[float], base: list[float], cols: int,
+                       rows: int) -> float:
+    t_ours, t_base = statistics.median(ours), statistics.median(base)
+    imp = subprocess.run([sys.executable, "-X", "importtime", "-c", "import textual.app"], capture_output=True,
+                         text=True)
+    total_us = max((int(m.group(1)) for m in re.finditer(r"\|\s*(\d+) \|", imp.stderr)), default=0)
+    print(f"terminal {cols}x{rows}, {len(ours)} runs each (alternating), median")
+    print(f"first frame  warroom run {config.name} (as {member}): {t_ours * 1000:7.0f} ms   "
+          f"(runs: {', '.join(f'{x * 1000:.0f}' for x in ours)})")
+    print(f"first frame  bare Textual app, same widgets:  {t_base * 1000:7.0f} ms   "
+          f"(runs: {', '.join(f'{x * 1000:.0f}' for x in base)})")
+    print(f"ratio {t_ours / t_base:.2f}x (target <= 1.20x); importing textual.app alone: {total_us / 1000:.0f} ms")
+    return t_ours / t_base
+
+
+if __name__ == "__main__":
+    sys.exit(main())
