@@ -23,7 +23,7 @@ from typing import Any
 from warroom.config import Criterion, Launch, SuccessMetric
 from warroom.events import Event, iso
 from warroom.launchlog import launch_from_log
-from warroom.log import LogCorrupt, VerifyProblem, iter_events
+from warroom.log import LogCorrupt, VerifyProblem, iter_events_from
 from warroom.replay import MARK_KINDS
 from warroom.rules import RANK, Level
 from warroom.state import AlertState, LaunchState, RollbackState, actor_label, criterion_view, view
@@ -325,7 +325,7 @@ def build_report(path: str | Path) -> Report:
     b = _Builder(rep, LaunchState(launch, lean=True))
     torn: list[bytes] = []
     try:
-        for ev in iter_events(path, on_torn=torn.append):
+        for _end, ev in iter_events_from(path, on_torn=torn.append):
             b.add(ev)
     except LogCorrupt as e:
         rep.integrity_ok = False
