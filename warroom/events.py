@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import getpass
 import hashlib
-import math
 import os
 import socket
 import time
@@ -102,6 +101,7 @@ class Event:
 
 _ISO_MAX = 253402300800.0  # 10000-01-01: beyond it datetime cannot show the time
 _iso_second: tuple[int, str] = (-1, "")
+_MILLIS = tuple(f"{ms:03d}Z" for ms in range(1000))
 
 
 def iso(ts: float) -> str:
@@ -113,16 +113,15 @@ def iso(ts: float) -> str:
     global _iso_second
     if not 0.0 <= ts < _ISO_MAX:
         return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
-    frac, whole = math.modf(ts)
-    us = round(frac * 1e6)
-    sec = int(whole)
+    sec = int(ts)
+    us = round((ts - sec) * 1e6)
     if us >= 1_000_000:
         sec += 1
         us -= 1_000_000
     cached = _iso_second
     if cached[0] != sec:
-        cached = _iso_second = (sec, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(sec)))
-    return f"{cached[1]}.{us // 1000:03d}Z"
+        cached = _iso_second = (sec, time.strftime("%Y-%m-%dT%H:%M:%S.", time.gmtime(sec)))
+    return cached[1] + _MILLIS[us // 1000]
 
 
 _actors: dict[tuple[Any, ...], Actor] = {}
@@ -165,20 +164,31 @@ def _actor_bytes(actor: Actor) -> bytes:
     return cached
 
 
+_HEAD = b'{"v":' + str(SCHEMA_VERSION).encode() + b',"seq":'
+_NUMPY = orjson.OPT_SERIALIZE_NUMPY
+_kind_json: dict[str, bytes] = {}
+
+
 def encode(seq: int, ts: float, actor: Actor, kind: str, data: dict[str, Any], prev: str) -> tuple[bytes, str]:
     """The line (with newline) for a new event, and its hash.
 
     The body is byte for byte orjson.dumps({"v", "seq", "ts", "actor", "kind",
-    "data", "prev"}) (tests hold it to that), assembled from parts so the
-    actor's JSON is not rebuilt for every event.
+    "data", "prev"}) (tests hold it to that), assembled from parts so only
+    `data` is serialised per event: the actor's and kind's JSON are kept, and
+    `prev` is a hex digest that needs no escaping.
     """
+    kind_json = _kind_json.get(kind) if isinstance(kind, str) else None
+    if kind_json is None:
+        kind_json = orjson.dumps(kind)
+        if len(_kind_json) < 256:
+            _kind_json[kind] = kind_json
+    prev_json = b'"' + prev.encode() + b'"' if len(prev) == 64 and prev.isalnum() else orjson.dumps(prev)
     body = b"".join((
-        b'{"v":', str(SCHEMA_VERSION).encode(), b',"seq":', str(int(seq)).encode(), b',"ts":"', iso(ts).encode(),
-        b'","actor":', _actor_bytes(actor), b',"kind":', orjson.dumps(kind), b',"data":',
-        orjson.dumps(data, option=orjson.OPT_SERIALIZE_NUMPY), b',"prev":', orjson.dumps(prev), b"}",
+        _HEAD, b"%d" % seq, b',"ts":"', iso(ts).encode(), b'","actor":', _actor_bytes(actor), b',"kind":', kind_json,
+        b',"data":', orjson.dumps(data, option=_NUMPY), b',"prev":', prev_json,
     ))
-    digest = hashlib.sha256(body).hexdigest()
-    return body[:-1] + b',"hash":"' + digest.encode() + b'"}\n', digest
+    digest = hashlib.sha256(body + b"}").hexdigest()
+    return b"".join((body, b',"hash":"', digest.encode(), b'"}\n')), digest
 
 
 class BadLine(ValueError):
