@@ -633,7 +633,8 @@ def parse_launch(text: str, name: str = "<config>") -> Launch:
         raise ConfigError([ConfigProblem(name, lines.cycle_line, "", "an alias refers to a value that contains it",
                                          "a launch is a tree; copy the value instead of aliasing it inside itself")])
     try:
-        data = yaml.safe_load(text)
+        # build the values from the node tree already composed (what safe_load would do, without parsing twice)
+        data = yaml.SafeLoader("").construct_document(node) if node is not None else None
     except yaml.MarkedYAMLError as e:
         mark = e.problem_mark or e.context_mark
         raise ConfigError([ConfigProblem(name, mark.line + 1 if mark else None, "", f"YAML: {e.problem or e}",
