@@ -389,3 +389,36 @@ async def test_session_opened_and_closed_are_recorded(scenario):
     kinds = [(e.kind, e.data.get("state")) for e in events(path)[-2:]]
     assert kinds == [("session", "opened"), ("session", "closed")]
 
+
+
+async def test_notifications_quote_untrusted_text_literally(scenario):
+    path, clock = scenario
+    app = make_app(path, clock)
+    async with app.run_test(size=WIDE) as pilot:
+        await pilot.press("3")
+        app.panel("alerts").table.move_cursor_to_key("am:f00d")
+        await pilot.press("a")
+        await pilot.pause()
+        n = next(n for n in app._notifications if "acknowledged" in str(n.message))
+        assert n.message == "acknowledged: HighLatency: P95 [bold]latency[/bold] above 500ms  on [api]"
+        assert n.markup is False  # so the toast shows the brackets instead of interpreting them
+
+
+async def test_a_log_of_another_launch_is_refused_at_startup(tmp_path):
+    from warroom.launchlog import bind
+
+    other = demo_launch().model_copy(deep=True)
+    path = tmp_path / "other.jsonl"
+    data = other.model_dump(by_alias=True)
+    data["launch"]["id"] = "some-other-launch"
+    from warroom.config import Launch
+
+    with DecisionLog(path, ROOT_ACTOR) as lg:
+        bind(lg, Launch.model_validate(data), "", "other.yaml")
+    size = path.stat().st_size
+    app = make_app(path, Clock(NOW))
+    async with app.run_test(size=WIDE) as pilot:
+        await pilot.pause()
+    assert app.return_code == 2
+    assert app.startup_error is not None and "belongs to launch 'some-other-launch'" in app.startup_error
+    assert path.stat().st_size == size

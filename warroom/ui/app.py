@@ -112,6 +112,12 @@ class WarroomApp(App[int]):
             self._notes.append(("warning", problem))
         self.theme = name
 
+    def notify(self, message: str, *, title: str = "", severity: Any = "information",
+               timeout: float | None = None, markup: bool = True) -> None:
+        """Every notification is plain text: they quote alert titles, notes and errors from outside."""
+        super().notify(clean(message, newlines=" · "), title=clean(title), severity=severity, timeout=timeout,
+                       markup=False)
+
     # ------------------------------------------------------------------ layout
 
     def get_theme_variable_defaults(self) -> dict[str, str]:

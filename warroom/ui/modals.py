@@ -134,8 +134,8 @@ class VerdictScreen(Dialog):
         with self.box():
             if len(self.roles) > 1:
                 yield Label("Sign off as:")
-                yield Select([(title, rid) for rid, title in self.roles], value=self.role, allow_blank=False,
-                             id="role")
+                yield Select([(plain(title), rid) for rid, title in self.roles], value=self.role,
+                             allow_blank=False, id="role")
             elif self.roles:
                 yield _text(Content.assemble("As: ", (clean(self.roles[0][1]), "bold")))
             yield Label("Reason (optional):")
@@ -190,7 +190,7 @@ class TriggerModeScreen(Dialog):
     def compose(self) -> ComposeResult:
         with self.box():
             yield Label("Criterion:")
-            yield Select([(f"{clean(name)} — when {clean(when)} (now {mode})", cid)
+            yield Select([(plain(f"{name} — when {when} (now {mode})"), cid)
                           for cid, name, when, mode in self.triggers], value=self.selected, allow_blank=False,
                          id="criterion")
             yield _text(Content.styled(
