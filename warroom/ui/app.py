@@ -124,13 +124,15 @@ class WarroomApp(App[int]):
         return gate_defaults(self.current_theme)
 
     def compose(self) -> ComposeResult:
+        self._screen_mode(self.size.width, self.size.height)  # before the first layout, not after it
         yield HeaderBar(id="header")
         if self.mode == "replay":
             yield ReplayBar(id="replaybar")
         yield TabBar()
         with Container(id="body"):
             panels = {p.pid: p for p in (cls() for cls in PANEL_TYPES)}
-            with Vertical(id="col-main", classes="slot"):
+            panels[self.active_panel].add_class("-active")
+            with Vertical(id="col-main", classes="slot -active"):
                 yield panels["gates"]
                 with Horizontal(id="row-lower", classes="slot"):
                     yield panels["checklist"]
@@ -148,12 +150,14 @@ class WarroomApp(App[int]):
     def tabbed(self) -> bool:
         return self.screen.has_class("-tabs")
 
-    def _apply_layout(self) -> None:
-        w, h = self.size
+    def _screen_mode(self, w: int, h: int) -> None:
         screen = self.screen_stack[0] if self.screen_stack else self.screen
         tabs = w < TABS_BELOW[0] or h < TABS_BELOW[1]
         screen.set_class(tabs, "-tabs")
         screen.set_class(not tabs, "-wide")
+
+    def _apply_layout(self) -> None:
+        self._screen_mode(*self.size)
         active = self.panel(self.active_panel)
         slots = {id(n) for n in active.ancestors if isinstance(n, Widget) and n.has_class("slot")}
         for node in self.query(".slot, .panel"):
