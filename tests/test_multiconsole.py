@@ -46,7 +46,9 @@ class Tmux:
 
     def start(self, name: str, command: str, env: dict[str, str]) -> int:
         exports = " ".join(f"{k}={v}" for k, v in env.items())
-        self("new-session", "-d", "-s", name, "-x", "160", "-y", "48", f"cd {ROOT} && exec env {exports} {command}")
+        # COLUMNS/LINES from the test runner's environment would pin the console at 80x24
+        self("new-session", "-d", "-s", name, "-x", "160", "-y", "48",
+             f"cd {ROOT} && exec env -u COLUMNS -u LINES {exports} {command}")
         self("set-option", "-t", name, "remain-on-exit", "on")
         return int(self("display-message", "-p", "-t", name, "#{pane_pid}").strip())
 
@@ -129,7 +131,11 @@ def test_three_consoles_share_one_log(tmux: Tmux, tmp_path: Path, launch_file: P
     assert check[0]["data"]["item"] == "team-assembled"
     seen = {}
     for n in others:
-        wait_for(f"{n} shows the check", lambda n=n: f"[x] {ITEM}" in tmux.screen(n), timeout=5, every=0.02)
+        try:
+            wait_for(f"{n} shows the check", lambda n=n: f"[x] {ITEM}" in tmux.screen(n), timeout=5, every=0.02)
+        except AssertionError:
+            size = tmux("display-message", "-p", "-t", n, "#{pane_width}x#{pane_height}").strip()
+            raise AssertionError(f"{n} ({size}) does not show the check:\n{tmux.screen(n)}") from None
         seen[n] = time.time() - logged
     assert all(d < 1.0 for d in seen.values()), f"seconds from log to screen: {seen}"
 
@@ -143,6 +149,7 @@ def test_three_consoles_share_one_log(tmux: Tmux, tmp_path: Path, launch_file: P
     taken_at = datetime.fromisoformat(took[0]["ts"]).timestamp()
     assert new_leader in pids.values() and new_leader != leader
     assert taken_at - killed_at < 5.0, f"takeover took {taken_at - killed_at:.1f}s"
+    print(f"log -> other screens: {seen}; recorder takeover after SIGKILL: {taken_at - killed_at:.2f}s")
     n_before = sum(e["kind"] == "sample" for e in events(log))
     wait_for("samples from the new recorder", lambda: sum(e["kind"] == "sample" for e in events(log))
              >= n_before + 10, timeout=15)
