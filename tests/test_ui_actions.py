@@ -422,3 +422,24 @@ async def test_a_log_of_another_launch_is_refused_at_startup(tmp_path):
     assert app.return_code == 2
     assert app.startup_error is not None and "belongs to launch 'some-other-launch'" in app.startup_error
     assert path.stat().st_size == size
+
+
+async def test_recommendation_roll_back_opens_the_guarded_rollback(scenario):
+    path, clock = scenario
+    app = make_app(path, clock)
+    with DecisionLog(path, SYSTEM, clock) as rec:
+        async with app.run_test(size=WIDE) as pilot:
+            for i in range(2):
+                clock.t = NOW + 5 * (i + 1)
+                rec.append("sample", {"criterion": "error-rate", "value": 2.5, "t": clock.t})
+            await pilot.pause(0.6)
+            assert isinstance(app.screen, RecommendationScreen)
+            await pilot.press("b")
+            await pilot.pause()
+            ev = events(path)[-1]
+            assert ev.data["phase"] == "recommendation" and ev.data["choice"] == "rollback"
+            assert isinstance(app.screen, RollbackScreen)  # still guarded: the launch id must be typed
+            assert "recommended by trigger error-rate" in screen_text(app)
+            await pilot.press("escape")
+            await pilot.pause()
+            assert events(path)[-1] == ev  # cancelled: nothing more recorded

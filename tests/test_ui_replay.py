@@ -8,31 +8,11 @@ import hashlib
 from pathlib import Path
 
 import pytest
-from ui_scenario import NOW, ROOT_ACTOR, T0, Clock, demo_launch, write_scenario
+from ui_scenario import NOW, ROOT_ACTOR, T0, Clock, FoldReplay, demo_launch, write_scenario
 
-from warroom.describe import describe
 from warroom.log import read_log
-from warroom.state import LaunchState, fold
 from warroom.ui.app import WarroomApp
 from warroom.ui.playhead import Playhead, parse_moment_text
-
-DECISIONS = ("check", "uncheck", "signoff", "decision", "note", "ack", "trigger_mode", "rollback")
-
-
-class FoldReplay:
-    def __init__(self, path: Path):
-        self.launch = demo_launch()
-        self.events = read_log(path).events
-        self.start, self.end = self.events[0].ts, self.events[-1].ts
-        self.integrity = f"OK: {len(self.events)} events, chain intact"
-        self.calls = 0
-
-    def state_at(self, t: float) -> LaunchState:
-        self.calls += 1
-        return fold(self.launch, [e for e in self.events if e.ts <= t])
-
-    def marks(self) -> list[tuple[float, str]]:
-        return [(e.ts, describe(e)) for e in self.events if e.kind in DECISIONS]
 
 
 def screen_text(app: WarroomApp) -> str:

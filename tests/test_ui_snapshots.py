@@ -47,3 +47,17 @@ def test_checklist_tab_small(snap_compare):
 
 def test_signoff_dialog_small(snap_compare):
     assert snap_compare(console("signoff-80x24", "dark"), press=["s", "o", "k", "ctrl+g"], terminal_size=(80, 24))
+
+
+def test_replay_small(snap_compare, tmp_path):
+    from ui_scenario import FoldReplay
+
+    path = tmp_path / "recorded.jsonl"
+    write_scenario(path, demo_launch())
+    rp = FoldReplay(path)
+    app = WarroomApp(rp.launch, log_path=None, actor=ROOT_ACTOR, mode="replay", replay=rp, clock=Clock(0.0))
+    assert snap_compare(app, press=["g", *"T+00:06:30", "enter"], terminal_size=(80, 24))
+
+
+def test_help_small(snap_compare):
+    assert snap_compare(console("help-80x24", "dark"), press=["question_mark"], terminal_size=(80, 24))

@@ -155,5 +155,5 @@ class ReplayBar(Line):
         state = "▶ playing" if playing else "‖ paused"
         self.show(Content.assemble(
             (" REPLAY ", "bold reverse"), " ", (state, "bold"), f" ×{speed:g}  ",
-            (format_t_relative(t - t0), "bold"), f" {pos} ", (format_t_relative(end - t0), "$muted"),
+            (format_t_relative(t - t0), "bold"), f" {pos} ", (format_t_relative(end - t0), "$muted"), " ",
             ("   p play · [ ] decisions · +/- speed · g jump", "$muted")))

@@ -317,6 +317,11 @@ class ReasonsScreen(Dialog):
 class HelpScreen(Dialog):
     """Every key of the console, from the keymap, plus the keys inside dialogs."""
 
+    @staticmethod
+    def _row(keys: str, text: Content) -> Horizontal:
+        return Horizontal(_text(Content.styled(keys, "bold"), classes="help-key"), _text(text, classes="help-text"),
+                          classes="help-row")
+
     BINDINGS = [Binding("question_mark,q,f1", "cancel", "Close", show=False)]
 
     def __init__(self, mode: str, log_path: str) -> None:
@@ -330,11 +335,10 @@ class HelpScreen(Dialog):
                 if k.group != group:
                     group = k.group
                     yield _text(Content.styled(group, "bold $accent"), classes="help-group")
-                off = "" if self.mode in k.modes else f"  (not in {self.mode} mode)"
-                yield _text(Content.assemble((f"{key_label(k.keys):>16}  ", "bold"), k.help,
-                                             (off, "$muted")))
+                off = "" if self.mode in k.modes else f" (not in {self.mode} mode)"
+                yield self._row(key_label(k.keys), Content.assemble(k.help, (off, "$muted")))
             yield _text(Content.styled("In dialogs and panels", "bold $accent"), classes="help-group")
             for keys, text in DIALOG_KEYS:
-                yield _text(Content.assemble((f"{keys:>16}  ", "bold"), text))
+                yield self._row(keys, Content(text))
             if self.log_path:
                 yield _text(Content.assemble(("\nDecision log: ", "$muted"), clean(self.log_path)))
