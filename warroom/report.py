@@ -30,6 +30,7 @@ from warroom.state import AlertState, LaunchState, RollbackState, actor_label, c
 from warroom.units import format_duration, format_t_relative, format_value
 
 BUCKETS = 240  # chart resolution per criterion
+_NOGO, _UNKNOWN = RANK[Level.NOGO], RANK[Level.UNKNOWN]
 MAX_ROWS = 5000  # timeline entries / alerts kept; the rest are counted
 PERIODS = {"hourly": 3600.0, "daily": 86400.0, "weekly": 604800.0}
 
@@ -203,7 +204,7 @@ class Metric:
 class Series:
     """A criterion over the launch in a fixed number of buckets that double in width as time goes on."""
 
-    __slots__ = ("err", "hi", "lo", "n", "origin", "total", "width", "worst")
+    __slots__ = ("bad", "err", "hi", "lo", "n", "origin", "total", "unknown", "width")
 
     def __init__(self, origin: float, width: float = 1.0):
         self.origin = origin
@@ -213,7 +214,8 @@ class Series:
         self.total = [0.0] * BUCKETS
         self.n = [0] * BUCKETS
         self.err = [0] * BUCKETS
-        self.worst = [-1] * BUCKETS
+        self.bad = [0] * BUCKETS  # samples after which the criterion stood at NO-GO or ROLLBACK
+        self.unknown = [0] * BUCKETS  # ... at UNKNOWN
 
     def add(self, t: float, v: float | None, rank: int) -> None:
         i = int((t - self.origin) / self.width)
@@ -222,8 +224,10 @@ class Series:
             i = int((t - self.origin) / self.width)
         if i < 0:
             i = 0
-        if rank > self.worst[i]:
-            self.worst[i] = rank
+        if rank >= _NOGO:
+            self.bad[i] += 1
+        elif rank == _UNKNOWN:
+            self.unknown[i] += 1
         if v is None:
             self.err[i] += 1
             return
@@ -243,18 +247,21 @@ class Series:
         self.total = pair(self.total, lambda a, b: a + b, 0.0)
         self.n = pair(self.n, lambda a, b: a + b, 0)
         self.err = pair(self.err, lambda a, b: a + b, 0)
-        self.worst = pair(self.worst, max, -1)
+        self.bad = pair(self.bad, lambda a, b: a + b, 0)
+        self.unknown = pair(self.unknown, lambda a, b: a + b, 0)
         self.width *= 2
 
-    def buckets(self) -> list[tuple[float, float, float | None, float | None, float | None, int, int, int]]:
-        """(start, end, min, max, mean, samples, errors, worst rank) for every bucket that saw a sample."""
+    def buckets(self) -> list[tuple[float, float, float | None, float | None, float | None, int, int, float, float]]:
+        """(start, end, min, max, mean, samples, errors, share NO-GO, share UNKNOWN) for every bucket that
+        saw a sample; the shares are of the bucket's samples after which the criterion stood there."""
         out = []
         for i in range(BUCKETS):
             if self.n[i] or self.err[i]:
                 a = self.origin + i * self.width
                 has = self.n[i] > 0
                 out.append((a, a + self.width, self.lo[i] if has else None, self.hi[i] if has else None,
-                            self.total[i] / self.n[i] if has else None, self.n[i], self.err[i], self.worst[i]))
+                            self.total[i] / self.n[i] if has else None, self.n[i], self.err[i],
+                            self.bad[i] / (self.n[i] + self.err[i]), self.unknown[i] / (self.n[i] + self.err[i])))
         return out
 
 
@@ -617,7 +624,8 @@ def to_json(rep: Report) -> dict[str, Any]:
         "charts": [{"criterion": c.criterion.id, "bucket_s": c.series.width,
                     "thresholds": [{"label": lb, "value": v} for lb, v in c.lines],
                     "buckets": [{"start": a, "end": e, "min": lo, "max": hi, "mean": mean, "samples": n,
-                                 "errors": err} for a, e, lo, hi, mean, n, err, _w in c.series.buckets()]}
+                                 "errors": err, "nogo_share": bad, "unknown_share": unk}
+                                for a, e, lo, hi, mean, n, err, bad, unk in c.series.buckets()]}
                    for c in rep.charts],
     }
 

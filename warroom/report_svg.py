@@ -12,14 +12,11 @@ import math
 from collections.abc import Callable
 
 from warroom.report import Chart, Report
-from warroom.rules import RANK, Level
 from warroom.units import format_t_relative, format_value
 
-W, H = 760, 230
-LEFT, RIGHT, TOP, BOTTOM = 70, 150, 14, 34
+W, H = 760, 240
+LEFT, RIGHT, TOP, BOTTOM = 70, 150, 14, 46
 MARK_COLOURS = {"signoff": "#3366cc", "decision": "#2e8b57", "rollback": "#d2691e", "t0": "#555555"}
-NOGO = RANK[Level.NOGO]
-UNKNOWN = RANK[Level.UNKNOWN]
 
 
 def chart_svg(rep: Report, chart: Chart, esc: Callable[[object], str]) -> str:
@@ -49,11 +46,12 @@ def chart_svg(rep: Report, chart: Chart, esc: Callable[[object], str]) -> str:
            f'role="img" aria-labelledby="t-{esc(c.id)}" class="chart">',
            f'<title id="t-{esc(c.id)}">{esc(c.name)} over the launch</title>',
            f'<rect x="{LEFT}" y="{TOP}" width="{pw}" height="{ph}" fill="#fafafa" stroke="#cccccc"/>']
-    for a, b, *_rest, worst in buckets:
-        if worst >= UNKNOWN:
-            colour = "#f4c7c3" if worst >= NOGO else "#e3e3e3"
+    for a, b, *_rest, bad, unknown in buckets:
+        # shaded where the criterion stood NO-GO (or UNKNOWN): faint for a moment, solid for the whole bucket
+        share, colour = (bad, "#e06666") if bad else (unknown, "#b0b0b0")
+        if share:
             out.append(f'<rect x="{x(a):.1f}" y="{TOP}" width="{max(0.8, x(b) - x(a)):.1f}" height="{ph}" '
-                       f'fill="{colour}"/>')
+                       f'fill="{colour}" fill-opacity="{0.2 + 0.6 * share:.2f}"/>')
     for label, v in chart.lines:
         colour = "#c0392b" if label.startswith("trigger") else ("#e67e22" if label.startswith("warn") else "#27ae60")
         out.append(f'<line x1="{LEFT}" x2="{LEFT + pw}" y1="{y(v):.1f}" y2="{y(v):.1f}" stroke="{colour}" '
@@ -93,15 +91,17 @@ def chart_svg(rep: Report, chart: Chart, esc: Callable[[object], str]) -> str:
     for v in (hi - pad, (hi + lo) / 2, lo + pad):
         out.append(f'<text x="{LEFT - 4}" y="{y(v) + 4:.1f}" font-size="10" text-anchor="end">{esc(fv(v))}</text>')
     ticks = [(x0, "start"), (x1, "end")]
-    if x0 < rep.t0 < x1:
+    if x0 < rep.t0 < x1 and min(x(rep.t0) - LEFT, LEFT + pw - x(rep.t0)) > 70:  # room for its label
         ticks.append((rep.t0, "t0"))
     for ts, which in ticks:
         anchor = {"start": "start", "end": "end"}.get(which, "middle")
         out.append(f'<text x="{x(ts):.1f}" y="{TOP + ph + 14}" font-size="10" text-anchor="{anchor}">'
                    f'{esc(format_t_relative(ts - rep.t0))}</text>')
-    out.append(f'<text x="{LEFT}" y="{H - 4}" font-size="10" fill="#555555">'
+    out.append(f'<text x="{LEFT}" y="{H - 16}" font-size="10" fill="#555555">'
                f'{esc(c.name)} ({esc(c.unit or "count")}): min-max bars and mean per '
-               f'{esc(_width(chart.series.width))}; red = NO-GO, grey = UNKNOWN</text>')
+               f'{esc(_width(chart.series.width))}; shaded red while NO-GO, grey while UNKNOWN</text>')
+    out.append(f'<text x="{LEFT}" y="{H - 4}" font-size="10" fill="#555555">vertical lines: blue sign-off, '
+               'green decision, orange rollback, dotted T-0 (hover for details)</text>')
     out.append("</svg>")
     return "\n".join(out)
 
