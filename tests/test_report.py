@@ -6,6 +6,7 @@ import math
 import re
 import subprocess
 import sys
+from pathlib import Path
 from xml.etree import ElementTree
 
 import orjson
@@ -166,3 +167,36 @@ def test_tampered_log_is_reported_as_such(tmp_path):
     assert not rep.integrity_ok and rep.events == 99
     assert "TAMPERED: event seq 100 (line 100)" in render_markdown(rep)
     assert main(["report", str(rec.path), "-o", str(tmp_path / "r.md")]) == 1
+
+
+@pytest.mark.parametrize("config", sorted((Path(__file__).resolve().parent.parent / "configs").glob("*.yaml")),
+                         ids=lambda p: p.stem)
+def test_every_shipped_launch_reports_from_a_bare_and_a_busy_log(config, tmp_path):
+    from test_report_lean import stream
+
+    from warroom.config import load_launch
+    from warroom.events import Actor
+    from warroom.launchlog import bind
+    from warroom.log import DecisionLog
+
+    launch = load_launch(config)
+    clock = [launch.t0 - 7200.0]
+    with DecisionLog(tmp_path / "bare.jsonl", Actor("dana", "bastion"), lambda: clock[0]) as lg:
+        bind(lg, launch, config.read_text(), str(config))
+    bare = build_report(tmp_path / "bare.jsonl")
+    assert bare.events == 1 and bare.decision is None and bare.status != "GO"
+    text = render_markdown(bare)
+    assert "no final decision was recorded" in text and "No alerts." in text
+    assert all(m.status in ("NO DATA", "NOT RECORDED") for m in bare.metrics)
+    with DecisionLog(tmp_path / "busy.jsonl", Actor("dana", "bastion"), lambda: clock[0]) as lg:
+        bind(lg, launch, config.read_text(), str(config))
+        for ev in stream(launch, 2000, 9):
+            clock[0] = ev.ts
+            lg.append("sample", ev.data, actor=ev.actor)
+    busy = build_report(tmp_path / "busy.jsonl")
+    assert busy.kinds["sample"] > 1500 and len(busy.charts) == len(launch.criteria)
+    outside = [m for m in busy.metrics if m.criterion is None]
+    assert all(m.status == "NOT RECORDED" for m in outside)
+    for fmt in (render_markdown, render_html):
+        assert fmt(busy)
+    assert orjson.dumps(to_json(busy))
