@@ -103,13 +103,19 @@ class Replay:
     def _fold_forward(self, cur: _Cursor, t: float) -> None:
         if cur.seq >= self.events:
             return
-        for end, ev in iter_events_from(self.path, cur.offset, cur.seq, cur.prev):
-            if ev.ts > t or ev.seq > self.events:
-                break
-            cur.state.apply(ev)
-            cur.seq, cur.ts, cur.offset, cur.prev = ev.seq, ev.ts, end, ev.hash
-            if ev.seq >= self.events:
-                break
+        try:
+            for end, ev in iter_events_from(self.path, cur.offset, cur.seq, cur.prev):
+                if ev.ts > t or ev.seq > self.events:
+                    break
+                cur.state.apply(ev)
+                cur.seq, cur.ts, cur.offset, cur.prev = ev.seq, ev.ts, end, ev.hash
+                if ev.seq >= self.events:
+                    break
+        except (LogCorrupt, OSError) as e:
+            # the file was changed or removed under the replay: show what could be read, and say so
+            self.events = cur.seq
+            self.ok = False
+            self.integrity = f"the log changed while it was being replayed ({e}); showing the first {cur.seq:,} events"
 
     def _freeze(self, state: LaunchState) -> bytes:
         buf = io.BytesIO()
