@@ -115,7 +115,7 @@ def _signal(rng: random.Random, cid: str, off: float, blips: list[tuple[float, f
     """The simulated reading of a criterion `off` seconds after T-0."""
     in_blip = any(a <= off < b for a, b in blips)
     if cid == "cfur":
-        return round(99.92 + rng.gauss(0, 0.02), 4)
+        return round(min(100.0, 99.92 + rng.gauss(0, 0.02)), 4)
     if cid == "api-p95":
         return round(720 + rng.gauss(0, 15) if in_blip else 320 + rng.gauss(0, 25), 1)
     if cid == "error-rate":
