@@ -88,6 +88,7 @@ class Replay:
         out = self._thaw(self._freeze(cur.state))
         for c in self.launch.criteria:
             word(c, out.criteria[c.id])  # the lean fold's deferred reasons, so the state is complete as live's
+        out.lean = False  # the caller's copy folds like any other
         return out
 
     def seq_at(self, t: float) -> int:
