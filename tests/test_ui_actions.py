@@ -443,3 +443,23 @@ async def test_recommendation_roll_back_opens_the_guarded_rollback(scenario):
             await pilot.press("escape")
             await pilot.pause()
             assert events(path)[-1] == ev  # cancelled: nothing more recorded
+
+
+async def test_console_keys_do_nothing_while_a_dialog_is_open(scenario):
+    path, clock = scenario
+    app = make_app(path, clock)
+    async with app.run_test(size=WIDE) as pilot:
+        await pilot.press("d")  # the decision dialog (reason field focused)
+        await pilot.press("ctrl+n")
+        await pilot.pause()
+        assert isinstance(app.screen, ConfirmScreen)
+        before = len(events(path))
+        await pilot.press("s", "a", "q", "R", "space", "3")
+        await pilot.pause()
+        assert isinstance(app.screen, ConfirmScreen) and len(app.screen_stack) == 2
+        assert len(events(path)) == before
+        await pilot.press("tab")  # focus still moves inside the dialog
+        assert app.focused is not None and app.focused.id == "no"
+        await pilot.press("escape")
+        await pilot.pause()
+        assert len(app.screen_stack) == 1

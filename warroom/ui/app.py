@@ -261,6 +261,8 @@ class WarroomApp(App[int]):
             self.recorder = None
 
     def _recorder_text(self) -> str:
+        if self._follow_failed:
+            return "LOG DAMAGED: not following (run 'warroom verify')"
         if self.recorder is not None:
             return "recording" if self._is_leader() else "following"
         return self.recorder_status or ("following" if self.mode == "live" else "")
@@ -387,7 +389,12 @@ class WarroomApp(App[int]):
     # ------------------------------------------------------------------ actions
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action in keymap.ACTIONS and len(self.screen_stack) > 1:
+            return False  # a dialog is open: its keys, not the console's (ctrl+q still quits)
         return keymap.available(action, self.mode)
+
+    async def action_quit_console(self) -> None:
+        await self.action_quit()
 
     def action_help(self) -> None:
         from warroom.ui.modals import HelpScreen  # dialogs load on first use

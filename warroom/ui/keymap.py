@@ -69,13 +69,14 @@ KEYS: tuple[Key, ...] = (
         group="Replay", footer=True, label="Jump", modes=("replay",)),
     Key("palette", "ctrl+p", "command_palette", "Command palette", "search every action and theme",
         group="Console"),
-    Key("quit", "q,ctrl+q", "quit", "Quit", "close the console (the log stays)", group="Console", footer=True,
-        label="Quit"),
+    Key("quit", "q", "quit_console", "Quit", "close the console (the log stays; ctrl+q works anywhere)",
+        group="Console", footer=True, label="Quit"),
 )
 
 # Keys that exist inside dialogs; listed on the help screen only.
 DIALOG_KEYS: tuple[tuple[str, str], ...] = (
     ("enter", "confirm the dialog (when its confirm button is enabled)"),
+    ("ctrl+q", "quit, from anywhere (console keys do nothing while a dialog is open)"),
     ("escape", "cancel the dialog"),
     ("tab / shift+tab", "move between the fields of a dialog"),
     ("ctrl+g / ctrl+n", "sign-off and decision dialogs: choose GO / NO-GO"),
@@ -96,6 +97,8 @@ def action_name(action: str) -> str:
 
 
 _MODES: dict[str, tuple[str, ...]] = {action_name(k.action): k.modes for k in KEYS}
+# The console's own actions; Textual's (focus moves, the palette, ctrl+q's quit) are left to Textual.
+ACTIONS = frozenset(_MODES) - {"focus_next", "focus_previous", "command_palette"}
 
 
 def available(action: str, mode: str) -> bool:

@@ -14,7 +14,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
+from textual.color import Color
 from textual.theme import Theme
+
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # theme files are small; libyaml makes them free
 
 DEFAULT = "dark"
 NO_COLOR_THEME = "monochrome"
@@ -63,10 +66,11 @@ def parse_theme(data: object, source: str) -> Theme:
     for key in ("luminosity_spread", "text_alpha"):
         if key in data:
             setattr(theme, key, float(data[key]))
-    try:
-        theme.to_color_system().generate()
-    except Exception as e:  # a bad colour string; Textual raises several kinds
-        raise ValueError(f"{source}: bad colour: {e}") from None
+    for key, value in kwargs.items():
+        try:
+            Color.parse(value)
+        except Exception as e:  # Textual raises several kinds for a bad colour string
+            raise ValueError(f"{source}: bad colour for {key}: {e}") from None
     return theme
 
 
@@ -75,7 +79,7 @@ def load_themes(dirs: list[Path] | None = None) -> Loaded:
     for d in dirs if dirs is not None else theme_dirs():
         for path in sorted(d.glob("*.y*ml")):
             try:
-                theme = parse_theme(yaml.safe_load(path.read_text(encoding="utf-8")), str(path))
+                theme = parse_theme(yaml.load(path.read_text(encoding="utf-8"), Loader=_LOADER), str(path))
             except (OSError, UnicodeDecodeError, yaml.YAMLError, ValueError) as e:
                 out.problems.append(str(e).splitlines()[0] if isinstance(e, ValueError) else f"{path}: {e}")
                 continue
