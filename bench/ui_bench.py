@@ -42,6 +42,8 @@ ROOT = Path(__file__).resolve().parent.parent
 ANSI = re.compile(rb"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|\x1b[P^_][^\x1b]*\x1b\\|\x1b.")
 
 BARE_APP = textwrap.dedent('''
+    import sys
+
     from textual.app import App
     from textual.containers import Horizontal, Vertical
     from textual.widgets import DataTable, Footer, Header, RichLog, Static, Tree
@@ -96,6 +98,10 @@ BARE_APP = textwrap.dedent('''
                 log.write(f"T+00:0{i % 10}:00  someone  did thing {i}")
 
 
+    if len(sys.argv) > 1:  # the same app, after loading and validating the launch config like the console does
+        from warroom.config import load_launch
+
+        load_launch(sys.argv[1])
     Bare().run()
 ''')
 
@@ -213,7 +219,7 @@ def main() -> int:
         launch = load_launch(config)
         member = next((m for r in launch.roles if r.commander for m in r.members), None) or \
             next((m for r in launch.roles for m in r.members), "bench")  # a live console, not an observer
-        ours, base = [], []
+        ours, base, base_cfg = [], [], []
         ratio = 0.0
         for i in range(args.runs):
             log = work / f"first-{i}.jsonl"
@@ -221,8 +227,12 @@ def main() -> int:
             ours.append(first_frame([warroom, "run", str(config), "--log", str(log), "--as", member],
                                     b"console opened", size, work))
             base.append(first_frame([sys.executable, str(bare)], b"BAREREADY", size, work))
+            base_cfg.append(first_frame([sys.executable, str(bare), str(config)], b"BAREREADY", size, work))
         if args.runs:
             ratio = report_first_frame(config, member, ours, base, cols, rows)
+            t_cfg = statistics.median(base_cfg)
+            print(f"first frame  bare app that first loads the same config:  {t_cfg * 1000:7.0f} ms   -> the console "
+                  f"is {statistics.median(ours) / t_cfg:.2f}x of that (what the UI itself adds)")
         cpu, rate, frames = idle([warroom, "demo", "--log", str(work / "idle.jsonl")], size, work, warmup=4.0,
                                  seconds=args.idle)
         print(f"idle live demo console over {args.idle:.0f} s (clock ticking, simulated source polled every 5 s, "
