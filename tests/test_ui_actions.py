@@ -227,10 +227,27 @@ async def test_rollback_refused_for_a_role_that_may_not(scenario):
     async with app.run_test(size=WIDE) as pilot:
         await pilot.press("R")
         await pilot.pause()
+        await app.workers.wait_for_complete()
         assert not isinstance(app.screen, RollbackScreen)
         ev = events(path)[-1]
         assert ev.kind == "rollback" and ev.data["phase"] == "refused" and ev.actor == SECURITY
         assert "rollback refused" in notes(app)
+
+
+async def test_a_second_rollback_while_one_runs_is_refused_and_recorded(scenario):
+    path, clock = scenario
+    with DecisionLog(path, SECURITY, clock) as other:  # another console's rollback, still running
+        other.append("rollback", {"phase": "started", "steps": ["flip"], "dry_run": False, "automatic": False,
+                                  "reason": "p95"})
+    app = make_app(path, clock)
+    async with app.run_test(size=WIDE) as pilot:
+        assert "RUNNING" in screen_text(app)
+        await pilot.press("R")
+        await pilot.pause()
+        assert not isinstance(app.screen, RollbackScreen)
+        ev = events(path)[-1]
+        assert ev.kind == "rollback" and ev.data["phase"] == "refused" and ev.actor == ROOT_ACTOR
+        assert "already running (started by security" in ev.data["reason"]
 
 
 @pytest.mark.parametrize("how", ["flag", "no-role"])

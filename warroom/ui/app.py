@@ -586,20 +586,25 @@ class WarroomApp(App[int]):
             runner = mod.RollbackRunner(self.launch, self.dlog, self.actor, dry_run=self.dry_run)
             why = runner.refusal(role_ids, self.mode == "observer")
         else:
+            runner = None
             why = self.refusal()
             allowed = set(self.launch.rollback.allowed_roles)
             if why is None and allowed and not allowed & set(role_ids):
                 why = "your roles may not roll back (allowed: " + ", ".join(sorted(allowed)) + ")"
+        if why is None and self.state.rollback.status == "running":
+            rb = self.state.rollback
+            why = f"a rollback is already running (started by {rb.by} at {fmt.t_rel(rb.started, self.launch.t0)})"
+            runner = None  # never hand this to the runner: it would run if the lock happened to be free
         if why is not None:
             self.notify(f"rollback refused: {why}", severity="error")
-            if self.mode == "live" and self.dlog is not None:
-                self.record_event("rollback", {"phase": "refused", "reason": why})
-            return
-        if self.state.rollback.status == "running":
-            self.notify("a rollback is already running", severity="warning")
+            if self.mode == "live" and self.dlog is not None:  # an observer records nothing, not even this
+                if runner is not None:
+                    self._record_refusal(runner, role_ids)  # the runner records request + refusal its own way
+                else:
+                    self.record_event("rollback", {"phase": "refused", "reason": why})
             return
         dry = bool(self.dry_run) or self.launch.rollback.dry_run
-        plan = mod.plan_text(self.launch) if mod is not None and hasattr(mod, "plan_text") else \
+        plan = mod.plan_text(self.launch, self.dry_run) if mod is not None and hasattr(mod, "plan_text") else \
             fallback_plan(self.launch, dry)
 
         def done(result: str | None) -> None:
@@ -607,6 +612,14 @@ class WarroomApp(App[int]):
                 self._run_rollback(result)
 
         self.push_screen(RollbackScreen(self.launch.id, plan, dry, reason), done)
+
+    @work(group="rollback-refusal", exit_on_error=False)
+    async def _record_refusal(self, runner: Any, role_ids: list[str]) -> None:
+        try:
+            await runner.run("rollback button pressed", automatic=False, roles=role_ids, observer=False)
+        except Exception as e:
+            self.notify(f"could not record the refusal: {type(e).__name__}: {e}", severity="error")
+        self._poll()
 
     def _run_rollback(self, reason: str) -> None:
         mod = self._rollback_module()
