@@ -34,6 +34,21 @@ from warroom.events import GENESIS  # noqa: E402
 
 SUFFIX = len(',"hash":"') + 64 + len('"}')
 
+RAW_CHILD = r"""
+import hashlib, sys, orjson
+SUFFIX = len(',"hash":"') + 64 + len('"}')
+prev, n = "0" * 64, 0
+with open(sys.argv[1], "rb") as f:
+    for line in f:
+        line = line[:-1]
+        digest = hashlib.sha256(line[:-SUFFIX] + b"}").hexdigest()
+        d = orjson.loads(line)
+        if d["hash"] != digest or d["prev"] != prev:
+            raise SystemExit(f"bad line {n + 1}")
+        prev, n = digest, n + 1
+print(n)
+"""
+
 JUMPS = r"""
 import json, random, sys, time
 from warroom.replay import open_replay
@@ -124,13 +139,18 @@ def main() -> int:
             res = verify(log)
             inproc = min(inproc, time.perf_counter() - t)
         assert res.ok and res.count == n, res
-        wall, rss, out, cpu = spawn_measured([py, "-m", "warroom", "verify", str(log)])
+        wall = raw_wall = float("inf")
+        for _ in range(3):  # the CLI beside the same loop run as a child (both pay an interpreter start-up)
+            w, rss, out, cpu = spawn_measured([py, "-m", "warroom", "verify", str(log)])
+            wall = min(wall, w)
+            raw_wall = min(raw_wall, spawn_measured([py, "-c", RAW_CHILD, str(log)])[0])
         print(f"\nverify ({n:,} events, {size / 1e6:.0f} MB; best of 3 alternating rounds)")
         print(f"  raw parse+sha256 chain loop  {n / raw:>12,.0f} ev/s  ({raw:.2f}s)")
         print(f"  verify() in process          {n / inproc:>12,.0f} ev/s  ({inproc:.2f}s)  "
               f"ratio {raw / inproc:.2f}x  (target >= 0.8x)")
-        print(f"  `warroom verify` (CLI)       {n / wall:>12,.0f} ev/s  ({wall:.2f}s incl. start-up, {cpu:.2f}s CPU)  "
-              f"ratio {raw / wall:.2f}x  peak {rss:.0f} MB   -> {out.strip()}")
+        print(f"  raw loop as a child process  {n / raw_wall:>12,.0f} ev/s  ({raw_wall:.2f}s incl. start-up)")
+        print(f"  `warroom verify` (CLI)       {n / wall:>12,.0f} ev/s  ({wall:.2f}s incl. start-up)  "
+              f"ratio {raw_wall / wall:.2f}x  peak {rss:.0f} MB   -> {out.strip()}")
 
         print("\nreport (target < 10 s, < 300 MB)")
         for fmt in ("md", "html", "json"):
