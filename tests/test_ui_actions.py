@@ -368,6 +368,13 @@ async def test_small_terminal_shows_one_panel_at_a_time(scenario):
         text = screen_text(app)
         assert "3 Alerts" in text and "Criterion" not in text
         assert all(len(line) <= 80 for line in text.splitlines())
+        await pilot.press("4")
+        await pilot.pause()
+        top = next(line for line in screen_text(app).splitlines() if "4 Sign-offs ─" in line)
+        assert top.startswith("╭") and top.rstrip().endswith("╮") and len(top.rstrip()) == 80  # the full width
+        await pilot.press("6")
+        await pilot.pause()
+        assert "console opened (live)" in screen_text(app)  # the tail shows the newest entry
 
 
 async def test_torn_tail_is_reported_at_startup(scenario):

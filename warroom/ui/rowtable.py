@@ -260,6 +260,8 @@ class RowTable(ScrollView, can_focus=True):
         self._header = None
         self._update_virtual_size()
         self.refresh()
+        if self._visible and self._cursor == len(self._visible) - 1:
+            self.call_after_refresh(self._scroll_to_cursor)  # a tail stays a tail when it is shown or resized
 
     def notify_style_update(self) -> None:
         self._cache.clear()
@@ -351,14 +353,19 @@ class RowTable(ScrollView, can_focus=True):
             y = i + self.header_lines - self.scroll_offset.y
             if 0 <= y < self.size.height:
                 self.refresh(Region(0, y, self.size.width, 1))
-        body = max(1, self.size.height - self.header_lines)
-        top = self.scroll_offset.y
-        if index < top:
-            self.scroll_to(y=index, animate=False, immediate=True)
-        elif index >= top + body:
-            self.scroll_to(y=index - body + 1, animate=False, immediate=True)
+        self._scroll_to_cursor()
         if old != index:
             self.post_message(self.Highlighted(self, self.cursor_key))
+
+    def _scroll_to_cursor(self) -> None:
+        if self.size.height <= self.header_lines:
+            return  # not laid out (or hidden): on_resize comes back here
+        body = self.size.height - self.header_lines
+        top = self.scroll_offset.y
+        if self._cursor < top:
+            self.scroll_to(y=self._cursor, animate=False, immediate=True)
+        elif self._cursor >= top + body:
+            self.scroll_to(y=self._cursor - body + 1, animate=False, immediate=True)
 
     def watch_scroll_y(self, old_value: float, new_value: float) -> None:
         self._cache.clear()
