@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from ui_scenario import NOW, ROOT_ACTOR, SECURITY, Clock, demo_launch, write_scenario
+from ui_scenario import NOW, ROOT_ACTOR, SECURITY, Clock, demo_launch, screen_text, write_scenario
 
 from warroom.events import SYSTEM, Actor
 from warroom.log import DecisionLog, read_log
@@ -15,9 +15,6 @@ from warroom.ui.modals import ConfirmScreen, RecommendationScreen, RollbackScree
 
 WIDE = (160, 48)
 
-
-def screen_text(app: WarroomApp) -> str:
-    return "\n".join(strip.text for strip in app.screen._compositor.render_strips())
 
 
 def events(path: Path):

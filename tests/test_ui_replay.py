@@ -8,15 +8,11 @@ import hashlib
 from pathlib import Path
 
 import pytest
-from ui_scenario import NOW, ROOT_ACTOR, T0, Clock, FoldReplay, demo_launch, write_scenario
+from ui_scenario import NOW, ROOT_ACTOR, T0, Clock, FoldReplay, demo_launch, screen_text, write_scenario
 
 from warroom.log import read_log
 from warroom.ui.app import WarroomApp
 from warroom.ui.playhead import Playhead, parse_moment_text
-
-
-def screen_text(app: WarroomApp) -> str:
-    return "\n".join(strip.text for strip in app.screen._compositor.render_strips())
 
 
 def row(app: WarroomApp, needle: str) -> str:

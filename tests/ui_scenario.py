@@ -111,3 +111,8 @@ class FoldReplay:
 
 def _events(path: Path):
     return read_log(path).events
+
+
+def screen_text(app) -> str:  # type: ignore[no-untyped-def]
+    """What a person would read on the console's current screen, one line per row."""
+    return "\n".join(strip.text for strip in app.screen._compositor.render_strips())
