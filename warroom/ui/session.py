@@ -47,7 +47,7 @@ def permissions(launch: Launch, actor: Actor, mode: str) -> Permissions:
         return Permissions(roles, True, "--observer")
     if not roles:
         who = actor.name or actor.user
-        return Permissions(roles, True, f"'{who}' has no role in this launch")
+        return Permissions(roles, True, f"'{who}' has no role in this launch; use --as NAME")
     return Permissions(roles, False)
 
 
