@@ -91,7 +91,7 @@ class TextScreen(Dialog):
     def compose(self) -> ComposeResult:
         with self.box():
             yield Label(self.prompt, markup=False)
-            yield Input(self.value, placeholder=self.placeholder, id="text")
+            yield Input(self.value, placeholder=self.placeholder, id="text", compact=True)
             yield _text(Content.styled("enter: save · escape: cancel", "$muted"), id="error")
 
     def on_mount(self) -> None:
@@ -135,11 +135,11 @@ class VerdictScreen(Dialog):
             if len(self.roles) > 1:
                 yield Label("Sign off as:")
                 yield Select([(plain(title), rid) for rid, title in self.roles], value=self.role,
-                             allow_blank=False, id="role")
+                             allow_blank=False, id="role", compact=True)
             elif self.roles:
                 yield _text(Content.assemble("As: ", (clean(self.roles[0][1]), "bold")))
             yield Label("Reason (optional):")
-            yield Input(placeholder="why, in a few words", id="reason")
+            yield Input(placeholder="why, in a few words", id="reason", compact=True)
             if self.summary:
                 yield _text(Content.styled("What is recorded with it (every criterion now):", "$muted"))
                 with VerticalScroll(id="summary"):
@@ -192,7 +192,7 @@ class TriggerModeScreen(Dialog):
             yield Label("Criterion:")
             yield Select([(plain(f"{name} — when {when} (now {mode})"), cid)
                           for cid, name, when, mode in self.triggers], value=self.selected, allow_blank=False,
-                         id="criterion")
+                         id="criterion", compact=True)
             yield _text(Content.styled(
                 "off: never acts · recommend: asks the commander on a breach · auto: starts the rollback after "
                 "the hold time, once" + ("" if self.auto_allowed else " (the config does not allow auto)"),
@@ -233,9 +233,9 @@ class RollbackScreen(Dialog):
                 for line in self.plan:
                     yield _text(plain(line))
             yield Label("Reason:")
-            yield Input(self.reason, placeholder="why roll back", id="reason")
+            yield Input(self.reason, placeholder="why roll back", id="reason", compact=True)
             yield _text(Content.assemble("Type the launch id ", (self.launch_id, "bold"), " to confirm:"))
-            yield Input(placeholder=self.launch_id, id="confirm-id")
+            yield Input(placeholder=self.launch_id, id="confirm-id", compact=True)
             with Horizontal(classes="buttons"):
                 yield Button("↺ Roll back", id="go", variant="error", disabled=True)
                 yield Button("Cancel (esc)", id="cancel")
