@@ -159,6 +159,7 @@ def clean_env() -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k not in ("NO_COLOR", "COLUMNS", "LINES", "TEXTUAL")}
     env["TERM"] = "xterm-256color"
     env["COLORTERM"] = "truecolor"
+    env["PYTHONPATH"] = str(ROOT)  # this checkout's code, whatever an editable install points at
     return env
 
 

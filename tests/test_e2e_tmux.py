@@ -74,7 +74,9 @@ def test_demo_in_tmux_toggle_signoff_note_quit(tmux: Tmux, tmp_path: Path):
     short = Path(tempfile.mkdtemp(prefix="wr-e2e-", dir="/tmp"))  # short enough to show in full in the header
     log = short / "demo.jsonl"
     # COLUMNS/LINES leak in from the test runner and would pin the console to 80x24
-    env = f"env -u NO_COLOR -u COLUMNS -u LINES XDG_DATA_HOME={tmp_path / 'data'} TERM=xterm-256color"
+    # PYTHONPATH: the installed command runs this checkout's package even if an editable install points elsewhere
+    env = (f"env -u NO_COLOR -u COLUMNS -u LINES XDG_DATA_HOME={tmp_path / 'data'} TERM=xterm-256color "
+           f"PYTHONPATH={Path(__file__).resolve().parent.parent}")
     tmux.run("new-session", "-d", "-s", "demo", "-x", "160", "-y", "48",
              f"{env} {WARROOM} demo --log {log}; echo EXITED $?; sleep 60")
     # the wide layout (every panel at once) shows once the console has the full 160x48 window
