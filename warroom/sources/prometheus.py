@@ -3,8 +3,16 @@
 The client is blocking and, left to its defaults, has no timeout and retries
 three times with back-off (a down server costs 6 s per query). We give it an
 explicit timeout and no retries: the recorder owns the retry policy (back-off
-while the source keeps failing), and a pool sized to the number of queries lets
-50 criteria finish in about the time of the slowest one.
+while the source keeps failing).
+
+Reads of one source for the same time are gathered (as they arrive in one turn
+of the event loop) and asked in as few requests as possible: every query known
+to be an instant vector goes into one batch query (see `prombatch`), the rest
+alone and in parallel. A batch answers each member exactly what the member
+alone would have answered (value, NaN, Inf, empty, several series: the same
+reading and reason). When a batch fails, its members are asked alone in the
+same poll, so one bad query never blinds the others and each gets its own
+error; a member that broke the batch is not batched again.
 """
 
 from __future__ import annotations
@@ -15,6 +23,7 @@ import json
 import re
 import time
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 from typing import Any
 
 import requests
@@ -25,6 +34,7 @@ from urllib3.util.retry import Retry
 
 from warroom.config import PrometheusSource
 from warroom.sources import auth as auth_mod
+from warroom.sources import prombatch
 from warroom.sources.base import (
     AUTH,
     BAD_QUERY,
@@ -42,12 +52,38 @@ from warroom.sources.base import (
 NO_RETRY = Retry(total=0, redirect=0, raise_on_redirect=False, raise_on_status=False)
 _STATUS_RE = re.compile(r"HTTP Status Code (\d+)")
 _BODY_RE = re.compile(r"\((b'.*'|b\".*\")\)\s*$", re.DOTALL)
+SLOW_SHARE = 0.25  # a query that alone takes more than this share of the timeout is never batched
+# Prometheus evaluates a batch's members one after another: it gives up on a batch after this many seconds
+# (at most half the timeout, leaving time to ask each alone), and a batch that heavy is halved.
+BATCH_EVAL = 0.05
+TOO_LONG = frozenset({413, 414, 431})  # a proxy refusing the URL
+
+
+@dataclass(frozen=True, slots=True)
+class _Answer:
+    """One request's outcome: the reading, the raw result if Prometheus sent one, the HTTP status
+    (0: no HTTP answer at all) and the seconds it took."""
+
+    reading: Reading
+    raw: Any = None
+    ok: bool = False
+    status: int = 0
+    took: float = 0.0
+
+
+@dataclass
+class _Gathering:
+    """Reads for one time, gathered until the event loop has a turn with no new ones."""
+
+    at: float
+    waiters: dict[str, list[asyncio.Future[Reading]]] = field(default_factory=dict)
+    count: int = 0
 
 
 class Prometheus(Source):
     kind = "prometheus"
 
-    def __init__(self, name: str, cfg: PrometheusSource, workers: int = 8):
+    def __init__(self, name: str, cfg: PrometheusSource, workers: int = 8, batch: bool = True):
         super().__init__(name, cfg.interval, cfg.timeout)
         self.url = cfg.url.rstrip("/")
         self.creds = auth_mod.resolve(cfg.auth)
@@ -61,33 +97,160 @@ class Prometheus(Source):
         session.mount(self.url, HTTPAdapter(max_retries=NO_RETRY, pool_connections=1, pool_maxsize=workers))
         self._session = session
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix=f"prom-{name}")
+        self.batching = batch  # False: every read is its own request (the bench's "before")
+        self.chunks = prombatch.Chunks()
+        self._shape: dict[str, str] = {}  # query text -> prombatch.VECTOR / MAYBE / NEVER
+        self._alone: dict[str, float] = {}  # query text -> seconds its last request alone took
+        self._gathering: dict[float, _Gathering] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._flushes = 0
 
     async def read(self, query: Query, at: float) -> Reading:
         if self.creds.problem:
             return Reading.fail(at, AUTH, self.creds.problem)
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._pool, self.read_blocking, query.text, at)
+        if not self.batching:
+            return await loop.run_in_executor(self._pool, self.read_blocking, query.text, at)
+        gathering = self._gathering.get(at)
+        if gathering is None:
+            gathering = self._gathering[at] = _Gathering(at)
+            loop.call_soon(self._close, at, 0)
+        fut: asyncio.Future[Reading] = loop.create_future()
+        gathering.waiters.setdefault(query.text, []).append(fut)
+        gathering.count += 1
+        return await fut  # a reader cut off by its own timeout cancels only its own future
 
     def read_blocking(self, promql: str, at: float) -> Reading:
         """One instant query evaluated at `at`; every failure becomes a reading with a reason."""
-        params = {"time": f"{at:.3f}", "timeout": f"{self.timeout:g}s"}
+        return self._ask(promql, at, self.timeout).reading
+
+    def _ask(self, promql: str, at: float, server_timeout: float) -> _Answer:
+        # seconds as a bare number: Prometheus reads "2.5" but refuses "2.5s" (durations take whole units)
+        params = {"time": f"{at:.3f}", "timeout": f"{max(server_timeout, 1e-6):.6f}".rstrip("0").rstrip(".")}
         started = time.monotonic()
         try:
             result = self.client.custom_query(promql, params=params)
         except requests.Timeout:
-            return Reading.fail(at, TIMEOUT, f"no answer from {self.url} within {self.timeout:g}s")
+            return _Answer(Reading.fail(at, TIMEOUT, f"no answer from {self.url} within {self.timeout:g}s"))
         except PrometheusApiClientException as e:
-            return _status_failure(at, str(e))
+            return _Answer(_status_failure(at, str(e)), status=_status(str(e)) or -1,
+                           took=time.monotonic() - started)
         except requests.ConnectionError as e:
-            return _connection_failure(at, e, self.url, self.timeout, time.monotonic() - started)
+            return _Answer(_connection_failure(at, e, self.url, self.timeout, time.monotonic() - started))
         except (ValueError, KeyError, TypeError) as e:  # 200 with a body that is not Prometheus JSON
-            return Reading.fail(at, BAD_RESPONSE, f"{self.url} answered with something that is not a query "
-                                                  f"result ({type(e).__name__})")
+            return _Answer(Reading.fail(at, BAD_RESPONSE, f"{self.url} answered with something that is not a query "
+                                                          f"result ({type(e).__name__})"), status=200)
         except requests.RequestException as e:
-            return Reading.fail(at, CONNECTION, f"request to {self.url} failed: {type(e).__name__}")
-        return parse_result(result, at)
+            return _Answer(Reading.fail(at, CONNECTION, f"request to {self.url} failed: {type(e).__name__}"))
+        return _Answer(parse_result(result, at), result, True, 200, time.monotonic() - started)
+
+    # ------------------------------------------------------------------ batching
+
+    def _close(self, at: float, seen: int) -> None:
+        """Dispatch the reads gathered for `at` once a turn of the loop brought no new one."""
+        gathering = self._gathering.get(at)
+        if gathering is None:
+            return
+        loop = asyncio.get_running_loop()
+        if gathering.count != seen:
+            loop.call_soon(self._close, at, gathering.count)
+            return
+        del self._gathering[at]
+        task = loop.create_task(self._dispatch(gathering))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    def _batchable(self, text: str) -> bool:
+        alone = self._alone.get(text)
+        return (self._shape.get(text) in (prombatch.VECTOR, prombatch.MAYBE)
+                and (alone is None or alone <= SLOW_SHARE * self.timeout))
+
+    async def _dispatch(self, g: _Gathering) -> None:
+        self._flushes += 1
+        flush = self._flushes
+        texts = list(g.waiters)
+        error: BaseException | None = None
+        try:
+            planned = self.chunks.place(t for t in texts if self._batchable(t))
+            in_chunks = {m for _, present in planned for m in present}
+            jobs = [self._alone_and_learn(t, g) for t in texts if t not in in_chunks]
+            jobs += [self._run_chunk(chunk, present, g, flush) for chunk, present in planned]
+            outcomes = await asyncio.gather(*jobs, return_exceptions=True)
+            error = next((o for o in outcomes if isinstance(o, BaseException)), None)
+            self.chunks.merge(flush)
+        except Exception as e:  # a bug here: the readers raise it (the recorder turns it into a reading)
+            error = e
+        finally:
+            for futs in g.waiters.values():
+                for fut in futs:
+                    if not fut.done():
+                        if error is None or isinstance(error, asyncio.CancelledError):
+                            fut.cancel()
+                        else:
+                            fut.set_exception(error)
+
+    def _resolve(self, g: _Gathering, text: str, reading: Reading) -> None:
+        for fut in g.waiters.get(text, ()):
+            if not fut.done():
+                fut.set_result(reading)
+
+    async def _alone_and_learn(self, text: str, g: _Gathering) -> _Answer:
+        loop = asyncio.get_running_loop()
+        ans = await loop.run_in_executor(self._pool, self._ask, text, g.at, self.timeout)
+        if ans.ok:
+            self._shape[text] = prombatch.learn(self._shape.get(text), prombatch.shape(ans.raw))
+            self._alone[text] = ans.took
+            if not self._batchable(text):
+                self.chunks.drop(text)
+        self._resolve(g, text, ans.reading)
+        return ans
+
+    async def _run_chunk(self, chunk: prombatch.Chunk, present: list[str], g: _Gathering, flush: int) -> None:
+        whole = len(present) == len(chunk.members)
+        if len(present) == 1:
+            ans = await self._alone_and_learn(present[0], g)
+            if ans.ok and whole:
+                chunk.answered = flush
+            return
+        batch = prombatch.compose(present)
+        loop = asyncio.get_running_loop()
+        budget = min(BATCH_EVAL, self.timeout / 2)
+        ans = await loop.run_in_executor(self._pool, self._ask, batch.text, g.at, budget)
+        parts = prombatch.split(ans.raw, len(present)) if ans.ok else None
+        if parts is not None:
+            for text, series in zip(present, parts, strict=True):
+                self._shape[text] = prombatch.VECTOR  # label_replace type-checked it: an instant vector
+                self._resolve(g, text, parse_result(series, g.at))
+            if whole:
+                chunk.answered = flush
+            return
+        if ans.status == 0 or ans.reading.error == AUTH:
+            # No answer at all (refused, timed out) or credentials refused: about the server, not the
+            # queries; each member alone would get the same reading, so none is asked again.
+            for text in present:
+                self._resolve(g, text, ans.reading)
+            return
+        # The batch failed: ask every member alone, now, so each gets its own answer or precise error.
+        refused = ans.reading.error == BAD_QUERY
+        culprit = prombatch.blame(batch, ans.reading.reason) if refused else None
+        if culprit is not None:
+            self._never(present[culprit])  # a parse error inside this member (a range vector with no data)
+        alone = await asyncio.gather(*(self._alone_and_learn(t, g) for t in present))
+        broke = [t for t, a in zip(present, alone, strict=True) if not a.ok and a.reading.error == BAD_QUERY]
+        if refused and broke:
+            for t in broke:  # Prometheus refuses these alone too (a runtime error): they refused the batch
+                self._never(t)
+        elif culprit is None and all(a.ok for a in alone):
+            # each is fine alone: the batch was too much for Prometheus (time, samples) or a proxy (URL)
+            self.chunks.failed(chunk, flush, present, too_long=ans.status in TOO_LONG)
+
+    def _never(self, text: str) -> None:
+        self._shape[text] = prombatch.NEVER
+        self.chunks.drop(text)
 
     async def aclose(self) -> None:
+        for task in list(self._tasks):
+            task.cancel()
         self._pool.shutdown(wait=False, cancel_futures=True)
         self._session.close()
 
@@ -121,9 +284,13 @@ def _sample(pair: Any, at: float, what: str) -> Reading:
     return number_reading(t, pair[1], f"query {what}")
 
 
-def _status_failure(at: float, message: str) -> Reading:
+def _status(message: str) -> int:
     m = _STATUS_RE.search(message)
-    status = int(m.group(1)) if m else 0
+    return int(m.group(1)) if m else 0
+
+
+def _status_failure(at: float, message: str) -> Reading:
+    status = _status(message)
     text = _error_text(message)
     if status in (400, 422):
         return Reading.fail(at, BAD_QUERY, f"Prometheus rejected the query: {text or f'HTTP {status}'}")
