@@ -354,6 +354,7 @@ class RowTable(ScrollView, can_focus=True):
             if 0 <= y < self.size.height:
                 self.refresh(Region(0, y, self.size.width, 1))
         self._scroll_to_cursor()
+        self.call_after_refresh(self._scroll_to_cursor)  # again once new rows have been laid out (a tail grows)
         if old != index:
             self.post_message(self.Highlighted(self, self.cursor_key))
 
@@ -363,9 +364,11 @@ class RowTable(ScrollView, can_focus=True):
         body = self.size.height - self.header_lines
         top = self.scroll_offset.y
         if self._cursor < top:
-            self.scroll_to(y=self._cursor, animate=False, immediate=True)
+            self.scroll_to(y=self._cursor, animate=False, immediate=True, force=True)
         elif self._cursor >= top + body:
-            self.scroll_to(y=self._cursor - body + 1, animate=False, immediate=True)
+            self.scroll_to(y=self._cursor - body + 1, animate=False, immediate=True, force=True)
+        # a scroll forced before the bar appeared does not move its thumb: set it, shown yet or not
+        self.vertical_scrollbar.position = self.scroll_offset.y
 
     def watch_scroll_y(self, old_value: float, new_value: float) -> None:
         self._cache.clear()
