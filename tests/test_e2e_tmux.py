@@ -72,7 +72,13 @@ def line_with(screen: str, needle: str) -> str:
 
 def test_demo_in_tmux_toggle_signoff_note_quit(tmux: Tmux, tmp_path: Path):
     short = Path(tempfile.mkdtemp(prefix="wr-e2e-", dir="/tmp"))  # short enough to show in full in the header
-    log = short / "demo.jsonl"
+    try:
+        drive_demo(tmux, tmp_path, short / "demo.jsonl")
+    finally:
+        shutil.rmtree(short, ignore_errors=True)
+
+
+def drive_demo(tmux: Tmux, tmp_path: Path, log: Path) -> None:
     # COLUMNS/LINES leak in from the test runner and would pin the console to 80x24
     # PYTHONPATH: the installed command runs this checkout's package even if an editable install points elsewhere
     env = (f"env -u NO_COLOR -u COLUMNS -u LINES XDG_DATA_HOME={tmp_path / 'data'} TERM=xterm-256color "
@@ -122,4 +128,3 @@ def test_demo_in_tmux_toggle_signoff_note_quit(tmux: Tmux, tmp_path: Path):
     assert set(signoff.data["snapshot"]) == {"cfur", "api-p95", "error-rate", "db-cpu", "backup-age"}
     assert note.data == {"text": "tmux note [literal]"}
     assert any(e.kind == "sample" for e in evs), "the demo console recorded simulated samples"
-    shutil.rmtree(short)
