@@ -63,7 +63,11 @@ def tmux(tmp_path: Path) -> Iterator[Tmux]:
     try:
         yield t
     finally:
+        socket = subprocess.run([TMUX, "-L", t.socket, "display-message", "-p", "#{socket_path}"],
+                                capture_output=True, text=True, timeout=10).stdout.strip()
         subprocess.run([TMUX, "-L", t.socket, "kill-server"], capture_output=True, timeout=10)
+        if socket:
+            Path(socket).unlink(missing_ok=True)
 
 
 def line_with(screen: str, needle: str) -> str:
