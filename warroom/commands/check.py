@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import re
 import sys
 import tempfile
 import time
@@ -28,10 +27,10 @@ from warroom.log import DecisionLog, Follower
 from warroom.recorder import Recorder, effective_interval
 from warroom.rules import Level
 from warroom.state import CriterionView, LaunchState, Verdict, view
+from warroom.text import clean
 
 REPRINT = 60.0  # --watch prints when a state changes, and the values at least this often
 EXIT_FOR = {"GO": EXIT_OK, "NO-GO": EXIT_NOGO, "PENDING": EXIT_NOGO, "ROLLBACK": EXIT_ROLLBACK}
-_UNSAFE = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]?|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?|\x1b.?|[\x00-\x1f\x7f-\x9f]")
 
 
 def _args(p: argparse.ArgumentParser) -> None:
@@ -142,11 +141,6 @@ def _report(v: Verdict, args: argparse.Namespace, note: str, title: str = "") ->
     return EXIT_FOR[status]
 
 
-def safe(text: object) -> str:
-    """Untrusted text (values, reasons quoting a server) as one printable line, no escape sequences."""
-    s = str(text)
-    return s if s.isprintable() else _UNSAFE.sub("\ufffd", s.replace("\n", " "))
-
 
 def status_text(c: CriterionView) -> str:
     if c.level == Level.UNKNOWN and c.unknown is not None:
@@ -159,20 +153,20 @@ def status_text(c: CriterionView) -> str:
 def render_table(v: Verdict, status: str, reasons: list[str], note: str = "", title: str = "") -> str:
     """The seeds' go/no-go table, Criterion | Threshold | Actual | Status, then the verdict and its reasons."""
     head = ["Criterion", "Threshold", "Actual", "Status"]
-    rows = [[safe(c.criterion.name) + ("" if c.criterion.required else " (advisory)"),
-             safe(c.criterion.threshold_text), safe(c.shown), status_text(c)] for c in v.criteria]
+    rows = [[clean(c.criterion.name) + ("" if c.criterion.required else " (advisory)"),
+             clean(c.criterion.threshold_text), clean(c.shown), status_text(c)] for c in v.criteria]
     widths = [max(len(r[i]) for r in [head, *rows]) for i in range(4)]
 
     def line(cells: list[str]) -> str:
         return "| " + " | ".join(cell.ljust(w) for cell, w in zip(cells, widths, strict=True)) + " |"
 
-    lines = [f"{safe(title)} — {v.clock} — phase: {safe(v.phase_name)}" if title else
-             f"{v.clock} — phase: {safe(v.phase_name)}"]
+    lines = [f"{clean(title)} — {v.clock} — phase: {clean(v.phase_name)}" if title else
+             f"{v.clock} — phase: {clean(v.phase_name)}"]
     if note:
-        lines.append(f"note: {safe(note)}")
+        lines.append(f"note: {clean(note)}")
     lines += ["", line(head), "|" + "|".join("-" * (w + 2) for w in widths) + "|", *(line(r) for r in rows), ""]
     lines.append(f"Verdict: {status}")
-    lines += [f"  - {safe(r)}" for r in reasons]
+    lines += [f"  - {clean(r)}" for r in reasons]
     return "\n".join(lines)
 
 

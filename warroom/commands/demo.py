@@ -32,7 +32,7 @@ def _demo_args(p: argparse.ArgumentParser) -> None:
 @command("demo", "the console on a simulated launch (T-0 two minutes from now); needs nothing else")(_demo_args)
 def cmd_demo(args: argparse.Namespace) -> int:
     from warroom.launchlog import with_t0
-    from warroom.ui.session import default_log_path
+    from warroom.paths import default_log_path
 
     text = demo_config_text()
     now = time.time()

@@ -31,7 +31,7 @@ def _args(p: argparse.ArgumentParser) -> None:
 
 
 def _safe(text: object) -> str:
-    from warroom.ui.safe import clean  # one sanitiser for every place untrusted text is shown
+    from warroom.text import clean  # one sanitiser for every place untrusted text is shown
 
     return clean(text)
 
@@ -79,7 +79,7 @@ def cmd_rollback(args: argparse.Namespace) -> int:
         else:
             err(f"refusing: --yes-i-mean-it names '{_safe(args.confirm)}' but this is launch '{launch.id}'")
         return EXIT_USAGE
-    from warroom.ui.session import default_log_path  # the console's default, so both share one log and lock
+    from warroom.paths import default_log_path  # the console's default, so both share one log and lock
 
     text = Path(args.config).read_text(encoding="utf-8")
     actor = current_actor(args.as_name)

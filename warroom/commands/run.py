@@ -32,7 +32,7 @@ def _run_args(p: argparse.ArgumentParser) -> None:
 
 @command("run", "open the war-room console on a launch")(_run_args)
 def cmd_run(args: argparse.Namespace) -> int:
-    from warroom.ui.session import default_log_path
+    from warroom.paths import default_log_path
 
     path = Path(args.config)
     launch = load_launch(path)

@@ -9,44 +9,11 @@ bidi overrides become a visible replacement character).
 
 from __future__ import annotations
 
-import re
-
 from textual.content import Content
 
-# ESC-introduced sequences: CSI (ESC [ ... final), OSC (ESC ] ... BEL or ST),
-# DCS/SOS/PM/APC (ESC P/X/^/_ ... ST), and any other two-byte ESC x.
-_ESCAPES = re.compile(
-    r"\x1b\[[0-?]*[ -/]*[@-~]?"
-    r"|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?"
-    r"|\x1b[PX^_][^\x1b]*(?:\x1b\\)?"
-    r"|\x1b.?"
-    # 8-bit forms of CSI and OSC
-    r"|\x9b[0-?]*[ -/]*[@-~]?"
-    r"|\x9d[^\x07\x9c]*[\x07\x9c]?",
-    re.DOTALL,
-)
-# What is left of C0 (except tab), DEL, C1, and bidi controls that can reorder what a reader sees.
-_CONTROLS = re.compile(r"[\x00-\x08\x0a-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\u200e\u200f]")
-REPLACEMENT = "\ufffd"
+from warroom.text import REPLACEMENT, clean, clean_lines
 
-
-def clean(text: object, *, newlines: str = " ") -> str:
-    """`text` as a printable single line: escapes removed, control characters made visible.
-
-    Newlines (CR, LF, CRLF) become `newlines` (a space by default); tabs become a space.
-    """
-    s = str(text)
-    if s.isprintable():
-        return s
-    s = _ESCAPES.sub("", s)
-    s = s.replace("\r\n", "\n").replace("\r", "\n").replace("\n", newlines).replace("\t", " ")
-    return _CONTROLS.sub(REPLACEMENT, s)
-
-
-def clean_lines(text: object) -> list[str]:
-    """Multi-line untrusted text (command output) as a list of safe lines."""
-    s = _ESCAPES.sub("", str(text)).replace("\r\n", "\n").replace("\r", "\n")
-    return [clean(line) for line in s.split("\n")]
+__all__ = ["REPLACEMENT", "clean", "clean_lines", "plain"]
 
 
 def plain(text: object, style: str = "") -> Content:

@@ -6,16 +6,16 @@ No Textual here, so the rules about roles and observers are testable on their ow
 from __future__ import annotations
 
 import importlib
-import os
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import yaml
 
 from warroom.config import Launch, Role
 from warroom.events import Actor
+from warroom.paths import data_dir, default_log_path
+
+__all__ = ["Permissions", "data_dir", "default_log_path", "permissions"]
 
 
 @dataclass(frozen=True)
@@ -50,18 +50,6 @@ def permissions(launch: Launch, actor: Actor, mode: str) -> Permissions:
         return Permissions(roles, True, f"'{who}' has no role in this launch; use --as NAME")
     return Permissions(roles, False)
 
-
-def data_dir() -> Path:
-    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
-    return Path(base) / "warroom"
-
-
-def default_log_path(launch_id: str, *, fresh: bool = False, now: float | None = None) -> Path:
-    """`$XDG_DATA_HOME/warroom/<launch-id>.jsonl`; `fresh` adds a timestamp (the demo starts anew each time)."""
-    if not fresh:
-        return data_dir() / f"{launch_id}.jsonl"
-    stamp = datetime.fromtimestamp(now if now is not None else datetime.now(UTC).timestamp(), UTC)
-    return data_dir() / f"{launch_id}-{stamp.strftime('%Y%m%dT%H%M%SZ')}.jsonl"
 
 
 def config_text(launch: Launch) -> str:

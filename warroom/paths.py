@@ -1,0 +1,21 @@
+"""Where logs live by default: one per launch in the user's data directory."""
+
+from __future__ import annotations
+
+import os
+from datetime import UTC, datetime
+from pathlib import Path
+
+
+def data_dir() -> Path:
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "warroom"
+
+
+def default_log_path(launch_id: str, *, fresh: bool = False, now: float | None = None) -> Path:
+    """`$XDG_DATA_HOME/warroom/<launch-id>.jsonl`; `fresh` adds a timestamp (the demo starts anew each time)."""
+    if not fresh:
+        return data_dir() / f"{launch_id}.jsonl"
+    stamp = datetime.fromtimestamp(now if now is not None else datetime.now(UTC).timestamp(), UTC)
+    return data_dir() / f"{launch_id}-{stamp.strftime('%Y%m%dT%H%M%SZ')}.jsonl"
+
