@@ -58,7 +58,7 @@ class Tmux:
 @pytest.fixture
 def tmux(tmp_path: Path) -> Iterator[Tmux]:
     if TMUX is None or WARROOM is None:
-        pytest.skip("needs tmux and the installed warroom command")
+        pytest.fail("tmux and the installed warroom command are required (run tests/install-deps.sh)")
     t = Tmux(f"warroom-test-{os.getpid()}-{tmp_path.name}")
     try:
         yield t

@@ -27,8 +27,9 @@ from warroom.log import iter_events
 from warroom.recorder import lock_path
 
 ROOT = Path(__file__).resolve().parent.parent
-pytestmark = [pytest.mark.tmux, pytest.mark.slow,
-              pytest.mark.skipif(shutil.which("tmux") is None, reason="needs tmux")]
+pytestmark = [pytest.mark.tmux, pytest.mark.slow]
+if shutil.which("tmux") is None:  # a real terminal is part of what this tests: fail loudly, never skip
+    raise RuntimeError("tmux is required by the multi-console tests (run tests/install-deps.sh)")
 ITEM = "Team assembled"
 
 
