@@ -15,7 +15,7 @@ from warroom.ui.app import WarroomApp
 from warroom.ui.keymap import KEYS, action_name, available
 from warroom.ui.rowtable import Column, Row, RowTable
 from warroom.ui.safe import REPLACEMENT, clean, clean_lines, plain
-from warroom.ui.session import default_log_path, fallback_plan, permissions
+from warroom.ui.session import default_log_path, permissions
 from warroom.ui.themes import GATE_VARIABLES, choose, load_themes, parse_theme
 
 # ---------------------------------------------------------------- untrusted text
@@ -101,12 +101,6 @@ def test_default_log_path(monkeypatch, tmp_path):
     assert default_log_path("demo-launch") == tmp_path / "warroom" / "demo-launch.jsonl"
     fresh = default_log_path("demo-launch", fresh=True, now=1767268800.0)
     assert fresh == tmp_path / "warroom" / "demo-launch-20260101T120000Z.jsonl"
-
-
-def test_fallback_plan_names_every_command(demo_launch):
-    lines = fallback_plan(demo_launch, dry_run=False)
-    assert lines[0].startswith("1. Roll back the deployment (demo prints only): echo kubectl rollout undo")
-    assert lines[-1] == "dry run: nothing is executed"  # the demo config itself says dry_run
 
 
 # ---------------------------------------------------------------- keys

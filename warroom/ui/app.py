@@ -43,7 +43,7 @@ from warroom.ui.panels import (
 from warroom.ui.playhead import Playhead, ReplaySource, parse_moment_text
 from warroom.ui.rowtable import RowTable
 from warroom.ui.safe import clean, plain
-from warroom.ui.session import Permissions, config_text, fallback_plan, optional, permissions
+from warroom.ui.session import Permissions, config_text, permissions
 from warroom.ui.themes import choose as choose_theme
 from warroom.ui.themes import gate_defaults, load_themes
 
@@ -231,24 +231,19 @@ class WarroomApp(App[int]):
     # ------------------------------------------------------------------ recorder
 
     def _start_recorder(self) -> None:
-        mod, why = optional("warroom.recorder")
-        if mod is None or not hasattr(mod, "Recorder"):
-            self.recorder_status = "not recording (" + (why or "warroom.recorder has no Recorder") + ")"
-            self.notify(f"this console does not record observations: {self.recorder_status}", severity="warning")
-            return
+        from warroom.autorollback import AutoRollbackWatcher  # after the first frame: not needed to draw
+        from warroom.recorder import Recorder
+
         first = first_launch_event(self.log_path) if self.log_path else None
         epoch = first.ts if first is not None else self.clock()
         try:
-            self.recorder = mod.Recorder(self.launch, self.dlog, clock=self.clock, epoch=epoch)
-        except Exception as e:
-            self.recorder_status = f"recorder failed: {e}"
-            self.notify(self.recorder_status, severity="error")
+            self.recorder = Recorder(self.launch, self.dlog, clock=self.clock, epoch=epoch)
+        except (OSError, ValueError) as e:  # e.g. an unreadable credentials file: say so, keep the console up
+            self.recorder_status = f"not recording: {e}"
+            self.notify(self.recorder_status, severity="error", timeout=30)
             return
         self.recorder_status = "starting recorder"
-        auto, _why = optional("warroom.autorollback")
-        if auto is not None and hasattr(auto, "AutoRollbackWatcher"):
-            self.watcher = auto.AutoRollbackWatcher(self.launch, self.dlog, self.actor, dry_run=self.dry_run,
-                                                    clock=self.clock)
+        self.watcher = AutoRollbackWatcher(self.launch, self.dlog, self.actor, dry_run=self.dry_run, clock=self.clock)
         self._run_recorder()
 
     @work(exclusive=True, group="recorder", exit_on_error=False)
@@ -569,28 +564,16 @@ class WarroomApp(App[int]):
 
     # ------------------------------------------------------------------ rollback
 
-    def _rollback_module(self) -> Any:
-        mod, _why = optional("warroom.rollback")
-        return mod if mod is not None and hasattr(mod, "RollbackRunner") else None
-
     def action_rollback(self, reason: str = "") -> None:
+        from warroom.rollback import RollbackRunner, plan_text
         from warroom.ui.modals import RollbackScreen  # dialogs load on first use
 
         if self.mode == "replay":
             self.notify("replay is read-only: nothing can be changed", severity="warning")
             return
-        mod = self._rollback_module()
         role_ids = [r.id for r in self.perms.roles]
-        why: str | None
-        if mod is not None:
-            runner = mod.RollbackRunner(self.launch, self.dlog, self.actor, dry_run=self.dry_run)
-            why = runner.refusal(role_ids, self.mode == "observer")
-        else:
-            runner = None
-            why = self.refusal()
-            allowed = set(self.launch.rollback.allowed_roles)
-            if why is None and allowed and not allowed & set(role_ids):
-                why = "your roles may not roll back (allowed: " + ", ".join(sorted(allowed)) + ")"
+        runner: RollbackRunner | None = RollbackRunner(self.launch, self.dlog, self.actor, dry_run=self.dry_run)
+        why = runner.refusal(role_ids, self.mode == "observer")
         if why is None and self.state.rollback.status == "running":
             rb = self.state.rollback
             why = f"a rollback is already running (started by {rb.by} at {fmt.t_rel(rb.started, self.launch.t0)})"
@@ -604,8 +587,7 @@ class WarroomApp(App[int]):
                     self.record_event("rollback", {"phase": "refused", "reason": why})
             return
         dry = bool(self.dry_run) or self.launch.rollback.dry_run
-        plan = mod.plan_text(self.launch, self.dry_run) if mod is not None and hasattr(mod, "plan_text") else \
-            fallback_plan(self.launch, dry)
+        plan = plan_text(self.launch, self.dry_run)
 
         def done(result: str | None) -> None:
             if result is not None:
@@ -622,18 +604,13 @@ class WarroomApp(App[int]):
         self._poll()
 
     def _run_rollback(self, reason: str) -> None:
-        mod = self._rollback_module()
-        if mod is None:
-            if self.record_event("rollback", {"phase": "requested", "reason": reason,
-                                              "dry_run": bool(self.dry_run) or self.launch.rollback.dry_run}):
-                self.notify("rollback requested and recorded (execution is not part of this build)",
-                            severity="warning", timeout=15)
-            return
-        self._rollback_worker(mod, reason)
+        self._rollback_worker(reason)
 
     @work(exclusive=True, group="rollback", exit_on_error=False)
-    async def _rollback_worker(self, mod: Any, reason: str) -> None:
-        runner = mod.RollbackRunner(self.launch, self.dlog, self.actor, dry_run=self.dry_run)
+    async def _rollback_worker(self, reason: str) -> None:
+        from warroom.rollback import RollbackRunner
+
+        runner = RollbackRunner(self.launch, self.dlog, self.actor, dry_run=self.dry_run)
         try:
             ok = await runner.run(reason, automatic=False, roles=[r.id for r in self.perms.roles], observer=False)
         except Exception as e:
