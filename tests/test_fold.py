@@ -7,8 +7,6 @@ determinism tests also go through a real log file.
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import time
 from dataclasses import replace
 from typing import Any
@@ -413,17 +411,3 @@ def test_fold_and_view_survive_any_event_data(launch, batch):
     v = view(st, log.t)
     assert v.status in ("GO", "NO-GO", "ROLLBACK", "PENDING")
     snapshot(st, log.t)
-
-
-# ------------------------------------------------------------------ the core is headless
-
-
-def test_core_imports_no_ui_http_or_psutil():
-    code = ("import sys\n"
-            "import warroom.config, warroom.events, warroom.log, warroom.rules, warroom.state, warroom.units\n"
-            "import warroom.launchlog, warroom.describe\n"
-            "bad = sorted(m for m in sys.modules if m.split('.')[0] in ('textual', 'httpx', 'psutil', 'rich'))\n"
-            "print(','.join(bad))\n")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
-    assert out.returncode == 0, out.stderr
-    assert out.stdout.strip() == ""

@@ -1,7 +1,11 @@
-"""Headless parts stay headless: the gate, rollback, report and the sources run without loading Textual.
+"""The layers stay apart, checked in a fresh interpreter each time.
 
-A pipeline running `warroom check` on a CI box, or `warroom rollback` from a
-script, should not pay for (or depend on) the console.
+- the core (config, events, log, rules, state, units) loads no UI, HTTP client or psutil, so the
+  fold can be tested and reused anywhere;
+- headless commands (check, rollback, report) and the recorder and sources load no Textual, so a
+  pipeline running `warroom check` does not pay for, or depend on, the console;
+- the console loads no HTTP client, psutil or source module of its own accord (the recorder,
+  started after the first frame, brings them).
 """
 
 from __future__ import annotations
@@ -11,26 +15,40 @@ import sys
 
 import pytest
 
-HEADLESS = [
-    "warroom.commands.check",
-    "warroom.commands.rollback",
-    "warroom.commands.report",
-    "warroom.recorder",
-    "warroom.sources",
-    "warroom.rollback",
-    "warroom.report",
-    "warroom.replay",
-    "warroom.text",
-    "warroom.paths",
-]
+CORE = ["warroom.config", "warroom.events", "warroom.log", "warroom.rules", "warroom.state", "warroom.units",
+        "warroom.launchlog", "warroom.describe"]
+HEADLESS = ["warroom.commands.check", "warroom.commands.rollback", "warroom.commands.report", "warroom.recorder",
+            "warroom.sources", "warroom.rollback", "warroom.report", "warroom.replay", "warroom.text", "warroom.paths"]
+CONSOLE = ["warroom.ui.app", "warroom.ui.modals", "warroom.commands.run"]
+
+
+def loaded_after_importing(modules: list[str]) -> set[str]:
+    code = ("import importlib, sys\n"
+            f"for m in {modules!r}: importlib.import_module(m)\n"
+            "print('\\n'.join(sys.modules))\n")
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert res.returncode == 0, res.stderr
+    return set(res.stdout.split())
+
+
+def top_level(mods: set[str], names: tuple[str, ...]) -> list[str]:
+    return sorted(m for m in mods if m.split(".")[0] in names)
+
+
+def test_core_loads_no_ui_http_or_psutil() -> None:
+    assert top_level(loaded_after_importing(CORE), ("textual", "httpx", "psutil", "rich")) == []
 
 
 @pytest.mark.parametrize("module", HEADLESS)
 def test_headless_module_does_not_load_textual(module: str) -> None:
-    code = f"import sys, importlib; importlib.import_module({module!r}); print('textual' in sys.modules)"
-    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
-    assert res.returncode == 0, res.stderr
-    assert res.stdout.strip() == "False", f"{module} imports Textual"
+    assert top_level(loaded_after_importing([module]), ("textual",)) == [], f"{module} imports Textual"
+
+
+def test_console_loads_no_http_client_or_sources() -> None:
+    mods = loaded_after_importing(CONSOLE)
+    bad = top_level(mods, ("httpx", "psutil", "prometheus_api_client"))
+    bad += sorted(m for m in mods if m.startswith("warroom.sources") or m == "warroom.recorder")
+    assert bad == []
 
 
 def test_sanitiser_is_shared_by_console_and_cli() -> None:

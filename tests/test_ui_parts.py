@@ -183,18 +183,3 @@ async def test_rowtable_folds_groups_and_drops_low_priority_columns():
         assert table.visible_keys == ["g"]
         await pilot.press("enter")
         assert table.visible_keys == ["g", "c"]
-
-
-def test_the_console_knows_nothing_of_http():
-    """The UI imports no HTTP client, psutil or source module of its own accord (the recorder brings them)."""
-    import subprocess
-    import sys
-
-    code = ("import sys\n"
-            "import warroom.ui.app, warroom.ui.modals, warroom.commands.run\n"
-            "bad = sorted(m for m in sys.modules if m.split('.')[0] in ('httpx', 'psutil', 'prometheus_api_client')\n"
-            "             or m.startswith('warroom.sources') or m == 'warroom.recorder')\n"
-            "print(','.join(bad))\n")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
-    assert out.returncode == 0, out.stderr
-    assert out.stdout.strip() == ""
