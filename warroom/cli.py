@@ -46,6 +46,15 @@ def err(text: str) -> None:
     sys.stderr.write(text + "\n")
 
 
+def log_file(arg: str) -> Path | None:
+    """The LOG argument as a path, or None after saying it is not a file (the caller exits 2)."""
+    path = Path(arg)
+    if not path.is_file():
+        err(f"{path}: no such log file")
+        return None
+    return path
+
+
 # ---------------------------------------------------------------- validate
 
 
@@ -77,9 +86,8 @@ def _verify_args(p: argparse.ArgumentParser) -> None:
 
 @command("verify", "check the decision log's hash chain; exit 0 if intact")(_verify_args)
 def cmd_verify(args: argparse.Namespace) -> int:
-    path = Path(args.log)
-    if not path.is_file():
-        err(f"{path}: no such log file")
+    path = log_file(args.log)
+    if path is None:
         return EXIT_USAGE
     res = verify(path)
     torn = f"; a torn last line ({res.torn} bytes) from an interrupted write was set aside" if res.torn else ""
@@ -103,9 +111,8 @@ def _log_args(p: argparse.ArgumentParser) -> None:
 def cmd_log(args: argparse.Namespace) -> int:
     from warroom.describe import describe
 
-    path = Path(args.log)
-    if not path.is_file():
-        err(f"{path}: no such log file")
+    path = log_file(args.log)
+    if path is None:
         return EXIT_USAGE
     t0: float | None = None
     torn: list[bytes] = []

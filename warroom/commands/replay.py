@@ -13,7 +13,7 @@ import os
 import sys
 from pathlib import Path
 
-from warroom.cli import EXIT_OK, EXIT_USAGE, command, err
+from warroom.cli import EXIT_OK, EXIT_USAGE, command, err, log_file
 from warroom.events import current_actor
 from warroom.replay import Replay, open_replay
 from warroom.units import format_t_relative
@@ -30,9 +30,8 @@ def _args(p: argparse.ArgumentParser) -> None:
 
 @command("replay", "the console driven by a recorded log: play, pause, step between decisions, jump")(_args)
 def cmd_replay(args: argparse.Namespace) -> int:
-    path = Path(args.log)
-    if not path.is_file():
-        err(f"{path}: no such log file")
+    path = log_file(args.log)
+    if path is None:
         return EXIT_USAGE
     if args.speed is not None and not 0 < args.speed <= 10_000:
         err(f"--speed {args.speed:g}: give a speed above 0 and at most 10000 (times real time)")

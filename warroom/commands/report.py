@@ -10,7 +10,7 @@ from pathlib import Path
 
 import orjson
 
-from warroom.cli import EXIT_NOGO, EXIT_OK, EXIT_USAGE, command, err
+from warroom.cli import EXIT_NOGO, EXIT_OK, EXIT_USAGE, command, err, log_file
 from warroom.report import build_report, to_json
 
 FORMATS = ("md", "html", "json")
@@ -25,9 +25,8 @@ def _args(p: argparse.ArgumentParser) -> None:
 
 @command("report", "the post-launch report: verdict, go/no-go tables, timeline, checklist, alerts, metrics")(_args)
 def cmd_report(args: argparse.Namespace) -> int:
-    path = Path(args.log)
-    if not path.is_file():
-        err(f"{path}: no such log file")
+    path = log_file(args.log)
+    if path is None:
         return EXIT_USAGE
     fmt = args.format or (_BY_SUFFIX.get(Path(args.output).suffix.lower(), "md") if args.output else "md")
     rep = build_report(path)
