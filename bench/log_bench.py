@@ -136,8 +136,10 @@ def main() -> None:
         ours, raw = best(ours_v), best(raw_v)
         print(f"verify  ({args.events:,} events, {size / 1e6:,.0f} MB, generated in {gen:.1f}s)")
         print(f"  raw orjson+sha256 loop: {raw:10,.0f} events/s   ({args.events / raw:.2f}s)")
-        print(f"  warroom.log.verify    : {ours:10,.0f} events/s   ({args.events / ours:.2f}s)   "
-              f"ratio {ours / raw:.2f}x (target >= 0.8x)")
+        print(
+            f"  warroom.log.verify    : {ours:10,.0f} events/s   ({args.events / ours:.2f}s)   "
+            f"ratio {ours / raw:.2f}x (target >= 0.8x)"
+        )
 
 
 if __name__ == "__main__":

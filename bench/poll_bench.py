@@ -53,25 +53,38 @@ N = 50
 
 def queries() -> list[str]:
     """50 distinct instant queries over the exporter's series (no two alike, so nothing is shared)."""
-    forms = ["avg_over_time(wr_cfur[{w}s])", "max_over_time(wr_latency_ms[{w}s])", "sum(wr_errors) * {w}",
-             "min_over_time(wr_cfur[{w}s])", "wr_latency_ms / {w}"]
+    forms = [
+        "avg_over_time(wr_cfur[{w}s])",
+        "max_over_time(wr_latency_ms[{w}s])",
+        "sum(wr_errors) * {w}",
+        "min_over_time(wr_cfur[{w}s])",
+        "wr_latency_ms / {w}",
+    ]
     return [forms[i % len(forms)].format(w=5 + i) for i in range(N)]
 
 
 def launch_text(url: str) -> str:
-    crits = "".join(f"  - {{id: q{i}, name: Query {i}, source: prom, query: '{q}', go: '>= 0'}}\n"
-                    for i, q in enumerate(queries()))
-    return ("version: 1\nlaunch: {id: bench, name: Poll bench, t0: 2027-01-15T08:00:00Z}\n"
-            "roles: [{id: c, title: Commander, commander: true}]\nphases: [{id: go, name: Go, at: -1d}]\n"
-            f"sources:\n  prom: {{type: prometheus, url: '{url}', interval: 15s, timeout: 10s}}\n"
-            f"criteria:\n{crits}")
+    crits = "".join(
+        f"  - {{id: q{i}, name: Query {i}, source: prom, query: '{q}', go: '>= 0'}}\n" for i, q in enumerate(queries())
+    )
+    return (
+        "version: 1\nlaunch: {id: bench, name: Poll bench, t0: 2027-01-15T08:00:00Z}\n"
+        "roles: [{id: c, title: Commander, commander: true}]\nphases: [{id: go, name: Go, at: -1d}]\n"
+        f"sources:\n  prom: {{type: prometheus, url: '{url}', interval: 15s, timeout: 10s}}\n"
+        f"criteria:\n{crits}"
+    )
 
 
 def served(url: str) -> int:
     """Query requests Prometheus has answered so far, by its own count."""
     text = httpx.get(f"{url}/metrics", timeout=5).text
-    return int(sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
-                   if line.startswith("prometheus_http_requests_total{") and 'handler="/api/v1/query"' in line))
+    return int(
+        sum(
+            float(line.rsplit(" ", 1)[1])
+            for line in text.splitlines()
+            if line.startswith("prometheus_http_requests_total{") and 'handler="/api/v1/query"' in line
+        )
+    )
 
 
 async def measure(url: str, prom_url: str, rounds: int, tmp: Path) -> dict[str, Any]:
@@ -131,12 +144,21 @@ async def measure(url: str, prom_url: str, rounds: int, tmp: Path) -> dict[str, 
         log.close()
     ratios = [c / s for c, s in zip(m["batched"], singles, strict=True)]
     ratios_u = [c / s for c, s in zip(m["unbatched"], singles, strict=True)]
-    return {"slowest": statistics.median(singles), "sum": statistics.median(sums),
-            "cycle": statistics.median(m["batched"]), "cycle_max": max(m["batched"]),
-            "ratio": statistics.median(ratios), "ratio_max": max(ratios),
-            "cycle_u": statistics.median(m["unbatched"]), "ratio_u": statistics.median(ratios_u),
-            "req": statistics.median(m["req_b"]), "req_u": statistics.median(m["req_u"]),
-            "first": first, "warmup": len(shapes) + 1, "chunks": shapes[-1]}
+    return {
+        "slowest": statistics.median(singles),
+        "sum": statistics.median(sums),
+        "cycle": statistics.median(m["batched"]),
+        "cycle_max": max(m["batched"]),
+        "ratio": statistics.median(ratios),
+        "ratio_max": max(ratios),
+        "cycle_u": statistics.median(m["unbatched"]),
+        "ratio_u": statistics.median(ratios_u),
+        "req": statistics.median(m["req_b"]),
+        "req_u": statistics.median(m["req_u"]),
+        "first": first,
+        "warmup": len(shapes) + 1,
+        "chunks": shapes[-1],
+    }
 
 
 PROXY = r"""
@@ -167,8 +189,9 @@ asyncio.run(main())
 def start_proxy(upstream: int, rtt: float) -> tuple[subprocess.Popen[str], str]:
     """A TCP proxy in its own process that delays every response by `rtt` (a network round trip)."""
     port = free_port()
-    proc = subprocess.Popen([sys.executable, "-c", PROXY, str(port), str(upstream), str(rtt)],
-                            stdout=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", PROXY, str(port), str(upstream), str(rtt)], stdout=subprocess.PIPE, text=True
+    )
     assert proc.stdout is not None and proc.stdout.readline().strip() == "ready"
     return proc, f"http://127.0.0.1:{port}"
 
@@ -177,15 +200,23 @@ def show(title: str, m: dict[str, Any]) -> None:
     print(f"\n{title}")
     print(f"  slowest single query      {m['slowest'] * 1000:8.1f} ms   (median over rounds)")
     print(f"  {N} queries one by one     {m['sum'] * 1000:8.1f} ms   (what a serial poller takes)")
-    print(f"  poll cycle, unbatched     {m['cycle_u'] * 1000:8.1f} ms   ({m['ratio_u']:.2f}x the slowest single; "
-          f"{m['req_u']:.0f} requests)")
-    print(f"  poll cycle, batched       {m['cycle'] * 1000:8.1f} ms   (median; worst {m['cycle_max'] * 1000:.1f} ms; "
-          f"{m['req']:.0f} requests, chunks {m['chunks']})")
+    print(
+        f"  poll cycle, unbatched     {m['cycle_u'] * 1000:8.1f} ms   ({m['ratio_u']:.2f}x the slowest single; "
+        f"{m['req_u']:.0f} requests)"
+    )
+    print(
+        f"  poll cycle, batched       {m['cycle'] * 1000:8.1f} ms   (median; worst {m['cycle_max'] * 1000:.1f} ms; "
+        f"{m['req']:.0f} requests, chunks {m['chunks']})"
+    )
     verdict = "meets" if m["ratio"] <= 1.5 else "MISSES"
-    print(f"  cycle / slowest single    {m['ratio']:8.2f} x    (median; worst {m['ratio_max']:.2f} x) "
-          f"-> {verdict} the 1.5x target")
-    print(f"  first poll (learning)     {m['first'] * 1000:8.1f} ms   (every query alone; settled after "
-          f"{m['warmup']} polls)")
+    print(
+        f"  cycle / slowest single    {m['ratio']:8.2f} x    (median; worst {m['ratio_max']:.2f} x) "
+        f"-> {verdict} the 1.5x target"
+    )
+    print(
+        f"  first poll (learning)     {m['first'] * 1000:8.1f} ms   (every query alone; settled after "
+        f"{m['warmup']} polls)"
+    )
 
 
 def main() -> None:
@@ -196,16 +227,26 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="poll-bench-") as tmp:
         t = time.monotonic()
         with prom_stack(Path(tmp), alertmanager=False) as stack:
-            print(f"Prometheus {stack.prom_url} ready with data in {time.monotonic() - t:.1f}s; "
-                  f"{N} criteria, {args.rounds} rounds")
+            print(
+                f"Prometheus {stack.prom_url} ready with data in {time.monotonic() - t:.1f}s; "
+                f"{N} criteria, {args.rounds} rounds"
+            )
             wait_until("a few scrapes", lambda: len(stack.query("count_over_time(wr_cfur[10s])")) == 1)
-            results = [("Prometheus on loopback (our per-request overhead dominates)",
-                        asyncio.run(measure(stack.prom_url, stack.prom_url, args.rounds, Path(tmp))))]
+            results = [
+                (
+                    "Prometheus on loopback (our per-request overhead dominates)",
+                    asyncio.run(measure(stack.prom_url, stack.prom_url, args.rounds, Path(tmp))),
+                )
+            ]
             for rtt in [float(x) for x in args.rtt_ms.split(",") if x.strip()]:
                 proxy, url = start_proxy(stack.prometheus.port, rtt / 1000)
                 try:
-                    results.append((f"Prometheus behind a {rtt:g} ms round trip (query time dominates, as in use)",
-                                    asyncio.run(measure(url, stack.prom_url, args.rounds, Path(tmp)))))
+                    results.append(
+                        (
+                            f"Prometheus behind a {rtt:g} ms round trip (query time dominates, as in use)",
+                            asyncio.run(measure(url, stack.prom_url, args.rounds, Path(tmp))),
+                        )
+                    )
                 finally:
                     proxy.kill()
                     proxy.wait()

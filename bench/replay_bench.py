@@ -97,8 +97,12 @@ def spawn_measured(argv: list[str]) -> tuple[float, float, str, float]:
     figures are its alone. CPU time says what the work costs when the machine is shared."""
     a = time.perf_counter()
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
-        pid = os.posix_spawnp(argv[0], argv, os.environ, file_actions=[
-            (os.POSIX_SPAWN_DUP2, out.fileno(), 1), (os.POSIX_SPAWN_DUP2, err.fileno(), 2)])
+        pid = os.posix_spawnp(
+            argv[0],
+            argv,
+            os.environ,
+            file_actions=[(os.POSIX_SPAWN_DUP2, out.fileno(), 1), (os.POSIX_SPAWN_DUP2, err.fileno(), 2)],
+        )
         _pid, status, usage = os.wait4(pid, 0)
         wall = time.perf_counter() - a
         out.seek(0)
@@ -123,8 +127,10 @@ def main() -> int:
         if not log.exists():
             t = time.perf_counter()
             rec = record_launch(log, events=a.events)
-            print(f"generated {rec.events:,} events ({rec.samples:,} samples, {len(rec.human):,} human, "
-                  f"{log.stat().st_size / 1e6:.0f} MB) in {time.perf_counter() - t:.1f}s")
+            print(
+                f"generated {rec.events:,} events ({rec.samples:,} samples, {len(rec.human):,} human, "
+                f"{log.stat().st_size / 1e6:.0f} MB) in {time.perf_counter() - t:.1f}s"
+            )
         size = log.stat().st_size
         print(f"machine: {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} (wall times grow with it)")
 
@@ -146,20 +152,27 @@ def main() -> int:
             raw_wall = min(raw_wall, spawn_measured([py, "-c", RAW_CHILD, str(log)])[0])
         print(f"\nverify ({n:,} events, {size / 1e6:.0f} MB; best of 3 alternating rounds)")
         print(f"  raw parse+sha256 chain loop  {n / raw:>12,.0f} ev/s  ({raw:.2f}s)")
-        print(f"  verify() in process          {n / inproc:>12,.0f} ev/s  ({inproc:.2f}s)  "
-              f"ratio {raw / inproc:.2f}x  (target >= 0.8x)")
+        print(
+            f"  verify() in process          {n / inproc:>12,.0f} ev/s  ({inproc:.2f}s)  "
+            f"ratio {raw / inproc:.2f}x  (target >= 0.8x)"
+        )
         print(f"  raw loop as a child process  {n / raw_wall:>12,.0f} ev/s  ({raw_wall:.2f}s incl. start-up)")
-        print(f"  `warroom verify` (CLI)       {n / wall:>12,.0f} ev/s  ({wall:.2f}s incl. start-up)  "
-              f"ratio {raw_wall / wall:.2f}x  peak {rss:.0f} MB   -> {out.strip()}")
+        print(
+            f"  `warroom verify` (CLI)       {n / wall:>12,.0f} ev/s  ({wall:.2f}s incl. start-up)  "
+            f"ratio {raw_wall / wall:.2f}x  peak {rss:.0f} MB   -> {out.strip()}"
+        )
 
         print("\nreport (target < 10 s, < 300 MB)")
         for fmt in ("md", "html", "json"):
             dest = tmp / f"report.{fmt}"
-            wall, rss, _, cpu = spawn_measured([py, "-m", "warroom", "report", str(log), "--format", fmt, "-o",
-                                                str(dest)])
+            wall, rss, _, cpu = spawn_measured(
+                [py, "-m", "warroom", "report", str(log), "--format", fmt, "-o", str(dest)]
+            )
             ok = "OK " if wall < 10 and rss < 300 else "MISS"
-            print(f"  {ok} {fmt:<5} {wall:6.2f}s wall  {cpu:6.2f}s CPU  peak {rss:6.0f} MB  "
-                  f"({dest.stat().st_size / 1e3:.0f} KB)")
+            print(
+                f"  {ok} {fmt:<5} {wall:6.2f}s wall  {cpu:6.2f}s CPU  peak {rss:6.0f} MB  "
+                f"({dest.stat().st_size / 1e3:.0f} KB)"
+            )
 
         wall, rss, out, cpu = spawn_measured([py, "-c", JUMPS, str(log)])
         r = json.loads(out)
@@ -167,10 +180,14 @@ def main() -> int:
         step = sorted(r["step"])
         print(f"\nreplay ({r['events']:,} events; {r['integrity']}; whole child {wall:.1f}s wall, {cpu:.1f}s CPU)")
         print(f"  open (one pass: verify + fold + {r['checkpoints']} checkpoints)  {r['open']:.2f}s  peak {rss:.0f} MB")
-        print(f"  jump to an arbitrary moment (30 random): median {jumps[len(jumps) // 2] * 1000:.0f} ms, "
-              f"max {jumps[-1] * 1000:.0f} ms  (target < 1 s) {'OK' if jumps[-1] < 1 else 'MISS'}")
-        print(f"  playback step (+1 s, state + view): median {step[len(step) // 2] * 1000:.1f} ms, "
-              f"max {step[-1] * 1000:.1f} ms")
+        print(
+            f"  jump to an arbitrary moment (30 random): median {jumps[len(jumps) // 2] * 1000:.0f} ms, "
+            f"max {jumps[-1] * 1000:.0f} ms  (target < 1 s) {'OK' if jumps[-1] < 1 else 'MISS'}"
+        )
+        print(
+            f"  playback step (+1 s, state + view): median {step[len(step) // 2] * 1000:.1f} ms, "
+            f"max {step[-1] * 1000:.1f} ms"
+        )
     finally:
         if a.keep and not a.log:
             keep = Path(tempfile.gettempdir()) / "warroom-bench-1m.jsonl"

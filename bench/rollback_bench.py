@@ -94,12 +94,16 @@ def main() -> None:
         print(f"step writing {args.lines:,} lines (median of {args.repeat}):")
         print(f"  bare subprocess:      {b * 1000:8.1f} ms")
         print(f"  as a rollback step:   {s * 1000:8.1f} ms   ratio {s / b:.2f}x")
-        print(f"  log size after run:   {log.stat().st_size / 1024:8.1f} KB, {len(outs)} step_output events, "
-              f"{kept} lines kept")
+        print(
+            f"  log size after run:   {log.stat().st_size / 1024:8.1f} KB, {len(outs)} step_output events, "
+            f"{kept} lines kept"
+        )
         grace = 0.5
         took, ok = as_step(STUBBORN.format(), Path(tmp) / "stubborn.jsonl", grace=grace)
-        print(f"timeout 1s + kill grace {grace}s on a group ignoring SIGTERM: step over after {took:.2f} s "
-              f"(floor {1 + grace:.2f} s), ok={ok}")
+        print(
+            f"timeout 1s + kill grace {grace}s on a group ignoring SIGTERM: step over after {took:.2f} s "
+            f"(floor {1 + grace:.2f} s), ok={ok}"
+        )
 
 
 if __name__ == "__main__":

@@ -44,7 +44,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 ROOT = Path(__file__).resolve().parent.parent
 ANSI = re.compile(rb"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|\x1b[P^_][^\x1b]*\x1b\\|\x1b.")
 
-BARE_APP = textwrap.dedent('''
+BARE_APP = textwrap.dedent("""
     import sys
 
     from textual.app import App
@@ -106,7 +106,7 @@ BARE_APP = textwrap.dedent('''
 
         load_launch(sys.argv[1])
     Bare().run()
-''')
+""")
 
 
 def _winsize(fd: int, cols: int, rows: int) -> None:
@@ -120,8 +120,9 @@ class PtyProcess:
         self.master, slave = os.openpty()
         _winsize(slave, *size)
         self.start = time.perf_counter()
-        self.proc = subprocess.Popen(argv, stdin=slave, stdout=slave, stderr=slave, env=env, cwd=cwd,
-                                     start_new_session=True, close_fds=True)
+        self.proc = subprocess.Popen(
+            argv, stdin=slave, stdout=slave, stderr=slave, env=env, cwd=cwd, start_new_session=True, close_fds=True
+        )
         os.close(slave)
         self.chunks: list[tuple[float, int]] = []
         self.text = b""
@@ -186,8 +187,13 @@ def first_frame(argv: list[str], marker: bytes, size: tuple[int, int], cwd: Path
     return t, cpu
 
 
-def idle(argv: list[str], size: tuple[int, int], cwd: Path, warmup: float, seconds: float,
-         ) -> tuple[float, float, int]:
+def idle(
+    argv: list[str],
+    size: tuple[int, int],
+    cwd: Path,
+    warmup: float,
+    seconds: float,
+) -> tuple[float, float, int]:
     """(CPU % of one core, bytes per second, frames) over `seconds` after `warmup`."""
     p = PtyProcess(argv, size, clean_env(), cwd)
     try:
@@ -226,8 +232,9 @@ def main() -> int:
         from warroom.config import load_launch
 
         launch = load_launch(config)
-        member = next((m for r in launch.roles if r.commander for m in r.members), None) or \
-            next((m for r in launch.roles for m in r.members), "bench")  # a live console, not an observer
+        member = next((m for r in launch.roles if r.commander for m in r.members), None) or next(
+            (m for r in launch.roles for m in r.members), "bench"
+        )  # a live console, not an observer
         ours: list[tuple[float, float]] = []
         base: list[tuple[float, float]] = []
         base_cfg: list[tuple[float, float]] = []
@@ -235,18 +242,33 @@ def main() -> int:
         for i in range(args.runs):
             log = work / f"first-{i}.jsonl"
             # the log panel's "console opened" is the last thing the first frame fills in
-            ours.append(first_frame([sys.executable, "-m", "warroom", "run", str(config), "--log", str(log),
-                                     "--as", member], b"console opened", size, work))
+            ours.append(
+                first_frame(
+                    [sys.executable, "-m", "warroom", "run", str(config), "--log", str(log), "--as", member],
+                    b"console opened",
+                    size,
+                    work,
+                )
+            )
             base.append(first_frame([sys.executable, str(bare)], b"BAREREADY", size, work))
             base_cfg.append(first_frame([sys.executable, str(bare), str(config)], b"BAREREADY", size, work))
         if args.runs:
             ratio = report_first_frame(config, member, ours, base, base_cfg, cols, rows)
-        cpu, rate, frames = idle([sys.executable, "-m", "warroom", "demo", "--log", str(work / "idle.jsonl")], size,
-                                 work, warmup=4.0, seconds=args.idle)
-        print(f"idle live demo console over {args.idle:.0f} s (clock ticking, simulated source polled every 5 s, "
-              f"this console recording):")
-        print(f"  CPU {cpu:.2f} % of one core (target <= 2.5 %); terminal output {rate / 1024:.2f} KB/s "
-              f"(target <= 3 KB/s) in {frames} writes")
+        cpu, rate, frames = idle(
+            [sys.executable, "-m", "warroom", "demo", "--log", str(work / "idle.jsonl")],
+            size,
+            work,
+            warmup=4.0,
+            seconds=args.idle,
+        )
+        print(
+            f"idle live demo console over {args.idle:.0f} s (clock ticking, simulated source polled every 5 s, "
+            f"this console recording):"
+        )
+        print(
+            f"  CPU {cpu:.2f} % of one core (target <= 2.5 %); terminal output {rate / 1024:.2f} KB/s "
+            f"(target <= 3 KB/s) in {frames} writes"
+        )
         ok = ratio <= 1.2 and cpu <= 2.5 and rate <= 3 * 1024
         print("all targets met" if ok else "NOT all targets met")
         return 0 if ok else 1
@@ -254,28 +276,44 @@ def main() -> int:
         shutil.rmtree(work, ignore_errors=True)
 
 
-def report_first_frame(config: Path, member: str, ours: list[tuple[float, float]], base: list[tuple[float, float]],
-                       base_cfg: list[tuple[float, float]], cols: int, rows: int) -> float:
+def report_first_frame(
+    config: Path,
+    member: str,
+    ours: list[tuple[float, float]],
+    base: list[tuple[float, float]],
+    base_cfg: list[tuple[float, float]],
+    cols: int,
+    rows: int,
+) -> float:
     def med(runs: list[tuple[float, float]], i: int) -> float:
         return statistics.median(r[i] for r in runs)
 
     def runs(rs: list[tuple[float, float]]) -> str:
         return ", ".join(f"{r[0] * 1000:.0f}" for r in rs)
 
-    imp = subprocess.run([sys.executable, "-X", "importtime", "-c", "import textual.app"], capture_output=True,
-                         text=True)
+    imp = subprocess.run(
+        [sys.executable, "-X", "importtime", "-c", "import textual.app"], capture_output=True, text=True
+    )
     total_us = max((int(m.group(1)) for m in re.finditer(r"\|\s*(\d+) \|", imp.stderr)), default=0)
     print(f"terminal {cols}x{rows}, {len(ours)} runs each (alternating), medians; wall time (CPU time)")
-    print(f"first frame  warroom run {config.name} (as {member}): {med(ours, 0) * 1000:5.0f} ms "
-          f"({med(ours, 1) * 1000:.0f} ms CPU)   runs: {runs(ours)}")
-    print(f"first frame  bare Textual app, same widgets:            {med(base, 0) * 1000:5.0f} ms "
-          f"({med(base, 1) * 1000:.0f} ms CPU)   runs: {runs(base)}")
-    print(f"first frame  bare app loading the same config first:    {med(base_cfg, 0) * 1000:5.0f} ms "
-          f"({med(base_cfg, 1) * 1000:.0f} ms CPU)")
+    print(
+        f"first frame  warroom run {config.name} (as {member}): {med(ours, 0) * 1000:5.0f} ms "
+        f"({med(ours, 1) * 1000:.0f} ms CPU)   runs: {runs(ours)}"
+    )
+    print(
+        f"first frame  bare Textual app, same widgets:            {med(base, 0) * 1000:5.0f} ms "
+        f"({med(base, 1) * 1000:.0f} ms CPU)   runs: {runs(base)}"
+    )
+    print(
+        f"first frame  bare app loading the same config first:    {med(base_cfg, 0) * 1000:5.0f} ms "
+        f"({med(base_cfg, 1) * 1000:.0f} ms CPU)"
+    )
     ratio = med(ours, 0) / med(base, 0)
-    print(f"ratio to the bare app {ratio:.2f}x wall, {med(ours, 1) / med(base, 1):.2f}x CPU (target <= 1.20x); "
-          f"to the bare app with the config {med(ours, 0) / med(base_cfg, 0):.2f}x wall, "
-          f"{med(ours, 1) / med(base_cfg, 1):.2f}x CPU (what the console itself adds)")
+    print(
+        f"ratio to the bare app {ratio:.2f}x wall, {med(ours, 1) / med(base, 1):.2f}x CPU (target <= 1.20x); "
+        f"to the bare app with the config {med(ours, 0) / med(base_cfg, 0):.2f}x wall, "
+        f"{med(ours, 1) / med(base_cfg, 1):.2f}x CPU (what the console itself adds)"
+    )
     print(f"importing textual.app alone: {total_us / 1000:.0f} ms")
     return ratio
 

@@ -85,22 +85,34 @@ class Deploy:
 
     def verify_argv(self, want: str = "v1") -> list[str]:
         """A verify command: exits 0 only if the server now serves `want`."""
-        code = ("import sys, urllib.request; "
-                f"v = urllib.request.urlopen({self.url!r}, timeout=5).read().decode().strip(); "
-                f"print('served', v); sys.exit(0 if v == {want!r} else 1)")
+        code = (
+            "import sys, urllib.request; "
+            f"v = urllib.request.urlopen({self.url!r}, timeout=5).read().decode().strip(); "
+            f"print('served', v); sys.exit(0 if v == {want!r} else 1)"
+        )
         return [sys.executable, "-c", code]
 
     def rollback_step(self, release: str = "v1", **extra: Any) -> dict[str, Any]:
         return {"name": f"flip current to {release}", "run": [str(self.script), release], "timeout": "20s", **extra}
 
-    def config(self, steps: list[dict[str, Any]] | None = None, *, verify: dict[str, Any] | str | None = "default",
-               name: str = "launch.yaml", errors: dict[str, Any] | None = None, **rollback: Any) -> Path:
+    def config(
+        self,
+        steps: list[dict[str, Any]] | None = None,
+        *,
+        verify: dict[str, Any] | str | None = "default",
+        name: str = "launch.yaml",
+        errors: dict[str, Any] | None = None,
+        **rollback: Any,
+    ) -> Path:
         """Write a launch config for this deploy; `rollback` keys override the defaults.
 
         `errors` replaces the simulated error-rate signal (e.g. a step up to a breach) and polls it every second.
         """
-        rb: dict[str, Any] = {"allowed_roles": ["commander", "sre"], "cooldown": "10m",
-                              "steps": steps if steps is not None else [self.rollback_step()]}
+        rb: dict[str, Any] = {
+            "allowed_roles": ["commander", "sre"],
+            "cooldown": "10m",
+            "steps": steps if steps is not None else [self.rollback_step()],
+        }
         if verify == "default":
             rb["verify"] = {"run": self.verify_argv(), "within": "20s"}
         elif verify is not None:
@@ -115,11 +127,27 @@ class Deploy:
                 {"id": "viewer", "title": "Viewer", "members": ["eve"]},
             ],
             "phases": [{"id": "t-0", "name": "Launch", "at": "0s", "sections": []}],
-            "sources": {"sim": {"type": "simulated", "interval": "1s" if errors else "5s",
-                                "signals": {"errors": errors or {"base": 0.05}}}},
-            "criteria": [{"id": "error-rate", "name": "Error rate", "source": "sim", "query": "errors",
-                          "unit": "%", "go": "< 1%", "trigger": {"when": "> 5%", "samples": 2, "mode": "auto"},
-                          "breach_samples": 2, "clear_samples": 1, "stale_after": "1m"}],
+            "sources": {
+                "sim": {
+                    "type": "simulated",
+                    "interval": "1s" if errors else "5s",
+                    "signals": {"errors": errors or {"base": 0.05}},
+                }
+            },
+            "criteria": [
+                {
+                    "id": "error-rate",
+                    "name": "Error rate",
+                    "source": "sim",
+                    "query": "errors",
+                    "unit": "%",
+                    "go": "< 1%",
+                    "trigger": {"when": "> 5%", "samples": 2, "mode": "auto"},
+                    "breach_samples": 2,
+                    "clear_samples": 1,
+                    "stale_after": "1m",
+                }
+            ],
             "rollback": rb,
         }
         path = self.root / name
@@ -128,13 +156,19 @@ class Deploy:
 
     def warroom(self, *args: str) -> subprocess.CompletedProcess[str]:
         """Run the real `warroom` command in a child process (cwd = the deploy root) and wait for it."""
-        return subprocess.run([sys.executable, "-m", "warroom", *args], cwd=self.root, capture_output=True,
-                              text=True, timeout=120)
+        return subprocess.run(
+            [sys.executable, "-m", "warroom", *args], cwd=self.root, capture_output=True, text=True, timeout=120
+        )
 
     def spawn(self, *args: str) -> subprocess.Popen[str]:
         """Start the real `warroom` command in a child process without waiting."""
-        return subprocess.Popen([sys.executable, "-m", "warroom", *args], cwd=self.root, stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE, text=True)
+        return subprocess.Popen(
+            [sys.executable, "-m", "warroom", *args],
+            cwd=self.root,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
 
 
 @pytest.fixture(name="deploy")
@@ -152,7 +186,7 @@ def alive(pid: int) -> bool:
         stat = Path(f"/proc/{pid}/stat").read_bytes()
     except FileNotFoundError:
         return False
-    return stat[stat.rfind(b")") + 2:][:1] not in (b"Z", b"X")
+    return stat[stat.rfind(b")") + 2 :][:1] not in (b"Z", b"X")
 
 
 def wait_until(pred: Any, timeout: float = 20.0, every: float = 0.05) -> bool:

@@ -56,8 +56,11 @@ def require(binary: str) -> str:
     """The binary's path; a missing one fails the test with the way to get it (never a skip)."""
     path = binary if os.path.isabs(binary) else shutil.which(binary)
     if not path or not os.access(path, os.X_OK):
-        pytest.fail(f"{binary} is required by this test and is not installed; run tests/install-deps.sh "
-                    "(Debian packages prometheus and prometheus-alertmanager)", pytrace=False)
+        pytest.fail(
+            f"{binary} is required by this test and is not installed; run tests/install-deps.sh "
+            "(Debian packages prometheus and prometheus-alertmanager)",
+            pytrace=False,
+        )
     return path
 
 
@@ -81,8 +84,14 @@ class Exporter:
         self.multi = Gauge("wr_multi", "two series where one is expected", ["replica"], registry=self.registry)
         self.multi.labels("a").set(1)
         self.multi.labels("b").set(2)
-        for name, value in (("wr_cfur", 99.95), ("wr_latency_ms", 300.0), ("wr_errors", 0.02),
-                            ("wr_nan", math.nan), ("wr_inf", math.inf), ("wr_slow", 1.0)):
+        for name, value in (
+            ("wr_cfur", 99.95),
+            ("wr_latency_ms", 300.0),
+            ("wr_errors", 0.02),
+            ("wr_nan", math.nan),
+            ("wr_inf", math.inf),
+            ("wr_slow", 1.0),
+        ):
             self.gauge(name).set(value)
         self.server, self.thread = start_http_server(self.port, addr="127.0.0.1", registry=self.registry)
 
@@ -115,8 +124,9 @@ class Proc:
 
     def start(self) -> None:
         with open(self.log, "ab") as f:
-            self.popen = subprocess.Popen(self.argv, stdout=f, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                          start_new_session=True)
+            self.popen = subprocess.Popen(
+                self.argv, stdout=f, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True
+            )
         try:
             wait_until(f"{self.name} to be ready on {self.url}", self._ready, timeout=30)
         except AssertionError:
@@ -192,9 +202,19 @@ def start_alertmanager(tmp: Path) -> Proc:
     cfg.write_text("route:\n  receiver: 'null'\n  group_wait: 0s\nreceivers:\n  - name: 'null'\n")
     port = free_port()
     (tmp / "am-data").mkdir(exist_ok=True)
-    p = Proc("alertmanager", [binary, f"--config.file={cfg}", f"--storage.path={tmp / 'am-data'}",
-                              f"--web.listen-address=127.0.0.1:{port}", "--cluster.listen-address=",
-                              "--log.level=warn"], port, tmp / "alertmanager.log")
+    p = Proc(
+        "alertmanager",
+        [
+            binary,
+            f"--config.file={cfg}",
+            f"--storage.path={tmp / 'am-data'}",
+            f"--web.listen-address=127.0.0.1:{port}",
+            "--cluster.listen-address=",
+            "--log.level=warn",
+        ],
+        port,
+        tmp / "alertmanager.log",
+    )
     p.start()
     return p
 
@@ -203,23 +223,44 @@ def start_prometheus(tmp: Path, exporter_port: int, am_port: int | None) -> Proc
     binary = require(PROMETHEUS)
     tmp.mkdir(parents=True, exist_ok=True)
     (tmp / "rules.yml").write_text(ALERT_RULES)
-    alerting = (f"alerting:\n  alertmanagers:\n    - static_configs:\n        - targets: ['127.0.0.1:{am_port}']\n"
-                if am_port else "")
+    alerting = (
+        f"alerting:\n  alertmanagers:\n    - static_configs:\n        - targets: ['127.0.0.1:{am_port}']\n"
+        if am_port
+        else ""
+    )
     cfg = tmp / "prometheus.yml"
     cfg.write_text(
         "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\n  scrape_timeout: 1s\n"
         f"rule_files: ['{tmp / 'rules.yml'}']\n{alerting}"
         "scrape_configs:\n  - job_name: exporter\n"
-        f"    static_configs:\n      - targets: ['127.0.0.1:{exporter_port}']\n")
+        f"    static_configs:\n      - targets: ['127.0.0.1:{exporter_port}']\n"
+    )
     port = free_port()
-    p = Proc("prometheus", [binary, f"--config.file={cfg}", f"--storage.tsdb.path={tmp / 'data'}",
-                            f"--web.listen-address=127.0.0.1:{port}", "--log.level=warn",
-                            "--rules.alert.resend-delay=1s"], port, tmp / "prometheus.log")
+    p = Proc(
+        "prometheus",
+        [
+            binary,
+            f"--config.file={cfg}",
+            f"--storage.tsdb.path={tmp / 'data'}",
+            f"--web.listen-address=127.0.0.1:{port}",
+            "--log.level=warn",
+            "--rules.alert.resend-delay=1s",
+        ],
+        port,
+        tmp / "prometheus.log",
+    )
     p.start()
     # A fresh Prometheus is ready ~5 s before its first scrape lands: wait for the data, not just /-/ready.
-    wait_until("the first scrape of the test exporter",
-               lambda: bool(httpx.get(f"{p.url}/api/v1/query", params={"query": 'up{job="exporter"} == 1'},
-                                      timeout=2).json()["data"]["result"]), timeout=30, every=0.25)
+    wait_until(
+        "the first scrape of the test exporter",
+        lambda: bool(
+            httpx.get(f"{p.url}/api/v1/query", params={"query": 'up{job="exporter"} == 1'}, timeout=2).json()["data"][
+                "result"
+            ]
+        ),
+        timeout=30,
+        every=0.25,
+    )
     return p
 
 
@@ -279,8 +320,9 @@ class Silent:
 class Canned:
     """An HTTP server that answers every request with a fixed status and body."""
 
-    def __init__(self, status: int = 200, body: bytes = b"", content_type: str = "application/json",
-                 delay: float = 0.0) -> None:
+    def __init__(
+        self, status: int = 200, body: bytes = b"", content_type: str = "application/json", delay: float = 0.0
+    ) -> None:
         outer = self
 
         class Handler(http.server.BaseHTTPRequestHandler):

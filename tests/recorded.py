@@ -127,8 +127,16 @@ def _signal(rng: random.Random, cid: str, off: float, blips: list[tuple[float, f
     return 0.0
 
 
-def record_launch(path: str | Path, *, events: int | None = None, until: str | float = "20m",
-                  tick: float = 5.0, seed: int = 7, hostile: bool = False, config: Path = DEMO) -> Recorded:
+def record_launch(
+    path: str | Path,
+    *,
+    events: int | None = None,
+    until: str | float = "20m",
+    tick: float = 5.0,
+    seed: int = 7,
+    hostile: bool = False,
+    config: Path = DEMO,
+) -> Recorded:
     """Write a recorded launch to `path`: up to `events` events, or until `until` after T-0."""
     path = Path(path)
     launch = load_launch(config)
@@ -163,26 +171,46 @@ def record_launch(path: str | Path, *, events: int | None = None, until: str | f
     if hostile:
         latency_labels["service"] = HOSTILE
     scripted: list[tuple[float, Any]] = [
-        (-40 * 60 + 0.5, lambda: system(-40 * 60 + 0.5, ACTORS["commander"], "session",
-                                        {"state": "opened", "mode": "live", "pid": 1001})),
-        (-40 * 60 + 0.6, lambda: system(-40 * 60 + 0.6, ACTORS["commander"], "recorder",
-                                        {"state": "acquired", "pid": 1001})),
-        (-38 * 60, lambda: system(-38 * 60, ACTORS["devops"], "session", {"state": "opened", "mode": "live",
-                                                                          "pid": 1002})),
-        (-37 * 60, lambda: system(-37 * 60, ACTORS["cto"], "session", {"state": "opened", "mode": "live",
-                                                                       "pid": 1003})),
-        (-36 * 60, lambda: system(-36 * 60, ACTORS["security"], "session", {"state": "opened", "mode": "live",
-                                                                            "pid": 1004})),
-        (-35 * 60 - 30, lambda: system(-35 * 60 - 30, ACTORS["cpo"], "session",
-                                       {"state": "opened", "mode": "observer", "pid": 1005})),
+        (
+            -40 * 60 + 0.5,
+            lambda: system(
+                -40 * 60 + 0.5, ACTORS["commander"], "session", {"state": "opened", "mode": "live", "pid": 1001}
+            ),
+        ),
+        (
+            -40 * 60 + 0.6,
+            lambda: system(-40 * 60 + 0.6, ACTORS["commander"], "recorder", {"state": "acquired", "pid": 1001}),
+        ),
+        (
+            -38 * 60,
+            lambda: system(-38 * 60, ACTORS["devops"], "session", {"state": "opened", "mode": "live", "pid": 1002}),
+        ),
+        (
+            -37 * 60,
+            lambda: system(-37 * 60, ACTORS["cto"], "session", {"state": "opened", "mode": "live", "pid": 1003}),
+        ),
+        (
+            -36 * 60,
+            lambda: system(-36 * 60, ACTORS["security"], "session", {"state": "opened", "mode": "live", "pid": 1004}),
+        ),
+        (
+            -35 * 60 - 30,
+            lambda: system(
+                -35 * 60 - 30, ACTORS["cpo"], "session", {"state": "opened", "mode": "observer", "pid": 1005}
+            ),
+        ),
         (-35 * 60, lambda: human(-35 * 60, "security", "check", {"item": "secrets"})),
         (-34 * 60 - 30, lambda: human(-34 * 60 - 30, "security", "check", {"item": "rate-limits"})),
         (-34 * 60, lambda: human(-34 * 60, "devops", "check", {"item": "dr-test"})),
         (-33 * 60, lambda: human(-33 * 60, "cto", "check", {"item": "code-review"})),
         (-32 * 60, lambda: human(-32 * 60, "cto", "check", {"item": "tests-green"})),
         (-31 * 60 - 30, lambda: human(-31 * 60 - 30, "cto", "uncheck", {"item": "tests-green"})),
-        (-31 * 60 - 20, lambda: human(-31 * 60 - 20, "cto", "note",
-                                      {"text": HOSTILE if hostile else "tests-green reopened: flaky e2e rerun"})),
+        (
+            -31 * 60 - 20,
+            lambda: human(
+                -31 * 60 - 20, "cto", "note", {"text": HOSTILE if hostile else "tests-green reopened: flaky e2e rerun"}
+            ),
+        ),
         (-31 * 60, lambda: human(-31 * 60, "devops", "check", {"item": "rollback-ready"})),
         (-30 * 60, lambda: human(-30 * 60, "commander", "check", {"item": "team-assembled"})),
         (-29 * 60, lambda: human(-29 * 60, "devops", "check", {"item": "dashboards"})),
@@ -195,32 +223,97 @@ def record_launch(path: str | Path, *, events: int | None = None, until: str | f
         (-5 * 60, lambda: human(-5 * 60, "commander", "decision", {"verdict": "GO", "reason": "all green"})),
         (30, lambda: human(30, "devops", "check", {"item": "deploy"})),
         (2 * 60, lambda: human(2 * 60, "commander", "trigger_mode", {"criterion": "cfur", "mode": "auto"})),
-        (4 * 60, lambda: system(4 * 60, SYSTEM, "alert", {"fingerprint": "a1b2c3", "status": "firing",
-                                                          "labels": latency_labels,
-                                                          "annotations": {"summary": "P95 latency above 500ms"},
-                                                          "starts_at": t0 + 4 * 60 - 20, "t": t0 + 4 * 60, **am})),
+        (
+            4 * 60,
+            lambda: system(
+                4 * 60,
+                SYSTEM,
+                "alert",
+                {
+                    "fingerprint": "a1b2c3",
+                    "status": "firing",
+                    "labels": latency_labels,
+                    "annotations": {"summary": "P95 latency above 500ms"},
+                    "starts_at": t0 + 4 * 60 - 20,
+                    "t": t0 + 4 * 60,
+                    **am,
+                },
+            ),
+        ),
         (4 * 60 + 30, lambda: human(4 * 60 + 30, "devops", "ack", {"alert": "am:a1b2c3"})),
-        (7 * 60, lambda: human(7 * 60, "devops", "rollback", {"phase": "requested", "dry_run": True,
-                                                              "reason": "P95 over 500ms since T+6m"})),
-        (7 * 60 + 1, lambda: human(7 * 60 + 1, "devops", "rollback", {
-            "phase": "started", "dry_run": True, "automatic": False, "reason": "P95 over 500ms since T+6m",
-            "steps": [s.name for s in launch.rollback.steps]})),
+        (
+            7 * 60,
+            lambda: human(
+                7 * 60,
+                "devops",
+                "rollback",
+                {"phase": "requested", "dry_run": True, "reason": "P95 over 500ms since T+6m"},
+            ),
+        ),
+        (
+            7 * 60 + 1,
+            lambda: human(
+                7 * 60 + 1,
+                "devops",
+                "rollback",
+                {
+                    "phase": "started",
+                    "dry_run": True,
+                    "automatic": False,
+                    "reason": "P95 over 500ms since T+6m",
+                    "steps": [s.name for s in launch.rollback.steps],
+                },
+            ),
+        ),
         (7 * 60 + 2, lambda: human(7 * 60 + 2, "devops", "rollback", {"phase": "step_started", "index": 0})),
-        (7 * 60 + 3, lambda: human(7 * 60 + 3, "devops", "rollback", {
-            "phase": "step_output", "index": 0,
-            "lines": ["kubectl rollout undo deployment/demo-backend", HOSTILE if hostile else "done"]})),
-        (7 * 60 + 4, lambda: human(7 * 60 + 4, "devops", "rollback", {"phase": "step_finished", "index": 0,
-                                                                      "exit_code": 0, "status": "ok"})),
-        (7 * 60 + 5, lambda: human(7 * 60 + 5, "devops", "rollback", {"phase": "finished", "ok": True,
-                                                                      "reason": "dry run complete"})),
+        (
+            7 * 60 + 3,
+            lambda: human(
+                7 * 60 + 3,
+                "devops",
+                "rollback",
+                {
+                    "phase": "step_output",
+                    "index": 0,
+                    "lines": ["kubectl rollout undo deployment/demo-backend", HOSTILE if hostile else "done"],
+                },
+            ),
+        ),
+        (
+            7 * 60 + 4,
+            lambda: human(
+                7 * 60 + 4, "devops", "rollback", {"phase": "step_finished", "index": 0, "exit_code": 0, "status": "ok"}
+            ),
+        ),
+        (
+            7 * 60 + 5,
+            lambda: human(
+                7 * 60 + 5, "devops", "rollback", {"phase": "finished", "ok": True, "reason": "dry run complete"}
+            ),
+        ),
         (7 * 60 + 30, lambda: signoff(7 * 60 + 30, "cto", "cto", "NO-GO", "P95 latency breach")),
-        (7 * 60 + 40, lambda: system(7 * 60 + 40, SYSTEM, "alert", {
-            "fingerprint": "a1b2c3", "status": "resolved", "labels": latency_labels, "annotations": {},
-            "t": t0 + 7 * 60 + 40, **am})),
+        (
+            7 * 60 + 40,
+            lambda: system(
+                7 * 60 + 40,
+                SYSTEM,
+                "alert",
+                {
+                    "fingerprint": "a1b2c3",
+                    "status": "resolved",
+                    "labels": latency_labels,
+                    "annotations": {},
+                    "t": t0 + 7 * 60 + 40,
+                    **am,
+                },
+            ),
+        ),
         (10 * 60, lambda: human(10 * 60, "commander", "note", {"text": "Latency back under 400ms; continuing"})),
         (11 * 60, lambda: signoff(11 * 60, "cto", "cto", "GO", "latency recovered")),
-        (15 * 60, lambda: human(15 * 60, "commander", "decision", {"verdict": "GO",
-                                                                   "reason": "launch complete, watching"})),
+        (
+            15 * 60,
+            lambda: human(15 * 60, "commander", "decision", {"verdict": "GO", "reason": "launch complete, watching"}),
+        ),
     ]
     pending = [(at, i, fn) for i, (at, fn) in enumerate(scripted)]
     heapq.heapify(pending)
@@ -239,8 +332,14 @@ def record_launch(path: str | Path, *, events: int | None = None, until: str | f
             if w.seq >= limit:
                 break
             if cid == "db-cpu" and rng.random() < 0.002:
-                data: dict[str, Any] = {"criterion": cid, "value": None, "error": "timeout",
-                                        "reason": "no answer in 1s", "t": now + i * 0.001, "tick": tick_n}
+                data: dict[str, Any] = {
+                    "criterion": cid,
+                    "value": None,
+                    "error": "timeout",
+                    "reason": "no answer in 1s",
+                    "t": now + i * 0.001,
+                    "tick": tick_n,
+                }
                 last[cid] = None
             else:
                 v = _signal(rng, cid, off, blips)
@@ -257,9 +356,17 @@ def record_launch(path: str | Path, *, events: int | None = None, until: str | f
     return rec
 
 
-def _tail_events(w: _Writer, rec: Recorded, rng: random.Random, now: float, t0: float,
-                 last: dict[str, float | None], blips: list[tuple[float, float]],
-                 pending: list[tuple[float, int, Any]], due: float) -> float:
+def _tail_events(
+    w: _Writer,
+    rec: Recorded,
+    rng: random.Random,
+    now: float,
+    t0: float,
+    last: dict[str, float | None],
+    blips: list[tuple[float, float]],
+    pending: list[tuple[float, int, Any]],
+    due: float,
+) -> float:
     """The long watch after the final decision: hourly checks, notes, alerts, blips. Returns the next due time."""
     hour = int((now - t0) // 3600)
 
@@ -276,16 +383,42 @@ def _tail_events(w: _Writer, rec: Recorded, rng: random.Random, now: float, t0: 
     if hour % 2 == 1:
         fp = f"f{hour:05d}"
         started = now + 0.04
-        w.add(started, SYSTEM, "alert", {"fingerprint": fp, "status": "firing", "source": "alertmanager",
-                                         "labels": {"alertname": "DiskFilling", "severity": "warning",
-                                                    "instance": f"db-{hour % 3}"},
-                                         "annotations": {"summary": "disk 85% full"}, "starts_at": started,
-                                         "t": started})
+        w.add(
+            started,
+            SYSTEM,
+            "alert",
+            {
+                "fingerprint": fp,
+                "status": "firing",
+                "source": "alertmanager",
+                "labels": {"alertname": "DiskFilling", "severity": "warning", "instance": f"db-{hour % 3}"},
+                "annotations": {"summary": "disk 85% full"},
+                "starts_at": started,
+                "t": started,
+            },
+        )
         human("devops", "ack", {"alert": f"am:{fp}"}, 0.05)
         end = started + rng.uniform(300, 1800)
-        heapq.heappush(pending, (end - t0, w.seq, lambda: w.add(end, SYSTEM, "alert", {
-            "fingerprint": fp, "status": "resolved", "source": "alertmanager",
-            "labels": {"alertname": "DiskFilling"}, "annotations": {}, "t": end})))
+        heapq.heappush(
+            pending,
+            (
+                end - t0,
+                w.seq,
+                lambda: w.add(
+                    end,
+                    SYSTEM,
+                    "alert",
+                    {
+                        "fingerprint": fp,
+                        "status": "resolved",
+                        "source": "alertmanager",
+                        "labels": {"alertname": "DiskFilling"},
+                        "annotations": {},
+                        "t": end,
+                    },
+                ),
+            ),
+        )
     if hour % 6 == 5:
         b = now - t0 + 600
         blips.append((b, b + 180))

@@ -34,18 +34,22 @@ def write_config(tmp: Path, url: str, criteria: str, extra: str = "") -> Path:
         "roles: [{id: commander, title: Commander, members: [dana], commander: true}]\n"
         "phases: [{id: go, name: Go, at: -1d, sections: [{name: Deploy, items: [{id: deploy, text: Deploy}]}]}]\n"
         f"sources:\n  prom: {{type: prometheus, url: '{url}', interval: 1s, timeout: 2s}}\n{extra}"
-        f"criteria:\n{criteria}")
+        f"criteria:\n{criteria}"
+    )
     return path
 
 
-ERRORS = ("  - {id: err, name: Error rate, source: prom, query: wr_errors, unit: '%', go: '< 1%',"
-          " trigger: {when: '> 5%'}}\n"
-          "  - {id: cfur, name: Crash-free user rate, source: prom, query: wr_cfur, unit: '%', go: '>= 99.8%'}\n")
+ERRORS = (
+    "  - {id: err, name: Error rate, source: prom, query: wr_errors, unit: '%', go: '< 1%',"
+    " trigger: {when: '> 5%'}}\n"
+    "  - {id: cfur, name: Crash-free user rate, source: prom, query: wr_cfur, unit: '%', go: '>= 99.8%'}\n"
+)
 
 
 def check(*args: str, timeout: float = 30) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "warroom", "check", *args], capture_output=True, text=True,
-                          timeout=timeout, cwd=ROOT)
+    return subprocess.run(
+        [sys.executable, "-m", "warroom", "check", *args], capture_output=True, text=True, timeout=timeout, cwd=ROOT
+    )
 
 
 def set_errors(stack: Stack, value: float) -> None:
@@ -76,10 +80,13 @@ def test_exit_codes_follow_the_verdict(stack: Stack, tmp_path: Path):
 
 
 def test_unconfirmed_breach_and_unknown_are_not_go(stack: Stack, tmp_path: Path):
-    cfg = write_config(tmp_path, stack.prom_url,
-                       "  - {id: err, name: Error rate, source: prom, query: wr_errors, unit: '%', go: '< 1%',"
-                       " breach_samples: 2}\n"
-                       "  - {id: gone, name: Gone, source: prom, query: wr_not_there, go: '< 1'}\n")
+    cfg = write_config(
+        tmp_path,
+        stack.prom_url,
+        "  - {id: err, name: Error rate, source: prom, query: wr_errors, unit: '%', go: '< 1%',"
+        " breach_samples: 2}\n"
+        "  - {id: gone, name: Gone, source: prom, query: wr_not_there, go: '< 1'}\n",
+    )
     set_errors(stack, 2.5)
     res = check(str(cfg))
     assert res.returncode == 1
@@ -116,10 +123,19 @@ def test_a_live_recorder_on_the_log_is_followed_not_duplicated(stack: Stack, tmp
     cfg = write_config(tmp_path, stack.prom_url, ERRORS)
     log = tmp_path / "live.jsonl"
     assert check(str(cfg), "--log", str(log)).returncode == 0
-    leader = subprocess.Popen([sys.executable, "-c", (
-        "import time\nfrom warroom.log import FileLock\n"
-        f"assert FileLock({str(log) + '.recorder.lock'!r}).try_acquire()\n"
-        "print('held', flush=True)\ntime.sleep(60)\n")], stdout=subprocess.PIPE, text=True)
+    leader = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            (
+                "import time\nfrom warroom.log import FileLock\n"
+                f"assert FileLock({str(log) + '.recorder.lock'!r}).try_acquire()\n"
+                "print('held', flush=True)\ntime.sleep(60)\n"
+            ),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert leader.stdout is not None and leader.stdout.readline().strip() == "held"
         before = len(read_log(log).events)
@@ -135,8 +151,13 @@ def test_a_live_recorder_on_the_log_is_followed_not_duplicated(stack: Stack, tmp
 def test_watch_prints_each_change_and_exits_with_the_last_verdict(stack: Stack, tmp_path: Path):
     cfg = write_config(tmp_path, stack.prom_url, ERRORS)
     set_errors(stack, 0.02)
-    proc = subprocess.Popen([sys.executable, "-m", "warroom", "check", str(cfg), "--watch", "--json"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "warroom", "check", str(cfg), "--watch", "--json"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
+    )
     try:
         assert proc.stdout is not None
         first = json.loads(proc.stdout.readline())
@@ -158,8 +179,10 @@ def test_watch_prints_each_change_and_exits_with_the_last_verdict(stack: Stack, 
 
 def test_bad_config_is_exit_2_with_file_and_line(tmp_path: Path):
     cfg = tmp_path / "bad.yaml"
-    cfg.write_text("version: 1\nlaunch: {id: x, name: X, t0: 2027-01-15T08:00:00Z}\nroles: []\nphases: []\n"
-                   "criteria:\n  - {id: a, name: A, source: nowhere, query: up, go: '< 1'}\n")
+    cfg.write_text(
+        "version: 1\nlaunch: {id: x, name: X, t0: 2027-01-15T08:00:00Z}\nroles: []\nphases: []\n"
+        "criteria:\n  - {id: a, name: A, source: nowhere, query: up, go: '< 1'}\n"
+    )
     res = check(str(cfg))
     assert res.returncode == 2
     assert "bad.yaml:6" in res.stderr and "source 'nowhere' is not defined" in res.stderr
@@ -170,8 +193,7 @@ def test_bad_config_is_exit_2_with_file_and_line(tmp_path: Path):
 def test_server_text_reaches_the_terminal_as_plain_text(tmp_path: Path):
     evil = Canned(500, json.dumps({"status": "error", "error": "\x1b]0;pwned\x07\x1b[31mred\x1b[0m\nforged"}).encode())
     try:
-        cfg = write_config(tmp_path, evil.url,
-                           "  - {id: up, name: Up, source: prom, query: up, go: '== 1'}\n")
+        cfg = write_config(tmp_path, evil.url, "  - {id: up, name: Up, source: prom, query: up, go: '== 1'}\n")
         res = check(str(cfg))
     finally:
         evil.close()

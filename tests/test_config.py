@@ -26,21 +26,40 @@ SEEDS = FIXTURES / "seeds"
 # fixture -> (line, field, words of the message, words of the hint)
 EXPECTED: dict[str, tuple[int, str, str, str]] = {
     "unknown_key": (33, "criteria[0].stale_afer", "unknown key 'stale_afer'", "did you mean 'stale_after'?"),
-    "threshold_unknown_unit": (32, "criteria[0].go", "unknown unit 'parsecs' in threshold '< 0.1 parsecs'",
-                               "e.g. '>= 99.8%' or '< 500ms'"),
-    "threshold_wrong_unit": (32, "criteria[0].go",
-                             "threshold '< 500ms' is in 'ms' but the criterion is measured in '%'",
-                             "e.g. '>= 99.8%' or '< 500ms'"),
-    "threshold_unparseable": (32, "criteria[0].go", "cannot read threshold 'about 0.1%'; accepted forms: '>= 99.8%'",
-                              "write the operator, the number and its unit"),
+    "threshold_unknown_unit": (
+        32,
+        "criteria[0].go",
+        "unknown unit 'parsecs' in threshold '< 0.1 parsecs'",
+        "e.g. '>= 99.8%' or '< 500ms'",
+    ),
+    "threshold_wrong_unit": (
+        32,
+        "criteria[0].go",
+        "threshold '< 500ms' is in 'ms' but the criterion is measured in '%'",
+        "e.g. '>= 99.8%' or '< 500ms'",
+    ),
+    "threshold_unparseable": (
+        32,
+        "criteria[0].go",
+        "cannot read threshold 'about 0.1%'; accepted forms: '>= 99.8%'",
+        "write the operator, the number and its unit",
+    ),
     "naive_t0": (6, "launch.t0", "timezone", "2025-03-01T14:00:00Z"),
     "t0_date_only": (6, "launch.t0", "T-0 2026-03-01 has no time of day and no zone", "2025-03-01T14:00:00Z"),
-    "unknown_owner_role": (17, "phases[0].sections[0].items[0].owner", "owner role 'qa-lead' is not defined",
-                           "defined: commander, cto"),
+    "unknown_owner_role": (
+        17,
+        "phases[0].sections[0].items[0].owner",
+        "owner role 'qa-lead' is not defined",
+        "defined: commander, cto",
+    ),
     "unknown_source": (29, "criteria[0].source", "source 'prometheus' is not defined", "did you mean 'prom'?"),
     "duplicate_id": (35, "criteria[1].id", "criterion id 'error-rate' is used twice", "ids must be unique"),
-    "duplicate_item_id": (18, "phases[0].sections[0].items[1].id", "checklist item id 'tests-green' is used twice",
-                          "ids must be unique"),
+    "duplicate_item_id": (
+        18,
+        "phases[0].sections[0].items[1].id",
+        "checklist item id 'tests-green' is used twice",
+        "ids must be unique",
+    ),
     "duplicate_key": (34, "criteria[0].stale_after", "key given twice", "keep one of them"),
     "yaml_syntax": (10, "roles[1]", "YAML syntax: expected ',' or '}'", "brackets"),
     "yaml_tab": (12, "phases[0]", "YAML syntax: found character '\\t'", "spaces, not tabs"),
@@ -48,15 +67,31 @@ EXPECTED: dict[str, tuple[int, str, str, str]] = {
     "wrong_type_list": (36, "rollback.allowed_roles", "valid list", "give a list"),
     "missing_key": (27, "criteria[0].go", "Field required", "add 'go:' here"),
     "bad_duration": (13, "phases[0].at", "cannot read duration '-1 hour'", "offsets before T-0 are negative: -24h"),
-    "unknown_criterion_link": (18, "phases[0].sections[0].items[1].criterion", "criterion 'errors' is not defined",
-                               "did you mean 'error-rate'?"),
-    "step_without_command": (38, "rollback.steps[0]", "needs exactly one of 'run' (argv list) or 'shell'",
-                             "prefer run: [kubectl"),
-    "step_with_both": (38, "rollback.steps[0]", "needs exactly one of 'run' (argv list) or 'shell'",
-                       "prefer run: [kubectl"),
+    "unknown_criterion_link": (
+        18,
+        "phases[0].sections[0].items[1].criterion",
+        "criterion 'errors' is not defined",
+        "did you mean 'error-rate'?",
+    ),
+    "step_without_command": (
+        38,
+        "rollback.steps[0]",
+        "needs exactly one of 'run' (argv list) or 'shell'",
+        "prefer run: [kubectl",
+    ),
+    "step_with_both": (
+        38,
+        "rollback.steps[0]",
+        "needs exactly one of 'run' (argv list) or 'shell'",
+        "prefer run: [kubectl",
+    ),
     "unknown_unit": (31, "criteria[0].unit", "unknown unit 'percent'", "use one of '%'"),
-    "unknown_source_type": (24, "sources.prom.type", "unknown source type 'graphite'",
-                            "type is one of: prometheus, alertmanager, http, host, simulated"),
+    "unknown_source_type": (
+        24,
+        "sources.prom.type",
+        "unknown source type 'graphite'",
+        "type is one of: prometheus, alertmanager, http, host, simulated",
+    ),
     "bad_url": (25, "sources.prom.url", "should match pattern", "use a full http:// or https:// address"),
     "bad_id": (17, "phases[0].sections[0].items[0].id", "should match pattern", "ids are lower-case letters"),
     "phase_order": (21, "phases[1].at", "phase 't-0' starts before the phase above it", "list phases in time order"),
@@ -109,8 +144,12 @@ def test_type_errors_and_broken_references_are_reported_together():
 
 
 def test_threshold_and_type_error_in_one_criterion_both_reported():
-    text = (FIXTURES / "minimal.yaml").read_text().replace('go: "< 0.1%"', 'go: "< 500ms"').replace(
-        "stale_after: 1m", "stale_after: [1m]")
+    text = (
+        (FIXTURES / "minimal.yaml")
+        .read_text()
+        .replace('go: "< 0.1%"', 'go: "< 500ms"')
+        .replace("stale_after: 1m", "stale_after: [1m]")
+    )
     with pytest.raises(ConfigError) as exc:
         parse_launch(text, "two.yaml")
     msg = str(exc.value)
@@ -135,11 +174,14 @@ def test_alias_bomb_is_refused_quickly():
     assert "bomb.yaml: the file expands to more than 200,000 values" in str(exc.value)
 
 
-@pytest.mark.parametrize(("content", "message"), [
-    (None, "file not found"),
-    (b"\xff\xfe launch", "not UTF-8 text"),
-    ("dir", "cannot read file"),
-])
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (None, "file not found"),
+        (b"\xff\xfe launch", "not UTF-8 text"),
+        ("dir", "cannot read file"),
+    ],
+)
 def test_unreadable_files_get_a_message(tmp_path, content, message):
     path = tmp_path / "launch.yaml"
     if content == "dir":
@@ -183,8 +225,15 @@ def test_validate_passes_the_shipped_configs():
 
 
 def test_validate_exits_2_without_traceback_on_every_bad_fixture():
-    procs = {name: subprocess.Popen([_warroom(), "validate", str(BAD / f"{name}.yaml")], stdout=subprocess.PIPE,
-                                    stderr=subprocess.PIPE, text=True) for name in sorted(EXPECTED)}
+    procs = {
+        name: subprocess.Popen(
+            [_warroom(), "validate", str(BAD / f"{name}.yaml")],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for name in sorted(EXPECTED)
+    }
     for name, proc in procs.items():
         out, err = proc.communicate(timeout=60)
         line, field, message, _hint = EXPECTED[name]
@@ -259,17 +308,31 @@ def test_recon_go_no_go_table_triggers_and_rollback(recon):
     assert rb.steps[0].run == ["kubectl", "rollout", "undo", "deployment/reconciliation-backend"]
     assert rb.alternatives[0][0].run == ["docker-compose", "down"]
     assert "git checkout" in rb.alternatives[0][1].shell
-    assert [s.name for s in rb.runbook] == ["Immediate actions", "Decision point", "Rollback execution",
-                                          "Post-rollback"]
+    assert [s.name for s in rb.runbook] == [
+        "Immediate actions",
+        "Decision point",
+        "Rollback execution",
+        "Post-rollback",
+    ]
     assert {r.title for r in recon.required_signoffs} == {"CPO", "CTO", "DevOps Lead", "Security Lead"}
     assert [(p.id, p.at) for p in recon.phases] == [
-        ("pre-launch", -7 * 86400), ("t-24h", -86400), ("t-1h", -3600), ("t-0", 0), ("first-4h", 3600),
-        ("first-24h", 4 * 3600), ("first-week", 86400)]
+        ("pre-launch", -7 * 86400),
+        ("t-24h", -86400),
+        ("t-1h", -3600),
+        ("t-0", 0),
+        ("first-4h", 3600),
+        ("first-24h", 4 * 3600),
+        ("first-week", 86400),
+    ]
     assert recon.launch.t0.tzinfo is not None
     metrics = {m.name: (m.target, m.check) for m in recon.success_metrics}
-    assert metrics == {"CFUR": (">= 99.8%", "daily"), "P95 latency": ("< 500ms", "daily"),
-                       "Error rate": ("< 0.1%", "daily"), "Uptime": (">= 99.9%", "weekly"),
-                       "User satisfaction": (">= 4.5", "weekly")}
+    assert metrics == {
+        "CFUR": (">= 99.8%", "daily"),
+        "P95 latency": ("< 500ms", "daily"),
+        "Error rate": ("< 0.1%", "daily"),
+        "Uptime": (">= 99.9%", "weekly"),
+        "User satisfaction": (">= 4.5", "weekly"),
+    }
 
 
 def test_recon_critical_items_are_the_must_complete_ones(recon):
@@ -294,12 +357,24 @@ def test_cv_has_every_seed_checkbox(cv):
 
 def test_cv_roles_sections_and_criteria(cv):
     assert {r.title: len(r.duties) for r in cv.roles} == {
-        "Technical Lead": 5, "DevOps Engineer": 5, "Security Engineer": 5, "QA Engineer": 5, "Project Manager": 5}
+        "Technical Lead": 5,
+        "DevOps Engineer": 5,
+        "Security Engineer": 5,
+        "QA Engineer": 5,
+        "Project Manager": 5,
+    }
     assert all(r.signoff == "required" for r in cv.roles)
     sec = next(s for p in cv.phases for s in p.sections if s.name == "Server Provisioning")
     assert sec.group == "Pre-Launch Checklist: Infrastructure & Environment" and len(sec.items) == 5
-    assert [p.id for p in cv.phases] == ["pre-launch", "t-2h", "t-0", "t-plus-1h", "first-24h", "first-week",
-                                         "first-month"]
+    assert [p.id for p in cv.phases] == [
+        "pre-launch",
+        "t-2h",
+        "t-0",
+        "t-plus-1h",
+        "first-24h",
+        "first-week",
+        "first-month",
+    ]
     by_id = cv.criteria_by_id
     assert by_id["response-time"].go == "< 2s" and by_id["throughput"].go_threshold.value == 1000
     assert by_id["uptime"].go == "> 99.9%" and by_id["error-rate"].go == "< 0.1%" and by_id["cpu"].go == "< 80%"

@@ -29,16 +29,49 @@ DATA = {name: yaml.safe_load(text) for name, text in SOURCES.items()}
 FUZZ = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow], database=None)
 
 scalars = st.one_of(
-    st.none(), st.booleans(), st.integers(min_value=-(2**70), max_value=2**70),
-    st.floats(allow_nan=True, allow_infinity=True), st.text(max_size=30),
-    st.sampled_from(["", "-1h", "< 500ms", ">= 99.8%", "==", "T-1h", "1e400", "nan", "~", "yes", "0x1F", "2026-01-01",
-                     "2026-01-01T00:00:00", "prometheus", "host", "cfur", "sim", "é✓🚀", "\x00", "a" * 300,
-                     "[unclosed", "{a: b", "*alias", "&anchor x", "!!python/object:os.system", "%TAG"]),
+    st.none(),
+    st.booleans(),
+    st.integers(min_value=-(2**70), max_value=2**70),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.text(max_size=30),
+    st.sampled_from(
+        [
+            "",
+            "-1h",
+            "< 500ms",
+            ">= 99.8%",
+            "==",
+            "T-1h",
+            "1e400",
+            "nan",
+            "~",
+            "yes",
+            "0x1F",
+            "2026-01-01",
+            "2026-01-01T00:00:00",
+            "prometheus",
+            "host",
+            "cfur",
+            "sim",
+            "é✓🚀",
+            "\x00",
+            "a" * 300,
+            "[unclosed",
+            "{a: b",
+            "*alias",
+            "&anchor x",
+            "!!python/object:os.system",
+            "%TAG",
+        ]
+    ),
 )
 # keys that once tripped the loader: unicode digits ('²'.isdigit() but int('²') fails), numbers, merge keys
 keys = st.one_of(st.text(max_size=8), st.integers(), st.sampled_from(["²", "0", "١", "id", "type", "<<", "", " "]))
-values = st.recursive(scalars, lambda inner: st.one_of(
-    st.lists(inner, max_size=4), st.dictionaries(keys, inner, max_size=4)), max_leaves=12)
+values = st.recursive(
+    scalars,
+    lambda inner: st.one_of(st.lists(inner, max_size=4), st.dictionaries(keys, inner, max_size=4)),
+    max_leaves=12,
+)
 
 
 def _paths(node: Any, path: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
@@ -124,9 +157,43 @@ def test_structure_mutations_give_a_launch_or_a_located_config_error(case):
     _check(text, name, parsed=True)
 
 
-ODD = ["\t", ":", ": ", "-", "- ", "{", "}", "[", "]", "'", '"', "#", "&a ", "*a", "!!binary ", "!!set ", "? ", "|",
-       ">", "%YAML 1.1\n---\n", "---\n", "\n...\n", "\ufeff", "\x85", "\u2028", "é", "🚀", "<<: *a\n", "~", "\\", "@",
-       "`", "\r", "\x00", "&a [*a]"]
+ODD = [
+    "\t",
+    ":",
+    ": ",
+    "-",
+    "- ",
+    "{",
+    "}",
+    "[",
+    "]",
+    "'",
+    '"',
+    "#",
+    "&a ",
+    "*a",
+    "!!binary ",
+    "!!set ",
+    "? ",
+    "|",
+    ">",
+    "%YAML 1.1\n---\n",
+    "---\n",
+    "\n...\n",
+    "\ufeff",
+    "\x85",
+    "\u2028",
+    "é",
+    "🚀",
+    "<<: *a\n",
+    "~",
+    "\\",
+    "@",
+    "`",
+    "\r",
+    "\x00",
+    "&a [*a]",
+]
 
 
 @st.composite

@@ -29,8 +29,9 @@ class Tmux:
 
     def run(self, *args: str) -> str:
         assert TMUX is not None
-        return subprocess.run([TMUX, "-L", self.socket, "-f", "/dev/null", *args], check=True, capture_output=True,
-                              text=True, timeout=10).stdout
+        return subprocess.run(
+            [TMUX, "-L", self.socket, "-f", "/dev/null", *args], check=True, capture_output=True, text=True, timeout=10
+        ).stdout
 
     def screen(self) -> str:
         return self.run("capture-pane", "-p", "-t", "demo")
@@ -63,8 +64,12 @@ def tmux(tmp_path: Path) -> Iterator[Tmux]:
     try:
         yield t
     finally:
-        socket = subprocess.run([TMUX, "-L", t.socket, "display-message", "-p", "#{socket_path}"],
-                                capture_output=True, text=True, timeout=10).stdout.strip()
+        socket = subprocess.run(
+            [TMUX, "-L", t.socket, "display-message", "-p", "#{socket_path}"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+        ).stdout.strip()
         subprocess.run([TMUX, "-L", t.socket, "kill-server"], capture_output=True, timeout=10)
         if socket:
             Path(socket).unlink(missing_ok=True)
@@ -85,10 +90,21 @@ def test_demo_in_tmux_toggle_signoff_note_quit(tmux: Tmux, tmp_path: Path):
 def drive_demo(tmux: Tmux, tmp_path: Path, log: Path) -> None:
     # COLUMNS/LINES leak in from the test runner and would pin the console to 80x24
     # PYTHONPATH: the installed command runs this checkout's package even if an editable install points elsewhere
-    env = (f"env -u NO_COLOR -u COLUMNS -u LINES XDG_DATA_HOME={tmp_path / 'data'} TERM=xterm-256color "
-           f"PYTHONPATH={Path(__file__).resolve().parent.parent}")
-    tmux.run("new-session", "-d", "-s", "demo", "-x", "160", "-y", "48",
-             f"{env} {WARROOM} demo --log {log}; echo EXITED $?; sleep 60")
+    env = (
+        f"env -u NO_COLOR -u COLUMNS -u LINES XDG_DATA_HOME={tmp_path / 'data'} TERM=xterm-256color "
+        f"PYTHONPATH={Path(__file__).resolve().parent.parent}"
+    )
+    tmux.run(
+        "new-session",
+        "-d",
+        "-s",
+        "demo",
+        "-x",
+        "160",
+        "-y",
+        "48",
+        f"{env} {WARROOM} demo --log {log}; echo EXITED $?; sleep 60",
+    )
     # the wide layout (every panel at once) shows once the console has the full 160x48 window
     screen = tmux.wait_for(lambda s: "LIVE" in s and "╭─ 4 Sign-offs" in s, "the console")
     assert "Demo Launch (simulated)" in screen and str(log) in screen

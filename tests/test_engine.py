@@ -75,8 +75,17 @@ class Run:
         self.log = DecisionLog(tmp / "launch.jsonl", DANA)
         self.t = T0
 
-    def sample(self, cid: str, value: float | str | None, *, error: str | None = None, reason: str = "",
-               dt: float = 10.0, tick: int | None = None, t: float | None = None) -> None:
+    def sample(
+        self,
+        cid: str,
+        value: float | str | None,
+        *,
+        error: str | None = None,
+        reason: str = "",
+        dt: float = 10.0,
+        tick: int | None = None,
+        t: float | None = None,
+    ) -> None:
         self.t = t if t is not None else self.t + dt
         data = {"criterion": cid, "value": value, "error": error, "reason": reason, "t": self.t}
         if tick is not None:
@@ -132,7 +141,8 @@ def test_breach_confirms_after_n_in_a_row_and_clears_after_m_good(run):
     # 2 breaching confirm; 2 good do not clear (needs 3); a breach resets the good run; 3 good clear
     assert levels == [G, W, N, N, N, N, N, N, G, G]
     assert read_reason(r, "p95", upto=5).startswith(
-        "recovering: 2/3 consecutive good samples needed to clear; latest: 300ms meets < 500ms")
+        "recovering: 2/3 consecutive good samples needed to clear; latest: 300ms meets < 500ms"
+    )
 
 
 def test_pending_breach_keeps_the_verdict_from_go(run):
@@ -257,13 +267,27 @@ def test_unknown_breaks_runs(run):
     assert r.state().criteria["p95"].level == W  # 720, gap, 720: not two in a row
 
 
-@pytest.mark.parametrize(("value", "error", "reason", "kind", "words"), [
-    (None, "no-data", "query returned an empty vector", Unknown.NO_DATA, "NO-DATA: no data (query returned an empty"),
-    ("NaN", None, "", Unknown.NO_DATA, "NO-DATA: no data (no value)"),
-    (None, "timeout", "no answer from http://p:9090 within 2s", Unknown.SOURCE_ERROR,
-     "SOURCE-ERROR: source error (timeout): no answer"),
-    (None, "bad-query", "parse error at char 5", Unknown.SOURCE_ERROR, "SOURCE-ERROR: source error (bad-query)"),
-])
+@pytest.mark.parametrize(
+    ("value", "error", "reason", "kind", "words"),
+    [
+        (
+            None,
+            "no-data",
+            "query returned an empty vector",
+            Unknown.NO_DATA,
+            "NO-DATA: no data (query returned an empty",
+        ),
+        ("NaN", None, "", Unknown.NO_DATA, "NO-DATA: no data (no value)"),
+        (
+            None,
+            "timeout",
+            "no answer from http://p:9090 within 2s",
+            Unknown.SOURCE_ERROR,
+            "SOURCE-ERROR: source error (timeout): no answer",
+        ),
+        (None, "bad-query", "parse error at char 5", Unknown.SOURCE_ERROR, "SOURCE-ERROR: source error (bad-query)"),
+    ],
+)
 def test_unknown_says_which_and_why_and_is_never_go(run, value, error, reason, kind, words):
     r = run(make_launch(LATENCY))
     r.sample("p95", value, error=error, reason=reason)
@@ -361,8 +385,11 @@ def test_relative_threshold_without_baseline_is_unknown_in_words(run):
 
 def test_baseline_sample_sets_the_baseline_without_judging(run):
     r = run(make_launch(REL))
-    r.log.append("sample", {"criterion": "p95", "value": 400, "error": None, "reason": "", "t": T0 - 3600,
-                            "baseline": True}, actor=SYSTEM)
+    r.log.append(
+        "sample",
+        {"criterion": "p95", "value": 400, "error": None, "reason": "", "t": T0 - 3600, "baseline": True},
+        actor=SYSTEM,
+    )
     st = r.state()
     assert st.criteria["p95"].baseline == 400 and st.criteria["p95"].samples == 0
     r.sample("p95", 500, t=T0)
@@ -401,10 +428,12 @@ def test_a_miss_is_never_shown_as_a_pass(run):
 
 
 @settings(max_examples=300, deadline=None)
-@given(value=st.floats(min_value=-1e6, max_value=1e6, allow_nan=False),
-       bound=st.floats(min_value=-1e6, max_value=1e6, allow_nan=False),
-       unit=st.sampled_from(["%", "ms", "s", "", "ratio", "count", "MB"]),
-       op=st.sampled_from([">=", ">", "<=", "<", "==", "!="]))
+@given(
+    value=st.floats(min_value=-1e6, max_value=1e6, allow_nan=False),
+    bound=st.floats(min_value=-1e6, max_value=1e6, allow_nan=False),
+    unit=st.sampled_from(["%", "ms", "s", "", "ratio", "count", "MB"]),
+    op=st.sampled_from([">=", ">", "<=", "<", "==", "!="]),
+)
 def test_shown_value_reads_on_the_same_side_of_the_threshold(value, bound, unit, op):
     shown = format_value(value, unit, bound)
     number = float(shown.rstrip("%msBKGMrpcount ").strip() or "nan")
@@ -422,9 +451,14 @@ SIGNOFFS = """\
 
 
 def test_verdict_is_go_only_when_everything_is(run):
-    launch = make_launch(LATENCY, """\
+    launch = make_launch(
+        LATENCY,
+        """\
     - {id: cpu, name: Database CPU, source: sim, query: x, unit: "%", go: "< 80%", required: false}
-    """, roles=SIGNOFFS, items="- {id: smoke, text: Smoke tests pass, critical: true}")
+    """,
+        roles=SIGNOFFS,
+        items="- {id: smoke, text: Smoke tests pass, critical: true}",
+    )
     r = run(launch)
     r.sample("p95", 320)
     v = r.view()
@@ -444,10 +478,15 @@ def test_verdict_is_go_only_when_everything_is(run):
 
 
 def test_verdict_lists_every_reason(run):
-    launch = make_launch(LATENCY, """\
+    launch = make_launch(
+        LATENCY,
+        """\
     - {id: err, name: Error rate, source: sim, query: x, unit: "%", go: "< 1%"}
     - {id: cfur, name: Crash-free, source: sim, query: x, unit: "%", go: ">= 99.8%"}
-    """, roles=SIGNOFFS, items="- {id: smoke, text: Smoke tests pass, critical: true}")
+    """,
+        roles=SIGNOFFS,
+        items="- {id: smoke, text: Smoke tests pass, critical: true}",
+    )
     r = run(launch)
     r.series("p95", [720, 730])
     r.sample("err", None, error="connection", reason="cannot connect to http://127.0.0.1:9: refused")

@@ -125,8 +125,7 @@ def test_checklist_progress_per_phase_and_critical_items_due(launch):
 
     before = view(st, launch.t0 - 2 * 3600)  # in the pre-launch phase
     progress = {p.id: (p.done, p.total, p.critical_open, p.due, p.current) for p in before.phases}
-    assert progress == {"pre": (1, 2, 0, True, True), "t-1h": (1, 2, 1, False, False),
-                        "t-0": (0, 1, 1, False, False)}
+    assert progress == {"pre": (1, 2, 0, True, True), "t-1h": (1, 2, 1, False, False), "t-0": (0, 1, 1, False, False)}
     assert (before.done, before.total) == (2, 5) and before.phase_id == "pre"
     assert not any("critical item open" in r for r in before.reasons)  # nothing critical is due yet
 
@@ -194,11 +193,21 @@ def test_missing_erroring_nan_and_stale_data_is_unknown_never_go(launch):
     log = Log(launch)
     st = fold(launch, [], LaunchState(launch))
     v = view(st, launch.t0)
-    assert {c.criterion.id: c.level for c in v.criteria} == {"error-rate": Level.UNKNOWN, "p95": Level.UNKNOWN,
-                                                          "disk": Level.UNKNOWN}
+    assert {c.criterion.id: c.level for c in v.criteria} == {
+        "error-rate": Level.UNKNOWN,
+        "p95": Level.UNKNOWN,
+        "disk": Level.UNKNOWN,
+    }
     assert "UNKNOWN: Error rate: NO-DATA: no sample yet" in v.reasons
-    fold(launch, [log.sample("error-rate", None, "timeout"), log.sample("p95", float("nan")),
-                  log.sample("disk", None, "no-data")], st)
+    fold(
+        launch,
+        [
+            log.sample("error-rate", None, "timeout"),
+            log.sample("p95", float("nan")),
+            log.sample("disk", None, "no-data"),
+        ],
+        st,
+    )
     v = view(st, log.t)
     assert [c.level for c in v.criteria] == [Level.UNKNOWN] * 3 and v.status != "GO"
     assert any(r.startswith("UNKNOWN: Error rate: SOURCE-ERROR") for r in v.reasons)
@@ -224,8 +233,14 @@ def test_signoffs_pending_given_stale_and_nogo(launch):
 
     snap = snapshot(st, log.t)
     assert snap["p95"] == {"level": "GO", "value": 300.0, "shown": snap["p95"]["shown"]}
-    fold(launch, [log.add("signoff", CTO, role="cto", verdict="GO", reason="ship it", snapshot=snap),
-                  log.add("signoff", SEC, role="sec", verdict="GO", snapshot=snap)], st)
+    fold(
+        launch,
+        [
+            log.add("signoff", CTO, role="cto", verdict="GO", reason="ship it", snapshot=snap),
+            log.add("signoff", SEC, role="sec", verdict="GO", snapshot=snap),
+        ],
+        st,
+    )
     v = view(st, log.t)
     assert v.status == "GO", v.reasons
     assert v.reasons == ("every required criterion is GO, due critical items are done, all sign-offs given",)
@@ -238,8 +253,16 @@ def test_signoffs_pending_given_stale_and_nogo(launch):
     assert cto.stale and "Latency P95 GO -> WARN" in cto.stale_reason
     assert v.status == "PENDING" and any(r.startswith("sign-off by CTO is stale") for r in v.reasons)
 
-    fold(launch, [log.sample("p95", 300.0), log.add("signoff", SEC, role="sec", verdict="NO-GO",
-                                                    reason="pen test finding", snapshot=snapshot(st, log.t))], st)
+    fold(
+        launch,
+        [
+            log.sample("p95", 300.0),
+            log.add(
+                "signoff", SEC, role="sec", verdict="NO-GO", reason="pen test finding", snapshot=snapshot(st, log.t)
+            ),
+        ],
+        st,
+    )
     v = view(st, log.t)
     assert v.status == "NO-GO" and v.reasons[0] == "NO-GO sign-off by Security Lead: pen test finding"
     fold(launch, [log.add("signoff", CTO, role="nobody", verdict="GO")], st)  # not a role: ignored
@@ -269,8 +292,15 @@ def test_decisions_and_notes(launch):
 def test_alerts_fire_resolve_ack_and_refire(launch):
     log = Log(launch)
     labels = {"alertname": "HighLatency", "severity": "critical"}
-    log.add("alert", fingerprint="abc", status="firing", labels=labels,
-            annotations={"summary": "P95 above 500ms"}, starts_at=log.t - 30, t=log.t)
+    log.add(
+        "alert",
+        fingerprint="abc",
+        status="firing",
+        labels=labels,
+        annotations={"summary": "P95 above 500ms"},
+        starts_at=log.t - 30,
+        t=log.t,
+    )
     st = fold(launch, log.events)
     a = st.alerts["am:abc"]
     assert a.firing and a.title == "HighLatency: P95 above 500ms" and a.severity == "critical"
@@ -296,20 +326,32 @@ def test_rollback_status_steps_and_failure(launch):
     st = fold(launch, log.events)
     v = view(st, log.t)
     assert st.rollback.status == "running" and v.reasons[0] == "rollback in progress"
-    fold(launch, [log.add("rollback", CMD, phase="step_started", index=0),
-                  log.add("rollback", CMD, phase="step_output", index=0, lines=["deployment rolled back"]),
-                  log.add("rollback", CMD, phase="step_finished", index=0, exit_code=0, status="ok"),
-                  log.add("rollback", CMD, phase="step_started", index=1),
-                  log.add("rollback", CMD, phase="step_finished", index=1, exit_code=1, status="failed"),
-                  log.add("rollback", CMD, phase="finished", ok=False, reason="step 2 failed")], st)
+    fold(
+        launch,
+        [
+            log.add("rollback", CMD, phase="step_started", index=0),
+            log.add("rollback", CMD, phase="step_output", index=0, lines=["deployment rolled back"]),
+            log.add("rollback", CMD, phase="step_finished", index=0, exit_code=0, status="ok"),
+            log.add("rollback", CMD, phase="step_started", index=1),
+            log.add("rollback", CMD, phase="step_finished", index=1, exit_code=1, status="failed"),
+            log.add("rollback", CMD, phase="finished", ok=False, reason="step 2 failed"),
+        ],
+        st,
+    )
     rb = st.rollback
     assert rb.status == "failed" and [s.status for s in rb.steps] == ["ok", "failed"]
     assert rb.steps[0].output == ["deployment rolled back"] and rb.steps[1].exit_code == 1
     v = view(st, log.t)
     assert v.status == "NO-GO" and v.reasons[0] == "NO-GO: rollback failed: step 2 failed"
     assert st.alerts["rollback"].firing and st.alerts["rollback"].severity == "critical"
-    fold(launch, [log.add("rollback", CMD, phase="started", steps=["Undo", "Wait"]),
-                  log.add("rollback", CMD, phase="finished", ok=True)], st)
+    fold(
+        launch,
+        [
+            log.add("rollback", CMD, phase="started", steps=["Undo", "Wait"]),
+            log.add("rollback", CMD, phase="finished", ok=True),
+        ],
+        st,
+    )
     assert st.rollback.status == "succeeded" and not st.alerts["rollback"].firing
     assert [h["status"] for h in st.rollback.history] == ["failed", "succeeded"]
 
@@ -385,19 +427,65 @@ def test_fold_does_not_change_the_events(launch):
     assert [(e.kind, repr(e.data)) for e in events] == before
 
 
-junk = st.recursive(st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=8),
-                    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner,
-                                                                                max_size=3), max_leaves=6)
-FIELDS = ["criterion", "value", "error", "t", "tick", "item", "role", "verdict", "snapshot", "reason", "text",
-          "alert", "fingerprint", "status", "labels", "annotations", "starts_at", "phase", "index", "steps",
-          "lines", "exit_code", "ok", "mode", "state", "pid", "criteria", "automatic", "duration", "baseline"]
-KINDS = ["sample", "alert", "ack", "check", "uncheck", "signoff", "decision", "note", "trigger_mode", "rollback",
-         "session", "recorder", "launch", "other"]
+junk = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=8),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3),
+    max_leaves=6,
+)
+FIELDS = [
+    "criterion",
+    "value",
+    "error",
+    "t",
+    "tick",
+    "item",
+    "role",
+    "verdict",
+    "snapshot",
+    "reason",
+    "text",
+    "alert",
+    "fingerprint",
+    "status",
+    "labels",
+    "annotations",
+    "starts_at",
+    "phase",
+    "index",
+    "steps",
+    "lines",
+    "exit_code",
+    "ok",
+    "mode",
+    "state",
+    "pid",
+    "criteria",
+    "automatic",
+    "duration",
+    "baseline",
+]
+KINDS = [
+    "sample",
+    "alert",
+    "ack",
+    "check",
+    "uncheck",
+    "signoff",
+    "decision",
+    "note",
+    "trigger_mode",
+    "rollback",
+    "session",
+    "recorder",
+    "launch",
+    "other",
+]
 
 
 @settings(max_examples=300, deadline=None)
-@given(st.lists(st.tuples(st.sampled_from(KINDS), st.dictionaries(st.sampled_from(FIELDS), junk, max_size=6)),
-                max_size=12))
+@given(
+    st.lists(st.tuples(st.sampled_from(KINDS), st.dictionaries(st.sampled_from(FIELDS), junk, max_size=6)), max_size=12)
+)
 def test_fold_and_view_survive_any_event_data(launch, batch):
     """A log line with a valid hash may still hold odd data (another version, a bug): never a crash."""
     log = Log(launch)

@@ -15,17 +15,33 @@ import sys
 
 import pytest
 
-CORE = ["warroom.config", "warroom.events", "warroom.log", "warroom.rules", "warroom.state", "warroom.units",
-        "warroom.launchlog", "warroom.describe"]
-HEADLESS = ["warroom.commands.check", "warroom.commands.rollback", "warroom.commands.report", "warroom.recorder",
-            "warroom.sources", "warroom.rollback", "warroom.report", "warroom.replay", "warroom.text", "warroom.paths"]
+CORE = [
+    "warroom.config",
+    "warroom.events",
+    "warroom.log",
+    "warroom.rules",
+    "warroom.state",
+    "warroom.units",
+    "warroom.launchlog",
+    "warroom.describe",
+]
+HEADLESS = [
+    "warroom.commands.check",
+    "warroom.commands.rollback",
+    "warroom.commands.report",
+    "warroom.recorder",
+    "warroom.sources",
+    "warroom.rollback",
+    "warroom.report",
+    "warroom.replay",
+    "warroom.text",
+    "warroom.paths",
+]
 CONSOLE = ["warroom.ui.app", "warroom.ui.modals", "warroom.commands.run"]
 
 
 def loaded_after_importing(modules: list[str]) -> set[str]:
-    code = ("import importlib, sys\n"
-            f"for m in {modules!r}: importlib.import_module(m)\n"
-            "print('\\n'.join(sys.modules))\n")
+    code = f"import importlib, sys\nfor m in {modules!r}: importlib.import_module(m)\nprint('\\n'.join(sys.modules))\n"
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert res.returncode == 0, res.stderr
     return set(res.stdout.split())

@@ -228,14 +228,17 @@ def _tamper(path: Path, how: str) -> None:
     path.write_bytes(b"\n".join(lines) + b"\n")
 
 
-@pytest.mark.parametrize(("how", "seq", "words"), [
-    ("edited", 5, "content does not match its hash: the event was edited"),
-    ("deleted", 5, "found seq 6 where 5 belongs: event 5 was deleted or moved"),
-    ("swapped", 5, "found seq 6 where 5 belongs: event 5 was deleted or moved"),
-    ("inserted", 5, "found seq 2 where 5 belongs: an event was inserted or events were reordered"),
-    ("forged", 5, "a second event claims seq 5: an event was inserted"),
-    ("rehashed", 5, "event 5 no longer matches the hash event 6 recorded for it: it was edited and re-hashed"),
-])
+@pytest.mark.parametrize(
+    ("how", "seq", "words"),
+    [
+        ("edited", 5, "content does not match its hash: the event was edited"),
+        ("deleted", 5, "found seq 6 where 5 belongs: event 5 was deleted or moved"),
+        ("swapped", 5, "found seq 6 where 5 belongs: event 5 was deleted or moved"),
+        ("inserted", 5, "found seq 2 where 5 belongs: an event was inserted or events were reordered"),
+        ("forged", 5, "a second event claims seq 5: an event was inserted"),
+        ("rehashed", 5, "event 5 no longer matches the hash event 6 recorded for it: it was edited and re-hashed"),
+    ],
+)
 def test_verify_names_the_first_bad_event(tmp_path, how, seq, words):
     path = tmp_path / "launch.jsonl"
     _write(path, 10)
@@ -253,8 +256,9 @@ def test_verify_names_the_first_bad_event(tmp_path, how, seq, words):
     assert [e.seq for e in rl.events] == list(range(1, len(rl.events) + 1))
 
 
-@pytest.mark.parametrize("line", [b"", b"not json", b"[1, 2]", b'{"hash": 5}', b'{"v":1,"actor":"x","hash":"' +
-                                  b"0" * 64 + b'"}'])
+@pytest.mark.parametrize(
+    "line", [b"", b"not json", b"[1, 2]", b'{"hash": 5}', b'{"v":1,"actor":"x","hash":"' + b"0" * 64 + b'"}']
+)
 def test_verify_and_readers_survive_garbage_lines(tmp_path, line):
     path = tmp_path / "launch.jsonl"
     lines = _write(path, 3)
@@ -351,20 +355,39 @@ def test_iso_matches_datetime_to_the_millisecond(ts):
     assert iso(ts) == datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 
 
-json_values = st.recursive(st.none() | st.booleans() | st.integers(-(2**63), 2**63 - 1) | st.text() |
-                           st.floats(allow_nan=False, allow_infinity=False),
-                           lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(), inner, max_size=3),
-                           max_leaves=8)
+json_values = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**63), 2**63 - 1)
+    | st.text()
+    | st.floats(allow_nan=False, allow_infinity=False),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(), inner, max_size=3),
+    max_leaves=8,
+)
 
 
 @settings(max_examples=200, deadline=None)
-@given(st.dictionaries(st.text(), json_values, max_size=4), st.text(), st.text(min_size=1),
-       st.one_of(st.none(), st.text()), st.integers(1, 2**40))
+@given(
+    st.dictionaries(st.text(), json_values, max_size=4),
+    st.text(),
+    st.text(min_size=1),
+    st.one_of(st.none(), st.text()),
+    st.integers(1, 2**40),
+)
 def test_encoded_line_is_canonical_orjson_with_its_hash_last(data, kind, user, name, seq):
     actor = Actor(user, "host", None, name)
     line, digest = encode(seq, 1767268800.5, actor, kind, data, GENESIS)
-    body = orjson.dumps({"v": SCHEMA_VERSION, "seq": seq, "ts": iso(1767268800.5), "actor": actor.to_json(),
-                         "kind": kind, "data": data, "prev": GENESIS})
+    body = orjson.dumps(
+        {
+            "v": SCHEMA_VERSION,
+            "seq": seq,
+            "ts": iso(1767268800.5),
+            "actor": actor.to_json(),
+            "kind": kind,
+            "data": data,
+            "prev": GENESIS,
+        }
+    )
     assert line == body[:-1] + b',"hash":"' + digest.encode() + b'"}\n'
     assert orjson.loads(line)["hash"] == digest
 

@@ -48,8 +48,17 @@ class Tmux:
     def start(self, name: str, command: str, env: dict[str, str]) -> int:
         exports = " ".join(f"{k}={v}" for k, v in env.items())
         # COLUMNS/LINES from the test runner's environment would pin the console at 80x24
-        self("new-session", "-d", "-s", name, "-x", "160", "-y", "48",
-             f"cd {ROOT} && exec env -u COLUMNS -u LINES {exports} {command}")
+        self(
+            "new-session",
+            "-d",
+            "-s",
+            name,
+            "-x",
+            "160",
+            "-y",
+            "48",
+            f"cd {ROOT} && exec env -u COLUMNS -u LINES {exports} {command}",
+        )
         self("set-option", "-t", name, "remain-on-exit", "on")
         return int(self("display-message", "-p", "-t", name, "#{pane_pid}").strip())
 
@@ -102,18 +111,26 @@ def launch_file(tmp_path: Path) -> Path:
 
 def test_three_consoles_share_one_log(tmux: Tmux, tmp_path: Path, launch_file: Path) -> None:
     log = tmp_path / "launch.jsonl"
-    env = {"XDG_DATA_HOME": str(tmp_path / "data"), "HOME": str(tmp_path), "TERM": "xterm-256color",
-           "COLORTERM": "truecolor", "PYTHONPATH": str(ROOT)}
+    env = {
+        "XDG_DATA_HOME": str(tmp_path / "data"),
+        "HOME": str(tmp_path),
+        "TERM": "xterm-256color",
+        "COLORTERM": "truecolor",
+        "PYTHONPATH": str(ROOT),
+    }
     names = {"c1": "demo", "c2": "cto", "c3": "devops"}
     pids = {}
     for name, who in names.items():
         pids[name] = tmux.start(name, f"{sys.executable} -m warroom run {launch_file} --log {log} --as {who}", env)
-        wait_for(f"console {name} on screen", lambda n=name: "Checklist" in tmux.screen(n) and
-                 "Sign-offs" in tmux.screen(n))
+        wait_for(
+            f"console {name} on screen", lambda n=name: "Checklist" in tmux.screen(n) and "Sign-offs" in tmux.screen(n)
+        )
 
     # --- one recorder, and it is one of the consoles
-    holder = wait_for("a recorder", lambda: [e for e in events(log) if e["kind"] == "recorder"
-                                             and e["data"].get("state") == "acquired"])
+    holder = wait_for(
+        "a recorder",
+        lambda: [e for e in events(log) if e["kind"] == "recorder" and e["data"].get("state") == "acquired"],
+    )
     leader = holder[-1]["data"]["pid"]
     assert leader in pids.values()
     assert int(Path(lock_path(log)).read_text().strip()) == leader
@@ -143,21 +160,33 @@ def test_three_consoles_share_one_log(tmux: Tmux, tmp_path: Path, launch_file: P
     # --- kill the recording console outright; another takes over within 5 s
     os.kill(leader, signal.SIGKILL)
     killed_at = time.time()
-    took = wait_for("a new recorder", lambda: [e for e in events(log) if e["kind"] == "recorder"
-                                               and e["data"].get("state") == "acquired"
-                                               and e["data"].get("pid") != leader], timeout=10)
+    took = wait_for(
+        "a new recorder",
+        lambda: [
+            e
+            for e in events(log)
+            if e["kind"] == "recorder" and e["data"].get("state") == "acquired" and e["data"].get("pid") != leader
+        ],
+        timeout=10,
+    )
     new_leader = took[0]["data"]["pid"]
     taken_at = datetime.fromisoformat(took[0]["ts"]).timestamp()
     assert new_leader in pids.values() and new_leader != leader
     assert taken_at - killed_at < 5.0, f"takeover took {taken_at - killed_at:.1f}s"
     print(f"log -> other screens: {seen}; recorder takeover after SIGKILL: {taken_at - killed_at:.2f}s")
     n_before = sum(e["kind"] == "sample" for e in events(log))
-    wait_for("samples from the new recorder", lambda: sum(e["kind"] == "sample" for e in events(log))
-             >= n_before + 10, timeout=15)
+    wait_for(
+        "samples from the new recorder",
+        lambda: sum(e["kind"] == "sample" for e in events(log)) >= n_before + 10,
+        timeout=15,
+    )
 
     # --- no sample recorded twice, before, during or after the takeover
-    ticks = Counter((e["data"]["criterion"], e["data"].get("tick")) for e in events(log) if e["kind"] == "sample"
-                    and not e["data"].get("baseline"))
+    ticks = Counter(
+        (e["data"]["criterion"], e["data"].get("tick"))
+        for e in events(log)
+        if e["kind"] == "sample" and not e["data"].get("baseline")
+    )
     dupes = {k: c for k, c in ticks.items() if c > 1}
     assert not dupes, f"samples recorded twice: {dupes}"
     assert all(tick is not None for _c, tick in ticks)

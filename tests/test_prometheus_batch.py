@@ -182,7 +182,8 @@ async def test_batched_readings_equal_readings_alone_in_far_fewer_requests(stack
 
 @server
 async def test_a_query_failing_at_run_time_is_asked_alone_and_the_others_keep_their_values(
-        stack: Stack, proxy: CountingProxy):
+    stack: Stack, proxy: CountingProxy
+):
     dyn = Gauge("wr_dyn", "series the test adds to make a join ambiguous", ["k"], registry=stack.exporter.registry)
     try:
         dyn.labels("a").set(5)
@@ -239,7 +240,8 @@ async def test_behind_a_proxy_that_refuses_long_urls_the_batch_is_halved_and_ans
 
 @server
 async def test_a_batch_prometheus_cannot_evaluate_in_its_budget_is_halved_until_each_is_alone(
-        stack: Stack, proxy: CountingProxy, monkeypatch: pytest.MonkeyPatch):
+    stack: Stack, proxy: CountingProxy, monkeypatch: pytest.MonkeyPatch
+):
     monkeypatch.setattr(prom_mod, "BATCH_EVAL", 1e-6)  # every batch is too heavy: Prometheus times it out
     queries = {"a": "wr_cfur", "b": "wr_latency_ms", "c": "sum(wr_multi)", "d": "wr_errors"}
     src = source(proxy.url)
@@ -306,13 +308,16 @@ async def test_a_reader_cut_off_by_its_own_timeout_does_not_cut_off_the_others(s
 async def test_recorder_poll_of_thirty_criteria_is_one_request_with_the_same_samples(stack: Stack, proxy, tmp_path):
     forms = ["avg_over_time(wr_cfur[{w}s])", "max_over_time(wr_latency_ms[{w}s])", "sum(wr_errors) * {w}"]
     texts = [forms[i % 3].format(w=3 + i) for i in range(30)]
-    crits = "".join(f"  - {{id: q{i}, name: Q{i}, source: prom, query: '{q}', go: '>= 0'}}\n"
-                    for i, q in enumerate(texts))
+    crits = "".join(
+        f"  - {{id: q{i}, name: Q{i}, source: prom, query: '{q}', go: '>= 0'}}\n" for i, q in enumerate(texts)
+    )
     launch = parse_launch(
         "version: 1\nlaunch: {id: b, name: Batch, t0: 2027-01-15T08:00:00Z}\n"
         "roles: [{id: c, title: Commander, commander: true}]\nphases: [{id: go, name: Go, at: -1d}]\n"
         f"sources:\n  prom: {{type: prometheus, url: '{proxy.url}', interval: 15s, timeout: 5s}}\n"
-        f"criteria:\n{crits}", "batch.yaml")
+        f"criteria:\n{crits}",
+        "batch.yaml",
+    )
     log = DecisionLog(tmp_path / "batch.jsonl", Actor("t", "h"))
     rec = Recorder(launch, log, epoch=time.time())
     assert await rec.acquire()
@@ -346,7 +351,7 @@ def test_compose_tags_each_member_and_blames_the_one_a_parse_error_points_into(m
     batch = pb.compose(members)
     raw = batch.text.encode()
     for i, q in enumerate(members):
-        part = raw[batch.starts[i]:batch.starts[i + 1] - 4 if i + 1 < len(members) else len(raw)].decode()
+        part = raw[batch.starts[i] : batch.starts[i + 1] - 4 if i + 1 < len(members) else len(raw)].decode()
         assert part == f'label_replace({q}\n,"__warroom_id","{i}","","")'
     for i in range(len(members)):  # a position anywhere in member i (line:column, as Prometheus gives it)
         for offset in (batch.starts[i], batch.starts[i] + 14):
@@ -357,14 +362,23 @@ def test_compose_tags_each_member_and_blames_the_one_a_parse_error_points_into(m
 
 
 def test_split_gives_each_member_its_series_and_refuses_what_is_not_ours():
-    s = [{"metric": {"__warroom_id": "1", "job": "x"}, "value": [1, "2"]},
-         {"metric": {"__warroom_id": "1", "job": "y"}, "value": [1, "3"]},
-         {"metric": {"__warroom_id": "0"}, "value": [1, "NaN"]}]
-    assert pb.split(s, 3) == [[{"metric": {}, "value": [1, "NaN"]}],
-                              [{"metric": {"job": "x"}, "value": [1, "2"]},
-                               {"metric": {"job": "y"}, "value": [1, "3"]}], []]
-    for bad in ([1, "2"], [{"metric": {}, "value": [1, "1"]}], [{"metric": {"__warroom_id": "3"}, "value": [1, "1"]}],
-                [{"metric": {"__warroom_id": "01"}, "value": [1, "1"]}], [{"metric": {"__warroom_id": "0"}}]):
+    s = [
+        {"metric": {"__warroom_id": "1", "job": "x"}, "value": [1, "2"]},
+        {"metric": {"__warroom_id": "1", "job": "y"}, "value": [1, "3"]},
+        {"metric": {"__warroom_id": "0"}, "value": [1, "NaN"]},
+    ]
+    assert pb.split(s, 3) == [
+        [{"metric": {}, "value": [1, "NaN"]}],
+        [{"metric": {"job": "x"}, "value": [1, "2"]}, {"metric": {"job": "y"}, "value": [1, "3"]}],
+        [],
+    ]
+    for bad in (
+        [1, "2"],
+        [{"metric": {}, "value": [1, "1"]}],
+        [{"metric": {"__warroom_id": "3"}, "value": [1, "1"]}],
+        [{"metric": {"__warroom_id": "01"}, "value": [1, "1"]}],
+        [{"metric": {"__warroom_id": "0"}}],
+    ):
         assert pb.split(bad, 3) is None
 
 
@@ -412,7 +426,7 @@ def test_chunks_isolate_a_member_that_makes_every_batch_fail_and_forget_a_hiccup
 
 def test_chunks_respect_the_url_budget_and_forget_a_dropped_member():
     ch = pb.Chunks(max_bytes=600)
-    members = [f"avg_over_time(some_metric_name{{job=\"j{i}\"}}[5m])" for i in range(12)]
+    members = [f'avg_over_time(some_metric_name{{job="j{i}"}}[5m])' for i in range(12)]
     ch.place(members)
     assert sum(ch.sizes()) == 12 and len(ch.sizes()) > 1
     assert all(pb.encoded_size(c.members) <= 600 for c in ch.chunks)

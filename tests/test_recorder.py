@@ -50,8 +50,9 @@ def config(extra_sources: str = "", extra_criteria: str = "", interval: str = "0
           - {{id: cfur, name: Crash-free, source: sim, query: cfur, unit: "%", go: ">= 99.8%"}}
         %CRITERIA%
         """)
-    return (base.replace("%SOURCES%", textwrap.indent(textwrap.dedent(extra_sources).strip(), "  "))
-            .replace("%CRITERIA%", textwrap.indent(textwrap.dedent(extra_criteria).strip(), "  ")))
+    return base.replace("%SOURCES%", textwrap.indent(textwrap.dedent(extra_sources).strip(), "  ")).replace(
+        "%CRITERIA%", textwrap.indent(textwrap.dedent(extra_criteria).strip(), "  ")
+    )
 
 
 def open_log(tmp: Path, text: str) -> tuple[Launch, DecisionLog, float]:
@@ -171,11 +172,14 @@ def test_a_killed_leader_is_replaced_without_duplicates(tmp_path):
 async def test_a_hanging_source_never_delays_another(tmp_path):
     silent = Silent()
     try:
-        text = config(f"""\
+        text = config(
+            f"""\
             hung: {{type: http, url: "{silent.url}", interval: 0.5s, timeout: 1.5s}}
-            """, """\
+            """,
+            """\
             - {id: health, name: Health, source: hung, query: status, go: "== 200"}
-            """)
+            """,
+        )
         launch, log, epoch = open_log(tmp_path, text)
         await run_for(Recorder(launch, log, epoch=epoch), seconds=3.2)
     finally:
@@ -191,11 +195,14 @@ async def test_a_hanging_source_never_delays_another(tmp_path):
 
 
 async def test_a_failing_source_backs_off(tmp_path):
-    text = config(f"""\
+    text = config(
+        f"""\
         down: {{type: http, url: "http://127.0.0.1:{free_port()}", interval: 0.2s, timeout: 0.5s}}
-        """, """\
+        """,
+        """\
         - {id: health, name: Health, source: down, query: up, go: "== 1"}
-        """)
+        """,
+    )
     launch, log, epoch = open_log(tmp_path, text)
     await run_for(Recorder(launch, log, epoch=epoch), seconds=4)
     health = samples(log.path, "health")

@@ -61,7 +61,8 @@ class Live:
         deadline = time.monotonic() + timeout
         while not pred(self.refresh()):
             assert time.monotonic() < deadline, f"timed out waiting for {what}; " + "; ".join(
-                f"{cid}={cs.level.value} ({cs.tracker.reason})" for cid, cs in self.state.criteria.items())
+                f"{cid}={cs.level.value} ({cs.tracker.reason})" for cid, cs in self.state.criteria.items()
+            )
             await asyncio.sleep(0.1)
 
     def samples(self, cid: str) -> list[dict[str, object]]:
@@ -95,12 +96,15 @@ async def live(tmp_path: Path) -> AsyncIterator[Callable[[str], Live]]:
 async def test_go_nogo_rollback_with_holds_and_the_alert_in_the_feed(stack: Stack, live):
     stack.exporter.set("wr_latency_ms", 300)
     stack.wait_value("wr_latency_ms", lambda v: v == 300)
-    lv = live(launch_text(
-        f"  prom: {{type: prometheus, url: '{stack.prom_url}', interval: 0.5s, timeout: 2s}}\n"
-        f"  am: {{type: alertmanager, url: '{stack.am_url}', interval: 0.5s, timeout: 2s}}\n",
-        "  - {id: lat, name: API latency P95, source: prom, query: wr_latency_ms, unit: ms, go: '< 500ms',"
-        " breach_hold: 2s, clear_samples: 2, trigger: {when: '> 1s', hold: 2s}}\n"
-        "  - {id: crit, name: No critical alert, source: am, query: 'severity=\"critical\"', go: '== 0'}\n"))
+    lv = live(
+        launch_text(
+            f"  prom: {{type: prometheus, url: '{stack.prom_url}', interval: 0.5s, timeout: 2s}}\n"
+            f"  am: {{type: alertmanager, url: '{stack.am_url}', interval: 0.5s, timeout: 2s}}\n",
+            "  - {id: lat, name: API latency P95, source: prom, query: wr_latency_ms, unit: ms, go: '< 500ms',"
+            " breach_hold: 2s, clear_samples: 2, trigger: {when: '> 1s', hold: 2s}}\n"
+            "  - {id: crit, name: No critical alert, source: am, query: 'severity=\"critical\"', go: '== 0'}\n",
+        )
+    )
     await lv.wait("GO at 300 ms", lambda s: s.criteria["lat"].level == s.criteria["crit"].level == Level.GO)
     assert view(lv.state, time.time()).criteria[0].shown == "300ms"
 
@@ -120,16 +124,23 @@ async def test_go_nogo_rollback_with_holds_and_the_alert_in_the_feed(stack: Stac
     assert v.status == "ROLLBACK" and v.reasons[0].startswith("ROLLBACK trigger: API latency P95: 1500ms meets")
 
     # the alerting rule (wr_latency_ms > 1000) fired into Alertmanager; the recorder put it in the log
-    await lv.wait("the alert in the feed", lambda s: any(
-        a.firing and a.labels.get("alertname") == "WarroomHighLatency" for a in s.alerts.values()))
+    await lv.wait(
+        "the alert in the feed",
+        lambda s: any(a.firing and a.labels.get("alertname") == "WarroomHighLatency" for a in s.alerts.values()),
+    )
     alert = next(a for a in lv.state.alerts.values() if a.labels.get("alertname") == "WarroomHighLatency")
     assert alert.severity == "critical" and alert.title == "WarroomHighLatency: P95 latency above 1s on api"
     await lv.wait("the alert criterion NO-GO", lambda s: s.criteria["crit"].level == Level.NOGO)
 
     stack.exporter.set("wr_latency_ms", 300)
     await lv.wait("cleared back to GO", lambda s: s.criteria["lat"].level == Level.GO)
-    await lv.wait("the alert resolved", lambda s: not alert.firing or not any(
-        a.firing and a.labels.get("alertname") == "WarroomHighLatency" for a in s.alerts.values()))
+    await lv.wait(
+        "the alert resolved",
+        lambda s: (
+            not alert.firing
+            or not any(a.firing and a.labels.get("alertname") == "WarroomHighLatency" for a in s.alerts.values())
+        ),
+    )
     good = [d for d in lv.samples("lat") if d["value"] == 300 and d["t"] > t_confirm]
     assert len(good) >= 2  # clear_samples: 2
     assert not lv.rec.lock.held or lv.rec.is_leader
@@ -138,8 +149,11 @@ async def test_go_nogo_rollback_with_holds_and_the_alert_in_the_feed(stack: Stac
 @pytest.fixture
 def misbehaving() -> Iterator[tuple[Silent, Canned, Canned]]:
     """A server that never answers, one that answers HTTP 500, one that answers garbage."""
-    servers = (Silent(), Canned(500, b'{"status":"error","error":"boom"}'),
-               Canned(200, b"]]] not json", content_type="text/plain"))
+    servers = (
+        Silent(),
+        Canned(500, b'{"status":"error","error":"boom"}'),
+        Canned(200, b"]]] not json", content_type="text/plain"),
+    )
     yield servers
     for s in servers:
         s.close()
@@ -148,30 +162,33 @@ def misbehaving() -> Iterator[tuple[Silent, Canned, Canned]]:
 async def test_every_fault_ends_unknown_with_a_reason_and_others_are_unaffected(stack: Stack, live, misbehaving):
     silent, err500, garbage = misbehaving
     src = "{type: prometheus, url: '%s', interval: 0.5s, timeout: 1s}\n"
-    lv = live(launch_text(
-        f"  prom: {src % stack.prom_url}"
-        f"  hung: {src % silent.url}"
-        f"  five: {src % err500.url}"
-        f"  junk: {src % garbage.url}"
-        f"  web: {{type: http, url: '{err500.url}', interval: 0.5s, timeout: 1s}}\n"
-        f"  webjunk: {{type: http, url: '{garbage.url}', interval: 0.5s, timeout: 1s}}\n",
-        "  - {id: ok, name: Crash-free, source: prom, query: wr_cfur, unit: '%', go: '>= 99.8%'}\n"
-        "  - {id: nan, name: NaN, source: prom, query: wr_nan, go: '< 1'}\n"
-        "  - {id: inf, name: Inf, source: prom, query: wr_inf, go: '< 1'}\n"
-        "  - {id: empty, name: Empty, source: prom, query: wr_does_not_exist, go: '< 1'}\n"
-        "  - {id: multi, name: Multi, source: prom, query: wr_multi, go: '< 1'}\n"
-        "  - {id: syntax, name: Syntax, source: prom, query: 'sum(rate(wr_errors[1m]', go: '< 1'}\n"
-        "  - {id: hung, name: Hung, source: hung, query: up, go: '== 1'}\n"
-        "  - {id: five, name: HTTP 500, source: five, query: up, go: '== 1'}\n"
-        "  - {id: junk, name: Garbage, source: junk, query: up, go: '== 1'}\n"
-        "  - {id: web, name: Web 500, source: web, query: 'json:ok', go: '== 1'}\n"
-        "  - {id: webjunk, name: Web garbage, source: webjunk, query: 'json:ok', go: '== 1'}\n"))
+    lv = live(
+        launch_text(
+            f"  prom: {src % stack.prom_url}"
+            f"  hung: {src % silent.url}"
+            f"  five: {src % err500.url}"
+            f"  junk: {src % garbage.url}"
+            f"  web: {{type: http, url: '{err500.url}', interval: 0.5s, timeout: 1s}}\n"
+            f"  webjunk: {{type: http, url: '{garbage.url}', interval: 0.5s, timeout: 1s}}\n",
+            "  - {id: ok, name: Crash-free, source: prom, query: wr_cfur, unit: '%', go: '>= 99.8%'}\n"
+            "  - {id: nan, name: NaN, source: prom, query: wr_nan, go: '< 1'}\n"
+            "  - {id: inf, name: Inf, source: prom, query: wr_inf, go: '< 1'}\n"
+            "  - {id: empty, name: Empty, source: prom, query: wr_does_not_exist, go: '< 1'}\n"
+            "  - {id: multi, name: Multi, source: prom, query: wr_multi, go: '< 1'}\n"
+            "  - {id: syntax, name: Syntax, source: prom, query: 'sum(rate(wr_errors[1m]', go: '< 1'}\n"
+            "  - {id: hung, name: Hung, source: hung, query: up, go: '== 1'}\n"
+            "  - {id: five, name: HTTP 500, source: five, query: up, go: '== 1'}\n"
+            "  - {id: junk, name: Garbage, source: junk, query: up, go: '== 1'}\n"
+            "  - {id: web, name: Web 500, source: web, query: 'json:ok', go: '== 1'}\n"
+            "  - {id: webjunk, name: Web garbage, source: webjunk, query: 'json:ok', go: '== 1'}\n",
+        )
+    )
     expected = {
         "nan": (Unknown.NO_DATA, "NaN"),
         "empty": (Unknown.NO_DATA, "empty vector"),
         "inf": (Unknown.SOURCE_ERROR, "+Inf"),
         "multi": (Unknown.SOURCE_ERROR, "2 series where one was expected"),
-        "syntax": (Unknown.SOURCE_ERROR, "rejected the query: invalid parameter \"query\": 1:23: parse error"),
+        "syntax": (Unknown.SOURCE_ERROR, 'rejected the query: invalid parameter "query": 1:23: parse error'),
         "hung": (Unknown.SOURCE_ERROR, "timeout"),
         "five": (Unknown.SOURCE_ERROR, "HTTP 500: boom"),
         "junk": (Unknown.SOURCE_ERROR, "not a query result"),
@@ -195,11 +212,14 @@ async def test_every_fault_ends_unknown_with_a_reason_and_others_are_unaffected(
 
 async def test_prometheus_stopped_mid_run(tmp_path: Path, live):
     with prom_stack(tmp_path / "own", alertmanager=False) as own:
-        lv = live(launch_text(
-            f"  prom: {{type: prometheus, url: '{own.prom_url}', interval: 0.5s, timeout: 1s}}\n"
-            "  sim: {type: simulated, interval: 0.5s, signals: {cpu: {base: 40, noise: 2}}}\n",
-            "  - {id: cfur, name: Crash-free, source: prom, query: wr_cfur, unit: '%', go: '>= 99.8%'}\n"
-            "  - {id: cpu, name: Database CPU, source: sim, query: cpu, unit: '%', go: '< 80%'}\n"))
+        lv = live(
+            launch_text(
+                f"  prom: {{type: prometheus, url: '{own.prom_url}', interval: 0.5s, timeout: 1s}}\n"
+                "  sim: {type: simulated, interval: 0.5s, signals: {cpu: {base: 40, noise: 2}}}\n",
+                "  - {id: cfur, name: Crash-free, source: prom, query: wr_cfur, unit: '%', go: '>= 99.8%'}\n"
+                "  - {id: cpu, name: Database CPU, source: sim, query: cpu, unit: '%', go: '< 80%'}\n",
+            )
+        )
         await lv.wait("GO while Prometheus runs", lambda s: s.criteria["cfur"].level == Level.GO)
         own.prometheus.stop()
         stopped = time.time()

@@ -42,8 +42,14 @@ def live_state_at(path: Path, launch, t: float) -> LaunchState:
 def moments(rec, n: int = 12) -> list[float]:
     rng = random.Random(3)
     exact = [w.ts for w in rec.human[::5]]
-    return [rec.start - 60, rec.end + 60, rec.start, rec.end, *exact,
-            *(rng.uniform(rec.start, rec.end) for _ in range(n))]
+    return [
+        rec.start - 60,
+        rec.end + 60,
+        rec.start,
+        rec.end,
+        *exact,
+        *(rng.uniform(rec.start, rec.end) for _ in range(n)),
+    ]
 
 
 def test_state_at_any_moment_equals_the_live_fold_including_trends(recorded, small_checkpoints):
@@ -92,8 +98,9 @@ def test_marks_are_every_human_decision_with_actor(recorded):
     rep = open_replay(recorded.path)
     marks = rep.marks()
     assert [t for t, _ in marks] == sorted(t for t, _ in marks)
-    shown = [w for w in recorded.human
-             if not (w.kind == "rollback" and w.data["phase"] in ("step_started", "step_output"))]
+    shown = [
+        w for w in recorded.human if not (w.kind == "rollback" and w.data["phase"] in ("step_started", "step_output"))
+    ]
     assert [t for t, _ in marks] == [w.ts for w in shown]
     for (_t, label), w in zip(marks, shown, strict=True):
         assert label.startswith(w.who + ": ")
@@ -106,8 +113,11 @@ def test_marks_are_every_human_decision_with_actor(recorded):
 
 def tamper(path: Path, seq: int) -> None:
     lines = path.read_bytes().split(b"\n")
-    lines[seq - 1] = lines[seq - 1].replace(b'"value":', b'"value":1', 1) if b'"value":' in lines[seq - 1] \
+    lines[seq - 1] = (
+        lines[seq - 1].replace(b'"value":', b'"value":1', 1)
+        if b'"value":' in lines[seq - 1]
         else lines[seq - 1].replace(b'"kind":"', b'"kind":"x', 1)
+    )
     path.write_bytes(b"\n".join(lines))
 
 

@@ -86,8 +86,9 @@ def panels_text(app: WarroomApp) -> dict[str, list[str]]:
     for panel in app.screen.query(Panel):
         r = panel.region
         if r.width and r.height:
-            out[str(panel.id)] = [strips[y].crop(r.x, r.x + r.width).text for y in range(r.y, r.y + r.height)
-                                  if y not in skip]
+            out[str(panel.id)] = [
+                strips[y].crop(r.x, r.x + r.width).text for y in range(r.y, r.y + r.height) if y not in skip
+            ]
     return out
 
 

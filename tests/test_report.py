@@ -39,8 +39,7 @@ def expected_actual(rec, cid: str, value: float | None) -> str:
 def test_every_decision_appears_with_actor_and_time(rec, rep):
     md_text = render_markdown(rep)
     rows = [line for line in md_text.splitlines() if line.startswith("| T")]
-    shown = [w for w in rec.human if not (w.kind == "rollback" and w.data["phase"] in ("step_started",
-                                                                                       "step_output"))]
+    shown = [w for w in rec.human if not (w.kind == "rollback" and w.data["phase"] in ("step_started", "step_output"))]
     assert len(rep.timeline) == len(shown)
     for w, e in zip(shown, rep.timeline, strict=True):
         assert (e.seq, e.ts, e.actor) == (w.seq, w.ts, w.who)
@@ -70,8 +69,9 @@ def test_go_nogo_tables_hold_the_actual_at_each_signoff_and_the_final_decision(r
     section = text.split("### At the final decision")[1].split("###")[0]
     for cid, v in final.values.items():
         name = rec.launch.criteria_by_id[cid].name
-        assert re.search(rf"\| {re.escape(name)} \| [^|]+ \| {re.escape(md(expected_actual(rec, cid, v)))} \|",
-                         section), name
+        assert re.search(
+            rf"\| {re.escape(name)} \| [^|]+ \| {re.escape(md(expected_actual(rec, cid, v)))} \|", section
+        ), name
 
 
 def test_checklist_alerts_rollbacks_and_metrics(rec, rep):
@@ -146,11 +146,15 @@ def test_cli_formats_and_output_file(rec, tmp_path, capsys):
 
 
 def test_cli_errors_are_messages(tmp_path, rec):
-    r = subprocess.run([sys.executable, "-m", "warroom", "report", str(tmp_path / "none.jsonl")],
-                       capture_output=True, text=True)
+    r = subprocess.run(
+        [sys.executable, "-m", "warroom", "report", str(tmp_path / "none.jsonl")], capture_output=True, text=True
+    )
     assert r.returncode == 2 and "no such log file" in r.stderr and "Traceback" not in r.stderr
-    r = subprocess.run([sys.executable, "-m", "warroom", "report", str(rec.path), "-o",
-                        str(tmp_path / "missing-dir" / "r.md")], capture_output=True, text=True)
+    r = subprocess.run(
+        [sys.executable, "-m", "warroom", "report", str(rec.path), "-o", str(tmp_path / "missing-dir" / "r.md")],
+        capture_output=True,
+        text=True,
+    )
     assert r.returncode == 2 and "cannot write the report" in r.stderr and "Traceback" not in r.stderr
     bad = tmp_path / "bad.jsonl"
     bad.write_text("hello\n")
@@ -169,8 +173,9 @@ def test_tampered_log_is_reported_as_such(tmp_path):
     assert main(["report", str(rec.path), "-o", str(tmp_path / "r.md")]) == 1
 
 
-@pytest.mark.parametrize("config", sorted((Path(__file__).resolve().parent.parent / "configs").glob("*.yaml")),
-                         ids=lambda p: p.stem)
+@pytest.mark.parametrize(
+    "config", sorted((Path(__file__).resolve().parent.parent / "configs").glob("*.yaml")), ids=lambda p: p.stem
+)
 def test_every_shipped_launch_reports_from_a_bare_and_a_busy_log(config, tmp_path):
     from test_report_lean import stream
 

@@ -36,8 +36,12 @@ def phases(path: Path) -> list[str]:
 
 
 def step_output(path: Path, index: int) -> list[str]:
-    return [line for d in rollback_events(path) if d["phase"] == "step_output" and d["index"] == index
-            for line in d["lines"]]
+    return [
+        line
+        for d in rollback_events(path)
+        if d["phase"] == "step_output" and d["index"] == index
+        for line in d["lines"]
+    ]
 
 
 def finished_steps(path: Path) -> list[dict[str, Any]]:
@@ -49,8 +53,9 @@ def py_step(name: str, code: str, *args: str, timeout: str = "20s") -> dict[str,
 
 
 def touch_step(target: Path) -> dict[str, Any]:
-    return py_step(f"create {target.name}", "import sys, pathlib; pathlib.Path(sys.argv[1]).write_text('ran')",
-                   str(target))
+    return py_step(
+        f"create {target.name}", "import sys, pathlib; pathlib.Path(sys.argv[1]).write_text('ran')", str(target)
+    )
 
 
 def runner(launch: Launch, log: DecisionLog, actor: Actor = DANA, **kw: Any) -> RollbackRunner:
@@ -66,8 +71,15 @@ def test_headless_rollback_serves_the_old_version_again_and_logs_every_step(depl
     r = deploy.warroom("rollback", str(cfg), "--log", str(deploy.log), "--as", "dana", "--yes-i-mean-it", LAUNCH_ID)
     assert r.returncode == 0, r.stdout + r.stderr
     assert deploy.served() == "v1"
-    assert phases(deploy.log) == ["requested", "started", "step_started", "step_finished", "verify", "verify",
-                                  "finished"]
+    assert phases(deploy.log) == [
+        "requested",
+        "started",
+        "step_started",
+        "step_finished",
+        "verify",
+        "verify",
+        "finished",
+    ]
     [step] = finished_steps(deploy.log)
     assert (step["exit_code"], step["status"]) == (0, "ok") and step["duration"] >= 0
     assert step_output(deploy.log, 0) == ["current is releases/v2", "current is now releases/v1"]
@@ -108,14 +120,17 @@ def test_headless_refuses_an_actor_without_an_allowed_role(deploy: Deploy):
 def test_headless_dry_run_records_every_step_and_executes_nothing(deploy: Deploy):
     marker = deploy.root / "would-be-created"
     cfg = deploy.config([touch_step(marker), deploy.rollback_step()])
-    r = deploy.warroom("rollback", str(cfg), "--log", str(deploy.log), "--as", "dana", "--dry-run",
-                       "--yes-i-mean-it", LAUNCH_ID)
+    r = deploy.warroom(
+        "rollback", str(cfg), "--log", str(deploy.log), "--as", "dana", "--dry-run", "--yes-i-mean-it", LAUNCH_ID
+    )
     assert r.returncode == 0, r.stdout + r.stderr
     assert not marker.exists()
     assert deploy.served() == "v2"
     steps = finished_steps(deploy.log)
-    assert [(s["index"], s["status"], s["detail"]) for s in steps] == [(0, "skipped", "skipped (dry run)"),
-                                                                       (1, "skipped", "skipped (dry run)")]
+    assert [(s["index"], s["status"], s["detail"]) for s in steps] == [
+        (0, "skipped", "skipped (dry run)"),
+        (1, "skipped", "skipped (dry run)"),
+    ]
     assert not any(d["phase"] in ("step_started", "step_output") for d in rollback_events(deploy.log))
     started = next(d for d in rollback_events(deploy.log) if d["phase"] == "started")
     assert started["dry_run"] is True and any(str(deploy.script) in line for line in started["plan"])
@@ -135,11 +150,16 @@ async def test_config_dry_run_cannot_be_overridden_by_the_console(deploy: Deploy
 
 def test_second_rollback_from_another_process_is_refused_while_one_runs(deploy: Deploy):
     release = deploy.root / "release-first"
-    hold = py_step("wait for the test", "import pathlib, sys, time\n"
-                   "p = pathlib.Path(sys.argv[1])\n"
-                   "for _ in range(600):\n"
-                   "    if p.exists(): break\n"
-                   "    time.sleep(0.05)\n", str(release), timeout="60s")
+    hold = py_step(
+        "wait for the test",
+        "import pathlib, sys, time\n"
+        "p = pathlib.Path(sys.argv[1])\n"
+        "for _ in range(600):\n"
+        "    if p.exists(): break\n"
+        "    time.sleep(0.05)\n",
+        str(release),
+        timeout="60s",
+    )
     cfg = deploy.config([hold, deploy.rollback_step()])
     args = ("rollback", str(cfg), "--log", str(deploy.log), "--as", "dana", "--yes-i-mean-it", LAUNCH_ID)
     first = deploy.spawn(*args)
@@ -170,13 +190,16 @@ def test_second_rollback_from_another_process_is_refused_while_one_runs(deploy: 
 async def test_step_that_times_out_is_killed_with_its_children(deploy: Deploy):
     pids = deploy.root / "pids"
     later = deploy.root / "later-step-ran"
-    spawn_child = ("import os, subprocess, sys, time\n"
-                   "child = subprocess.Popen(['sleep', '60'])\n"
-                   "open(sys.argv[1], 'w').write(f'{os.getpid()} {child.pid}')\n"
-                   "print('spawned', child.pid, flush=True)\n"
-                   "time.sleep(60)\n")
-    launch = load_launch(deploy.config([py_step("hangs", spawn_child, str(pids), timeout="1s"), touch_step(later)],
-                                       verify=None))
+    spawn_child = (
+        "import os, subprocess, sys, time\n"
+        "child = subprocess.Popen(['sleep', '60'])\n"
+        "open(sys.argv[1], 'w').write(f'{os.getpid()} {child.pid}')\n"
+        "print('spawned', child.pid, flush=True)\n"
+        "time.sleep(60)\n"
+    )
+    launch = load_launch(
+        deploy.config([py_step("hangs", spawn_child, str(pids), timeout="1s"), touch_step(later)], verify=None)
+    )
     with DecisionLog(deploy.log, DANA) as log:
         t = time.monotonic()
         assert await runner(launch, log).run("test timeout") is False
@@ -194,8 +217,11 @@ async def test_step_that_times_out_is_killed_with_its_children(deploy: Deploy):
 
 async def test_a_step_group_that_ignores_sigterm_is_killed(deploy: Deploy):
     pids = deploy.root / "pids"
-    stubborn = {"name": "stubborn", "shell": f"trap '' TERM; sleep 60 & echo $$ $! > {pids}; wait; sleep 60",
-                "timeout": "1s"}
+    stubborn = {
+        "name": "stubborn",
+        "shell": f"trap '' TERM; sleep 60 & echo $$ $! > {pids}; wait; sleep 60",
+        "timeout": "1s",
+    }
     launch = load_launch(deploy.config([stubborn], verify=None))
     with DecisionLog(deploy.log, DANA) as log:
         assert await runner(launch, log, kill_grace=0.5).run("test") is False
@@ -212,8 +238,11 @@ async def test_failing_step_stops_the_procedure_raises_an_alert_and_turns_the_ve
     with DecisionLog(deploy.log, DANA) as log:
         assert await runner(launch, log).run("test failure") is False
     assert first.exists() and not later.exists()
-    assert [(s["status"], s["exit_code"]) for s in finished_steps(deploy.log)] == [("ok", 0), ("failed", 3),
-                                                                                  ("skipped", None)]
+    assert [(s["status"], s["exit_code"]) for s in finished_steps(deploy.log)] == [
+        ("ok", 0),
+        ("failed", 3),
+        ("skipped", None),
+    ]
     assert "verify" not in phases(deploy.log)
     assert step_output(deploy.log, 1) == ["boom"]
     state = fold(launch, read_log(deploy.log).events)
@@ -230,8 +259,9 @@ async def test_a_failed_verify_fails_the_rollback(deploy: Deploy):
         assert await runner(launch, log).run("test") is False
     verify = [d for d in rollback_events(deploy.log) if d["phase"] == "verify"][-1]
     assert verify["status"] == "failed" and verify["exit_code"] == 1
-    assert "served v2" in [ln for d in rollback_events(deploy.log) if d["phase"] == "verify_output"
-                           for ln in d["lines"]]
+    assert "served v2" in [
+        ln for d in rollback_events(deploy.log) if d["phase"] == "verify_output" for ln in d["lines"]
+    ]
     assert view(fold(launch, read_log(deploy.log).events), time.time()).status == "NO-GO"
 
 
@@ -261,8 +291,11 @@ async def test_observer_and_not_allowed_actors_are_refused_and_recorded(deploy: 
 
 async def test_second_runner_in_the_same_process_is_refused(deploy: Deploy):
     release = deploy.root / "release"
-    wait = py_step("wait", "import pathlib, sys, time\n"
-                   "while not pathlib.Path(sys.argv[1]).exists(): time.sleep(0.05)\n", str(release))
+    wait = py_step(
+        "wait",
+        "import pathlib, sys, time\nwhile not pathlib.Path(sys.argv[1]).exists(): time.sleep(0.05)\n",
+        str(release),
+    )
     launch = load_launch(deploy.config([wait], verify=None))
     with DecisionLog(deploy.log, DANA) as log:
         first = asyncio.create_task(runner(launch, log).run("first"))
@@ -279,9 +312,19 @@ async def test_second_runner_in_the_same_process_is_refused(deploy: Deploy):
 
 async def test_cancelling_a_run_kills_the_step_records_it_and_frees_the_lock(deploy: Deploy):
     pids = deploy.root / "pids"
-    launch = load_launch(deploy.config([py_step("long", "import os, sys, time\n"
-                                                "open(sys.argv[1], 'w').write(str(os.getpid()))\n"
-                                                "time.sleep(60)\n", str(pids), timeout="60s")], verify=None))
+    launch = load_launch(
+        deploy.config(
+            [
+                py_step(
+                    "long",
+                    "import os, sys, time\nopen(sys.argv[1], 'w').write(str(os.getpid()))\ntime.sleep(60)\n",
+                    str(pids),
+                    timeout="60s",
+                )
+            ],
+            verify=None,
+        )
+    )
     with DecisionLog(deploy.log, DANA) as log:
         task = asyncio.create_task(runner(launch, log).run("cancel me"))
         for _ in range(400):
@@ -300,9 +343,12 @@ async def test_cancelling_a_run_kills_the_step_records_it_and_frees_the_lock(dep
 
 def test_a_runner_that_died_mid_run_blocks_while_its_step_lives_then_is_recorded_as_failed(deploy: Deploy):
     pidfile = deploy.root / "step.pid"
-    hold = py_step("hangs", "import os, sys, time\n"
-                   "open(sys.argv[1], 'w').write(str(os.getpid()))\n"
-                   "time.sleep(60)\n", str(pidfile), timeout="60s")
+    hold = py_step(
+        "hangs",
+        "import os, sys, time\nopen(sys.argv[1], 'w').write(str(os.getpid()))\ntime.sleep(60)\n",
+        str(pidfile),
+        timeout="60s",
+    )
     cfg = deploy.config([hold], verify=None)
     args = ("rollback", str(cfg), "--log", str(deploy.log), "--as", "dana", "--yes-i-mean-it", LAUNCH_ID)
     first = deploy.spawn(*args)
@@ -339,11 +385,13 @@ def test_a_runner_that_died_mid_run_blocks_while_its_step_lives_then_is_recorded
 
 
 async def test_output_is_batched_trimmed_and_cleaned(deploy: Deploy):
-    noisy = ("import sys\n"
-             "sys.stdout.buffer.write(b'nul\\x00byte bad\\xff\\xfeutf8 \\x1b[31mred\\n')\n"
-             "for i in range(3000): print('line', i)\n"
-             "print('x' * 5000)\n"
-             "print('last line')\n")
+    noisy = (
+        "import sys\n"
+        "sys.stdout.buffer.write(b'nul\\x00byte bad\\xff\\xfeutf8 \\x1b[31mred\\n')\n"
+        "for i in range(3000): print('line', i)\n"
+        "print('x' * 5000)\n"
+        "print('last line')\n"
+    )
     launch = load_launch(deploy.config([py_step("noisy", noisy)], verify=None))
     live: list[str] = []
     with DecisionLog(deploy.log, DANA) as log:
@@ -365,20 +413,36 @@ async def test_output_is_batched_trimmed_and_cleaned(deploy: Deploy):
 async def test_triggering_values_never_reach_a_command_line(deploy: Deploy):
     """Steps run verbatim: no templating of observed data into argv or environment."""
     pwned = deploy.root / "pwned"
-    echo = ("import json, os, sys\n"
-            "print(json.dumps(sys.argv[1:]))\n"
-            "print(json.dumps(sorted(k for k in os.environ if k.startswith('WR'))))\n")
-    steps = [py_step("echo argv", echo, "{value}", "$VALUE", "{{ labels.alertname }}", "%(criterion)s"),
-             {"name": "shell", "shell": "echo \"$WR_FIXED\" {value}", "env": {"WR_FIXED": "fixed"}}]
+    echo = (
+        "import json, os, sys\n"
+        "print(json.dumps(sys.argv[1:]))\n"
+        "print(json.dumps(sorted(k for k in os.environ if k.startswith('WR'))))\n"
+    )
+    steps = [
+        py_step("echo argv", echo, "{value}", "$VALUE", "{{ labels.alertname }}", "%(criterion)s"),
+        {"name": "shell", "shell": 'echo "$WR_FIXED" {value}', "env": {"WR_FIXED": "fixed"}},
+    ]
     launch = load_launch(deploy.config(steps, verify=None, auto_allowed=True))
     evil = f"$(touch {pwned}); `touch {pwned}`"
-    triggering = {"criteria": {"error-rate": {"name": evil, "value": 7.5, "shown": evil, "since": 1.0,
-                                              "reason": evil, "labels": {"alertname": evil}}}}
+    triggering = {
+        "criteria": {
+            "error-rate": {
+                "name": evil,
+                "value": 7.5,
+                "shown": evil,
+                "since": 1.0,
+                "reason": evil,
+                "labels": {"alertname": evil},
+            }
+        }
+    }
     with DecisionLog(deploy.log, DANA) as log:
         assert await runner(launch, log).run(evil, automatic=True, triggering=triggering) is True
     assert not pwned.exists()
-    assert step_output(deploy.log, 0) == ['["{value}", "$VALUE", "{{ labels.alertname }}", "%(criterion)s"]',
-                                          "[]"]  # no environment from the data either
+    assert step_output(deploy.log, 0) == [
+        '["{value}", "$VALUE", "{{ labels.alertname }}", "%(criterion)s"]',
+        "[]",
+    ]  # no environment from the data either
     assert step_output(deploy.log, 1) == ["fixed {value}"]
     started = [d for d in rollback_events(deploy.log) if d["phase"] == "step_started"]
     assert started[0]["argv"] == launch.rollback.steps[0].run
@@ -388,8 +452,10 @@ async def test_triggering_values_never_reach_a_command_line(deploy: Deploy):
 
 
 def test_plan_text_shows_exactly_what_will_run(deploy: Deploy):
-    steps = [deploy.rollback_step(cwd=str(deploy.root), env={"KUBECONFIG": "/etc/k", "TOKEN": "s3cret"}),
-             {"name": "purge cache", "shell": "curl -X PURGE 'https://cdn/a b'", "timeout": "45s"}]
+    steps = [
+        deploy.rollback_step(cwd=str(deploy.root), env={"KUBECONFIG": "/etc/k", "TOKEN": "s3cret"}),
+        {"name": "purge cache", "shell": "curl -X PURGE 'https://cdn/a b'", "timeout": "45s"},
+    ]
     plan = plan_text(load_launch(deploy.config(steps)))
     text = "\n".join(plan)
     assert f"1. flip current to v1\n   run:     {deploy.script} v1\n   cwd:     {deploy.root}\n" in text
@@ -439,8 +505,7 @@ def test_fold_records_recommendation_choices_and_step_durations(deploy: Deploy):
     with DecisionLog(deploy.log, DANA) as log:
         log.append("rollback", {"phase": "recommendation", "choice": "hold", "criterion": "error-rate"})
         log.append("rollback", {"phase": "started", "steps": ["a"], "reason": "r"})
-        log.append("rollback", {"phase": "step_finished", "index": 0, "exit_code": 0, "status": "ok",
-                                "duration": 1.25})
+        log.append("rollback", {"phase": "step_finished", "index": 0, "exit_code": 0, "status": "ok", "duration": 1.25})
     state = fold(launch, read_log(deploy.log).events)
     texts = [e.text for e in state.timeline]
     assert "rollback recommendation (error-rate): commander chose hold" in texts

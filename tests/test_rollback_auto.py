@@ -60,8 +60,9 @@ def test_never_fires_on_unknown_data(deploy: Deploy):
     launch = auto_launch(deploy)
     now = time.time()
     with DecisionLog(deploy.log, DANA) as log:
-        for i, (value, error) in enumerate([(9.0, None), (None, "timeout"), (9.0, None), (float("nan"), None),
-                                            (None, "no-data"), (9.0, None)]):
+        for i, (value, error) in enumerate(
+            [(9.0, None), (None, "timeout"), (9.0, None), (float("nan"), None), (None, "no-data"), (9.0, None)]
+        ):
             sample(log, value, now - 30 + i, error)
         # every breaching run was broken by UNKNOWN before it reached 2 samples
         assert due(launch, log, now) is None
@@ -155,8 +156,9 @@ async def test_cooldown_stops_a_new_breach_from_rolling_back_again_too_soon(depl
         task = await watcher.on_state(state_of(launch, log), now + 602)
         assert task is not None
         assert await task is True
-    requested = [ev.data for ev in read_log(deploy.log).events if ev.kind == "rollback"
-                 and ev.data["phase"] == "requested"]
+    requested = [
+        ev.data for ev in read_log(deploy.log).events if ev.kind == "rollback" and ev.data["phase"] == "requested"
+    ]
     assert len(requested) == 2
     assert requested[1]["triggering"]["criteria"][CID]["since"] == now + 40  # confirmed by its 2nd sample
 

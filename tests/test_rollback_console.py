@@ -28,9 +28,15 @@ def rollback_events(path: Path) -> list[dict]:
 
 
 def console(deploy: Deploy, cfg: Path, **kw) -> WarroomApp:
-    return WarroomApp(load_launch(cfg), log_path=deploy.log, actor=kw.pop("actor", DANA),
-                      record=kw.pop("record", False),
-                      config_text=cfg.read_text(), config_path=str(cfg), **kw)
+    return WarroomApp(
+        load_launch(cfg),
+        log_path=deploy.log,
+        actor=kw.pop("actor", DANA),
+        record=kw.pop("record", False),
+        config_text=cfg.read_text(),
+        config_path=str(cfg),
+        **kw,
+    )
 
 
 async def test_pressing_rollback_typing_the_id_and_confirming_rolls_the_deploy_back(deploy: Deploy):
@@ -56,7 +62,14 @@ async def test_pressing_rollback_typing_the_id_and_confirming_rolls_the_deploy_b
         assert " ok " in step_line and " 0 " in step_line
     events = rollback_events(deploy.log)
     assert [d["phase"] for d in events if d["phase"] != "step_output" and d["phase"] != "verify_output"] == [
-        "requested", "started", "step_started", "step_finished", "verify", "verify", "finished"]
+        "requested",
+        "started",
+        "step_started",
+        "step_finished",
+        "verify",
+        "verify",
+        "finished",
+    ]
     finished_step = next(d for d in events if d["phase"] == "step_finished")
     assert finished_step["exit_code"] == 0 and finished_step["status"] == "ok"
     assert next(d for d in reversed(events) if d["phase"] == "verify")["status"] == "passed"

@@ -63,17 +63,23 @@ async def _read(src, text, unit, at):
 # ----------------------------------------------------------------------------- simulated
 
 
-SIM = SimulatedSource.model_validate({
-    "type": "simulated", "seed": 7, "interval": 5,
-    "signals": {
-        "p95": {"base": 320, "noise": 25, "steps": [{"at": "6m", "for": "3m", "value": 720}]},
-        "cpu": {"base": 50, "drift": 1.0},
-        "ramp": {"base": 10, "steps": [{"at": "1m", "for": "1m", "ramp_to": 20}]},
-        "gap": {"base": 1, "steps": [{"at": "1m", "for": "30s", "no_data": True},
-                                     {"at": "2m", "for": "30s", "error": "timeout"}]},
-    },
-    "alerts": [{"at": "4m", "for": "3m", "labels": {"alertname": "HighLatency", "severity": "critical"}}],
-})
+SIM = SimulatedSource.model_validate(
+    {
+        "type": "simulated",
+        "seed": 7,
+        "interval": 5,
+        "signals": {
+            "p95": {"base": 320, "noise": 25, "steps": [{"at": "6m", "for": "3m", "value": 720}]},
+            "cpu": {"base": 50, "drift": 1.0},
+            "ramp": {"base": 10, "steps": [{"at": "1m", "for": "1m", "ramp_to": 20}]},
+            "gap": {
+                "base": 1,
+                "steps": [{"at": "1m", "for": "30s", "no_data": True}, {"at": "2m", "for": "30s", "error": "timeout"}],
+            },
+        },
+        "alerts": [{"at": "4m", "for": "3m", "labels": {"alertname": "HighLatency", "severity": "critical"}}],
+    }
+)
 
 
 def test_simulated_is_a_function_of_seed_signal_and_tick():
@@ -205,19 +211,26 @@ def test_host_readings_are_sane():
 # ----------------------------------------------------------------------------- prometheus (parsing)
 
 
-@pytest.mark.parametrize(("result", "value", "error", "words"), [
-    ([1700000000.5, "0.25"], 0.25, None, ""),
-    ([1700000000.5, "NaN"], None, "no-data", "NaN"),
-    ([{"metric": {}, "value": [1700000000.5, "99.9"]}], 99.9, None, ""),
-    ([{"metric": {}, "value": [1700000000.5, "NaN"]}], None, "no-data", "NaN"),
-    ([{"metric": {}, "value": [1700000000.5, "+Inf"]}], None, "bad-response", "+Inf"),
-    ([{"metric": {}, "value": [1700000000.5, "-Inf"]}], None, "bad-response", "-Inf"),
-    ([], None, "no-data", "empty vector"),
-    ([{"metric": {"a": "1"}, "value": [1, "1"]}, {"metric": {"a": "2"}, "value": [1, "2"]}], None, "bad-query",
-     "2 series where one was expected"),
-    ([{"metric": {}, "values": [[1, "1"]]}], None, "bad-query", "range vector"),
-    ([1700000000.5, "up"], None, "bad-response", "not a number"),
-])
+@pytest.mark.parametrize(
+    ("result", "value", "error", "words"),
+    [
+        ([1700000000.5, "0.25"], 0.25, None, ""),
+        ([1700000000.5, "NaN"], None, "no-data", "NaN"),
+        ([{"metric": {}, "value": [1700000000.5, "99.9"]}], 99.9, None, ""),
+        ([{"metric": {}, "value": [1700000000.5, "NaN"]}], None, "no-data", "NaN"),
+        ([{"metric": {}, "value": [1700000000.5, "+Inf"]}], None, "bad-response", "+Inf"),
+        ([{"metric": {}, "value": [1700000000.5, "-Inf"]}], None, "bad-response", "-Inf"),
+        ([], None, "no-data", "empty vector"),
+        (
+            [{"metric": {"a": "1"}, "value": [1, "1"]}, {"metric": {"a": "2"}, "value": [1, "2"]}],
+            None,
+            "bad-query",
+            "2 series where one was expected",
+        ),
+        ([{"metric": {}, "values": [[1, "1"]]}], None, "bad-query", "range vector"),
+        ([1700000000.5, "up"], None, "bad-response", "not a number"),
+    ],
+)
 def test_prometheus_results(result, value, error, words):
     r = parse_result(result, 1.0)
     assert r.value == value and r.error == error and words in r.reason

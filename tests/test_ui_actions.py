@@ -16,7 +16,6 @@ from warroom.ui.modals import ConfirmScreen, RecommendationScreen, RollbackScree
 WIDE = (160, 48)
 
 
-
 def events(path: Path):
     return read_log(path).events
 
@@ -234,8 +233,9 @@ async def test_rollback_refused_for_a_role_that_may_not(scenario):
 async def test_a_second_rollback_while_one_runs_is_refused_and_recorded(scenario):
     path, clock = scenario
     with DecisionLog(path, SECURITY, clock) as other:  # another console's rollback, still running
-        other.append("rollback", {"phase": "started", "steps": ["flip"], "dry_run": False, "automatic": False,
-                                  "reason": "p95"})
+        other.append(
+            "rollback", {"phase": "started", "steps": ["flip"], "dry_run": False, "automatic": False, "reason": "p95"}
+        )
     app = make_app(path, clock)
     async with app.run_test(size=WIDE) as pilot:
         assert "RUNNING" in screen_text(app)
@@ -409,7 +409,6 @@ async def test_session_opened_and_closed_are_recorded(scenario):
         await pilot.press("q")
     kinds = [(e.kind, e.data.get("state")) for e in events(path)[-2:]]
     assert kinds == [("session", "opened"), ("session", "closed")]
-
 
 
 async def test_notifications_quote_untrusted_text_literally(scenario):

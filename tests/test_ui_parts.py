@@ -21,17 +21,20 @@ from warroom.ui.themes import GATE_VARIABLES, choose, load_themes, parse_theme
 # ---------------------------------------------------------------- untrusted text
 
 
-@pytest.mark.parametrize("raw, shown", [
-    ("plain [bold]text[/bold]", "plain [bold]text[/bold]"),
-    ("red \x1b[31mtext\x1b[0m", "red text"),
-    ("title \x1b]0;pwned\x07after", "title after"),
-    ("title \x1b]8;;http://evil\x1b\\link\x1b]8;;\x1b\\", "title link"),
-    ("dcs \x1bPq#0;2;0;0;0\x1b\\end", "dcs end"),
-    ("8-bit csi \x9b2Jgone", "8-bit csi gone"),
-    ("bell\x07 and backspace\x08", f"bell{REPLACEMENT} and backspace{REPLACEMENT}"),
-    ("bidi \u202eevil\u202c", f"bidi {REPLACEMENT}evil{REPLACEMENT}"),
-    ("two\nlines\r\nhere\ttab", "two lines here tab"),
-])
+@pytest.mark.parametrize(
+    "raw, shown",
+    [
+        ("plain [bold]text[/bold]", "plain [bold]text[/bold]"),
+        ("red \x1b[31mtext\x1b[0m", "red text"),
+        ("title \x1b]0;pwned\x07after", "title after"),
+        ("title \x1b]8;;http://evil\x1b\\link\x1b]8;;\x1b\\", "title link"),
+        ("dcs \x1bPq#0;2;0;0;0\x1b\\end", "dcs end"),
+        ("8-bit csi \x9b2Jgone", "8-bit csi gone"),
+        ("bell\x07 and backspace\x08", f"bell{REPLACEMENT} and backspace{REPLACEMENT}"),
+        ("bidi \u202eevil\u202c", f"bidi {REPLACEMENT}evil{REPLACEMENT}"),
+        ("two\nlines\r\nhere\ttab", "two lines here tab"),
+    ],
+)
 def test_clean_removes_escapes_and_shows_controls(raw, shown):
     assert clean(raw) == shown
     assert not any(ord(c) < 32 or 0x7F <= ord(c) <= 0x9F for c in clean(raw))
@@ -122,7 +125,16 @@ def test_every_key_has_an_action_and_a_help_line():
 
 def test_age_steps_and_sparkline():
     assert [fmt.age_coarse(s) for s in (None, 0, 4.9, 5, 12, 59, 61, 599, 3600)] == [
-        "—", "<5s", "<5s", "5s", "10s", "55s", "1m", "9m55s", "1h00m"]
+        "—",
+        "<5s",
+        "<5s",
+        "5s",
+        "10s",
+        "55s",
+        "1m",
+        "9m55s",
+        "1h00m",
+    ]
     assert fmt.sparkline([1, 2, None, 4], 4) == "▁▃·█"
     assert fmt.sparkline([], 4) == ""
     assert fmt.bar(3, 4, 8) == "██████░░" and fmt.bar(99, 100, 8) == "███████░"
@@ -133,14 +145,15 @@ def test_age_steps_and_sparkline():
 
 class TableApp(App):
     def compose(self) -> ComposeResult:
-        yield RowTable([Column("a", "A", width=6), Column("b", "B", flex=True), Column("c", "C", width=4,
-                                                                                       priority=1)])
+        yield RowTable([Column("a", "A", width=6), Column("b", "B", flex=True), Column("c", "C", width=4, priority=1)])
 
 
 def rows(b1: str) -> list[Row]:
-    return [Row("r0", (Content("x"), Content("one"), Content("1"))),
-            Row("r1", (Content("y"), Content(b1), Content("2"))),
-            Row("r2", (Content("z"), Content("three"), Content("3")))]
+    return [
+        Row("r0", (Content("x"), Content("one"), Content("1"))),
+        Row("r1", (Content("y"), Content(b1), Content("2"))),
+        Row("r2", (Content("z"), Content("three"), Content("3"))),
+    ]
 
 
 async def test_rowtable_repaints_only_the_changed_cell():
@@ -173,8 +186,12 @@ async def test_rowtable_folds_groups_and_drops_low_priority_columns():
     app = TableApp()
     async with app.run_test(size=(14, 8)) as pilot:
         table = app.query_one(RowTable)
-        table.set_rows([Row("g", (Content("grp"), Content(""), Content("")), group=True),
-                        Row("c", (Content("child"), Content("b"), Content("9")), parent="g")])
+        table.set_rows(
+            [
+                Row("g", (Content("grp"), Content(""), Content("")), group=True),
+                Row("c", (Content("child"), Content("b"), Content("9")), parent="g"),
+            ]
+        )
         await pilot.pause()
         assert table.visible_keys == ["g", "c"]
         assert [c for c, _x, _w in table._layout] == [0, 1]  # C (priority 1) dropped at 14 columns

@@ -57,31 +57,61 @@ def write_scenario(path: Path, launch: Launch, until: float = NOW) -> None:
             clock.t = t
             log.append(kind, data, actor=actor)
 
-        for item, who, t in (("secrets", SECURITY, T0 - 580), ("rate-limits", SECURITY, T0 - 570),
-                             ("dr-test", ROOT_ACTOR, T0 - 560), ("code-review", ROOT_ACTOR, T0 - 550),
-                             ("tests-green", ROOT_ACTOR, T0 - 540), ("team-assembled", ROOT_ACTOR, T0 - 300)):
+        for item, who, t in (
+            ("secrets", SECURITY, T0 - 580),
+            ("rate-limits", SECURITY, T0 - 570),
+            ("dr-test", ROOT_ACTOR, T0 - 560),
+            ("code-review", ROOT_ACTOR, T0 - 550),
+            ("tests-green", ROOT_ACTOR, T0 - 540),
+            ("team-assembled", ROOT_ACTOR, T0 - 300),
+        ):
             at(t, "check", {"item": item}, who)
         state: LaunchState | None = None
         t = T0 - 180.0
         signed = False
         while t <= until:
-            values = {"cfur": 99.92 + ((t - T0) % 7) / 1000, "api-p95": _p95(t), "error-rate": 0.04,
-                      "db-cpu": 55 + ((t - T0) % 50) / 10, "backup-age": 1200.0}
+            values = {
+                "cfur": 99.92 + ((t - T0) % 7) / 1000,
+                "api-p95": _p95(t),
+                "error-rate": 0.04,
+                "db-cpu": 55 + ((t - T0) % 50) / 10,
+                "backup-age": 1200.0,
+            }
             for cid, value in values.items():
                 at(t, "sample", {"criterion": cid, "value": value, "t": t}, SYSTEM)
             if not signed and t >= T0 - 60:
                 state = fold(launch, _events(path))
-                at(t + 1, "signoff", {"role": "cto", "verdict": "GO", "reason": "all green [for now]",
-                                      "snapshot": snapshot(state, t + 1)})
-                at(t + 2, "signoff", {"role": "devops-lead", "verdict": "GO", "reason": "",
-                                      "snapshot": snapshot(state, t + 2)})
+                at(
+                    t + 1,
+                    "signoff",
+                    {
+                        "role": "cto",
+                        "verdict": "GO",
+                        "reason": "all green [for now]",
+                        "snapshot": snapshot(state, t + 1),
+                    },
+                )
+                at(
+                    t + 2,
+                    "signoff",
+                    {"role": "devops-lead", "verdict": "GO", "reason": "", "snapshot": snapshot(state, t + 2)},
+                )
                 signed = True
             if T0 + 240 <= t < T0 + 245:
-                at(t + 1, "alert", {"fingerprint": "f00d", "status": "firing",
-                                    "labels": {"alertname": "HighLatency", "severity": "critical",
-                                               "service": "[api]"},
-                                    "annotations": {"summary": HOSTILE}, "starts_at": t, "t": t,
-                                    "source": "alertmanager"}, SYSTEM)
+                at(
+                    t + 1,
+                    "alert",
+                    {
+                        "fingerprint": "f00d",
+                        "status": "firing",
+                        "labels": {"alertname": "HighLatency", "severity": "critical", "service": "[api]"},
+                        "annotations": {"summary": HOSTILE},
+                        "starts_at": t,
+                        "t": t,
+                        "source": "alertmanager",
+                    },
+                    SYSTEM,
+                )
             if T0 + 60 <= t < T0 + 65:
                 at(t + 1, "check", {"item": "deploy"})
                 at(t + 2, "note", {"text": "Deploy started; watching p95 [closely]"})

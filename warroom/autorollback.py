@@ -52,8 +52,16 @@ def auto_rollback_due(state: LaunchState, verdict: Verdict, now: float) -> tuple
         since = cs.tracker.held_since if cs.tracker.held == Level.ROLLBACK else cs.tracker.since
         if since is not None and rb.auto_fired.get(c.id) == since:
             continue  # this breach already fired once
-        breached[c.id] = {"name": c.name, "value": cv.value, "shown": cv.shown, "unit": c.unit,
-                          "trigger": c.trigger.when, "reason": cv.reason, "since": since, "sample_t": cs.t}
+        breached[c.id] = {
+            "name": c.name,
+            "value": cv.value,
+            "shown": cv.shown,
+            "unit": c.unit,
+            "trigger": c.trigger.when,
+            "reason": cv.reason,
+            "since": since,
+            "sample_t": cs.t,
+        }
     if not breached:
         return None
     what = "; ".join(f"{b['name']} {b['shown']} (trigger {b['trigger']})" for b in breached.values())
@@ -64,9 +72,17 @@ class AutoRollbackWatcher:
     """Starts the procedure when `auto_rollback_due` says so; the console calls `on_state` every tick
     while it holds the recorder lock (so exactly one process watches a log)."""
 
-    def __init__(self, launch: Launch, log: DecisionLog, actor: Actor | None = None, *,
-                 dry_run: bool | None = None, clock: Callable[[], float] = time.time,
-                 on_output: OutputHook | None = None, on_event: EventHook | None = None):
+    def __init__(
+        self,
+        launch: Launch,
+        log: DecisionLog,
+        actor: Actor | None = None,
+        *,
+        dry_run: bool | None = None,
+        clock: Callable[[], float] = time.time,
+        on_output: OutputHook | None = None,
+        on_event: EventHook | None = None,
+    ):
         base = actor if actor is not None else current_actor()
         self.actor = dataclasses.replace(base, name="auto-rollback")
         self.launch = launch
@@ -83,8 +99,9 @@ class AutoRollbackWatcher:
     def running(self) -> bool:
         return self.task is not None and not self.task.done()
 
-    async def on_state(self, state: LaunchState, now: float,
-                       verdict: Verdict | None = None) -> asyncio.Task[bool] | None:
+    async def on_state(
+        self, state: LaunchState, now: float, verdict: Verdict | None = None
+    ) -> asyncio.Task[bool] | None:
         """Check once; start the procedure in the background if due. Returns the task started, if any."""
         if self.running:
             return None
@@ -104,7 +121,14 @@ class AutoRollbackWatcher:
             return None
         self._fired |= keys
         self._last_fire = now
-        runner = RollbackRunner(self.launch, self.log, self.actor, dry_run=self.dry_run, clock=self.clock,
-                                on_output=self.on_output, on_event=self.on_event)
+        runner = RollbackRunner(
+            self.launch,
+            self.log,
+            self.actor,
+            dry_run=self.dry_run,
+            clock=self.clock,
+            on_output=self.on_output,
+            on_event=self.on_event,
+        )
         self.task = asyncio.create_task(runner.run(reason, automatic=True, triggering=triggering))
         return self.task

@@ -24,8 +24,9 @@ Command = Callable[[argparse.Namespace], int]
 COMMANDS: dict[str, tuple[Command, Callable[[argparse.ArgumentParser], None], str]] = {}
 
 
-def command(name: str, help_text: str) -> Callable[[Callable[[argparse.ArgumentParser], None]],
-                                                   Callable[[Command], Command]]:
+def command(
+    name: str, help_text: str
+) -> Callable[[Callable[[argparse.ArgumentParser], None]], Callable[[Command], Command]]:
     """Register a subcommand: `@command(name, help)(configure)(run)` keeps parser and body together."""
 
     def with_args(configure: Callable[[argparse.ArgumentParser], None]) -> Callable[[Command], Command]:
@@ -72,8 +73,10 @@ def cmd_validate(args: argparse.Namespace) -> int:
             bad += 1
             err(str(e))
             continue
-        out(f"{f}: OK — {launch.name}: {len(launch.phases)} phases, {len(launch.items)} items, "
-            f"{len(launch.criteria)} criteria, {len(launch.roles)} roles, {len(launch.rollback.steps)} rollback steps")
+        out(
+            f"{f}: OK — {launch.name}: {len(launch.phases)} phases, {len(launch.items)} items, "
+            f"{len(launch.criteria)} criteria, {len(launch.roles)} roles, {len(launch.rollback.steps)} rollback steps"
+        )
     return EXIT_USAGE if bad else EXIT_OK
 
 

@@ -215,8 +215,11 @@ class Criterion(Model):
     @cached_property
     def thresholds(self) -> tuple[Threshold, ...]:
         """go, warn, trigger and clear thresholds that are set; parsed once, read for every sample."""
-        return tuple(t for t in (self.go_threshold, self.warn_threshold, self.trigger_threshold,
-                                 self.clear_threshold) if t is not None)
+        return tuple(
+            t
+            for t in (self.go_threshold, self.warn_threshold, self.trigger_threshold, self.clear_threshold)
+            if t is not None
+        )
 
     @cached_property
     def fixed_bounds(self) -> tuple[float, ...] | None:
@@ -399,9 +402,28 @@ class ConfigError(Exception):
 MAX_NODES = 200_000
 
 _MODELS: tuple[type[BaseModel], ...] = (
-    Role, Item, Section, Phase, Auth, PrometheusSource, AlertmanagerSource, HttpSource, HostSource, SimStep,
-    SimSignal, SimAlert, SimulatedSource, Trigger, Criterion, RollbackStep, RollbackVerify, RunbookStage, Rollback,
-    SuccessMetric, LaunchInfo, Launch,
+    Role,
+    Item,
+    Section,
+    Phase,
+    Auth,
+    PrometheusSource,
+    AlertmanagerSource,
+    HttpSource,
+    HostSource,
+    SimStep,
+    SimSignal,
+    SimAlert,
+    SimulatedSource,
+    Trigger,
+    Criterion,
+    RollbackStep,
+    RollbackVerify,
+    RunbookStage,
+    Rollback,
+    SuccessMetric,
+    LaunchInfo,
+    Launch,
 )
 _ALL_FIELDS: set[str] = {f.alias or n for m in _MODELS for n, f in m.model_fields.items()}
 
@@ -545,8 +567,18 @@ _TYPE_HINTS = {
     "invalid_key": "keys are text; quote the key",
 }
 _T0_HINT = "give T-0 with its zone, e.g. 2025-03-01T14:00:00Z or 2025-03-01T15:00:00+01:00"
-_DURATION_FIELDS = {"at", "for", "timeout", "interval", "hold", "breach_hold", "stale_after", "cooldown", "within",
-                    "window"}
+_DURATION_FIELDS = {
+    "at",
+    "for",
+    "timeout",
+    "interval",
+    "hold",
+    "breach_hold",
+    "stale_after",
+    "cooldown",
+    "within",
+    "window",
+}
 FALLBACK_HINT = "see configs/demo.yaml for a complete, valid example"
 
 
@@ -581,7 +613,7 @@ def _hint_for(err: dict[str, Any], path: tuple[Any, ...], data: Any) -> str:
 def _message(err: dict[str, Any]) -> str:
     msg = err["msg"]
     if msg.startswith("Value error, "):
-        msg = msg[len("Value error, "):]
+        msg = msg[len("Value error, ") :]
     if err["type"] == "extra_forbidden":
         return f"unknown key '{err['loc'][-1]}'"
     if err["type"] == "union_tag_invalid":
@@ -601,11 +633,17 @@ def load_launch(path: str | Path) -> Launch:
     except FileNotFoundError:
         raise ConfigError([ConfigProblem(name, None, "", "file not found", "check the path")]) from None
     except UnicodeDecodeError as e:
-        raise ConfigError([ConfigProblem(name, None, "", f"not UTF-8 text ({e.reason} at byte {e.start})",
-                                         "save the file as UTF-8")]) from None
+        raise ConfigError(
+            [ConfigProblem(name, None, "", f"not UTF-8 text ({e.reason} at byte {e.start})", "save the file as UTF-8")]
+        ) from None
     except OSError as e:
-        raise ConfigError([ConfigProblem(name, None, "", f"cannot read file: {e.strerror or e}",
-                                         "check the path and its permissions")]) from None
+        raise ConfigError(
+            [
+                ConfigProblem(
+                    name, None, "", f"cannot read file: {e.strerror or e}", "check the path and its permissions"
+                )
+            ]
+        ) from None
     return parse_launch(text, name)
 
 
@@ -617,36 +655,83 @@ def parse_launch(text: str, name: str = "<config>") -> Launch:
         raise ConfigError([_syntax_problem(e, text, name)]) from None
     except yaml.reader.ReaderError as e:
         line = text.count("\n", 0, max(e.position, 0)) + 1
-        raise ConfigError([ConfigProblem(name, line, _path_near(text, line), f"character {_char_name(e.character)} is "
-                                         "not allowed in YAML", "remove it; control characters cannot appear in YAML "
-                                         "(write them as \\x.. inside double quotes)")]) from None
+        raise ConfigError(
+            [
+                ConfigProblem(
+                    name,
+                    line,
+                    _path_near(text, line),
+                    f"character {_char_name(e.character)} is not allowed in YAML",
+                    "remove it; control characters cannot appear in YAML (write them as \\x.. inside double quotes)",
+                )
+            ]
+        ) from None
     except yaml.YAMLError as e:
         raise ConfigError([ConfigProblem(name, None, "", f"YAML error: {e}", "check the file is YAML")]) from None
     except RecursionError:
-        raise ConfigError([ConfigProblem(name, None, "", "YAML nested too deeply",
-                                         "a launch needs a few levels of nesting, not hundreds")]) from None
+        raise ConfigError(
+            [
+                ConfigProblem(
+                    name, None, "", "YAML nested too deeply", "a launch needs a few levels of nesting, not hundreds"
+                )
+            ]
+        ) from None
     lines = _Lines(node)
     if lines.too_big:
-        raise ConfigError([ConfigProblem(name, None, "", f"the file expands to more than {MAX_NODES:,} values",
-                                         "anchors and aliases (&x, *x) multiply; use fewer of them")])
+        raise ConfigError(
+            [
+                ConfigProblem(
+                    name,
+                    None,
+                    "",
+                    f"the file expands to more than {MAX_NODES:,} values",
+                    "anchors and aliases (&x, *x) multiply; use fewer of them",
+                )
+            ]
+        )
     if lines.cycle_line:
-        raise ConfigError([ConfigProblem(name, lines.cycle_line, "", "an alias refers to a value that contains it",
-                                         "a launch is a tree; copy the value instead of aliasing it inside itself")])
+        raise ConfigError(
+            [
+                ConfigProblem(
+                    name,
+                    lines.cycle_line,
+                    "",
+                    "an alias refers to a value that contains it",
+                    "a launch is a tree; copy the value instead of aliasing it inside itself",
+                )
+            ]
+        )
     try:
         # build the values from the node tree already composed (what safe_load would do, without parsing twice)
         data = yaml.SafeLoader("").construct_document(node) if node is not None else None
     except yaml.MarkedYAMLError as e:
         mark = e.problem_mark or e.context_mark
-        raise ConfigError([ConfigProblem(name, mark.line + 1 if mark else None, "", f"YAML: {e.problem or e}",
-                                         "keys must be plain text, values plain YAML (no !!python tags)")]) from None
+        raise ConfigError(
+            [
+                ConfigProblem(
+                    name,
+                    mark.line + 1 if mark else None,
+                    "",
+                    f"YAML: {e.problem or e}",
+                    "keys must be plain text, values plain YAML (no !!python tags)",
+                )
+            ]
+        ) from None
     except (yaml.YAMLError, RecursionError, ValueError, OverflowError) as e:
         raise ConfigError([ConfigProblem(name, None, "", f"YAML error: {e}", "check the file is YAML")]) from None
     problems: list[ConfigProblem] = []
     for path, line in lines.duplicates:
         problems.append(ConfigProblem(name, line, _field_name(path), "key given twice", "keep one of them"))
     if not isinstance(data, dict):
-        problems.append(ConfigProblem(name, 1, "", "a launch file is a mapping with keys launch, roles, phases, ...",
-                                      "see configs/demo.yaml for a complete example"))
+        problems.append(
+            ConfigProblem(
+                name,
+                1,
+                "",
+                "a launch file is a mapping with keys launch, roles, phases, ...",
+                "see configs/demo.yaml for a complete example",
+            )
+        )
         raise ConfigError(problems)
     launch: Launch | None = None
     try:
@@ -682,8 +767,13 @@ def _syntax_problem(e: yaml.MarkedYAMLError, text: str, name: str) -> ConfigProb
     if e.context and ctx is not None and ctx.line + 1 != line:
         message += f" ({e.context} that starts on line {ctx.line + 1})"
     anchor = ctx.line + 1 if ctx is not None and e.context and "flow" in e.context else line
-    return ConfigProblem(name, line, _path_near(text, anchor) if anchor else "", message,
-                         "check indentation (spaces, not tabs), colons, brackets and quoting near this line")
+    return ConfigProblem(
+        name,
+        line,
+        _path_near(text, anchor) if anchor else "",
+        message,
+        "check indentation (spaces, not tabs), colons, brackets and quoting near this line",
+    )
 
 
 _KEY_LINE = re.compile(r"^(?P<dash>-\s+)?(?P<key>[A-Za-z_][\w.-]*)\s*:(\s|$)")
@@ -728,8 +818,12 @@ def _strip_tags(loc: tuple[Any, ...], lines: _Lines) -> tuple[Any, ...]:
     """Drop the tags pydantic puts in `loc` ('sources.prom.prometheus.url', 'for.function-before[...]')."""
     out: list[Any] = []
     for i, part in enumerate(loc):
-        if i > 0 and isinstance(part, str) and (tuple(out) + (part,)) not in lines.map and (
-                part in _SOURCE_TAGS or _TAG_RE.search(part)):
+        if (
+            i > 0
+            and isinstance(part, str)
+            and (tuple(out) + (part,)) not in lines.map
+            and (part in _SOURCE_TAGS or _TAG_RE.search(part))
+        ):
             continue
         out.append(part)
     return tuple(out)
@@ -805,8 +899,11 @@ def _cross_check(data: dict[Any, Any], lines: _Lines, name: str) -> list[ConfigP
         at = _duration_or_none(ph.get("at"))
         if at is not None:
             if prev_at is not None and at < prev_at:
-                bad(("phases", pi, "at"), f"phase '{ph.get('id')}' starts before the phase above it",
-                    "list phases in time order")
+                bad(
+                    ("phases", pi, "at"),
+                    f"phase '{ph.get('id')}' starts before the phase above it",
+                    "list phases in time order",
+                )
             prev_at = at
         for si, sec in enumerate(_seq(ph.get("sections"))):
             for ii, item in enumerate(_seq(_map(sec).get("items"))):
@@ -816,8 +913,11 @@ def _cross_check(data: dict[Any, Any], lines: _Lines, name: str) -> list[ConfigP
                 iid = item.get("id")
                 if isinstance(iid, str):
                     if iid in seen_items:
-                        bad(base + ("id",), f"checklist item id '{iid}' is used twice",
-                            "ids must be unique across the whole checklist")
+                        bad(
+                            base + ("id",),
+                            f"checklist item id '{iid}' is used twice",
+                            "ids must be unique across the whole checklist",
+                        )
                     seen_items.add(iid)
                 if item.get("owner") is not None:
                     ref(base + ("owner",), item.get("owner"), "owner role", roles)
@@ -839,20 +939,29 @@ def _cross_check(data: dict[Any, Any], lines: _Lines, name: str) -> list[ConfigP
                 continue
             run, shell = step.get("run"), step.get("shell")
             if (run is None) == (shell is None):
-                bad(path + (si,), f"step '{step.get('name', si + 1)}' needs exactly one of 'run' (argv list) or "
-                    "'shell'", "prefer run: [kubectl, rollout, undo, deployment/app]")
+                bad(
+                    path + (si,),
+                    f"step '{step.get('name', si + 1)}' needs exactly one of 'run' (argv list) or 'shell'",
+                    "prefer run: [kubectl, rollout, undo, deployment/app]",
+                )
             elif isinstance(run, list) and not run:
                 bad(path + (si, "run"), "empty argv", "give the program and its arguments as a list")
     verify = rb.get("verify")
     if isinstance(verify, dict):
         if (verify.get("criterion") is None) == (verify.get("run") is None):
-            bad(("rollback", "verify"), "verify needs exactly one of 'criterion' or 'run'",
-                "e.g. criterion: error-rate, or run: [./smoke-test.sh]")
+            bad(
+                ("rollback", "verify"),
+                "verify needs exactly one of 'criterion' or 'run'",
+                "e.g. criterion: error-rate, or run: [./smoke-test.sh]",
+            )
         else:
             ref(("rollback", "verify", "criterion"), verify.get("criterion"), "criterion", crits)
     if rb.get("auto_allowed") is True and not _seq(rb.get("steps")):
-        bad(("rollback", "auto_allowed"), "auto-rollback is allowed but there are no steps to run",
-            "add rollback.steps, or set auto_allowed: false")
+        bad(
+            ("rollback", "auto_allowed"),
+            "auto-rollback is allowed but there are no steps to run",
+            "add rollback.steps, or set auto_allowed: false",
+        )
 
     for mi, m in enumerate(_seq(data.get("success_metrics"))):
         if not isinstance(m, dict):
@@ -872,8 +981,9 @@ def _cross_check(data: dict[Any, Any], lines: _Lines, name: str) -> list[ConfigP
     return problems
 
 
-def _check_criterion(c: dict[Any, Any], base: tuple[Any, ...], raw_sources: dict[Any, Any],
-                     sources: set[str] | None, bad: Any) -> None:
+def _check_criterion(
+    c: dict[Any, Any], base: tuple[Any, ...], raw_sources: dict[Any, Any], sources: set[str] | None, bad: Any
+) -> None:
     unit = c.get("unit", "")
     if isinstance(unit, str):
         if unit not in UNITS:
@@ -890,9 +1000,11 @@ def _check_criterion(c: dict[Any, Any], base: tuple[Any, ...], raw_sources: dict
             if go is not None and when is not None:
                 both = _both_hold(go, when)
                 if both is not None:
-                    bad(base + ("trigger", "when"), f"trigger '{when.text}' fires at {both:g} {unit}".rstrip()
-                        + f", where '{go.text}' is still GO",
-                        "a rollback trigger must lie beyond the GO threshold, e.g. go '< 500ms', trigger '> 1s'")
+                    bad(
+                        base + ("trigger", "when"),
+                        f"trigger '{when.text}' fires at {both:g} {unit}".rstrip() + f", where '{go.text}' is still GO",
+                        "a rollback trigger must lie beyond the GO threshold, e.g. go '< 500ms', trigger '> 1s'",
+                    )
     src_id = c.get("source")
     if not isinstance(src_id, str) or sources is None:
         return
@@ -907,13 +1019,19 @@ def _check_criterion(c: dict[Any, Any], base: tuple[Any, ...], raw_sources: dict
     if kind == "host" and query not in HOST_QUERIES:
         bad(base + ("query",), f"host query '{query}' is not known", "use one of " + ", ".join(HOST_QUERIES))
     elif kind == "http" and not HTTP_QUERY_RE.match(query):
-        bad(base + ("query",), f"http query '{query}' is not known",
-            "use 'status', 'latency', 'up' or 'json:<dotted.path>'")
+        bad(
+            base + ("query",),
+            f"http query '{query}' is not known",
+            "use 'status', 'latency', 'up' or 'json:<dotted.path>'",
+        )
     elif kind == "simulated":
         signals = src.get("signals", {})
         if isinstance(signals, dict) and query not in signals:
-            bad(base + ("query",), f"simulated source '{src_id}' has no signal '{query}'",
-                _suggest(query, {str(s) for s in signals}))
+            bad(
+                base + ("query",),
+                f"simulated source '{src_id}' has no signal '{query}'",
+                _suggest(query, {str(s) for s in signals}),
+            )
 
 
 def _both_hold(a: Threshold, b: Threshold) -> float | None:

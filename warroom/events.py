@@ -183,10 +183,22 @@ def encode(seq: int, ts: float, actor: Actor, kind: str, data: dict[str, Any], p
         if len(_kind_json) < 256:
             _kind_json[kind] = kind_json
     prev_json = b'"' + prev.encode() + b'"' if len(prev) == 64 and prev.isalnum() else orjson.dumps(prev)
-    body = b"".join((
-        _HEAD, b"%d" % seq, b',"ts":"', iso(ts).encode(), b'","actor":', _actor_bytes(actor), b',"kind":', kind_json,
-        b',"data":', orjson.dumps(data, option=_NUMPY), b',"prev":', prev_json,
-    ))
+    body = b"".join(
+        (
+            _HEAD,
+            b"%d" % seq,
+            b',"ts":"',
+            iso(ts).encode(),
+            b'","actor":',
+            _actor_bytes(actor),
+            b',"kind":',
+            kind_json,
+            b',"data":',
+            orjson.dumps(data, option=_NUMPY),
+            b',"prev":',
+            prev_json,
+        )
+    )
     digest = hashlib.sha256(body + b"}").hexdigest()
     return b"".join((body, b',"hash":"', digest.encode(), b'"}\n')), digest
 
@@ -212,7 +224,15 @@ def decode(line: bytes) -> Event:
     if hashlib.sha256(body).hexdigest() != h:
         raise BadLine("hash does not match content")
     try:  # positional: a frozen dataclass takes keywords at twice the cost, on every line of the log
-        return Event(int(d["v"]), int(d["seq"]), parse_iso(d["ts"]), _actor(d["actor"]), str(d["kind"]),
-                     d["data"] if isinstance(d["data"], dict) else {}, str(d["prev"]), h)
+        return Event(
+            int(d["v"]),
+            int(d["seq"]),
+            parse_iso(d["ts"]),
+            _actor(d["actor"]),
+            str(d["kind"]),
+            d["data"] if isinstance(d["data"], dict) else {},
+            str(d["prev"]),
+            h,
+        )
     except (KeyError, TypeError, ValueError) as e:
         raise BadLine(f"missing or bad field: {e}") from None

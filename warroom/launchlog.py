@@ -25,8 +25,14 @@ def with_t0(launch: Launch, t0: float) -> Launch:
 
 
 def launch_event_data(launch: Launch, text: str, path: str) -> dict[str, object]:
-    return {"id": launch.id, "name": launch.name, "path": path, "t0": launch.t0,
-            "sha256": hashlib.sha256(text.encode()).hexdigest(), "config": text}
+    return {
+        "id": launch.id,
+        "name": launch.name,
+        "path": path,
+        "t0": launch.t0,
+        "sha256": hashlib.sha256(text.encode()).hexdigest(),
+        "config": text,
+    }
 
 
 def bind(log: DecisionLog, launch: Launch, text: str, path: str) -> tuple[Launch, Event | None]:
@@ -39,9 +45,17 @@ def bind(log: DecisionLog, launch: Launch, text: str, path: str) -> tuple[Launch
         ev = log.append("launch", launch_event_data(launch, text, path))
         return launch, ev
     if first.data.get("id") != launch.id:
-        raise ConfigError([ConfigProblem(str(log.path), None, "", f"this log belongs to launch "
-                                         f"'{first.data.get('id')}', not '{launch.id}'",
-                                         "pass the matching config, or a new --log path")])
+        raise ConfigError(
+            [
+                ConfigProblem(
+                    str(log.path),
+                    None,
+                    "",
+                    f"this log belongs to launch '{first.data.get('id')}', not '{launch.id}'",
+                    "pass the matching config, or a new --log path",
+                )
+            ]
+        )
     t0 = _t0_of(first, launch, log.path)
     return (with_t0(launch, t0) if t0 != launch.t0 else launch), None
 
@@ -61,8 +75,17 @@ def launch_from_log(path: str | Path) -> Launch:
     """The launch a log was recorded for, from its `launch` event."""
     ev = first_launch_event(path)
     if ev is None:
-        raise ConfigError([ConfigProblem(str(path), None, "", "no launch event in this log",
-                                         "was it written by warroom? pass the config with --config")])
+        raise ConfigError(
+            [
+                ConfigProblem(
+                    str(path),
+                    None,
+                    "",
+                    "no launch event in this log",
+                    "was it written by warroom? pass the config with --config",
+                )
+            ]
+        )
     launch = parse_launch(str(ev.data.get("config", "")), f"{path}#launch")
     t0 = _t0_of(ev, launch, path)
     return with_t0(launch, t0) if t0 != launch.t0 else launch
@@ -76,7 +99,15 @@ def _t0_of(ev: Event, launch: Launch, path: str | Path) -> float:
     except (TypeError, ValueError):
         t0 = float("nan")
     if not math.isfinite(t0):
-        raise ConfigError([ConfigProblem(str(path), None, "", f"the launch event (seq {ev.seq}) has no usable T-0: "
-                                         f"{raw!r}", "run 'warroom verify' on the log; it was not written by "
-                                         "this version of warroom")])
+        raise ConfigError(
+            [
+                ConfigProblem(
+                    str(path),
+                    None,
+                    "",
+                    f"the launch event (seq {ev.seq}) has no usable T-0: {raw!r}",
+                    "run 'warroom verify' on the log; it was not written by this version of warroom",
+                )
+            ]
+        )
     return t0

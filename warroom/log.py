@@ -98,8 +98,9 @@ class DecisionLog:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def append_many(self, items: Sequence[tuple[str, dict[str, Any] | None]],
-                    actor: Actor | None = None) -> list[Event]:
+    def append_many(
+        self, items: Sequence[tuple[str, dict[str, Any] | None]], actor: Actor | None = None
+    ) -> list[Event]:
         """Append several events under one lock, one write and one fsync.
 
         The recorder's samples of one poll arrive together; one fsync for all of
@@ -195,7 +196,7 @@ class DecisionLog:
             return _Tail(size)
         if buf.endswith(b"\n\n"):
             raise LogCorrupt(f"{self.path}: ends with a blank line; run 'warroom verify'")
-        last = buf[buf.rfind(b"\n", 0, len(buf) - 1) + 1: -1]
+        last = buf[buf.rfind(b"\n", 0, len(buf) - 1) + 1 : -1]
         try:
             ev = decode(last)
         except BadLine as e:
@@ -236,8 +237,9 @@ def iter_events(path: str | Path, on_torn: Callable[[bytes], None] | None = None
         yield ev
 
 
-def iter_events_from(path: str | Path, start: int = 0, seq: int = 0, prev: str = GENESIS,
-                     on_torn: Callable[[bytes], None] | None = None) -> Iterator[tuple[int, Event]]:
+def iter_events_from(
+    path: str | Path, start: int = 0, seq: int = 0, prev: str = GENESIS, on_torn: Callable[[bytes], None] | None = None
+) -> Iterator[tuple[int, Event]]:
     """(byte offset just past the event's line, event) from byte `start`, the chain continuing from (seq, prev).
 
     Replay resumes folding from a checkpoint's offset without re-reading the
@@ -289,12 +291,17 @@ def chain_problem(got: int, expected: int, line: int) -> VerifyProblem:
     if got == expected - 1:
         return VerifyProblem(got, line, f"a second event claims seq {got}: an event was inserted")
     if got < expected:
-        return VerifyProblem(expected, line, f"found seq {got} where {expected} belongs: an event was inserted "
-                                             "or events were reordered")
+        return VerifyProblem(
+            expected, line, f"found seq {got} where {expected} belongs: an event was inserted or events were reordered"
+        )
     if expected == 1:
         return VerifyProblem(1, line, "the first event does not start the chain: events before it were removed")
-    return VerifyProblem(expected - 1, line - 1, f"event {expected - 1} no longer matches the hash event {expected} "
-                                                 "recorded for it: it was edited and re-hashed")
+    return VerifyProblem(
+        expected - 1,
+        line - 1,
+        f"event {expected - 1} no longer matches the hash event {expected} "
+        "recorded for it: it was edited and re-hashed",
+    )
 
 
 def verify(path: str | Path) -> VerifyResult:
@@ -417,8 +424,16 @@ class Follower:
 
 
 def event_to_json(ev: Event) -> dict[str, Any]:
-    return {"v": ev.v, "seq": ev.seq, "ts": ev.ts_iso, "actor": ev.actor.to_json(), "kind": ev.kind,
-            "data": ev.data, "prev": ev.prev, "hash": ev.hash}
+    return {
+        "v": ev.v,
+        "seq": ev.seq,
+        "ts": ev.ts_iso,
+        "actor": ev.actor.to_json(),
+        "kind": ev.kind,
+        "data": ev.data,
+        "prev": ev.prev,
+        "hash": ev.hash,
+    }
 
 
 class FileLock:

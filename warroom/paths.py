@@ -18,4 +18,3 @@ def default_log_path(launch_id: str, *, fresh: bool = False, now: float | None =
         return data_dir() / f"{launch_id}.jsonl"
     stamp = datetime.fromtimestamp(now if now is not None else datetime.now(UTC).timestamp(), UTC)
     return data_dir() / f"{launch_id}-{stamp.strftime('%Y%m%dT%H%M%SZ')}.jsonl"
-

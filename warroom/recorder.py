@@ -103,8 +103,9 @@ def recover(launch: Launch, path: os.PathLike[str] | str) -> Recovered:
             fp = str(d.get("fingerprint", ""))
             firing = rec.firing.setdefault(src, {})
             if d.get("status") == "firing":
-                firing[fp] = AlertInfo(fp, dict(d.get("labels") or {}), dict(d.get("annotations") or {}),
-                                       d.get("starts_at"))
+                firing[fp] = AlertInfo(
+                    fp, dict(d.get("labels") or {}), dict(d.get("annotations") or {}), d.get("starts_at")
+                )
             else:
                 firing.pop(fp, None)
         elif ev.kind == "launch" and rec.launch_ts is None:
@@ -126,8 +127,9 @@ def sample_data(c: Criterion, r: Reading, tick: int | None, baseline: bool = Fal
 class Recorder:
     """Polls every source on its schedule and appends what it sees, while it holds the recorder lock."""
 
-    def __init__(self, launch: Launch, log: DecisionLog, *, clock: Callable[[], float] = time.time,
-                 epoch: float | None = None):
+    def __init__(
+        self, launch: Launch, log: DecisionLog, *, clock: Callable[[], float] = time.time, epoch: float | None = None
+    ):
         self.launch = launch
         self.log = log
         self.clock = clock
@@ -192,10 +194,15 @@ class Recorder:
         tasks: list[asyncio.Task[None]] = []
         try:
             await self._take_baselines()
-            tasks = [asyncio.create_task(self._poll_loop(g), name=f"poll {g.source.name}/{g.interval:g}s")
-                     for g in self.groups()]
-            tasks += [asyncio.create_task(self._alert_loop(s), name=f"alerts {s.name}")
-                      for s in self._sources.values() if s.has_alerts]
+            tasks = [
+                asyncio.create_task(self._poll_loop(g), name=f"poll {g.source.name}/{g.interval:g}s")
+                for g in self.groups()
+            ]
+            tasks += [
+                asyncio.create_task(self._alert_loop(s), name=f"alerts {s.name}")
+                for s in self._sources.values()
+                if s.has_alerts
+            ]
             if tasks:
                 await asyncio.gather(*tasks)
             else:
@@ -311,8 +318,13 @@ class Recorder:
         for c in self.launch.criteria:
             m = baseline_moment(self.launch, c)
             src = self._sources.get(c.source)
-            if (m is None or src is None or m > now or c.id in self._rec.baseline_taken
-                    or not isinstance(self.launch.sources[c.source], TIME_TRAVEL)):
+            if (
+                m is None
+                or src is None
+                or m > now
+                or c.id in self._rec.baseline_taken
+                or not isinstance(self.launch.sources[c.source], TIME_TRAVEL)
+            ):
                 continue
             jobs.append((c, src, m))
 
@@ -365,8 +377,10 @@ class Recorder:
         now = self.clock()
         jobs = []
         for g in self.groups():
-            tick = max(math.floor((now - self.epoch) / g.interval),
-                       max((self._rec.last_tick.get(c.id, -(1 << 62)) + 1 for c in g.criteria), default=0))
+            tick = max(
+                math.floor((now - self.epoch) / g.interval),
+                max((self._rec.last_tick.get(c.id, -(1 << 62)) + 1 for c in g.criteria), default=0),
+            )
             jobs.append(self.poll_group(g, tick, now))
         jobs += [self.poll_alerts(s, now) for s in self._sources.values() if s.has_alerts]
         await asyncio.gather(*jobs)

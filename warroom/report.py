@@ -259,9 +259,19 @@ class Series:
             if self.n[i] or self.err[i]:
                 a = self.origin + i * self.width
                 has = self.n[i] > 0
-                out.append((a, a + self.width, self.lo[i] if has else None, self.hi[i] if has else None,
-                            self.total[i] / self.n[i] if has else None, self.n[i], self.err[i],
-                            self.bad[i] / (self.n[i] + self.err[i]), self.unknown[i] / (self.n[i] + self.err[i])))
+                out.append(
+                    (
+                        a,
+                        a + self.width,
+                        self.lo[i] if has else None,
+                        self.hi[i] if has else None,
+                        self.total[i] / self.n[i] if has else None,
+                        self.n[i],
+                        self.err[i],
+                        self.bad[i] / (self.n[i] + self.err[i]),
+                        self.unknown[i] / (self.n[i] + self.err[i]),
+                    )
+                )
         return out
 
 
@@ -400,14 +410,38 @@ class _Builder:
             so = st.signoffs.get(str(ev.data.get("role", "")))
             if so is not None and so.at == ev.ts and so.by == actor_label(ev.actor):
                 title = st.launch.roles_by_id[so.role].title
-                self.rep.gates.append(Gate("signoff", ev.seq, ev.ts, so.by, title, so.verdict, so.reason, rows,
-                                           verdict.status, verdict.reasons))
+                self.rep.gates.append(
+                    Gate(
+                        "signoff",
+                        ev.seq,
+                        ev.ts,
+                        so.by,
+                        title,
+                        so.verdict,
+                        so.reason,
+                        rows,
+                        verdict.status,
+                        verdict.reasons,
+                    )
+                )
                 self.rep.markers.append((ev.ts, "signoff", f"{title} {so.verdict}"))
         elif kind == "decision":
             d = st.decision
             assert d is not None
-            self.rep.gates.append(Gate("decision", ev.seq, ev.ts, d.by, "Commander", d.verdict, d.reason, rows,
-                                       verdict.status, verdict.reasons))
+            self.rep.gates.append(
+                Gate(
+                    "decision",
+                    ev.seq,
+                    ev.ts,
+                    d.by,
+                    "Commander",
+                    d.verdict,
+                    d.reason,
+                    rows,
+                    verdict.status,
+                    verdict.reasons,
+                )
+            )
             self.rep.markers.append((ev.ts, "decision", f"decision {d.verdict}"))
         elif kind == "rollback":
             self._rollback(ev)
@@ -447,8 +481,9 @@ class _Builder:
             self.pending_request = (actor_label(ev.actor), ev.ts)
         elif phase == "refused":
             by, at = self.pending_request or (actor_label(ev.actor), ev.ts)
-            self.rep.rollbacks.append(Rollback(by, at, None, {"at": ev.ts, "by": actor_label(ev.actor),
-                                                              "reason": str(d.get("reason", ""))}))
+            self.rep.rollbacks.append(
+                Rollback(by, at, None, {"at": ev.ts, "by": actor_label(ev.actor), "reason": str(d.get("reason", ""))})
+            )
             self.pending_request = None
         elif phase == "started":
             by, at = self.pending_request or (None, None)
@@ -492,13 +527,32 @@ class _Builder:
                         cv = by_id[it.criterion]
                         ok = cv.level in (Level.GO, Level.WARN)
                         cs = st.criteria[it.criterion]
-                        items.append(ItemRow(it.id, it.text, it.owner or "", it.critical, ok,
-                                             f"criterion {cv.criterion.name} {cv.level.value}",
-                                             cs.tracker.since if ok else None, cv.criterion.name))
+                        items.append(
+                            ItemRow(
+                                it.id,
+                                it.text,
+                                it.owner or "",
+                                it.critical,
+                                ok,
+                                f"criterion {cv.criterion.name} {cv.level.value}",
+                                cs.tracker.since if ok else None,
+                                cv.criterion.name,
+                            )
+                        )
                     else:
                         s = st.items[it.id]
-                        items.append(ItemRow(it.id, it.text, it.owner or "", it.critical, s.done,
-                                             s.by if s.done else None, s.at if s.done else None, None))
+                        items.append(
+                            ItemRow(
+                                it.id,
+                                it.text,
+                                it.owner or "",
+                                it.critical,
+                                s.done,
+                                s.by if s.done else None,
+                                s.at if s.done else None,
+                                None,
+                            )
+                        )
             rep.phases.append(PhaseRow(ph.id, ph.name, ph.at, sum(i.done for i in items), len(items), items))
         for met in rep.metrics:
             met.log_end = st.last_ts
@@ -523,16 +577,22 @@ def _threshold_lines(c: Criterion, baseline: float | None) -> list[tuple[str, fl
         if th.relative_to is None:
             out.append((f"{label} {th.text}", th.value))
         elif baseline is not None:
-            out.append((f"{label} {th.text} (= {format_value(baseline * (1 + th.value / 100), c.unit)})",
-                        baseline * (1 + th.value / 100)))
+            out.append(
+                (
+                    f"{label} {th.text} (= {format_value(baseline * (1 + th.value / 100), c.unit)})",
+                    baseline * (1 + th.value / 100),
+                )
+            )
     return out
 
 
 def integrity_text(rep: Report) -> str:
     if not rep.integrity_ok:
         where = str(rep.problem) if rep.problem else "chain broken"
-        return (f"TAMPERED: {where}. This report covers only the {rep.events:,} events before it; "
-                "run 'warroom verify' on the log")
+        return (
+            f"TAMPERED: {where}. This report covers only the {rep.events:,} events before it; "
+            "run 'warroom verify' on the log"
+        )
     text = f"chain intact: {rep.events:,} events, every hash and link verified"
     if rep.torn:
         text += f"; a torn last line ({rep.torn} bytes) from an interrupted write is not included"
@@ -552,9 +612,13 @@ def metric_summary(m: Metric) -> dict[str, Any]:
         return "—" if x is None or not math.isfinite(x) else format_value(x, unit, th)
 
     return {
-        "min": fmt(o.lo if o.n else None), "avg": fmt(o.mean), "max": fmt(o.hi if o.n else None),
+        "min": fmt(o.lo if o.n else None),
+        "avg": fmt(o.mean),
+        "max": fmt(o.hi if o.n else None),
         "share": "—" if o.share is None else f"{o.share * 100:.1f}%",
-        "samples": o.n, "no_data": o.no_data, "coverage": f"{m.coverage * 100:.1f}%",
+        "samples": o.n,
+        "no_data": o.no_data,
+        "coverage": f"{m.coverage * 100:.1f}%",
         "window": f"T+0 to {format_t_relative(m.end - m.start)} ({format_duration(m.end - m.start)})",
     }
 
@@ -566,10 +630,15 @@ def period_rows(m: Metric) -> list[dict[str, Any]]:
     for k in sorted(m.periods):
         p = m.periods[k]
         ok = m.meets(p.mean)
-        out.append({"start": format_t_relative(p.start - m.start), "samples": p.n,
-                    "avg": "—" if p.mean is None else format_value(p.mean, unit, th),
-                    "share": "—" if p.share is None else f"{p.share * 100:.1f}%",
-                    "status": "NO DATA" if ok is None else ("MET" if ok else "MISSED")})
+        out.append(
+            {
+                "start": format_t_relative(p.start - m.start),
+                "samples": p.n,
+                "avg": "—" if p.mean is None else format_value(p.mean, unit, th),
+                "share": "—" if p.share is None else f"{p.share * 100:.1f}%",
+                "status": "NO DATA" if ok is None else ("MET" if ok else "MISSED"),
+            }
+        )
     return out
 
 
@@ -589,50 +658,137 @@ def to_json(rep: Report) -> dict[str, Any]:
 
     dec = rep.decision
     return {
-        "launch": {"id": rep.launch.id, "name": rep.launch.name, "description": rep.launch.launch.description,
-                   "t0": t(rep.t0)},
-        "log": {"path": rep.path, "events": rep.events, "first": t(rep.first_ts), "last": t(rep.last_ts),
-                "kinds": dict(rep.kinds), "integrity": {"ok": rep.integrity_ok, "text": rep.integrity,
-                                                         "torn_bytes": rep.torn}},
+        "launch": {
+            "id": rep.launch.id,
+            "name": rep.launch.name,
+            "description": rep.launch.launch.description,
+            "t0": t(rep.t0),
+        },
+        "log": {
+            "path": rep.path,
+            "events": rep.events,
+            "first": t(rep.first_ts),
+            "last": t(rep.last_ts),
+            "kinds": dict(rep.kinds),
+            "integrity": {"ok": rep.integrity_ok, "text": rep.integrity, "torn_bytes": rep.torn},
+        },
         "participants": {a: sorted(k) for a, k in sorted(rep.participants.items())},
-        "final": {"status": rep.status, "reasons": list(rep.reasons),
-                  "decision": None if dec is None else {"verdict": dec.verdict, "by": dec.actor,
-                                                        "at": t(dec.ts), "reason": dec.reason},
-                  "table": [_row_json(r) for r in rep.final_rows]},
-        "gates": [{"kind": g.kind, "seq": g.seq, "at": t(g.ts), "by": g.actor, "role": g.role,
-                   "verdict": g.verdict, "reason": g.reason, "console": g.console,
-                   "console_reasons": list(g.console_reasons), "table": [_row_json(r) for r in g.rows]}
-                  for g in rep.gates],
-        "timeline": [{"seq": e.seq, "at": t(e.ts), "by": e.actor, "kind": e.kind, "what": e.text}
-                     for e in rep.timeline],
+        "final": {
+            "status": rep.status,
+            "reasons": list(rep.reasons),
+            "decision": None
+            if dec is None
+            else {"verdict": dec.verdict, "by": dec.actor, "at": t(dec.ts), "reason": dec.reason},
+            "table": [_row_json(r) for r in rep.final_rows],
+        },
+        "gates": [
+            {
+                "kind": g.kind,
+                "seq": g.seq,
+                "at": t(g.ts),
+                "by": g.actor,
+                "role": g.role,
+                "verdict": g.verdict,
+                "reason": g.reason,
+                "console": g.console,
+                "console_reasons": list(g.console_reasons),
+                "table": [_row_json(r) for r in g.rows],
+            }
+            for g in rep.gates
+        ],
+        "timeline": [
+            {"seq": e.seq, "at": t(e.ts), "by": e.actor, "kind": e.kind, "what": e.text} for e in rep.timeline
+        ],
         "timeline_omitted": rep.timeline_omitted,
-        "checklist": [{"phase": p.id, "name": p.name, "at": format_t_relative(p.at), "done": p.done,
-                       "total": p.total,
-                       "items": [{"id": i.id, "text": i.text, "owner": i.owner, "critical": i.critical,
-                                  "done": i.done, "by": i.by, "at": t(i.at), "criterion": i.criterion}
-                                 for i in p.items]} for p in rep.phases],
-        "alerts": [{"key": a.key, "source": a.source, "severity": a.severity, "title": a.title,
-                    "labels": a.labels, "started": t(a.started), "ended": t(a.ended),
-                    "duration_s": None if a.ended is None else a.ended - a.started,
-                    "acked_by": a.acked_by, "acked_at": t(a.acked_at)} for a in rep.alerts],
+        "checklist": [
+            {
+                "phase": p.id,
+                "name": p.name,
+                "at": format_t_relative(p.at),
+                "done": p.done,
+                "total": p.total,
+                "items": [
+                    {
+                        "id": i.id,
+                        "text": i.text,
+                        "owner": i.owner,
+                        "critical": i.critical,
+                        "done": i.done,
+                        "by": i.by,
+                        "at": t(i.at),
+                        "criterion": i.criterion,
+                    }
+                    for i in p.items
+                ],
+            }
+            for p in rep.phases
+        ],
+        "alerts": [
+            {
+                "key": a.key,
+                "source": a.source,
+                "severity": a.severity,
+                "title": a.title,
+                "labels": a.labels,
+                "started": t(a.started),
+                "ended": t(a.ended),
+                "duration_s": None if a.ended is None else a.ended - a.started,
+                "acked_by": a.acked_by,
+                "acked_at": t(a.acked_at),
+            }
+            for a in rep.alerts
+        ],
         "alerts_omitted": rep.alerts_omitted,
         "rollbacks": [_rollback_json(rep, r, t) for r in rep.rollbacks],
-        "success_metrics": [{"id": m.metric.id, "name": m.metric.name, "target": m.metric.target,
-                             "check": m.metric.check, "criterion": m.criterion.id if m.criterion else None,
-                             "status": m.status, **metric_summary(m), "periods": period_rows(m)}
-                            for m in rep.metrics],
-        "charts": [{"criterion": c.criterion.id, "bucket_s": c.series.width,
-                    "thresholds": [{"label": lb, "value": v} for lb, v in c.lines],
-                    "buckets": [{"start": a, "end": e, "min": lo, "max": hi, "mean": mean, "samples": n,
-                                 "errors": err, "nogo_share": bad, "unknown_share": unk}
-                                for a, e, lo, hi, mean, n, err, bad, unk in c.series.buckets()]}
-                   for c in rep.charts],
+        "success_metrics": [
+            {
+                "id": m.metric.id,
+                "name": m.metric.name,
+                "target": m.metric.target,
+                "check": m.metric.check,
+                "criterion": m.criterion.id if m.criterion else None,
+                "status": m.status,
+                **metric_summary(m),
+                "periods": period_rows(m),
+            }
+            for m in rep.metrics
+        ],
+        "charts": [
+            {
+                "criterion": c.criterion.id,
+                "bucket_s": c.series.width,
+                "thresholds": [{"label": lb, "value": v} for lb, v in c.lines],
+                "buckets": [
+                    {
+                        "start": a,
+                        "end": e,
+                        "min": lo,
+                        "max": hi,
+                        "mean": mean,
+                        "samples": n,
+                        "errors": err,
+                        "nogo_share": bad,
+                        "unknown_share": unk,
+                    }
+                    for a, e, lo, hi, mean, n, err, bad, unk in c.series.buckets()
+                ],
+            }
+            for c in rep.charts
+        ],
     }
 
 
 def _row_json(r: Row) -> dict[str, Any]:
-    return {"criterion": r.criterion, "name": r.name, "threshold": r.threshold, "actual": r.actual,
-            "value": r.value, "status": r.status, "reason": r.reason, "required": r.required}
+    return {
+        "criterion": r.criterion,
+        "name": r.name,
+        "threshold": r.threshold,
+        "actual": r.actual,
+        "value": r.value,
+        "status": r.status,
+        "reason": r.reason,
+        "required": r.required,
+    }
 
 
 def _rollback_json(rep: Report, r: Rollback, t: Any) -> dict[str, Any]:
@@ -642,8 +798,24 @@ def _rollback_json(rep: Report, r: Rollback, t: Any) -> dict[str, Any]:
         out.update(status="refused", refused_by=r.refused["by"], at=t(r.refused["at"]), reason=r.refused["reason"])
         return out
     assert rb is not None
-    out.update(status=rb.status, by=rb.by, reason=rb.reason, dry_run=rb.dry_run, automatic=rb.automatic,
-               started=t(rb.started), finished=t(rb.finished),
-               steps=[{"name": s.name, "status": s.status, "exit_code": s.exit_code, "started": t(s.started),
-                       "finished": t(s.finished), "output_tail": s.output[-20:]} for s in rb.steps])
+    out.update(
+        status=rb.status,
+        by=rb.by,
+        reason=rb.reason,
+        dry_run=rb.dry_run,
+        automatic=rb.automatic,
+        started=t(rb.started),
+        finished=t(rb.finished),
+        steps=[
+            {
+                "name": s.name,
+                "status": s.status,
+                "exit_code": s.exit_code,
+                "started": t(s.started),
+                "finished": t(s.finished),
+                "output_tail": s.output[-20:],
+            }
+            for s in rb.steps
+        ],
+    )
     return out

@@ -81,9 +81,16 @@ def _status(s: str) -> T:
 
 
 def _gate(doc: Document, rows: list[Row]) -> None:
-    doc.blocks.append(Table(["Criterion", "Threshold", "Actual", "Status"],
-                            [[T(r.name + ("" if r.required else " (advisory)")), T(r.threshold), T(r.actual),
-                              _status(r.status)] for r in rows], "gate"))
+    doc.blocks.append(
+        Table(
+            ["Criterion", "Threshold", "Actual", "Status"],
+            [
+                [T(r.name + ("" if r.required else " (advisory)")), T(r.threshold), T(r.actual), _status(r.status)]
+                for r in rows
+            ],
+            "gate",
+        )
+    )
     notes = [[T(r.name, True), T(": " + r.reason)] for r in rows if r.status not in ("GO", "WARN")]
     if notes:
         doc.blocks.append(Bullets(notes))
@@ -100,15 +107,23 @@ def build_document(rep: Report, charts: bool = True) -> Document:
     dec = rep.decision
     span = "—"
     if rep.first_ts is not None and rep.last_ts is not None:
-        span = (f"{rep.events:,} events from {rep.rel(rep.first_ts)} to {rep.rel(rep.last_ts)} "
-                f"({format_duration(rep.last_ts - rep.first_ts)})")
+        span = (
+            f"{rep.events:,} events from {rep.rel(rep.first_ts)} to {rep.rel(rep.last_ts)} "
+            f"({format_duration(rep.last_ts - rep.first_ts)})"
+        )
     decided = [T("no final decision was recorded")]
     if dec is not None:
-        decided = [T(dec.verdict, True), T(f" by {dec.actor} at {rep.when(dec.ts)}"
-                                           + (f" — {dec.reason}" if dec.reason else ""))]
-    rb_text = ", ".join(
-        f"{r.state.status}{' (dry run)' if r.state.dry_run else ''}" if r.state else "refused"
-        for r in rep.rollbacks) or "none"
+        decided = [
+            T(dec.verdict, True),
+            T(f" by {dec.actor} at {rep.when(dec.ts)}" + (f" — {dec.reason}" if dec.reason else "")),
+        ]
+    rb_text = (
+        ", ".join(
+            f"{r.state.status}{' (dry run)' if r.state.dry_run else ''}" if r.state else "refused"
+            for r in rep.rollbacks
+        )
+        or "none"
+    )
     firing = sum(1 for a in rep.alerts if a.firing)
     doc.h(2, "Summary", "summary")
     summary: list[list[Cell]] = [
@@ -126,8 +141,9 @@ def build_document(rep: Report, charts: bool = True) -> Document:
     doc.blocks.append(Bullets([[T(r)] for r in rep.reasons]))
     if rep.participants:
         doc.p("Participants:")
-        doc.blocks.append(Bullets([[T(a), T(" — " + ", ".join(sorted(k)))]
-                                   for a, k in sorted(rep.participants.items())]))
+        doc.blocks.append(
+            Bullets([[T(a), T(" — " + ", ".join(sorted(k)))] for a, k in sorted(rep.participants.items())])
+        )
 
     doc.h(2, "Go/No-Go", "gonogo")
     if dec is not None:
@@ -153,9 +169,13 @@ def build_document(rep: Report, charts: bool = True) -> Document:
 
     doc.h(2, "Timeline of decisions", "timeline")
     if rep.timeline:
-        doc.blocks.append(Table(["T", "UTC", "Who", "What"],
-                                [[T(rep.rel(e.ts)), T(rep.utc(e.ts)), T(e.actor), T(e.text)] for e in rep.timeline],
-                                "timeline"))
+        doc.blocks.append(
+            Table(
+                ["T", "UTC", "Who", "What"],
+                [[T(rep.rel(e.ts)), T(rep.utc(e.ts)), T(e.actor), T(e.text)] for e in rep.timeline],
+                "timeline",
+            )
+        )
         if rep.timeline_omitted:
             doc.p(f"… and {rep.timeline_omitted:,} later entries (see warroom log).")
     else:
@@ -164,20 +184,42 @@ def build_document(rep: Report, charts: bool = True) -> Document:
     doc.h(2, "Checklist", "checklist")
     for ph in rep.phases:
         doc.h(3, f"{ph.name} (from {format_t_relative(ph.at)}): {ph.done}/{ph.total} done")
-        doc.blocks.append(Table(["Item", "Owner", "Critical", "Done", "When", "By"],
-                                [[T(i.text), T(i.owner), T("yes" if i.critical else ""),
-                                  T("✔" if i.done else "✘ open", not i.done and i.critical),
-                                  T(rep.rel(i.at) if i.done and i.at is not None else ""), T(i.by or "")]
-                                 for i in ph.items]))
+        doc.blocks.append(
+            Table(
+                ["Item", "Owner", "Critical", "Done", "When", "By"],
+                [
+                    [
+                        T(i.text),
+                        T(i.owner),
+                        T("yes" if i.critical else ""),
+                        T("✔" if i.done else "✘ open", not i.done and i.critical),
+                        T(rep.rel(i.at) if i.done and i.at is not None else ""),
+                        T(i.by or ""),
+                    ]
+                    for i in ph.items
+                ],
+            )
+        )
 
     doc.h(2, "Alerts", "alerts")
     if rep.alerts:
-        doc.blocks.append(Table(["Alert", "Severity", "Source", "Started", "Ended", "Duration", "Acknowledged"],
-                                [[T(a.title), T(a.severity), T(a.source), T(rep.rel(a.started)),
-                                  T(rep.rel(a.ended) if a.ended is not None else "firing", a.ended is None),
-                                  T(alert_duration(rep, a)),
-                                  T(f"{a.acked_by} at {rep.rel(a.acked_at)}" if a.acked_by else "")]
-                                 for a in rep.alerts]))
+        doc.blocks.append(
+            Table(
+                ["Alert", "Severity", "Source", "Started", "Ended", "Duration", "Acknowledged"],
+                [
+                    [
+                        T(a.title),
+                        T(a.severity),
+                        T(a.source),
+                        T(rep.rel(a.started)),
+                        T(rep.rel(a.ended) if a.ended is not None else "firing", a.ended is None),
+                        T(alert_duration(rep, a)),
+                        T(f"{a.acked_by} at {rep.rel(a.acked_at)}" if a.acked_by else ""),
+                    ]
+                    for a in rep.alerts
+                ],
+            )
+        )
         if rep.alerts_omitted:
             doc.p(f"… and {rep.alerts_omitted:,} more.")
     else:
@@ -199,35 +241,89 @@ def build_document(rep: Report, charts: bool = True) -> Document:
         started = f"started by {rb.by} at {rep.rel(rb.started)}"
         done = f", finished at {rep.rel(rb.finished)}" if rb.finished is not None else ", not finished in the log"
         doc.p("; ".join(x for x in (req, started + done) if x) + (f". Reason: {rb.reason}" if rb.reason else ""))
-        doc.blocks.append(Table(["#", "Step", "Status", "Exit", "Started", "Took"],
-                                [[T(str(i)), T(s.name), T(s.status, s.status not in ("ok", "pending")),
-                                  T("" if s.exit_code is None else str(s.exit_code)),
-                                  T(rep.rel(s.started) if s.started else ""),
-                                  T(format_duration(s.finished - s.started) if s.started and s.finished else "")]
-                                 for i, s in enumerate(rb.steps, 1)]))
+        doc.blocks.append(
+            Table(
+                ["#", "Step", "Status", "Exit", "Started", "Took"],
+                [
+                    [
+                        T(str(i)),
+                        T(s.name),
+                        T(s.status, s.status not in ("ok", "pending")),
+                        T("" if s.exit_code is None else str(s.exit_code)),
+                        T(rep.rel(s.started) if s.started else ""),
+                        T(format_duration(s.finished - s.started) if s.started and s.finished else ""),
+                    ]
+                    for i, s in enumerate(rb.steps, 1)
+                ],
+            )
+        )
         for i, s in enumerate(rb.steps, 1):
             if s.output:
-                doc.blocks.append(Code(f"Output of step {i} (last {min(20, len(s.output))} lines):",
-                                       [plain(x) for x in s.output[-20:]]))
+                doc.blocks.append(
+                    Code(
+                        f"Output of step {i} (last {min(20, len(s.output))} lines):", [plain(x) for x in s.output[-20:]]
+                    )
+                )
 
     doc.h(2, "Success metrics", "metrics")
     if rep.metrics:
         rows = []
         for m in rep.metrics:
             s = metric_summary(m)
-            rows.append([T(m.metric.name), T(m.metric.target), T(m.metric.check), T(s["window"]), T(s["coverage"]),
-                         T(s["min"]), T(s["avg"]), T(s["max"]), T(s["share"]), T(m.status, True)])
-        doc.blocks.append(Table(["Metric", "Target", "Check", "Window", "Log covers", "Min", "Avg", "Max",
-                                 "Samples meeting target", "Status"], rows))
+            rows.append(
+                [
+                    T(m.metric.name),
+                    T(m.metric.target),
+                    T(m.metric.check),
+                    T(s["window"]),
+                    T(s["coverage"]),
+                    T(s["min"]),
+                    T(s["avg"]),
+                    T(s["max"]),
+                    T(s["share"]),
+                    T(m.status, True),
+                ]
+            )
+        doc.blocks.append(
+            Table(
+                [
+                    "Metric",
+                    "Target",
+                    "Check",
+                    "Window",
+                    "Log covers",
+                    "Min",
+                    "Avg",
+                    "Max",
+                    "Samples meeting target",
+                    "Status",
+                ],
+                rows,
+            )
+        )
         for m in rep.metrics:
             if m.criterion is None:
-                doc.p(f"{m.metric.name}: measured outside the log ({m.metric.source or ''} {m.metric.query or ''}); "
-                      "check it there.")
+                doc.p(
+                    f"{m.metric.name}: measured outside the log ({m.metric.source or ''} {m.metric.query or ''}); "
+                    "check it there."
+                )
             elif len(m.periods) > 1:
                 doc.p(f"{m.metric.name} per {m.metric.check} period:")
-                doc.blocks.append(Table(["From", "Samples", "Avg", "Meeting target", "Status"],
-                                        [[T(p["start"]), T(str(p["samples"])), T(p["avg"]), T(p["share"]),
-                                          T(p["status"], p["status"] != "MET")] for p in period_rows(m)]))
+                doc.blocks.append(
+                    Table(
+                        ["From", "Samples", "Avg", "Meeting target", "Status"],
+                        [
+                            [
+                                T(p["start"]),
+                                T(str(p["samples"])),
+                                T(p["avg"]),
+                                T(p["share"]),
+                                T(p["status"], p["status"] != "MET"),
+                            ]
+                            for p in period_rows(m)
+                        ],
+                    )
+                )
     else:
         doc.p("No success metrics are defined.")
 

@@ -27,9 +27,17 @@ svg.chart{display:block;margin:.3em 0 1em;max-width:100%;height:auto}
 nav a{margin-right:1em}
 @media print{nav{display:none}}
 """
-NAV = [("summary", "Summary"), ("gonogo", "Go/No-Go"), ("charts", "Charts"), ("timeline", "Timeline"),
-       ("checklist", "Checklist"), ("alerts", "Alerts"), ("rollbacks", "Rollbacks"), ("metrics", "Success metrics"),
-       ("integrity", "Integrity")]
+NAV = [
+    ("summary", "Summary"),
+    ("gonogo", "Go/No-Go"),
+    ("charts", "Charts"),
+    ("timeline", "Timeline"),
+    ("checklist", "Checklist"),
+    ("alerts", "Alerts"),
+    ("rollbacks", "Rollbacks"),
+    ("metrics", "Success metrics"),
+    ("integrity", "Integrity"),
+]
 STATUS_WORDS = {"GO", "WARN", "NO-GO", "ROLLBACK", "UNKNOWN", "MET", "MISSED", "NO DATA", "MET so far"}
 
 
@@ -52,9 +60,13 @@ def _td(cell: Cell) -> str:
 
 def render_html(rep: Report) -> str:
     doc = build_document(rep, charts=True)
-    out = ["<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
-           '<meta name="viewport" content="width=device-width, initial-scale=1">',
-           f"<title>{h(doc.title)}</title>", f"<style>{CSS}</style></head><body>"]
+    out = [
+        "<!DOCTYPE html>",
+        '<html lang="en"><head><meta charset="utf-8">',
+        '<meta name="viewport" content="width=device-width, initial-scale=1">',
+        f"<title>{h(doc.title)}</title>",
+        f"<style>{CSS}</style></head><body>",
+    ]
     nav_done = False
     for b in doc.blocks:
         if isinstance(b, Heading):
@@ -70,8 +82,9 @@ def render_html(rep: Report) -> str:
             out.append("<ul>" + "".join(f"<li>{_runs(i)}</li>" for i in b.items) + "</ul>")
         elif isinstance(b, Table):
             cls = f' class="{h(b.cls)}"' if b.cls else ""
-            head = "" if not any(b.head) else "<thead><tr>" + "".join(f"<th>{h(x)}</th>" for x in b.head) + \
-                "</tr></thead>"
+            head = (
+                "" if not any(b.head) else "<thead><tr>" + "".join(f"<th>{h(x)}</th>" for x in b.head) + "</tr></thead>"
+            )
             body = "".join("<tr>" + "".join(_td(c) for c in row) + "</tr>" for row in b.rows)
             out.append(f"<table{cls}>{head}<tbody>{body}</tbody></table>")
         elif isinstance(b, Code):

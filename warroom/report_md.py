@@ -40,7 +40,7 @@ def _runs(parts: Cell) -> str:
     for r in runs:
         text = md(r.text)
         if r.strong and text.strip():
-            lead, core, trail = text[: len(text) - len(text.lstrip())], text.strip(), text[len(text.rstrip()):]
+            lead, core, trail = text[: len(text) - len(text.lstrip())], text.strip(), text[len(text.rstrip()) :]
             text = f"{lead}**{core}**{trail}"
         out.append(text)
     return "".join(out).strip()

@@ -42,20 +42,26 @@ def chart_svg(rep: Report, chart: Chart, esc: Callable[[object], str]) -> str:
     def y(v: float) -> float:
         return TOP + (hi - v) / (hi - lo) * ph
 
-    out = [f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {W} {H}" width="{W}" height="{H}" '
-           f'role="img" aria-labelledby="t-{esc(c.id)}" class="chart">',
-           f'<title id="t-{esc(c.id)}">{esc(c.name)} over the launch</title>',
-           f'<rect x="{LEFT}" y="{TOP}" width="{pw}" height="{ph}" fill="#fafafa" stroke="#cccccc"/>']
+    out = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {W} {H}" width="{W}" height="{H}" '
+        f'role="img" aria-labelledby="t-{esc(c.id)}" class="chart">',
+        f'<title id="t-{esc(c.id)}">{esc(c.name)} over the launch</title>',
+        f'<rect x="{LEFT}" y="{TOP}" width="{pw}" height="{ph}" fill="#fafafa" stroke="#cccccc"/>',
+    ]
     for a, b, *_rest, bad, unknown in buckets:
         # shaded where the criterion stood NO-GO (or UNKNOWN): faint for a moment, solid for the whole bucket
         share, colour = (bad, "#e06666") if bad else (unknown, "#b0b0b0")
         if share:
-            out.append(f'<rect x="{x(a):.1f}" y="{TOP}" width="{max(0.8, x(b) - x(a)):.1f}" height="{ph}" '
-                       f'fill="{colour}" fill-opacity="{0.2 + 0.6 * share:.2f}"/>')
+            out.append(
+                f'<rect x="{x(a):.1f}" y="{TOP}" width="{max(0.8, x(b) - x(a)):.1f}" height="{ph}" '
+                f'fill="{colour}" fill-opacity="{0.2 + 0.6 * share:.2f}"/>'
+            )
     for label, v in chart.lines:
         colour = "#c0392b" if label.startswith("trigger") else ("#e67e22" if label.startswith("warn") else "#27ae60")
-        out.append(f'<line x1="{LEFT}" x2="{LEFT + pw}" y1="{y(v):.1f}" y2="{y(v):.1f}" stroke="{colour}" '
-                   f'stroke-dasharray="5 3"/>')
+        out.append(
+            f'<line x1="{LEFT}" x2="{LEFT + pw}" y1="{y(v):.1f}" y2="{y(v):.1f}" stroke="{colour}" '
+            f'stroke-dasharray="5 3"/>'
+        )
         out.append(f'<text x="{LEFT + pw + 4}" y="{y(v) + 4:.1f}" font-size="10" fill="{colour}">{esc(label)}</text>')
     path = []
     for a, b, vlo, vhi, mean, *_r in buckets:
@@ -81,8 +87,10 @@ def chart_svg(rep: Report, chart: Chart, esc: Callable[[object], str]) -> str:
             continue
         colour = MARK_COLOURS.get(kind, "#555555")
         dash = ' stroke-dasharray="2 2"' if kind == "t0" else ""
-        out.append(f'<line x1="{x(ts):.1f}" x2="{x(ts):.1f}" y1="{TOP}" y2="{TOP + ph}" stroke="{colour}"{dash}>'
-                   f'<title>{esc(rep.rel(ts))} {esc(label)}</title></line>')
+        out.append(
+            f'<line x1="{x(ts):.1f}" x2="{x(ts):.1f}" y1="{TOP}" y2="{TOP + ph}" stroke="{colour}"{dash}>'
+            f"<title>{esc(rep.rel(ts))} {esc(label)}</title></line>"
+        )
     unit_th = th
 
     def fv(v: float) -> str:
@@ -95,13 +103,19 @@ def chart_svg(rep: Report, chart: Chart, esc: Callable[[object], str]) -> str:
         ticks.append((rep.t0, "t0"))
     for ts, which in ticks:
         anchor = {"start": "start", "end": "end"}.get(which, "middle")
-        out.append(f'<text x="{x(ts):.1f}" y="{TOP + ph + 14}" font-size="10" text-anchor="{anchor}">'
-                   f'{esc(format_t_relative(ts - rep.t0))}</text>')
-    out.append(f'<text x="{LEFT}" y="{H - 16}" font-size="10" fill="#555555">'
-               f'{esc(c.name)} ({esc(c.unit or "count")}): min-max bars and mean per '
-               f'{esc(_width(chart.series.width))}; shaded red while NO-GO, grey while UNKNOWN</text>')
-    out.append(f'<text x="{LEFT}" y="{H - 4}" font-size="10" fill="#555555">vertical lines: blue sign-off, '
-               'green decision, orange rollback, dotted T-0 (hover for details)</text>')
+        out.append(
+            f'<text x="{x(ts):.1f}" y="{TOP + ph + 14}" font-size="10" text-anchor="{anchor}">'
+            f"{esc(format_t_relative(ts - rep.t0))}</text>"
+        )
+    out.append(
+        f'<text x="{LEFT}" y="{H - 16}" font-size="10" fill="#555555">'
+        f"{esc(c.name)} ({esc(c.unit or 'count')}): min-max bars and mean per "
+        f"{esc(_width(chart.series.width))}; shaded red while NO-GO, grey while UNKNOWN</text>"
+    )
+    out.append(
+        f'<text x="{LEFT}" y="{H - 4}" font-size="10" fill="#555555">vertical lines: blue sign-off, '
+        "green decision, orange rollback, dotted T-0 (hover for details)</text>"
+    )
     out.append("</svg>")
     return "\n".join(out)
 

@@ -85,8 +85,10 @@ def plan_text(launch: Launch, dry_run: bool | None = None) -> list[str]:
     rb = launch.rollback
     steps = rb.steps
     dry = effective_dry_run(launch, dry_run)
-    lines = [f"Rollback of launch {launch.id}: {len(steps)} step{'s' if len(steps) != 1 else ''}, "
-             "run one after another; a failing step stops the rest."]
+    lines = [
+        f"Rollback of launch {launch.id}: {len(steps)} step{'s' if len(steps) != 1 else ''}, "
+        "run one after another; a failing step stops the rest."
+    ]
     if dry:
         why = "rollback.dry_run is set in the config" if rb.dry_run else "--dry-run"
         lines.append(f"DRY RUN ({why}): nothing will be executed; every step is recorded as skipped.")
@@ -141,7 +143,8 @@ class _Output:
     fresh: list[str] = field(default_factory=list)  # every new line, for a live panel in this process
     _partial: str = ""
     _decoder: codecs.IncrementalDecoder = field(
-        default_factory=lambda: codecs.getincrementaldecoder("utf-8")(errors="replace"))
+        default_factory=lambda: codecs.getincrementaldecoder("utf-8")(errors="replace")
+    )
 
     def feed(self, data: bytes, final: bool = False) -> None:
         text = self._partial + self._decoder.decode(data, final)
@@ -172,8 +175,10 @@ class _Output:
         """Move the kept tail to `pending`, after a line saying what was cut."""
         self.feed(b"", final=True)
         if self.cut_lines:
-            self.pending.append(f"[warroom] … {self.cut_lines} lines ({self.cut_chars} characters) of output "
-                                f"not recorded here; the last {len(self.tail)} lines follow …")
+            self.pending.append(
+                f"[warroom] … {self.cut_lines} lines ({self.cut_chars} characters) of output "
+                f"not recorded here; the last {len(self.tail)} lines follow …"
+            )
         self.pending.extend(self.tail)
         self.tail.clear()
 
@@ -206,7 +211,7 @@ def group_members(pgid: int) -> list[int]:
             stat = Path(entry.path, "stat").read_bytes()
         except OSError:
             continue
-        fields = stat[stat.rfind(b")") + 2:].split()
+        fields = stat[stat.rfind(b")") + 2 :].split()
         if len(fields) > 2 and fields[0] not in (b"Z", b"X") and int(fields[2]) == pgid:
             out.append(int(entry.name))
     return out
@@ -245,11 +250,17 @@ def _exit_text(code: int | None) -> str:
     return f"exit {code}"
 
 
-async def run_command(argv: list[str], *, cwd: str | None, env: dict[str, str], timeout: float,
-                      emit: Callable[[list[str], dict[str, int] | None], None],
-                      live: Callable[[list[str]], None] | None = None,
-                      on_spawn: Callable[[int], None] | None = None,
-                      kill_grace: float = KILL_GRACE) -> CommandResult:
+async def run_command(
+    argv: list[str],
+    *,
+    cwd: str | None,
+    env: dict[str, str],
+    timeout: float,
+    emit: Callable[[list[str], dict[str, int] | None], None],
+    live: Callable[[list[str]], None] | None = None,
+    on_spawn: Callable[[int], None] | None = None,
+    kill_grace: float = KILL_GRACE,
+) -> CommandResult:
     """Run one command without a shell in a new session; stream its output to `emit` in batches."""
     start = time.monotonic()
     out = _Output()
@@ -268,8 +279,14 @@ async def run_command(argv: list[str], *, cwd: str | None, env: dict[str, str], 
 
     try:
         proc = await asyncio.create_subprocess_exec(
-            *argv, stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.STDOUT, cwd=cwd, env={**os.environ, **env}, start_new_session=True)
+            *argv,
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT,
+            cwd=cwd,
+            env={**os.environ, **env},
+            start_new_session=True,
+        )
     except (OSError, ValueError) as e:
         why = getattr(e, "strerror", None) or str(e)
         detail = f"could not start {argv[0] if argv else '(empty argv)'}: {why}"
@@ -301,8 +318,7 @@ async def run_command(argv: list[str], *, cwd: str | None, env: dict[str, str], 
             flush()
         if status == "timeout":
             detail = f"timed out after {format_duration(timeout)}"
-            out.add(f"[warroom] {detail}; stopping its process group {pgid} (SIGTERM, SIGKILL after "
-                    f"{kill_grace:g}s)")
+            out.add(f"[warroom] {detail}; stopping its process group {pgid} (SIGTERM, SIGKILL after {kill_grace:g}s)")
             if not await stop_group(pgid, kill_grace):
                 out.add(f"[warroom] some processes of group {pgid} could not be stopped")
             with contextlib.suppress(TimeoutError):
@@ -345,9 +361,18 @@ def _ids(roles: list[Any]) -> list[str]:
 class RollbackRunner:
     """Runs the launch's rollback procedure once, recording every stage in the log."""
 
-    def __init__(self, launch: Launch, log: DecisionLog, actor: Actor, *, dry_run: bool | None = None,
-                 clock: Callable[[], float] = time.time, on_output: OutputHook | None = None,
-                 on_event: EventHook | None = None, kill_grace: float = KILL_GRACE):
+    def __init__(
+        self,
+        launch: Launch,
+        log: DecisionLog,
+        actor: Actor,
+        *,
+        dry_run: bool | None = None,
+        clock: Callable[[], float] = time.time,
+        on_output: OutputHook | None = None,
+        on_event: EventHook | None = None,
+        kill_grace: float = KILL_GRACE,
+    ):
         self.launch = launch
         self.log = log
         self.actor = actor
@@ -372,8 +397,10 @@ class RollbackRunner:
             return "no role may roll back: rollback.allowed_roles is empty in the config"
         if not set(roles) & set(rb.allowed_roles):
             who = self.actor.name or self.actor.user
-            return (f"{who} may not roll back: it needs one of the roles {', '.join(rb.allowed_roles)}, "
-                    f"and {who} has {', '.join(roles) if roles else 'no role'} in this launch")
+            return (
+                f"{who} may not roll back: it needs one of the roles {', '.join(rb.allowed_roles)}, "
+                f"and {who} has {', '.join(roles) if roles else 'no role'} in this launch"
+            )
         return None
 
     def _auto_refusal(self) -> str | None:
@@ -391,12 +418,26 @@ class RollbackRunner:
 
     # -------------------------------------------------------------- running
 
-    async def run(self, reason: str, *, automatic: bool = False, triggering: dict | None = None,
-                  roles: list[str] | None = None, observer: bool = False) -> bool:
+    async def run(
+        self,
+        reason: str,
+        *,
+        automatic: bool = False,
+        triggering: dict | None = None,
+        roles: list[str] | None = None,
+        observer: bool = False,
+    ) -> bool:
         """Request, check, lock and run the procedure; True only if every step (and verify) passed."""
         roles = actor_roles(self.launch, self.actor) if roles is None else _ids(roles)
-        req: dict[str, Any] = {"phase": "requested", "reason": reason, "automatic": automatic,
-                               "dry_run": self.dry_run, "roles": list(roles), "observer": observer, "pid": os.getpid()}
+        req: dict[str, Any] = {
+            "phase": "requested",
+            "reason": reason,
+            "automatic": automatic,
+            "dry_run": self.dry_run,
+            "roles": list(roles),
+            "observer": observer,
+            "pid": os.getpid(),
+        }
         if triggering is not None:
             req["triggering"] = triggering  # evidence for the log only; never reaches a command
             crits = triggering.get("criteria")
@@ -411,16 +452,26 @@ class RollbackRunner:
         if not lock.try_acquire():
             pid = lock.holder_pid()
             holder = f"pid {pid}" if pid else "holder unknown"
-            self._append({"phase": "refused", "reason": f"another rollback is running ({holder}, "
-                                                        f"lock {lock.path})", "holder_pid": pid})
+            self._append(
+                {
+                    "phase": "refused",
+                    "reason": f"another rollback is running ({holder}, lock {lock.path})",
+                    "holder_pid": pid,
+                }
+            )
             return False
         self.running = True
         try:
             orphan = orphaned_step(self.log.path)
             if orphan is not None:
-                self._append({"phase": "refused", "reason": f"a step of an interrupted rollback is still running "
-                                                            f"(process group {orphan}); wait for it or stop it",
-                              "orphan_pgid": orphan})
+                self._append(
+                    {
+                        "phase": "refused",
+                        "reason": f"a step of an interrupted rollback is still running "
+                        f"(process group {orphan}); wait for it or stop it",
+                        "orphan_pgid": orphan,
+                    }
+                )
                 return False
             recover_interrupted(self.log, self.actor, lock_held=True)
             marker = running_marker(self.log.path)
@@ -435,9 +486,15 @@ class RollbackRunner:
 
     async def _procedure(self, reason: str, automatic: bool, triggering: dict | None) -> bool:
         steps = self.launch.rollback.steps
-        started: dict[str, Any] = {"phase": "started", "steps": [s.name for s in steps], "dry_run": self.dry_run,
-                                   "automatic": automatic, "reason": reason, "pid": os.getpid(),
-                                   "plan": plan_text(self.launch, self.dry_run)}
+        started: dict[str, Any] = {
+            "phase": "started",
+            "steps": [s.name for s in steps],
+            "dry_run": self.dry_run,
+            "automatic": automatic,
+            "reason": reason,
+            "pid": os.getpid(),
+            "plan": plan_text(self.launch, self.dry_run),
+        }
         if triggering is not None:
             started["triggering"] = triggering
         self._append(started)
@@ -445,27 +502,56 @@ class RollbackRunner:
         try:
             for i, step in enumerate(steps):
                 if self.dry_run:
-                    self._append({"phase": "step_finished", "index": i, "name": step.name, "status": "skipped",
-                                  "exit_code": None, "duration": 0.0, "detail": "skipped (dry run)"})
+                    self._append(
+                        {
+                            "phase": "step_finished",
+                            "index": i,
+                            "name": step.name,
+                            "status": "skipped",
+                            "exit_code": None,
+                            "duration": 0.0,
+                            "detail": "skipped (dry run)",
+                        }
+                    )
                     continue
                 res = await self._step(i, step)
                 if res.status != "ok":
                     ok = False
                     why = f"step {i + 1} '{step.name}' {res.status}: {res.detail}"
                     for j in range(i + 1, len(steps)):
-                        self._append({"phase": "step_finished", "index": j, "name": steps[j].name,
-                                      "status": "skipped", "exit_code": None, "duration": 0.0,
-                                      "detail": "not run: an earlier step failed"})
+                        self._append(
+                            {
+                                "phase": "step_finished",
+                                "index": j,
+                                "name": steps[j].name,
+                                "status": "skipped",
+                                "exit_code": None,
+                                "duration": 0.0,
+                                "detail": "not run: an earlier step failed",
+                            }
+                        )
                     break
             if ok:
                 ok, why = await self._verify()
         except asyncio.CancelledError:
-            self._append({"phase": "finished", "ok": False, "reason": "cancelled: the console running it stopped",
-                          "dry_run": self.dry_run})
+            self._append(
+                {
+                    "phase": "finished",
+                    "ok": False,
+                    "reason": "cancelled: the console running it stopped",
+                    "dry_run": self.dry_run,
+                }
+            )
             raise
         except Exception as e:  # a bug here must still close the record and release the lock
-            self._append({"phase": "finished", "ok": False, "reason": f"internal error: {type(e).__name__}: {e}",
-                          "dry_run": self.dry_run})
+            self._append(
+                {
+                    "phase": "finished",
+                    "ok": False,
+                    "reason": f"internal error: {type(e).__name__}: {e}",
+                    "dry_run": self.dry_run,
+                }
+            )
             return False
         if ok and self.dry_run:
             why = "dry run: nothing was executed"
@@ -483,8 +569,17 @@ class RollbackRunner:
 
     async def _step(self, i: int, step: RollbackStep) -> CommandResult:
         argv = step_argv(step)
-        self._append({"phase": "step_started", "index": i, "name": step.name, "argv": argv,
-                      "cwd": step.cwd, "timeout": step.timeout, "env_keys": sorted(step.env)})
+        self._append(
+            {
+                "phase": "step_started",
+                "index": i,
+                "name": step.name,
+                "argv": argv,
+                "cwd": step.cwd,
+                "timeout": step.timeout,
+                "env_keys": sorted(step.env),
+            }
+        )
 
         def emit(lines: list[str], cut: dict[str, int] | None) -> None:
             data: dict[str, Any] = {"phase": "step_output", "index": i, "lines": lines}
@@ -492,11 +587,28 @@ class RollbackRunner:
                 data["cut"] = cut
             self._append(data)
 
-        res = await run_command(argv, cwd=step.cwd, env=dict(step.env), timeout=step.timeout, emit=emit,
-                                live=self._live(i), on_spawn=self._note_group, kill_grace=self.kill_grace)
+        res = await run_command(
+            argv,
+            cwd=step.cwd,
+            env=dict(step.env),
+            timeout=step.timeout,
+            emit=emit,
+            live=self._live(i),
+            on_spawn=self._note_group,
+            kill_grace=self.kill_grace,
+        )
         self._note_group(0)  # no step running now
-        self._append({"phase": "step_finished", "index": i, "name": step.name, "exit_code": res.exit_code,
-                      "status": res.status, "duration": round(res.duration, 3), "detail": res.detail})
+        self._append(
+            {
+                "phase": "step_finished",
+                "index": i,
+                "name": step.name,
+                "exit_code": res.exit_code,
+                "status": res.status,
+                "duration": round(res.duration, 3),
+                "detail": res.detail,
+            }
+        )
         return res
 
     async def _verify(self) -> tuple[bool, str]:
@@ -510,19 +622,43 @@ class RollbackRunner:
             return True, ""
         self._append({"phase": "verify", "status": "running", "kind": kind, "what": what, "within": v.within})
         if v.run is not None:
+
             def emit(lines: list[str], cut: dict[str, int] | None) -> None:
                 self._append({"phase": "verify_output", "lines": lines} | ({"cut": cut} if cut else {}))
 
-            res = await run_command(list(v.run), cwd=None, env={}, timeout=v.within, emit=emit,
-                                    live=self._live(None), on_spawn=self._note_group, kill_grace=self.kill_grace)
+            res = await run_command(
+                list(v.run),
+                cwd=None,
+                env={},
+                timeout=v.within,
+                emit=emit,
+                live=self._live(None),
+                on_spawn=self._note_group,
+                kill_grace=self.kill_grace,
+            )
             ok = res.status == "ok"
             detail = f"{what}: " + ("exit 0" if ok else res.detail)
-            self._append({"phase": "verify", "status": "passed" if ok else "failed", "kind": kind,
-                          "exit_code": res.exit_code, "duration": round(res.duration, 3), "detail": detail})
+            self._append(
+                {
+                    "phase": "verify",
+                    "status": "passed" if ok else "failed",
+                    "kind": kind,
+                    "exit_code": res.exit_code,
+                    "duration": round(res.duration, 3),
+                    "detail": detail,
+                }
+            )
         else:
             ok, detail, took = await self._verify_criterion(str(v.criterion), v.within)
-            self._append({"phase": "verify", "status": "passed" if ok else "failed", "kind": kind,
-                          "duration": round(took, 3), "detail": detail})
+            self._append(
+                {
+                    "phase": "verify",
+                    "status": "passed" if ok else "failed",
+                    "kind": kind,
+                    "duration": round(took, 3),
+                    "detail": detail,
+                }
+            )
         return ok, ("" if ok else f"verify failed: {detail}")
 
     async def _verify_criterion(self, cid: str, within: float) -> tuple[bool, str, float]:
@@ -543,8 +679,11 @@ class RollbackRunner:
                 return True, f"{c.name} is GO: {cv.reason}", time.monotonic() - start_mono
             if time.monotonic() - start_mono >= within:
                 seen = f"last {cv.level.value}: {cv.reason}" if fresh else "no new sample arrived"
-                return False, f"{c.name} not GO within {format_duration(within)} ({seen})", \
-                    time.monotonic() - start_mono
+                return (
+                    False,
+                    f"{c.name} not GO within {format_duration(within)} ({seen})",
+                    time.monotonic() - start_mono,
+                )
             await asyncio.sleep(0.5)
 
 
@@ -576,9 +715,16 @@ def recover_interrupted(log: DecisionLog, actor: Actor, *, lock_held: bool = Fal
         if not marker.exists() or orphaned_step(log.path) is not None:
             return False
         pid, _pgid = _read_marker(marker)
-        log.append("rollback", {"phase": "finished", "ok": False, "interrupted": True,
-                                "reason": f"interrupted: the process running it (pid {pid or '?'}) died "
-                                          "before finishing"}, actor=actor)
+        log.append(
+            "rollback",
+            {
+                "phase": "finished",
+                "ok": False,
+                "interrupted": True,
+                "reason": f"interrupted: the process running it (pid {pid or '?'}) died before finishing",
+            },
+            actor=actor,
+        )
         marker.unlink(missing_ok=True)
         return True
     finally:

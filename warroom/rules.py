@@ -106,8 +106,14 @@ def classify(c: Criterion, value: float, baseline: float | None) -> Level:
     return Level.GO
 
 
-def judge(c: Criterion, value: float | None, error: str | None = None, baseline: float | None = None,
-          before_baseline: bool = False, reason: str = "") -> Judgement:
+def judge(
+    c: Criterion,
+    value: float | None,
+    error: str | None = None,
+    baseline: float | None = None,
+    before_baseline: bool = False,
+    reason: str = "",
+) -> Judgement:
     """What one sample says about a criterion, before hysteresis."""
     detail = f": {reason}" if reason else ""
     if error is not None and error != NO_DATA_ERROR:
@@ -129,8 +135,12 @@ def judge(c: Criterion, value: float | None, error: str | None = None, baseline:
     if level == Level.ROLLBACK:
         tt = c.trigger_threshold
         assert tt is not None
-        return Judgement(Level.ROLLBACK, f"{shown} meets rollback trigger {_bound_text(tt, baseline, c.unit)}",
-                         breach=True, trigger=True)
+        return Judgement(
+            Level.ROLLBACK,
+            f"{shown} meets rollback trigger {_bound_text(tt, baseline, c.unit)}",
+            breach=True,
+            trigger=True,
+        )
     if level == Level.NOGO:
         return Judgement(Level.NOGO, f"{shown} misses {_bound_text(go, baseline, c.unit)}", breach=True)
     ct = c.clear_threshold
@@ -138,8 +148,12 @@ def judge(c: Criterion, value: float | None, error: str | None = None, baseline:
     if level == Level.WARN:
         wt = c.warn_threshold
         assert wt is not None
-        return Judgement(Level.WARN, f"{shown} meets {_bound_text(go, baseline, c.unit)} but is outside the "
-                                     f"warning band {_bound_text(wt, baseline, c.unit)}", clears=clears)
+        return Judgement(
+            Level.WARN,
+            f"{shown} meets {_bound_text(go, baseline, c.unit)} but is outside the "
+            f"warning band {_bound_text(wt, baseline, c.unit)}",
+            clears=clears,
+        )
     return Judgement(Level.GO, f"{shown} meets {_bound_text(go, baseline, c.unit)}", clears=clears)
 
 
@@ -195,8 +209,10 @@ class Tracker:
             self.good_run = self.good_run + 1 if j.clears else 0
             if self.good_run < c.clear_samples:
                 extra = "" if j.clears else f", each meeting the clear threshold {c.clear}"
-                self.reason = (f"recovering: {self.good_run}/{c.clear_samples} consecutive good samples"
-                               f"{extra} needed to clear; latest: {j.reason}")
+                self.reason = (
+                    f"recovering: {self.good_run}/{c.clear_samples} consecutive good samples"
+                    f"{extra} needed to clear; latest: {j.reason}"
+                )
                 return
             self._hold(Level.GO, t)
             self.good_run = 0
@@ -215,15 +231,18 @@ class Tracker:
             self.trigger_run, self.trigger_start = 0, None
         trig = c.trigger
         if self.held == Level.ROLLBACK or (
-                trig is not None and j.trigger and _confirmed(self.trigger_run, trig.samples, self.trigger_start,
-                                                              trig.hold, t)):
+            trig is not None
+            and j.trigger
+            and _confirmed(self.trigger_run, trig.samples, self.trigger_start, trig.hold, t)
+        ):
             self.pending = False
             self._hold(Level.ROLLBACK, t)
             why = j.reason if j.trigger else f"rollback trigger fired and has not cleared; now {j.reason}"
             self._set(Level.ROLLBACK, why, t)
             return
-        if self.held == Level.NOGO or _confirmed(self.breach_run, c.breach_samples, self.breach_start,
-                                                 c.breach_hold, t):
+        if self.held == Level.NOGO or _confirmed(
+            self.breach_run, c.breach_samples, self.breach_start, c.breach_hold, t
+        ):
             self.pending = False
             self._hold(Level.NOGO, t)
             self._set(Level.NOGO, j.reason + self._pending_trigger(c), t)

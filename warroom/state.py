@@ -154,8 +154,12 @@ class LaunchState:
 
     def __post_init__(self) -> None:
         for c in self.launch.criteria:
-            self.criteria.setdefault(c.id, CriterionState(c.id, trigger_mode=c.trigger.mode if c.trigger else "off",
-                                                          stale_limit=stale_limit(self.launch, c)))
+            self.criteria.setdefault(
+                c.id,
+                CriterionState(
+                    c.id, trigger_mode=c.trigger.mode if c.trigger else "off", stale_limit=stale_limit(self.launch, c)
+                ),
+            )
         for _p, _s, item in self.launch.items:
             self.items.setdefault(item.id, ItemState())
 
@@ -198,9 +202,18 @@ class LaunchState:
             return  # a value fetched for the baseline moment only; it says nothing about now
         why = str(d.get("reason") or "")
         tr = cs.tracker
-        if (self.lean and error is None and value is not None and not before and math.isfinite(value)
-                and tr.held == Level.GO and not tr.pending and tr.level in _STEADY
-                and (moment is None or cs.baseline is not None) and classify(c, value, cs.baseline) == tr.level):
+        if (
+            self.lean
+            and error is None
+            and value is not None
+            and not before
+            and math.isfinite(value)
+            and tr.held == Level.GO
+            and not tr.pending
+            and tr.level in _STEADY
+            and (moment is None or cs.baseline is not None)
+            and classify(c, value, cs.baseline) == tr.level
+        ):
             # judge + step would keep level, since and runs as they are and only take this sample's words
             cs.unworded = (value, cs.baseline, why)
             cs.value, cs.t, cs.error = value, t, None
@@ -218,8 +231,9 @@ class LaunchState:
         if after != before_level:
             self._criterion_transition(ev, c, before_level, after, cs.tracker.reason, t)
 
-    def _criterion_transition(self, ev: Event, c: Criterion, before: Level, after: Level, reason: str,
-                              t: float) -> None:
+    def _criterion_transition(
+        self, ev: Event, c: Criterion, before: Level, after: Level, reason: str, t: float
+    ) -> None:
         key = f"criterion:{c.id}"
         bad = after in (Level.NOGO, Level.ROLLBACK)
         existing = self.alerts.get(key)
@@ -249,9 +263,15 @@ class LaunchState:
             if summary:
                 title += f": {summary}"
             if a is None or not a.firing:
-                self.alerts[key] = AlertState(key, str(d.get("source", "alertmanager")),
-                                              labels.get("severity", "warning"), title, labels, ann,
-                                              _num(d.get("starts_at"), t))
+                self.alerts[key] = AlertState(
+                    key,
+                    str(d.get("source", "alertmanager")),
+                    labels.get("severity", "warning"),
+                    title,
+                    labels,
+                    ann,
+                    _num(d.get("starts_at"), t),
+                )
                 self._say(ev, f"alert firing: {title}")
             else:
                 a.labels, a.annotations, a.title = labels, ann, title
@@ -286,8 +306,14 @@ class LaunchState:
         role = str(d.get("role", ""))
         verdict = "GO" if d.get("verdict") == "GO" else "NO-GO"
         snap = _map(d.get("snapshot"))
-        so = Signoff(role, verdict, actor_label(ev.actor), ev.ts, str(d.get("reason", "")),
-                     {str(k): str(v.get("level") if isinstance(v, dict) else v) for k, v in snap.items()})
+        so = Signoff(
+            role,
+            verdict,
+            actor_label(ev.actor),
+            ev.ts,
+            str(d.get("reason", "")),
+            {str(k): str(v.get("level") if isinstance(v, dict) else v) for k, v in snap.items()},
+        )
         if role in self.launch.roles_by_id:
             self.signoffs[role] = so
             title = self.launch.roles_by_id[role].title
@@ -295,10 +321,17 @@ class LaunchState:
 
     def _decision(self, ev: Event) -> None:
         d = ev.data
-        self.decision = Signoff("commander", "GO" if d.get("verdict") == "GO" else "NO-GO", actor_label(ev.actor),
-                                ev.ts, str(d.get("reason", "")))
-        self._say(ev, f"final decision: {self.decision.verdict}" + (f" ({self.decision.reason})"
-                                                                    if self.decision.reason else ""))
+        self.decision = Signoff(
+            "commander",
+            "GO" if d.get("verdict") == "GO" else "NO-GO",
+            actor_label(ev.actor),
+            ev.ts,
+            str(d.get("reason", "")),
+        )
+        self._say(
+            ev,
+            f"final decision: {self.decision.verdict}" + (f" ({self.decision.reason})" if self.decision.reason else ""),
+        )
 
     def _note(self, ev: Event) -> None:
         entry = TimelineEntry(ev.seq, ev.ts, actor_label(ev.actor), "note", str(ev.data.get("text", "")))
@@ -320,18 +353,33 @@ class LaunchState:
         if phase == "requested":
             if d.get("automatic") and isinstance(d.get("criteria"), dict):
                 rb.auto_fired.update({str(k): _value(v) for k, v in d["criteria"].items()})
-            self._say(ev, "rollback requested" + (" (dry run)" if d.get("dry_run") else "")
-                      + (f": {d['reason']}" if d.get("reason") else ""))
+            self._say(
+                ev,
+                "rollback requested"
+                + (" (dry run)" if d.get("dry_run") else "")
+                + (f": {d['reason']}" if d.get("reason") else ""),
+            )
         elif phase == "refused":
             rb.history.append({"at": t, "status": "refused", "by": actor_label(ev.actor), "reason": d.get("reason")})
             self._say(ev, f"rollback refused: {d.get('reason', '')}")
         elif phase == "started":
-            self.rollback = RollbackState("running", actor_label(ev.actor), str(d.get("reason", "")), t,
-                                          dry_run=bool(d.get("dry_run")), automatic=bool(d.get("automatic")),
-                                          steps=[StepRun(str(s)) for s in _seq(d.get("steps"))],
-                                          history=rb.history, auto_fired=rb.auto_fired)
-            self._say(ev, "rollback started" + (" automatically" if d.get("automatic") else "")
-                      + (" (dry run)" if d.get("dry_run") else ""))
+            self.rollback = RollbackState(
+                "running",
+                actor_label(ev.actor),
+                str(d.get("reason", "")),
+                t,
+                dry_run=bool(d.get("dry_run")),
+                automatic=bool(d.get("automatic")),
+                steps=[StepRun(str(s)) for s in _seq(d.get("steps"))],
+                history=rb.history,
+                auto_fired=rb.auto_fired,
+            )
+            self._say(
+                ev,
+                "rollback started"
+                + (" automatically" if d.get("automatic") else "")
+                + (" (dry run)" if d.get("dry_run") else ""),
+            )
         elif phase in ("step_started", "step_output", "step_finished"):
             i = _index(d.get("index"))
             if not 0 <= i < len(rb.steps):
@@ -358,8 +406,11 @@ class LaunchState:
             rb.verify_output.extend(str(x) for x in _seq(d.get("lines")))
             del rb.verify_output[:-200]
         elif phase == "recommendation":
-            self._say(ev, f"rollback recommendation ({d.get('criterion', '?')}): commander chose "
-                          f"{d.get('choice', '?')}" + (f": {d['reason']}" if d.get("reason") else ""))
+            self._say(
+                ev,
+                f"rollback recommendation ({d.get('criterion', '?')}): commander chose "
+                f"{d.get('choice', '?')}" + (f": {d['reason']}" if d.get("reason") else ""),
+            )
         elif phase == "finished":
             rb.status = "succeeded" if d.get("ok") else "failed"
             rb.finished = t
@@ -370,8 +421,9 @@ class LaunchState:
             if d.get("ok") and not d.get("dry_run") and old is not None and old.firing:
                 old.ended = t  # a later rollback that worked ends the "rollback failed" alert
             if not d.get("ok"):
-                self.alerts["rollback"] = AlertState("rollback", "rollback", "critical",
-                                                     f"Rollback failed: {d.get('reason', '')}", {}, {}, t)
+                self.alerts["rollback"] = AlertState(
+                    "rollback", "rollback", "critical", f"Rollback failed: {d.get('reason', '')}", {}, {}, t
+                )
 
     def _session(self, ev: Event) -> None:
         key = f"{actor_label(ev.actor)}#{ev.data.get('pid', '')}"
@@ -541,8 +593,19 @@ def criterion_view(c: Criterion, cs: CriterionState, now: float) -> CriterionVie
     if level == Level.UNKNOWN and unknown is not None and not reason.startswith(unknown.value):
         reason = f"{unknown.value}: {reason}"
     shown = "—" if cs.value is None or not math.isfinite(cs.value) else show(c, cs.value, cs.baseline)
-    return CriterionView(c, level, unknown, reason, cs.value, shown, age, tuple(v for _t, v in cs.history),
-                         cs.trigger_mode, level == Level.ROLLBACK, pending)
+    return CriterionView(
+        c,
+        level,
+        unknown,
+        reason,
+        cs.value,
+        shown,
+        age,
+        tuple(v for _t, v in cs.history),
+        cs.trigger_mode,
+        level == Level.ROLLBACK,
+        pending,
+    )
 
 
 def view(state: LaunchState, now: float) -> Verdict:
@@ -601,12 +664,16 @@ def view(state: LaunchState, now: float) -> Verdict:
         so = state.signoffs.get(role.id)
         stale, why = False, ""
         if so is not None:
-            worse = [cid for cid, lvl in so.snapshot.items() if cid in by_id and lvl in RANK
-                     and RANK[by_id[cid].level] > RANK[Level(lvl)]]
+            worse = [
+                cid
+                for cid, lvl in so.snapshot.items()
+                if cid in by_id and lvl in RANK and RANK[by_id[cid].level] > RANK[Level(lvl)]
+            ]
             if worse:
                 stale = True
                 why = "worse since sign-off: " + ", ".join(
-                    f"{by_id[cid].criterion.name} {so.snapshot[cid]} -> {by_id[cid].level.value}" for cid in worse)
+                    f"{by_id[cid].criterion.name} {so.snapshot[cid]} -> {by_id[cid].level.value}" for cid in worse
+                )
         required = role.signoff == "required"
         if required:
             if so is None:
@@ -639,9 +706,20 @@ def view(state: LaunchState, now: float) -> Verdict:
         reasons.append("every required criterion is GO, due critical items are done, all sign-offs given")
     reasons.extend(advisory)
     total = sum(p.total for p in phases)
-    return Verdict(status, tuple(reasons), now, offset, current.id if current else None,
-                   current.name if current else "before the first phase", crit_views, tuple(phases),
-                   tuple(so_views), frozenset(done_ids), len(done_ids), total)
+    return Verdict(
+        status,
+        tuple(reasons),
+        now,
+        offset,
+        current.id if current else None,
+        current.name if current else "before the first phase",
+        crit_views,
+        tuple(phases),
+        tuple(so_views),
+        frozenset(done_ids),
+        len(done_ids),
+        total,
+    )
 
 
 def snapshot(state: LaunchState, now: float) -> dict[str, dict[str, Any]]:

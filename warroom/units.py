@@ -97,9 +97,7 @@ _ABS_RE = re.compile(
 _REL_RE = re.compile(r"^\s*(>=|<=|≥|≤|>|<)\s*([+-]\d+(?:\.\d+)?)\s*%\s+of\s+(T\s*[+-]\s*\S+|T-?0)\s*$", re.IGNORECASE)
 _MOMENT_RE = re.compile(r"^T\s*([+-])\s*(.+)$", re.IGNORECASE)
 
-THRESHOLD_FORMS = (
-    "'>= 99.8%', '< 500ms', '< 1s', '<= 80', '== 0', or relative to a baseline: '<= +10% of T-1h'"
-)
+THRESHOLD_FORMS = "'>= 99.8%', '< 500ms', '< 1s', '<= 80', '== 0', or relative to a baseline: '<= +10% of T-1h'"
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,8 +122,14 @@ class Threshold:
         return _COMPARE[self.op](actual, bound)
 
 
-_COMPARE = {">=": operator.ge, ">": operator.gt, "<=": operator.le, "<": operator.lt, "==": operator.eq,
-            "!=": operator.ne}
+_COMPARE = {
+    ">=": operator.ge,
+    ">": operator.gt,
+    "<=": operator.le,
+    "<": operator.lt,
+    "==": operator.eq,
+    "!=": operator.ne,
+}
 
 
 def compare(op: str, a: float, b: float) -> bool:
@@ -181,8 +185,13 @@ def format_value(value: float, unit: str, threshold: float | Iterable[float] | N
     """
     if not math.isfinite(value):
         return "NaN" if math.isnan(value) else "+Inf" if value > 0 else "-Inf"
-    bounds = () if threshold is None else (float(threshold),) if isinstance(threshold, (int, float)) \
+    bounds = (
+        ()
+        if threshold is None
+        else (float(threshold),)
+        if isinstance(threshold, (int, float))
         else tuple(float(b) for b in threshold)
+    )
     base = _BASE_DIGITS.get(unit, 2 if abs(value) < 100 else 0)
     if value != int(value) and abs(value) < 1:
         base = max(base, 3)

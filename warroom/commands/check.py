@@ -35,16 +35,19 @@ EXIT_FOR = {"GO": EXIT_OK, "NO-GO": EXIT_NOGO, "PENDING": EXIT_NOGO, "ROLLBACK":
 
 def _args(p: argparse.ArgumentParser) -> None:
     p.add_argument("config", metavar="CONFIG", help="launch config (YAML)")
-    p.add_argument("--watch", action="store_true",
-                   help="keep polling; print the table when a state changes (and every minute)")
+    p.add_argument(
+        "--watch", action="store_true", help="keep polling; print the table when a state changes (and every minute)"
+    )
     p.add_argument("--json", action="store_true", help="print the verdict as JSON (one object per evaluation)")
     p.add_argument("--log", metavar="PATH", help="append the samples to this decision log (default: a temporary one)")
-    p.add_argument("--criteria-only", action="store_true",
-                   help="judge the go/no-go criteria only, not the checklist and sign-offs")
+    p.add_argument(
+        "--criteria-only", action="store_true", help="judge the go/no-go criteria only, not the checklist and sign-offs"
+    )
 
 
-@command("check", "headless go/no-go gate: exit 0 GO, 1 NO-GO or pending, 3 rollback trigger breached, "
-                  "2 config error")(_args)
+@command("check", "headless go/no-go gate: exit 0 GO, 1 NO-GO or pending, 3 rollback trigger breached, 2 config error")(
+    _args
+)
 def cmd_check(args: argparse.Namespace) -> int:
     launch = load_launch(args.config)
     text = Path(args.config).read_text(encoding="utf-8")
@@ -77,16 +80,19 @@ async def _run(launch: Launch, log: DecisionLog, epoch: float, args: argparse.Na
             finally:
                 await rec.release()
         else:
-            note = (f"another console (pid {rec.lock.holder_pid() or '?'}) records this log; "
-                    "judging the samples it recorded")
+            note = (
+                f"another console (pid {rec.lock.holder_pid() or '?'}) records this log; "
+                "judging the samples it recorded"
+            )
         for ev in follower.poll():
             state.apply(ev)
         return _report(view(state, time.time()), args, note, launch.name)
     return await _watch(launch, rec, follower, state, args)
 
 
-async def _watch(launch: Launch, rec: Recorder, follower: Follower, state: LaunchState,
-                 args: argparse.Namespace) -> int:
+async def _watch(
+    launch: Launch, rec: Recorder, follower: Follower, state: LaunchState, args: argparse.Namespace
+) -> int:
     """Record (or follow the console that does) and print whenever the table or verdict changes."""
     every = min((effective_interval(launch, c) for c in launch.criteria), default=5.0)
     task = asyncio.create_task(rec.run())
@@ -121,8 +127,11 @@ def _status(v: Verdict, args: argparse.Namespace) -> tuple[str, list[str]]:
     if not args.criteria_only:
         return v.status, list(v.reasons)
     required = [c for c in v.criteria if c.criterion.required]
-    reasons = [f"{c.level.value}: {c.criterion.name}: {c.reason}" for c in v.criteria
-               if not c.passing and (c.criterion.required or c.level == Level.ROLLBACK)]
+    reasons = [
+        f"{c.level.value}: {c.criterion.name}: {c.reason}"
+        for c in v.criteria
+        if not c.passing and (c.criterion.required or c.level == Level.ROLLBACK)
+    ]
     if any(c.level == Level.ROLLBACK for c in v.criteria):
         return "ROLLBACK", reasons
     if any(c.level == Level.NOGO for c in required):
@@ -141,7 +150,6 @@ def _report(v: Verdict, args: argparse.Namespace, note: str, title: str = "") ->
     return EXIT_FOR[status]
 
 
-
 def status_text(c: CriterionView) -> str:
     if c.level == Level.UNKNOWN and c.unknown is not None:
         return f"UNKNOWN ({c.unknown.value})"
@@ -153,15 +161,25 @@ def status_text(c: CriterionView) -> str:
 def render_table(v: Verdict, status: str, reasons: list[str], note: str = "", title: str = "") -> str:
     """The seeds' go/no-go table, Criterion | Threshold | Actual | Status, then the verdict and its reasons."""
     head = ["Criterion", "Threshold", "Actual", "Status"]
-    rows = [[clean(c.criterion.name) + ("" if c.criterion.required else " (advisory)"),
-             clean(c.criterion.threshold_text), clean(c.shown), status_text(c)] for c in v.criteria]
+    rows = [
+        [
+            clean(c.criterion.name) + ("" if c.criterion.required else " (advisory)"),
+            clean(c.criterion.threshold_text),
+            clean(c.shown),
+            status_text(c),
+        ]
+        for c in v.criteria
+    ]
     widths = [max(len(r[i]) for r in [head, *rows]) for i in range(4)]
 
     def line(cells: list[str]) -> str:
         return "| " + " | ".join(cell.ljust(w) for cell, w in zip(cells, widths, strict=True)) + " |"
 
-    lines = [f"{clean(title)} — {v.clock} — phase: {clean(v.phase_name)}" if title else
-             f"{v.clock} — phase: {clean(v.phase_name)}"]
+    lines = [
+        f"{clean(title)} — {v.clock} — phase: {clean(v.phase_name)}"
+        if title
+        else f"{v.clock} — phase: {clean(v.phase_name)}"
+    ]
     if note:
         lines.append(f"note: {clean(note)}")
     lines += ["", line(head), "|" + "|".join("-" * (w + 2) for w in widths) + "|", *(line(r) for r in rows), ""]
@@ -179,11 +197,23 @@ def _as_json(v: Verdict, status: str, reasons: list[str], note: str) -> dict[str
         "now": v.now,
         "clock": v.clock,
         "phase": v.phase_id,
-        "criteria": [{
-            "id": c.criterion.id, "name": c.criterion.name, "threshold": c.criterion.threshold_text,
-            "go": c.criterion.go, "unit": c.criterion.unit, "value": c.value, "actual": c.shown,
-            "status": c.level.value, "unknown": c.unknown.value if c.unknown else None, "pending": c.pending,
-            "reason": c.reason, "age": c.age, "required": c.criterion.required,
-            "trigger_breached": c.trigger_breached,
-        } for c in v.criteria],
+        "criteria": [
+            {
+                "id": c.criterion.id,
+                "name": c.criterion.name,
+                "threshold": c.criterion.threshold_text,
+                "go": c.criterion.go,
+                "unit": c.criterion.unit,
+                "value": c.value,
+                "actual": c.shown,
+                "status": c.level.value,
+                "unknown": c.unknown.value if c.unknown else None,
+                "pending": c.pending,
+                "reason": c.reason,
+                "age": c.age,
+                "required": c.criterion.required,
+                "trigger_breached": c.trigger_breached,
+            }
+            for c in v.criteria
+        ],
     }

@@ -25,8 +25,13 @@ DEMO_ACTOR = "demo"  # a member of the demo's commander, CTO and DevOps roles
 
 def _demo_args(p: argparse.ArgumentParser) -> None:
     common_args(p)
-    p.add_argument("--as", dest="as_name", metavar="NAME", default=DEMO_ACTOR,
-                   help=f"act as this name (default: {DEMO_ACTOR}, who holds the demo's commander roles)")
+    p.add_argument(
+        "--as",
+        dest="as_name",
+        metavar="NAME",
+        default=DEMO_ACTOR,
+        help=f"act as this name (default: {DEMO_ACTOR}, who holds the demo's commander roles)",
+    )
 
 
 @command("demo", "the console on a simulated launch (T-0 two minutes from now); needs nothing else")(_demo_args)

@@ -49,8 +49,10 @@ def cmd_replay(args: argparse.Namespace) -> int:
             err(f"--at: {e}")
             return EXIT_USAGE
         if not rep.start <= t <= rep.end:
-            err(f"--at {args.at}: the log runs from {format_t_relative(rep.start - rep.launch.t0)} to "
-                f"{format_t_relative(rep.end - rep.launch.t0)}; opening at the nearest end")
+            err(
+                f"--at {args.at}: the log runs from {format_t_relative(rep.start - rep.launch.t0)} to "
+                f"{format_t_relative(rep.end - rep.launch.t0)}; opening at the nearest end"
+            )
     if not rep.ok:
         err(f"{path}: {rep.integrity}")
     app = _console(rep, args)
@@ -95,5 +97,4 @@ def _console(rep: Replay, args: argparse.Namespace):  # type: ignore[no-untyped-
                 if not self.playhead.playing:
                     self.action_replay_play()
 
-    return ReplayConsole(rep.launch, log_path=None, actor=current_actor(), mode="replay", replay=rep,
-                         theme=args.theme)
+    return ReplayConsole(rep.launch, log_path=None, actor=current_actor(), mode="replay", replay=rep, theme=args.theme)

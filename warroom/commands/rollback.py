@@ -21,11 +21,16 @@ from warroom.rollback import RollbackRunner, plan_text
 
 def _args(p: argparse.ArgumentParser) -> None:
     p.add_argument("config", metavar="CONFIG", help="launch config file")
-    p.add_argument("--log", metavar="PATH",
-                   help="decision log (default: the console's, $XDG_DATA_HOME/warroom/<launch id>.jsonl)")
+    p.add_argument(
+        "--log", metavar="PATH", help="decision log (default: the console's, $XDG_DATA_HOME/warroom/<launch id>.jsonl)"
+    )
     p.add_argument("--dry-run", action="store_true", help="record every step as skipped; execute nothing")
-    p.add_argument("--yes-i-mean-it", metavar="LAUNCH_ID", dest="confirm",
-                   help="the launch id, to confirm; without it the plan is printed and nothing runs")
+    p.add_argument(
+        "--yes-i-mean-it",
+        metavar="LAUNCH_ID",
+        dest="confirm",
+        help="the launch id, to confirm; without it the plan is printed and nothing runs",
+    )
     p.add_argument("--as", dest="as_name", metavar="NAME", help="your name as listed in the config's role members")
     p.add_argument("--reason", default="manual rollback from the command line", help="why (goes into the log)")
 
@@ -45,8 +50,10 @@ def _print_event(ev: Event) -> None:
     elif phase == "refused":
         out(f"REFUSED: {_safe(d.get('reason', ''))}")
     elif phase == "started":
-        out(f"started: {len(d.get('steps', []))} steps" + (" (dry run: nothing is executed)" if d.get("dry_run")
-                                                           else ""))
+        out(
+            f"started: {len(d.get('steps', []))} steps"
+            + (" (dry run: nothing is executed)" if d.get("dry_run") else "")
+        )
     elif phase == "step_started":
         out(f"{n} {_safe(d.get('name', ''))}: $ {_safe(shlex.join(d.get('argv', [])))}")
     elif phase == "step_finished":
@@ -87,8 +94,7 @@ def cmd_rollback(args: argparse.Namespace) -> int:
     try:
         with DecisionLog(path, actor) as log:
             launch, _ = bind(log, launch, text, args.config)
-            runner = RollbackRunner(launch, log, actor, dry_run=dry, on_event=_print_event,
-                                    on_output=_print_output)
+            runner = RollbackRunner(launch, log, actor, dry_run=dry, on_event=_print_event, on_output=_print_output)
             ok = asyncio.run(runner.run(args.reason))
     except OSError as e:
         err(f"{path}: cannot use the decision log: {e.strerror or e}")

@@ -16,18 +16,23 @@ from warroom.events import Actor, current_actor
 
 def common_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--log", metavar="PATH", help="decision log (default: a per-launch file in your data directory)")
-    p.add_argument("--theme", metavar="NAME", help="dark, light, high-contrast, monochrome (default: dark; "
-                                                   "monochrome when NO_COLOR is set)")
+    p.add_argument(
+        "--theme",
+        metavar="NAME",
+        help="dark, light, high-contrast, monochrome (default: dark; monochrome when NO_COLOR is set)",
+    )
 
 
 def _run_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("config", metavar="CONFIG", help="launch config (YAML)")
     common_args(p)
-    p.add_argument("--as", dest="as_name", metavar="NAME", help='act as this name, e.g. "Dana (CTO)" '
-                                                                '(default: your user name)')
+    p.add_argument(
+        "--as", dest="as_name", metavar="NAME", help='act as this name, e.g. "Dana (CTO)" (default: your user name)'
+    )
     p.add_argument("--observer", action="store_true", help="watch only: this console changes nothing")
-    p.add_argument("--dry-run", action="store_true", default=None,
-                   help="rollback shows and records its steps without running them")
+    p.add_argument(
+        "--dry-run", action="store_true", default=None, help="rollback shows and records its steps without running them"
+    )
 
 
 @command("run", "open the war-room console on a launch")(_run_args)
@@ -38,19 +43,44 @@ def cmd_run(args: argparse.Namespace) -> int:
     launch = load_launch(path)
     text = path.read_text(encoding="utf-8")
     log = Path(args.log) if args.log else default_log_path(launch.id)
-    return open_console(launch, text, str(path), log, current_actor(args.as_name),
-                        mode="observer" if args.observer else "live", theme=args.theme, dry_run=args.dry_run)
+    return open_console(
+        launch,
+        text,
+        str(path),
+        log,
+        current_actor(args.as_name),
+        mode="observer" if args.observer else "live",
+        theme=args.theme,
+        dry_run=args.dry_run,
+    )
 
 
-def open_console(launch: Launch, text: str, config_path: str, log: Path, actor: Actor, *, mode: str,
-                 theme: str | None, dry_run: bool | None = None) -> int:
+def open_console(
+    launch: Launch,
+    text: str,
+    config_path: str,
+    log: Path,
+    actor: Actor,
+    *,
+    mode: str,
+    theme: str | None,
+    dry_run: bool | None = None,
+) -> int:
     from warroom.ui.app import WarroomApp
 
     if log.exists() and log.is_dir():
         err(f"{log}: is a directory; give a file path with --log")
         return EXIT_USAGE
-    app = WarroomApp(launch, log_path=log, actor=actor, mode=mode, theme=theme,  # type: ignore[arg-type]
-                     config_text=text, config_path=config_path, dry_run=dry_run)
+    app = WarroomApp(
+        launch,
+        log_path=log,
+        actor=actor,
+        mode=mode,
+        theme=theme,  # type: ignore[arg-type]
+        config_text=text,
+        config_path=config_path,
+        dry_run=dry_run,
+    )
     result = app.run()
     if app.startup_error is not None:
         return EXIT_USAGE  # Textual has printed the message

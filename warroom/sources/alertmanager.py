@@ -32,13 +32,13 @@ def parse_matchers(text: str) -> list[str]:
     while pos < len(s):
         m = _MATCHER_RE.match(s, pos)
         if not m:
-            raise ValueError(f"cannot read label matcher at {s[pos:pos + 20]!r}; use e.g. severity=\"critical\"")
+            raise ValueError(f'cannot read label matcher at {s[pos : pos + 20]!r}; use e.g. severity="critical"')
         value = m.group(3) if m.group(3).startswith('"') else f'"{m.group(3)}"'
         out.append(f"{m.group(1)}{m.group(2)}{value}")
         pos = m.end()
         if pos < len(s):
             if s[pos] != ",":
-                raise ValueError(f"expected ',' between matchers at {s[pos:pos + 20]!r}")
+                raise ValueError(f"expected ',' between matchers at {s[pos : pos + 20]!r}")
             pos += 1
     return out
 

@@ -63,8 +63,15 @@ class AlertInfo:
     starts_at: float | None = None
 
     def to_event(self, status: str, t: float, source: str) -> dict[str, Any]:
-        return {"fingerprint": self.fingerprint, "status": status, "labels": self.labels,
-                "annotations": self.annotations, "starts_at": self.starts_at, "t": t, "source": source}
+        return {
+            "fingerprint": self.fingerprint,
+            "status": status,
+            "labels": self.labels,
+            "annotations": self.annotations,
+            "starts_at": self.starts_at,
+            "t": t,
+            "source": source,
+        }
 
 
 def label_fingerprint(labels: dict[str, str]) -> str:

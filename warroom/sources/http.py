@@ -64,8 +64,12 @@ class Http(Source):
                 async for chunk in resp.aiter_bytes():
                     body += chunk
                     if len(body) > MAX_BODY:
-                        return _Answer(time.time(), failed=Reading.fail(
-                            time.time(), BAD_RESPONSE, f"{self.url} answered more than {MAX_BODY} bytes"))
+                        return _Answer(
+                            time.time(),
+                            failed=Reading.fail(
+                                time.time(), BAD_RESPONSE, f"{self.url} answered more than {MAX_BODY} bytes"
+                            ),
+                        )
                 latency = time.monotonic() - started
                 return _Answer(time.time(), resp.status_code, latency, body)
         except httpx.HTTPError as e:

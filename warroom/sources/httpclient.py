@@ -15,8 +15,12 @@ from warroom.sources.auth import Credentials
 from warroom.sources.base import AUTH, CONNECTION, HTTP, TIMEOUT, Reading
 
 
-def make_client(cfg: AlertmanagerSource | HttpSource, creds: Credentials, headers: dict[str, str] | None = None,
-                connections: int = 16) -> httpx.AsyncClient:
+def make_client(
+    cfg: AlertmanagerSource | HttpSource,
+    creds: Credentials,
+    headers: dict[str, str] | None = None,
+    connections: int = 16,
+) -> httpx.AsyncClient:
     verify: bool | ssl.SSLContext = cfg.tls_verify
     if cfg.tls_verify and cfg.ca_file:
         verify = ssl.create_default_context(cafile=cfg.ca_file)

@@ -91,7 +91,7 @@ def blame(batch: Batch, message: str) -> int | None:
     lines = batch.text.encode().split(b"\n")
     if not 1 <= line <= len(lines):
         return None
-    pos = sum(len(x) + 1 for x in lines[:line - 1]) + col - 1
+    pos = sum(len(x) + 1 for x in lines[: line - 1]) + col - 1
     i = bisect.bisect_right(batch.starts, pos) - 1
     return i if 0 <= i < len(batch.members) else None
 
@@ -154,7 +154,7 @@ class Chunks:
         want = list(dict.fromkeys(wanted))
         for c in [c for c in self.chunks if len(c.members) > 1 and encoded_size(c.members) > self.max_bytes]:
             i = self.chunks.index(c)
-            self.chunks[i:i + 1] = [Chunk(part) for part in self._fit(c.members)]
+            self.chunks[i : i + 1] = [Chunk(part) for part in self._fit(c.members)]
         placed = {m for c in self.chunks for m in c.members}
         new = [m for m in want if m not in placed]
         if new:
@@ -184,8 +184,8 @@ class Chunks:
         cut = chunk.seam or len(chunk.members) // 2
         left, right = chunk.members[:cut], chunk.members[cut:]
         _, failures = self.walls.get((left[-1], right[0]), (0, 0))
-        self.walls[(left[-1], right[0])] = (flush + self.backoff * 2 ** failures, failures + 1)
-        self.chunks[i:i + 1] = [Chunk(left), Chunk(right)]
+        self.walls[(left[-1], right[0])] = (flush + self.backoff * 2**failures, failures + 1)
+        self.chunks[i : i + 1] = [Chunk(left), Chunk(right)]
 
     def drop(self, member: str) -> None:
         """`member` is never batched again."""
@@ -206,9 +206,13 @@ class Chunks:
         while i + 1 < len(self.chunks):
             a, b = self.chunks[i], self.chunks[i + 1]
             until, _ = self.walls.get((a.members[-1], b.members[0]), (0, 0))
-            if (a.answered == flush and b.answered == flush and until <= flush
-                    and encoded_size(a.members + b.members) <= self.max_bytes):
-                self.chunks[i:i + 2] = [Chunk(a.members + b.members, seam=len(a.members))]
+            if (
+                a.answered == flush
+                and b.answered == flush
+                and until <= flush
+                and encoded_size(a.members + b.members) <= self.max_bytes
+            ):
+                self.chunks[i : i + 2] = [Chunk(a.members + b.members, seam=len(a.members))]
             i += 1
 
     def sizes(self) -> list[int]:

@@ -91,8 +91,15 @@ class Prometheus(Source):
         session = requests.Session()
         session.verify = cfg.ca_file or cfg.tls_verify
         session.trust_env = False  # no proxy/netrc from the environment: config is explicit, and it costs ~20%
-        self.client = PrometheusConnect(self.url, headers=self.creds.headers or None, disable_ssl=not cfg.tls_verify,
-                                        retry=NO_RETRY, auth=self.creds.basic, session=session, timeout=cfg.timeout)
+        self.client = PrometheusConnect(
+            self.url,
+            headers=self.creds.headers or None,
+            disable_ssl=not cfg.tls_verify,
+            retry=NO_RETRY,
+            auth=self.creds.basic,
+            session=session,
+            timeout=cfg.timeout,
+        )
         # The client mounted an adapter with the default pool of 10; ours matches the thread pool.
         session.mount(self.url, HTTPAdapter(max_retries=NO_RETRY, pool_connections=1, pool_maxsize=workers))
         self._session = session
@@ -133,13 +140,18 @@ class Prometheus(Source):
         except requests.Timeout:
             return _Answer(Reading.fail(at, TIMEOUT, f"no answer from {self.url} within {self.timeout:g}s"))
         except PrometheusApiClientException as e:
-            return _Answer(_status_failure(at, str(e)), status=_status(str(e)) or -1,
-                           took=time.monotonic() - started)
+            return _Answer(_status_failure(at, str(e)), status=_status(str(e)) or -1, took=time.monotonic() - started)
         except requests.ConnectionError as e:
             return _Answer(_connection_failure(at, e, self.url, self.timeout, time.monotonic() - started))
         except (ValueError, KeyError, TypeError) as e:  # 200 with a body that is not Prometheus JSON
-            return _Answer(Reading.fail(at, BAD_RESPONSE, f"{self.url} answered with something that is not a query "
-                                                          f"result ({type(e).__name__})"), status=200)
+            return _Answer(
+                Reading.fail(
+                    at,
+                    BAD_RESPONSE,
+                    f"{self.url} answered with something that is not a query result ({type(e).__name__})",
+                ),
+                status=200,
+            )
         except requests.RequestException as e:
             return _Answer(Reading.fail(at, CONNECTION, f"request to {self.url} failed: {type(e).__name__}"))
         return _Answer(parse_result(result, at), result, True, 200, time.monotonic() - started)
@@ -162,8 +174,9 @@ class Prometheus(Source):
 
     def _batchable(self, text: str) -> bool:
         alone = self._alone.get(text)
-        return (self._shape.get(text) in (prombatch.VECTOR, prombatch.MAYBE)
-                and (alone is None or alone <= SLOW_SHARE * self.timeout))
+        return self._shape.get(text) in (prombatch.VECTOR, prombatch.MAYBE) and (
+            alone is None or alone <= SLOW_SHARE * self.timeout
+        )
 
     async def _dispatch(self, g: _Gathering) -> None:
         self._flushes += 1
@@ -264,8 +277,11 @@ def parse_result(result: Any, at: float) -> Reading:
     if not result:
         return Reading.fail(at, NO_DATA, "query returned an empty vector (no matching series)")
     if len(result) > 1:
-        return Reading.fail(at, BAD_QUERY, f"query returned {len(result)} series where one was expected "
-                                           "(aggregate it, e.g. with sum() or max())")
+        return Reading.fail(
+            at,
+            BAD_QUERY,
+            f"query returned {len(result)} series where one was expected (aggregate it, e.g. with sum() or max())",
+        )
     series = result[0]
     if not isinstance(series, dict):
         return Reading.fail(at, BAD_RESPONSE, "result series is not an object")

@@ -60,8 +60,9 @@ class Simulated(Source):
         out = []
         for a in self.cfg.alerts:
             if a.at <= offset and (a.for_ is None or offset < a.at + a.for_):
-                out.append(AlertInfo(label_fingerprint(a.labels), dict(a.labels), dict(a.annotations),
-                                     self.epoch + a.at))
+                out.append(
+                    AlertInfo(label_fingerprint(a.labels), dict(a.labels), dict(a.annotations), self.epoch + a.at)
+                )
         return out
 
 

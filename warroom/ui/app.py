@@ -57,16 +57,30 @@ PANEL_IDS = tuple(pid for pid, _title in PANELS)
 
 class WarroomApp(App[int]):
     # absolute, so subclasses defined elsewhere (the replay command's) still find them
-    CSS_PATH: ClassVar[list[str | Path]] = [Path(__file__).parent / "layout.tcss",  # type: ignore[assignment]
-                                            Path(__file__).parent / "look.tcss"]
+    CSS_PATH: ClassVar[list[str | Path]] = [
+        Path(__file__).parent / "layout.tcss",  # type: ignore[assignment]
+        Path(__file__).parent / "look.tcss",
+    ]
     BINDINGS: ClassVar[list[BindingType]] = keymap.bindings()  # type: ignore[assignment]
     COMMANDS = App.COMMANDS | {WarroomCommands}
     TITLE = "warroom"
 
-    def __init__(self, launch: Launch, *, log_path: Path | None, actor: Actor, mode: Mode = "live",
-                 theme: str | None = None, clock: Callable[[], float] = time.time,
-                 replay: ReplaySource | None = None, record: bool = True, config_text: str | None = None,
-                 config_path: str | None = None, dry_run: bool | None = None, poll_interval: float = 0.25):
+    def __init__(
+        self,
+        launch: Launch,
+        *,
+        log_path: Path | None,
+        actor: Actor,
+        mode: Mode = "live",
+        theme: str | None = None,
+        clock: Callable[[], float] = time.time,
+        replay: ReplaySource | None = None,
+        record: bool = True,
+        config_text: str | None = None,
+        config_path: str | None = None,
+        dry_run: bool | None = None,
+        poll_interval: float = 0.25,
+    ):
         no_color = "NO_COLOR" in os.environ  # read before Textual takes it out of the environment
         super().__init__()
         if mode == "replay" and replay is None:
@@ -112,11 +126,19 @@ class WarroomApp(App[int]):
             self._notes.append(("warning", problem))
         self.theme = name
 
-    def notify(self, message: str, *, title: str = "", severity: Any = "information",
-               timeout: float | None = None, markup: bool = True) -> None:
+    def notify(
+        self,
+        message: str,
+        *,
+        title: str = "",
+        severity: Any = "information",
+        timeout: float | None = None,
+        markup: bool = True,
+    ) -> None:
         """Every notification is plain text: they quote alert titles, notes and errors from outside."""
-        super().notify(clean(message, newlines=" · "), title=clean(title), severity=severity, timeout=timeout,
-                       markup=False)
+        super().notify(
+            clean(message, newlines=" · "), title=clean(title), severity=severity, timeout=timeout, markup=False
+        )
 
     # ------------------------------------------------------------------ layout
 
@@ -196,9 +218,17 @@ class WarroomApp(App[int]):
             first = first_launch_event(self.log_path)
             launch = self.launch
             if first is not None and first.data.get("id") not in (None, launch.id):
-                raise ConfigError([ConfigProblem(str(self.log_path), None, "", f"this log belongs to launch "
-                                                 f"'{first.data.get('id')}', not '{launch.id}'",
-                                                 "pass the matching config, or another --log path")])
+                raise ConfigError(
+                    [
+                        ConfigProblem(
+                            str(self.log_path),
+                            None,
+                            "",
+                            f"this log belongs to launch '{first.data.get('id')}', not '{launch.id}'",
+                            "pass the matching config, or another --log path",
+                        )
+                    ]
+                )
             if first is not None:
                 t0 = float(first.data.get("t0", launch.t0))
                 launch = with_t0(launch, t0) if t0 != launch.t0 else launch
@@ -209,9 +239,13 @@ class WarroomApp(App[int]):
         self.follower = Follower(self.log_path)
         self._apply(self.follower.poll())
         if self.follower.torn:
-            self.notify(f"the log's last line was torn by an interrupted write ({len(self.follower.torn)} bytes); "
-                        f"it is set aside in {self.log_path}.torn and every complete event is shown",
-                        title="Recovered after a crash", severity="warning", timeout=30)
+            self.notify(
+                f"the log's last line was torn by an interrupted write ({len(self.follower.torn)} bytes); "
+                f"it is set aside in {self.log_path}.torn and every complete event is shown",
+                title="Recovered after a crash",
+                severity="warning",
+                timeout=30,
+            )
         if self.dlog is not None:
             self.dlog.append("session", {"state": "opened", "mode": self.mode, "pid": os.getpid()})
             self._session_open = True
@@ -284,8 +318,12 @@ class WarroomApp(App[int]):
                 events = self.follower.poll()
             except (LogCorrupt, OSError) as e:
                 self._follow_failed = True
-                self.notify(f"stopped following the log: {e}. Run 'warroom verify' on it.", title="Log damaged",
-                            severity="error", timeout=60)
+                self.notify(
+                    f"stopped following the log: {e}. Run 'warroom verify' on it.",
+                    title="Log damaged",
+                    severity="error",
+                    timeout=60,
+                )
                 events = []
             self._apply(events)
         self._repaint()
@@ -310,8 +348,9 @@ class WarroomApp(App[int]):
         if self.mode == "replay" and self.replay is not None:
             note = self.replay.integrity
         dry = bool(self.dry_run) if self.dry_run is not None else False
-        return ConsoleInfo(self.mode, self.actor.label, roles, self._recorder_text(),
-                           str(self.log_path or ""), note, dry)
+        return ConsoleInfo(
+            self.mode, self.actor.label, roles, self._recorder_text(), str(self.log_path or ""), note, dry
+        )
 
     def _repaint(self, force: bool = False) -> None:
         """Recompute the view; touch only the panels whose input changed, and only the cells that did."""
@@ -323,8 +362,13 @@ class WarroomApp(App[int]):
         v = view(self.state, now)
         frame = Frame(v, self.state, self.info())
         self.frame = frame
-        sig = (v.status, v.phase_id, tuple(cv.level for cv in v.criteria), tuple(s.stale for s in v.signoffs),
-               frame.info)
+        sig = (
+            v.status,
+            v.phase_id,
+            tuple(cv.level for cv in v.criteria),
+            tuple(s.stale for s in v.signoffs),
+            frame.info,
+        )
         full = force or self._dirty or sig != self._last_sig
         self._dirty = False
         self._last_sig = sig
@@ -333,8 +377,9 @@ class WarroomApp(App[int]):
         if self.playhead is not None:
             rp = self.replay
             assert rp is not None
-            self.query_one(ReplayBar).set(self.playhead.t, rp.start, rp.end, self.launch.t0, self.playhead.speed,
-                                          self.playhead.playing)
+            self.query_one(ReplayBar).set(
+                self.playhead.t, rp.start, rp.end, self.launch.t0, self.playhead.speed, self.playhead.playing
+            )
         if full:
             for pid in ("checklist", "alerts", "signoffs", "rollback", "log"):
                 self.panel(pid).show(frame)
@@ -348,10 +393,16 @@ class WarroomApp(App[int]):
         firing = sum(1 for a in f.state.alerts.values() if a.firing)
         pending = sum(1 for s in v.signoffs if s.required and (s.signoff is None or s.stale))
         rb = f.state.rollback.status
-        self.query_one(TabBar).set(badges={
-            "gates": f" ✖{bad}" if bad else "", "checklist": f" {v.done}/{v.total}",
-            "alerts": f" !{firing}" if firing else "", "signoffs": f" …{pending}" if pending else "",
-            "rollback": f" {rb.upper()}" if rb not in ("idle",) else "", "log": ""})
+        self.query_one(TabBar).set(
+            badges={
+                "gates": f" ✖{bad}" if bad else "",
+                "checklist": f" {v.done}/{v.total}",
+                "alerts": f" !{firing}" if firing else "",
+                "signoffs": f" …{pending}" if pending else "",
+                "rollback": f" {rb.upper()}" if rb not in ("idle",) else "",
+                "log": "",
+            }
+        )
 
     # ------------------------------------------------------------------ writing (live only)
 
@@ -450,8 +501,7 @@ class WarroomApp(App[int]):
             if text:
                 self.record_event("note", {"text": text})
 
-        self.push_screen(TextScreen("Add a note to the decision log", "Note:", "what happened, what we decided"),
-                         done)
+        self.push_screen(TextScreen("Add a note to the decision log", "Note:", "what happened, what we decided"), done)
 
     def action_ack(self) -> None:
         if (why := self.refusal()) is not None:
@@ -474,8 +524,10 @@ class WarroomApp(App[int]):
 
     def _criteria_summary(self) -> list[Content]:
         v = view(self.state, self.now())
-        return [Content.assemble(fmt.level(cv.level.value), " ", plain(cv.criterion.name), " ",
-                                 (clean(cv.shown), "$muted")) for cv in v.criteria]
+        return [
+            Content.assemble(fmt.level(cv.level.value), " ", plain(cv.criterion.name), " ", (clean(cv.shown), "$muted"))
+            for cv in v.criteria
+        ]
 
     def action_signoff(self) -> None:
         if (why := self.refusal()) is not None:
@@ -499,15 +551,23 @@ class WarroomApp(App[int]):
         lines: list[Content | str] = [
             Content.assemble("Record sign-off for ", (clean(title), "bold"), ": ", fmt.level(choice.verdict)),
             Content.assemble("Reason: ", plain(choice.reason or "(none)")),
-            Content.styled("with a snapshot of every criterion's value and state at this moment", "$muted")]
+            Content.styled("with a snapshot of every criterion's value and state at this moment", "$muted"),
+        ]
         if not await self.push_screen_wait(ConfirmScreen("Confirm sign-off", lines)):
             self.notify("sign-off not recorded")
             return
         if choice.role not in {r.id for r in self.perms.signing_roles}:
             self.notify(f"you do not hold the role {title}", severity="error")
             return
-        self.record_event("signoff", {"role": choice.role, "verdict": choice.verdict, "reason": choice.reason,
-                                      "snapshot": snapshot(self.state, self.now())})
+        self.record_event(
+            "signoff",
+            {
+                "role": choice.role,
+                "verdict": choice.verdict,
+                "reason": choice.reason,
+                "snapshot": snapshot(self.state, self.now()),
+            },
+        )
 
     def action_decision(self) -> None:
         if (why := self.refusal()) is not None:
@@ -524,12 +584,15 @@ class WarroomApp(App[int]):
 
         v = view(self.state, self.now())
         summary = [Content.assemble("Verdict now: ", fmt.level(v.status))] + self._criteria_summary()
-        choice = await self.push_screen_wait(VerdictScreen("Final decision", [("commander", "Launch Commander")],
-                                                           summary))
+        choice = await self.push_screen_wait(
+            VerdictScreen("Final decision", [("commander", "Launch Commander")], summary)
+        )
         if not isinstance(choice, VerdictChoice):
             return
-        lines: list[Content | str] = [Content.assemble("Record the FINAL decision: ", fmt.level(choice.verdict)),
-                                      Content.assemble("Reason: ", plain(choice.reason or "(none)"))]
+        lines: list[Content | str] = [
+            Content.assemble("Record the FINAL decision: ", fmt.level(choice.verdict)),
+            Content.assemble("Reason: ", plain(choice.reason or "(none)")),
+        ]
         if choice.verdict == "GO" and v.status != "GO":
             lines.append(Content.styled(f"warning: the console's verdict is {v.status}", "bold $gate-warn"))
         if await self.push_screen_wait(ConfirmScreen("Confirm decision", lines)):
@@ -544,8 +607,11 @@ class WarroomApp(App[int]):
         if not self.perms.may_set_triggers(self.launch):
             self.notify("only the commander or a role allowed to roll back may switch triggers", severity="warning")
             return
-        triggers = [(c.id, c.name, c.trigger.when, self.state.criteria[c.id].trigger_mode)
-                    for c in self.launch.criteria if c.trigger is not None]
+        triggers = [
+            (c.id, c.name, c.trigger.when, self.state.criteria[c.id].trigger_mode)
+            for c in self.launch.criteria
+            if c.trigger is not None
+        ]
         if not triggers:
             self.notify("this launch has no rollback triggers", severity="information")
             return
@@ -618,8 +684,11 @@ class WarroomApp(App[int]):
             self._poll()
             return
         self._poll()
-        self.notify("rollback finished OK" if ok else "rollback did not finish OK — see the rollback panel",
-                    severity="information" if ok else "error", timeout=30)
+        self.notify(
+            "rollback finished OK" if ok else "rollback did not finish OK — see the rollback panel",
+            severity="information" if ok else "error",
+            timeout=30,
+        )
 
     def _check_auto_rollback(self, v: Verdict) -> None:
         """The recording console also watches 'auto' triggers (one watcher per log, like one recorder)."""
@@ -651,26 +720,40 @@ class WarroomApp(App[int]):
             self._prompted.add(key)
             self.bell()
             if self.mode != "live" or not self.perms.may_set_triggers(self.launch):
-                self.notify(f"rollback recommended: {c.name} {cv.reason}", title="ROLLBACK RECOMMENDED",
-                            severity="error", timeout=60)
+                self.notify(
+                    f"rollback recommended: {c.name} {cv.reason}",
+                    title="ROLLBACK RECOMMENDED",
+                    severity="error",
+                    timeout=60,
+                )
                 continue
             evidence = [
                 Content.assemble(("Criterion: ", "$muted"), (clean(c.name), "bold"), f" ({c.id})"),
-                Content.assemble(("Value: ", "$muted"), (clean(cv.shown), "bold $gate-rollback"),
-                                 ("   trigger: ", "$muted"), clean(c.trigger.when),
-                                 ("   go: ", "$muted"), clean(c.go)),
-                Content.assemble(("Since: ", "$muted"), fmt.t_rel(since, self.launch.t0),
-                                 f" ({fmt.age(None if since is None else v.now - since)} ago)"),
+                Content.assemble(
+                    ("Value: ", "$muted"),
+                    (clean(cv.shown), "bold $gate-rollback"),
+                    ("   trigger: ", "$muted"),
+                    clean(c.trigger.when),
+                    ("   go: ", "$muted"),
+                    clean(c.go),
+                ),
+                Content.assemble(
+                    ("Since: ", "$muted"),
+                    fmt.t_rel(since, self.launch.t0),
+                    f" ({fmt.age(None if since is None else v.now - since)} ago)",
+                ),
                 Content.assemble(("Why: ", "$muted"), clean(cv.reason)),
-                Content.styled("Roll back now, hold (keep the launch as is), or freeze changes and keep watching?",
-                               "bold"),
+                Content.styled(
+                    "Roll back now, hold (keep the launch as is), or freeze changes and keep watching?", "bold"
+                ),
             ]
             self._ask_recommendation(key, c.id, cv.value, c.trigger.when, evidence)
             return  # one prompt at a time; the next repaint asks about the next breach
 
     @work(group="recommend")
-    async def _ask_recommendation(self, key: tuple[str, float | None], cid: str, value: float | None, when: str,
-                                  evidence: list[Content]) -> None:
+    async def _ask_recommendation(
+        self, key: tuple[str, float | None], cid: str, value: float | None, when: str, evidence: list[Content]
+    ) -> None:
         from warroom.ui.modals import RecommendationScreen  # dialogs load on first use
 
         screen = RecommendationScreen(cid, evidence)
@@ -679,8 +762,17 @@ class WarroomApp(App[int]):
         self._recommendation = None
         if choice is None or key in self._answered:
             return
-        self.record_event("rollback", {"phase": "recommendation", "choice": choice, "criterion": cid,
-                                       "since": key[1], "value": value, "threshold": when})
+        self.record_event(
+            "rollback",
+            {
+                "phase": "recommendation",
+                "choice": choice,
+                "criterion": cid,
+                "since": key[1],
+                "value": value,
+                "threshold": when,
+            },
+        )
         if choice == "rollback":
             self.action_rollback(reason=f"recommended by trigger {cid} ({when})")
 
@@ -729,8 +821,7 @@ class WarroomApp(App[int]):
             if text:
                 self.replay_seek_text(text)
 
-        self.push_screen(TextScreen("Jump to a moment", "Time (T+HH:MM, T+HH:MM:SS, T-5m, T+1h30m):", "T+00:37"),
-                         done)
+        self.push_screen(TextScreen("Jump to a moment", "Time (T+HH:MM, T+HH:MM:SS, T-5m, T+1h30m):", "T+00:37"), done)
 
     def replay_seek_text(self, text: str) -> bool:
         assert self.playhead is not None

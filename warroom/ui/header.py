@@ -63,8 +63,9 @@ class HeaderBar(Horizontal):
     def show(self, f: Frame) -> None:
         v, info, launch = f.verdict, f.info, f.launch
         self.query_one(VerdictBadge).show(v.status)
-        self.query_one("#title", Line).show(Content.assemble(
-            (clean(launch.name), "bold"), " · ", ("phase ", "$muted"), (clean(v.phase_name), "bold")))
+        self.query_one("#title", Line).show(
+            Content.assemble((clean(launch.name), "bold"), " · ", ("phase ", "$muted"), (clean(v.phase_name), "bold"))
+        )
         self.query_one("#clock", Line).show(Content.styled(v.clock, "bold"))
         self.query_one("#status", Line).show(_status_line(f))
         self.query_one("#triggers", Line).show(_trigger_line(f))
@@ -102,26 +103,36 @@ def _status_line(f: Frame) -> Content:
 
 def _trigger_line(f: Frame) -> Content:
     launch = f.launch
-    modes = [(c.id, cv.trigger_mode, cv.trigger_breached) for c, cv in
-             ((cv.criterion, cv) for cv in f.verdict.criteria) if c.trigger is not None]
+    modes = [
+        (c.id, cv.trigger_mode, cv.trigger_breached)
+        for c, cv in ((cv.criterion, cv) for cv in f.verdict.criteria)
+        if c.trigger is not None
+    ]
     if not modes:
         return Content.styled("no rollback triggers defined", "$muted")
     armed = launch.rollback.auto_allowed and any(m == "auto" for _c, m, _b in modes)
-    parts: list[Content | str] = [Content.styled("auto-rollback ", "$muted"),
-                                  Content.styled("ARMED", "bold $gate-rollback") if armed else Content("not armed"),
-                                  Content.styled(" · triggers ", "$muted")]
+    parts: list[Content | str] = [
+        Content.styled("auto-rollback ", "$muted"),
+        Content.styled("ARMED", "bold $gate-rollback") if armed else Content("not armed"),
+        Content.styled(" · triggers ", "$muted"),
+    ]
     for i, (cid, mode, breached) in enumerate(modes):
         if i:
             parts.append(Content.styled(" · ", "$muted"))
         style = "bold $gate-rollback" if breached else ("bold" if mode == "auto" else "")
-        parts.append(Content.styled(f"{cid} {fmt.TRIGGER_MODE.get(mode, mode)}" + (" BREACHED" if breached else ""),
-                                    style))
+        parts.append(
+            Content.styled(f"{cid} {fmt.TRIGGER_MODE.get(mode, mode)}" + (" BREACHED" if breached else ""), style)
+        )
     return Content.assemble(*parts)
 
 
 PANELS: tuple[tuple[str, str], ...] = (
-    ("gates", "Go/No-go"), ("checklist", "Checklist"), ("alerts", "Alerts"), ("signoffs", "Sign-offs"),
-    ("rollback", "Rollback"), ("log", "Log"),
+    ("gates", "Go/No-go"),
+    ("checklist", "Checklist"),
+    ("alerts", "Alerts"),
+    ("signoffs", "Sign-offs"),
+    ("rollback", "Rollback"),
+    ("log", "Log"),
 )
 
 
@@ -153,7 +164,16 @@ class ReplayBar(Line):
         span = max(1e-9, end - start)
         pos = fmt.bar(round((t - start) / span * 1000), 1000, 20)
         state = "▶ playing" if playing else "‖ paused"
-        self.show(Content.assemble(
-            (" REPLAY ", "bold reverse"), " ", (state, "bold"), f" ×{speed:g}  ",
-            (format_t_relative(t - t0), "bold"), f" {pos} ", (format_t_relative(end - t0), "$muted"), " ",
-            ("   p play · [ ] decisions · +/- speed · g jump", "$muted")))
+        self.show(
+            Content.assemble(
+                (" REPLAY ", "bold reverse"),
+                " ",
+                (state, "bold"),
+                f" ×{speed:g}  ",
+                (format_t_relative(t - t0), "bold"),
+                f" {pos} ",
+                (format_t_relative(end - t0), "$muted"),
+                " ",
+                ("   p play · [ ] decisions · +/- speed · g jump", "$muted"),
+            )
+        )

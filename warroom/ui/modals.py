@@ -120,11 +120,14 @@ class VerdictChoice:
 class VerdictScreen(Dialog):
     """Choose GO or NO-GO (for one of your roles) with an optional reason; the app then asks to confirm."""
 
-    BINDINGS = [Binding("ctrl+g", "choose('GO')", "GO", priority=True),
-                Binding("ctrl+n", "choose('NO-GO')", "NO-GO", priority=True)]
+    BINDINGS = [
+        Binding("ctrl+g", "choose('GO')", "GO", priority=True),
+        Binding("ctrl+n", "choose('NO-GO')", "NO-GO", priority=True),
+    ]
 
-    def __init__(self, title: str, roles: Sequence[tuple[str, str]], summary: Sequence[Content],
-                 role: str | None = None) -> None:
+    def __init__(
+        self, title: str, roles: Sequence[tuple[str, str]], summary: Sequence[Content], role: str | None = None
+    ) -> None:
         super().__init__(title)
         self.roles = list(roles)
         self.summary = list(summary)
@@ -134,8 +137,13 @@ class VerdictScreen(Dialog):
         with self.box():
             if len(self.roles) > 1:
                 yield Label("Sign off as:")
-                yield Select([(plain(title), rid) for rid, title in self.roles], value=self.role,
-                             allow_blank=False, id="role", compact=True)
+                yield Select(
+                    [(plain(title), rid) for rid, title in self.roles],
+                    value=self.role,
+                    allow_blank=False,
+                    id="role",
+                    compact=True,
+                )
             elif self.roles:
                 yield _text(Content.assemble("As: ", (clean(self.roles[0][1]), "bold")))
             yield Label("Reason (optional):")
@@ -176,11 +184,13 @@ class VerdictScreen(Dialog):
 class TriggerModeScreen(Dialog):
     """Pick a criterion's rollback trigger mode: off, recommend or auto."""
 
-    BINDINGS = [Binding("o", "mode('off')", "off"), Binding("r", "mode('recommend')", "recommend"),
-                Binding("a", "mode('auto')", "auto")]
+    BINDINGS = [
+        Binding("o", "mode('off')", "off"),
+        Binding("r", "mode('recommend')", "recommend"),
+        Binding("a", "mode('auto')", "auto"),
+    ]
 
-    def __init__(self, triggers: Sequence[tuple[str, str, str, str]], selected: str | None,
-                 auto_allowed: bool) -> None:
+    def __init__(self, triggers: Sequence[tuple[str, str, str, str]], selected: str | None, auto_allowed: bool) -> None:
         super().__init__("Rollback trigger mode")
         self.triggers = list(triggers)  # (criterion id, name, when, mode)
         ids = [t[0] for t in self.triggers]
@@ -190,13 +200,20 @@ class TriggerModeScreen(Dialog):
     def compose(self) -> ComposeResult:
         with self.box():
             yield Label("Criterion:")
-            yield Select([(plain(f"{name} — when {when} (now {mode})"), cid)
-                          for cid, name, when, mode in self.triggers], value=self.selected, allow_blank=False,
-                         id="criterion", compact=True)
-            yield _text(Content.styled(
-                "off: never acts · recommend: asks the commander on a breach · auto: starts the rollback after "
-                "the hold time, once" + ("" if self.auto_allowed else " (the config does not allow auto)"),
-                "$muted"))
+            yield Select(
+                [(plain(f"{name} — when {when} (now {mode})"), cid) for cid, name, when, mode in self.triggers],
+                value=self.selected,
+                allow_blank=False,
+                id="criterion",
+                compact=True,
+            )
+            yield _text(
+                Content.styled(
+                    "off: never acts · recommend: asks the commander on a breach · auto: starts the rollback after "
+                    "the hold time, once" + ("" if self.auto_allowed else " (the config does not allow auto)"),
+                    "$muted",
+                )
+            )
             with Horizontal(classes="buttons"):
                 yield Button("off (o)", id="off")
                 yield Button("recommend (r)", id="recommend", variant="primary")
@@ -226,9 +243,14 @@ class RollbackScreen(Dialog):
 
     def compose(self) -> ComposeResult:
         with self.box():
-            yield _text(Content.styled(
-                "DRY RUN: the steps are shown and recorded, nothing is executed" if self.dry_run else
-                "These commands will run now, in this order:", "bold $gate-warn" if self.dry_run else "bold"))
+            yield _text(
+                Content.styled(
+                    "DRY RUN: the steps are shown and recorded, nothing is executed"
+                    if self.dry_run
+                    else "These commands will run now, in this order:",
+                    "bold $gate-warn" if self.dry_run else "bold",
+                )
+            )
             with VerticalScroll(id="plan"):
                 for line in self.plan:
                     yield _text(plain(line))
@@ -267,8 +289,12 @@ class RollbackScreen(Dialog):
 class RecommendationScreen(Dialog):
     """A trigger in 'recommend' mode breached: the evidence, and three ways to answer."""
 
-    BINDINGS = [Binding("b", "choose('rollback')", "roll back"), Binding("h", "choose('hold')", "hold"),
-                Binding("f", "choose('freeze')", "freeze and watch"), Binding("escape", "choose('hold')", "hold")]
+    BINDINGS = [
+        Binding("b", "choose('rollback')", "roll back"),
+        Binding("h", "choose('hold')", "hold"),
+        Binding("f", "choose('freeze')", "freeze and watch"),
+        Binding("escape", "choose('hold')", "hold"),
+    ]
 
     def __init__(self, criterion: str, evidence: Sequence[Content]) -> None:
         super().__init__("ROLLBACK RECOMMENDED")
@@ -319,8 +345,11 @@ class HelpScreen(Dialog):
 
     @staticmethod
     def _row(keys: str, text: Content) -> Horizontal:
-        return Horizontal(_text(Content.styled(keys, "bold"), classes="help-key"), _text(text, classes="help-text"),
-                          classes="help-row")
+        return Horizontal(
+            _text(Content.styled(keys, "bold"), classes="help-key"),
+            _text(text, classes="help-text"),
+            classes="help-row",
+        )
 
     BINDINGS = [Binding("question_mark,q,f1", "cancel", "Close", show=False)]
 

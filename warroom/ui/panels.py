@@ -46,15 +46,18 @@ class GatesPanel(Panel):
     pid, title, key = "gates", "Go / No-go", "1"
 
     def compose(self) -> ComposeResult:
-        yield RowTable([
-            Column("name", "Criterion", flex=True, min_width=12),
-            Column("threshold", "Threshold", min_width=9),
-            Column("actual", "Actual", min_width=8, align="right"),
-            Column("state", "State", width=10),
-            Column("trend", "Trend", width=12, priority=3),
-            Column("age", "Age", width=6, align="right", priority=2),
-            Column("trigger", "Trigger", min_width=7),
-        ], empty="no criteria in this launch")
+        yield RowTable(
+            [
+                Column("name", "Criterion", flex=True, min_width=12),
+                Column("threshold", "Threshold", min_width=9),
+                Column("actual", "Actual", min_width=8, align="right"),
+                Column("state", "State", width=10),
+                Column("trend", "Trend", width=12, priority=3),
+                Column("age", "Age", width=6, align="right", priority=2),
+                Column("trigger", "Trigger", min_width=7),
+            ],
+            empty="no criteria in this launch",
+        )
         yield Line(id="gate-detail", classes="detail")
 
     def show(self, f: Frame) -> None:
@@ -93,10 +96,18 @@ def _gate_cells(cv: CriterionView) -> tuple[Content, ...]:
         if cv.trigger_breached:
             trig = Content.styled(f"↺ {c.trigger.when} BREACHED {mode}", "bold $gate-rollback")
         else:
-            trig = Content.assemble(clean(c.trigger.when), " ", (mode, "bold" if cv.trigger_mode == "auto"
-                                                                 else "$muted"))
-    return (name, plain(c.threshold_text), actual, fmt.level(cv.level.value),
-            Content.styled(fmt.sparkline(cv.trend, 12), f"${var}"), Content(fmt.age_coarse(cv.age)), trig)
+            trig = Content.assemble(
+                clean(c.trigger.when), " ", (mode, "bold" if cv.trigger_mode == "auto" else "$muted")
+            )
+    return (
+        name,
+        plain(c.threshold_text),
+        actual,
+        fmt.level(cv.level.value),
+        Content.styled(fmt.sparkline(cv.trend, 12), f"${var}"),
+        Content(fmt.age_coarse(cv.age)),
+        trig,
+    )
 
 
 # ---------------------------------------------------------------- checklist
@@ -111,20 +122,28 @@ class ChecklistPanel(Panel):
 
     def compose(self) -> ComposeResult:
         yield Line(id="checklist-overall")
-        yield RowTable([
-            Column("item", "Item", flex=True, min_width=24),
-            Column("owner", "Owner", min_width=5, priority=2),
-            Column("status", "Status", width=13),
-            Column("when", "When", width=11, priority=3),
-        ], show_header=False, empty="no checklist items")
+        yield RowTable(
+            [
+                Column("item", "Item", flex=True, min_width=24),
+                Column("owner", "Owner", min_width=5, priority=2),
+                Column("status", "Status", width=13),
+                Column("when", "When", width=11, priority=3),
+            ],
+            show_header=False,
+            empty="no checklist items",
+        )
         yield Line(id="checklist-detail", classes="detail")
 
     def show(self, f: Frame) -> None:
         v = f.verdict
-        self.query_one("#checklist-overall", Line).show(Content.assemble(
-            ("Overall ", "bold"), fmt.progress(v.done, v.total, 12),
-            (f"  {round(100 * v.done / v.total) if v.total else 0}%", "$muted"),
-            ("   space: tick · ←/→: fold", "$muted")))
+        self.query_one("#checklist-overall", Line).show(
+            Content.assemble(
+                ("Overall ", "bold"),
+                fmt.progress(v.done, v.total, 12),
+                (f"  {round(100 * v.done / v.total) if v.total else 0}%", "$muted"),
+                ("   space: tick · ←/→: fold", "$muted"),
+            )
+        )
         rows = checklist_rows(f)
         table = self.table
         if v.phase_id != self._phase:
@@ -154,8 +173,11 @@ class ChecklistPanel(Panel):
         if it.criterion:
             parts.append(plain(f" · ticks itself from criterion {it.criterion}"))
         elif ist.by:
-            parts.append(plain(f" · {'ticked' if ist.done else 'unticked'} by {short_actor(ist.by)} at "
-                               f"{fmt.t_rel(ist.at, f.t0)}"))
+            parts.append(
+                plain(
+                    f" · {'ticked' if ist.done else 'unticked'} by {short_actor(ist.by)} at {fmt.t_rel(ist.at, f.t0)}"
+                )
+            )
         line.show(Content.assemble(*parts))
 
     def on_row_table_highlighted(self, event: RowTable.Highlighted) -> None:
@@ -180,8 +202,11 @@ def checklist_rows(f: Frame) -> list[Row]:
         ph = phases[i]
         pp = progress[ph.id]
         pkey = f"phase:{ph.id}"
-        tag = Content.styled("● now", "bold $accent") if pp.current else (
-            Content.styled("due", "$muted") if pp.due else Content.styled(f"at {_at(ph.at)}", "$muted"))
+        tag = (
+            Content.styled("● now", "bold $accent")
+            if pp.current
+            else (Content.styled("due", "$muted") if pp.due else Content.styled(f"at {_at(ph.at)}", "$muted"))
+        )
         status = fmt.progress(pp.done, pp.total, 6)
         if pp.critical_open and pp.due:
             status += Content.styled(f" ‼{pp.critical_open}", "bold $gate-nogo")
@@ -189,9 +214,19 @@ def checklist_rows(f: Frame) -> list[Row]:
         for si, sec in enumerate(ph.sections):
             skey = f"section:{ph.id}:{si}"
             sdone = sum(1 for it in sec.items if it.id in v.items_done)
-            rows.append(Row(skey, (plain(sec.name, "$muted"), Content(),
-                                   Content.styled(f"{sdone}/{len(sec.items)}", "$muted"), Content()),
-                            parent=pkey, group=True))
+            rows.append(
+                Row(
+                    skey,
+                    (
+                        plain(sec.name, "$muted"),
+                        Content(),
+                        Content.styled(f"{sdone}/{len(sec.items)}", "$muted"),
+                        Content(),
+                    ),
+                    parent=pkey,
+                    group=True,
+                )
+            )
             for it in sec.items:
                 done = it.id in v.items_done
                 box = Content.styled("[x] ", "bold $gate-go") if done else Content("[ ] ")
@@ -209,8 +244,7 @@ def checklist_rows(f: Frame) -> list[Row]:
                     when = Content.styled(fmt.t_rel(ist.at, f.t0), "$muted")
                 else:
                     status = Content.styled("open", "$gate-unknown" if pp.due else "$muted")
-                rows.append(Row(f"item:{it.id}", (text, plain(it.owner or "", "$muted"), status, when),
-                                parent=skey))
+                rows.append(Row(f"item:{it.id}", (text, plain(it.owner or "", "$muted"), status, when), parent=skey))
     return rows
 
 
@@ -225,13 +259,16 @@ class AlertsPanel(Panel):
     pid, title, key = "alerts", "Alerts", "3"
 
     def compose(self) -> ComposeResult:
-        yield RowTable([
-            Column("sev", "Sev", width=6),
-            Column("alert", "Alert", flex=True, min_width=16),
-            Column("since", "Since", width=11, priority=1),
-            Column("status", "Status", min_width=8),
-            Column("source", "Source", min_width=6, priority=2),
-        ], empty="no alerts")
+        yield RowTable(
+            [
+                Column("sev", "Sev", width=6),
+                Column("alert", "Alert", flex=True, min_width=16),
+                Column("since", "Since", width=11, priority=1),
+                Column("status", "Status", min_width=8),
+                Column("source", "Source", min_width=6, priority=2),
+            ],
+            empty="no alerts",
+        )
         yield Line(id="alert-detail", classes="detail wrap")
 
     def show(self, f: Frame) -> None:
@@ -256,8 +293,11 @@ class AlertsPanel(Panel):
 
 def _alert_cells(a: AlertState, t0: float) -> tuple[Content, ...]:
     if a.firing:
-        status = Content.styled("FIRING", "bold $gate-nogo") if a.acked_by is None else Content.assemble(
-            ("acked ", "$gate-warn"), clean(_who(a.acked_by)))
+        status = (
+            Content.styled("FIRING", "bold $gate-nogo")
+            if a.acked_by is None
+            else Content.assemble(("acked ", "$gate-warn"), clean(_who(a.acked_by)))
+        )
         title = plain(a.title, "bold")
     else:
         status = Content.styled(f"resolved {format_duration((a.ended or a.started) - a.started)}", "$muted")
@@ -266,8 +306,9 @@ def _alert_cells(a: AlertState, t0: float) -> tuple[Content, ...]:
 
 
 def firing_unacked(f: Frame) -> list[AlertState]:
-    return sorted((a for a in f.state.alerts.values() if a.firing and a.acked_by is None),
-                  key=lambda a: a.started, reverse=True)
+    return sorted(
+        (a for a in f.state.alerts.values() if a.firing and a.acked_by is None), key=lambda a: a.started, reverse=True
+    )
 
 
 # ---------------------------------------------------------------- sign-offs
@@ -277,13 +318,16 @@ class SignoffsPanel(Panel):
     pid, title, key = "signoffs", "Sign-offs", "4"
 
     def compose(self) -> ComposeResult:
-        yield RowTable([
-            Column("role", "Role", min_width=6),
-            Column("state", "State", min_width=10),
-            Column("by", "By", min_width=4, priority=1),
-            Column("when", "When", width=11, priority=2),
-            Column("reason", "Reason", flex=True, min_width=6),
-        ], empty="no sign-offs required")
+        yield RowTable(
+            [
+                Column("role", "Role", min_width=6),
+                Column("state", "State", min_width=10),
+                Column("by", "By", min_width=4, priority=1),
+                Column("when", "When", width=11, priority=2),
+                Column("reason", "Reason", flex=True, min_width=6),
+            ],
+            empty="no sign-offs required",
+        )
         yield Line(id="signoff-detail", classes="detail")
 
     def show(self, f: Frame) -> None:
@@ -292,18 +336,30 @@ class SignoffsPanel(Panel):
             so = sv.signoff
             role = plain(sv.title) if sv.required else plain(sv.title) + Content.styled(" (opt)", "$muted")
             if so is None:
-                rows.append(Row(sv.role, (role, Content.styled("… pending", "$gate-unknown"), Content(), Content(),
-                                          Content())))
+                rows.append(
+                    Row(sv.role, (role, Content.styled("… pending", "$gate-unknown"), Content(), Content(), Content()))
+                )
                 continue
             state = fmt.level(so.verdict)
             if sv.stale:
                 state += Content.styled(" STALE", "bold $gate-warn")
-            rows.append(Row(sv.role, (role, state, plain(_who(so.by)), Content(fmt.t_rel(so.at, f.t0)),
-                                      plain(so.reason))))
+            rows.append(
+                Row(sv.role, (role, state, plain(_who(so.by)), Content(fmt.t_rel(so.at, f.t0)), plain(so.reason)))
+            )
         d = f.state.decision
         if d is not None:
-            rows.append(Row("decision", (Content.styled("FINAL", "bold"), fmt.level(d.verdict),
-                                         plain(_who(d.by)), Content(fmt.t_rel(d.at, f.t0)), plain(d.reason))))
+            rows.append(
+                Row(
+                    "decision",
+                    (
+                        Content.styled("FINAL", "bold"),
+                        fmt.level(d.verdict),
+                        plain(_who(d.by)),
+                        Content(fmt.t_rel(d.at, f.t0)),
+                        plain(d.reason),
+                    ),
+                )
+            )
         self.table.set_rows(rows)
         self._detail(f)
 
@@ -312,8 +368,9 @@ class SignoffsPanel(Panel):
         text: Content | str = ""
         so = sv.signoff if sv is not None else None
         if sv is not None and so is not None:
-            text = Content.assemble(fmt.level(so.verdict), " by ", clean(short_actor(so.by)),
-                                    f" at {fmt.t_rel(so.at, f.t0)}")
+            text = Content.assemble(
+                fmt.level(so.verdict), " by ", clean(short_actor(so.by)), f" at {fmt.t_rel(so.at, f.t0)}"
+            )
             if sv.stale:
                 text += Content.assemble((" · STALE: ", "bold $gate-warn"), clean(sv.stale_reason))
             elif so.snapshot:
@@ -335,24 +392,33 @@ class RollbackPanel(Panel):
 
     def compose(self) -> ComposeResult:
         yield Line(id="rollback-status")
-        yield RowTable([
-            Column("step", "Step", flex=True, min_width=12),
-            Column("status", "Status", min_width=8),
-            Column("exit", "Exit", width=4, align="right", priority=1),
-            Column("took", "Took", width=6, align="right", priority=2),
-        ], empty="no rollback steps configured")
+        yield RowTable(
+            [
+                Column("step", "Step", flex=True, min_width=12),
+                Column("status", "Status", min_width=8),
+                Column("exit", "Exit", width=4, align="right", priority=1),
+                Column("took", "Took", width=6, align="right", priority=2),
+            ],
+            empty="no rollback steps configured",
+        )
 
     def show(self, f: Frame) -> None:
         rb = f.state.rollback
         launch = f.launch
-        armed = launch.rollback.auto_allowed and any(cv.trigger_mode == "auto" for cv in f.verdict.criteria
-                                                     if cv.criterion.trigger is not None)
+        armed = launch.rollback.auto_allowed and any(
+            cv.trigger_mode == "auto" for cv in f.verdict.criteria if cv.criterion.trigger is not None
+        )
         status_style = {"running": "bold $gate-warn", "failed": "bold $gate-nogo", "succeeded": "bold $gate-go"}
         parts: list[Content | str] = [Content.styled(rb.status.upper(), status_style.get(rb.status, "bold"))]
         if rb.status != "idle":
-            parts.append(Content.assemble(" by ", clean(short_actor(rb.by or "?")),
-                                          (" automatically" if rb.automatic else ""),
-                                          (" (dry run)" if rb.dry_run else "")))
+            parts.append(
+                Content.assemble(
+                    " by ",
+                    clean(short_actor(rb.by or "?")),
+                    (" automatically" if rb.automatic else ""),
+                    (" (dry run)" if rb.dry_run else ""),
+                )
+            )
         parts.append(Content.styled("  auto-rollback ", "$muted"))
         parts.append(Content.styled("ARMED", "bold $gate-rollback") if armed else Content("not armed"))
         if launch.rollback.dry_run or f.info.dry_run:
@@ -367,28 +433,50 @@ def rollback_rows(f: Frame, launch: Launch) -> list[Row]:
     rows: list[Row] = []
     if rb.steps:
         for i, s in enumerate(rb.steps):
-            style = {"ok": "$gate-go", "failed": "bold $gate-nogo", "timeout": "bold $gate-nogo",
-                     "running": "bold $gate-warn"}.get(s.status, "$muted")
+            style = {
+                "ok": "$gate-go",
+                "failed": "bold $gate-nogo",
+                "timeout": "bold $gate-nogo",
+                "running": "bold $gate-warn",
+            }.get(s.status, "$muted")
             took = format_duration(s.finished - s.started) if s.started and s.finished else ""
             key = f"step:{i}"
-            rows.append(Row(key, (plain(f"{i + 1}. {s.name}"), Content.styled(s.status, style),
-                                  Content("" if s.exit_code is None else str(s.exit_code)), Content(took)),
-                            group=bool(s.output)))
+            rows.append(
+                Row(
+                    key,
+                    (
+                        plain(f"{i + 1}. {s.name}"),
+                        Content.styled(s.status, style),
+                        Content("" if s.exit_code is None else str(s.exit_code)),
+                        Content(took),
+                    ),
+                    group=bool(s.output),
+                )
+            )
             for j, line in enumerate(s.output[-8:]):
                 for k, part in enumerate(clean_lines(line)):
-                    rows.append(Row(f"{key}:out:{j}:{k}", (plain(part, "$muted"), Content(), Content(), Content()),
-                                    parent=key))
+                    rows.append(
+                        Row(f"{key}:out:{j}:{k}", (plain(part, "$muted"), Content(), Content(), Content()), parent=key)
+                    )
         return rows
     for i, step in enumerate(launch.rollback.steps):
         cmd = step.shell if step.shell is not None else " ".join(step.run or [])
-        rows.append(Row(f"plan:{i}", (plain(f"{i + 1}. {step.name}"), Content.styled("ready", "$muted"),
-                                      Content(), Content())))
-        rows.append(Row(f"plan:{i}:cmd", (plain(f"$ {cmd}", "$muted"), Content(), Content(), Content()),
-                        parent=None))
+        rows.append(
+            Row(f"plan:{i}", (plain(f"{i + 1}. {step.name}"), Content.styled("ready", "$muted"), Content(), Content()))
+        )
+        rows.append(Row(f"plan:{i}:cmd", (plain(f"$ {cmd}", "$muted"), Content(), Content(), Content()), parent=None))
     for stage in launch.rollback.runbook:
-        rows.append(Row(f"runbook:{stage.name}", (plain(f"runbook: {stage.name}" + (f" ({stage.within})"
-                                                                                    if stage.within else ""),
-                                                        "$muted"), Content(), Content(), Content())))
+        rows.append(
+            Row(
+                f"runbook:{stage.name}",
+                (
+                    plain(f"runbook: {stage.name}" + (f" ({stage.within})" if stage.within else ""), "$muted"),
+                    Content(),
+                    Content(),
+                    Content(),
+                ),
+            )
+        )
     return rows
 
 
@@ -399,22 +487,36 @@ class LogPanel(Panel):
     pid, title, key = "log", "Decision log", "6"
 
     def compose(self) -> ComposeResult:
-        yield RowTable([
-            Column("when", "When", width=11),
-            Column("who", "Who", min_width=4, priority=1),
-            Column("what", "What", flex=True, min_width=12),
-        ], show_header=False, empty="nothing recorded yet")
+        yield RowTable(
+            [
+                Column("when", "When", width=11),
+                Column("who", "Who", min_width=4, priority=1),
+                Column("what", "What", flex=True, min_width=12),
+            ],
+            show_header=False,
+            empty="nothing recorded yet",
+        )
         yield Line(id="log-path", classes="detail wrap")
 
     def show(self, f: Frame) -> None:
-        self.query_one("#log-path", Line).show(plain(f"log: {f.info.log_path}" if f.info.log_path else
-                                                     f"replay · {f.info.note}", "$muted"))
+        self.query_one("#log-path", Line).show(
+            plain(f"log: {f.info.log_path}" if f.info.log_path else f"replay · {f.info.note}", "$muted")
+        )
         table = self.table
-        at_end = table.cursor_key is None or table.cursor_key == (table.visible_keys[-1] if table.visible_keys
-                                                                   else None)
-        rows = [Row(str(e.seq), (Content(fmt.t_rel(e.ts, f.t0)), plain(_who(e.actor), "$muted"),
-                                 plain(e.text, "bold" if e.kind == "note" else "")))
-                for e in f.state.timeline]
+        at_end = table.cursor_key is None or table.cursor_key == (
+            table.visible_keys[-1] if table.visible_keys else None
+        )
+        rows = [
+            Row(
+                str(e.seq),
+                (
+                    Content(fmt.t_rel(e.ts, f.t0)),
+                    plain(_who(e.actor), "$muted"),
+                    plain(e.text, "bold" if e.kind == "note" else ""),
+                ),
+            )
+            for e in f.state.timeline
+        ]
         table.set_rows(rows)
         if at_end and rows:
             table.action_cursor_to(-1)
@@ -425,6 +527,4 @@ def _who(label: str) -> str:
     return name.split("@", 1)[0] if "@" in name else name
 
 
-PANEL_TYPES: tuple[type[Panel], ...] = (GatesPanel, ChecklistPanel, AlertsPanel, SignoffsPanel, RollbackPanel,
-                                        LogPanel)
-
+PANEL_TYPES: tuple[type[Panel], ...] = (GatesPanel, ChecklistPanel, AlertsPanel, SignoffsPanel, RollbackPanel, LogPanel)

@@ -79,8 +79,17 @@ class RowTable(ScrollView, can_focus=True):
     class Selected(Highlighted):
         """Enter on a row that is not a group."""
 
-    def __init__(self, columns: Sequence[Column], *, show_header: bool = True, cursor: bool = True,
-                 empty: str = "", name: str | None = None, id: str | None = None, classes: str | None = None):
+    def __init__(
+        self,
+        columns: Sequence[Column],
+        *,
+        show_header: bool = True,
+        cursor: bool = True,
+        empty: str = "",
+        name: str | None = None,
+        id: str | None = None,
+        classes: str | None = None,
+    ):
         super().__init__(name=name, id=id, classes=classes)
         self.columns = tuple(columns)
         self.show_header = show_header
@@ -235,8 +244,9 @@ class RowTable(ScrollView, can_focus=True):
         flex = next((ci for ci in shown if self.columns[ci].flex), None)
 
         def total() -> int:
-            return sum(min(widths[c], self.columns[c].min_width) if c == flex else widths[c] for c in shown) \
-                + max(0, len(shown) - 1)
+            return sum(min(widths[c], self.columns[c].min_width) if c == flex else widths[c] for c in shown) + max(
+                0, len(shown) - 1
+            )
 
         while total() > avail:
             droppable = [c for c in shown if self.columns[c].priority > 0]
@@ -309,8 +319,9 @@ class RowTable(ScrollView, can_focus=True):
 
     def _header_strip(self) -> Strip:
         if self._header is None:
-            parts = [self._cell(Row("", tuple(Content(c.title) for c in self.columns)), ci, w)
-                     for ci, _x, w in self._layout]
+            parts = [
+                self._cell(Row("", tuple(Content(c.title) for c in self.columns)), ci, w) for ci, _x, w in self._layout
+            ]
             self._header = self._line(Content(" ").join(parts), "rowtable--header")
         return self._header
 

@@ -49,7 +49,6 @@ def permissions(launch: Launch, actor: Actor, mode: str) -> Permissions:
     return Permissions(roles, False)
 
 
-
 def config_text(launch: Launch) -> str:
     """The launch as YAML, for binding a log when the original file text is not at hand."""
     return yaml.safe_dump(launch.model_dump(mode="json", by_alias=True, exclude_defaults=True), sort_keys=False)

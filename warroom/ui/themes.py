@@ -22,8 +22,19 @@ _LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # theme files are small
 DEFAULT = "dark"
 NO_COLOR_THEME = "monochrome"
 GATE_VARIABLES = ("gate-go", "gate-nogo", "gate-warn", "gate-unknown", "gate-rollback", "gate-badge-text", "muted")
-_COLOURS = ("primary", "secondary", "warning", "error", "success", "accent", "foreground", "background", "surface",
-            "panel", "boost")
+_COLOURS = (
+    "primary",
+    "secondary",
+    "warning",
+    "error",
+    "success",
+    "accent",
+    "foreground",
+    "background",
+    "surface",
+    "panel",
+    "boost",
+)
 
 
 @dataclass
@@ -61,8 +72,12 @@ def parse_theme(data: object, source: str) -> Theme:
     if not isinstance(variables, dict):
         raise ValueError(f"{source}: 'variables' must be a mapping")
     kwargs = {k: str(data[k]) for k in _COLOURS if data.get(k) is not None}
-    theme = Theme(name=name.strip(), dark=bool(data.get("dark", True)),
-                  variables={str(k): str(v) for k, v in variables.items()}, **kwargs)
+    theme = Theme(
+        name=name.strip(),
+        dark=bool(data.get("dark", True)),
+        variables={str(k): str(v) for k, v in variables.items()},
+        **kwargs,
+    )
     for key in ("luminosity_spread", "text_alpha"):
         if key in data:
             setattr(theme, key, float(data[key]))
