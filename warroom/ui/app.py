@@ -303,6 +303,8 @@ class WarroomApp(App[int]):
         return self.playhead.t if self.playhead is not None else self.clock()
 
     def _tick(self) -> None:
+        if not self.is_running:  # shutting down: the widgets are going, a repaint would find none
+            return
         if self.playhead is not None:
             mono = time.monotonic()
             moved = self.playhead.advance(mono - self._last_tick)
