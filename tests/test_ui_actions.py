@@ -295,7 +295,7 @@ async def test_recommend_trigger_prompts_once_per_breach(scenario):
             for i in range(2):  # two samples over the trigger (> 1%) confirm the breach
                 clock.t = NOW + 5 * (i + 1)
                 rec.append("sample", {"criterion": "error-rate", "value": 2.5, "t": clock.t})
-            await until(pilot, lambda: isinstance(app.screen, RecommendationScreen), "the recommendation")
+            await until(pilot, lambda: shown(app, RecommendationScreen), "the recommendation")
             text = screen_text(app)
             assert "Error rate" in text and "2.50%" in text and "> 1%" in text and "Since: T+00:07:40" in text
             await pilot.press("h")
@@ -311,9 +311,7 @@ async def test_recommend_trigger_prompts_once_per_breach(scenario):
             for v in (0.05, 0.05, 3.0, 3.0):  # clears, then breaches anew
                 clock.t += 5
                 rec.append("sample", {"criterion": "error-rate", "value": v, "t": clock.t})
-            await until(
-                pilot, lambda: isinstance(app.screen, RecommendationScreen), "a recommendation on the new breach"
-            )
+            await until(pilot, lambda: shown(app, RecommendationScreen), "a recommendation on the new breach")
 
 
 async def test_help_lists_every_key(scenario):
@@ -327,6 +325,11 @@ async def test_help_lists_every_key(scenario):
         text = screen_text(app)
         for k in KEYS:
             assert k.help in text, k.id
+
+
+def shown(app: WarroomApp, dialog: type) -> bool:
+    """`dialog` is the screen on top and is mounted, its widgets composed (pushing it is not enough)."""
+    return isinstance(app.screen, dialog) and app.screen.is_mounted
 
 
 def palette_offers(app: WarroomApp, text: str) -> bool:
@@ -423,9 +426,9 @@ async def test_no_color_selects_monochrome(scenario, monkeypatch):
 async def test_unknown_theme_falls_back_with_a_message(scenario):
     path, clock = scenario
     app = make_app(path, clock, theme="nope")
-    async with app.run_test(size=WIDE):
+    async with app.run_test(size=WIDE) as pilot:
         assert app.theme == "dark"
-        assert "theme 'nope' not found" in notes(app)
+        await until(pilot, lambda: "theme 'nope' not found" in notes(app), "the message that says so")
 
 
 async def test_session_opened_and_closed_are_recorded(scenario):
@@ -478,7 +481,7 @@ async def test_recommendation_roll_back_opens_the_guarded_rollback(scenario):
             for i in range(2):
                 clock.t = NOW + 5 * (i + 1)
                 rec.append("sample", {"criterion": "error-rate", "value": 2.5, "t": clock.t})
-            await until(pilot, lambda: isinstance(app.screen, RecommendationScreen), "the recommendation")
+            await until(pilot, lambda: shown(app, RecommendationScreen), "the recommendation")
             await pilot.press("b")
             await pilot.pause()
             ev = events(path)[-1]

@@ -462,7 +462,11 @@ class WarroomApp(App[int]):
             return
         self.active_panel = pid
         self._apply_layout()
-        self.panel(pid).table.focus()
+        table = self.panel(pid).table
+        # now, not only via Widget.focus (a queued callback): keys typed right after the panel key go here
+        table.screen.set_focus(table)
+        if table.screen.focused is not table:  # not focusable yet (its layout is not applied): once it is
+            table.focus()
 
     def on_descendant_focus(self, event: Any) -> None:
         node = event.widget
