@@ -25,13 +25,10 @@ import fcntl
 import os
 import re
 import select
-import shutil
-import signal
 import statistics
 import struct
 import subprocess
 import sys
-import tempfile
 import termios
 import textwrap
 import time
@@ -39,9 +36,12 @@ from pathlib import Path
 
 import psutil
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "tests"))  # servers.py: what the bench starts ends with it
+sys.path.insert(0, str(ROOT))
+
+import servers  # noqa: E402
+
 ANSI = re.compile(rb"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|\x1b[P^_][^\x1b]*\x1b\\|\x1b.")
 
 BARE_APP = textwrap.dedent("""
@@ -120,10 +120,10 @@ class PtyProcess:
         self.master, slave = os.openpty()
         _winsize(slave, *size)
         self.start = time.perf_counter()
-        self.proc = subprocess.Popen(
-            argv, stdin=slave, stdout=slave, stderr=slave, env=env, cwd=cwd, start_new_session=True, close_fds=True
-        )
-        os.close(slave)
+        try:
+            self.proc = servers.start(argv, stdin=slave, stdout=slave, stderr=slave, env=env, cwd=cwd)
+        finally:
+            os.close(slave)
         self.chunks: list[tuple[float, int]] = []
         self.text = b""
 
@@ -147,15 +147,7 @@ class PtyProcess:
         return None
 
     def stop(self) -> None:
-        try:
-            os.killpg(self.proc.pid, signal.SIGTERM)
-        except ProcessLookupError:
-            pass
-        try:
-            self.proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            os.killpg(self.proc.pid, signal.SIGKILL)
-            self.proc.wait()
+        self.proc.stop(timeout=5)  # its session's group: SIGTERM, then SIGKILL after 5 s
         os.close(self.master)
 
 
@@ -225,55 +217,58 @@ def main() -> int:
     if not config.exists():
         print(f"{config} not found; using configs/demo.yaml", file=sys.stderr)
         config = ROOT / "configs" / "demo.yaml"
-    work = Path(tempfile.mkdtemp(prefix="ui-bench-"))
+    with servers.temp_dir("ui-bench-") as work:
+        return run(args, config, size, work)
+
+
+def run(args: argparse.Namespace, config: Path, size: tuple[int, int], work: Path) -> int:
+    """Both measurements, with every file in `work` (removed whatever way the bench ends)."""
+    cols, rows = size
     bare = work / "bare_app.py"
     bare.write_text(BARE_APP)
-    try:
-        from warroom.config import load_launch
+    from warroom.config import load_launch
 
-        launch = load_launch(config)
-        member = next((m for r in launch.roles if r.commander for m in r.members), None) or next(
-            (m for r in launch.roles for m in r.members), "bench"
-        )  # a live console, not an observer
-        ours: list[tuple[float, float]] = []
-        base: list[tuple[float, float]] = []
-        base_cfg: list[tuple[float, float]] = []
-        ratio = 0.0
-        for i in range(args.runs):
-            log = work / f"first-{i}.jsonl"
-            # the log panel's "console opened" is the last thing the first frame fills in
-            ours.append(
-                first_frame(
-                    [sys.executable, "-m", "warroom", "run", str(config), "--log", str(log), "--as", member],
-                    b"console opened",
-                    size,
-                    work,
-                )
+    launch = load_launch(config)
+    member = next((m for r in launch.roles if r.commander for m in r.members), None) or next(
+        (m for r in launch.roles for m in r.members), "bench"
+    )  # a live console, not an observer
+    ours: list[tuple[float, float]] = []
+    base: list[tuple[float, float]] = []
+    base_cfg: list[tuple[float, float]] = []
+    ratio = 0.0
+    for i in range(args.runs):
+        log = work / f"first-{i}.jsonl"
+        # the log panel's "console opened" is the last thing the first frame fills in
+        ours.append(
+            first_frame(
+                [sys.executable, "-m", "warroom", "run", str(config), "--log", str(log), "--as", member],
+                b"console opened",
+                size,
+                work,
             )
-            base.append(first_frame([sys.executable, str(bare)], b"BAREREADY", size, work))
-            base_cfg.append(first_frame([sys.executable, str(bare), str(config)], b"BAREREADY", size, work))
-        if args.runs:
-            ratio = report_first_frame(config, member, ours, base, base_cfg, cols, rows)
-        cpu, rate, frames = idle(
-            [sys.executable, "-m", "warroom", "demo", "--log", str(work / "idle.jsonl")],
-            size,
-            work,
-            warmup=4.0,
-            seconds=args.idle,
         )
-        print(
-            f"idle live demo console over {args.idle:.0f} s (clock ticking, simulated source polled every 5 s, "
-            f"this console recording):"
-        )
-        print(
-            f"  CPU {cpu:.2f} % of one core (target <= 2.5 %); terminal output {rate / 1024:.2f} KB/s "
-            f"(target <= 3 KB/s) in {frames} writes"
-        )
-        ok = ratio <= 1.2 and cpu <= 2.5 and rate <= 3 * 1024
-        print("all targets met" if ok else "NOT all targets met")
-        return 0 if ok else 1
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
+        base.append(first_frame([sys.executable, str(bare)], b"BAREREADY", size, work))
+        base_cfg.append(first_frame([sys.executable, str(bare), str(config)], b"BAREREADY", size, work))
+    if args.runs:
+        ratio = report_first_frame(config, member, ours, base, base_cfg, cols, rows)
+    cpu, rate, frames = idle(
+        [sys.executable, "-m", "warroom", "demo", "--log", str(work / "idle.jsonl")],
+        size,
+        work,
+        warmup=4.0,
+        seconds=args.idle,
+    )
+    print(
+        f"idle live demo console over {args.idle:.0f} s (clock ticking, simulated source polled every 5 s, "
+        f"this console recording):"
+    )
+    print(
+        f"  CPU {cpu:.2f} % of one core (target <= 2.5 %); terminal output {rate / 1024:.2f} KB/s "
+        f"(target <= 3 KB/s) in {frames} writes"
+    )
+    ok = ratio <= 1.2 and cpu <= 2.5 and rate <= 3 * 1024
+    print("all targets met" if ok else "NOT all targets met")
+    return 0 if ok else 1
 
 
 def report_first_frame(
