@@ -222,18 +222,20 @@ def stop_all() -> None:
 
 # ----------------------------------------------------------------------------- signals and exit
 
-_installed = False
+_installed = _handled = False
+_owner = 0  # the pid that installed the hooks: a child forked from it (not exec'd) owns nothing
 
 
 def _install() -> None:
-    """Once per process: the exit hook, and handlers for SIGTERM/SIGHUP where none is set yet."""
-    global _installed
+    """Once per process: the exit hook; and, from the main thread (the only one that may), handlers
+    for SIGTERM/SIGHUP where none is set yet."""
+    global _installed, _handled, _owner
     with _lock:
-        if _installed:
-            return
-        _installed = True
-    atexit.register(_at_exit)
-    if threading.current_thread() is threading.main_thread():
+        if not _installed:
+            _installed, _owner = True, os.getpid()
+            atexit.register(_at_exit)
+    if not _handled and threading.current_thread() is threading.main_thread():
+        _handled = True
         for sig in (signal.SIGTERM, signal.SIGHUP):
             if signal.getsignal(sig) in (signal.SIG_DFL, None):
                 signal.signal(sig, _on_signal)
@@ -241,6 +243,8 @@ def _install() -> None:
 
 def _on_signal(signum: int, _frame: object) -> None:
     global _received
+    if os.getpid() != _owner:  # a forked child: the signal's usual effect
+        _die(signum)
     if _exiting:  # already stopping in the exit hook: let it finish, then die by this signal
         _received = _received or signum
         return
@@ -262,6 +266,8 @@ def _die(signum: int) -> None:
 
 def _at_exit() -> None:
     global _exiting, _watchdog
+    if os.getpid() != _owner:  # a forked child exiting: the servers are its parent's
+        return
     _exiting = True
     try:
         stop_all()

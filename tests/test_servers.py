@@ -27,6 +27,34 @@ ROOT = Path(__file__).resolve().parent.parent
 # to exit (pytest's session summary on a loaded machine), and the watchdog goes with it.
 WITHIN = {"servers": 10.0, "dirs": 10.0, "owner": 30.0, "all": 30.0}
 
+# An owner with one plain server (`sleep`, in its directory under argv[2]), ending as argv[1] says.
+PLAIN_OWNER = """
+import sys, threading, time
+from pathlib import Path
+
+import servers
+
+how, base = sys.argv[1], Path(sys.argv[2])
+
+
+def go():
+    servers.start(["sleep", "1000"], name="sleep", dir=base / "srv")
+
+
+if how == "thread-then-kill":  # started from a thread that has ended: no PR_SET_PDEATHSIG, the watchdog covers it
+    t = threading.Thread(target=go)
+    t.start()
+    t.join()
+else:
+    go()
+print("UP", flush=True)
+if how == "exception":
+    raise RuntimeError("the bench failed")
+if how == "exit":
+    sys.exit(0)  # without stopping it: the exit hook does
+time.sleep(100)
+"""
+
 HOLD_TEST = """
 import time
 
@@ -40,12 +68,12 @@ def test_hold(tmp_path):
 """
 
 
-def naming(base: Path) -> list[psutil.Process]:
-    """Live processes whose command line or working directory is in `base`."""
+def naming(base: Path, owner: int) -> list[psutil.Process]:
+    """Live processes but `owner` whose command line or working directory is in `base`."""
     found = []
     for p in psutil.process_iter(["cmdline", "cwd", "status"]):
         info = p.info
-        if info["status"] == psutil.STATUS_ZOMBIE:
+        if info["status"] == psutil.STATUS_ZOMBIE or p.pid == owner:
             continue
         if str(base) in " ".join(info["cmdline"] or []) or (info["cwd"] or "").startswith(str(base)):
             found.append(p)
@@ -99,7 +127,7 @@ class Owner:
 
     def look(self) -> list[psutil.Process]:
         """The owner's processes now: its descendants and whatever names its directory."""
-        now = naming(self.base)
+        now = naming(self.base, self.popen.pid)
         try:
             now += self.me.children(recursive=True)
         except psutil.NoSuchProcess:
@@ -109,7 +137,7 @@ class Owner:
         return now
 
     def servers_up(self, *names: str) -> bool:
-        cmdlines = [" ".join(p.cmdline()) for p in alive(naming(self.base))]
+        cmdlines = [" ".join(p.cmdline()) for p in alive(naming(self.base, self.popen.pid))]
         return all(any(n in c for c in cmdlines) for n in names)
 
     def signal_and_watch(self, sig: signal.Signals, dirs: Callable[[], list[Path]]) -> dict[str, float]:
@@ -122,7 +150,7 @@ class Owner:
         self.popen.send_signal(sig)
         took: dict[str, float] = {}
         checks: dict[str, Callable[[], bool]] = {
-            "servers": lambda: not alive(naming(self.base)),
+            "servers": lambda: not alive(naming(self.base, self.popen.pid)),
             "owner": lambda: self.popen.poll() is not None,
             "all": lambda: self.popen.poll() is not None and not alive(list(self.seen.values())),
             "dirs": lambda: not dirs(),
@@ -133,7 +161,7 @@ class Owner:
                     took[what] = time.monotonic() - t
             time.sleep(0.02)
         left = {
-            "servers": describe(alive(naming(self.base))),
+            "servers": describe(alive(naming(self.base, self.popen.pid))),
             "all": describe(alive(list(self.seen.values()))),
             "dirs": dirs(),
             "owner": self.popen.poll(),
@@ -149,7 +177,7 @@ class Owner:
         if self.popen.poll() is None:
             self.popen.kill()
             self.popen.wait()
-        for p in alive([*self.seen.values(), *naming(self.base)]):
+        for p in alive([*self.seen.values(), *naming(self.base, self.popen.pid)]):
             try:
                 p.kill()
             except psutil.NoSuchProcess:
@@ -216,12 +244,12 @@ def test_a_killed_test_run_leaves_no_server(sig: signal.Signals, tmp_path: Path,
         [sys.executable, "-m", "pytest", "-q", "-s", "-p", "no:cacheprovider", f"--basetemp={base}", "test_hold.py"],
         base,
         tmp_path / "pytest.out",
-        env_with(),
+        env_with(PYTEST_DISABLE_PLUGIN_AUTOLOAD="1"),  # a plain pytest: the test needs no plugin
         inner,
     )
     owners.append(run)
     until("the test's Prometheus and Alertmanager", lambda: "STACK UP" in run.out.read_text(), 90, run.out)
-    assert run.servers_up("prometheus", "alertmanager"), describe(naming(base))
+    assert run.servers_up("prometheus", "alertmanager"), describe(naming(base, run.popen.pid))
     server_dirs = lambda: [d for d in base.rglob("*") if d.is_dir() and d.name in ("prom", "am")]  # noqa: E731
     assert len(server_dirs()) == 2, server_dirs()
     took = run.signal_and_watch(sig, server_dirs)
@@ -229,3 +257,24 @@ def test_a_killed_test_run_leaves_no_server(sig: signal.Signals, tmp_path: Path,
     expected = 2 if sig == signal.SIGINT else -sig
     assert run.popen.returncode == expected, f"exit status {run.popen.returncode}:\n{tail(run.out)}"
     print(f"\npytest run, {sig.name} mid-test: gone after {figures(took)}")
+
+
+@pytest.mark.parametrize(("how", "status"), [("exception", 1), ("exit", 0), ("thread-then-kill", -signal.SIGKILL)])
+def test_a_server_ends_with_its_owner(how: str, status: int, tmp_path: Path, owners: list[Owner]) -> None:
+    base = tmp_path / "own"
+    owner = Owner([sys.executable, "-c", PLAIN_OWNER, how, str(base)], base, tmp_path / "out", env_with(), tmp_path)
+    owners.append(owner)
+    until("the server", lambda: "UP" in owner.out.read_text() or owner.popen.poll() is not None, 30, owner.out)
+    if how == "thread-then-kill":
+        time.sleep(0.5)
+        assert owner.servers_up("sleep 1000"), "the server died with the thread that started it"
+        owner.look()
+        owner.popen.kill()
+    owner.popen.wait(timeout=30)
+    until(
+        "the server to end and its directory to go",
+        lambda: not alive([*owner.seen.values(), *naming(base, owner.popen.pid)]) and not (base / "srv").exists(),
+        10,
+        owner.out,
+    )
+    assert owner.popen.returncode == status, tail(owner.out)
