@@ -37,6 +37,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
@@ -92,22 +93,32 @@ class Server:
 
     def _signal(self, sig: int) -> None:
         with contextlib.suppress(ProcessLookupError, PermissionError):
-            if self.group:
-                os.killpg(self.pid, sig)  # the group id is the leader's pid, ours until the group is empty
-            elif self.popen.poll() is None:
-                self.popen.send_signal(sig)
+            if self.group and self.popen.returncode is None:
+                os.killpg(self.pid, sig)  # unreaped, the leader holds its pid: the group id is still ours
+            elif self.popen.returncode is None:
+                os.kill(self.pid, sig)
+
+    def _exited(self) -> bool:
+        """Whether it has exited, leaving it unreaped (a zombie keeps its pid, and so its group id, ours)."""
+        if self.popen.returncode is not None:
+            return True
+        try:
+            return os.waitid(os.P_PID, self.pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is not None
+        except ChildProcessError:
+            return True
 
     def stop(self, timeout: float = STOP_TIMEOUT) -> None:
         """SIGTERM, wait up to `timeout`, then SIGKILL; wait; remove its directory. Idempotent."""
-        if self.popen.poll() is None:
+        deadline = time.monotonic() + timeout
+        if not self._exited():
             self._signal(signal.SIGTERM)
-            try:
-                self.popen.wait(timeout=timeout)
-            except subprocess.TimeoutExpired:
+            while not self._exited() and time.monotonic() < deadline:
+                time.sleep(0.01)
+            if not self._exited():
                 self._signal(signal.SIGKILL)
-                self.popen.wait()
         if self.group:
             self._signal(signal.SIGKILL)  # anything it forked and left in its group
+        self.popen.wait()
         for f in (self.popen.stdin, self.popen.stdout, self.popen.stderr):
             if f is not None:
                 with contextlib.suppress(OSError):
@@ -160,29 +171,23 @@ def start(
             if os.getppid() != parent:  # the owner died before the prctl took effect
                 os._exit(1)
 
-    popen = subprocess.Popen(
-        argv,
-        stdin=stdin,
-        stdout=stdout,
-        stderr=stderr,
-        cwd=cwd if cwd is not None else dir,
-        env=env,
-        text=text,
-        start_new_session=new_session,
-        preexec_fn=child,
-    )
-    server = Server(name or Path(argv[0]).name, popen, dir, new_session)
-    with _lock:
-        _servers[server.pid] = server
-    _tell(
-        {
-            "op": "add",
-            "pid": server.pid,
-            "start": server.started,
-            "group": new_session,
-            "dir": str(dir) if dir else None,
-        }
-    )
+    with _deferred():  # a SIGTERM now waits until the server is registered, to be stopped
+        popen = subprocess.Popen(
+            argv,
+            stdin=stdin,
+            stdout=stdout,
+            stderr=stderr,
+            cwd=cwd if cwd is not None else dir,
+            env=env,
+            text=text,
+            start_new_session=new_session,
+            preexec_fn=child,
+        )
+        server = Server(name or Path(argv[0]).name, popen, dir, new_session)
+        with _lock:
+            _servers[server.pid] = server
+        where = str(dir) if dir else None
+        _tell({"op": "add", "pid": server.pid, "start": server.started, "group": new_session, "dir": where})
     return server
 
 
@@ -190,10 +195,11 @@ def start(
 def temp_dir(prefix: str) -> Iterator[Path]:
     """A fresh temporary directory, removed on exit; removed by the watchdog if the owner is killed."""
     _install()
-    path = Path(tempfile.mkdtemp(prefix=prefix))
-    with _lock:
-        _dirs.add(path)
-    _tell({"op": "add", "pid": None, "dir": str(path)})
+    with _deferred():
+        path = Path(tempfile.mkdtemp(prefix=prefix))
+        with _lock:
+            _dirs.add(path)
+        _tell({"op": "add", "pid": None, "dir": str(path)})
     try:
         yield path
     finally:
@@ -234,6 +240,15 @@ def _install() -> None:
         if not _installed:
             _installed, _owner = True, os.getpid()
             atexit.register(_at_exit)
+            _hook = sys.excepthook
+
+            def excepthook(kind: type[BaseException], exc: BaseException, tb: Any) -> None:
+                if isinstance(exc, Terminated):  # asked to stop, not a crash: one line, no traceback
+                    print(f"{Path(sys.argv[0]).name}: {exc}; its servers are stopped", file=sys.stderr)
+                else:
+                    _hook(kind, exc, tb)
+
+            sys.excepthook = excepthook
     if not _handled and threading.current_thread() is threading.main_thread():
         _handled = True
         for sig in (signal.SIGTERM, signal.SIGHUP):
@@ -241,10 +256,34 @@ def _install() -> None:
                 signal.signal(sig, _on_signal)
 
 
+_defer = 0  # > 0 while a server is being started and registered
+_pending = 0  # a signal that arrived meanwhile
+
+
+@contextlib.contextmanager
+def _deferred() -> Iterator[None]:
+    """Signal handlers run in the main thread: there, hold a SIGTERM/SIGHUP until the block is done."""
+    global _defer, _pending
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    _defer += 1
+    try:
+        yield
+    finally:
+        _defer -= 1
+        if not _defer and _pending:
+            signum, _pending = _pending, 0
+            _on_signal(signum, None)
+
+
 def _on_signal(signum: int, _frame: object) -> None:
-    global _received
+    global _received, _pending
     if os.getpid() != _owner:  # a forked child: the signal's usual effect
         _die(signum)
+    if _defer and not _received:
+        _pending = signum
+        return
     if _exiting:  # already stopping in the exit hook: let it finish, then die by this signal
         _received = _received or signum
         return
