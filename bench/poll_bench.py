@@ -19,6 +19,9 @@ network round trip to every answer (default 40 and 100 ms: a bastion talking to
 Prometheus in another network, or queries that take that long).
 
     python3 bench/poll_bench.py [--rounds 8] [--rtt-ms 40,100]
+
+However it is stopped (Ctrl-C, SIGTERM, even kill -9), its Prometheus and proxy end with it and
+its temporary directory goes (tests/servers.py).
 """
 
 from __future__ import annotations

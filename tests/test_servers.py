@@ -20,8 +20,6 @@ from pathlib import Path
 import psutil
 import pytest
 
-pytestmark = [pytest.mark.prometheus, pytest.mark.slow]
-
 ROOT = Path(__file__).resolve().parent.parent
 # Seconds after the signal. The servers stop in well under one; the owner itself may take longer
 # to exit (pytest's session summary on a loaded machine), and the watchdog goes with it.
@@ -203,6 +201,8 @@ def env_with(**extra: str) -> dict[str, str]:
     return env
 
 
+@pytest.mark.prometheus
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("sig", "when"),
     [
@@ -233,6 +233,8 @@ def test_an_interrupted_bench_leaves_no_server(
     print(f"\nbench, {sig.name} while {when} up: gone after {figures(took)}")
 
 
+@pytest.mark.prometheus
+@pytest.mark.slow
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT, signal.SIGKILL])
 def test_a_killed_test_run_leaves_no_server(sig: signal.Signals, tmp_path: Path, owners: list[Owner]) -> None:
     base = tmp_path / "basetemp"
