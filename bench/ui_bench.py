@@ -25,10 +25,12 @@ import fcntl
 import os
 import re
 import select
+import shutil
 import statistics
 import struct
 import subprocess
 import sys
+import tempfile
 import termios
 import textwrap
 import time
@@ -120,7 +122,7 @@ class PtyProcess:
         self.master, slave = os.openpty()
         _winsize(slave, *size)
         self.start = time.perf_counter()
-        try:
+        try:  # in a new session, and it ends with the bench however the bench ends
             self.proc = servers.start(argv, stdin=slave, stdout=slave, stderr=slave, env=env, cwd=cwd)
         finally:
             os.close(slave)
@@ -217,58 +219,55 @@ def main() -> int:
     if not config.exists():
         print(f"{config} not found; using configs/demo.yaml", file=sys.stderr)
         config = ROOT / "configs" / "demo.yaml"
-    with servers.temp_dir("ui-bench-") as work:
-        return run(args, config, size, work)
-
-
-def run(args: argparse.Namespace, config: Path, size: tuple[int, int], work: Path) -> int:
-    """Both measurements, with every file in `work` (removed whatever way the bench ends)."""
-    cols, rows = size
+    work = servers.own_dir(Path(tempfile.mkdtemp(prefix="ui-bench-")))  # removed even if the bench is killed
     bare = work / "bare_app.py"
     bare.write_text(BARE_APP)
-    from warroom.config import load_launch
+    try:
+        from warroom.config import load_launch
 
-    launch = load_launch(config)
-    member = next((m for r in launch.roles if r.commander for m in r.members), None) or next(
-        (m for r in launch.roles for m in r.members), "bench"
-    )  # a live console, not an observer
-    ours: list[tuple[float, float]] = []
-    base: list[tuple[float, float]] = []
-    base_cfg: list[tuple[float, float]] = []
-    ratio = 0.0
-    for i in range(args.runs):
-        log = work / f"first-{i}.jsonl"
-        # the log panel's "console opened" is the last thing the first frame fills in
-        ours.append(
-            first_frame(
-                [sys.executable, "-m", "warroom", "run", str(config), "--log", str(log), "--as", member],
-                b"console opened",
-                size,
-                work,
+        launch = load_launch(config)
+        member = next((m for r in launch.roles if r.commander for m in r.members), None) or next(
+            (m for r in launch.roles for m in r.members), "bench"
+        )  # a live console, not an observer
+        ours: list[tuple[float, float]] = []
+        base: list[tuple[float, float]] = []
+        base_cfg: list[tuple[float, float]] = []
+        ratio = 0.0
+        for i in range(args.runs):
+            log = work / f"first-{i}.jsonl"
+            # the log panel's "console opened" is the last thing the first frame fills in
+            ours.append(
+                first_frame(
+                    [sys.executable, "-m", "warroom", "run", str(config), "--log", str(log), "--as", member],
+                    b"console opened",
+                    size,
+                    work,
+                )
             )
+            base.append(first_frame([sys.executable, str(bare)], b"BAREREADY", size, work))
+            base_cfg.append(first_frame([sys.executable, str(bare), str(config)], b"BAREREADY", size, work))
+        if args.runs:
+            ratio = report_first_frame(config, member, ours, base, base_cfg, cols, rows)
+        cpu, rate, frames = idle(
+            [sys.executable, "-m", "warroom", "demo", "--log", str(work / "idle.jsonl")],
+            size,
+            work,
+            warmup=4.0,
+            seconds=args.idle,
         )
-        base.append(first_frame([sys.executable, str(bare)], b"BAREREADY", size, work))
-        base_cfg.append(first_frame([sys.executable, str(bare), str(config)], b"BAREREADY", size, work))
-    if args.runs:
-        ratio = report_first_frame(config, member, ours, base, base_cfg, cols, rows)
-    cpu, rate, frames = idle(
-        [sys.executable, "-m", "warroom", "demo", "--log", str(work / "idle.jsonl")],
-        size,
-        work,
-        warmup=4.0,
-        seconds=args.idle,
-    )
-    print(
-        f"idle live demo console over {args.idle:.0f} s (clock ticking, simulated source polled every 5 s, "
-        f"this console recording):"
-    )
-    print(
-        f"  CPU {cpu:.2f} % of one core (target <= 2.5 %); terminal output {rate / 1024:.2f} KB/s "
-        f"(target <= 3 KB/s) in {frames} writes"
-    )
-    ok = ratio <= 1.2 and cpu <= 2.5 and rate <= 3 * 1024
-    print("all targets met" if ok else "NOT all targets met")
-    return 0 if ok else 1
+        print(
+            f"idle live demo console over {args.idle:.0f} s (clock ticking, simulated source polled every 5 s, "
+            f"this console recording):"
+        )
+        print(
+            f"  CPU {cpu:.2f} % of one core (target <= 2.5 %); terminal output {rate / 1024:.2f} KB/s "
+            f"(target <= 3 KB/s) in {frames} writes"
+        )
+        ok = ratio <= 1.2 and cpu <= 2.5 and rate <= 3 * 1024
+        print("all targets met" if ok else "NOT all targets met")
+        return 0 if ok else 1
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
 
 
 def report_first_frame(

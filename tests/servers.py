@@ -191,15 +191,22 @@ def start(
     return server
 
 
-@contextlib.contextmanager
-def temp_dir(prefix: str) -> Iterator[Path]:
-    """A fresh temporary directory, removed on exit; removed by the watchdog if the owner is killed."""
+def own_dir(path: Path) -> Path:
+    """Have `path` removed when this process ends, if it is still there: by the exit hook, or by the
+    watchdog if the process is killed. (The caller may remove it earlier, as it always did.)"""
     _install()
     with _deferred():
-        path = Path(tempfile.mkdtemp(prefix=prefix))
         with _lock:
             _dirs.add(path)
         _tell({"op": "add", "pid": None, "dir": str(path)})
+    return path
+
+
+@contextlib.contextmanager
+def temp_dir(prefix: str) -> Iterator[Path]:
+    """A fresh temporary directory, removed on exit; removed by the watchdog if the owner is killed."""
+    with _deferred():
+        path = own_dir(Path(tempfile.mkdtemp(prefix=prefix)))
     try:
         yield path
     finally:
