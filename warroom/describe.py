@@ -1,11 +1,21 @@
-"""One line of plain words for any event, for `warroom log`, the console's log panel and reports."""
+"""One line of plain words for any event, for `warroom log`, the console's log panel and reports.
+
+Everything in an event may come from whoever can append to the shared log, so
+the line is passed through `warroom.text.clean`: safe to print anywhere.
+"""
 
 from __future__ import annotations
 
 from warroom.events import Event
+from warroom.text import clean
 
 
 def describe(ev: Event) -> str:
+    """The event as one safe, capped line of words."""
+    return clean(_words(ev))
+
+
+def _words(ev: Event) -> str:
     d = ev.data
     k = ev.kind
     if k == "launch":
