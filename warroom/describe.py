@@ -28,7 +28,7 @@ def _words(ev: Event) -> str:
         return f"{d.get('criterion')} = {d.get('value')}"
     if k == "alert":
         labels = d.get("labels") or {}
-        return f"alert {d.get('status', 'firing')}: {labels.get('alertname', '?')} {labels}"
+        return f"alert {d.get('status', 'firing')}: {labels.get('alertname', '?')} ({_pairs(labels)})"
     if k in ("check", "uncheck"):
         return f"{k}ed item {d.get('item')}"
     if k == "signoff":
@@ -46,7 +46,14 @@ def _words(ev: Event) -> str:
     if k == "rollback":
         phase = d.get("phase")
         extra = {key: d[key] for key in ("index", "name", "exit_code", "status", "reason", "ok") if key in d}
-        return f"rollback {phase} {extra}" if extra else f"rollback {phase}"
+        return f"rollback {phase} ({_pairs(extra)})" if extra else f"rollback {phase}"
     if k == "recorder":
         return f"recorder {d.get('state')} (pid {d.get('pid', '?')})"
-    return str(d)
+    return _pairs(d)
+
+
+def _pairs(d: object) -> str:
+    """A mapping as `key=value, ...`: values as text, not repr, so the one sanitiser sees the characters."""
+    if not isinstance(d, dict):
+        return str(d)
+    return ", ".join(f"{k}={v}" for k, v in d.items())

@@ -46,8 +46,9 @@ _ESCAPES = re.compile(
     r"|\x1b[ -/]*[0-~]"
 )
 # What must never reach a reader raw (tab and the line breaks are handled before this runs).
-_DANGEROUS = (
-    "\x00-\x08\x0a-\x1f\x7f-\x9f"  # C0 (but tab), DEL, C1 (incl. 8-bit CSI/OSC/DCS/ST, NEL)
+_C0 = "\x00-\x08\x0a-\x1f"  # C0 but tab
+_OTHERS = (
+    "\x7f-\x9f"  # DEL, C1 (incl. 8-bit CSI/OSC/DCS/ST, NEL)
     "\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069"  # bidi marks, embeddings, overrides, isolates
     "\u2028\u2029"  # line and paragraph separators
     "\u180e\u200b-\u200d\u2060-\u2064\u206a-\u206f\ufeff"  # zero-width and invisible format characters
@@ -55,7 +56,9 @@ _DANGEROUS = (
     "\ud800-\udfff"  # lone surrogates (undecodable bytes)
     "\U000e0000-\U000e007f"  # tag characters: invisible copies of ASCII
 )
-_UNSAFE = re.compile(f"[{_DANGEROUS}]")
+_UNSAFE = re.compile(f"[{_C0}{_OTHERS}]")
+# In serialised JSON a raw C0 character can only be structural whitespace (strings escape them): keep those.
+_JSON_UNSAFE = re.compile(f"[{_OTHERS}]")
 _BREAKS = re.compile("\r\n|[\r\n\u2028\u2029\x85\x0b\x0c]")
 
 
@@ -114,7 +117,7 @@ def escape_json(data: bytes | str) -> bytes:
     s = data.decode("utf-8", errors="replace") if isinstance(data, bytes | bytearray) else data
     if s.isascii() and "\x7f" not in s:
         return s.encode()
-    return _UNSAFE.sub(_json_escape, s).encode()
+    return _JSON_UNSAFE.sub(_json_escape, s).encode()
 
 
 def _json_escape(m: re.Match[str]) -> str:
