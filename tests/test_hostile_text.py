@@ -231,3 +231,42 @@ def test_the_corpus_itself_is_hostile():
     """The corpus would break a terminal if printed as it is: the test above can fail."""
     assert FORBIDDEN.search(SMALL)
     assert all(FORBIDDEN.search(e.raw) or set(e.raw) & set('[<"\n') for e in CORPUS)
+
+
+# ---------------------------------------------------------------- the sanitiser itself
+
+
+@pytest.mark.parametrize("entry", CORPUS, ids=[e.id for e in CORPUS])
+def test_clean_shows_each_entry_as_expected_and_cleaning_twice_changes_nothing(entry: Entry):
+    from warroom.text import clean
+
+    assert clean(entry.raw) == entry.shown
+    assert clean(clean(entry.raw)) == clean(entry.raw)
+
+
+def test_clean_caps_long_text_once_and_says_how_much():
+    from warroom.text import MAX_CHARS, clean, clean_lines
+
+    once = clean(BIG_LINE)
+    assert len(once) <= MAX_CHARS and once.startswith("hx-mb: AAA") and "more characters cut]" in once
+    assert clean(once) == once
+    lines = clean_lines(MANY_LINES)
+    assert len(lines) < 300 and "more lines" in lines[-1]
+
+
+def test_json_bytes_escapes_what_clean_would_hide_and_keeps_the_data():
+    from warroom.text import json_bytes
+
+    data = {"s": "tag\U000e0041 bidi\u202e c1\x9b esc\x1b ls\u2028 ok é", "n": [1, "\ufeff"]}
+    out = json_bytes(data, indent=True)
+    assert json.loads(out) == data
+    assert not FORBIDDEN.search(out.decode())
+    assert b"\\udb40\\udc41" in out and b"\\u202e" in out and b"\\u009b" in out and "é".encode() in out
+    assert json.loads(json_bytes({"lone": "\ud800"})) == {"lone": "\ud800"}  # orjson refuses it; still valid JSON
+
+
+def test_clean_replaces_invalid_utf8_and_lone_surrogates():
+    from warroom.text import REPLACEMENT, clean
+
+    assert clean(b"bad \xff\xfe bytes") == f"bad {REPLACEMENT}{REPLACEMENT} bytes"
+    assert clean("lone \udc80 surrogate") == f"lone {REPLACEMENT} surrogate"
