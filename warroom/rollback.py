@@ -334,7 +334,7 @@ async def run_command(
         reaper.untrack(pgid)
         with contextlib.suppress(Exception):  # its pipe and transport now, not when the loop is gone
             transport = getattr(proc, "_transport", None)
-            if transport is not None and proc.returncode is not None:
+            if transport is not None:
                 transport.close()
         out.finish()
         flush(force=True)
@@ -372,7 +372,8 @@ async def _supervise(
     waiter = asyncio.create_task(proc.wait())
     status, detail = "", ""
     try:
-        while not waiter.done():
+        # The exit status, not wait(): that also waits for the output pipe, which a process left behind holds open.
+        while proc.returncode is None:
             left = start + timeout - time.monotonic()
             if left <= 0:
                 status = "timeout"
@@ -384,8 +385,9 @@ async def _supervise(
             out.add(f"[warroom] {detail}; stopping its process group {pgid} (SIGTERM, SIGKILL after {kill_grace:g}s)")
             if not await stop_group(pgid, kill_grace):
                 out.add(f"[warroom] some processes of group {pgid} could not be stopped")
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(asyncio.shield(waiter), 2.0)
+            deadline = time.monotonic() + 2.0
+            while proc.returncode is None and time.monotonic() < deadline:
+                await asyncio.wait({waiter}, timeout=POLL)
         elif left_over := group_members(pgid):
             out.add(f"[warroom] the command left {len(left_over)} process(es) running in its group; stopping them")
             await stop_group(pgid, kill_grace)
