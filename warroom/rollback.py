@@ -20,6 +20,15 @@ run is in flight. Finding it when taking the lock means the previous runner
 died mid-run: if the step it was running still lives (steps run in their own
 session, so they outlive a dropped SSH console), a new rollback is refused
 until that step ends; otherwise the dead run is recorded as failed first.
+
+Every started run ends with a recorded outcome. Nothing but the log can stop
+a run half-way: a display that fails (a closed stdout) is ignored. When the log
+itself cannot be written (disk full, file too large), the step in flight is
+seen to its end, nothing more is run (an unrecorded step is not run), and the
+runner records what it can; if even the `finished` cannot be written, it leaves
+the marker (with why) and the next process on this log (a console, `check`,
+another rollback) records the run as interrupted. A marker whose run already
+has its `finished` (the runner died just after writing it) is only removed.
 """
 
 from __future__ import annotations
@@ -399,6 +408,7 @@ async def _supervise(
             )
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(asyncio.shield(reader), 2.0)
+        reaper.reap(before)  # orphans of the step that ended by themselves: no zombie left behind
     except asyncio.CancelledError:
         _signal_group(pgid, signal.SIGKILL)
         for pid in reaper.escaped(pgid, before):
@@ -593,8 +603,7 @@ class RollbackRunner:
                 if self.ended:
                     marker.unlink(missing_ok=True)
                 else:  # the next process records this run from the marker; say why it was left
-                    with contextlib.suppress(OSError):
-                        _write_marker(marker, os.getpid(), 0, f"could not record the outcome: {self.record_error}")
+                    _note_marker(marker, f"could not record the outcome: {self.record_error}")
         finally:
             self.running = False
             lock.release()
@@ -669,10 +678,15 @@ class RollbackRunner:
 
     def _close_after_record_failure(self) -> None:
         """The log failed a write: end every step and the run in the record, as far as the log lets us now."""
-        why = f"the decision log could not be written ({self.record_error}); nothing more was run"
+        if not self._started:  # nothing ran; a `finished` or step records without their `started` would be misread
+            why = f"the decision log could not record the start ({self.record_error}); nothing was run"
+            with contextlib.suppress(RecordFailed):
+                self._append({"phase": "refused", "reason": why, "record_error": self.record_error})
+                self.ended = True  # the request's outcome is in the log: there is no run to recover
+            return
         try:
             for i, step in enumerate(self.launch.rollback.steps):
-                if i in self._step_ended or self.ended:
+                if i in self._step_ended:
                     continue
                 res = self._results.get(i)
                 if res is None:
@@ -681,8 +695,7 @@ class RollbackRunner:
                     self._append(self._step_finished(i, step, res))
         except RecordFailed:
             return
-        if not self._started:
-            why = f"the decision log could not record the start ({self.record_error}); nothing was run"
+        why = f"the decision log could not be written ({self.record_error}); nothing more was run"
         self._try_finish(why, record_error=self.record_error)
 
     def _note_group(self, pgid: int) -> None:
@@ -823,16 +836,22 @@ class RollbackRunner:
             await asyncio.sleep(0.5)
 
 
-def _write_marker(path: Path, pid: int, pgid: int, note: str = "") -> None:
-    """`<runner pid> <step process group or 0>[ <why it was left>]`: what the next process needs to record the run."""
-    line = f"{pid} {pgid}" + (f" {' '.join(note.split())}" if note else "")
-    path.write_text(line + "\n")
+def _write_marker(path: Path, pid: int, pgid: int) -> None:
+    """`<runner pid> <step process group or 0>`: what the next process needs to record the run."""
+    path.write_text(f"{pid} {pgid}\n")
+
+
+def _note_marker(path: Path, note: str) -> None:
+    """Add why the marker was left (appended: a failing write cannot lose the pid already there)."""
+    with contextlib.suppress(OSError), path.open("a", encoding="utf-8") as f:
+        f.write(" ".join(note.split()) + "\n")
 
 
 def _read_marker(path: Path) -> tuple[int | None, int | None, str]:
     try:
         parts = path.read_text().split(maxsplit=2)
-        return int(parts[0]), (int(parts[1]) or None) if len(parts) > 1 else None, parts[2].strip() if len(parts) > 2 else ""
+        pgid = (int(parts[1]) or None) if len(parts) > 1 else None
+        return int(parts[0]), pgid, parts[2].strip() if len(parts) > 2 else ""
     except (OSError, ValueError, IndexError):
         return None, None, ""
 
