@@ -298,3 +298,40 @@ async def test_processes_left_behind_by_a_step_that_finished_are_stopped_and_rea
     assert (step["status"], step["exit_code"]) == ("ok", 0)
     assert "done" in step_output(deploy.log, 0)
     assert reaper.is_subreaper() == was  # the process-wide flag is only on while the rollback runs
+
+
+# ---------------------------------------------------------------- the marker, read by the next process
+
+
+def test_check_leaves_a_run_that_is_still_going_alone(deploy: Deploy):
+    release = deploy.root / "release"
+    hold = py_step(
+        "wait for the test",
+        "import pathlib, sys, time\nwhile not pathlib.Path(sys.argv[1]).exists(): time.sleep(0.05)\n",
+        str(release),
+        timeout="60s",
+    )
+    cfg = deploy.config([hold], verify=None)
+    first = deploy.spawn("rollback", str(cfg), "--log", str(deploy.log), "--as", "dana", "--yes-i-mean-it", LAUNCH_ID)
+    try:
+        assert wait_until(lambda: deploy.log.exists() and "step_started" in phases(deploy.log), 60)
+        c = check_output(deploy, cfg, deploy.log)
+        assert "rollback in progress" in c.stdout  # it is: its runner holds the lock
+        assert "finished" not in phases(deploy.log) and running_marker(deploy.log).exists()
+    finally:
+        release.write_text("go")
+        out, errs = first.communicate(timeout=60)
+    assert first.returncode == 0, out + errs
+    assert [d["ok"] for d in rollback_events(deploy.log) if d["phase"] == "finished"] == [True]
+
+
+def test_a_marker_left_after_the_end_was_recorded_is_removed_without_a_second_record(deploy: Deploy):
+    cfg = deploy.config([py_step("quick", "pass")], verify=None)
+    r = deploy.warroom("rollback", str(cfg), "--log", str(deploy.log), "--as", "dana", "--yes-i-mean-it", LAUNCH_ID)
+    assert r.returncode == 0, r.stdout + r.stderr
+    running_marker(deploy.log).write_text("999999 0\n")  # a runner that died between `finished` and the unlink
+    c = check_output(deploy, cfg, deploy.log)
+    assert "rollback failed" not in c.stdout and "in progress" not in c.stdout, c.stdout
+    assert not running_marker(deploy.log).exists()
+    assert [d["ok"] for d in rollback_events(deploy.log) if d["phase"] == "finished"] == [True]
+    assert fold(load_launch(cfg), read_log(deploy.log).events).rollback.status == "succeeded"
