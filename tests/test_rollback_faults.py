@@ -9,6 +9,7 @@ the next process from the running marker if the runner itself could not, and
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import resource
 import signal
@@ -166,6 +167,15 @@ def test_a_full_disk_mid_step_leaves_the_marker_and_the_next_process_records_the
     state = fold(load_launch(cfg), read_log(log).events).rollback
     assert state.status == "failed"
     assert [s.status for s in state.steps] == ["interrupted", "pending"]  # never "running" once the run ended
+    report = subprocess.run(
+        [sys.executable, "-m", "warroom", "report", str(log), "--format", "json"],
+        env=checkout_env(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    [rb] = json.loads(report.stdout)["rollbacks"]
+    assert rb["status"] == "failed" and [s["status"] for s in rb["steps"]] == ["interrupted", "pending"]
     again = check_output(deploy, cfg, log)
     assert [d for d in rollback_events(log) if d["phase"] == "finished"] == [end]  # recorded once only
     assert "in progress" not in again.stdout

@@ -12,6 +12,7 @@ import contextlib
 import os
 import shlex
 import sys
+from functools import partial
 from pathlib import Path
 
 from warroom.cli import EXIT_NOGO, EXIT_OK, EXIT_USAGE, command, err, out
@@ -78,51 +79,46 @@ class _Stdout:
             os.close(devnull)
 
 
-_STDOUT = _Stdout()
-
-
-def _say(text: str) -> None:
-    _STDOUT.say(text)
-
-
 def _err(text: str) -> None:
     with contextlib.suppress(OSError, ValueError):
         err(text)
 
 
-def _print_event(ev: Event) -> None:
+def _print_event(display: _Stdout, ev: Event) -> None:
+    say = display.say
     d = ev.data
     phase = d.get("phase")
     n = f"[{int(d.get('index', 0)) + 1}]" if "index" in d else ""
     if phase == "requested":
-        _say(f"rollback requested by {_safe(ev.actor.label)}" + (" (dry run)" if d.get("dry_run") else ""))
+        say(f"rollback requested by {_safe(ev.actor.label)}" + (" (dry run)" if d.get("dry_run") else ""))
     elif phase == "refused":
-        _say(f"REFUSED: {_safe(d.get('reason', ''))}")
+        say(f"REFUSED: {_safe(d.get('reason', ''))}")
     elif phase == "started":
-        _say(
+        say(
             f"started: {len(d.get('steps', []))} steps"
             + (" (dry run: nothing is executed)" if d.get("dry_run") else "")
         )
     elif phase == "step_started":
-        _say(f"{n} {_safe(d.get('name', ''))}: $ {_safe(shlex.join(d.get('argv', [])))}")
+        say(f"{n} {_safe(d.get('name', ''))}: $ {_safe(shlex.join(d.get('argv', [])))}")
     elif phase == "step_finished":
         took = f", {d['duration']:.1f}s" if d.get("duration") else ""
         code = f"exit {d.get('exit_code')}" if d.get("exit_code") is not None else "no exit code"
         detail = f" — {_safe(d['detail'])}" if d.get("detail") else ""
-        _say(f"{n} {_safe(d.get('name', ''))}: {d.get('status')} ({code}{took}){detail}")
+        say(f"{n} {_safe(d.get('name', ''))}: {d.get('status')} ({code}{took}){detail}")
     elif phase == "verify":
-        _say(f"verify {d.get('status')}: {_safe(d.get('detail') or d.get('what', ''))}")
+        say(f"verify {d.get('status')}: {_safe(d.get('detail') or d.get('what', ''))}")
     elif phase == "finished":
         why = f": {_safe(d['reason'])}" if d.get("reason") else ""
-        _say(("rollback succeeded" if d.get("ok") else "ROLLBACK FAILED") + why)
-    _STDOUT.flush()  # each stage as it happens (a pipe is block-buffered otherwise)
+        say(("rollback succeeded" if d.get("ok") else "ROLLBACK FAILED") + why)
+    display.flush()  # each stage as it happens (a pipe is block-buffered otherwise)
 
 
-def _print_output(index: int | None, lines: list[str]) -> None:
+def _print_output(display: _Stdout, index: int | None, lines: list[str]) -> None:
+    say = display.say
     tag = "verify" if index is None else str(index + 1)
     for line in lines:
-        _say(f"    {tag}| {_safe(line)}")
-    _STDOUT.flush()
+        say(f"    {tag}| {_safe(line)}")
+    display.flush()
 
 
 @command("rollback", "run the launch's rollback procedure headless (same lock and log as the console)")(_args)
@@ -142,16 +138,24 @@ def cmd_rollback(args: argparse.Namespace) -> int:
     text = Path(args.config).read_text(encoding="utf-8")
     actor = current_actor(args.as_name)
     path = Path(args.log) if args.log else default_log_path(launch.id)
+    display = _Stdout()
     try:
         with DecisionLog(path, actor) as log:
             launch, _ = bind(log, launch, text, args.config)
-            runner = RollbackRunner(launch, log, actor, dry_run=dry, on_event=_print_event, on_output=_print_output)
+            runner = RollbackRunner(
+                launch,
+                log,
+                actor,
+                dry_run=dry,
+                on_event=partial(_print_event, display),
+                on_output=partial(_print_output, display),
+            )
             ok = asyncio.run(runner.run(args.reason))
     except OSError as e:
         _err(f"{path}: cannot use the decision log: {e.strerror or e}")
         return EXIT_USAGE
     finally:
-        _STDOUT.flush()
+        display.flush()
     if runner.record_error:
         _err(f"{path}: the decision log could not be written: {runner.record_error}")
         if not runner.ended:
