@@ -21,6 +21,7 @@ from warroom.events import Event, current_actor
 from warroom.launchlog import bind
 from warroom.log import DecisionLog
 from warroom.rollback import RollbackRunner, plan_text, running_marker
+from warroom.text import clean
 
 
 def _args(p: argparse.ArgumentParser) -> None:
@@ -37,12 +38,6 @@ def _args(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--as", dest="as_name", metavar="NAME", help="your name as listed in the config's role members")
     p.add_argument("--reason", default="manual rollback from the command line", help="why (goes into the log)")
-
-
-def _safe(text: object) -> str:
-    from warroom.text import clean  # one sanitiser for every place untrusted text is shown
-
-    return clean(text)
 
 
 class _Stdout:
@@ -90,25 +85,25 @@ def _print_event(display: _Stdout, ev: Event) -> None:
     phase = d.get("phase")
     n = f"[{int(d.get('index', 0)) + 1}]" if "index" in d else ""
     if phase == "requested":
-        say(f"rollback requested by {_safe(ev.actor.label)}" + (" (dry run)" if d.get("dry_run") else ""))
+        say(f"rollback requested by {clean(ev.actor.label)}" + (" (dry run)" if d.get("dry_run") else ""))
     elif phase == "refused":
-        say(f"REFUSED: {_safe(d.get('reason', ''))}")
+        say(f"REFUSED: {clean(d.get('reason', ''))}")
     elif phase == "started":
         say(
             f"started: {len(d.get('steps', []))} steps"
             + (" (dry run: nothing is executed)" if d.get("dry_run") else "")
         )
     elif phase == "step_started":
-        say(f"{n} {_safe(d.get('name', ''))}: $ {_safe(shlex.join(d.get('argv', [])))}")
+        say(f"{n} {clean(d.get('name', ''))}: $ {clean(shlex.join(d.get('argv', [])))}")
     elif phase == "step_finished":
         took = f", {d['duration']:.1f}s" if d.get("duration") else ""
         code = f"exit {d.get('exit_code')}" if d.get("exit_code") is not None else "no exit code"
-        detail = f" — {_safe(d['detail'])}" if d.get("detail") else ""
-        say(f"{n} {_safe(d.get('name', ''))}: {d.get('status')} ({code}{took}){detail}")
+        detail = f" — {clean(d['detail'])}" if d.get("detail") else ""
+        say(f"{n} {clean(d.get('name', ''))}: {d.get('status')} ({code}{took}){detail}")
     elif phase == "verify":
-        say(f"verify {d.get('status')}: {_safe(d.get('detail') or d.get('what', ''))}")
+        say(f"verify {d.get('status')}: {clean(d.get('detail') or d.get('what', ''))}")
     elif phase == "finished":
-        why = f": {_safe(d['reason'])}" if d.get("reason") else ""
+        why = f": {clean(d['reason'])}" if d.get("reason") else ""
         say(("rollback succeeded" if d.get("ok") else "ROLLBACK FAILED") + why)
     display.flush()  # each stage as it happens (a pipe is block-buffered otherwise)
 
@@ -117,7 +112,7 @@ def _print_output(display: _Stdout, index: int | None, lines: list[str]) -> None
     say = display.say
     tag = "verify" if index is None else str(index + 1)
     for line in lines:
-        say(f"    {tag}| {_safe(line)}")
+        say(f"    {tag}| {clean(line)}")
     display.flush()
 
 
@@ -127,11 +122,11 @@ def cmd_rollback(args: argparse.Namespace) -> int:
     dry = True if args.dry_run else None
     if args.confirm != launch.id:
         for line in plan_text(launch, dry):
-            out(_safe(line))
+            out(clean(line))
         if args.confirm is None:
             err(f"refusing to roll back without confirmation: pass --yes-i-mean-it {launch.id}")
         else:
-            err(f"refusing: --yes-i-mean-it names '{_safe(args.confirm)}' but this is launch '{launch.id}'")
+            err(f"refusing: --yes-i-mean-it names '{clean(args.confirm)}' but this is launch '{launch.id}'")
         return EXIT_USAGE
     from warroom.paths import default_log_path  # the console's default, so both share one log and lock
 
@@ -157,11 +152,11 @@ def cmd_rollback(args: argparse.Namespace) -> int:
     finally:
         display.flush()
     if runner.record_error:
-        _err(f"{path}: the decision log could not be written: {runner.record_error}")
+        _err(clean(f"{path}: the decision log could not be written: {runner.record_error}"))
         if not runner.ended:
             _err(
-                f"the outcome of this rollback is NOT recorded; {running_marker(path)} is left in place, and the "
-                "next warroom process on this log (console, check, rollback) records the run as interrupted"
+                f"the outcome of this rollback is NOT recorded; {clean(str(running_marker(path)))} is left in place, "
+                "and the next warroom process on this log (console, check, rollback) records the run as interrupted"
             )
         return EXIT_NOGO
     return EXIT_OK if ok else EXIT_NOGO
