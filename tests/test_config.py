@@ -7,6 +7,7 @@ and the hint.
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import subprocess
@@ -218,7 +219,8 @@ def _warroom() -> str:
 def test_validate_passes_the_shipped_configs():
     files = sorted(str(p) for p in CONFIGS.glob("*.yaml"))
     assert {Path(f).name for f in files} >= {"demo.yaml", "reconciliation-platform.yaml", "cv-management-api.yaml"}
-    r = subprocess.run([_warroom(), "validate", *files], capture_output=True, text=True, timeout=60)
+    env = {**os.environ, "PYTHONPATH": str(CONFIGS.parent)}  # this checkout's warroom, not the installed one
+    r = subprocess.run([_warroom(), "validate", *files], capture_output=True, text=True, timeout=60, env=env)
     assert r.returncode == 0, r.stderr
     assert r.stdout.count(": OK") == len(files)
     assert "378 Reconciliation Platform: 7 phases, 36 items, 7 criteria, 5 roles, 2 rollback steps" in r.stdout
