@@ -73,6 +73,15 @@ def test_primary_fails_on_a_missing_tool_then_the_chosen_alternative_serves_the_
     assert "VERSION" in step["env_keys"]
     assert [ev.data["ok"] for ev in events if ev.data["phase"] == "finished"] == [False, True]
 
+    md = deploy.warroom("report", str(deploy.log))
+    assert md.returncode == 0, md.stderr
+    assert "procedure 'primary', chosen by dana" in md.stdout
+    assert "procedure 'flip' with VERSION = 'v1', chosen by dana" in md.stdout
+    rep = json.loads(deploy.warroom("report", "--format", "json", str(deploy.log)).stdout)
+    runs = [(r["procedure"], r["chosen_by"], r["values"], r["status"]) for r in rep["rollbacks"]]
+    assert [(p, v, s) for p, _, v, s in runs] == [("primary", {}, "failed"), ("flip", {"VERSION": "v1"}, "succeeded")]
+    assert all("dana" in by for _, by, _, _ in runs)
+
 
 def test_a_value_outside_the_allowed_list_is_refused_before_anything_runs(deploy: Deploy):
     marker = deploy.root / "ran"
