@@ -128,3 +128,67 @@ def test_shell_metacharacters_in_a_value_reach_the_step_as_one_literal_argument(
     assert not list(tmp_path.glob("pwned*")), "a value was run as shell text"
     assert deploy.served() == "v2"  # verify fails: nothing flipped, and the run says so
     assert r.returncode == 1
+
+
+# ---------------------------------------------------------------- the console
+
+
+async def test_console_offers_the_alternative_after_the_primary_fails_and_it_rolls_back(deploy: Deploy):
+    from textual.widgets import Static
+
+    from warroom.config import load_launch
+    from warroom.events import Actor
+    from warroom.ui.app import WarroomApp
+    from warroom.ui.modals import ProcedureScreen, RollbackScreen
+
+    def shown(widget: Any) -> str:
+        return "\n".join(str(s.content) for s in widget.query(Static))
+
+    cfg = two_ways_back(deploy)
+    app = WarroomApp(
+        load_launch(cfg),
+        log_path=deploy.log,
+        actor=Actor(user="ci", host="bastion", name="dana"),
+        record=False,
+        config_text=cfg.read_text(),
+        config_path=str(cfg),
+    )
+    async with app.run_test(size=(160, 48)) as pilot:
+        await pilot.press("R")
+        await pilot.pause()
+        chooser = app.screen
+        assert isinstance(chooser, ProcedureScreen)
+        text = shown(chooser)
+        assert f"{MISSING_TOOL} rollout undo deployment/app" in text  # what the primary runs
+        assert f"{deploy.script} '${{VERSION}}'" in text  # what the alternative runs
+        await pilot.press("1")  # the primary
+        await pilot.pause()
+        assert isinstance(app.screen, RollbackScreen)
+        await pilot.press(*LAUNCH_ID, "enter")
+        await app.workers.wait_for_complete()
+        await pilot.pause(0.5)
+        offer = app.screen
+        assert isinstance(offer, ProcedureScreen), "a failed primary offers the alternatives at once"
+        text = shown(offer)
+        assert "could not start kubectl-not-installed-here" in text  # the failure's output beside them
+        assert "flip" in text and "1. primary" not in text
+        await pilot.press("1")  # the only alternative
+        await pilot.pause()
+        dialog = app.screen
+        assert isinstance(dialog, RollbackScreen)
+        await pilot.press("v", "9")
+        await pilot.pause()
+        assert f"{deploy.script} v9" in shown(dialog.query_one("#plan"))  # the plan as it will run
+        await pilot.press("tab", "tab", *LAUNCH_ID, "enter")
+        await pilot.pause()
+        assert isinstance(app.screen, RollbackScreen), "v9 is not a release: refused in the dialog"
+        assert "not one of the allowed values" in shown(dialog)
+        dialog.query_one("#value-0").value = "v1"
+        await pilot.press("enter")
+        await pilot.pause()
+        await app.workers.wait_for_complete()
+        await pilot.pause(0.5)
+        assert deploy.served() == "v1"
+    started = [d for d in rollback_events(deploy.log) if d["phase"] == "started"]
+    assert [(d["procedure"], d["values"]) for d in started] == [("primary", {}), ("flip", {"VERSION": "v1"})]
+    assert [d["ok"] for d in rollback_events(deploy.log) if d["phase"] == "finished"] == [False, True]

@@ -497,6 +497,11 @@ class RollbackRunner:
         self.procedure: RollbackProcedure = launch.rollback.primary  # the procedure of the last (or current) run
         self.values: dict[str, str] = {}  # the values it was given
 
+    @property
+    def started_run(self) -> bool:
+        """The last run got past its checks and its `started` is in the log (it ran, or tried to)."""
+        return self._started
+
     # -------------------------------------------------------------- guarding
 
     def refusal(self, roles: list[str], observer: bool) -> str | None:

@@ -431,8 +431,10 @@ class LaunchState:
             if d.get("ok") and not d.get("dry_run") and old is not None and old.firing:
                 old.ended = t  # a later rollback that worked ends the "rollback failed" alert
             if not d.get("ok"):
+                others = [p for p in self.launch.rollback.procedures if p != rb.procedure]
+                advice = f"; another way back: {', '.join(others)} (a person chooses)" if others else ""
                 self.alerts["rollback"] = AlertState(
-                    "rollback", "rollback", "critical", f"Rollback failed: {d.get('reason', '')}", {}, {}, t
+                    "rollback", "rollback", "critical", f"Rollback failed: {d.get('reason', '')}{advice}", {}, {}, t
                 )
 
     def _session(self, ev: Event) -> None:
