@@ -192,3 +192,30 @@ async def test_console_offers_the_alternative_after_the_primary_fails_and_it_rol
     started = [d for d in rollback_events(deploy.log) if d["phase"] == "started"]
     assert [(d["procedure"], d["values"]) for d in started] == [("primary", {}), ("flip", {"VERSION": "v1"})]
     assert [d["ok"] for d in rollback_events(deploy.log) if d["phase"] == "finished"] == [False, True]
+
+
+# ---------------------------------------------------------------- auto-rollback
+
+
+async def test_auto_rollback_runs_only_the_primary_and_a_failure_recommends_the_alternative(deploy: Deploy):
+    from warroom.config import load_launch
+    from warroom.events import Actor
+    from warroom.log import DecisionLog
+    from warroom.rollback import RollbackRunner
+    from warroom.state import fold
+
+    cfg = two_ways_back(deploy)
+    cfg.write_text(cfg.read_text().replace("cooldown: 10m", "cooldown: 10m\n  auto_allowed: true"))
+    launch = load_launch(cfg)
+    assert launch.rollback.auto_allowed
+    auto = Actor(user="ci", host="bastion", name="auto-rollback")
+    with DecisionLog(deploy.log, auto) as log:
+        runner = RollbackRunner(launch, log, auto, kill_grace=1.0)
+        assert not await runner.run("breach", automatic=True, procedure="flip", values={"VERSION": "v1"})
+        assert phases(deploy.log) == ["requested", "refused"]
+        assert "only the primary" in rollback_events(deploy.log)[-1]["reason"]
+        assert not await runner.run("breach", automatic=True)
+    assert deploy.served() == "v2"  # nothing switched to the alternative by itself
+    assert [d["procedure"] for d in rollback_events(deploy.log) if d["phase"] == "started"] == ["primary"]
+    state = fold(launch, read_log(deploy.log).events)
+    assert "another way back: flip" in state.alerts["rollback"].title
