@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from warroom.backfilled import collect, merged
 from warroom.config import Criterion, Launch, SuccessMetric
 from warroom.events import Event, iso
 from warroom.launchlog import launch_from_log
@@ -308,6 +309,9 @@ class Report:
     metrics: list[Metric] = field(default_factory=list)
     charts: list[Chart] = field(default_factory=list)
     markers: list[tuple[float, str, str]] = field(default_factory=list)  # (ts, kind, label) for charts
+    breaches: list[Entry] = field(default_factory=list)  # criteria entering/leaving NO-GO and ROLLBACK, in order
+    backfilled: Counter[str] = field(default_factory=Counter)  # criterion -> samples that came from backfill
+    cannot_backfill: dict[str, str] = field(default_factory=dict)  # criterion -> why its gaps stay gaps
 
     @property
     def t0(self) -> float:
@@ -341,8 +345,9 @@ def build_report(path: str | Path) -> Report:
     rep = Report(launch, str(path))
     b = _Builder(rep, LaunchState(launch, lean=True))
     torn: list[bytes] = []
+    backfill = collect(path)  # points fetched later from Prometheus, folded at their source time
     try:
-        for _end, ev in iter_events_from(path, on_torn=torn.append):
+        for ev in merged((ev for _end, ev in iter_events_from(path, on_torn=torn.append)), backfill):
             b.add(ev)
     except LogCorrupt as e:
         rep.integrity_ok = False
@@ -370,11 +375,14 @@ class _Builder:
             if c is not None:
                 self.metrics.setdefault(c.id, []).append(met)
         self.alert_seen: dict[str, AlertState] = {}
+        self.max_seq = 0
         self.pending_request: tuple[str, float] | None = None
 
     def add(self, ev: Event) -> None:
         st = self.state
         kind = ev.kind
+        if ev.seq > self.max_seq:
+            self.max_seq = ev.seq
         if kind == "sample":
             cs = st.criteria.get(ev.data.get("criterion"))  # type: ignore[arg-type]
             if cs is None:
@@ -384,6 +392,8 @@ class _Builder:
             st.apply(ev)
             if cs.samples == n:
                 return  # the fold ignored it
+            if ev.data.get("backfilled"):
+                self.rep.backfilled[cs.id] += 1
             level = cs.tracker.level
             v = cs.value if cs.value is not None and math.isfinite(cs.value) else None
             t = cs.t if cs.t is not None else ev.ts
@@ -395,6 +405,7 @@ class _Builder:
                 self._metric(met, cs.baseline, t, v)
             if level != before:
                 self._alert("criterion:" + cs.id)
+                self._breach(ev, before, level)
             return
         if kind == "signoff" or kind == "decision":
             rows, verdict = self._table(ev.ts)
@@ -463,6 +474,17 @@ class _Builder:
         else:
             rep.timeline_omitted += 1
 
+    def _breach(self, ev: Event, before: Level, after: Level) -> None:
+        """A criterion moving into, between or out of NO-GO/ROLLBACK: the breach timeline (the fold's words)."""
+        if RANK[before] < _NOGO and RANK[after] < _NOGO:
+            return
+        tl = self.state.timeline
+        if not tl:
+            return
+        e = tl[-1]  # the fold said the transition just now (a backfill event's points share its seq)
+        if len(self.rep.breaches) < MAX_ROWS:
+            self.rep.breaches.append(Entry(e.seq, e.ts, e.actor, e.kind, e.text))
+
     def _alert(self, key: str) -> None:
         a = self.state.alerts.get(key)
         if a is None or self.alert_seen.get(key) is a:
@@ -511,7 +533,13 @@ class _Builder:
     def finish(self) -> None:
         rep, st = self.rep, self.state
         launch = rep.launch
-        rep.events = st.seq
+        rep.events = max(st.seq, self.max_seq)  # backfilled samples carry their backfill event's (later) seq
+        if rep.backfilled:
+            for c in launch.criteria:
+                if launch.sources.get(c.source) is not None and launch.sources[c.source].type != "prometheus":
+                    rep.cannot_backfill[c.id] = (
+                        f"source '{c.source}' ({launch.sources[c.source].type}) keeps no history"
+                    )
         rep.first_ts, rep.last_ts = st.first_ts, st.last_ts
         rep.kinds["sample"] = sum(cs.samples for cs in st.criteria.values())
         now = st.last_ts if st.last_ts is not None else launch.t0
@@ -700,6 +728,11 @@ def to_json(rep: Report) -> dict[str, Any]:
             {"seq": e.seq, "at": t(e.ts), "by": e.actor, "kind": e.kind, "what": e.text} for e in rep.timeline
         ],
         "timeline_omitted": rep.timeline_omitted,
+        "breaches": [{"at": t(e.ts), "what": e.text} for e in rep.breaches],
+        "backfill": {
+            "samples": dict(rep.backfilled),
+            "cannot": dict(rep.cannot_backfill),
+        },
         "checklist": [
             {
                 "phase": p.id,

@@ -167,6 +167,21 @@ def build_document(rep: Report, charts: bool = True) -> Document:
             doc.h(3, f"{ch.criterion.name} ({ch.criterion.threshold_text})")
             doc.blocks.append(ChartBlock(ch))
 
+    if rep.breaches:
+        doc.h(2, "Breach timeline", "breaches")
+        doc.blocks.append(
+            Table(["T", "UTC", "What"], [[T(rep.rel(e.ts)), T(rep.utc(e.ts)), T(e.text)] for e in rep.breaches])
+        )
+    if rep.backfilled or rep.cannot_backfill:
+        doc.h(2, "History from Prometheus", "backfill")
+        doc.p(
+            "Samples the console did not record were filled in afterwards from Prometheus (warroom backfill) "
+            "and judged with the same rules:"
+        )
+        items: list[Para] = [[T(f"{cid}: {n:,} samples backfilled")] for cid, n in sorted(rep.backfilled.items())]
+        items += [[T(f"{cid}: cannot be backfilled: {why}", True)] for cid, why in rep.cannot_backfill.items()]
+        doc.blocks.append(Bullets(items))
+
     doc.h(2, "Timeline of decisions", "timeline")
     if rep.timeline:
         doc.blocks.append(

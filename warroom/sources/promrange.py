@@ -1,0 +1,139 @@
+"""Prometheus history: `query_range` (chunked under the server's point limit) and instant queries at past moments.
+
+Used by `warroom backfill` and the success-metric measurements, never by the live recorder (which asks instant
+queries through `prometheus.py`). Plain httpx, one client per source: a backfill asks a few large requests, and
+the client's own connection pool is all it needs. Every failure is a `RangeFailure` with a reason a person can act
+on; a result that is not one series becomes per-point errors, exactly as a live poll would have judged it.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import orjson
+
+from warroom.config import PrometheusSource
+from warroom.sources import auth as auth_mod
+from warroom.sources.base import BAD_QUERY, BAD_RESPONSE, NO_DATA
+
+MAX_POINTS = 11_000  # Prometheus refuses a range query with more than 11,000 points per series
+
+
+class RangeFailure(Exception):
+    """A range or instant query that got no usable answer (connection, HTTP status, refused query)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Point:
+    """One moment of a range: a value, or an error kind and reason (value None)."""
+
+    t: float
+    value: float | None
+    error: str | None = None
+    reason: str = ""
+
+
+class PromHistory:
+    """Range and past-instant queries against one Prometheus source."""
+
+    def __init__(self, name: str, cfg: PrometheusSource, timeout: float | None = None):
+        self.name = name
+        self.url = cfg.url.rstrip("/")
+        creds = auth_mod.resolve(cfg.auth)
+        self.problem = creds.problem
+        self.client = httpx.AsyncClient(
+            headers=creds.basic_header(),
+            verify=cfg.ca_file or cfg.tls_verify,
+            timeout=max(float(cfg.timeout), timeout or 30.0),
+            trust_env=False,
+        )
+
+    async def aclose(self) -> None:
+        await self.client.aclose()
+
+    async def _get(self, path: str, params: dict[str, str]) -> Any:
+        if self.problem:
+            raise RangeFailure(self.problem)
+        try:
+            r = await self.client.get(f"{self.url}{path}", params=params)
+        except httpx.TimeoutException:
+            raise RangeFailure(f"no answer from {self.url} within {self.client.timeout.read:g}s") from None
+        except httpx.HTTPError as e:
+            raise RangeFailure(f"cannot reach {self.url}: {type(e).__name__}: {e}") from None
+        try:
+            body = orjson.loads(r.content)
+        except orjson.JSONDecodeError:
+            raise RangeFailure(f"{self.url} answered HTTP {r.status_code} with something that is not JSON") from None
+        if r.status_code != 200 or not isinstance(body, dict) or body.get("status") != "success":
+            why = body.get("error", "") if isinstance(body, dict) else ""
+            raise RangeFailure(f"Prometheus answered HTTP {r.status_code}" + (f": {why}" if why else ""))
+        data = body.get("data")
+        if not isinstance(data, dict):
+            raise RangeFailure(f"{self.url} answered without a data object")
+        return data
+
+    async def range(self, query: str, start: float, end: float, step: float) -> dict[int, Point]:
+        """Points from `start` to `end` every `step`, keyed by their index from `start`; every index in the
+        range is present (no data, or an error, where Prometheus had no single usable value)."""
+        n = int(round((end - start) / step)) + 1
+        if n > MAX_POINTS:
+            raise ValueError(f"{n} points in one range query; chunk it (limit {MAX_POINTS})")
+        data = await self._get(
+            "/api/v1/query_range",
+            {"query": query, "start": f"{start:.3f}", "end": f"{end:.3f}", "step": f"{step:g}"},
+        )
+        out: dict[int, Point] = {}
+        result = data.get("result")
+        kind = data.get("resultType")
+        if kind == "matrix" and isinstance(result, list):
+            seen: dict[int, int] = {}
+            for series in result:
+                for pair in series.get("values", ()) if isinstance(series, dict) else ():
+                    i = int(round((float(pair[0]) - start) / step))
+                    seen[i] = seen.get(i, 0) + 1
+                    out[i] = _point(start + i * step, pair[1])
+            for i, count in seen.items():
+                if count > 1:
+                    out[i] = Point(
+                        start + i * step,
+                        None,
+                        BAD_QUERY,
+                        f"query returned {count} series where one was expected (aggregate it, e.g. with sum())",
+                    )
+        elif kind is not None and kind != "matrix":
+            raise RangeFailure(f"query_range answered a {kind}, not a matrix")
+        for i in range(n):
+            if i not in out:
+                out[i] = Point(start + i * step, None, NO_DATA, "no data in Prometheus at this moment (query_range)")
+        return out
+
+    async def instant(self, query: str, at: float) -> Point:
+        """The query's value evaluated at a past moment (baselines, success-metric periods)."""
+        data = await self._get("/api/v1/query", {"query": query, "time": f"{at:.3f}"})
+        result = data.get("result")
+        if data.get("resultType") == "scalar" and isinstance(result, list) and len(result) == 2:
+            return _point(at, result[1])
+        if not isinstance(result, list) or not result:
+            return Point(at, None, NO_DATA, "query returned an empty vector (no matching series)")
+        if len(result) > 1:
+            return Point(at, None, BAD_QUERY, f"query returned {len(result)} series where one was expected")
+        pair = result[0].get("value") if isinstance(result[0], dict) else None
+        if not isinstance(pair, list) or len(pair) != 2:
+            return Point(at, None, BAD_RESPONSE, "result has no [time, value] pair")
+        return _point(at, pair[1])
+
+
+def _point(t: float, raw: Any) -> Point:
+    """NaN is no data, +-Inf and non-numbers are bad responses: the live source's rules."""
+    try:
+        v = float(raw)
+    except (TypeError, ValueError):
+        return Point(t, None, BAD_RESPONSE, f"value is not a number: {str(raw)[:60]!r}")
+    if math.isnan(v):
+        return Point(t, None, NO_DATA, "value is NaN (no samples, or 0/0)")
+    if math.isinf(v):
+        return Point(t, None, BAD_RESPONSE, "value is Inf (a division by zero?), not a usable value")
+    return Point(t, v)
