@@ -150,3 +150,94 @@ def test_backfill_twice_adds_nothing(config: Path, tmp_path: Path):
     kinds = [ev.kind for ev in iter_events(log)][len(before.splitlines()) :]
     assert "backfill" not in kinds and "sample" not in kinds
     assert after.startswith(before)
+
+
+def record_live(config: Path, log: Path, t0: float, until: float) -> int:
+    """A console that ran (on a clock set to the launch's own time) from T+0 to `until` and was then closed:
+    the real recorder polling the real Prometheus at each slot. Returns the samples it recorded."""
+    launch = load_launch(config)
+    now = [t0 - 3900.0]  # the log was opened at T-1h05m, on the whole minute
+    dlog = DecisionLog(log, Actor("ops", "console"), clock=lambda: now[0])
+    launch, _ = bind(dlog, launch, config.read_text(), str(config))
+    epoch = now[0]
+    rec = Recorder(launch, dlog, clock=lambda: now[0], epoch=epoch)
+
+    async def go() -> None:
+        assert await rec.acquire()
+        try:
+            for g in rec.groups():
+                if g.source.kind != "prometheus":
+                    continue
+                for k in range(round((t0 - epoch) / g.interval), round((until - epoch) / g.interval) + 1):
+                    now[0] = epoch + k * g.interval
+                    await rec.poll_group(g, k, now[0])
+        finally:
+            await rec.release()
+
+    asyncio.run(go())
+    dlog.close()
+    return sum(1 for ev in iter_events(log) if ev.kind == "sample")
+
+
+def test_live_minutes_plus_backfill_have_no_duplicated_moment(config: Path, tmp_path: Path, history: History):
+    log = tmp_path / "launch.jsonl"
+    t0 = history.t0
+    live = record_live(config, log, t0, t0 + 1800)
+    assert live == 61 + 31  # error rate every 30 s, latency every minute, T+0 to T+30m
+    backfill(config, log, "--from", "T-1h", "--to", "T+2h")
+    launch = build_report(log).launch
+    st = LaunchState(launch)
+    moments: dict[str, list[float]] = {}
+    live_seen = 0
+    for ev in merged(iter_events(log), collect(log)):
+        before = {cid: cs.samples for cid, cs in st.criteria.items()}
+        st.apply(ev)
+        if ev.kind == "sample" and not ev.data.get("baseline"):
+            cid = ev.data["criterion"]
+            if st.criteria[cid].samples > before[cid]:
+                moments.setdefault(cid, []).append(ev.data["t"])
+                live_seen += not ev.data.get("backfilled")
+    assert live_seen == live, "every live sample is kept"
+    for cid, iv in (("error-rate", 30), ("api-p95", 60)):
+        ts = moments[cid]
+        assert len(ts) == len(set(ts)), f"{cid}: a moment twice"
+        assert ts == sorted(ts), f"{cid}: judged out of time order"
+        assert len(ts) == 3 * 3600 // iv + 1, f"{cid}: every slot from T-1h to T+2h once"
+        assert st.criteria[cid].duplicates == 0
+    # the live-looking and backfilled halves agree on the spike (it lies in the backfilled part)
+    rep = to_json(build_report(log))
+    assert any(b["max"] and b["max"] >= 5 for b in chart(rep, "error-rate"))
+    assert rep["backfill"]["samples"]["error-rate"] == 3 * 120 + 1 - 61
+
+
+def test_daily_success_metric_rows_fail_exactly_the_bad_day(config: Path, tmp_path: Path):
+    log = tmp_path / "week.jsonl"
+    backfill(config, log, "--from", "T-1h", "--to", "T+7d")
+    rep = report_json(log)
+    metrics = {m["id"]: m for m in rep["success_metrics"]}
+    errors = metrics["errors-week"]
+    assert len(errors["periods"]) == 7, errors["periods"]
+    failed = [i for i, p in enumerate(errors["periods"]) if p["status"] != "MET"]
+    assert failed == [BAD_DAY], errors["periods"]
+    assert errors["status"] == "MISSED"
+    assert metrics["p95-week"]["status"] == "MET"
+    assert all(p["status"] == "MET" for p in metrics["p95-week"]["periods"])
+    assert metrics["satisfaction"]["status"] == "NOT MEASURED"
+
+
+def test_a_hand_measured_metric_appears_with_its_author(config: Path, tmp_path: Path):
+    log = tmp_path / "week.jsonl"
+    backfill(config, log, "--from", "T-1h", "--to", "T+1h")
+    res = warroom(
+        "measure", log, "satisfaction", "4.7", "--period", "week 1", "--link", "https://survey", "--as", "Pia"
+    )
+    assert res.returncode == 0, res.stderr
+    rep = report_json(log)
+    sat = next(m for m in rep["success_metrics"] if m["id"] == "satisfaction")
+    assert sat["status"] == "MET"
+    (m,) = sat["measurements"]
+    assert m["by"].startswith("Pia") and m["value"] == 4.7 and m["period"] == "week 1"
+    md = warroom("report", log).stdout
+    assert "Pia" in md and "https://survey" in md
+    bad = warroom("measure", log, "nosuch", "1")
+    assert bad.returncode == 2 and "satisfaction" in bad.stderr and "Traceback" not in bad.stderr

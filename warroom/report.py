@@ -150,6 +150,19 @@ class Period:
         return self.meeting / self.n if self.n else None
 
 
+@dataclass(frozen=True)
+class Measurement:
+    """A success metric's value entered by its owner (or measured in Prometheus) for one period, as logged."""
+
+    seq: int
+    ts: float
+    by: str
+    value: float
+    period: str
+    link: str
+    source: str  # "manual" or "prometheus <query>"
+
+
 @dataclass
 class Metric:
     """A success metric measured over its window from the samples of the criterion it links to."""
@@ -162,6 +175,7 @@ class Metric:
     periods: dict[int, Period] = field(default_factory=dict)
     baseline: float | None = None
     log_end: float | None = None
+    measurements: list[Measurement] = field(default_factory=list)
 
     @property
     def overall(self) -> Period:
@@ -185,8 +199,10 @@ class Metric:
 
     @property
     def status(self) -> str:
+        if self.measurements:
+            return "MISSED" if any(not self.meets(m.value) for m in self.measurements) else "MET"
         if self.criterion is None:
-            return "NOT RECORDED"
+            return "NOT MEASURED"  # never "passed" without a measurement
         if not any(p.n for p in self.periods.values()):
             return "NO DATA"
         missed = [p for p in self.periods.values() if p.n and not self.meets(p.mean)]
@@ -456,6 +472,8 @@ class _Builder:
             self.rep.markers.append((ev.ts, "decision", f"decision {d.verdict}"))
         elif kind == "rollback":
             self._rollback(ev)
+        elif kind == "measurement":
+            self._measurement(ev)
 
     def _table(self, now: float) -> tuple[list[Row], Any]:
         st = self.state
@@ -516,8 +534,27 @@ class _Builder:
             self._alert("rollback")
             self.rep.markers.append((ev.ts, "rollback", f"rollback {rb.status}"))
 
+    def _measurement(self, ev: Event) -> None:
+        d = ev.data
+        value = d.get("value")
+        if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+            return
+        for met in self.rep.metrics:
+            if met.metric.id == d.get("metric"):
+                met.measurements.append(
+                    Measurement(
+                        ev.seq,
+                        ev.ts,
+                        actor_label(ev.actor),
+                        float(value),
+                        str(d.get("period") or ""),
+                        str(d.get("link") or ""),
+                        str(d.get("source") or "manual"),
+                    )
+                )
+
     def _metric(self, met: Metric, baseline: float | None, t: float, v: float | None) -> None:
-        if not met.start <= t <= met.end:
+        if not met.start <= t < met.end:
             return
         k = int((t - met.start) // met.period)
         p = met.periods.get(k)
@@ -783,6 +820,18 @@ def to_json(rep: Report) -> dict[str, Any]:
                 "status": m.status,
                 **metric_summary(m),
                 "periods": period_rows(m),
+                "measurements": [
+                    {
+                        "value": x.value,
+                        "period": x.period,
+                        "by": x.by,
+                        "at": t(x.ts),
+                        "link": x.link,
+                        "source": x.source,
+                        "status": "MET" if m.meets(x.value) else "MISSED",
+                    }
+                    for x in m.measurements
+                ],
             }
             for m in rep.metrics
         ],

@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass, field
 
 from warroom.report import Chart, Report, Row, alert_duration, metric_summary, period_rows, plain
-from warroom.units import format_duration, format_t_relative
+from warroom.units import format_duration, format_t_relative, format_value
 
 
 @dataclass(frozen=True)
@@ -317,10 +317,29 @@ def build_document(rep: Report, charts: bool = True) -> Document:
             )
         )
         for m in rep.metrics:
-            if m.criterion is None:
+            if m.measurements:
+                doc.p(f"{m.metric.name}: measurements entered in the log:")
+                doc.blocks.append(
+                    Table(
+                        ["Period", "Value", "Status", "By", "When", "Source"],
+                        [
+                            [
+                                T(x.period or "—"),
+                                T(format_value(x.value, m.metric.unit)),
+                                T("MET" if m.meets(x.value) else "MISSED", not m.meets(x.value)),
+                                T(x.by),
+                                T(rep.when(x.ts)),
+                                T(x.link or x.source),
+                            ]
+                            for x in m.measurements
+                        ],
+                    )
+                )
+            elif m.criterion is None:
                 doc.p(
-                    f"{m.metric.name}: measured outside the log ({m.metric.source or ''} {m.metric.query or ''}); "
-                    "check it there."
+                    f"{m.metric.name}: not measured: no measurement is in the log "
+                    f"({m.metric.source or 'outside Prometheus'} {m.metric.query or ''}); its owner enters one with "
+                    f"'warroom measure LOG {m.metric.id} VALUE'."
                 )
             elif len(m.periods) > 1:
                 doc.p(f"{m.metric.name} per {m.metric.check} period:")

@@ -78,7 +78,7 @@ class PromHistory:
     async def range(self, query: str, start: float, end: float, step: float) -> dict[int, Point]:
         """Points from `start` to `end` every `step`, keyed by their index from `start`; every index in the
         range is present (no data, or an error, where Prometheus had no single usable value)."""
-        n = int(round((end - start) / step)) + 1
+        n = round((end - start) / step) + 1
         if n > MAX_POINTS:
             raise ValueError(f"{n} points in one range query; chunk it (limit {MAX_POINTS})")
         data = await self._get(
@@ -92,7 +92,7 @@ class PromHistory:
             seen: dict[int, int] = {}
             for series in result:
                 for pair in series.get("values", ()) if isinstance(series, dict) else ():
-                    i = int(round((float(pair[0]) - start) / step))
+                    i = round((float(pair[0]) - start) / step)
                     seen[i] = seen.get(i, 0) + 1
                     out[i] = _point(start + i * step, pair[1])
             for i, count in seen.items():
