@@ -23,7 +23,7 @@ from warroom.config import Criterion, Launch, PrometheusSource
 from warroom.events import Actor
 from warroom.log import DecisionLog, iter_events
 from warroom.recorder import baseline_moment, effective_interval
-from warroom.sources.promrange import MAX_POINTS, Point, PromHistory, RangeFailure
+from warroom.sources.promrange import MAX_POINTS, PromHistory, RangeFailure
 
 CONCURRENCY = 4  # range queries in flight per run: Prometheus evaluates them in parallel; more only queues
 
@@ -101,26 +101,25 @@ def plan(
         stride = max(1, round(step / iv)) if step else 1
         first = math.ceil((start - epoch) / iv - 1e-9)
         last = min(math.floor((end - epoch) / iv + 1e-9), math.floor((now - epoch) / iv) - 1)
-        have = k.ticks.get(c.id, set())
-        run: list[int] = []
-        for tick in range(first, last + 1, stride):
-            if tick in have:
-                out.jobs.extend(_jobs(c, run, stride, iv))
-                run = []
-            else:
-                run.append(tick)
-        out.jobs.extend(_jobs(c, run, stride, iv))
+        have = sorted(t for t in k.ticks.get(c.id, ()) if first <= t <= last and (t - first) % stride == 0)
+        prev = first
+        for t in [*have, last + stride]:
+            out.jobs.extend(_jobs(c, prev, t - stride, stride, iv))
+            prev = t + stride
         m = baseline_moment(launch, c)
         if m is not None and m <= now and c.id not in k.baseline:
             out.baselines.append((c, m))
     return out
 
 
-def _jobs(c: Criterion, run: list[int], stride: int, iv: float) -> list[Job]:
-    return [
-        Job(c, c.source, run[i], run[min(i + MAX_POINTS, len(run)) - 1], stride, iv)
-        for i in range(0, len(run), MAX_POINTS)
-    ]
+def _jobs(c: Criterion, k0: int, k1: int, stride: int, iv: float) -> list[Job]:
+    """Ticks k0..k1 (every `stride`) in range queries of at most MAX_POINTS points."""
+    out = []
+    while k0 <= k1:
+        end = min(k1, k0 + (MAX_POINTS - 1) * stride)
+        out.append(Job(c, c.source, k0, end, stride, iv))
+        k0 = end + stride
+    return out
 
 
 @dataclass
@@ -146,7 +145,7 @@ async def run(launch: Launch, log: DecisionLog, p: Plan, *, epoch: float, actor:
         async with gate:
             try:
                 got = await clients[j.source].range(
-                    j.criterion.query, start, epoch + j.k1 * j.interval, j.stride * j.interval
+                    j.criterion.query, start, epoch + j.k1 * j.interval, j.stride * j.interval, j.k0, j.stride
                 )
             except RangeFailure as e:
                 out.failures.append(f"{j.criterion.id}: {e}")
@@ -176,16 +175,8 @@ async def run(launch: Launch, log: DecisionLog, p: Plan, *, epoch: float, actor:
     return out
 
 
-def event_data(j: Job, got: dict[int, Point]) -> dict[str, Any]:
+def event_data(j: Job, pts: list[list[Any]]) -> dict[str, Any]:
     """A `backfill` event: the criterion, the query and its points on the tick grid."""
-    pts: list[list[Any]] = []
-    for i in sorted(got):
-        pt = got[i]
-        tick = j.k0 + i * j.stride
-        if pt.value is not None:
-            pts.append([tick, pt.t, pt.value])
-        else:
-            pts.append([tick, pt.t, None, pt.error, pt.reason])
     return {
         "criterion": j.criterion.id,
         "source": j.source,

@@ -44,9 +44,10 @@ class PromHistory:
         self.url = cfg.url.rstrip("/")
         creds = auth_mod.resolve(cfg.auth)
         self.problem = creds.problem
+        tls = self.url.startswith("https:")
         self.client = httpx.AsyncClient(
             headers=creds.basic_header(),
-            verify=cfg.ca_file or cfg.tls_verify,
+            verify=(cfg.ca_file or cfg.tls_verify) if tls else False,  # building a TLS context costs 0.1 s
             timeout=max(float(cfg.timeout), timeout or 30.0),
             trust_env=False,
         )
@@ -75,9 +76,11 @@ class PromHistory:
             raise RangeFailure(f"{self.url} answered without a data object")
         return data
 
-    async def range(self, query: str, start: float, end: float, step: float) -> dict[int, Point]:
-        """Points from `start` to `end` every `step`, keyed by their index from `start`; every index in the
-        range is present (no data, or an error, where Prometheus had no single usable value)."""
+    async def range(
+        self, query: str, start: float, end: float, step: float, tick0: int = 0, stride: int = 1
+    ) -> list[list[Any]]:
+        """Every point from `start` to `end` each `step`, in order, as `[tick, t, value]` or `[tick, t, None, error
+        kind, reason]` (no data, or not one usable value), where the i-th point's tick is tick0 + i * stride."""
         n = round((end - start) / step) + 1
         if n > MAX_POINTS:
             raise ValueError(f"{n} points in one range query; chunk it (limit {MAX_POINTS})")
@@ -85,30 +88,36 @@ class PromHistory:
             "/api/v1/query_range",
             {"query": query, "start": f"{start:.3f}", "end": f"{end:.3f}", "step": f"{step:g}"},
         )
-        out: dict[int, Point] = {}
         result = data.get("result")
         kind = data.get("resultType")
-        if kind == "matrix" and isinstance(result, list):
-            seen: dict[int, int] = {}
-            for series in result:
-                for pair in series.get("values", ()) if isinstance(series, dict) else ():
-                    i = round((float(pair[0]) - start) / step)
-                    seen[i] = seen.get(i, 0) + 1
-                    out[i] = _point(start + i * step, pair[1])
-            for i, count in seen.items():
-                if count > 1:
-                    out[i] = Point(
-                        start + i * step,
-                        None,
-                        BAD_QUERY,
-                        f"query returned {count} series where one was expected (aggregate it, e.g. with sum())",
-                    )
-        elif kind is not None and kind != "matrix":
+        if kind is not None and kind != "matrix":
             raise RangeFailure(f"query_range answered a {kind}, not a matrix")
-        for i in range(n):
-            if i not in out:
-                out[i] = Point(start + i * step, None, NO_DATA, "no data in Prometheus at this moment (query_range)")
-        return out
+        rows: list[list[Any] | None] = [None] * n
+        series = [s.get("values") or () for s in result if isinstance(s, dict)] if isinstance(result, list) else []
+        for values in series:
+            for pair in values:
+                i = round((float(pair[0]) - start) / step)
+                if not 0 <= i < n:
+                    continue
+                t = start + i * step
+                if rows[i] is not None:
+                    rows[i] = [tick0 + i * stride, t, None, BAD_QUERY, _several(len(series))]
+                    continue
+                try:
+                    v = float(pair[1])
+                except (TypeError, ValueError):
+                    rows[i] = [tick0 + i * stride, t, None, BAD_RESPONSE, f"value is not a number: {pair[1]!r:.60}"]
+                    continue
+                if v != v:  # NaN
+                    rows[i] = [tick0 + i * stride, t, None, NO_DATA, "value is NaN (no samples, or 0/0)"]
+                elif v in _INF:
+                    rows[i] = [tick0 + i * stride, t, None, BAD_RESPONSE, "value is Inf (a division by zero?)"]
+                else:
+                    rows[i] = [tick0 + i * stride, t, v]
+        return [
+            r if r is not None else [tick0 + i * stride, start + i * step, None, NO_DATA, _NO_POINT]
+            for i, r in enumerate(rows)
+        ]
 
     async def instant(self, query: str, at: float) -> Point:
         """The query's value evaluated at a past moment (baselines, success-metric periods)."""
@@ -124,6 +133,14 @@ class PromHistory:
         if not isinstance(pair, list) or len(pair) != 2:
             return Point(at, None, BAD_RESPONSE, "result has no [time, value] pair")
         return _point(at, pair[1])
+
+
+_INF = (math.inf, -math.inf)
+_NO_POINT = "no data in Prometheus at this moment (query_range)"
+
+
+def _several(n: int) -> str:
+    return f"query returned {n} series where one was expected (aggregate it, e.g. with sum())"
 
 
 def _point(t: float, raw: Any) -> Point:
