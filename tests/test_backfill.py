@@ -241,3 +241,24 @@ def test_a_hand_measured_metric_appears_with_its_author(config: Path, tmp_path: 
     assert "Pia" in md and "https://survey" in md
     bad = warroom("measure", log, "nosuch", "1")
     assert bad.returncode == 2 and "satisfaction" in bad.stderr and "Traceback" not in bad.stderr
+
+
+def test_baseline_from_history_is_recorded_once_and_compared(config: Path, tmp_path: Path):
+    log = tmp_path / "launch.jsonl"
+    res = backfill(config, log, "--from", "T-30m", "--to", "T+2d")  # no range point reaches back to T-1h
+    assert "api-p95: baseline recorded from Prometheus" in res.stdout
+    backfill(config, log, "--from", "T-30m", "--to", "T+2d")
+    taken = [ev for ev in iter_events(log) if ev.kind == "sample" and ev.data.get("baseline")]
+    assert len(taken) == 1 and taken[0].data["criterion"] == "api-p95" and taken[0].data["value"] == 300.0
+    rep = report_json(log)
+    # judged against the baseline: 300 ms, so the 900 ms spike breaches `<= +10% of T-1h`
+    assert any("P95 latency" in b["what"] and "NO-GO" in b["what"] for b in rep["breaches"])
+    cmp = {c["criterion"]: c for c in rep["compare_to_baseline"]}
+    p95 = cmp["api-p95"]
+    assert p95["baseline"] == 300.0
+    day1, day2 = p95["periods"][:2]
+    assert day1["change_pct"] > 0.5  # the spike day is a little above the baseline
+    assert day2["change_pct"] == 0.0
+    assert cmp["error-rate"]["baseline"] == pytest.approx(0.02)  # no relative threshold: the pre-launch mean
+    html = warroom("report", log, "--format", "html").stdout
+    assert "Compare to baseline" in html and "baseline-band" in html

@@ -22,7 +22,7 @@ from warroom.events import Event
 from warroom.log import LogCorrupt, iter_events
 
 KIND = "backfill"
-_MARK = b'"kind":"backfill"'
+_MARKS = (b'"kind":"backfill"', b'"backfilled":true')
 
 
 def points(ev: Event) -> Iterator[Event]:
@@ -54,7 +54,7 @@ def has_backfill(path: str | Path) -> bool:
             if os.fstat(f.fileno()).st_size == 0:
                 return False
             with mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as m:
-                return m.find(_MARK) >= 0
+                return any(m.find(mark) >= 0 for mark in _MARKS)
     except (OSError, ValueError):
         return False
 
@@ -69,10 +69,17 @@ def collect(path: str | Path) -> list[Event]:
         for ev in iter_events(path):
             if ev.kind == KIND:
                 out.extend(points(ev))
+            elif _late(ev):
+                out.append(Event(ev.v, ev.seq, float(ev.data["t"]), ev.actor, ev.kind, ev.data, ev.prev, ev.hash))
     except LogCorrupt:
         pass  # only what precedes the break: the report stops there too, and says so
     out.sort(key=lambda e: e.ts)
     return out
+
+
+def _late(ev: Event) -> bool:
+    """A single sample written by backfill (a baseline fetched for a past moment): merged by its time too."""
+    return ev.kind == "sample" and ev.data.get("backfilled") is True and isinstance(ev.data.get("t"), int | float)
 
 
 def _key(ev: Event) -> float:
@@ -85,11 +92,11 @@ def _key(ev: Event) -> float:
 
 
 def merged(events: Iterable[Event], backfill: list[Event]) -> Iterator[Event]:
-    """`events` with the backfilled samples slotted in by time; the `backfill` events themselves are dropped
-    (their points are already in). A point goes before the first live event that happened after it."""
+    """`events` with the backfilled samples slotted in by time; the `backfill` events and backfilled samples
+    met in log order are dropped (they are already in). A point goes before the first live event that happened after it."""
     i, n = 0, len(backfill)
     for ev in events:
-        if ev.kind == KIND:
+        if ev.kind == KIND or _late(ev):
             continue
         if i < n:
             k = _key(ev)

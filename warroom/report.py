@@ -297,6 +297,27 @@ class Chart:
     criterion: Criterion
     series: Series
     lines: list[tuple[str, float]]  # (label, value) of thresholds in the criterion's unit
+    band: tuple[float, float] | None = None  # pre-launch baseline range (min, max), drawn behind the line
+
+
+COMPARE_DAYS = 31  # post-launch days compared to the baseline (a longer log adds no rows)
+
+
+@dataclass
+class Compare:
+    """A criterion's pre-launch baseline beside its value in each post-launch day."""
+
+    criterion: Criterion
+    pre: Period
+    days: dict[int, Period] = field(default_factory=dict)
+    baseline: float | None = None  # the relative threshold's baseline if it has one, else the pre-launch mean
+
+    def change(self, p: Period) -> float | None:
+        """Per cent change of the period's mean from the baseline."""
+        m = p.mean
+        if m is None or self.baseline is None or self.baseline == 0:
+            return None
+        return (m - self.baseline) / abs(self.baseline) * 100
 
 
 @dataclass
@@ -325,6 +346,7 @@ class Report:
     metrics: list[Metric] = field(default_factory=list)
     charts: list[Chart] = field(default_factory=list)
     markers: list[tuple[float, str, str]] = field(default_factory=list)  # (ts, kind, label) for charts
+    compare: list[Compare] = field(default_factory=list)
     breaches: list[Entry] = field(default_factory=list)  # criteria entering/leaving NO-GO and ROLLBACK, in order
     backfilled: Counter[str] = field(default_factory=Counter)  # criterion -> samples that came from backfill
     cannot_backfill: dict[str, str] = field(default_factory=dict)  # criterion -> why its gaps stay gaps
@@ -392,6 +414,7 @@ class _Builder:
                 self.metrics.setdefault(c.id, []).append(met)
         self.alert_seen: dict[str, AlertState] = {}
         self.max_seq = 0
+        self.compare = {c.id: Compare(c, Period(-math.inf, launch.t0)) for c in launch.criteria}
         self.pending_request: tuple[str, float] | None = None
 
     def add(self, ev: Event) -> None:
@@ -419,6 +442,7 @@ class _Builder:
             s.add(t, v, RANK[level])
             for met in self.metrics.get(cs.id, ()):
                 self._metric(met, cs.baseline, t, v)
+            self._compare(cs.id, t, v)
             if level != before:
                 self._alert("criterion:" + cs.id)
                 self._breach(ev, before, level)
@@ -534,6 +558,20 @@ class _Builder:
             self._alert("rollback")
             self.rep.markers.append((ev.ts, "rollback", f"rollback {rb.status}"))
 
+    def _compare(self, cid: str, t: float, v: float | None) -> None:
+        cmp = self.compare[cid]
+        t0 = self.rep.launch.t0
+        if t < t0:
+            cmp.pre.add(v, None)
+            return
+        day = int((t - t0) // 86400)
+        if day >= COMPARE_DAYS:
+            return
+        p = cmp.days.get(day)
+        if p is None:
+            p = cmp.days[day] = Period(t0 + day * 86400, t0 + (day + 1) * 86400)
+        p.add(v, None)
+
     def _measurement(self, ev: Event) -> None:
         d = ev.data
         value = d.get("value")
@@ -624,9 +662,15 @@ class _Builder:
             if met.criterion is not None and met.baseline is None:
                 met.baseline = st.criteria[met.criterion.id].baseline
         for c in launch.criteria:
+            cmp = self.compare[c.id]
+            b = st.criteria[c.id].baseline
+            cmp.baseline = b if b is not None else cmp.pre.mean
+            if cmp.baseline is not None and cmp.days:
+                rep.compare.append(cmp)
             s = self.series.get(c.id)
             if s is not None:
-                rep.charts.append(Chart(c, s, _threshold_lines(c, st.criteria[c.id].baseline)))
+                band = (cmp.pre.lo, cmp.pre.hi) if cmp.pre.n else None
+                rep.charts.append(Chart(c, s, _threshold_lines(c, b), band))
         rep.integrity = integrity_text(rep)
 
 
@@ -765,6 +809,18 @@ def to_json(rep: Report) -> dict[str, Any]:
             {"seq": e.seq, "at": t(e.ts), "by": e.actor, "kind": e.kind, "what": e.text} for e in rep.timeline
         ],
         "timeline_omitted": rep.timeline_omitted,
+        "compare_to_baseline": [
+            {
+                "criterion": cmp.criterion.id,
+                "baseline": cmp.baseline,
+                "pre_launch_samples": cmp.pre.n,
+                "periods": [
+                    {"day": d + 1, "start": t(p.start), "mean": p.mean, "samples": p.n, "change_pct": cmp.change(p)}
+                    for d, p in sorted(cmp.days.items())
+                ],
+            }
+            for cmp in rep.compare
+        ],
         "breaches": [{"at": t(e.ts), "what": e.text} for e in rep.breaches],
         "backfill": {
             "samples": dict(rep.backfilled),

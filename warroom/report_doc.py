@@ -167,6 +167,28 @@ def build_document(rep: Report, charts: bool = True) -> Document:
             doc.h(3, f"{ch.criterion.name} ({ch.criterion.threshold_text})")
             doc.blocks.append(ChartBlock(ch))
 
+    if rep.compare:
+        doc.h(2, "Compare to baseline", "baseline")
+        doc.p(
+            "Each criterion's mean in each post-launch day beside its pre-launch baseline (the relative "
+            "threshold's baseline where it has one, else the mean of the samples before T-0):"
+        )
+        cmp_rows: list[list[Cell]] = []
+        for cmp in rep.compare:
+            unit = cmp.criterion.unit
+            base = "—" if cmp.baseline is None else format_value(cmp.baseline, unit)
+            for d, p in sorted(cmp.days.items()):
+                ch = cmp.change(p)
+                cmp_rows.append(
+                    [
+                        T(cmp.criterion.name),
+                        T(f"day {d + 1} (from {rep.rel(p.start)})"),
+                        T(base),
+                        T("—" if p.mean is None else format_value(p.mean, unit)),
+                        T("—" if ch is None else f"{ch:+.1f}%"),
+                    ]
+                )
+        doc.blocks.append(Table(["Criterion", "Period", "Baseline", "Mean", "Change"], cmp_rows))
     if rep.breaches:
         doc.h(2, "Breach timeline", "breaches")
         doc.blocks.append(
