@@ -93,7 +93,8 @@ def _key(ev: Event) -> float:
 
 def merged(events: Iterable[Event], backfill: list[Event]) -> Iterator[Event]:
     """`events` with the backfilled samples slotted in by time; the `backfill` events and backfilled samples
-    met in log order are dropped (they are already in). A point goes before the first live event that happened after it."""
+    met in log order are dropped (they are already in). A point goes before the first live event that happened
+    after it."""
     i, n = 0, len(backfill)
     for ev in events:
         if ev.kind == KIND or _late(ev):
