@@ -68,6 +68,8 @@ rollback:
 success_metrics:
   - {{id: errors-week, name: Error rate, target: "< 0.1%", unit: "%", check: daily, criterion: error-rate, window: 7d}}
   - {{id: p95-week, name: P95 latency, target: "< 500ms", unit: ms, check: daily, criterion: api-p95, window: 7d}}
+  - {{id: errors-prom, name: Error rate in Prometheus, target: "< 0.1%", unit: "%", check: daily, source: prom,
+     query: "avg_over_time(wr_error_rate_percent[1d])", window: 7d}}
   - {{id: satisfaction, name: User satisfaction, target: ">= 4.5", unit: score, check: weekly, window: 7d}}
 """
 
@@ -222,6 +224,23 @@ def test_daily_success_metric_rows_fail_exactly_the_bad_day(config: Path, tmp_pa
     assert errors["status"] == "MISSED"
     assert metrics["p95-week"]["status"] == "MET"
     assert all(p["status"] == "MET" for p in metrics["p95-week"]["periods"])
+    assert metrics["satisfaction"]["status"] == "NOT MEASURED"
+    assert "backfilled from Prometheus" in errors["origin"]
+    assert metrics["errors-prom"]["status"] == "NOT MEASURED"
+    # --from-prometheus: each completed day measured in Prometheus, once
+    res = warroom("report", log, "--from-prometheus", "--format", "json")
+    assert res.returncode == 0, res.stderr
+    assert "21 success-metric periods measured" in res.stderr  # 7 days x (errors-week, errors-prom, p95-week)
+    assert "satisfaction: not in Prometheus" in res.stderr
+    again = warroom("report", log, "--from-prometheus", "--format", "json")
+    assert "0 success-metric periods measured" in again.stderr
+    metrics = {m["id"]: m for m in orjson.loads(again.stdout)["success_metrics"]}
+    for mid in ("errors-prom", "errors-week"):
+        rows = metrics[mid]["measurements"]
+        assert len(rows) == 7 and "measured in Prometheus" in metrics[mid]["origin"]
+        assert [i for i, r in enumerate(rows) if r["status"] != "MET"] == [BAD_DAY], rows
+        assert metrics[mid]["status"] == "MISSED"
+    assert metrics["p95-week"]["status"] == "MET" and len(metrics["p95-week"]["measurements"]) == 7
     assert metrics["satisfaction"]["status"] == "NOT MEASURED"
 
 

@@ -587,7 +587,7 @@ class _Builder:
                         float(value),
                         str(d.get("period") or ""),
                         str(d.get("link") or ""),
-                        str(d.get("source") or "manual"),
+                        str(d.get("source") or "manual") + (f": {d['query']}" if d.get("query") else ""),
                     )
                 )
 
@@ -732,6 +732,24 @@ def metric_summary(m: Metric) -> dict[str, Any]:
     }
 
 
+def metric_origin(rep: Report, m: Metric) -> str:
+    """Where a success metric's values came from, in words (the report says it beside the figures)."""
+    parts = []
+    prom = [x for x in m.measurements if x.source.startswith("prometheus")]
+    manual = [x for x in m.measurements if not x.source.startswith("prometheus")]
+    if prom:
+        parts.append(f"{len(prom)} periods measured in Prometheus ({prom[0].source.partition(': ')[2]})")
+    if manual:
+        parts.append("entered by " + ", ".join(sorted({x.by for x in manual})))
+    if m.criterion is not None and any(p.n for p in m.periods.values()):
+        n = rep.backfilled.get(m.criterion.id, 0)
+        parts.append(
+            f"samples of criterion {m.criterion.id} in the log"
+            + (f" ({n:,} of them backfilled from Prometheus)" if n else " (recorded live)")
+        )
+    return "; ".join(parts) or "not measured"
+
+
 def period_rows(m: Metric) -> list[dict[str, Any]]:
     unit = m.metric.unit
     th = m.metric.target_threshold.value if m.metric.target_threshold.relative_to is None else None
@@ -874,6 +892,7 @@ def to_json(rep: Report) -> dict[str, Any]:
                 "check": m.metric.check,
                 "criterion": m.criterion.id if m.criterion else None,
                 "status": m.status,
+                "origin": metric_origin(rep, m),
                 **metric_summary(m),
                 "periods": period_rows(m),
                 "measurements": [

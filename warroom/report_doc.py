@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from warroom.report import Chart, Report, Row, alert_duration, metric_summary, period_rows, plain
+from warroom.report import Chart, Report, Row, alert_duration, metric_origin, metric_summary, period_rows, plain
 from warroom.units import format_duration, format_t_relative, format_value
 
 
@@ -338,6 +338,8 @@ def build_document(rep: Report, charts: bool = True) -> Document:
                 rows,
             )
         )
+        doc.p("Where the values came from:")
+        doc.blocks.append(Bullets([[T(m.metric.name, True), T(": " + metric_origin(rep, m))] for m in rep.metrics]))
         for m in rep.metrics:
             if m.measurements:
                 doc.p(f"{m.metric.name}: measurements entered in the log:")
