@@ -73,6 +73,15 @@ KEYS: tuple[Key, ...] = (
         modes=("live", "observer"),
     ),
     Key(
+        "measure",
+        "M",
+        "measure",
+        "Enter a success-metric measurement…",
+        "record a success metric measured outside Prometheus: value, period, link",
+        group="Decisions",
+        modes=("live", "observer"),
+    ),
+    Key(
         "ack",
         "a",
         "ack",
