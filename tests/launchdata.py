@@ -60,6 +60,13 @@ def openmetrics(t0: float) -> str:
     for metric in STEADY:
         out.append(f"# HELP {metric} warroom test launch history\n# TYPE {metric} gauge\n")
         out.extend(f"{metric} {value(metric, off)} {t0 + off:.0f}\n" for off in offsets())
+    # what Prometheus itself stores for a firing alerting rule: the spike fires HighErrorRate
+    out.append("# HELP ALERTS alerts as Prometheus records them\n# TYPE ALERTS gauge\n")
+    out.extend(
+        f'ALERTS{{alertname="HighErrorRate",alertstate="firing",severity="critical"}} 1 {t0 + off:.0f}\n'
+        for off in offsets()
+        if SPIKE[0] <= off < SPIKE[1]
+    )
     out.append("# EOF\n")
     return "".join(out)
 

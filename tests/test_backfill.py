@@ -41,6 +41,7 @@ phases:
 sources:
   prom: {{type: prometheus, url: "{h.url}", interval: 30s, timeout: 5s}}
   web: {{type: http, url: "http://127.0.0.1:9/health"}}
+  am: {{type: alertmanager, url: "http://127.0.0.1:9", prometheus: prom}}
 criteria:
   - id: error-rate
     name: Error rate
@@ -281,3 +282,17 @@ def test_baseline_from_history_is_recorded_once_and_compared(config: Path, tmp_p
     assert cmp["error-rate"]["baseline"] == pytest.approx(0.02)  # no relative threshold: the pre-launch mean
     html = warroom("report", log, "--format", "html").stdout
     assert "Compare to baseline" in html and "baseline-band" in html
+
+
+def test_alert_firing_intervals_from_the_alerts_series(config: Path, tmp_path: Path, history: History):
+    log = tmp_path / "launch.jsonl"
+    res = backfill(config, log, "--from", "T-1h", "--to", "T+2h")
+    assert "alerts: 1 firing intervals" in res.stdout
+    res = backfill(config, log, "--from", "T-1h", "--to", "T+2h")
+    assert "alerts: 0 firing intervals" in res.stdout
+    rep = report_json(log)
+    (alert,) = [a for a in rep["alerts"] if a["key"].startswith("am:")]
+    assert alert["title"].startswith("HighErrorRate") and alert["severity"] == "critical"
+    t0 = history.t0
+    assert t0 + SPIKE[0] - 60 <= alert["started"]["ts"] <= t0 + SPIKE[0] + 60
+    assert t0 + SPIKE[1] - 60 <= alert["ended"]["ts"] <= t0 + SPIKE[1] + 120  # one rule evaluation late at most

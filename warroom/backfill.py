@@ -18,8 +18,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from warroom.alerthistory import am_fingerprint, firing_intervals
 from warroom.backfilled import KIND, points
-from warroom.config import Criterion, Launch, PrometheusSource
+from warroom.config import AlertmanagerSource, Criterion, Launch, PrometheusSource
 from warroom.events import Actor
 from warroom.log import DecisionLog, iter_events
 from warroom.recorder import baseline_moment, effective_interval
@@ -35,6 +36,7 @@ class Known:
     epoch: float | None = None
     ticks: dict[str, set[int]] = field(default_factory=dict)
     baseline: set[str] = field(default_factory=set)
+    alerts: dict[str, list[float]] = field(default_factory=dict)  # fingerprint -> times of its alert events
 
 
 def known(launch: Launch, path: str | Path) -> Known:
@@ -57,6 +59,10 @@ def known(launch: Launch, path: str | Path) -> Known:
             k.epoch = ev.ts
         elif ev.kind == "sample":
             saw(str(d.get("criterion")), d.get("tick"), d.get("t"), d.get("value"))
+        elif ev.kind == "alert":
+            t = d.get("t")
+            if isinstance(t, int | float):
+                k.alerts.setdefault(str(d.get("fingerprint", "")), []).append(float(t))
         elif ev.kind == KIND:
             for p in points(ev):
                 saw(str(p.data["criterion"]), p.data.get("tick"), p.data["t"], p.data["value"])
@@ -84,6 +90,8 @@ class Plan:
     jobs: list[Job] = field(default_factory=list)
     cannot: dict[str, str] = field(default_factory=dict)  # criterion id -> why it cannot be backfilled
     baselines: list[tuple[Criterion, float]] = field(default_factory=list)
+    alerts: list[tuple[str, str, float, float, float]] = field(default_factory=list)  # am source, prom, a, b, step
+    alert_problems: list[str] = field(default_factory=list)
 
 
 def plan(
@@ -109,6 +117,17 @@ def plan(
         m = baseline_moment(launch, c)
         if m is not None and m <= now and c.id not in k.baseline:
             out.baselines.append((c, m))
+    for name, src in launch.sources.items():
+        if not isinstance(src, AlertmanagerSource):
+            continue
+        if src.prometheus is None:
+            out.alert_problems.append(
+                f"alerts of '{name}': no history (Alertmanager keeps none; link a Prometheus with `prometheus:`)"
+            )
+        elif not isinstance(launch.sources.get(src.prometheus), PrometheusSource):
+            out.alert_problems.append(f"alerts of '{name}': '{src.prometheus}' is not a Prometheus source")
+        else:
+            out.alerts.append((name, src.prometheus, start, min(end, now), float(src.interval)))
     return out
 
 
@@ -125,19 +144,47 @@ def _jobs(c: Criterion, k0: int, k1: int, stride: int, iv: float) -> list[Job]:
 @dataclass
 class Outcome:
     points: dict[str, int] = field(default_factory=dict)  # criterion -> points appended
+    alerts: int = 0  # firing intervals appended
     failures: list[str] = field(default_factory=list)
     baselines: list[str] = field(default_factory=list)
 
 
-async def run(launch: Launch, log: DecisionLog, p: Plan, *, epoch: float, actor: Actor) -> Outcome:
+async def run(
+    launch: Launch, log: DecisionLog, p: Plan, *, epoch: float, actor: Actor, k: Known | None = None
+) -> Outcome:
     """Ask every job's range (a few at a time), appending each answer as soon as it is in."""
     out = Outcome()
     clients = {
         name: PromHistory(name, cfg)
         for name, cfg in launch.sources.items()
         if isinstance(cfg, PrometheusSource)
-        and (any(j.source == name for j in p.jobs) or any(c.source == name for c, _m in p.baselines))
+        and (
+            any(j.source == name for j in p.jobs)
+            or any(c.source == name for c, _m in p.baselines)
+            or any(a[1] == name for a in p.alerts)
+        )
     }
+
+    async def alerts(am: str, prom: str, a: float, b: float, step: float) -> None:
+        async with gate:
+            try:
+                got = await firing_intervals(clients[prom], "", a, b, step)
+            except RangeFailure as e:
+                out.failures.append(f"alerts of '{am}' from '{prom}': {e}")
+                return
+        known_alerts = k.alerts if k is not None else {}
+        for labels, s, e in got:
+            fp = am_fingerprint(labels)
+            hi = (e if e is not None else b) + 2 * step
+            if any(s - 2 * step <= t <= hi for t in known_alerts.get(fp, ())):
+                continue  # seen live (or backfilled before): the log already tells this firing
+            base = {"fingerprint": fp, "labels": labels, "annotations": {}, "starts_at": s, "source": am}
+            extra = {"backfilled": True, "query": 'ALERTS{alertstate="firing"}'}
+            log.append("alert", {**base, "status": "firing", "t": s, **extra}, actor=actor)
+            if e is not None:
+                log.append("alert", {**base, "status": "resolved", "t": e + step, **extra}, actor=actor)
+            out.alerts += 1
+
     gate = asyncio.Semaphore(CONCURRENCY)
 
     async def one(j: Job) -> None:
@@ -168,7 +215,9 @@ async def run(launch: Launch, log: DecisionLog, p: Plan, *, epoch: float, actor:
         out.baselines.append(c.id)
 
     try:
-        await asyncio.gather(*(one(j) for j in p.jobs), *(baseline(c, m) for c, m in p.baselines))
+        await asyncio.gather(
+            *(one(j) for j in p.jobs), *(baseline(c, m) for c, m in p.baselines), *(alerts(*a) for a in p.alerts)
+        )
     finally:
         for cl in clients.values():
             await cl.aclose()

@@ -78,13 +78,18 @@ def collect(path: str | Path) -> list[Event]:
 
 
 def _late(ev: Event) -> bool:
-    """A single sample written by backfill (a baseline fetched for a past moment): merged by its time too."""
-    return ev.kind == "sample" and ev.data.get("backfilled") is True and isinstance(ev.data.get("t"), int | float)
+    """A single sample or alert written by backfill (a baseline fetched for a past moment, a firing read from
+    the ALERTS series): merged by its source time too."""
+    return (
+        ev.kind in ("sample", "alert")
+        and ev.data.get("backfilled") is True
+        and isinstance(ev.data.get("t"), int | float)
+    )
 
 
 def _key(ev: Event) -> float:
     """When a live event happened for the fold: a sample at its source time, anything else when logged."""
-    if ev.kind == "sample":
+    if ev.kind in ("sample", "alert"):
         t = ev.data.get("t")
         if isinstance(t, int | float) and not isinstance(t, bool):
             return float(t)

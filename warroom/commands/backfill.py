@@ -68,7 +68,7 @@ def cmd_backfill(args: argparse.Namespace) -> int:
             k = known(launch, path)
             epoch = k.epoch if k.epoch is not None else now
             p = plan(launch, k, start, end, now, step, epoch=epoch)
-            result = asyncio.run(run(launch, log, p, epoch=epoch, actor=actor))
+            result = asyncio.run(run(launch, log, p, epoch=epoch, actor=actor, k=k))
     except OSError as e:
         err(f"{path}: cannot write the decision log: {e.strerror or e}")
         return EXIT_USAGE
@@ -81,6 +81,10 @@ def cmd_backfill(args: argparse.Namespace) -> int:
         else:
             n = result.points.get(c.id, 0)
             out(f"  {c.id}: {n:,} points" + ("" if n else " (no gap: the log already holds every slot)"))
+    if p.alerts:
+        out(f"  alerts: {result.alerts} firing intervals from ALERTS")
+    for problem in p.alert_problems:
+        out(f"  {problem}")
     for cid in result.baselines:
         out(f"  {cid}: baseline recorded from Prometheus")
     for f in result.failures:

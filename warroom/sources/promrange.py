@@ -119,6 +119,22 @@ class PromHistory:
             for i, r in enumerate(rows)
         ]
 
+    async def series(
+        self, query: str, start: float, end: float, step: float
+    ) -> list[tuple[dict[str, str], list[float]]]:
+        """Each series' labels (without __name__ and alertstate) and the times it had a point (ALERTS history)."""
+        data = await self._get(
+            "/api/v1/query_range",
+            {"query": query, "start": f"{start:.3f}", "end": f"{end:.3f}", "step": f"{step:g}"},
+        )
+        out = []
+        for s in data.get("result") or ():
+            if not isinstance(s, dict):
+                continue
+            labels = {str(k): str(v) for k, v in (s.get("metric") or {}).items() if k not in ("__name__", "alertstate")}
+            out.append((labels, [float(p[0]) for p in s.get("values") or ()]))
+        return out
+
     async def instant(self, query: str, at: float) -> Point:
         """The query's value evaluated at a past moment (baselines, success-metric periods)."""
         data = await self._get("/api/v1/query", {"query": query, "time": f"{at:.3f}"})
