@@ -187,7 +187,23 @@ async def run(
 
     gate = asyncio.Semaphore(CONCURRENCY)
 
-    async def one(j: Job) -> None:
+    answers: list[list[list[Any]] | None] = [None] * len(p.jobs)
+    appended = 0
+
+    def flush() -> None:
+        """Append the answers in plan order (criterion, then time), as far as they are in: the log then tells
+        each criterion's history in time order, which a fold in log order (a live console) relies on."""
+        nonlocal appended
+        while appended < len(answers) and answers[appended] is not None:
+            j, got = p.jobs[appended], answers[appended]
+            assert got is not None
+            if got:
+                log.append(KIND, event_data(j, got), actor=actor)
+                out.points[j.criterion.id] = out.points.get(j.criterion.id, 0) + len(got)
+            answers[appended] = None
+            appended += 1
+
+    async def one(i: int, j: Job) -> None:
         start = epoch + j.k0 * j.interval
         async with gate:
             try:
@@ -196,9 +212,9 @@ async def run(
                 )
             except RangeFailure as e:
                 out.failures.append(f"{j.criterion.id}: {e}")
-                return
-        log.append(KIND, event_data(j, got), actor=actor)
-        out.points[j.criterion.id] = out.points.get(j.criterion.id, 0) + len(got)
+                got = []  # a failed range leaves its gap for the next run
+        answers[i] = got
+        flush()
 
     async def baseline(c: Criterion, m: float) -> None:
         async with gate:
@@ -216,7 +232,9 @@ async def run(
 
     try:
         await asyncio.gather(
-            *(one(j) for j in p.jobs), *(baseline(c, m) for c, m in p.baselines), *(alerts(*a) for a in p.alerts)
+            *(one(i, j) for i, j in enumerate(p.jobs)),
+            *(baseline(c, m) for c, m in p.baselines),
+            *(alerts(*a) for a in p.alerts),
         )
     finally:
         for cl in clients.values():
