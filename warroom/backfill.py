@@ -173,16 +173,16 @@ async def run(
                 out.failures.append(f"alerts of '{am}' from '{prom}': {e}")
                 return
         known_alerts = k.alerts if k is not None else {}
-        for labels, s, e in got:
+        for labels, s, stop in got:
             fp = am_fingerprint(labels)
-            hi = (e if e is not None else b) + 2 * step
+            hi = (stop if stop is not None else b) + 2 * step
             if any(s - 2 * step <= t <= hi for t in known_alerts.get(fp, ())):
                 continue  # seen live (or backfilled before): the log already tells this firing
             base = {"fingerprint": fp, "labels": labels, "annotations": {}, "starts_at": s, "source": am}
             extra = {"backfilled": True, "query": 'ALERTS{alertstate="firing"}'}
             log.append("alert", {**base, "status": "firing", "t": s, **extra}, actor=actor)
-            if e is not None:
-                log.append("alert", {**base, "status": "resolved", "t": e + step, **extra}, actor=actor)
+            if stop is not None:
+                log.append("alert", {**base, "status": "resolved", "t": stop + step, **extra}, actor=actor)
             out.alerts += 1
 
     gate = asyncio.Semaphore(CONCURRENCY)

@@ -39,4 +39,10 @@ def describe(ev: Event) -> str:
         return f"rollback {phase} {extra}" if extra else f"rollback {phase}"
     if k == "recorder":
         return f"recorder {d.get('state')} (pid {d.get('pid', '?')})"
+    if k == "backfill":
+        pts = d.get("points") if isinstance(d.get("points"), list) else []
+        return f"{d.get('criterion')}: {len(pts):,} points backfilled from {d.get('source')} ({d.get('query')})"
+    if k == "measurement":
+        where = f" — {d['link']}" if d.get("link") else ""
+        return f"success metric {d.get('metric')} = {d.get('value')} for {d.get('period') or 'its window'}{where}"
     return str(d)

@@ -178,14 +178,14 @@ def build_document(rep: Report, charts: bool = True) -> Document:
             unit = cmp.criterion.unit
             base = "—" if cmp.baseline is None else format_value(cmp.baseline, unit)
             for d, p in sorted(cmp.days.items()):
-                ch = cmp.change(p)
+                change = cmp.change(p)
                 cmp_rows.append(
                     [
                         T(cmp.criterion.name),
                         T(f"day {d + 1} (from {rep.rel(p.start)})"),
                         T(base),
                         T("—" if p.mean is None else format_value(p.mean, unit)),
-                        T("—" if ch is None else f"{ch:+.1f}%"),
+                        T("—" if change is None else f"{change:+.1f}%"),
                     ]
                 )
         doc.blocks.append(Table(["Criterion", "Period", "Baseline", "Mean", "Change"], cmp_rows))
