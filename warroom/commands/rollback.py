@@ -17,6 +17,7 @@ from warroom.events import Event, current_actor
 from warroom.launchlog import bind
 from warroom.log import DecisionLog
 from warroom.rollback import RollbackRunner, plan_text
+from warroom.text import clean
 
 
 def _args(p: argparse.ArgumentParser) -> None:
@@ -35,43 +36,37 @@ def _args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--reason", default="manual rollback from the command line", help="why (goes into the log)")
 
 
-def _safe(text: object) -> str:
-    from warroom.text import clean  # one sanitiser for every place untrusted text is shown
-
-    return clean(text)
-
-
 def _print_event(ev: Event) -> None:
     d = ev.data
     phase = d.get("phase")
     n = f"[{int(d.get('index', 0)) + 1}]" if "index" in d else ""
     if phase == "requested":
-        out(f"rollback requested by {_safe(ev.actor.label)}" + (" (dry run)" if d.get("dry_run") else ""))
+        out(f"rollback requested by {clean(ev.actor.label)}" + (" (dry run)" if d.get("dry_run") else ""))
     elif phase == "refused":
-        out(f"REFUSED: {_safe(d.get('reason', ''))}")
+        out(f"REFUSED: {clean(d.get('reason', ''))}")
     elif phase == "started":
         out(
             f"started: {len(d.get('steps', []))} steps"
             + (" (dry run: nothing is executed)" if d.get("dry_run") else "")
         )
     elif phase == "step_started":
-        out(f"{n} {_safe(d.get('name', ''))}: $ {_safe(shlex.join(d.get('argv', [])))}")
+        out(f"{n} {clean(d.get('name', ''))}: $ {clean(shlex.join(d.get('argv', [])))}")
     elif phase == "step_finished":
         took = f", {d['duration']:.1f}s" if d.get("duration") else ""
         code = f"exit {d.get('exit_code')}" if d.get("exit_code") is not None else "no exit code"
-        detail = f" — {_safe(d['detail'])}" if d.get("detail") else ""
-        out(f"{n} {_safe(d.get('name', ''))}: {d.get('status')} ({code}{took}){detail}")
+        detail = f" — {clean(d['detail'])}" if d.get("detail") else ""
+        out(f"{n} {clean(d.get('name', ''))}: {d.get('status')} ({code}{took}){detail}")
     elif phase == "verify":
-        out(f"verify {d.get('status')}: {_safe(d.get('detail') or d.get('what', ''))}")
+        out(f"verify {d.get('status')}: {clean(d.get('detail') or d.get('what', ''))}")
     elif phase == "finished":
-        why = f": {_safe(d['reason'])}" if d.get("reason") else ""
+        why = f": {clean(d['reason'])}" if d.get("reason") else ""
         out(("rollback succeeded" if d.get("ok") else "ROLLBACK FAILED") + why)
 
 
 def _print_output(index: int | None, lines: list[str]) -> None:
     tag = "verify" if index is None else str(index + 1)
     for line in lines:
-        out(f"    {tag}| {_safe(line)}")
+        out(f"    {tag}| {clean(line)}")
 
 
 @command("rollback", "run the launch's rollback procedure headless (same lock and log as the console)")(_args)
@@ -80,11 +75,11 @@ def cmd_rollback(args: argparse.Namespace) -> int:
     dry = True if args.dry_run else None
     if args.confirm != launch.id:
         for line in plan_text(launch, dry):
-            out(_safe(line))
+            out(clean(line))
         if args.confirm is None:
             err(f"refusing to roll back without confirmation: pass --yes-i-mean-it {launch.id}")
         else:
-            err(f"refusing: --yes-i-mean-it names '{_safe(args.confirm)}' but this is launch '{launch.id}'")
+            err(f"refusing: --yes-i-mean-it names '{clean(args.confirm)}' but this is launch '{launch.id}'")
         return EXIT_USAGE
     from warroom.paths import default_log_path  # the console's default, so both share one log and lock
 
