@@ -77,7 +77,7 @@ KEYS: tuple[Key, ...] = (
         "M",
         "measure",
         "Enter a success-metric measurement…",
-        "record a success metric measured outside Prometheus: value, period, link",
+        "enter a success metric measured by hand (value, period)",
         group="Decisions",
         modes=("live", "observer"),
     ),
