@@ -539,8 +539,8 @@ class _Builder:
             )
             self.pending_request = None
         elif phase == "started":
-            by, at = self.pending_request or (None, None)
-            self.rep.rollbacks.append(Rollback(by, at, rb))
+            requested: tuple[str | None, float | None] = self.pending_request or (None, None)
+            self.rep.rollbacks.append(Rollback(*requested, rb))
             self.pending_request = None
             self.rep.markers.append((ev.ts, "rollback", "rollback" + (" (dry run)" if rb.dry_run else "")))
         elif phase == "finished":
@@ -656,10 +656,10 @@ class _Builder:
             cmp.baseline = b if b is not None else cmp.pre.mean
             if cmp.baseline is not None and cmp.days:
                 rep.compare.append(cmp)
-            s = self.series.get(c.id)
-            if s is not None:
+            series = self.series.get(c.id)
+            if series is not None:
                 band = (cmp.pre.lo, cmp.pre.hi) if cmp.pre.n else None
-                rep.charts.append(Chart(c, s, _threshold_lines(c, b), band))
+                rep.charts.append(Chart(c, series, _threshold_lines(c, b), band))
         rep.integrity = integrity_text(rep)
 
 

@@ -23,6 +23,7 @@ from warroom.events import current_actor
 from warroom.launchlog import bind, first_launch_event
 from warroom.log import DecisionLog, Follower
 from warroom.recorder import Recorder, effective_interval
+from warroom.rollback import recover_interrupted
 from warroom.rules import Level
 from warroom.state import CriterionView, LaunchState, Verdict, view
 from warroom.text import clean, json_bytes
@@ -56,6 +57,7 @@ def cmd_check(args: argparse.Namespace) -> int:
         try:
             with DecisionLog(path, current_actor()) as log:
                 launch, _ = bind(log, launch, text, args.config)
+                recover_interrupted(log, log.actor)  # a rollback that ended unrecorded: its outcome, not "in progress"
                 first = first_launch_event(path)
                 epoch = first.ts if first is not None else time.time()
                 return asyncio.run(_run(launch, log, epoch, args))
