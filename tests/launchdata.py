@@ -120,7 +120,7 @@ def history_prometheus(tmp: Path, t0: float | None = None, *, rules: str = "") -
             "--log.level=warn",
         ],
         port,
-        tmp / "prometheus.log",
+        tmp,  # its own directory: the TSDB, config and log live there and go when it stops
     )
     proc.start()
     try:

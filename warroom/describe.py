@@ -50,8 +50,9 @@ def _words(ev: Event) -> str:
     if k == "recorder":
         return f"recorder {d.get('state')} (pid {d.get('pid', '?')})"
     if k == "backfill":
-        pts = d.get("points") if isinstance(d.get("points"), list) else []
-        return f"{d.get('criterion')}: {len(pts):,} points backfilled from {d.get('source')} ({d.get('query')})"
+        pts = d.get("points")
+        n = len(pts) if isinstance(pts, list) else 0
+        return f"{d.get('criterion')}: {n:,} points backfilled from {d.get('source')} ({d.get('query')})"
     if k == "measurement":
         where = f" — {d['link']}" if d.get("link") else ""
         return f"success metric {d.get('metric')} = {d.get('value')} for {d.get('period') or 'its window'}{where}"

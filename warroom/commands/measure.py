@@ -15,6 +15,7 @@ from warroom.config import ConfigError, ConfigProblem
 from warroom.events import current_actor
 from warroom.launchlog import launch_from_log
 from warroom.log import DecisionLog
+from warroom.measurement import measurement_data
 
 
 def _args(p: argparse.ArgumentParser) -> None:
@@ -24,14 +25,6 @@ def _args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--period", default="", help='what the value covers, e.g. "week 1" (default: the whole window)')
     p.add_argument("--link", default="", help="where the figure comes from (survey, dashboard URL)")
     p.add_argument("--as", dest="as_name", metavar="NAME", help="your name (default: your user name)")
-
-
-def measurement_data(metric: str, value: float, period: str, link: str) -> dict[str, object]:
-    """The payload of a `measurement` event (also what the console's dialog appends)."""
-    d: dict[str, object] = {"metric": metric, "value": value, "period": period, "source": "manual"}
-    if link:
-        d["link"] = link
-    return d
 
 
 @command("measure", "record a success metric measured outside Prometheus (value, period, who, link)")(_args)

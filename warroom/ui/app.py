@@ -512,7 +512,7 @@ class WarroomApp(App[int]):
 
     def action_measure(self) -> None:
         """A success metric measured outside Prometheus, entered by its owner (the report names who)."""
-        from warroom.commands.measure import measurement_data
+        from warroom.measurement import measurement_data
         from warroom.ui.measure import MeasureScreen
 
         if (why := self.refusal()) is not None:
