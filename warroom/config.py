@@ -104,6 +104,7 @@ class PrometheusSource(_Remote):
 class AlertmanagerSource(_Remote):
     type: Literal["alertmanager"]
     matchers: list[str] = []
+    prometheus: Ident | None = None  # the Prometheus whose ALERTS series holds these alerts' history (backfill)
 
 
 class HttpSource(_Remote):

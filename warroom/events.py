@@ -37,6 +37,8 @@ KINDS = {
     "rollback": "phase requested|refused|started|step_started|step_output|step_finished|finished, details",
     "decision": "verdict GO|NO-GO, reason",
     "recorder": "a console took or gave up recording observations",
+    "backfill": "criterion id, source, query, interval, points [tick, t, value | null, error, reason] from Prometheus",
+    "measurement": "success metric id, value, period, optional link; source manual or prometheus",
 }
 
 

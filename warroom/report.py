@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from warroom.backfilled import collect, merged
 from warroom.config import Criterion, Launch, SuccessMetric
 from warroom.events import Event, iso
 from warroom.launchlog import launch_from_log
@@ -138,6 +139,19 @@ class Period:
         return self.meeting / self.n if self.n else None
 
 
+@dataclass(frozen=True)
+class Measurement:
+    """A success metric's value entered by its owner (or measured in Prometheus) for one period, as logged."""
+
+    seq: int
+    ts: float
+    by: str
+    value: float
+    period: str
+    link: str
+    source: str  # "manual" or "prometheus <query>"
+
+
 @dataclass
 class Metric:
     """A success metric measured over its window from the samples of the criterion it links to."""
@@ -150,6 +164,7 @@ class Metric:
     periods: dict[int, Period] = field(default_factory=dict)
     baseline: float | None = None
     log_end: float | None = None
+    measurements: list[Measurement] = field(default_factory=list)
 
     @property
     def overall(self) -> Period:
@@ -173,8 +188,10 @@ class Metric:
 
     @property
     def status(self) -> str:
+        if self.measurements:
+            return "MISSED" if any(not self.meets(m.value) for m in self.measurements) else "MET"
         if self.criterion is None:
-            return "NOT RECORDED"
+            return "NOT MEASURED"  # never "passed" without a measurement
         if not any(p.n for p in self.periods.values()):
             return "NO DATA"
         missed = [p for p in self.periods.values() if p.n and not self.meets(p.mean)]
@@ -269,6 +286,27 @@ class Chart:
     criterion: Criterion
     series: Series
     lines: list[tuple[str, float]]  # (label, value) of thresholds in the criterion's unit
+    band: tuple[float, float] | None = None  # pre-launch baseline range (min, max), drawn behind the line
+
+
+COMPARE_DAYS = 31  # post-launch days compared to the baseline (a longer log adds no rows)
+
+
+@dataclass
+class Compare:
+    """A criterion's pre-launch baseline beside its value in each post-launch day."""
+
+    criterion: Criterion
+    pre: Period
+    days: dict[int, Period] = field(default_factory=dict)
+    baseline: float | None = None  # the relative threshold's baseline if it has one, else the pre-launch mean
+
+    def change(self, p: Period) -> float | None:
+        """Per cent change of the period's mean from the baseline."""
+        m = p.mean
+        if m is None or self.baseline is None or self.baseline == 0:
+            return None
+        return (m - self.baseline) / abs(self.baseline) * 100
 
 
 @dataclass
@@ -297,6 +335,10 @@ class Report:
     metrics: list[Metric] = field(default_factory=list)
     charts: list[Chart] = field(default_factory=list)
     markers: list[tuple[float, str, str]] = field(default_factory=list)  # (ts, kind, label) for charts
+    compare: list[Compare] = field(default_factory=list)
+    breaches: list[Entry] = field(default_factory=list)  # criteria entering/leaving NO-GO and ROLLBACK, in order
+    backfilled: Counter[str] = field(default_factory=Counter)  # criterion -> samples that came from backfill
+    cannot_backfill: dict[str, str] = field(default_factory=dict)  # criterion -> why its gaps stay gaps
 
     @property
     def t0(self) -> float:
@@ -330,8 +372,9 @@ def build_report(path: str | Path) -> Report:
     rep = Report(launch, str(path))
     b = _Builder(rep, LaunchState(launch, lean=True))
     torn: list[bytes] = []
+    backfill = collect(path)  # points fetched later from Prometheus, folded at their source time
     try:
-        for _end, ev in iter_events_from(path, on_torn=torn.append):
+        for ev in merged((ev for _end, ev in iter_events_from(path, on_torn=torn.append)), backfill):
             b.add(ev)
     except LogCorrupt as e:
         rep.integrity_ok = False
@@ -359,11 +402,15 @@ class _Builder:
             if c is not None:
                 self.metrics.setdefault(c.id, []).append(met)
         self.alert_seen: dict[str, AlertState] = {}
+        self.max_seq = 0
+        self.compare = {c.id: Compare(c, Period(-math.inf, launch.t0)) for c in launch.criteria}
         self.pending_request: tuple[str, float] | None = None
 
     def add(self, ev: Event) -> None:
         st = self.state
         kind = ev.kind
+        if ev.seq > self.max_seq:
+            self.max_seq = ev.seq
         if kind == "sample":
             cs = st.criteria.get(ev.data.get("criterion"))  # type: ignore[arg-type]
             if cs is None:
@@ -373,6 +420,8 @@ class _Builder:
             st.apply(ev)
             if cs.samples == n:
                 return  # the fold ignored it
+            if ev.data.get("backfilled"):
+                self.rep.backfilled[cs.id] += 1
             level = cs.tracker.level
             v = cs.value if cs.value is not None and math.isfinite(cs.value) else None
             t = cs.t if cs.t is not None else ev.ts
@@ -382,8 +431,10 @@ class _Builder:
             s.add(t, v, RANK[level])
             for met in self.metrics.get(cs.id, ()):
                 self._metric(met, cs.baseline, t, v)
+            self._compare(cs.id, t, v)
             if level != before:
                 self._alert("criterion:" + cs.id)
+                self._breach(ev, before, level)
             return
         if kind == "signoff" or kind == "decision":
             rows, verdict = self._table(ev.ts)
@@ -434,6 +485,8 @@ class _Builder:
             self.rep.markers.append((ev.ts, "decision", f"decision {d.verdict}"))
         elif kind == "rollback":
             self._rollback(ev)
+        elif kind == "measurement":
+            self._measurement(ev)
 
     def _table(self, now: float) -> tuple[list[Row], Any]:
         st = self.state
@@ -451,6 +504,17 @@ class _Builder:
             rep.timeline.append(Entry(e.seq, e.ts, e.actor, e.kind, e.text))
         else:
             rep.timeline_omitted += 1
+
+    def _breach(self, ev: Event, before: Level, after: Level) -> None:
+        """A criterion moving into, between or out of NO-GO/ROLLBACK: the breach timeline (the fold's words)."""
+        if RANK[before] < _NOGO and RANK[after] < _NOGO:
+            return
+        tl = self.state.timeline
+        if not tl:
+            return
+        e = tl[-1]  # the fold said the transition just now (a backfill event's points share its seq)
+        if len(self.rep.breaches) < MAX_ROWS:
+            self.rep.breaches.append(Entry(e.seq, e.ts, e.actor, e.kind, e.text))
 
     def _alert(self, key: str) -> None:
         a = self.state.alerts.get(key)
@@ -483,8 +547,41 @@ class _Builder:
             self._alert("rollback")
             self.rep.markers.append((ev.ts, "rollback", f"rollback {rb.status}"))
 
+    def _compare(self, cid: str, t: float, v: float | None) -> None:
+        cmp = self.compare[cid]
+        t0 = self.rep.launch.t0
+        if t < t0:
+            cmp.pre.add(v, None)
+            return
+        day = int((t - t0) // 86400)
+        if day >= COMPARE_DAYS:
+            return
+        p = cmp.days.get(day)
+        if p is None:
+            p = cmp.days[day] = Period(t0 + day * 86400, t0 + (day + 1) * 86400)
+        p.add(v, None)
+
+    def _measurement(self, ev: Event) -> None:
+        d = ev.data
+        value = d.get("value")
+        if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+            return
+        for met in self.rep.metrics:
+            if met.metric.id == d.get("metric"):
+                met.measurements.append(
+                    Measurement(
+                        ev.seq,
+                        ev.ts,
+                        actor_label(ev.actor),
+                        float(value),
+                        str(d.get("period") or ""),
+                        str(d.get("link") or ""),
+                        str(d.get("source") or "manual") + (f": {d['query']}" if d.get("query") else ""),
+                    )
+                )
+
     def _metric(self, met: Metric, baseline: float | None, t: float, v: float | None) -> None:
-        if not met.start <= t <= met.end:
+        if not met.start <= t < met.end:
             return
         k = int((t - met.start) // met.period)
         p = met.periods.get(k)
@@ -500,7 +597,13 @@ class _Builder:
     def finish(self) -> None:
         rep, st = self.rep, self.state
         launch = rep.launch
-        rep.events = st.seq
+        rep.events = max(st.seq, self.max_seq)  # backfilled samples carry their backfill event's (later) seq
+        if rep.backfilled:
+            for c in launch.criteria:
+                if launch.sources.get(c.source) is not None and launch.sources[c.source].type != "prometheus":
+                    rep.cannot_backfill[c.id] = (
+                        f"source '{c.source}' ({launch.sources[c.source].type}) keeps no history"
+                    )
         rep.first_ts, rep.last_ts = st.first_ts, st.last_ts
         rep.kinds["sample"] = sum(cs.samples for cs in st.criteria.values())
         now = st.last_ts if st.last_ts is not None else launch.t0
@@ -548,9 +651,15 @@ class _Builder:
             if met.criterion is not None and met.baseline is None:
                 met.baseline = st.criteria[met.criterion.id].baseline
         for c in launch.criteria:
+            cmp = self.compare[c.id]
+            b = st.criteria[c.id].baseline
+            cmp.baseline = b if b is not None else cmp.pre.mean
+            if cmp.baseline is not None and cmp.days:
+                rep.compare.append(cmp)
             series = self.series.get(c.id)
             if series is not None:
-                rep.charts.append(Chart(c, series, _threshold_lines(c, st.criteria[c.id].baseline)))
+                band = (cmp.pre.lo, cmp.pre.hi) if cmp.pre.n else None
+                rep.charts.append(Chart(c, series, _threshold_lines(c, b), band))
         rep.integrity = integrity_text(rep)
 
 
@@ -610,6 +719,24 @@ def metric_summary(m: Metric) -> dict[str, Any]:
         "coverage": f"{m.coverage * 100:.1f}%",
         "window": f"T+0 to {format_t_relative(m.end - m.start)} ({format_duration(m.end - m.start)})",
     }
+
+
+def metric_origin(rep: Report, m: Metric) -> str:
+    """Where a success metric's values came from, in words (the report says it beside the figures)."""
+    parts = []
+    prom = [x for x in m.measurements if x.source.startswith("prometheus")]
+    manual = [x for x in m.measurements if not x.source.startswith("prometheus")]
+    if prom:
+        parts.append(f"{len(prom)} periods measured in Prometheus ({prom[0].source.partition(': ')[2]})")
+    if manual:
+        parts.append("entered by " + ", ".join(sorted({x.by for x in manual})))
+    if m.criterion is not None and any(p.n for p in m.periods.values()):
+        n = rep.backfilled.get(m.criterion.id, 0)
+        parts.append(
+            f"samples of criterion {m.criterion.id} in the log"
+            + (f" ({n:,} of them backfilled from Prometheus)" if n else " (recorded live)")
+        )
+    return "; ".join(parts) or "not measured"
 
 
 def period_rows(m: Metric) -> list[dict[str, Any]]:
@@ -689,6 +816,23 @@ def to_json(rep: Report) -> dict[str, Any]:
             {"seq": e.seq, "at": t(e.ts), "by": e.actor, "kind": e.kind, "what": e.text} for e in rep.timeline
         ],
         "timeline_omitted": rep.timeline_omitted,
+        "compare_to_baseline": [
+            {
+                "criterion": cmp.criterion.id,
+                "baseline": cmp.baseline,
+                "pre_launch_samples": cmp.pre.n,
+                "periods": [
+                    {"day": d + 1, "start": t(p.start), "mean": p.mean, "samples": p.n, "change_pct": cmp.change(p)}
+                    for d, p in sorted(cmp.days.items())
+                ],
+            }
+            for cmp in rep.compare
+        ],
+        "breaches": [{"at": t(e.ts), "what": e.text} for e in rep.breaches],
+        "backfill": {
+            "samples": dict(rep.backfilled),
+            "cannot": dict(rep.cannot_backfill),
+        },
         "checklist": [
             {
                 "phase": p.id,
@@ -737,8 +881,21 @@ def to_json(rep: Report) -> dict[str, Any]:
                 "check": m.metric.check,
                 "criterion": m.criterion.id if m.criterion else None,
                 "status": m.status,
+                "origin": metric_origin(rep, m),
                 **metric_summary(m),
                 "periods": period_rows(m),
+                "measurements": [
+                    {
+                        "value": x.value,
+                        "period": x.period,
+                        "by": x.by,
+                        "at": t(x.ts),
+                        "link": x.link,
+                        "source": x.source,
+                        "status": "MET" if m.meets(x.value) else "MISSED",
+                    }
+                    for x in m.measurements
+                ],
             }
             for m in rep.metrics
         ],

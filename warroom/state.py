@@ -14,6 +14,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from warroom.backfilled import points as backfill_points
 from warroom.config import Criterion, Launch
 from warroom.events import Actor, Event
 from warroom.rules import RANK, Judgement, Level, Tracker, Unknown, classify, judge, show
@@ -230,6 +231,12 @@ class LaunchState:
         after = cs.tracker.level
         if after != before_level:
             self._criterion_transition(ev, c, before_level, after, cs.tracker.reason, t)
+
+    def _backfill(self, ev: Event) -> None:
+        """A backfill event met in log order (a live console): its points, judged as samples; those older than
+        the criterion's last tick are dropped as the fold drops any repeated slot. (Report folds `merged`.)"""
+        for p in backfill_points(ev):
+            self._sample(p)
 
     def _criterion_transition(
         self, ev: Event, c: Criterion, before: Level, after: Level, reason: str, t: float
@@ -455,6 +462,7 @@ _HANDLERS = {
     "rollback": LaunchState._rollback,
     "session": LaunchState._session,
     "recorder": LaunchState._recorder,
+    "backfill": LaunchState._backfill,
 }
 
 

@@ -510,6 +510,25 @@ class WarroomApp(App[int]):
 
         self.push_screen(TextScreen("Add a note to the decision log", "Note:", "what happened, what we decided"), done)
 
+    def action_measure(self) -> None:
+        """A success metric measured outside Prometheus, entered by its owner (the report names who)."""
+        from warroom.measurement import measurement_data
+        from warroom.ui.measure import MeasureScreen
+
+        if (why := self.refusal()) is not None:
+            self.notify(why, severity="warning")
+            return
+        metrics = [(m.id, f"{m.name} ({m.target}, {m.check})") for m in self.launch.success_metrics]
+        if not metrics:
+            self.notify("this launch defines no success metrics", severity="warning")
+            return
+
+        def done(got: tuple[str, float, str, str] | None) -> None:
+            if got is not None:
+                self.record_event("measurement", measurement_data(*got))
+
+        self.push_screen(MeasureScreen(metrics), done)
+
     def action_ack(self) -> None:
         if (why := self.refusal()) is not None:
             self.notify(why, severity="warning")
