@@ -36,7 +36,8 @@ KINDS = {
     "trigger_mode": "criterion id, mode off|recommend|auto",
     "rollback": "phase requested|refused|started|step_started|step_output|step_finished|finished, details",
     "decision": "verdict GO|NO-GO, reason",
-    "recorder": "a console took or gave up recording observations",
+    "recorder": "a console took or gave up recording observations; write_recovered after failed appends",
+    "source": "a source's feed (readings|alerts) changed outcome: ok, or failing with error kind + reason, t",
 }
 
 
