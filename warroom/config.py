@@ -572,6 +572,7 @@ _MEANINGS: dict[str, tuple[tuple[tuple[str, ...], str], ...]] = {
         (("for", "duration", "hold_for", "sustained"), "how long the breach must last is 'hold:', e.g. 2m"),
     ),
     "SuccessMetric": ((_THRESHOLD_WORDS, "a success metric's goal is 'target:'"),),
+    "SimSignal": ((("value", "level", "mean", "start", "initial"), "a simulated signal's value is 'base:'"),),
 }
 
 
@@ -580,8 +581,9 @@ def _meaning_hint(model: type[BaseModel] | None, key: str) -> str:
     if model is None:
         return ""
     k = key.lower().replace("-", "_")
+    parts = [k, *(p for p in k.split("_") if len(p) > 2)]  # 'poll_every' means what 'every' means
     for words, hint in _MEANINGS.get(model.__name__, ()):
-        if k in words or difflib.get_close_matches(k, words, n=1, cutoff=0.75):
+        if any(p in words or difflib.get_close_matches(p, words, n=1, cutoff=0.75) for p in parts):
             return hint
     return ""
 
