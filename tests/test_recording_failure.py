@@ -20,6 +20,8 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parent.parent
 TESTS = Path(__file__).resolve().parent
 if str(ROOT) not in sys.path:
@@ -151,3 +153,54 @@ def test_file_size_limit_fallback_works_too(tmp_path: Path):
 
 if __name__ == "__main__":
     _fsize_main(Path(sys.argv[1]))
+
+
+def test_an_alert_seen_while_writes_fail_is_recorded_once_they_work(tmp_path: Path):
+    """What a failed write would have said is said again later: a firing alert is not lost for good."""
+    from warroom.log import DecisionLog
+    from warroom.recorder import Recorder
+
+    disk = tmp_path / "disk"
+    cfg = CONFIG.replace(
+        "signals: {x: {base: 1}}}",
+        "signals: {x: {base: 1}}, alerts: [{at: 0s, labels: {alertname: Boom, severity: critical}}]}",
+    )
+    launch = parse_launch(cfg)
+
+    async def run(log: Path, fill: Callable[[], None], unfill: Callable[[], None]) -> None:
+        with DecisionLog(log, DANA) as dlog:
+            rec = Recorder(launch, dlog, epoch=time.time() - 10)
+            assert await rec.acquire()
+            src = rec._sources["sim"]
+            fill()
+            with contextlib.suppress(OSError):  # use up the room left in the log's last page
+                for _ in range(100):
+                    dlog.append("note", {"text": "filling the last page " + "." * 100})
+            await rec.poll_alerts(src, time.time())
+            rec.flush()
+            assert rec.write_failure is not None and "No space left" in rec.write_failure.reason
+            unfill()
+            await rec.poll_alerts(src, time.time())
+            rec.flush()
+            assert rec.write_failure is None
+            await rec.release()
+
+    with small_tmpfs(disk) as mounted:
+        if not mounted:
+            pytest.skip("mounting a tmpfs is not permitted here (the console tests above cover RLIMIT_FSIZE)")
+        filler = disk / "filler"
+
+        def fill() -> None:
+            with contextlib.suppress(OSError), open(filler, "wb") as f:
+                while True:
+                    f.write(b"\0" * 4096)
+                    f.flush()
+
+        asyncio.run(run(disk / "launch.jsonl", fill, filler.unlink))
+        events = read_log(disk / "launch.jsonl").events
+    kinds = [(e.kind, e.data.get("state") or e.data.get("status") or e.data.get("ok")) for e in events]
+    assert ("recorder", "write_recovered") in kinds
+    assert kinds.count(("alert", "firing")) == 1  # lost once, written once when space was back
+    assert kinds.index(("recorder", "write_recovered")) < kinds.index(("alert", "firing"))
+    health = [e.data for e in events if e.kind == "source"]
+    assert [(d["feed"], d["ok"]) for d in health] == [("alerts", True)]
