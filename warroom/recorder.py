@@ -34,8 +34,9 @@ MAX_BACKOFF = 60.0  # a failing source is polled at least this often (or at its 
 # Sources that can answer "what was the value at time T" for a baseline taken at a past moment.
 TIME_TRAVEL = (PrometheusConfig, SimulatedSource)
 # Reading errors that say the source itself failed (not one query): if every read of a poll fails with one
-# of these, the source's "readings" feed is failing. "no-data" and "bad-query" mean the source answered.
-SOURCE_DOWN = frozenset({"timeout", "connection", "http", "auth", "bad-response"})
+# of these, the source's "readings" feed is failing. "no-data", "bad-query" and "bad-response" (a value
+# of +Inf, say) are about a query's answer: the source answered, and the criterion says what was wrong.
+SOURCE_DOWN = frozenset({"timeout", "connection", "http", "auth"})
 
 
 def lock_path(log_path: os.PathLike[str] | str) -> str:
