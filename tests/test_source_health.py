@@ -121,7 +121,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
 
 @pytest.fixture
 def am(tmp_path: Path) -> Iterator[Proc]:
-    p = start_alertmanager(tmp_path)
+    p = start_alertmanager(tmp_path / "am")  # its own directory: removed when it stops
     try:
         yield p
     finally:
