@@ -26,7 +26,15 @@ from warroom.launchlog import launch_from_log
 from warroom.log import LogCorrupt, VerifyProblem, iter_events_from
 from warroom.replay import MARK_KINDS
 from warroom.rules import RANK, Level
-from warroom.state import AlertState, LaunchState, RollbackState, actor_label, criterion_view, view
+from warroom.state import (
+    AlertState,
+    LaunchState,
+    RollbackState,
+    SourceView,
+    actor_label,
+    criterion_view,
+    view,
+)
 from warroom.units import format_duration, format_t_relative, format_value
 
 BUCKETS = 240  # chart resolution per criterion
@@ -325,6 +333,7 @@ class Report:
     status: str = "PENDING"
     reasons: tuple[str, ...] = ()
     final_rows: list[Row] = field(default_factory=list)
+    sources: tuple[SourceView, ...] = ()  # each source's health at the end of the log
     gates: list[Gate] = field(default_factory=list)
     timeline: list[Entry] = field(default_factory=list)
     timeline_omitted: int = 0
@@ -440,7 +449,7 @@ class _Builder:
             rows, verdict = self._table(ev.ts)
         st.apply(ev)
         self.rep.kinds[kind] += 1
-        if kind in MARK_KINDS:
+        if kind in MARK_KINDS or kind == "source":  # a source failing or recovering is part of the story
             self._entry(ev)
         if kind == "alert":
             self._alert("am:" + str(ev.data.get("fingerprint", "")))
@@ -610,6 +619,7 @@ class _Builder:
         v = view(st, now)
         rep.status, rep.reasons = v.status, v.reasons
         rep.final_rows = [_row(cv.criterion, cv) for cv in v.criteria]
+        rep.sources = v.sources
         by_id = {cv.criterion.id: cv for cv in v.criteria}
         for ph in launch.phases:
             items = []
@@ -617,7 +627,7 @@ class _Builder:
                 for it in sec.items:
                     if it.criterion:
                         cv = by_id[it.criterion]
-                        ok = cv.level in (Level.GO, Level.WARN)
+                        ok = it.id in v.items_done  # the view's rule (`passing`), not a copy of it
                         cs = st.criteria[it.criterion]
                         items.append(
                             ItemRow(
@@ -796,6 +806,17 @@ def to_json(rep: Report) -> dict[str, Any]:
             if dec is None
             else {"verdict": dec.verdict, "by": dec.actor, "at": t(dec.ts), "reason": dec.reason},
             "table": [_row_json(r) for r in rep.final_rows],
+            "sources": [
+                {
+                    "name": sv.name,
+                    "state": sv.state,
+                    "since": t(sv.since),
+                    "error": sv.error or None,
+                    "reason": sv.reason or None,
+                    "text": sv.text(rep.t0),
+                }
+                for sv in rep.sources
+            ],
         },
         "gates": [
             {

@@ -137,6 +137,13 @@ def build_document(rep: Report, charts: bool = True) -> Document:
         [T("Rollbacks"), T(rb_text)],
         [T("Integrity"), T(rep.integrity, not rep.integrity_ok)],
     ]
+    if rep.sources:
+        summary.append(
+            [
+                T("Sources at the end"),
+                T("; ".join(sv.text(rep.t0) for sv in rep.sources), any(sv.failing for sv in rep.sources)),
+            ]
+        )
     doc.blocks.append(Table(["", ""], summary, "summary"))
     doc.p(f"Why the console said {rep.status} at the end of the log:")
     doc.blocks.append(Bullets([[T(r)] for r in rep.reasons]))

@@ -294,6 +294,9 @@ class WarroomApp(App[int]):
         if self._follow_failed:
             return "LOG DAMAGED: not following (run 'warroom verify')"
         if self.recorder is not None:
+            failure = getattr(self.recorder, "write_failure", None)
+            if failure is not None:  # at once, not when the criteria go STALE: every observation is being lost
+                return f"recording FAILING: {failure.reason}"
             return "recording" if self._is_leader() else "following"
         return self.recorder_status or ("following" if self.mode == "live" else "")
 
