@@ -360,3 +360,45 @@ class Canned:
     def close(self) -> None:
         self.server.shutdown()
         self.server.server_close()
+
+
+class AuthProxy:
+    """A reverse proxy that wants `Authorization: Bearer <token>` and forwards GETs to a real server
+    (Alertmanager has no auth of its own); anything else gets 401, as an auth-requiring gateway answers."""
+
+    def __init__(self, target: str, token: str) -> None:
+        outer = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                outer.hits += 1
+                if self.headers.get("Authorization") != f"Bearer {outer.token}":
+                    body = b"Unauthorized\n"
+                    self.send_response(401)
+                    self.send_header("WWW-Authenticate", 'Bearer realm="alertmanager"')
+                else:
+                    try:
+                        r = httpx.get(outer.target + self.path, timeout=5)
+                        body, status = r.content, r.status_code
+                    except httpx.HTTPError:
+                        body, status = b"upstream unreachable\n", 502
+                    self.send_response(status)
+                    self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.target, self.token, self.hits = target.rstrip("/"), token, 0
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.port = int(self.server.server_address[1])
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()

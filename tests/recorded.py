@@ -181,6 +181,15 @@ def record_launch(
             -40 * 60 + 0.6,
             lambda: system(-40 * 60 + 0.6, ACTORS["commander"], "recorder", {"state": "acquired", "pid": 1001}),
         ),
+        (  # the recorder's first read of the alert feed (health is recorded on change only)
+            -40 * 60 + 0.7,
+            lambda: system(
+                -40 * 60 + 0.7,
+                ACTORS["commander"],
+                "source",
+                {"source": "sim", "feed": "alerts", "ok": True, "t": t0 - 40 * 60 + 0.7},
+            ),
+        ),
         (
             -38 * 60,
             lambda: system(-38 * 60, ACTORS["devops"], "session", {"state": "opened", "mode": "live", "pid": 1002}),

@@ -431,3 +431,30 @@ def test_rollback_alternatives_are_named_procedures_checked_with_file_and_line(t
     ):
         assert want in text, text
     assert all(p.line for p in e.value.problems), text
+
+
+@pytest.mark.parametrize(
+    ("where", "key", "hint"),
+    [
+        ("criterion", "treshold", "did you mean go, warn or clear?"),
+        ("criterion", "limit", "did you mean go, warn or clear?"),
+        ("criterion", "stale_afer", "did you mean 'stale_after'?"),  # a plain typo still gets the real key
+        ("criterion", "poll_every", "'interval:'"),
+        ("trigger", "threshold", "a trigger's condition is 'when:'"),
+        ("trigger", "duration", "'hold:'"),
+    ],
+)
+def test_unknown_key_hints_know_what_the_schema_means(where: str, key: str, hint: str):
+    trigger = f"trigger: {{when: '> 5', {key}: 1}}" if where == "trigger" else "trigger: {when: '> 5'}"
+    extra = f", {key}: '< 1'" if where == "criterion" else ""
+    text = (
+        "version: 1\nlaunch: {id: x, name: X, t0: 2027-01-15T08:00:00Z}\n"
+        "roles: [{id: c, title: C, members: [dana], commander: true}]\n"
+        "phases: [{id: go, name: Go, at: -1d}]\n"
+        "sources:\n  sim: {type: simulated, signals: {x: {base: 1}}}\n"
+        f"criteria:\n  - {{id: x, name: X, source: sim, query: x, go: '< 5', {trigger}{extra}}}\n"
+    )
+    with pytest.raises(ConfigError) as e:
+        parse_launch(text, "h.yaml")
+    p = next(p for p in e.value.problems if p.field.endswith(key))
+    assert p.message == f"unknown key '{key}'" and hint in p.hint, p.hint

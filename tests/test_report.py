@@ -192,7 +192,7 @@ def test_every_shipped_launch_reports_from_a_bare_and_a_busy_log(config, tmp_pat
     assert bare.events == 1 and bare.decision is None and bare.status != "GO"
     text = render_markdown(bare)
     assert "no final decision was recorded" in text and "No alerts." in text
-    assert all(m.status in ("NO DATA", "NOT RECORDED") for m in bare.metrics)
+    assert all(m.status in ("NO DATA", "NOT MEASURED") for m in bare.metrics)
     with DecisionLog(tmp_path / "busy.jsonl", Actor("dana", "bastion"), lambda: clock[0]) as lg:
         bind(lg, launch, config.read_text(), str(config))
         for ev in stream(launch, 2000, 9):
@@ -201,7 +201,7 @@ def test_every_shipped_launch_reports_from_a_bare_and_a_busy_log(config, tmp_pat
     busy = build_report(tmp_path / "busy.jsonl")
     assert busy.kinds["sample"] > 1500 and len(busy.charts) == len(launch.criteria)
     outside = [m for m in busy.metrics if m.criterion is None]
-    assert all(m.status == "NOT RECORDED" for m in outside)
+    assert all(m.status == "NOT MEASURED" for m in outside)
     for fmt in (render_markdown, render_html):
         assert fmt(busy)
     assert orjson.dumps(to_json(busy))

@@ -68,6 +68,8 @@ def write_scenario(path: Path, launch: Launch, until: float = NOW) -> None:
             ("team-assembled", ROOT_ACTOR, T0 - 300),
         ):
             at(t, "check", {"item": item}, who)
+        # the recorder's first read of the alert feed: health is recorded when it changes, this once
+        at(T0 - 181, "source", {"source": "sim", "feed": "alerts", "ok": True, "t": T0 - 181}, SYSTEM)
         state: LaunchState | None = None
         t = T0 - 180.0
         signed = False

@@ -27,7 +27,7 @@ from warroom.events import Actor, current_actor
 from warroom.log import DecisionLog
 from warroom.rollback import EventHook, OutputHook, RollbackRunner, recover_interrupted, running_marker
 from warroom.rules import Level
-from warroom.state import LaunchState, Verdict, view
+from warroom.state import LaunchState, Verdict, is_stale, view
 
 
 def auto_rollback_due(state: LaunchState, verdict: Verdict, now: float) -> tuple[str, dict] | None:
@@ -46,8 +46,7 @@ def auto_rollback_due(state: LaunchState, verdict: Verdict, now: float) -> tuple
         if cv.trigger_mode != "auto" or cv.level != Level.ROLLBACK or c.trigger is None:
             continue
         cs = state.criteria[c.id]
-        limit = cs.stale_limit if cs.stale_limit is not None else c.stale_after
-        if cs.error is not None or cs.t is None or (limit is not None and now - cs.t > limit):
+        if cs.error is not None or is_stale(c, cs, now):
             continue  # a held breach whose latest data is UNKNOWN or stale: a human decides, not us
         since = cs.tracker.held_since if cs.tracker.held == Level.ROLLBACK else cs.tracker.since
         if since is not None and rb.auto_fired.get(c.id) == since:

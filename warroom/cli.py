@@ -11,7 +11,7 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from warroom.config import ConfigError, load_launch
+from warroom.config import ConfigError, launch_warnings, load_launch
 from warroom.log import LogCorrupt, event_to_json, iter_events, verify
 from warroom.state import actor_label
 from warroom.text import clean, json_bytes
@@ -76,6 +76,8 @@ def cmd_validate(args: argparse.Namespace) -> int:
             f"{f}: OK — {launch.name}: {len(launch.phases)} phases, {len(launch.items)} items, "
             f"{len(launch.criteria)} criteria, {len(launch.roles)} roles, {len(launch.rollback.steps)} rollback steps"
         )
+        for w in launch_warnings(launch):  # valid, so exit 0, but almost certainly not what was meant
+            err(f"{f}: warning: {w}")
     return EXIT_USAGE if bad else EXIT_OK
 
 

@@ -104,6 +104,7 @@ class PrometheusSource(_Remote):
 class AlertmanagerSource(_Remote):
     type: Literal["alertmanager"]
     matchers: list[str] = []
+    prometheus: Ident | None = None  # the Prometheus whose ALERTS series holds these alerts' history (backfill)
 
 
 class HttpSource(_Remote):
@@ -567,6 +568,12 @@ def _unwrap(tp: Any, node: Any) -> Any:
 
 def _keys_at(path: tuple[Any, ...], data: Any) -> list[str] | None:
     """The keys the schema accepts in the mapping at `path`, or None when that cannot be told."""
+    tp = _model_at(path, data)
+    return [f.alias or n for n, f in tp.model_fields.items()] if tp is not None else None
+
+
+def _model_at(path: tuple[Any, ...], data: Any) -> type[BaseModel] | None:
+    """The schema model of the mapping at `path`, or None when that cannot be told."""
     tp: Any = Launch
     node = data
     for part in path:
@@ -586,8 +593,44 @@ def _keys_at(path: tuple[Any, ...], data: Any) -> list[str] | None:
             node = None
     tp = _unwrap(tp, node)
     if isinstance(tp, type) and issubclass(tp, BaseModel):
-        return [f.alias or n for n, f in tp.model_fields.items()]
+        return tp
     return None
+
+
+_THRESHOLD_WORDS = ("threshold", "thresholds", "limit", "target", "condition", "bound", "max", "min", "goal")
+_GO_WARN_CLEAR = (
+    "a criterion's thresholds are 'go:' (what must hold for GO, e.g. go: '< 1%'), 'warn:' (the warning band"
+    " inside GO) and 'clear:' (what ends a breach); did you mean go, warn or clear?"
+)
+# What a key that is not in the schema most likely meant, by model: (words it resembles, the hint).
+_MEANINGS: dict[str, tuple[tuple[tuple[str, ...], str], ...]] = {
+    "Criterion": (
+        (_THRESHOLD_WORDS + ("go_when", "pass", "ok"), _GO_WARN_CLEAR),
+        (("warning", "warn_at", "alert"), "the warning band is 'warn:', e.g. warn: '< 0.5%'"),
+        (("rollback", "auto_rollback", "rollback_when", "abort"), "a rollback condition is 'trigger: {when: ...}'"),
+        (("every", "period", "frequency", "poll", "poll_interval"), "how often to poll is 'interval:', e.g. 30s"),
+        (("max_age", "stale", "staleness", "ttl"), "how old a value may get is 'stale_after:', e.g. 2m"),
+        (("mandatory", "blocking", "critical", "optional"), "'required: false' makes a criterion advisory"),
+    ),
+    "Trigger": (
+        (_THRESHOLD_WORDS + ("condition", "if", "breach"), "a trigger's condition is 'when:', e.g. when: '> 5%'"),
+        (("for", "duration", "hold_for", "sustained"), "how long the breach must last is 'hold:', e.g. 2m"),
+    ),
+    "SuccessMetric": ((_THRESHOLD_WORDS, "a success metric's goal is 'target:'"),),
+    "SimSignal": ((("value", "level", "mean", "start", "initial"), "a simulated signal's value is 'base:'"),),
+}
+
+
+def _meaning_hint(model: type[BaseModel] | None, key: str) -> str:
+    """A hint from what the key means, when it resembles a word for something the schema calls otherwise."""
+    if model is None:
+        return ""
+    k = key.lower().replace("-", "_")
+    parts = [k, *(p for p in k.split("_") if len(p) > 2)]  # 'poll_every' means what 'every' means
+    for words, hint in _MEANINGS.get(model.__name__, ()):
+        if any(p in words or difflib.get_close_matches(p, words, n=1, cutoff=0.75) for p in parts):
+            return hint
+    return ""
 
 
 _TYPE_HINTS = {
@@ -632,6 +675,12 @@ def _hint_for(err: ErrorDetails, path: tuple[Any, ...], data: Any) -> str:
     if kind == "extra_forbidden":
         keys = _keys_at(path[:-1], data)
         choices = sorted(keys) if keys is not None else sorted(_ALL_FIELDS - {str(last)})
+        near = difflib.get_close_matches(str(last), choices, n=1, cutoff=0.85)  # a plain typo of a real key
+        if near:
+            return f"did you mean '{near[0]}'?"
+        meant = _meaning_hint(_model_at(path[:-1], data), str(last))  # a word for something named otherwise
+        if meant:
+            return meant
         close = difflib.get_close_matches(str(last), choices, n=1, cutoff=0.6)
         if close:
             return f"did you mean '{close[0]}'?"
@@ -1186,6 +1235,23 @@ def _suggest(value: str, choices: set[str]) -> str:
     if choices:
         return "defined: " + ", ".join(sorted(choices)[:12])
     return "none are defined"
+
+
+def launch_warnings(launch: Launch) -> list[str]:
+    """What a valid config lacks that a launch almost certainly needs (often a file cut short)."""
+    out = []
+    if not launch.criteria:
+        out.append("no criteria: nothing is judged, so the console and 'check' never say GO; add 'criteria:' entries")
+    elif not any(c.required for c in launch.criteria):
+        out.append(
+            f"no required criteria: all {len(launch.criteria)} are 'required: false' (advisory), so nothing is"
+            " judged and nothing says GO; drop 'required: false' from the ones that gate the launch"
+        )
+    if not launch.rollback.steps:
+        out.append("no rollback steps: there is no procedure to run if the launch goes wrong; add 'rollback: steps:'")
+    if not launch.required_signoffs:
+        out.append("no required sign-off: nobody has to sign off GO; give the accountable roles 'signoff: required'")
+    return out
 
 
 def launch_offset(launch: Launch, when: datetime | float) -> float:

@@ -49,6 +49,13 @@ def _words(ev: Event) -> str:
         return f"rollback {phase} ({_pairs(extra)})" if extra else f"rollback {phase}"
     if k == "recorder":
         return f"recorder {d.get('state')} (pid {d.get('pid', '?')})"
+    if k == "backfill":
+        pts = d.get("points")
+        n = len(pts) if isinstance(pts, list) else 0
+        return f"{d.get('criterion')}: {n:,} points backfilled from {d.get('source')} ({d.get('query')})"
+    if k == "measurement":
+        where = f" — {d['link']}" if d.get("link") else ""
+        return f"success metric {d.get('metric')} = {d.get('value')} for {d.get('period') or 'its window'}{where}"
     return _pairs(d)
 
 

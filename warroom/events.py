@@ -36,7 +36,10 @@ KINDS = {
     "trigger_mode": "criterion id, mode off|recommend|auto",
     "rollback": "phase requested|refused|started|step_started|step_output|step_finished|finished, details",
     "decision": "verdict GO|NO-GO, reason",
-    "recorder": "a console took or gave up recording observations",
+    "recorder": "a console took or gave up recording observations; write_recovered after failed appends",
+    "backfill": "criterion id, source, query, interval, points [tick, t, value | null, error, reason] from Prometheus",
+    "measurement": "success metric id, value, period, optional link; source manual or prometheus",
+    "source": "a source's feed (readings|alerts) changed outcome: ok, or failing with error kind + reason, t",
 }
 
 

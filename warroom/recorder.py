@@ -25,7 +25,7 @@ from typing import Any
 from warroom.config import Criterion, Launch, SimulatedSource
 from warroom.config import PrometheusSource as PrometheusConfig
 from warroom.events import Actor, current_actor
-from warroom.log import DecisionLog, FileLock, iter_events
+from warroom.log import DecisionLog, FileLock, LogCorrupt, iter_events
 from warroom.sources import UNREACHABLE, AlertInfo, Query, Reading, Source, SourceFailure, make_source
 
 RETRY_LEADERSHIP = 1.0  # seconds between attempts to take the recorder lock
@@ -33,6 +33,10 @@ GRACE = 0.25  # a read is cut off at its source's timeout plus this (the source'
 MAX_BACKOFF = 60.0  # a failing source is polled at least this often (or at its interval if longer)
 # Sources that can answer "what was the value at time T" for a baseline taken at a past moment.
 TIME_TRAVEL = (PrometheusConfig, SimulatedSource)
+# Reading errors that say the source itself failed (not one query): if every read of a poll fails with one
+# of these, the source's "readings" feed is failing. "no-data", "bad-query" and "bad-response" (a value
+# of +Inf, say) are about a query's answer: the source answered, and the criterion says what was wrong.
+SOURCE_DOWN = frozenset({"timeout", "connection", "http", "auth"})
 
 
 def lock_path(log_path: os.PathLike[str] | str) -> str:
@@ -71,6 +75,22 @@ class Group:
         return min(delay, max(self.interval, MAX_BACKOFF)) - self.interval
 
 
+@dataclass(frozen=True)
+class WriteFailure:
+    """Appends to the log are failing (a full disk, a file size limit, an I/O error): since when, why, how many
+    events were lost. The console shows it at once; the log is told when writing works again."""
+
+    since: float
+    reason: str
+    lost: int = 0
+
+
+def _why(e: BaseException) -> str:
+    if isinstance(e, OSError) and e.strerror:
+        return f"{e.strerror} (errno {e.errno})" if e.errno else e.strerror
+    return f"{type(e).__name__}: {e}"
+
+
 @dataclass
 class Recovered:
     """What the log already holds, so a new leader continues rather than repeats."""
@@ -78,6 +98,7 @@ class Recovered:
     last_tick: dict[str, int] = field(default_factory=dict)
     baseline_taken: set[str] = field(default_factory=set)
     firing: dict[str, dict[str, AlertInfo]] = field(default_factory=dict)  # source -> fingerprint -> alert
+    health: dict[tuple[str, str], tuple[bool, str]] = field(default_factory=dict)  # (source, feed) -> (ok, error)
     launch_ts: float | None = None
 
 
@@ -108,6 +129,11 @@ def recover(launch: Launch, path: os.PathLike[str] | str) -> Recovered:
                 )
             else:
                 firing.pop(fp, None)
+        elif ev.kind == "source":
+            rec.health[(str(d.get("source", "")), str(d.get("feed", "readings")))] = (
+                d.get("ok") is True,
+                str(d.get("error") or ""),
+            )
         elif ev.kind == "launch" and rec.launch_ts is None:
             rec.launch_ts = ev.ts
     return rec
@@ -142,6 +168,7 @@ class Recorder:
         self._alerts_ok: dict[str, bool] = {}
         self._pending: list[tuple[str, dict[str, Any] | None]] = []
         self.polls = 0  # completed group polls, for tests and benches
+        self.write_failure: WriteFailure | None = None
 
     @property
     def is_leader(self) -> bool:
@@ -154,7 +181,10 @@ class Recorder:
         try:
             while True:
                 if self.lock.try_acquire():
-                    await self._lead()
+                    try:
+                        await self._lead()
+                    except (OSError, LogCorrupt) as e:  # e.g. "acquired" could not be written: say so, retry
+                        self._failed(e, 0)
                 await asyncio.sleep(RETRY_LEADERSHIP)
         finally:
             self.lock.release()
@@ -185,6 +215,8 @@ class Recorder:
         try:
             if was and self.lock.held:
                 self._append("recorder", {"state": "released", "pid": os.getpid()})
+        except (OSError, LogCorrupt) as e:
+            self._failed(e, 1)
         finally:
             self.lock.release()
 
@@ -255,10 +287,62 @@ class Recorder:
             asyncio.get_running_loop().call_soon(self.flush)
 
     def flush(self) -> None:
-        """Write queued events now (also called before anything else is appended, to keep order)."""
+        """Write queued events now (also called before anything else is appended, to keep order).
+
+        A failed write never raises here: it becomes `write_failure` (shown at once by the console), what it
+        would have changed is undone so it is written again later (alerts, source health), and the log is told
+        how many events were lost once writing works again."""
         items, self._pending = self._pending, []
-        if items:
+        if not items:
+            return
+        failed = self.write_failure
+        if failed is not None:
+            note = {"state": "write_recovered", "since": failed.since, "reason": failed.reason, "lost": failed.lost}
+            items.insert(0, ("recorder", note))
+        try:
             self.log.append_many(items, actor=self.actor)
+        except (OSError, LogCorrupt) as e:
+            real = items[1:] if failed is not None else items
+            self._undo(real)
+            self._failed(e, len(real))
+            return
+        self.write_failure = None
+
+    def _failed(self, e: BaseException, lost: int) -> None:
+        prev = self.write_failure
+        since = prev.since if prev is not None else self.clock()
+        self.write_failure = WriteFailure(since, _why(e), (prev.lost if prev is not None else 0) + lost)
+
+    def _undo(self, items: list[tuple[str, dict[str, Any] | None]]) -> None:
+        """Forget what the lost events said, so the next poll writes it again (samples are lost: they go STALE)."""
+        for kind, d in items:
+            if d is None:
+                continue
+            if kind == "alert":
+                known = self._rec.firing.setdefault(str(d.get("source", "")), {})
+                fp = str(d.get("fingerprint", ""))
+                if d.get("status") == "firing":
+                    known.pop(fp, None)
+                else:
+                    known[fp] = AlertInfo(
+                        fp, dict(d.get("labels") or {}), dict(d.get("annotations") or {}), d.get("starts_at")
+                    )
+            elif kind == "source":
+                self._rec.health.pop((str(d.get("source", "")), str(d.get("feed", ""))), None)
+
+    def health(
+        self, source: str, feed: str, ok: bool, error: str = "", reason: str = "", t: float | None = None
+    ) -> None:
+        """Record a feed's outcome when it differs from the last one recorded (never every poll)."""
+        key = (source, feed)
+        now = (ok, "" if ok else error)
+        if self._rec.health.get(key) == now:
+            return
+        self._rec.health[key] = now
+        d: dict[str, Any] = {"source": source, "feed": feed, "ok": ok, "t": self.clock() if t is None else t}
+        if not ok:
+            d["error"], d["reason"] = error, reason
+        self._queue("source", d)
 
     def _next_tick(self, g: Group, now: float) -> int:
         assert self.epoch is not None
@@ -279,15 +363,22 @@ class Recorder:
     async def poll_group(self, g: Group, tick: int, at: float) -> None:
         """Read every criterion of `g` concurrently; append each sample as soon as it is in."""
         unreachable = 0
+        down: list[Reading] = []
 
         async def one(c: Criterion) -> None:
             nonlocal unreachable
             r = await self.read(g.source, c, at)
             if r.error in UNREACHABLE:
                 unreachable += 1
+            if r.error in SOURCE_DOWN:
+                down.append(r)
             self.record(c, r, tick)
 
         await asyncio.gather(*(one(c) for c in g.criteria))
+        if g.criteria and len(down) == len(g.criteria):
+            self.health(g.source.name, "readings", False, down[0].error or "", down[0].reason)
+        elif g.criteria:
+            self.health(g.source.name, "readings", True)
         self.flush()
         g.failures = g.failures + 1 if unreachable == len(g.criteria) else 0
         self.polls += 1
@@ -353,10 +444,20 @@ class Recorder:
         """
         try:
             now_firing = await asyncio.wait_for(s.alerts(at), s.timeout + GRACE)
-        except (SourceFailure, TimeoutError):
+        except SourceFailure as e:
             self._alerts_ok[s.name] = False
+            self.health(s.name, "alerts", False, e.kind, e.reason)
+            return
+        except TimeoutError:
+            self._alerts_ok[s.name] = False
+            self.health(s.name, "alerts", False, "timeout", f"no answer within {s.timeout:g}s")
+            return
+        except Exception as e:  # a bug in a source must not stop the recorder, nor pass for "no alerts"
+            self._alerts_ok[s.name] = False
+            self.health(s.name, "alerts", False, "bad-response", f"{type(e).__name__}: {e}")
             return
         self._alerts_ok[s.name] = True
+        self.health(s.name, "alerts", True)
         if now_firing is None:
             return
         known = self._rec.firing.setdefault(s.name, {})

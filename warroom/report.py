@@ -19,13 +19,22 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from warroom.backfilled import collect, merged
 from warroom.config import Criterion, Launch, SuccessMetric
 from warroom.events import Event, iso
 from warroom.launchlog import launch_from_log
 from warroom.log import LogCorrupt, VerifyProblem, iter_events_from
 from warroom.replay import MARK_KINDS
 from warroom.rules import RANK, Level
-from warroom.state import AlertState, LaunchState, RollbackState, actor_label, criterion_view, view
+from warroom.state import (
+    AlertState,
+    LaunchState,
+    RollbackState,
+    SourceView,
+    actor_label,
+    criterion_view,
+    view,
+)
 from warroom.units import format_duration, format_t_relative, format_value
 
 BUCKETS = 240  # chart resolution per criterion
@@ -140,6 +149,19 @@ class Period:
         return self.meeting / self.n if self.n else None
 
 
+@dataclass(frozen=True)
+class Measurement:
+    """A success metric's value entered by its owner (or measured in Prometheus) for one period, as logged."""
+
+    seq: int
+    ts: float
+    by: str
+    value: float
+    period: str
+    link: str
+    source: str  # "manual" or "prometheus <query>"
+
+
 @dataclass
 class Metric:
     """A success metric measured over its window from the samples of the criterion it links to."""
@@ -152,6 +174,7 @@ class Metric:
     periods: dict[int, Period] = field(default_factory=dict)
     baseline: float | None = None
     log_end: float | None = None
+    measurements: list[Measurement] = field(default_factory=list)
 
     @property
     def overall(self) -> Period:
@@ -175,8 +198,10 @@ class Metric:
 
     @property
     def status(self) -> str:
+        if self.measurements:
+            return "MISSED" if any(not self.meets(m.value) for m in self.measurements) else "MET"
         if self.criterion is None:
-            return "NOT RECORDED"
+            return "NOT MEASURED"  # never "passed" without a measurement
         if not any(p.n for p in self.periods.values()):
             return "NO DATA"
         missed = [p for p in self.periods.values() if p.n and not self.meets(p.mean)]
@@ -271,6 +296,27 @@ class Chart:
     criterion: Criterion
     series: Series
     lines: list[tuple[str, float]]  # (label, value) of thresholds in the criterion's unit
+    band: tuple[float, float] | None = None  # pre-launch baseline range (min, max), drawn behind the line
+
+
+COMPARE_DAYS = 31  # post-launch days compared to the baseline (a longer log adds no rows)
+
+
+@dataclass
+class Compare:
+    """A criterion's pre-launch baseline beside its value in each post-launch day."""
+
+    criterion: Criterion
+    pre: Period
+    days: dict[int, Period] = field(default_factory=dict)
+    baseline: float | None = None  # the relative threshold's baseline if it has one, else the pre-launch mean
+
+    def change(self, p: Period) -> float | None:
+        """Per cent change of the period's mean from the baseline."""
+        m = p.mean
+        if m is None or self.baseline is None or self.baseline == 0:
+            return None
+        return (m - self.baseline) / abs(self.baseline) * 100
 
 
 @dataclass
@@ -289,6 +335,7 @@ class Report:
     status: str = "PENDING"
     reasons: tuple[str, ...] = ()
     final_rows: list[Row] = field(default_factory=list)
+    sources: tuple[SourceView, ...] = ()  # each source's health at the end of the log
     gates: list[Gate] = field(default_factory=list)
     timeline: list[Entry] = field(default_factory=list)
     timeline_omitted: int = 0
@@ -299,6 +346,10 @@ class Report:
     metrics: list[Metric] = field(default_factory=list)
     charts: list[Chart] = field(default_factory=list)
     markers: list[tuple[float, str, str]] = field(default_factory=list)  # (ts, kind, label) for charts
+    compare: list[Compare] = field(default_factory=list)
+    breaches: list[Entry] = field(default_factory=list)  # criteria entering/leaving NO-GO and ROLLBACK, in order
+    backfilled: Counter[str] = field(default_factory=Counter)  # criterion -> samples that came from backfill
+    cannot_backfill: dict[str, str] = field(default_factory=dict)  # criterion -> why its gaps stay gaps
 
     @property
     def t0(self) -> float:
@@ -332,8 +383,9 @@ def build_report(path: str | Path) -> Report:
     rep = Report(launch, str(path))
     b = _Builder(rep, LaunchState(launch, lean=True))
     torn: list[bytes] = []
+    backfill = collect(path)  # points fetched later from Prometheus, folded at their source time
     try:
-        for _end, ev in iter_events_from(path, on_torn=torn.append):
+        for ev in merged((ev for _end, ev in iter_events_from(path, on_torn=torn.append)), backfill):
             b.add(ev)
     except LogCorrupt as e:
         rep.integrity_ok = False
@@ -361,12 +413,16 @@ class _Builder:
             if c is not None:
                 self.metrics.setdefault(c.id, []).append(met)
         self.alert_seen: dict[str, AlertState] = {}
+        self.max_seq = 0
+        self.compare = {c.id: Compare(c, Period(-math.inf, launch.t0)) for c in launch.criteria}
         self.pending_request: tuple[str, float] | None = None
         self.pending_choice: tuple[str, dict[str, str]] = ("primary", {})
 
     def add(self, ev: Event) -> None:
         st = self.state
         kind = ev.kind
+        if ev.seq > self.max_seq:
+            self.max_seq = ev.seq
         if kind == "sample":
             cs = st.criteria.get(ev.data.get("criterion"))  # type: ignore[arg-type]
             if cs is None:
@@ -376,6 +432,8 @@ class _Builder:
             st.apply(ev)
             if cs.samples == n:
                 return  # the fold ignored it
+            if ev.data.get("backfilled"):
+                self.rep.backfilled[cs.id] += 1
             level = cs.tracker.level
             v = cs.value if cs.value is not None and math.isfinite(cs.value) else None
             t = cs.t if cs.t is not None else ev.ts
@@ -385,14 +443,16 @@ class _Builder:
             s.add(t, v, RANK[level])
             for met in self.metrics.get(cs.id, ()):
                 self._metric(met, cs.baseline, t, v)
+            self._compare(cs.id, t, v)
             if level != before:
                 self._alert("criterion:" + cs.id)
+                self._breach(ev, before, level)
             return
         if kind == "signoff" or kind == "decision":
             rows, verdict = self._table(ev.ts)
         st.apply(ev)
         self.rep.kinds[kind] += 1
-        if kind in MARK_KINDS:
+        if kind in MARK_KINDS or kind == "source":  # a source failing or recovering is part of the story
             self._entry(ev)
         if kind == "alert":
             self._alert("am:" + str(ev.data.get("fingerprint", "")))
@@ -437,6 +497,8 @@ class _Builder:
             self.rep.markers.append((ev.ts, "decision", f"decision {d.verdict}"))
         elif kind == "rollback":
             self._rollback(ev)
+        elif kind == "measurement":
+            self._measurement(ev)
 
     def _table(self, now: float) -> tuple[list[Row], Any]:
         st = self.state
@@ -454,6 +516,17 @@ class _Builder:
             rep.timeline.append(Entry(e.seq, e.ts, e.actor, e.kind, e.text))
         else:
             rep.timeline_omitted += 1
+
+    def _breach(self, ev: Event, before: Level, after: Level) -> None:
+        """A criterion moving into, between or out of NO-GO/ROLLBACK: the breach timeline (the fold's words)."""
+        if RANK[before] < _NOGO and RANK[after] < _NOGO:
+            return
+        tl = self.state.timeline
+        if not tl:
+            return
+        e = tl[-1]  # the fold said the transition just now (a backfill event's points share its seq)
+        if len(self.rep.breaches) < MAX_ROWS:
+            self.rep.breaches.append(Entry(e.seq, e.ts, e.actor, e.kind, e.text))
 
     def _alert(self, key: str) -> None:
         a = self.state.alerts.get(key)
@@ -491,8 +564,41 @@ class _Builder:
             self._alert("rollback")
             self.rep.markers.append((ev.ts, "rollback", f"rollback {rb.status}"))
 
+    def _compare(self, cid: str, t: float, v: float | None) -> None:
+        cmp = self.compare[cid]
+        t0 = self.rep.launch.t0
+        if t < t0:
+            cmp.pre.add(v, None)
+            return
+        day = int((t - t0) // 86400)
+        if day >= COMPARE_DAYS:
+            return
+        p = cmp.days.get(day)
+        if p is None:
+            p = cmp.days[day] = Period(t0 + day * 86400, t0 + (day + 1) * 86400)
+        p.add(v, None)
+
+    def _measurement(self, ev: Event) -> None:
+        d = ev.data
+        value = d.get("value")
+        if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+            return
+        for met in self.rep.metrics:
+            if met.metric.id == d.get("metric"):
+                met.measurements.append(
+                    Measurement(
+                        ev.seq,
+                        ev.ts,
+                        actor_label(ev.actor),
+                        float(value),
+                        str(d.get("period") or ""),
+                        str(d.get("link") or ""),
+                        str(d.get("source") or "manual") + (f": {d['query']}" if d.get("query") else ""),
+                    )
+                )
+
     def _metric(self, met: Metric, baseline: float | None, t: float, v: float | None) -> None:
-        if not met.start <= t <= met.end:
+        if not met.start <= t < met.end:
             return
         k = int((t - met.start) // met.period)
         p = met.periods.get(k)
@@ -508,13 +614,20 @@ class _Builder:
     def finish(self) -> None:
         rep, st = self.rep, self.state
         launch = rep.launch
-        rep.events = st.seq
+        rep.events = max(st.seq, self.max_seq)  # backfilled samples carry their backfill event's (later) seq
+        if rep.backfilled:
+            for c in launch.criteria:
+                if launch.sources.get(c.source) is not None and launch.sources[c.source].type != "prometheus":
+                    rep.cannot_backfill[c.id] = (
+                        f"source '{c.source}' ({launch.sources[c.source].type}) keeps no history"
+                    )
         rep.first_ts, rep.last_ts = st.first_ts, st.last_ts
         rep.kinds["sample"] = sum(cs.samples for cs in st.criteria.values())
         now = st.last_ts if st.last_ts is not None else launch.t0
         v = view(st, now)
         rep.status, rep.reasons = v.status, v.reasons
         rep.final_rows = [_row(cv.criterion, cv) for cv in v.criteria]
+        rep.sources = v.sources
         by_id = {cv.criterion.id: cv for cv in v.criteria}
         for ph in launch.phases:
             items = []
@@ -522,7 +635,7 @@ class _Builder:
                 for it in sec.items:
                     if it.criterion:
                         cv = by_id[it.criterion]
-                        ok = cv.level in (Level.GO, Level.WARN)
+                        ok = it.id in v.items_done  # the view's rule (`passing`), not a copy of it
                         cs = st.criteria[it.criterion]
                         items.append(
                             ItemRow(
@@ -556,9 +669,15 @@ class _Builder:
             if met.criterion is not None and met.baseline is None:
                 met.baseline = st.criteria[met.criterion.id].baseline
         for c in launch.criteria:
+            cmp = self.compare[c.id]
+            b = st.criteria[c.id].baseline
+            cmp.baseline = b if b is not None else cmp.pre.mean
+            if cmp.baseline is not None and cmp.days:
+                rep.compare.append(cmp)
             series = self.series.get(c.id)
             if series is not None:
-                rep.charts.append(Chart(c, series, _threshold_lines(c, st.criteria[c.id].baseline)))
+                band = (cmp.pre.lo, cmp.pre.hi) if cmp.pre.n else None
+                rep.charts.append(Chart(c, series, _threshold_lines(c, b), band))
         rep.integrity = integrity_text(rep)
 
 
@@ -620,6 +739,24 @@ def metric_summary(m: Metric) -> dict[str, Any]:
     }
 
 
+def metric_origin(rep: Report, m: Metric) -> str:
+    """Where a success metric's values came from, in words (the report says it beside the figures)."""
+    parts = []
+    prom = [x for x in m.measurements if x.source.startswith("prometheus")]
+    manual = [x for x in m.measurements if not x.source.startswith("prometheus")]
+    if prom:
+        parts.append(f"{len(prom)} periods measured in Prometheus ({prom[0].source.partition(': ')[2]})")
+    if manual:
+        parts.append("entered by " + ", ".join(sorted({x.by for x in manual})))
+    if m.criterion is not None and any(p.n for p in m.periods.values()):
+        n = rep.backfilled.get(m.criterion.id, 0)
+        parts.append(
+            f"samples of criterion {m.criterion.id} in the log"
+            + (f" ({n:,} of them backfilled from Prometheus)" if n else " (recorded live)")
+        )
+    return "; ".join(parts) or "not measured"
+
+
 def period_rows(m: Metric) -> list[dict[str, Any]]:
     unit = m.metric.unit
     th = m.metric.target_threshold.value if m.metric.target_threshold.relative_to is None else None
@@ -677,6 +814,17 @@ def to_json(rep: Report) -> dict[str, Any]:
             if dec is None
             else {"verdict": dec.verdict, "by": dec.actor, "at": t(dec.ts), "reason": dec.reason},
             "table": [_row_json(r) for r in rep.final_rows],
+            "sources": [
+                {
+                    "name": sv.name,
+                    "state": sv.state,
+                    "since": t(sv.since),
+                    "error": sv.error or None,
+                    "reason": sv.reason or None,
+                    "text": sv.text(rep.t0),
+                }
+                for sv in rep.sources
+            ],
         },
         "gates": [
             {
@@ -697,6 +845,23 @@ def to_json(rep: Report) -> dict[str, Any]:
             {"seq": e.seq, "at": t(e.ts), "by": e.actor, "kind": e.kind, "what": e.text} for e in rep.timeline
         ],
         "timeline_omitted": rep.timeline_omitted,
+        "compare_to_baseline": [
+            {
+                "criterion": cmp.criterion.id,
+                "baseline": cmp.baseline,
+                "pre_launch_samples": cmp.pre.n,
+                "periods": [
+                    {"day": d + 1, "start": t(p.start), "mean": p.mean, "samples": p.n, "change_pct": cmp.change(p)}
+                    for d, p in sorted(cmp.days.items())
+                ],
+            }
+            for cmp in rep.compare
+        ],
+        "breaches": [{"at": t(e.ts), "what": e.text} for e in rep.breaches],
+        "backfill": {
+            "samples": dict(rep.backfilled),
+            "cannot": dict(rep.cannot_backfill),
+        },
         "checklist": [
             {
                 "phase": p.id,
@@ -745,8 +910,21 @@ def to_json(rep: Report) -> dict[str, Any]:
                 "check": m.metric.check,
                 "criterion": m.criterion.id if m.criterion else None,
                 "status": m.status,
+                "origin": metric_origin(rep, m),
                 **metric_summary(m),
                 "periods": period_rows(m),
+                "measurements": [
+                    {
+                        "value": x.value,
+                        "period": x.period,
+                        "by": x.by,
+                        "at": t(x.ts),
+                        "link": x.link,
+                        "source": x.source,
+                        "status": "MET" if m.meets(x.value) else "MISSED",
+                    }
+                    for x in m.measurements
+                ],
             }
             for m in rep.metrics
         ],

@@ -10,9 +10,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from warroom.report import Chart, Report, Row, alert_duration, metric_summary, period_rows
+from warroom.report import Chart, Report, Row, alert_duration, metric_origin, metric_summary, period_rows
 from warroom.text import clean
-from warroom.units import format_duration, format_t_relative
+from warroom.units import format_duration, format_t_relative, format_value
 
 
 @dataclass(frozen=True)
@@ -137,6 +137,13 @@ def build_document(rep: Report, charts: bool = True) -> Document:
         [T("Rollbacks"), T(rb_text)],
         [T("Integrity"), T(rep.integrity, not rep.integrity_ok)],
     ]
+    if rep.sources:
+        summary.append(
+            [
+                T("Sources at the end"),
+                T("; ".join(sv.text(rep.t0) for sv in rep.sources), any(sv.failing for sv in rep.sources)),
+            ]
+        )
     doc.blocks.append(Table(["", ""], summary, "summary"))
     doc.p(f"Why the console said {rep.status} at the end of the log:")
     doc.blocks.append(Bullets([[T(r)] for r in rep.reasons]))
@@ -167,6 +174,43 @@ def build_document(rep: Report, charts: bool = True) -> Document:
         for ch in rep.charts:
             doc.h(3, f"{ch.criterion.name} ({ch.criterion.threshold_text})")
             doc.blocks.append(ChartBlock(ch))
+
+    if rep.compare:
+        doc.h(2, "Compare to baseline", "baseline")
+        doc.p(
+            "Each criterion's mean in each post-launch day beside its pre-launch baseline (the relative "
+            "threshold's baseline where it has one, else the mean of the samples before T-0):"
+        )
+        cmp_rows: list[list[Cell]] = []
+        for cmp in rep.compare:
+            unit = cmp.criterion.unit
+            base = "—" if cmp.baseline is None else format_value(cmp.baseline, unit)
+            for d, p in sorted(cmp.days.items()):
+                change = cmp.change(p)
+                cmp_rows.append(
+                    [
+                        T(cmp.criterion.name),
+                        T(f"day {d + 1} (from {rep.rel(p.start)})"),
+                        T(base),
+                        T("—" if p.mean is None else format_value(p.mean, unit)),
+                        T("—" if change is None else f"{change:+.1f}%"),
+                    ]
+                )
+        doc.blocks.append(Table(["Criterion", "Period", "Baseline", "Mean", "Change"], cmp_rows))
+    if rep.breaches:
+        doc.h(2, "Breach timeline", "breaches")
+        doc.blocks.append(
+            Table(["T", "UTC", "What"], [[T(rep.rel(e.ts)), T(rep.utc(e.ts)), T(e.text)] for e in rep.breaches])
+        )
+    if rep.backfilled or rep.cannot_backfill:
+        doc.h(2, "History from Prometheus", "backfill")
+        doc.p(
+            "Samples the console did not record were filled in afterwards from Prometheus (warroom backfill) "
+            "and judged with the same rules:"
+        )
+        items: list[Para] = [[T(f"{cid}: {n:,} samples backfilled")] for cid, n in sorted(rep.backfilled.items())]
+        items += [[T(f"{cid}: cannot be backfilled: {why}", True)] for cid, why in rep.cannot_backfill.items()]
+        doc.blocks.append(Bullets(items))
 
     doc.h(2, "Timeline of decisions", "timeline")
     if rep.timeline:
@@ -305,11 +349,32 @@ def build_document(rep: Report, charts: bool = True) -> Document:
                 rows,
             )
         )
+        doc.p("Where the values came from:")
+        doc.blocks.append(Bullets([[T(m.metric.name, True), T(": " + metric_origin(rep, m))] for m in rep.metrics]))
         for m in rep.metrics:
-            if m.criterion is None:
+            if m.measurements:
+                doc.p(f"{m.metric.name}: measurements entered in the log:")
+                doc.blocks.append(
+                    Table(
+                        ["Period", "Value", "Status", "By", "When", "Source"],
+                        [
+                            [
+                                T(x.period or "—"),
+                                T(format_value(x.value, m.metric.unit)),
+                                T("MET" if m.meets(x.value) else "MISSED", not m.meets(x.value)),
+                                T(x.by),
+                                T(rep.when(x.ts)),
+                                T(x.link or x.source),
+                            ]
+                            for x in m.measurements
+                        ],
+                    )
+                )
+            elif m.criterion is None:
                 doc.p(
-                    f"{m.metric.name}: measured outside the log ({m.metric.source or ''} {m.metric.query or ''}); "
-                    "check it there."
+                    f"{m.metric.name}: not measured: no measurement is in the log "
+                    f"({m.metric.source or 'outside Prometheus'} {m.metric.query or ''}); its owner enters one with "
+                    f"'warroom measure LOG {m.metric.id} VALUE'."
                 )
             elif len(m.periods) > 1:
                 doc.p(f"{m.metric.name} per {m.metric.check} period:")

@@ -28,6 +28,7 @@ def chart_svg(rep: Report, chart: Chart, esc: Callable[[object], str]) -> str:
         x1 = x0 + 1
     vals = [v for b in buckets for v in (b[2], b[3]) if v is not None]
     vals += [v for _label, v in chart.lines]
+    vals += list(chart.band or ())
     lo, hi = (min(vals), max(vals)) if vals else (0.0, 1.0)
     if hi - lo < 1e-9:
         lo, hi = lo - 1, hi + 1
@@ -48,6 +49,13 @@ def chart_svg(rep: Report, chart: Chart, esc: Callable[[object], str]) -> str:
         f'<title id="t-{esc(c.id)}">{esc(c.name)} over the launch</title>',
         f'<rect x="{LEFT}" y="{TOP}" width="{pw}" height="{ph}" fill="#fafafa" stroke="#cccccc"/>',
     ]
+    if chart.band is not None:  # the pre-launch baseline's range, across the whole chart
+        b_lo, b_hi = chart.band
+        top, bottom = y(max(b_lo, b_hi)), y(min(b_lo, b_hi))
+        out.append(
+            f'<rect x="{LEFT}" y="{top:.1f}" width="{pw}" height="{max(1.5, bottom - top):.1f}" fill="#5b8def" '
+            'fill-opacity="0.15" class="baseline-band"><title>pre-launch baseline range</title></rect>'
+        )
     for a, b, *_rest, bad, unknown in buckets:
         # shaded where the criterion stood NO-GO (or UNKNOWN): faint for a moment, solid for the whole bucket
         share, colour = (bad, "#e06666") if bad else (unknown, "#b0b0b0")

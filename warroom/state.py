@@ -14,7 +14,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from warroom.config import Criterion, Launch
+from warroom.backfilled import points as backfill_points
+from warroom.config import AlertmanagerSource, Criterion, Item, Launch, SimulatedSource
 from warroom.events import Actor, Event
 from warroom.rules import RANK, Judgement, Level, Tracker, Unknown, classify, judge, show
 from warroom.units import format_duration, format_t_relative
@@ -124,6 +125,18 @@ class RollbackState:
 
 
 @dataclass(slots=True)
+class FeedHealth:
+    """The last recorded outcome of one feed of a source ("readings" or "alerts"): ok, or failing and why.
+
+    The recorder writes a `source` event only when the outcome changes, so `since` is when it began."""
+
+    ok: bool
+    since: float
+    error: str = ""
+    reason: str = ""
+
+
+@dataclass(slots=True)
 class TimelineEntry:
     seq: int
     ts: float
@@ -150,6 +163,7 @@ class LaunchState:
     rollback: RollbackState = field(default_factory=RollbackState)
     sessions: dict[str, dict[str, Any]] = field(default_factory=dict)
     recorder: str | None = None
+    sources: dict[str, dict[str, FeedHealth]] = field(default_factory=dict)  # source -> feed -> health
     # Lean fold (report, replay: millions of samples): a sample that leaves a steady GO/WARN criterion where
     # it is skips judge() and the tracker, and its reason is worded only when someone looks (see word()).
     lean: bool = field(default=False, compare=False, repr=False)
@@ -232,6 +246,12 @@ class LaunchState:
         after = cs.tracker.level
         if after != before_level:
             self._criterion_transition(ev, c, before_level, after, cs.tracker.reason, t)
+
+    def _backfill(self, ev: Event) -> None:
+        """A backfill event met in log order (a live console): its points, judged as samples; those older than
+        the criterion's last tick are dropped as the fold drops any repeated slot. (Report folds `merged`.)"""
+        for p in backfill_points(ev):
+            self._sample(p)
 
     def _criterion_transition(
         self, ev: Event, c: Criterion, before: Level, after: Level, reason: str, t: float
@@ -447,6 +467,27 @@ class LaunchState:
 
     def _recorder(self, ev: Event) -> None:
         self.recorder = actor_label(ev.actor) if ev.data.get("state") != "released" else None
+        if ev.data.get("state") == "write_recovered":
+            self._say(
+                ev,
+                f"recording resumed after failing writes ({ev.data.get('reason', '?')}); "
+                f"{_index(ev.data.get('lost'))} events were not recorded",
+            )
+
+    def _source(self, ev: Event) -> None:
+        d = ev.data
+        name, feed = str(d.get("source", "")), str(d.get("feed", "readings"))
+        if name not in self.launch.sources:
+            return
+        ok = d.get("ok") is True
+        since = _num(d.get("t"), ev.ts)
+        h = FeedHealth(ok, since, "" if ok else str(d.get("error") or "error"), "" if ok else str(d.get("reason", "")))
+        feeds = self.sources.setdefault(name, {})
+        before = feeds.get(feed)
+        feeds[feed] = h
+        if ok and (before is None or before.ok):
+            return  # the first "ok" of a source is not news
+        self._say(ev, f"source {name} ({feed}): " + ("ok again" if ok else f"FAILING: {h.reason or h.error}"))
 
 
 _HANDLERS = {
@@ -462,6 +503,8 @@ _HANDLERS = {
     "rollback": LaunchState._rollback,
     "session": LaunchState._session,
     "recorder": LaunchState._recorder,
+    "backfill": LaunchState._backfill,
+    "source": LaunchState._source,
 }
 
 
@@ -521,6 +564,23 @@ def stale_limit(launch: Launch, c: Criterion) -> float | None:
     return 3 * interval + float(src.timeout)
 
 
+def limit_of(c: Criterion, cs: CriterionState) -> float | None:
+    """The staleness limit in force for a criterion (the one place the fallback to `stale_after` lives)."""
+    return cs.stale_limit if cs.stale_limit is not None else c.stale_after
+
+
+def is_stale(c: Criterion, cs: CriterionState, now: float) -> bool:
+    """No sample, or the last one older than the limit: the value no longer says anything about now."""
+    limit = limit_of(c, cs)
+    return cs.t is None or (limit is not None and now - cs.t > limit)
+
+
+def feeds_alerts(launch: Launch, name: str) -> bool:
+    """Whether the source has an alert feed the recorder polls (an Alertmanager, a simulation with alerts)."""
+    cfg = launch.sources.get(name)
+    return isinstance(cfg, AlertmanagerSource) or (isinstance(cfg, SimulatedSource) and bool(cfg.alerts))
+
+
 def fold(launch: Launch, events: Iterable[Event], state: LaunchState | None = None) -> LaunchState:
     """Apply `events` to `state` (or a fresh state) and return it."""
     st = state if state is not None else LaunchState(launch)
@@ -574,6 +634,31 @@ class SignoffView:
 
 
 @dataclass(frozen=True)
+class SourceView:
+    """One source's health as the log tells it: ok, FAILING since when and why, or not read yet."""
+
+    name: str
+    kind: str  # the config's source type
+    alerts: bool  # it feeds the alert panel (so while it fails, "no alerts" means "unknown")
+    state: str  # "ok", "failing" or "unread"
+    since: float | None = None
+    error: str = ""
+    reason: str = ""
+    feed: str = ""  # the failing feed ("readings" or "alerts")
+
+    @property
+    def failing(self) -> bool:
+        return self.state == "failing"
+
+    def text(self, t0: float) -> str:
+        """'alertmanager: FAILING since T+00:12:00 — HTTP 401 ...', 'prom: ok', 'am: not read yet'."""
+        if self.state == "failing":
+            since = "" if self.since is None else f" since {format_t_relative(self.since - t0)}"
+            return f"{self.name}: FAILING{since} — {self.reason or self.error}"
+        return f"{self.name}: " + ("ok" if self.state == "ok" else "not read yet")
+
+
+@dataclass(frozen=True)
 class Verdict:
     status: str  # GO, NO-GO, ROLLBACK, PENDING
     reasons: tuple[str, ...]
@@ -587,6 +672,10 @@ class Verdict:
     items_done: frozenset[str]
     done: int
     total: int
+    sources: tuple[SourceView, ...] = ()
+    # The criteria's part of the verdict alone (`check --criteria-only`): same rules, same words.
+    criteria_status: str = "PENDING"
+    criteria_reasons: tuple[str, ...] = ()
 
     @property
     def clock(self) -> str:
@@ -598,7 +687,7 @@ def criterion_view(c: Criterion, cs: CriterionState, now: float) -> CriterionVie
     tr = cs.tracker
     level, unknown, reason, pending = tr.level, tr.unknown, tr.reason, tr.pending
     age = None if cs.t is None else max(0.0, now - cs.t)
-    limit = cs.stale_limit if cs.stale_limit is not None else c.stale_after
+    limit = limit_of(c, cs)
     if cs.t is None:
         level, unknown, reason, pending = Level.UNKNOWN, Unknown.NO_DATA, "no sample yet", False
     elif limit is not None and age is not None and age > limit:
@@ -625,6 +714,44 @@ def criterion_view(c: Criterion, cs: CriterionState, now: float) -> CriterionVie
     )
 
 
+def item_done(item: Item, state: LaunchState, by_id: dict[str, CriterionView]) -> bool:
+    """A checklist item is done when ticked, or, if linked to a criterion, while that criterion is `passing`."""
+    return by_id[item.criterion].passing if item.criterion else state.items[item.id].done
+
+
+def source_views(state: LaunchState) -> tuple[SourceView, ...]:
+    """Every configured source's health, in config order; a failing feed makes the source failing."""
+    out = []
+    for name, cfg in state.launch.sources.items():
+        feeds = state.sources.get(name, {})
+        alerts = feeds_alerts(state.launch, name)
+        bad = sorted(((h.since, feed, h) for feed, h in feeds.items() if not h.ok), key=lambda x: x[0])
+        if bad:
+            since, feed, h = bad[0]
+            out.append(SourceView(name, cfg.type, alerts, "failing", since, h.error, h.reason, feed))
+        elif alerts and "alerts" not in feeds:
+            out.append(SourceView(name, cfg.type, alerts, "unread"))
+        elif feeds:
+            out.append(SourceView(name, cfg.type, alerts, "ok", min(h.since for h in feeds.values())))
+        else:
+            out.append(SourceView(name, cfg.type, alerts, "unread"))
+    return tuple(out)
+
+
+def alert_source_reasons(sources: Iterable[SourceView], t0: float) -> list[str]:
+    """Why the alert feed cannot be trusted: a source that feeds it is failing or was never read."""
+    out = []
+    for s in sources:
+        if s.alerts and s.failing:
+            out.append(f"alerts unknown: source {s.text(t0)}")
+        elif s.alerts and s.state == "unread":
+            out.append(f"alerts unknown: source {s.name} not read yet")
+    return out
+
+
+NOTHING_JUDGED = "no required criteria: nothing is judged, so nothing says GO"
+
+
 def view(state: LaunchState, now: float) -> Verdict:
     """The verdict and every panel's data as of `now`."""
     launch = state.launch
@@ -644,8 +771,7 @@ def view(state: LaunchState, now: float) -> Verdict:
         for sec in ph.sections:
             for item in sec.items:
                 tot += 1
-                ok = by_id[item.criterion].passing if item.criterion else state.items[item.id].done
-                if ok:
+                if item_done(item, state, by_id):
                     d += 1
                     done_ids.add(item.id)
                 elif item.critical:
@@ -672,7 +798,18 @@ def view(state: LaunchState, now: float) -> Verdict:
             crit_next.append(f"UNKNOWN: {c.name}: {v.reason}")
         elif v.pending:
             crit_next.append(f"PENDING: {c.name}: {v.reason}")
+    sources = source_views(state)
+    crit_next += alert_source_reasons(sources, launch.t0)
+    if not any(c.required for c in launch.criteria):
+        crit_next.append(NOTHING_JUDGED)
     reasons[:0] = crit_first + crit_next
+    if rollback:
+        crit_status = "ROLLBACK"
+    elif nogo:
+        crit_status = "NO-GO"
+    else:
+        crit_status = "PENDING" if crit_first or crit_next else "GO"
+    crit_reasons = tuple(crit_first + crit_next) or ("every required criterion is GO",)
 
     so_views: list[SignoffView] = []
     for role in launch.roles:
@@ -736,6 +873,9 @@ def view(state: LaunchState, now: float) -> Verdict:
         frozenset(done_ids),
         len(done_ids),
         total,
+        sources,
+        crit_status,
+        crit_reasons + tuple(advisory),
     )
 
 
@@ -748,4 +888,15 @@ def snapshot(state: LaunchState, now: float) -> dict[str, dict[str, Any]]:
     return out
 
 
-__all__ = ["Judgement", "LaunchState", "Level", "Unknown", "Verdict", "fold", "snapshot", "view"]
+__all__ = [
+    "Judgement",
+    "LaunchState",
+    "Level",
+    "SourceView",
+    "Unknown",
+    "Verdict",
+    "fold",
+    "item_done",
+    "snapshot",
+    "view",
+]

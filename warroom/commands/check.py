@@ -108,10 +108,16 @@ async def _watch(
                 state.apply(ev)
             v = view(state, time.time())
             status = _status(v, args)[0]
-            key = (status, tuple((c.level, c.unknown, c.pending) for c in v.criteria))
+            key = (
+                status,
+                tuple((c.level, c.unknown, c.pending) for c in v.criteria),
+                tuple((s.state, s.error) for s in v.sources),
+            )
             code = EXIT_FOR[status]
             quiet_for = time.monotonic() - last_print
-            if (key != last_shown or quiet_for >= REPRINT) and any(cs.samples for cs in state.criteria.values()):
+            if (key != last_shown or quiet_for >= REPRINT) and (
+                any(cs.samples for cs in state.criteria.values()) or not launch.criteria or state.sources
+            ):
                 last_shown, last_print = key, time.monotonic()
                 _report(v, args, "" if rec.is_leader else "following the console that records this log", launch.name)
                 sys.stdout.flush()
@@ -123,22 +129,10 @@ async def _watch(
 
 
 def _status(v: Verdict, args: argparse.Namespace) -> tuple[str, list[str]]:
-    """The status and reasons: the full verdict, or with --criteria-only the criteria's part of it."""
+    """The status and reasons: the full verdict, or with --criteria-only the criteria's part of it (both from view)."""
     if not args.criteria_only:
         return v.status, list(v.reasons)
-    required = [c for c in v.criteria if c.criterion.required]
-    reasons = [
-        f"{c.level.value}: {c.criterion.name}: {c.reason}"
-        for c in v.criteria
-        if not c.passing and (c.criterion.required or c.level == Level.ROLLBACK)
-    ]
-    if any(c.level == Level.ROLLBACK for c in v.criteria):
-        return "ROLLBACK", reasons
-    if any(c.level == Level.NOGO for c in required):
-        return "NO-GO", reasons
-    if any(not c.passing for c in required):
-        return "PENDING", reasons
-    return "GO", reasons or ["every required criterion is GO"]
+    return v.criteria_status, list(v.criteria_reasons)
 
 
 def _report(v: Verdict, args: argparse.Namespace, note: str, title: str = "") -> int:
@@ -183,6 +177,10 @@ def render_table(v: Verdict, status: str, reasons: list[str], note: str = "", ti
     if note:
         lines.append(f"note: {clean(note)}")
     lines += ["", line(head), "|" + "|".join("-" * (w + 2) for w in widths) + "|", *(line(r) for r in rows), ""]
+    if v.sources:
+        lines.append("Sources:")
+        lines += [f"  {clean(s.text(v.now - v.offset))}" for s in v.sources]
+        lines.append("")
     lines.append(f"Verdict: {status}")
     lines += [f"  - {clean(r)}" for r in reasons]
     return "\n".join(lines)
@@ -197,6 +195,19 @@ def _as_json(v: Verdict, status: str, reasons: list[str], note: str) -> dict[str
         "now": v.now,
         "clock": v.clock,
         "phase": v.phase_id,
+        "sources": [
+            {
+                "name": s.name,
+                "type": s.kind,
+                "alerts": s.alerts,
+                "state": s.state,
+                "since": s.since,
+                "error": s.error or None,
+                "reason": s.reason or None,
+                "feed": s.feed or None,
+            }
+            for s in v.sources
+        ],
         "criteria": [
             {
                 "id": c.criterion.id,

@@ -20,6 +20,12 @@ def _args(p: argparse.ArgumentParser) -> None:
     p.add_argument("log", metavar="LOG", help="decision log (JSON lines)")
     p.add_argument("--format", choices=FORMATS, help="md (default), html or json; default from -o's suffix")
     p.add_argument("-o", "--output", metavar="FILE", help="write here instead of standard output")
+    p.add_argument(
+        "--from-prometheus",
+        action="store_true",
+        help="first measure the success metrics in Prometheus at their cadence (appended to the log as "
+        "measurement events, once per period)",
+    )
 
 
 @command("report", "the post-launch report: verdict, go/no-go tables, timeline, checklist, alerts, metrics")(_args)
@@ -28,6 +34,8 @@ def cmd_report(args: argparse.Namespace) -> int:
     if path is None:
         return EXIT_USAGE
     fmt = args.format or (_BY_SUFFIX.get(Path(args.output).suffix.lower(), "md") if args.output else "md")
+    if args.from_prometheus:
+        _measure(path)
     rep = build_report(path)
     if fmt == "json":
         data = json_bytes(to_json(rep), indent=True) + b"\n"
@@ -53,6 +61,27 @@ def cmd_report(args: argparse.Namespace) -> int:
         err(f"{path}: {clean(rep.integrity)}")
         return EXIT_NOGO
     return EXIT_OK
+
+
+def _measure(path: Path) -> None:
+    """Success metrics measured in Prometheus for every completed period not yet in the log."""
+    import asyncio
+    import time
+
+    from warroom.events import current_actor
+    from warroom.launchlog import launch_from_log
+    from warroom.log import DecisionLog
+    from warroom.metrics_prom import measure
+
+    launch = launch_from_log(path)
+    actor = current_actor("metrics")
+    with DecisionLog(path, actor) as log:
+        res = asyncio.run(measure(launch, log, time.time(), actor))
+    err(f"{path}: {res.appended} success-metric periods measured in Prometheus")
+    for mid, why in res.skipped.items():
+        err(f"  {mid}: {why}")
+    for f in res.failures:
+        err(f"  failed: {f}")
 
 
 def _write(target: Path, data: bytes) -> None:

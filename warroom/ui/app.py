@@ -294,6 +294,9 @@ class WarroomApp(App[int]):
         if self._follow_failed:
             return "LOG DAMAGED: not following (run 'warroom verify')"
         if self.recorder is not None:
+            failure = getattr(self.recorder, "write_failure", None)
+            if failure is not None:  # at once, not when the criteria go STALE: every observation is being lost
+                return f"recording FAILING: {failure.reason}"
             return "recording" if self._is_leader() else "following"
         return self.recorder_status or ("following" if self.mode == "live" else "")
 
@@ -509,6 +512,25 @@ class WarroomApp(App[int]):
                 self.record_event("note", {"text": text})
 
         self.push_screen(TextScreen("Add a note to the decision log", "Note:", "what happened, what we decided"), done)
+
+    def action_measure(self) -> None:
+        """A success metric measured outside Prometheus, entered by its owner (the report names who)."""
+        from warroom.measurement import measurement_data
+        from warroom.ui.measure import MeasureScreen
+
+        if (why := self.refusal()) is not None:
+            self.notify(why, severity="warning")
+            return
+        metrics = [(m.id, f"{m.name} ({m.target}, {m.check})") for m in self.launch.success_metrics]
+        if not metrics:
+            self.notify("this launch defines no success metrics", severity="warning")
+            return
+
+        def done(got: tuple[str, float, str, str] | None) -> None:
+            if got is not None:
+                self.record_event("measurement", measurement_data(*got))
+
+        self.push_screen(MeasureScreen(metrics), done)
 
     def action_ack(self) -> None:
         if (why := self.refusal()) is not None:

@@ -91,7 +91,10 @@ def _status_line(f: Frame) -> Content:
     else:
         parts.append(Content.styled(" LIVE ", "bold reverse"))
         rec = info.recorder or "following"
-        parts.append(Content.assemble(" ", (rec, "bold" if rec == "recording" else "$muted")))
+        style = "bold" if rec == "recording" else "$muted"
+        if rec.startswith("recording FAILING"):
+            style = "bold $gate-nogo"
+        parts.append(Content.assemble(" ", (clean(rec), style)))
         roles = ", ".join(info.roles)
         parts.append(Content(f" · {clean(info.actor)}" + (f" as {clean(roles)}" if roles else "")))
         if info.dry_run:

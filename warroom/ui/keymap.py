@@ -73,6 +73,15 @@ KEYS: tuple[Key, ...] = (
         modes=("live", "observer"),
     ),
     Key(
+        "measure",
+        "M",
+        "measure",
+        "Enter a success-metric measurement…",
+        "enter a success metric measured by hand (value, period)",
+        group="Decisions",
+        modes=("live", "observer"),
+    ),
+    Key(
         "ack",
         "a",
         "ack",

@@ -11,7 +11,7 @@ from textual.containers import Vertical
 from textual.content import Content
 
 from warroom.config import Launch
-from warroom.state import AlertState, CriterionView
+from warroom.state import AlertState, CriterionView, SourceView
 from warroom.ui import fmt
 from warroom.ui.frame import Frame, short_actor
 from warroom.ui.header import Line
@@ -59,11 +59,16 @@ class GatesPanel(Panel):
             empty="no criteria in this launch",
         )
         yield Line(id="gate-detail", classes="detail")
+        yield Line(id="gate-sources", classes="detail")
 
     def show(self, f: Frame) -> None:
         rows = [Row(cv.criterion.id, _gate_cells(cv)) for cv in f.verdict.criteria]
         self.table.set_rows(rows)
         self._detail(f)
+        feeding = {cv.criterion.source for cv in f.verdict.criteria}
+        self.query_one("#gate-sources", Line).show(
+            sources_line([s for s in f.verdict.sources if s.name in feeding], f.t0)
+        )
 
     def _detail(self, f: Frame) -> None:
         key = self.table.cursor_key
@@ -269,11 +274,20 @@ class AlertsPanel(Panel):
             ],
             empty="no alerts",
         )
+        yield Line(id="alert-sources", classes="detail")
         yield Line(id="alert-detail", classes="detail wrap")
 
     def show(self, f: Frame) -> None:
         alerts = sorted(f.state.alerts.values(), key=lambda a: (a.started, a.key), reverse=True)
+        feeds = [s for s in f.verdict.sources if s.alerts]
+        blind = [s for s in feeds if s.state != "ok"]
+        # an empty feed reads as "no alerts" only when every alert source was read
+        empty = "no alerts" if not blind else "alerts UNKNOWN: " + "; ".join(clean(s.text(f.t0)) for s in blind)
+        if empty != self.table.empty:
+            self.table.empty = empty
+            self.table.refresh()
         self.table.set_rows([Row(a.key, _alert_cells(a, f.t0)) for a in alerts])
+        self.query_one("#alert-sources", Line).show(sources_line(feeds, f.t0))
         self._detail(f)
 
     def _detail(self, f: Frame) -> None:
@@ -303,6 +317,23 @@ def _alert_cells(a: AlertState, t0: float) -> tuple[Content, ...]:
         status = Content.styled(f"resolved {format_duration((a.ended or a.started) - a.started)}", "$muted")
         title = plain(a.title, "$muted")
     return (fmt.severity(a.severity), title, Content(fmt.t_rel(a.started, t0)), status, plain(a.source, "$muted"))
+
+
+def sources_line(sources: list[SourceView], t0: float) -> Content:
+    """'sources: prom ok · alertmanager FAILING since T+00:12:00 — HTTP 401 ...' (failing ones first, in colour)."""
+    if not sources:
+        return Content("")
+    parts: list[Content | str] = [Content.styled("sources: ", "$muted")]
+    for i, s in enumerate(sorted(sources, key=lambda s: not s.failing)):
+        if i:
+            parts.append(Content.styled(" · ", "$muted"))
+        if s.failing:
+            parts.append(Content.styled(clean(s.text(t0)), "bold $gate-nogo"))
+        elif s.state == "ok":
+            parts.append(Content.styled(f"{clean(s.name)} ok", "$muted"))
+        else:
+            parts.append(Content.styled(f"{clean(s.name)} not read yet", "$gate-warn"))
+    return Content.assemble(*parts)
 
 
 def firing_unacked(f: Frame) -> list[AlertState]:

@@ -1,0 +1,113 @@
+"""Backfilled samples in the fold: where a `backfill` event's points go, so they are judged like live ones.
+
+A `backfill` event (appended by `warroom backfill`) holds one range query's points for one criterion: each point
+is `[tick, t, value]` or `[tick, t, null, error kind, reason]`, on the recorder's tick grid (the log's epoch plus
+tick x interval), so a point and a live sample of the same slot share a tick and the fold keeps one of them.
+
+The event is appended after the moments it describes. A fold in log order would judge those points after
+later live samples (or drop them as old ticks); `merged` instead feeds each point to the fold at its source time,
+among the live events, as a sample the recorder could have written then. Report (and any reader wanting the
+history as a console would have seen it) folds `merged(...)`. Pure: reads only the events.
+"""
+
+from __future__ import annotations
+
+import mmap
+import os
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+from warroom.events import Event
+from warroom.log import LogCorrupt, iter_events
+
+KIND = "backfill"
+_MARKS = (b'"kind":"backfill"', b'"backfilled":true')
+
+
+def points(ev: Event) -> Iterator[Event]:
+    """The event's points as `sample` events at their source time (same seq as the backfill event)."""
+    d = ev.data
+    cid = d.get("criterion")
+    query = d.get("query")
+    for p in d.get("points") or ():
+        if not isinstance(p, list) or len(p) < 3:
+            continue
+        tick, t, value = p[0], p[1], p[2]
+        if not isinstance(t, int | float):
+            continue
+        data: dict[str, Any] = {"criterion": cid, "value": value, "error": None, "reason": "", "t": t}
+        if value is None:
+            data["error"] = str(p[3]) if len(p) > 3 else "no-data"
+            data["reason"] = str(p[4]) if len(p) > 4 else "no data in Prometheus at this moment"
+        if isinstance(tick, int):
+            data["tick"] = tick
+        data["backfilled"] = True
+        data["query"] = query
+        yield Event(ev.v, ev.seq, float(t), ev.actor, "sample", data, ev.prev, ev.hash)
+
+
+def has_backfill(path: str | Path) -> bool:
+    """Whether the log holds any backfill event (a byte search: the common log has none, and pays nothing)."""
+    try:
+        with open(path, "rb") as f:
+            if os.fstat(f.fileno()).st_size == 0:
+                return False
+            with mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as m:
+                return any(m.find(mark) >= 0 for mark in _MARKS)
+    except (OSError, ValueError):
+        return False
+
+
+def collect(path: str | Path) -> list[Event]:
+    """Every backfill event's points as samples, in source-time order (one verified pass over the log; none
+    after a break in the chain)."""
+    if not has_backfill(path):
+        return []
+    out: list[Event] = []
+    try:
+        for ev in iter_events(path):
+            if ev.kind == KIND:
+                out.extend(points(ev))
+            elif _late(ev):
+                out.append(Event(ev.v, ev.seq, float(ev.data["t"]), ev.actor, ev.kind, ev.data, ev.prev, ev.hash))
+    except LogCorrupt:
+        pass  # only what precedes the break: the report stops there too, and says so
+    out.sort(key=lambda e: e.ts)
+    return out
+
+
+def _late(ev: Event) -> bool:
+    """A single sample or alert written by backfill (a baseline fetched for a past moment, a firing read from
+    the ALERTS series): merged by its source time too."""
+    return (
+        ev.kind in ("sample", "alert")
+        and ev.data.get("backfilled") is True
+        and isinstance(ev.data.get("t"), int | float)
+    )
+
+
+def _key(ev: Event) -> float:
+    """When a live event happened for the fold: a sample at its source time, anything else when logged."""
+    if ev.kind in ("sample", "alert"):
+        t = ev.data.get("t")
+        if isinstance(t, int | float) and not isinstance(t, bool):
+            return float(t)
+    return ev.ts
+
+
+def merged(events: Iterable[Event], backfill: list[Event]) -> Iterator[Event]:
+    """`events` with the backfilled samples slotted in by time; the `backfill` events and backfilled samples
+    met in log order are dropped (they are already in). A point goes before the first live event that happened
+    after it."""
+    i, n = 0, len(backfill)
+    for ev in events:
+        if ev.kind == KIND or _late(ev):
+            continue
+        if i < n:
+            k = _key(ev)
+            while i < n and backfill[i].ts <= k:
+                yield backfill[i]
+                i += 1
+        yield ev
+    yield from backfill[i:]

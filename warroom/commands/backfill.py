@@ -1,0 +1,92 @@
+"""`warroom backfill CONFIG --log LOG [--from T-1h] [--to now] [--step 30s]`: a launch's history from Prometheus.
+
+Fills the slots of [from, to] where the log holds no sample with Prometheus's own record of them, so the
+report of a launch whose console was closed shows what a console would have shown. Idempotent: a second run
+with the same range adds nothing. Criteria on sources without history (HTTP, host, Alertmanager) are named.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import time
+from pathlib import Path
+
+from warroom.cli import EXIT_NOGO, EXIT_OK, EXIT_USAGE, command, err, out
+from warroom.config import ConfigError, ConfigProblem, load_launch
+from warroom.events import current_actor
+from warroom.launchlog import bind
+from warroom.log import DecisionLog
+from warroom.units import format_t_relative, parse_duration, parse_moment
+
+
+def _args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("config", metavar="CONFIG", help="launch config (YAML)")
+    p.add_argument("--log", metavar="LOG", required=True, help="decision log to fill (created if missing)")
+    p.add_argument("--from", dest="start", default="T-1h", metavar="T", help="first moment, e.g. T-1h (default)")
+    p.add_argument("--to", dest="end", default=None, metavar="T", help="last moment, e.g. T+2h (default: now)")
+    p.add_argument(
+        "--step", default=None, metavar="DURATION", help="spacing of points (default: each criterion's interval)"
+    )
+
+
+def _moment(text: str, field: str, t0: float) -> float:
+    try:
+        return t0 + parse_moment(text)
+    except ValueError as e:
+        raise ConfigError(
+            [ConfigProblem("command line", None, field, str(e), "write e.g. T-1h, T+2h or T+7d")]
+        ) from None
+
+
+@command("backfill", "fill the log's gaps with the criteria's history from Prometheus (range queries)")(_args)
+def cmd_backfill(args: argparse.Namespace) -> int:
+    from warroom.backfill import known, plan, run
+
+    launch = load_launch(args.config)
+    text = Path(args.config).read_text(encoding="utf-8")
+    path = Path(args.log)
+    if path.exists() and not path.is_file():
+        raise ConfigError([ConfigProblem(str(path), None, "", "not a file", "give a path for the decision log")])
+    step = None
+    if args.step is not None:
+        try:
+            step = parse_duration(args.step)
+        except ValueError as e:
+            raise ConfigError([ConfigProblem("command line", None, "--step", str(e), "e.g. --step 30s")]) from None
+        if step <= 0:
+            raise ConfigError([ConfigProblem("command line", None, "--step", "must be positive", "e.g. 30s")])
+    actor = current_actor("backfill")
+    try:
+        with DecisionLog(path, actor) as log:
+            launch, _ = bind(log, launch, text, args.config)
+            start = _moment(args.start, "--from", launch.t0)
+            now = time.time()
+            end = now if args.end in (None, "now") else _moment(args.end, "--to", launch.t0)
+            if end < start:
+                raise ConfigError([ConfigProblem("command line", None, "--to", "is before --from", "swap them")])
+            k = known(launch, path)
+            epoch = k.epoch if k.epoch is not None else now
+            p = plan(launch, k, start, end, now, step, epoch=epoch)
+            result = asyncio.run(run(launch, log, p, epoch=epoch, actor=actor, k=k))
+    except OSError as e:
+        err(f"{path}: cannot write the decision log: {e.strerror or e}")
+        return EXIT_USAGE
+    span = f"{format_t_relative(start - launch.t0)} to {format_t_relative(min(end, now) - launch.t0)}"
+    total = sum(result.points.values())
+    out(f"backfill {span}: {total:,} points in {len(p.jobs)} range queries")
+    for c in launch.criteria:
+        if c.id in p.cannot:
+            out(f"  {c.id}: cannot be backfilled: {p.cannot[c.id]}")
+        else:
+            n = result.points.get(c.id, 0)
+            out(f"  {c.id}: {n:,} points" + ("" if n else " (no gap: the log already holds every slot)"))
+    if p.alerts:
+        out(f"  alerts: {result.alerts} firing intervals from ALERTS")
+    for problem in p.alert_problems:
+        out(f"  {problem}")
+    for cid in result.baselines:
+        out(f"  {cid}: baseline recorded from Prometheus")
+    for f in result.failures:
+        err(f"  failed: {f}")
+    return EXIT_NOGO if result.failures else EXIT_OK

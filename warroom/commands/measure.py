@@ -1,0 +1,55 @@
+"""`warroom measure LOG METRIC VALUE [--period P] [--link URL] [--as NAME]`: a success metric measured by hand.
+
+Some metrics live outside Prometheus (user satisfaction, support ticket volume). Their owner enters the value
+for a period; it goes into the log as a `measurement` event with who entered it, and the report judges it
+against the metric's target. Without one, the report says "not measured", never "passed".
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+
+from warroom.cli import EXIT_OK, EXIT_USAGE, command, err, log_file, out
+from warroom.config import ConfigError, ConfigProblem
+from warroom.events import current_actor
+from warroom.launchlog import launch_from_log
+from warroom.log import DecisionLog
+from warroom.measurement import measurement_data
+
+
+def _args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("log", metavar="LOG", help="decision log of the launch")
+    p.add_argument("metric", metavar="METRIC", help="success metric id from the config")
+    p.add_argument("value", metavar="VALUE", help="the measured value, in the metric's unit")
+    p.add_argument("--period", default="", help='what the value covers, e.g. "week 1" (default: the whole window)')
+    p.add_argument("--link", default="", help="where the figure comes from (survey, dashboard URL)")
+    p.add_argument("--as", dest="as_name", metavar="NAME", help="your name (default: your user name)")
+
+
+@command("measure", "record a success metric measured outside Prometheus (value, period, who, link)")(_args)
+def cmd_measure(args: argparse.Namespace) -> int:
+    path = log_file(args.log)
+    if path is None:
+        return EXIT_USAGE
+    launch = launch_from_log(path)
+    ids = [m.id for m in launch.success_metrics]
+    if args.metric not in ids:
+        raise ConfigError(
+            [
+                ConfigProblem(
+                    "command line", None, "METRIC", f"no success metric '{args.metric}'", "one of: " + ", ".join(ids)
+                )
+            ]
+        )
+    try:
+        value = float(args.value)
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value):
+        err(f"VALUE: {args.value!r} is not a number")
+        return EXIT_USAGE
+    with DecisionLog(path, current_actor(args.as_name)) as log:
+        log.append("measurement", measurement_data(args.metric, value, args.period, args.link))
+    out(f"{args.metric} = {value:g} recorded" + (f" for {args.period}" if args.period else ""))
+    return EXIT_OK

@@ -1,0 +1,99 @@
+"""Success metrics measured in Prometheus at their cadence, recorded as `measurement` events.
+
+For each completed check period of a metric's window (one per day for a daily check, one per week for weekly)
+the value is asked once, at the period's end: the metric's own query if it has one, else the mean of its
+criterion's query over the period (`avg_over_time((query)[period:interval])`). Each answer is appended as a
+`measurement` event (source `prometheus`, with the query and the period), so the report stays a fold of the log
+and a second run adds only periods completed since. Metrics with neither a query nor a Prometheus criterion
+(user satisfaction) are left to their owners (`warroom measure`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from warroom.config import Launch, PrometheusSource, SuccessMetric
+from warroom.events import Actor
+from warroom.log import DecisionLog, iter_events
+from warroom.recorder import effective_interval
+from warroom.report import PERIODS
+from warroom.sources.promrange import PromHistory, RangeFailure
+from warroom.units import format_duration, format_t_relative
+
+
+@dataclass
+class Measured:
+    appended: int = 0
+    failures: list[str] = field(default_factory=list)
+    skipped: dict[str, str] = field(default_factory=dict)  # metric id -> why Prometheus cannot measure it
+
+
+def query_for(launch: Launch, m: SuccessMetric, period: float) -> tuple[str, str] | None:
+    """(source name, PromQL) measuring `m` over one period ending at the evaluation time, or None."""
+    if m.query and m.source and isinstance(launch.sources.get(m.source), PrometheusSource):
+        return m.source, m.query
+    c = launch.criteria_by_id.get(m.criterion or "")
+    if c is not None and isinstance(launch.sources.get(c.source), PrometheusSource):
+        step = format_duration(effective_interval(launch, c)).replace(" ", "")
+        return c.source, f"avg_over_time(({c.query})[{int(period)}s:{step}])"
+    return None
+
+
+def already(path: str | Path) -> set[tuple[str, float]]:
+    """(metric, period start) pairs the log already holds a Prometheus measurement for."""
+    out: set[tuple[str, float]] = set()
+    for ev in iter_events(path):
+        d = ev.data
+        if ev.kind == "measurement" and d.get("source") == "prometheus" and isinstance(d.get("period_start"), float):
+            out.add((str(d.get("metric")), d["period_start"]))
+    return out
+
+
+async def measure(launch: Launch, log: DecisionLog, now: float, actor: Actor) -> Measured:
+    res = Measured()
+    done = already(log.path)
+    jobs: list[tuple[SuccessMetric, str, str, float, float, int]] = []
+    for m in launch.success_metrics:
+        period = PERIODS.get(m.check, m.window)
+        q = query_for(launch, m, period)
+        if q is None:
+            res.skipped[m.id] = "not in Prometheus: its owner enters it (warroom measure)"
+            continue
+        start, n = launch.t0, 0
+        while start + period <= min(launch.t0 + m.window, now) + 1e-6:
+            if (m.id, float(start)) not in done:
+                jobs.append((m, q[0], q[1], float(start), float(start + period), n))
+            start += period
+            n += 1
+    clients = {s: PromHistory(s, launch.sources[s]) for s in {j[1] for j in jobs}}  # type: ignore[arg-type]
+
+    async def one(m: SuccessMetric, src: str, query: str, a: float, b: float, n: int) -> None:
+        try:
+            pt = await clients[src].instant(query, b)
+        except RangeFailure as e:
+            res.failures.append(f"{m.id} {format_t_relative(a - launch.t0)}: {e}")
+            return
+        if pt.value is None:
+            res.failures.append(f"{m.id} {format_t_relative(a - launch.t0)}: {pt.error}: {pt.reason}")
+            return
+        data: dict[str, Any] = {
+            "metric": m.id,
+            "value": pt.value,
+            "period": f"{m.check} {n + 1} ({format_t_relative(a - launch.t0)} to {format_t_relative(b - launch.t0)})",
+            "period_start": a,
+            "period_end": b,
+            "source": "prometheus",
+            "query": query,
+        }
+        log.append("measurement", data, actor=actor)
+        res.appended += 1
+
+    try:
+        for j in sorted(jobs, key=lambda j: (j[0].id, j[3])):  # one at a time: the log reads in period order
+            await one(*j)
+    finally:
+        for cl in clients.values():
+            await cl.aclose()
+    return res
