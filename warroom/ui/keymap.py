@@ -117,7 +117,7 @@ KEYS: tuple[Key, ...] = (
         "B",
         "rollback_choose",
         "Roll back: choose the procedure…",
-        "choose the primary or an alternative way back, each shown with exactly what it runs",
+        "choose the way back: primary or an alternative",
         group="Rollback",
         modes=("live", "observer"),
     ),
