@@ -230,6 +230,7 @@ def test_validate_exits_2_without_traceback_on_every_bad_fixture():
     procs = {
         name: subprocess.Popen(
             [_warroom(), "validate", str(BAD / f"{name}.yaml")],
+            env={**os.environ, "PYTHONPATH": str(CONFIGS.parent)},  # this checkout's warroom
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
