@@ -189,6 +189,9 @@ async def test_console_offers_the_alternative_after_the_primary_fails_and_it_rol
         await app.workers.wait_for_complete()
         await pilot.pause(0.5)
         assert deploy.served() == "v1"
+        assert "SUCCEEDED procedure flip VERSION=v1 by dana" in "\n".join(
+            strip.text for strip in app.screen._compositor.render_strips()
+        )
     started = [d for d in rollback_events(deploy.log) if d["phase"] == "started"]
     assert [(d["procedure"], d["values"]) for d in started] == [("primary", {}), ("flip", {"VERSION": "v1"})]
     assert [d["ok"] for d in rollback_events(deploy.log) if d["phase"] == "finished"] == [False, True]
