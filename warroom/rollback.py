@@ -223,18 +223,7 @@ def group_members(pgid: int) -> list[int]:
         except (ProcessLookupError, PermissionError):
             return []
         return [pgid]
-    out = []
-    for entry in os.scandir(proc):
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = Path(entry.path, "stat").read_bytes()
-        except OSError:
-            continue
-        fields = stat[stat.rfind(b")") + 2 :].split()
-        if len(fields) > 2 and fields[0] not in (b"Z", b"X") and int(fields[2]) == pgid:
-            out.append(int(entry.name))
-    return out
+    return [pid for pid, p in reaper.table().items() if p.pgid == pgid and p.state not in ("Z", "X")]
 
 
 def _signal_group(pgid: int, sig: int) -> None:
