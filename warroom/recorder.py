@@ -26,6 +26,8 @@ from warroom.config import Criterion, Launch, SimulatedSource
 from warroom.config import PrometheusSource as PrometheusConfig
 from warroom.events import Actor, current_actor
 from warroom.log import DecisionLog, FileLock, iter_events
+from warroom.paths import side_path
+from warroom.sidefiles import file_mode
 from warroom.sources import UNREACHABLE, AlertInfo, Query, Reading, Source, SourceFailure, make_source
 
 RETRY_LEADERSHIP = 1.0  # seconds between attempts to take the recorder lock
@@ -36,7 +38,8 @@ TIME_TRAVEL = (PrometheusConfig, SimulatedSource)
 
 
 def lock_path(log_path: os.PathLike[str] | str) -> str:
-    return f"{os.fspath(log_path)}.recorder.lock"
+    """Named from the log's real path: every name for one log shares one recorder lock (see sidefiles.py)."""
+    return str(side_path(log_path, ".recorder.lock"))
 
 
 def effective_interval(launch: Launch, c: Criterion) -> float:
@@ -135,7 +138,7 @@ class Recorder:
         self.clock = clock
         self.epoch = epoch
         self.actor: Actor = current_actor("recorder")
-        self.lock = FileLock(lock_path(log.path))
+        self.lock = FileLock(lock_path(log.path), file_mode(log.path))
         self._leader = False
         self._sources: dict[str, Source] = {}
         self._rec = Recovered()

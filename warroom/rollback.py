@@ -14,7 +14,8 @@ replay/report can show it later:
     requested -> started -> (step_started, step_output*, step_finished)* -> verify* -> finished
 
 One rollback at a time per log, across processes: `FileLock("<log>.rollback.lock")`
-is held for the whole run (the OS drops it if the process dies). A marker file
+(named from the log's real path, so a symlinked name shares it) is held for the
+whole run (the OS drops it if the process dies). A marker file
 `<log>.rollback.running` ("<runner pid> <step process group>") exists while a
 run is in flight. Finding it when taking the lock means the previous runner
 died mid-run: if the step it was running still lives (steps run in their own
@@ -40,7 +41,9 @@ from typing import Any
 from warroom.config import Launch, RollbackStep
 from warroom.events import Actor, Event
 from warroom.log import DecisionLog, FileLock, Follower
+from warroom.paths import side_path
 from warroom.rules import Level
+from warroom.sidefiles import UnsafePath, create_side, file_mode, read_side, rewrite_side
 from warroom.state import LaunchState, criterion_view
 from warroom.units import format_duration
 
@@ -58,11 +61,12 @@ EventHook = Callable[[Event], None]
 
 
 def lock_path(log_path: str | Path) -> Path:
-    return Path(f"{log_path}.rollback.lock")
+    """Named from the log's real path: every name for one log shares one rollback lock (see sidefiles.py)."""
+    return side_path(log_path, ".rollback.lock")
 
 
 def running_marker(log_path: str | Path) -> Path:
-    return Path(f"{log_path}.rollback.running")
+    return side_path(log_path, ".rollback.running")
 
 
 def effective_dry_run(launch: Launch, dry_run: bool | None) -> bool:
@@ -448,10 +452,15 @@ class RollbackRunner:
         if why is not None:
             self._append({"phase": "refused", "reason": why})
             return False
-        lock = FileLock(lock_path(self.log.path))
-        if not lock.try_acquire():
+        lock = FileLock(lock_path(self.log.path), file_mode(self.log.path))
+        try:
+            got = lock.try_acquire()
+        except UnsafePath as e:
+            self._append({"phase": "refused", "reason": f"cannot take the rollback lock: {e}"})
+            return False
+        if not got:
             pid = lock.holder_pid()
-            holder = f"pid {pid}" if pid else "holder unknown"
+            holder = f"pid {pid}" if pid else lock.holder_text()
             self._append(
                 {
                     "phase": "refused",
@@ -475,7 +484,11 @@ class RollbackRunner:
                 return False
             recover_interrupted(self.log, self.actor, lock_held=True)
             marker = running_marker(self.log.path)
-            marker.write_text(f"{os.getpid()} 0\n")
+            try:
+                create_side(marker, f"{os.getpid()} 0\n", file_mode(self.log.path))
+            except UnsafePath as e:
+                self._append({"phase": "refused", "reason": f"cannot write the running marker: {e}"})
+                return False
             try:
                 return await self._procedure(reason, automatic, triggering)
             finally:
@@ -559,7 +572,7 @@ class RollbackRunner:
         return ok
 
     def _note_group(self, pgid: int) -> None:
-        running_marker(self.log.path).write_text(f"{os.getpid()} {pgid}\n")
+        rewrite_side(running_marker(self.log.path), f"{os.getpid()} {pgid}\n")
 
     def _live(self, index: int | None) -> Callable[[list[str]], None] | None:
         hook = self.on_output
@@ -689,7 +702,7 @@ class RollbackRunner:
 
 def _read_marker(path: Path) -> tuple[int | None, int | None]:
     try:
-        parts = path.read_text().split()
+        parts = (read_side(path) or "").split()
         return int(parts[0]), (int(parts[1]) or None) if len(parts) > 1 else None
     except (OSError, ValueError, IndexError):
         return None, None
@@ -704,11 +717,11 @@ def orphaned_step(log_path: str | Path) -> int | None:
 def recover_interrupted(log: DecisionLog, actor: Actor, *, lock_held: bool = False) -> bool:
     """If a previous runner died mid-run (marker left, lock free, its step gone), record that rollback as failed."""
     marker = running_marker(log.path)
-    if not marker.exists():
-        return False
+    if not marker.exists() or marker.is_symlink():
+        return False  # no marker; or one planted as a symlink, which run() refuses to write through
     lock = None
     if not lock_held:
-        lock = FileLock(lock_path(log.path))
+        lock = FileLock(lock_path(log.path), file_mode(log.path))
         if not lock.try_acquire():
             return False  # it is still running somewhere
     try:
