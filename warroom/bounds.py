@@ -25,7 +25,7 @@ MAX_CLOCK_AHEAD = 3600.0  # seconds an earlier event may be ahead of our clock a
 LATEST_TS = 4102444800.0  # 2100-01-01T00:00:00Z: a clock that says later is wrong
 MAX_SPAN = 366 * 86400.0  # a launch log's events lie within a year of its first event
 TICK_LEAD = 86400.0  # a sample's poll slot may lie at most this far after the time it was recorded
-SOURCE_LEAD = MAX_CLOCK_AHEAD  # a sample's source time may lie at most this far after it was recorded
+SOURCE_LEAD = MAX_SPAN  # a sample's source time may lie at most this far after it was recorded (a year)
 
 
 class ImplausibleTime(OSError):
@@ -72,6 +72,41 @@ def tick_problem(tick: int, interval: float, epoch: float, ts: float) -> str | N
 
 def source_time_problem(t: float, ts: float) -> str | None:
     """Why a sample's source time `t` is implausible for a sample recorded at `ts`, or None."""
-    if not math.isfinite(t) or t - ts > SOURCE_LEAD:
-        return "its source time lies more than an hour after the moment it was recorded"
+    if not math.isfinite(t) or t > LATEST_TS or t - ts > SOURCE_LEAD:
+        return "its source time lies more than a year after the moment it was recorded"
     return None
+
+
+# ---------------------------------------------------------------- text from outside, capped like step output
+
+ALERT_VALUE_CHARS = 1_000  # one label or annotation value (step output lines are cut at the same length)
+ALERT_KEY_CHARS = 200
+ALERT_ENTRIES = 64  # labels or annotations kept per alert
+ALERT_CHARS = 16_000  # all labels and annotations of one alert together
+
+
+def cap_text(text: str, limit: int) -> str:
+    """`text` cut at `limit` characters, saying how much was cut."""
+    if len(text) <= limit:
+        return text
+    return text[:limit] + f" … [{len(text) - limit} more characters cut]"
+
+
+def cap_mapping(m: dict[str, str], budget: int = ALERT_CHARS) -> tuple[dict[str, str], int]:
+    """Labels or annotations capped in count, key, value and total size; (the capped map, characters left over).
+
+    A source is outside our control: a 1 MB label must not put a megabyte into the log at every poll.
+    """
+    out: dict[str, str] = {}
+    used = 0
+    for i, (k, v) in enumerate(m.items()):
+        if i >= ALERT_ENTRIES:
+            out["…"] = f"[{len(m) - ALERT_ENTRIES} more entries cut]"
+            break
+        key, value = cap_text(str(k), ALERT_KEY_CHARS), cap_text(str(v), ALERT_VALUE_CHARS)
+        if used + len(key) + len(value) > budget:
+            out["…"] = f"[{len(m) - i} more entries cut: over {budget} characters]"
+            break
+        out[key] = value
+        used += len(key) + len(value)
+    return out, budget - used

@@ -39,7 +39,7 @@ class UnsafePath(OSError):
     """
 
     def __init__(self, path: str | os.PathLike[str], why: str):
-        super().__init__(errno.EPERM, why, os.fspath(path))
+        super().__init__(errno.EPERM, f"{os.fspath(path)}: {why}", os.fspath(path))
         self.why = why
 
     def __str__(self) -> str:
@@ -60,6 +60,8 @@ def open_side(path: str | os.PathLike[str], flags: int, mode: int = DEFAULT_MODE
         fd = os.open(path, flags | _FLAGS, mode & 0o666)
     except OSError as e:
         if e.errno == errno.ELOOP:
+            raise UnsafePath(path, "is a symbolic link; warroom never writes through one (remove it)") from None
+        if e.errno == errno.EEXIST and os.path.islink(path):
             raise UnsafePath(path, "is a symbolic link; warroom never writes through one (remove it)") from None
         if e.errno == errno.EEXIST:
             raise UnsafePath(path, "already exists where warroom creates a new file (remove it)") from None
