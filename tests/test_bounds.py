@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import subprocess
 import sys
 import textwrap
@@ -206,3 +207,49 @@ def test_a_launch_event_with_a_t0_that_is_not_a_number_gets_a_message_not_a_trac
     res = warroom("report", str(path), cwd=tmp_path)
     assert res.returncode == 2 and "Traceback" not in res.stderr, res.stderr
     assert "no usable T-0" in res.stderr
+
+
+# ---------------------------------------------------------------- display
+
+
+async def test_a_value_of_1e308_keeps_every_criterions_actual_and_state_on_screen(tmp_path: Path):
+    from ui_scenario import NOW, ROOT_ACTOR, Clock, demo_launch, screen_text, write_scenario
+
+    from warroom.ui.app import WarroomApp
+
+    path = tmp_path / "launch.jsonl"
+    write_scenario(path, demo_launch())
+    with DecisionLog(path, SYSTEM, clock=lambda: NOW - 1) as log:
+        log.append("sample", {"criterion": "api-p95", "value": 1e308, "t": NOW - 1})
+    app = WarroomApp(demo_launch(), log_path=path, actor=ROOT_ACTOR, clock=Clock(NOW), record=False)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await pilot.pause()
+        lines = screen_text(app).splitlines()
+    # each criterion's table row: the first line that starts with its name (the log panel's lines come later)
+    rows = {name: next(line for line in lines if line.lstrip("│ ").startswith(name)) for name in NAMES}
+    assert "1.0e308ms" in rows["API latency P95"] and "NO-GO" in rows["API latency P95"]
+    for name in NAMES:
+        assert any(level in rows[name] for level in ("GO", "WARN", "UNKNOWN", "STALE")), rows[name]
+
+
+NAMES = ("Crash-free user rate", "API latency P95", "Error rate", "Database CPU")
+
+
+def test_a_report_with_a_value_of_1e308_shows_it_compactly_and_draws_its_chart(tmp_path: Path):
+    from ui_scenario import NOW, demo_launch, write_scenario
+
+    from warroom.report import build_report
+    from warroom.report_html import render_html
+    from warroom.report_md import render_markdown
+
+    path = tmp_path / "launch.jsonl"
+    write_scenario(path, demo_launch())
+    with DecisionLog(path, SYSTEM, clock=lambda: NOW - 1) as log:
+        log.append("sample", {"criterion": "api-p95", "value": 1e308, "t": NOW - 1})
+        log.append("sample", {"criterion": "db-cpu", "value": -1e308, "t": NOW - 1})
+    rep = build_report(path)
+    text = render_markdown(rep)
+    assert "1.0e308ms" in text and "0" * 100 not in text
+    html = render_html(rep)
+    coords = re.findall(r'\s(?:x|y|x1|x2|y1|y2|cx|cy|width|height|points|d)="([^"]*)"', html)
+    assert coords and not [c for c in coords if "nan" in c.lower() or "inf" in c.lower()]

@@ -241,7 +241,7 @@ class WarroomApp(App[int]):
         if self.follower.torn:
             self.notify(
                 f"the log's last line was torn by an interrupted write ({len(self.follower.torn)} bytes); "
-                f"it is set aside in {self.log_path}.torn and every complete event is shown",
+                "every complete event is shown, and the next write moves it to a .torn file and records that",
                 title="Recovered after a crash",
                 severity="warning",
                 timeout=30,
