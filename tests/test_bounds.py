@@ -98,6 +98,9 @@ def test_an_event_from_year_9999_does_not_pin_later_appends_and_is_not_applied(t
     assert any("doubt" in r for r in v.reasons)
     assert any(e.kind == "sample" and "not applied" in e.text for e in st.timeline)  # kept as evidence, shown
     log.close()
+    shown = warroom("log", str(log.path), cwd=tmp_path)
+    assert shown.returncode == 0 and "9999-12-31" in shown.stdout
+    assert "[not applied by the fold: its time is later than 2100-01-01]" in shown.stdout
 
 
 def test_a_host_two_days_ahead_does_not_pin_the_others_and_the_fold_says_time_went_back(tmp_path: Path):

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import orjson
 
+from warroom.bounds import ts_problem
 from warroom.config import ConfigError, load_launch
 from warroom.log import LogCorrupt, event_to_json, iter_events, torn_path, verify
 from warroom.state import actor_label
@@ -124,6 +125,7 @@ def cmd_log(args: argparse.Namespace) -> int:
     if path is None:
         return EXIT_USAGE
     t0: float | None = None
+    first_ts: float | None = None
     bad_t0 = False
     torn: list[bytes] = []
     try:
@@ -142,7 +144,10 @@ def cmd_log(args: argparse.Namespace) -> int:
                 sys.stdout.buffer.write(orjson.dumps(event_to_json(ev)) + b"\n")
                 continue
             rel = f" {format_t_relative(ev.ts - t0)}" if t0 else ""
-            out(f"{ev.seq:>6} {ev.ts_iso}{rel}  {actor_label(ev.actor):<24} {ev.kind:<12} {describe(ev)}")
+            doubt = ts_problem(ev.ts, first_ts)
+            first_ts = ev.ts if first_ts is None and doubt is None else first_ts
+            flag = f"  [not applied by the fold: {doubt}]" if doubt else ""
+            out(f"{ev.seq:>6} {ev.ts_iso}{rel}  {actor_label(ev.actor):<24} {ev.kind:<12} {describe(ev)}{flag}")
     except LogCorrupt as e:
         err(f"{path}: chain broken at {e}; events after it are not shown (run 'warroom verify')")
         return EXIT_NOGO

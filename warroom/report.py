@@ -403,10 +403,10 @@ class _Builder:
         st.apply(ev)
         self.rep.kinds[kind] += 1
         if kind == "torn_recovered":
-            d = ev.data
+            tr = ev.data
             self.rep.torn_recovered.append(
-                f"seq {ev.seq}: {d.get('bytes', '?')} bytes (sha256 {d.get('sha256', '?')}) moved to "
-                f"{d.get('kept_in', 'the .torn file')}"
+                f"seq {ev.seq}: {tr.get('bytes', '?')} bytes (sha256 {tr.get('sha256', '?')}) moved to "
+                f"{tr.get('kept_in', 'the .torn file')}"
             )
         if kind in MARK_KINDS:
             self._entry(ev)
