@@ -332,3 +332,28 @@ def test_a_refusal_names_the_holder_even_before_its_pid_is_written(tmp_path: Pat
     while FileLock(path).holder_pid() is not None and time.monotonic() < deadline:
         time.sleep(0.05)
     assert FileLock(path).holder_pid() is None  # nobody holds it: the stale pid in the file is not believed
+
+
+# ---------------------------------------------------------------- a torn tail's recovery, on the record
+
+
+def test_the_recovery_of_a_torn_tail_is_an_event_the_report_shows(tmp_path: Path):
+    import hashlib
+
+    from ui_scenario import ROOT_ACTOR, demo_launch, write_scenario
+
+    from warroom.report import build_report, to_json
+
+    path = tmp_path / "launch.jsonl"
+    write_scenario(path, demo_launch())
+    torn = b'{"v":1,"seq":999,"ts":"2026-01-01T12:0'
+    with open(path, "ab") as f:
+        f.write(torn)
+    res = warroom("verify", str(path), cwd=tmp_path)
+    assert res.returncode == 0 and "still at the end of the log" in res.stdout  # nothing moved yet
+    with DecisionLog(path, ROOT_ACTOR) as log:
+        log.append("note", {"text": "after the crash"})
+    digest = hashlib.sha256(torn).hexdigest()
+    rep = build_report(path)
+    assert f"{len(torn)} bytes (sha256 {digest})" in rep.integrity
+    assert any(digest in r for r in to_json(rep)["log"]["integrity"]["torn_recovered"])
