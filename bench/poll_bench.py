@@ -19,6 +19,9 @@ network round trip to every answer (default 40 and 100 ms: a bastion talking to
 Prometheus in another network, or queries that take that long).
 
     python3 bench/poll_bench.py [--rounds 8] [--rtt-ms 40,100]
+
+However it is stopped (Ctrl-C, SIGTERM, even kill -9), its Prometheus and proxy end with it and
+its temporary directory goes (tests/servers.py).
 """
 
 from __future__ import annotations
@@ -28,7 +31,6 @@ import asyncio
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -39,6 +41,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))  # the same Prometheus fixtures the tests use
 sys.path.insert(0, str(ROOT))  # this checkout, whatever an editable install points at
 
+import servers  # noqa: E402  (tests/servers.py: the servers it starts end with it, however it ends)
 from promstack import free_port, prom_stack, wait_until  # noqa: E402
 
 from warroom.config import parse_launch  # noqa: E402
@@ -186,13 +189,21 @@ asyncio.run(main())
 """
 
 
-def start_proxy(upstream: int, rtt: float) -> tuple[subprocess.Popen[str], str]:
-    """A TCP proxy in its own process that delays every response by `rtt` (a network round trip)."""
+def start_proxy(upstream: int, rtt: float, tmp: Path) -> tuple[servers.Server, str]:
+    """A TCP proxy in its own process that delays every response by `rtt` (a network round trip).
+
+    It runs in the bench's directory `tmp`, so whoever looks for the bench's processes finds it."""
     port = free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-c", PROXY, str(port), str(upstream), str(rtt)], stdout=subprocess.PIPE, text=True
+    proc = servers.start(
+        [sys.executable, "-c", PROXY, str(port), str(upstream), str(rtt)],
+        name="proxy",
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=tmp,
     )
-    assert proc.stdout is not None and proc.stdout.readline().strip() == "ready"
+    if proc.stdout is None or proc.stdout.readline().strip() != "ready":
+        proc.stop()
+        raise SystemExit("the delaying proxy did not start")
     return proc, f"http://127.0.0.1:{port}"
 
 
@@ -224,9 +235,9 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=8)
     ap.add_argument("--rtt-ms", default="40,100", help="round trips the proxy adds, comma-separated (default 40,100)")
     args = ap.parse_args()
-    with tempfile.TemporaryDirectory(prefix="poll-bench-") as tmp:
+    with servers.temp_dir("poll-bench-") as tmp:
         t = time.monotonic()
-        with prom_stack(Path(tmp), alertmanager=False) as stack:
+        with prom_stack(tmp, alertmanager=False) as stack:
             print(
                 f"Prometheus {stack.prom_url} ready with data in {time.monotonic() - t:.1f}s; "
                 f"{N} criteria, {args.rounds} rounds"
@@ -235,21 +246,18 @@ def main() -> None:
             results = [
                 (
                     "Prometheus on loopback (our per-request overhead dominates)",
-                    asyncio.run(measure(stack.prom_url, stack.prom_url, args.rounds, Path(tmp))),
+                    asyncio.run(measure(stack.prom_url, stack.prom_url, args.rounds, tmp)),
                 )
             ]
             for rtt in [float(x) for x in args.rtt_ms.split(",") if x.strip()]:
-                proxy, url = start_proxy(stack.prometheus.port, rtt / 1000)
-                try:
+                proxy, url = start_proxy(stack.prometheus.port, rtt / 1000, tmp)
+                with proxy:
                     results.append(
                         (
                             f"Prometheus behind a {rtt:g} ms round trip (query time dominates, as in use)",
-                            asyncio.run(measure(url, stack.prom_url, args.rounds, Path(tmp))),
+                            asyncio.run(measure(url, stack.prom_url, args.rounds, tmp)),
                         )
                     )
-                finally:
-                    proxy.kill()
-                    proxy.wait()
         for title, m in results:
             show(title, m)
 

@@ -26,7 +26,6 @@ import os
 import re
 import select
 import shutil
-import signal
 import statistics
 import struct
 import subprocess
@@ -39,9 +38,12 @@ from pathlib import Path
 
 import psutil
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "tests"))  # servers.py: what the bench starts ends with it
+sys.path.insert(0, str(ROOT))
+
+import servers  # noqa: E402
+
 ANSI = re.compile(rb"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|\x1b[P^_][^\x1b]*\x1b\\|\x1b.")
 
 BARE_APP = textwrap.dedent("""
@@ -120,10 +122,10 @@ class PtyProcess:
         self.master, slave = os.openpty()
         _winsize(slave, *size)
         self.start = time.perf_counter()
-        self.proc = subprocess.Popen(
-            argv, stdin=slave, stdout=slave, stderr=slave, env=env, cwd=cwd, start_new_session=True, close_fds=True
-        )
-        os.close(slave)
+        try:  # in a new session, and it ends with the bench however the bench ends
+            self.proc = servers.start(argv, stdin=slave, stdout=slave, stderr=slave, env=env, cwd=cwd)
+        finally:
+            os.close(slave)
         self.chunks: list[tuple[float, int]] = []
         self.text = b""
 
@@ -147,15 +149,7 @@ class PtyProcess:
         return None
 
     def stop(self) -> None:
-        try:
-            os.killpg(self.proc.pid, signal.SIGTERM)
-        except ProcessLookupError:
-            pass
-        try:
-            self.proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            os.killpg(self.proc.pid, signal.SIGKILL)
-            self.proc.wait()
+        self.proc.stop(timeout=5)  # its session's group: SIGTERM, then SIGKILL after 5 s
         os.close(self.master)
 
 
@@ -225,7 +219,7 @@ def main() -> int:
     if not config.exists():
         print(f"{config} not found; using configs/demo.yaml", file=sys.stderr)
         config = ROOT / "configs" / "demo.yaml"
-    work = Path(tempfile.mkdtemp(prefix="ui-bench-"))
+    work = servers.own_dir(Path(tempfile.mkdtemp(prefix="ui-bench-")))  # removed even if the bench is killed
     bare = work / "bare_app.py"
     bare.write_text(BARE_APP)
     try:

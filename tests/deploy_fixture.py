@@ -157,7 +157,12 @@ class Deploy:
     def warroom(self, *args: str) -> subprocess.CompletedProcess[str]:
         """Run the real `warroom` command in a child process (cwd = the deploy root) and wait for it."""
         return subprocess.run(
-            [sys.executable, "-m", "warroom", *args], cwd=self.root, capture_output=True, text=True, timeout=120
+            [sys.executable, "-m", "warroom", *args],
+            cwd=self.root,
+            env=checkout_env(),
+            capture_output=True,
+            text=True,
+            timeout=120,
         )
 
     def spawn(self, *args: str) -> subprocess.Popen[str]:
@@ -165,10 +170,16 @@ class Deploy:
         return subprocess.Popen(
             [sys.executable, "-m", "warroom", *args],
             cwd=self.root,
+            env=checkout_env(),
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
         )
+
+
+def checkout_env() -> dict[str, str]:
+    """The environment with PYTHONPATH at this checkout: the child runs this `warroom`, not an installed one."""
+    return {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
 
 
 @pytest.fixture(name="deploy")

@@ -17,7 +17,6 @@ import http.server
 import math
 import os
 import shutil
-import signal
 import socket
 import subprocess
 import threading
@@ -28,6 +27,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+import servers
 from prometheus_client import CollectorRegistry, Gauge, start_http_server
 
 PROMETHEUS = os.environ.get("WARROOM_PROMETHEUS", "/usr/bin/prometheus")
@@ -110,44 +110,43 @@ class Exporter:
 
 @dataclass
 class Proc:
-    """A server process we started, with its log file for when a test fails."""
+    """A server process we started (tests/servers.py: it ends with us, however we end), with its
+    own directory (config, data, log; removed when it stops) and log file for when a test fails."""
 
     name: str
     argv: list[str]
     port: int
-    log: Path
-    popen: subprocess.Popen[bytes] | None = None
+    dir: Path
+    server: servers.Server | None = None
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
+    @property
+    def log(self) -> Path:
+        return self.dir / f"{self.name}.log"
+
     def start(self) -> None:
         with open(self.log, "ab") as f:
-            self.popen = subprocess.Popen(
-                self.argv, stdout=f, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True
-            )
+            self.server = servers.start(self.argv, name=self.name, dir=self.dir, stdout=f, stderr=subprocess.STDOUT)
         try:
             wait_until(f"{self.name} to be ready on {self.url}", self._ready, timeout=30)
         except AssertionError:
+            log = self.tail()
             self.stop()
-            raise AssertionError(f"{self.name} did not become ready; its log:\n{self.tail()}") from None
+            raise AssertionError(f"{self.name} did not become ready; its log:\n{log}") from None
 
     def _ready(self) -> bool:
-        if self.popen is not None and self.popen.poll() is not None:
-            raise AssertionError(f"{self.name} exited with {self.popen.returncode}:\n{self.tail()}")
+        if self.server is not None and not self.server.alive():
+            raise AssertionError(f"{self.name} exited with {self.server.popen.returncode}:\n{self.tail()}")
         return httpx.get(f"{self.url}/-/ready", timeout=1).status_code == 200
 
     def stop(self) -> None:
-        p, self.popen = self.popen, None
-        if p is None or p.poll() is not None:
-            return
-        p.send_signal(signal.SIGTERM)
-        try:
-            p.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            p.kill()
-            p.wait(timeout=5)
+        """Stop it (SIGTERM, then SIGKILL after 10 s), wait for it, remove its directory."""
+        s, self.server = self.server, None
+        if s is not None:
+            s.stop()
 
     def tail(self, n: int = 30) -> str:
         try:
@@ -197,11 +196,12 @@ class Stack:
 
 
 def start_alertmanager(tmp: Path) -> Proc:
+    """Alertmanager in `tmp` (its own directory: removed when it stops)."""
     binary = require(ALERTMANAGER)
+    (tmp / "am-data").mkdir(parents=True, exist_ok=True)
     cfg = tmp / "alertmanager.yml"
     cfg.write_text("route:\n  receiver: 'null'\n  group_wait: 0s\nreceivers:\n  - name: 'null'\n")
     port = free_port()
-    (tmp / "am-data").mkdir(exist_ok=True)
     p = Proc(
         "alertmanager",
         [
@@ -213,13 +213,14 @@ def start_alertmanager(tmp: Path) -> Proc:
             "--log.level=warn",
         ],
         port,
-        tmp / "alertmanager.log",
+        tmp,
     )
     p.start()
     return p
 
 
 def start_prometheus(tmp: Path, exporter_port: int, am_port: int | None) -> Proc:
+    """Prometheus in `tmp` (its own directory: removed when it stops), scraping the exporter."""
     binary = require(PROMETHEUS)
     tmp.mkdir(parents=True, exist_ok=True)
     (tmp / "rules.yml").write_text(ALERT_RULES)
@@ -247,20 +248,24 @@ def start_prometheus(tmp: Path, exporter_port: int, am_port: int | None) -> Proc
             "--rules.alert.resend-delay=1s",
         ],
         port,
-        tmp / "prometheus.log",
+        tmp,
     )
     p.start()
-    # A fresh Prometheus is ready ~5 s before its first scrape lands: wait for the data, not just /-/ready.
-    wait_until(
-        "the first scrape of the test exporter",
-        lambda: bool(
-            httpx.get(f"{p.url}/api/v1/query", params={"query": 'up{job="exporter"} == 1'}, timeout=2).json()["data"][
-                "result"
-            ]
-        ),
-        timeout=30,
-        every=0.25,
-    )
+    try:
+        # A fresh Prometheus is ready ~5 s before its first scrape lands: wait for the data, not just /-/ready.
+        wait_until(
+            "the first scrape of the test exporter",
+            lambda: bool(
+                httpx.get(f"{p.url}/api/v1/query", params={"query": 'up{job="exporter"} == 1'}, timeout=2).json()[
+                    "data"
+                ]["result"]
+            ),
+            timeout=30,
+            every=0.25,
+        )
+    except BaseException:  # a timeout, Ctrl-C, SIGTERM: the caller never gets `p` to stop
+        p.stop()
+        raise
     return p
 
 
@@ -271,7 +276,7 @@ def prom_stack(tmp: Path, *, alertmanager: bool = True) -> Iterator[Stack]:
     am = None
     prom = None
     try:
-        am = start_alertmanager(tmp) if alertmanager else None
+        am = start_alertmanager(tmp / "am") if alertmanager else None
         prom = start_prometheus(tmp / "prom", exporter.port, am.port if am else None)
         stack = Stack(exporter, prom, am, tmp)
         yield stack

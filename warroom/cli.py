@@ -12,12 +12,11 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-import orjson
-
 from warroom.bounds import ts_problem
 from warroom.config import ConfigError, load_launch
 from warroom.log import LogCorrupt, event_to_json, iter_events, torn_path, verify
 from warroom.state import actor_label
+from warroom.text import clean, json_bytes
 from warroom.units import format_t_relative
 
 EXIT_OK, EXIT_NOGO, EXIT_USAGE, EXIT_ROLLBACK = 0, 1, 2, 3
@@ -104,7 +103,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
     if res.ok:
         out(f"OK: {res.count} events, chain intact{torn}")
         return EXIT_OK
-    out(f"TAMPERED: {path}: {res.problem}; {res.count} events before it are intact{torn}")
+    out(f"TAMPERED: {path}: {clean(res.problem)}; {res.count} events before it are intact{torn}")
     return EXIT_NOGO
 
 
@@ -141,15 +140,16 @@ def cmd_log(args: argparse.Namespace) -> int:
             if args.kind and ev.kind not in args.kind:
                 continue
             if args.json:
-                sys.stdout.buffer.write(orjson.dumps(event_to_json(ev)) + b"\n")
+                sys.stdout.buffer.write(json_bytes(event_to_json(ev)) + b"\n")
                 continue
             rel = f" {format_t_relative(ev.ts - t0)}" if t0 else ""
             doubt = ts_problem(ev.ts, first_ts)
             first_ts = ev.ts if first_ts is None and doubt is None else first_ts
             flag = f"  [not applied by the fold: {doubt}]" if doubt else ""
-            out(f"{ev.seq:>6} {ev.ts_iso}{rel}  {actor_label(ev.actor):<24} {ev.kind:<12} {describe(ev)}{flag}")
+            who, kind = clean(actor_label(ev.actor)), clean(ev.kind)
+            out(f"{ev.seq:>6} {ev.ts_iso}{rel}  {who:<24} {kind:<12} {describe(ev)}{flag}")
     except LogCorrupt as e:
-        err(f"{path}: chain broken at {e}; events after it are not shown (run 'warroom verify')")
+        err(f"{path}: chain broken at {clean(e)}; events after it are not shown (run 'warroom verify')")
         return EXIT_NOGO
     if torn:
         err(
@@ -207,7 +207,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         err(str(e))
         return EXIT_USAGE
     except LogCorrupt as e:
-        err(f"decision log is damaged: {e}\n    hint: run 'warroom verify LOG' to see where")
+        err(f"decision log is damaged: {clean(e)}\n    hint: run 'warroom verify LOG' to see where")
         return EXIT_NOGO
     except KeyboardInterrupt:
         return 130

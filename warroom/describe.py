@@ -1,11 +1,21 @@
-"""One line of plain words for any event, for `warroom log`, the console's log panel and reports."""
+"""One line of plain words for any event, for `warroom log`, the console's log panel and reports.
+
+Everything in an event may come from whoever can append to the shared log, so
+the line is passed through `warroom.text.clean`: safe to print anywhere.
+"""
 
 from __future__ import annotations
 
 from warroom.events import Event
+from warroom.text import clean
 
 
 def describe(ev: Event) -> str:
+    """The event as one safe, capped line of words."""
+    return clean(_words(ev))
+
+
+def _words(ev: Event) -> str:
     d = ev.data
     k = ev.kind
     if k == "launch":
@@ -18,7 +28,7 @@ def describe(ev: Event) -> str:
         return f"{d.get('criterion')} = {d.get('value')}"
     if k == "alert":
         labels = d.get("labels") or {}
-        return f"alert {d.get('status', 'firing')}: {labels.get('alertname', '?')} {labels}"
+        return f"alert {d.get('status', 'firing')}: {labels.get('alertname', '?')} ({_pairs(labels)})"
     if k in ("check", "uncheck"):
         return f"{k}ed item {d.get('item')}"
     if k == "signoff":
@@ -36,7 +46,7 @@ def describe(ev: Event) -> str:
     if k == "rollback":
         phase = d.get("phase")
         extra = {key: d[key] for key in ("index", "name", "exit_code", "status", "reason", "ok") if key in d}
-        return f"rollback {phase} {extra}" if extra else f"rollback {phase}"
+        return f"rollback {phase} ({_pairs(extra)})" if extra else f"rollback {phase}"
     if k == "torn_recovered":
         return (
             f"recovered a torn last line: {d.get('bytes', '?')} bytes (sha256 {d.get('sha256', '?')}) "
@@ -44,4 +54,11 @@ def describe(ev: Event) -> str:
         )
     if k == "recorder":
         return f"recorder {d.get('state')} (pid {d.get('pid', '?')})"
-    return str(d)
+    return _pairs(d)
+
+
+def _pairs(d: object) -> str:
+    """A mapping as `key=value, ...`: values as text, not repr, so the one sanitiser sees the characters."""
+    if not isinstance(d, dict):
+        return str(d)
+    return ", ".join(f"{k}={v}" for k, v in d.items())

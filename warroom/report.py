@@ -14,7 +14,6 @@ and `to_json` below; all of them read only the `Report` built here.
 from __future__ import annotations
 
 import math
-import re
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,16 +32,6 @@ BUCKETS = 240  # chart resolution per criterion
 _NOGO, _UNKNOWN = RANK[Level.NOGO], RANK[Level.UNKNOWN]
 MAX_ROWS = 5000  # timeline entries / alerts kept; the rest are counted
 PERIODS = {"hourly": 3600.0, "daily": 86400.0, "weekly": 604800.0}
-
-_ANSI = re.compile(r"\x1b(\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(\x07|\x1b\\)?|[@-Z\\-_])")
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
-
-
-def plain(text: object) -> str:
-    """Untrusted text as one plain line: terminal escape sequences and control characters removed."""
-    s = _ANSI.sub("", str(text))
-    return _CONTROL.sub(" ", s)
-
 
 # ====================================================================== the report's data
 

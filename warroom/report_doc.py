@@ -10,7 +10,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from warroom.report import Chart, Report, Row, alert_duration, metric_summary, period_rows, plain
+from warroom.report import Chart, Report, Row, alert_duration, metric_summary, period_rows
+from warroom.text import clean
 from warroom.units import format_duration, format_t_relative
 
 
@@ -261,7 +262,7 @@ def build_document(rep: Report, charts: bool = True) -> Document:
             if s.output:
                 doc.blocks.append(
                     Code(
-                        f"Output of step {i} (last {min(20, len(s.output))} lines):", [plain(x) for x in s.output[-20:]]
+                        f"Output of step {i} (last {min(20, len(s.output))} lines):", [clean(x) for x in s.output[-20:]]
                     )
                 )
 

@@ -1,16 +1,17 @@
 """The post-launch report as one self-contained HTML file: inline CSS, inline SVG charts, no JavaScript.
 
-All text is escaped with `html.escape` after control characters and terminal
-escapes are removed; nothing logged or configured is ever spliced in as markup.
+All text goes through `warroom.text.clean` (escapes, controls, bidi and
+zero-width characters, length cap), then `html.escape`; nothing logged or configured is ever spliced in as markup.
 """
 
 from __future__ import annotations
 
 import html
 
-from warroom.report import Report, plain
+from warroom.report import Report
 from warroom.report_doc import Bullets, Cell, ChartBlock, Code, Heading, Paragraph, Table, build_document
 from warroom.report_svg import chart_svg
+from warroom.text import clean
 
 CSS = """
 body{font:14px/1.45 system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2em auto;max-width:1100px;
@@ -43,7 +44,7 @@ STATUS_WORDS = {"GO", "WARN", "NO-GO", "ROLLBACK", "UNKNOWN", "MET", "MISSED", "
 
 def h(text: object) -> str:
     """Untrusted text, safe in HTML element content and quoted attributes."""
-    return html.escape(plain(text), quote=True)
+    return html.escape(clean(text), quote=True)
 
 
 def _runs(cell: Cell) -> str:
@@ -88,7 +89,8 @@ def render_html(rep: Report) -> str:
             body = "".join("<tr>" + "".join(_td(c) for c in row) + "</tr>" for row in b.rows)
             out.append(f"<table{cls}>{head}<tbody>{body}</tbody></table>")
         elif isinstance(b, Code):
-            out.append(f"<p>{h(b.caption)}</p><pre>{h(chr(10).join(b.lines)).replace('&#x27;', chr(39))}</pre>")
+            lines = "\n".join(h(x).replace("&#x27;", "'") for x in b.lines)
+            out.append(f"<p>{h(b.caption)}</p><pre>{lines}</pre>")
         elif isinstance(b, ChartBlock):
             out.append(chart_svg(rep, b.chart, h))
     out.append("</body></html>")

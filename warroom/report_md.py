@@ -1,7 +1,7 @@
 """The post-launch report as Markdown that pastes cleanly into a post-mortem.
 
-Every piece of logged or configured text goes through `md()`: control
-characters and terminal escapes are dropped and Markdown/HTML punctuation is
+Every piece of logged or configured text goes through `md()`: `warroom.text.clean`
+(escapes, controls, bidi and zero-width characters, length cap), then Markdown/HTML punctuation is
 backslash-escaped, so an alert label can neither break a table nor inject
 markup. Command output goes in a fenced block longer than any backtick run in it.
 Charts are left to the HTML report.
@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 
-from warroom.report import Report, plain
+from warroom.report import Report
 from warroom.report_doc import (
     Bullets,
     Cell,
@@ -25,13 +25,14 @@ from warroom.report_doc import (
     backtick_fence,
     build_document,
 )
+from warroom.text import clean
 
 _MD_SPECIAL = re.compile(r"([\\`*_\[\]<>|#~&])")
 
 
 def md(text: object) -> str:
     """Untrusted text, safe inside a Markdown paragraph or table cell."""
-    return _MD_SPECIAL.sub(r"\\\1", plain(text))
+    return _MD_SPECIAL.sub(r"\\\1", clean(text))
 
 
 def _runs(parts: Cell) -> str:
@@ -62,7 +63,7 @@ def render_doc(doc: Document) -> str:
             out += ["| " + " | ".join(_runs(c) for c in row) + " |" for row in b.rows]
             out.append("")
         elif isinstance(b, Code):
-            text = "\n".join(plain(x) for x in b.lines)
+            text = "\n".join(clean(x) for x in b.lines)
             fence = backtick_fence(text)
             out += [md(b.caption), "", fence + "text", text, fence, ""]
         elif isinstance(b, ChartBlock):

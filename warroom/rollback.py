@@ -21,6 +21,15 @@ run is in flight. Finding it when taking the lock means the previous runner
 died mid-run: if the step it was running still lives (steps run in their own
 session, so they outlive a dropped SSH console), a new rollback is refused
 until that step ends; otherwise the dead run is recorded as failed first.
+
+Every started run ends with a recorded outcome. Nothing but the log can stop
+a run half-way: a display that fails (a closed stdout) is ignored. When the log
+itself cannot be written (disk full, file too large), the step in flight is
+seen to its end, nothing more is run (an unrecorded step is not run), and the
+runner records what it can; if even the `finished` cannot be written, it leaves
+the marker (with why) and the next process on this log (a console, `check`,
+another rollback) records the run as interrupted. A marker whose run already
+has its `finished` (the runner died just after writing it) is only removed.
 """
 
 from __future__ import annotations
@@ -38,12 +47,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from warroom import reaper
 from warroom.config import Launch, RollbackStep
 from warroom.events import Actor, Event
-from warroom.log import DecisionLog, FileLock, Follower
+from warroom.log import DecisionLog, FileLock, Follower, LogCorrupt, iter_events
 from warroom.paths import side_path
 from warroom.rules import Level
-from warroom.sidefiles import UnsafePath, create_side, file_mode, read_side, rewrite_side
+from warroom.sidefiles import UnsafePath, create_side, file_mode, open_side, read_side, rewrite_side
 from warroom.state import LaunchState, criterion_view
 from warroom.units import format_duration
 
@@ -58,6 +68,14 @@ SHELL = "/bin/sh"
 
 OutputHook = Callable[[int | None, list[str]], None]  # step index (None for verify), new lines
 EventHook = Callable[[Event], None]
+
+
+class RecordFailed(Exception):
+    """A rollback stage could not be appended to the decision log (disk full, file too large, I/O error)."""
+
+    def __init__(self, what: str, cause: BaseException | str):
+        why = cause if isinstance(cause, str) else _why(cause)
+        super().__init__(f"writing {what}: {why}")
 
 
 def lock_path(log_path: str | Path) -> Path:
@@ -193,6 +211,8 @@ class CommandResult:
     exit_code: int | None
     duration: float
     detail: str = ""
+    unrecorded: int = 0  # output lines that could not be written to the log
+    record_error: str = ""  # why (the first failed write), "" if every line was written
 
 
 # ---------------------------------------------------------------- process groups
@@ -265,22 +285,40 @@ async def run_command(
     on_spawn: Callable[[int], None] | None = None,
     kill_grace: float = KILL_GRACE,
 ) -> CommandResult:
-    """Run one command without a shell in a new session; stream its output to `emit` in batches."""
+    """Run one command without a shell in a new session; stream its output to `emit` in batches.
+
+    Neither hook can stop the command half-way: a failing `live` (a display)
+    is ignored, and after a failing `emit` (the log cannot be written) the
+    output is drained and counted, not written, so the command still runs to
+    its end and its exit status is known. Whatever it started is stopped with
+    it, in its group or not (see `warroom.reaper`).
+    """
     start = time.monotonic()
     out = _Output()
     last_flush = start
+    lost = 0
+    record_error = ""
 
     def flush(force: bool = False) -> None:
-        nonlocal last_flush
+        nonlocal last_flush, lost, record_error
         if live is not None and out.fresh:
-            live(out.fresh)
+            with contextlib.suppress(Exception):  # the display only; the log is the record
+                live(out.fresh)
         out.fresh = []
         if out.pending and (force or len(out.pending) >= FLUSH_LINES or time.monotonic() - last_flush >= FLUSH_EVERY):
-            cut = {"lines": out.cut_lines, "chars": out.cut_chars} if out.cut_lines else None
-            emit(out.pending, cut)
-            out.pending = []
+            batch, out.pending = out.pending, []
             last_flush = time.monotonic()
+            if record_error:
+                lost += len(batch)
+                return
+            cut = {"lines": out.cut_lines, "chars": out.cut_chars} if out.cut_lines else None
+            try:
+                emit(batch, cut)
+            except Exception as e:  # whatever it is, the command must still be seen to its end
+                record_error = _why(e)
+                lost += len(batch)
 
+    before = reaper.children()
     try:
         proc = await asyncio.create_subprocess_exec(
             *argv,
@@ -292,17 +330,51 @@ async def run_command(
             start_new_session=True,
         )
     except (OSError, ValueError) as e:
-        why = getattr(e, "strerror", None) or str(e)
-        detail = f"could not start {argv[0] if argv else '(empty argv)'}: {why}"
+        detail = f"could not start {argv[0] if argv else '(empty argv)'}: {_why(e)}"
         out.add(f"[warroom] {detail}")
         flush(force=True)
-        return CommandResult("failed", None, time.monotonic() - start, detail)
+        return CommandResult("failed", None, time.monotonic() - start, detail, lost, record_error)
 
     pgid = proc.pid
-    if on_spawn is not None:
-        on_spawn(pgid)
-    assert proc.stdout is not None
+    reaper.track(pgid)
+    try:
+        if on_spawn is not None:
+            with contextlib.suppress(Exception):
+                on_spawn(pgid)
+        assert proc.stdout is not None
+        status, detail = await _supervise(proc, out, flush, start, timeout, kill_grace, before)
+    finally:
+        reaper.untrack(pgid)
+        with contextlib.suppress(Exception):  # its pipe and transport now, not when the loop is gone
+            transport = getattr(proc, "_transport", None)
+            if transport is not None:
+                transport.close()
+        out.finish()
+        flush(force=True)
+    code = proc.returncode
+    if not status:
+        status = "ok" if code == 0 else "failed"
+        detail = "" if code == 0 else _exit_text(code)
+    return CommandResult(status, code, time.monotonic() - start, detail, lost, record_error)
+
+
+def _why(e: BaseException) -> str:
+    return getattr(e, "strerror", None) or str(e) or type(e).__name__
+
+
+async def _supervise(
+    proc: asyncio.subprocess.Process,
+    out: _Output,
+    flush: Callable[..., None],
+    start: float,
+    timeout: float,
+    kill_grace: float,
+    before: set[int],
+) -> tuple[str, str]:
+    """Read the output, wait for the exit or the timeout, stop what is left; (status if timed out, detail)."""
+    pgid = proc.pid
     stream = proc.stdout
+    assert stream is not None
 
     async def pump() -> None:
         while chunk := await stream.read(1 << 16):
@@ -313,7 +385,8 @@ async def run_command(
     waiter = asyncio.create_task(proc.wait())
     status, detail = "", ""
     try:
-        while not waiter.done():
+        # The exit status, not wait(): that also waits for the output pipe, which a process left behind holds open.
+        while proc.returncode is None:
             left = start + timeout - time.monotonic()
             if left <= 0:
                 status = "timeout"
@@ -325,28 +398,35 @@ async def run_command(
             out.add(f"[warroom] {detail}; stopping its process group {pgid} (SIGTERM, SIGKILL after {kill_grace:g}s)")
             if not await stop_group(pgid, kill_grace):
                 out.add(f"[warroom] some processes of group {pgid} could not be stopped")
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(asyncio.shield(waiter), 2.0)
+            deadline = time.monotonic() + 2.0
+            while proc.returncode is None and time.monotonic() < deadline:
+                await asyncio.wait({waiter}, timeout=POLL)
         elif left_over := group_members(pgid):
             out.add(f"[warroom] the command left {len(left_over)} process(es) running in its group; stopping them")
             await stop_group(pgid, kill_grace)
+        if reaper.escaped(pgid, before):
+            found, alive = await reaper.stop(pgid, before, kill_grace)
+            out.add(
+                f"[warroom] the command left {found} process(es) running outside its group; "
+                + (f"{alive} could not be stopped" if alive else "stopped them")
+            )
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(asyncio.shield(reader), 2.0)
+        reaper.reap(before)  # orphans of the step that ended by themselves: no zombie left behind
     except asyncio.CancelledError:
         _signal_group(pgid, signal.SIGKILL)
+        for pid in reaper.escaped(pgid, before):
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(pid, signal.SIGKILL)
         out.add("[warroom] cancelled; process group killed")
         raise
     finally:
         for t in (reader, waiter):
             if not t.done():
                 t.cancel()
-        out.finish()
-        flush(force=True)
-    code = proc.returncode
-    if not status:
-        status = "ok" if code == 0 else "failed"
-        detail = "" if code == 0 else _exit_text(code)
-    return CommandResult(status, code, time.monotonic() - start, detail)
+        if reader.done() and not reader.cancelled():
+            reader.exception()  # retrieved: a failing read is not a "never retrieved" traceback at exit
+    return status, detail
 
 
 # ---------------------------------------------------------------- the runner
@@ -386,6 +466,11 @@ class RollbackRunner:
         self.on_event = on_event
         self.kill_grace = kill_grace
         self.running = False
+        self.record_error = ""  # the first decision-log write that failed in the last run, "" if none did
+        self.ended = False  # the last run's outcome (`finished`) is in the log
+        self._step_ended: set[int] = set()  # steps whose step_finished is in the log
+        self._results: dict[int, CommandResult] = {}  # steps that ran, recorded or not
+        self._started = False  # the last run's `started` is in the log
 
     # -------------------------------------------------------------- guarding
 
@@ -415,9 +500,22 @@ class RollbackRunner:
         return None
 
     def _append(self, data: dict[str, Any]) -> Event:
-        ev = self.log.append("rollback", data, actor=self.actor)
+        """Record one stage; RecordFailed if the log cannot be written (the caller decides what is safe)."""
+        try:
+            ev = self.log.append("rollback", data, actor=self.actor)
+        except (OSError, LogCorrupt) as e:
+            err = RecordFailed(str(data.get("phase")), e)
+            self.record_error = self.record_error or str(err)
+            raise err from e
+        if data.get("phase") == "started":
+            self._started = True
+        elif data.get("phase") == "step_finished":
+            self._step_ended.add(int(data["index"]))
+        elif data.get("phase") == "finished":
+            self.ended = True
         if self.on_event is not None:
-            self.on_event(ev)
+            with contextlib.suppress(Exception):  # a display (even a closed stdout) never stops a rollback
+                self.on_event(ev)
         return ev
 
     # -------------------------------------------------------------- running
@@ -431,7 +529,24 @@ class RollbackRunner:
         roles: list[str] | None = None,
         observer: bool = False,
     ) -> bool:
-        """Request, check, lock and run the procedure; True only if every step (and verify) passed."""
+        """Request, check, lock and run the procedure; True only if every step (and verify) passed.
+
+        It does not raise for a log that cannot be written: it stops safely and
+        returns False with `record_error` set. If even the outcome could not be
+        recorded (`ended` is False after a start), the running marker is left
+        in place, and the next process on this log records the run as
+        interrupted (`recover_interrupted`).
+        """
+        self.record_error, self.ended = "", False
+        self._step_ended, self._results, self._started = set(), {}, False
+        try:
+            return await self._run(reason, automatic, triggering, roles, observer)
+        except RecordFailed:
+            return False
+
+    async def _run(
+        self, reason: str, automatic: bool, triggering: dict | None, roles: list[str] | None, observer: bool
+    ) -> bool:
         roles = actor_roles(self.launch, self.actor) if roles is None else _ids(roles)
         req: dict[str, Any] = {
             "phase": "requested",
@@ -485,14 +600,19 @@ class RollbackRunner:
             recover_interrupted(self.log, self.actor, lock_held=True)
             marker = running_marker(self.log.path)
             try:
-                create_side(marker, f"{os.getpid()} 0\n", file_mode(self.log.path))
-            except UnsafePath as e:
-                self._append({"phase": "refused", "reason": f"cannot write the running marker: {e}"})
+                _write_marker(marker, os.getpid(), 0, new_with_mode=file_mode(self.log.path))
+            except OSError as e:
+                why = f"cannot create the running marker {marker} ({_why(e)}), so a crash could go unrecorded"
+                self._append({"phase": "refused", "reason": why})
                 return False
             try:
-                return await self._procedure(reason, automatic, triggering)
+                with reaper.subreaper():  # descendants that leave a step's group come back to us, to be stopped
+                    return await self._procedure(reason, automatic, triggering)
             finally:
-                marker.unlink(missing_ok=True)
+                if self.ended:
+                    marker.unlink(missing_ok=True)
+                else:  # the next process records this run from the marker; say why it was left
+                    _note_marker(marker, f"could not record the outcome: {self.record_error}")
         finally:
             self.running = False
             lock.release()
@@ -510,69 +630,86 @@ class RollbackRunner:
         }
         if triggering is not None:
             started["triggering"] = triggering
-        self._append(started)
         ok, why = True, ""
         try:
+            self._append(started)
             for i, step in enumerate(steps):
                 if self.dry_run:
-                    self._append(
-                        {
-                            "phase": "step_finished",
-                            "index": i,
-                            "name": step.name,
-                            "status": "skipped",
-                            "exit_code": None,
-                            "duration": 0.0,
-                            "detail": "skipped (dry run)",
-                        }
-                    )
+                    self._skip(i, "skipped (dry run)")
                     continue
                 res = await self._step(i, step)
+                if res.record_error:  # the step ran to its end, but its record is incomplete: run nothing more
+                    raise RecordFailed(f"output of step {i + 1}", res.record_error)
                 if res.status != "ok":
                     ok = False
                     why = f"step {i + 1} '{step.name}' {res.status}: {res.detail}"
                     for j in range(i + 1, len(steps)):
-                        self._append(
-                            {
-                                "phase": "step_finished",
-                                "index": j,
-                                "name": steps[j].name,
-                                "status": "skipped",
-                                "exit_code": None,
-                                "duration": 0.0,
-                                "detail": "not run: an earlier step failed",
-                            }
-                        )
+                        self._skip(j, "not run: an earlier step failed")
                     break
             if ok:
                 ok, why = await self._verify()
+            if ok and self.dry_run:
+                why = "dry run: nothing was executed"
+            self._append({"phase": "finished", "ok": ok, "reason": why, "dry_run": self.dry_run})
+            return ok
+        except RecordFailed:
+            self._close_after_record_failure()
+            return False
         except asyncio.CancelledError:
-            self._append(
-                {
-                    "phase": "finished",
-                    "ok": False,
-                    "reason": "cancelled: the console running it stopped",
-                    "dry_run": self.dry_run,
-                }
-            )
+            self._try_finish("cancelled: the console running it stopped")
             raise
         except Exception as e:  # a bug here must still close the record and release the lock
-            self._append(
-                {
-                    "phase": "finished",
-                    "ok": False,
-                    "reason": f"internal error: {type(e).__name__}: {e}",
-                    "dry_run": self.dry_run,
-                }
-            )
+            self._try_finish(f"internal error: {type(e).__name__}: {e}")
             return False
-        if ok and self.dry_run:
-            why = "dry run: nothing was executed"
-        self._append({"phase": "finished", "ok": ok, "reason": why, "dry_run": self.dry_run})
-        return ok
+
+    def _skip(self, i: int, detail: str) -> None:
+        step = self.launch.rollback.steps[i]
+        self._append(
+            {
+                "phase": "step_finished",
+                "index": i,
+                "name": step.name,
+                "status": "skipped",
+                "exit_code": None,
+                "duration": 0.0,
+                "detail": detail,
+            }
+        )
+
+    def _try_finish(self, why: str, **extra: Any) -> bool:
+        """Record the outcome as failed if the log lets us; False if it does not (the marker then stays)."""
+        if self.ended:
+            return True
+        data = {"phase": "finished", "ok": False, "reason": why, "dry_run": self.dry_run, **extra}
+        with contextlib.suppress(RecordFailed):
+            self._append(data)
+        return self.ended
+
+    def _close_after_record_failure(self) -> None:
+        """The log failed a write: end every step and the run in the record, as far as the log lets us now."""
+        if not self._started:  # nothing ran; a `finished` or step records without their `started` would be misread
+            why = f"the decision log could not record the start ({self.record_error}); nothing was run"
+            with contextlib.suppress(RecordFailed):
+                self._append({"phase": "refused", "reason": why, "record_error": self.record_error})
+                self.ended = True  # the request's outcome is in the log: there is no run to recover
+            return
+        try:
+            for i, step in enumerate(self.launch.rollback.steps):
+                if i in self._step_ended:
+                    continue
+                res = self._results.get(i)
+                if res is None:
+                    self._skip(i, "not run: the decision log could not be written")
+                else:
+                    self._append(self._step_finished(i, step, res))
+        except RecordFailed:
+            return
+        why = f"the decision log could not be written ({self.record_error}); nothing more was run"
+        self._try_finish(why, record_error=self.record_error)
 
     def _note_group(self, pgid: int) -> None:
-        rewrite_side(running_marker(self.log.path), f"{os.getpid()} {pgid}\n")
+        with contextlib.suppress(OSError):  # the marker's existence is what matters; the group only helps
+            _write_marker(running_marker(self.log.path), os.getpid(), pgid)
 
     def _live(self, index: int | None) -> Callable[[list[str]], None] | None:
         hook = self.on_output
@@ -610,19 +747,26 @@ class RollbackRunner:
             on_spawn=self._note_group,
             kill_grace=self.kill_grace,
         )
+        self._results[i] = res
         self._note_group(0)  # no step running now
-        self._append(
-            {
-                "phase": "step_finished",
-                "index": i,
-                "name": step.name,
-                "exit_code": res.exit_code,
-                "status": res.status,
-                "duration": round(res.duration, 3),
-                "detail": res.detail,
-            }
-        )
+        self._append(self._step_finished(i, step, res))
         return res
+
+    @staticmethod
+    def _step_finished(i: int, step: RollbackStep, res: CommandResult) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "phase": "step_finished",
+            "index": i,
+            "name": step.name,
+            "exit_code": res.exit_code,
+            "status": res.status,
+            "duration": round(res.duration, 3),
+            "detail": res.detail,
+        }
+        if res.record_error:
+            data["unrecorded_lines"] = res.unrecorded
+            data["record_error"] = res.record_error
+        return data
 
     async def _verify(self) -> tuple[bool, str]:
         v = self.launch.rollback.verify
@@ -651,16 +795,17 @@ class RollbackRunner:
             )
             ok = res.status == "ok"
             detail = f"{what}: " + ("exit 0" if ok else res.detail)
-            self._append(
-                {
-                    "phase": "verify",
-                    "status": "passed" if ok else "failed",
-                    "kind": kind,
-                    "exit_code": res.exit_code,
-                    "duration": round(res.duration, 3),
-                    "detail": detail,
-                }
-            )
+            data: dict[str, Any] = {
+                "phase": "verify",
+                "status": "passed" if ok else "failed",
+                "kind": kind,
+                "exit_code": res.exit_code,
+                "duration": round(res.duration, 3),
+                "detail": detail,
+            }
+            if res.record_error:
+                data |= {"unrecorded_lines": res.unrecorded, "record_error": res.record_error}
+            self._append(data)
         else:
             ok, detail, took = await self._verify_criterion(str(v.criterion), v.within)
             self._append(
@@ -700,44 +845,95 @@ class RollbackRunner:
             await asyncio.sleep(0.5)
 
 
-def _read_marker(path: Path) -> tuple[int | None, int | None]:
+def _write_marker(path: Path, pid: int, pgid: int, *, new_with_mode: int | None = None) -> None:
+    """`<runner pid> <step process group or 0>`: what the next process needs to record the run.
+
+    Created new (O_EXCL, the log's mode) or rewritten in place, never through a symlink (sidefiles.py).
+    """
+    if new_with_mode is not None:
+        create_side(path, f"{pid} {pgid}\n", new_with_mode)
+    else:
+        rewrite_side(path, f"{pid} {pgid}\n")
+
+
+def _note_marker(path: Path, note: str) -> None:
+    """Add why the marker was left (appended: a failing write cannot lose the pid already there)."""
+    with contextlib.suppress(OSError):
+        fd = open_side(path, os.O_WRONLY | os.O_APPEND)
+        try:
+            os.write(fd, (" ".join(note.split()) + "\n").encode())
+        finally:
+            os.close(fd)
+
+
+def _read_marker(path: Path) -> tuple[int | None, int | None, str]:
     try:
-        parts = (read_side(path) or "").split()
-        return int(parts[0]), (int(parts[1]) or None) if len(parts) > 1 else None
+        parts = (read_side(path) or "").split(maxsplit=2)
+        pgid = (int(parts[1]) or None) if len(parts) > 1 else None
+        return int(parts[0]), pgid, parts[2].strip() if len(parts) > 2 else ""
     except (OSError, ValueError, IndexError):
-        return None, None
+        return None, None, ""
 
 
 def orphaned_step(log_path: str | Path) -> int | None:
     """The process group of a step left running by a dead runner, if it is still alive."""
-    _pid, pgid = _read_marker(running_marker(log_path))
+    _pid, pgid, _note = _read_marker(running_marker(log_path))
     return pgid if pgid is not None and group_members(pgid) else None
 
 
+def run_left_open(log_path: str | Path) -> bool:
+    """True if the log's last rollback run has a `started` and no `finished` (the fold shows it "running")."""
+    open_run = False
+    try:
+        for ev in iter_events(log_path):
+            if ev.kind == "rollback":
+                phase = ev.data.get("phase")
+                if phase == "started":
+                    open_run = True
+                elif phase == "finished":
+                    open_run = False
+    except (OSError, LogCorrupt):
+        return True  # cannot tell: recording the end of a run that already ended is the lesser harm
+    return open_run
+
+
 def recover_interrupted(log: DecisionLog, actor: Actor, *, lock_held: bool = False) -> bool:
-    """If a previous runner died mid-run (marker left, lock free, its step gone), record that rollback as failed."""
+    """If a previous run ended without its outcome in the log, record it as failed (interrupted); True if done.
+
+    That run's runner left the marker: it died mid-run, or it could not write
+    the log. Nothing is recorded while the lock is held (it still runs), while
+    a step it started still lives, or when the log already has the run's end
+    (the runner died between writing it and removing the marker). A log that
+    cannot be written now keeps the marker for the next try; this never raises.
+    """
     marker = running_marker(log.path)
     if not marker.exists() or marker.is_symlink():
         return False  # no marker; or one planted as a symlink, which run() refuses to write through
     lock = None
     if not lock_held:
         lock = FileLock(lock_path(log.path), file_mode(log.path))
-        if not lock.try_acquire():
-            return False  # it is still running somewhere
+        try:
+            if not lock.try_acquire():
+                return False  # it is still running somewhere
+        except OSError:
+            return False
     try:
         if not marker.exists() or orphaned_step(log.path) is not None:
             return False
-        pid, _pgid = _read_marker(marker)
-        log.append(
-            "rollback",
-            {
-                "phase": "finished",
-                "ok": False,
-                "interrupted": True,
-                "reason": f"interrupted: the process running it (pid {pid or '?'}) died before finishing",
-            },
-            actor=actor,
-        )
+        pid, _pgid, note = _read_marker(marker)
+        if not run_left_open(log.path):
+            marker.unlink(missing_ok=True)  # a stale marker: that run's end is recorded
+            return False
+        who = f"the process running it (pid {pid or '?'})"
+        why = f"{who} {note}" if note else f"{who} died before finishing"
+        try:
+            log.append(
+                "rollback",
+                {"phase": "finished", "ok": False, "interrupted": True, "reason": f"interrupted: {why}"},
+                actor=actor,
+            )
+        except (OSError, LogCorrupt):
+            return False  # still cannot write: the marker stays for the next process
         marker.unlink(missing_ok=True)
         return True
     finally:

@@ -98,7 +98,7 @@ class StepRun:
     started: float | None = None
     finished: float | None = None
     exit_code: int | None = None
-    status: str = "pending"  # pending, running, ok, failed, timeout, skipped
+    status: str = "pending"  # pending, running, ok, failed, timeout, skipped, interrupted
     output: list[str] = field(default_factory=list)
     duration: float | None = None  # as measured by the runner (monotonic clock)
     detail: str = ""  # why it failed / was skipped
@@ -445,6 +445,11 @@ class LaunchState:
         elif phase == "finished":
             rb.status = "succeeded" if d.get("ok") else "failed"
             rb.finished = t
+            for step in rb.steps:  # a run that ended has nothing running: what had no end recorded was cut off
+                if step.status == "running":
+                    step.status, step.finished, step.detail = "interrupted", t, "no outcome recorded"
+            if rb.verify == "running":
+                rb.verify = "interrupted"
             rb.outcome = str(d.get("reason", ""))
             rb.history.append({"at": t, "status": rb.status, "by": rb.by, "reason": d.get("reason", "")})
             self._say(ev, f"rollback {rb.status}" + (f": {d['reason']}" if d.get("reason") else ""))

@@ -17,17 +17,16 @@ import time
 from pathlib import Path
 from typing import Any
 
-import orjson
-
 from warroom.cli import EXIT_NOGO, EXIT_OK, EXIT_ROLLBACK, EXIT_USAGE, command, err, out
 from warroom.config import ConfigError, ConfigProblem, Launch, load_launch
 from warroom.events import current_actor
 from warroom.launchlog import bind, first_launch_event
 from warroom.log import DecisionLog, Follower
 from warroom.recorder import Recorder, effective_interval
+from warroom.rollback import recover_interrupted
 from warroom.rules import Level
 from warroom.state import CriterionView, LaunchState, Verdict, view
-from warroom.text import clean
+from warroom.text import clean, json_bytes
 
 REPRINT = 60.0  # --watch prints when a state changes, and the values at least this often
 EXIT_FOR = {"GO": EXIT_OK, "NO-GO": EXIT_NOGO, "PENDING": EXIT_NOGO, "ROLLBACK": EXIT_ROLLBACK}
@@ -58,6 +57,7 @@ def cmd_check(args: argparse.Namespace) -> int:
         try:
             with DecisionLog(path, current_actor()) as log:
                 launch, _ = bind(log, launch, text, args.config)
+                recover_interrupted(log, log.actor)  # a rollback that ended unrecorded: its outcome, not "in progress"
                 first = first_launch_event(path)
                 epoch = first.ts if first is not None else time.time()
                 return asyncio.run(_run(launch, log, epoch, args))
@@ -144,7 +144,7 @@ def _status(v: Verdict, args: argparse.Namespace) -> tuple[str, list[str]]:
 def _report(v: Verdict, args: argparse.Namespace, note: str, title: str = "") -> int:
     status, reasons = _status(v, args)
     if args.json:
-        sys.stdout.buffer.write(orjson.dumps(_as_json(v, status, reasons, note)) + b"\n")
+        sys.stdout.buffer.write(json_bytes(_as_json(v, status, reasons, note)) + b"\n")
     else:
         out(render_table(v, status, reasons, note, title))
     return EXIT_FOR[status]

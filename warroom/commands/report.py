@@ -8,10 +8,9 @@ import sys
 import tempfile
 from pathlib import Path
 
-import orjson
-
 from warroom.cli import EXIT_NOGO, EXIT_OK, EXIT_USAGE, command, err, log_file
 from warroom.report import build_report, to_json
+from warroom.text import clean, json_bytes
 
 FORMATS = ("md", "html", "json")
 _BY_SUFFIX = {".md": "md", ".markdown": "md", ".html": "html", ".htm": "html", ".json": "json"}
@@ -31,7 +30,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     fmt = args.format or (_BY_SUFFIX.get(Path(args.output).suffix.lower(), "md") if args.output else "md")
     rep = build_report(path)
     if fmt == "json":
-        data = orjson.dumps(to_json(rep), option=orjson.OPT_INDENT_2) + b"\n"
+        data = json_bytes(to_json(rep), indent=True) + b"\n"
     elif fmt == "html":
         from warroom.report_html import render_html
 
@@ -46,12 +45,12 @@ def cmd_report(args: argparse.Namespace) -> int:
         except OSError as e:
             err(f"{args.output}: cannot write the report: {e.strerror or e}")
             return EXIT_USAGE
-        err(f"{args.output}: {fmt} report on {rep.events:,} events; {rep.integrity}")
+        err(f"{args.output}: {fmt} report on {rep.events:,} events; {clean(rep.integrity)}")
     else:
         sys.stdout.buffer.write(data)
         sys.stdout.flush()
     if not rep.integrity_ok:
-        err(f"{path}: {rep.integrity}")
+        err(f"{path}: {clean(rep.integrity)}")
         return EXIT_NOGO
     return EXIT_OK
 

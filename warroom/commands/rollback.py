@@ -8,7 +8,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import os
 import shlex
+import sys
+from functools import partial
 from pathlib import Path
 
 from warroom.cli import EXIT_NOGO, EXIT_OK, EXIT_USAGE, command, err, out
@@ -16,7 +20,8 @@ from warroom.config import load_launch
 from warroom.events import Event, current_actor
 from warroom.launchlog import bind
 from warroom.log import DecisionLog
-from warroom.rollback import RollbackRunner, plan_text
+from warroom.rollback import RollbackRunner, plan_text, running_marker
+from warroom.text import clean
 
 
 def _args(p: argparse.ArgumentParser) -> None:
@@ -35,43 +40,80 @@ def _args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--reason", default="manual rollback from the command line", help="why (goes into the log)")
 
 
-def _safe(text: object) -> str:
-    from warroom.text import clean  # one sanitiser for every place untrusted text is shown
+class _Stdout:
+    """Prints the run as it goes; a closed stdout (`| head -3`) ends the printing, never the rollback.
 
-    return clean(text)
+    The log is the record: once a write to stdout fails (EPIPE), the rest of
+    the display goes to /dev/null, so neither this run nor the flush at exit
+    raises, and the rollback runs to its recorded end.
+    """
+
+    closed = False
+
+    def say(self, text: str) -> None:
+        if self.closed:
+            return
+        try:
+            out(text)
+        except (OSError, ValueError):
+            self.close()
+
+    def flush(self) -> None:
+        if self.closed:
+            return
+        try:
+            sys.stdout.flush()
+        except (OSError, ValueError):
+            self.close()
+
+    def close(self) -> None:
+        self.closed = True
+        with contextlib.suppress(OSError, ValueError):
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+            os.close(devnull)
 
 
-def _print_event(ev: Event) -> None:
+def _err(text: str) -> None:
+    with contextlib.suppress(OSError, ValueError):
+        err(text)
+
+
+def _print_event(display: _Stdout, ev: Event) -> None:
+    say = display.say
     d = ev.data
     phase = d.get("phase")
     n = f"[{int(d.get('index', 0)) + 1}]" if "index" in d else ""
     if phase == "requested":
-        out(f"rollback requested by {_safe(ev.actor.label)}" + (" (dry run)" if d.get("dry_run") else ""))
+        say(f"rollback requested by {clean(ev.actor.label)}" + (" (dry run)" if d.get("dry_run") else ""))
     elif phase == "refused":
-        out(f"REFUSED: {_safe(d.get('reason', ''))}")
+        say(f"REFUSED: {clean(d.get('reason', ''))}")
     elif phase == "started":
-        out(
+        say(
             f"started: {len(d.get('steps', []))} steps"
             + (" (dry run: nothing is executed)" if d.get("dry_run") else "")
         )
     elif phase == "step_started":
-        out(f"{n} {_safe(d.get('name', ''))}: $ {_safe(shlex.join(d.get('argv', [])))}")
+        say(f"{n} {clean(d.get('name', ''))}: $ {clean(shlex.join(d.get('argv', [])))}")
     elif phase == "step_finished":
         took = f", {d['duration']:.1f}s" if d.get("duration") else ""
         code = f"exit {d.get('exit_code')}" if d.get("exit_code") is not None else "no exit code"
-        detail = f" — {_safe(d['detail'])}" if d.get("detail") else ""
-        out(f"{n} {_safe(d.get('name', ''))}: {d.get('status')} ({code}{took}){detail}")
+        detail = f" — {clean(d['detail'])}" if d.get("detail") else ""
+        say(f"{n} {clean(d.get('name', ''))}: {d.get('status')} ({code}{took}){detail}")
     elif phase == "verify":
-        out(f"verify {d.get('status')}: {_safe(d.get('detail') or d.get('what', ''))}")
+        say(f"verify {d.get('status')}: {clean(d.get('detail') or d.get('what', ''))}")
     elif phase == "finished":
-        why = f": {_safe(d['reason'])}" if d.get("reason") else ""
-        out(("rollback succeeded" if d.get("ok") else "ROLLBACK FAILED") + why)
+        why = f": {clean(d['reason'])}" if d.get("reason") else ""
+        say(("rollback succeeded" if d.get("ok") else "ROLLBACK FAILED") + why)
+    display.flush()  # each stage as it happens (a pipe is block-buffered otherwise)
 
 
-def _print_output(index: int | None, lines: list[str]) -> None:
+def _print_output(display: _Stdout, index: int | None, lines: list[str]) -> None:
+    say = display.say
     tag = "verify" if index is None else str(index + 1)
     for line in lines:
-        out(f"    {tag}| {_safe(line)}")
+        say(f"    {tag}| {clean(line)}")
+    display.flush()
 
 
 @command("rollback", "run the launch's rollback procedure headless (same lock and log as the console)")(_args)
@@ -80,23 +122,41 @@ def cmd_rollback(args: argparse.Namespace) -> int:
     dry = True if args.dry_run else None
     if args.confirm != launch.id:
         for line in plan_text(launch, dry):
-            out(_safe(line))
+            out(clean(line))
         if args.confirm is None:
             err(f"refusing to roll back without confirmation: pass --yes-i-mean-it {launch.id}")
         else:
-            err(f"refusing: --yes-i-mean-it names '{_safe(args.confirm)}' but this is launch '{launch.id}'")
+            err(f"refusing: --yes-i-mean-it names '{clean(args.confirm)}' but this is launch '{launch.id}'")
         return EXIT_USAGE
     from warroom.paths import default_log_path  # the console's default, so both share one log and lock
 
     text = Path(args.config).read_text(encoding="utf-8")
     actor = current_actor(args.as_name)
     path = Path(args.log) if args.log else default_log_path(launch.id)
+    display = _Stdout()
     try:
         with DecisionLog(path, actor) as log:
             launch, _ = bind(log, launch, text, args.config)
-            runner = RollbackRunner(launch, log, actor, dry_run=dry, on_event=_print_event, on_output=_print_output)
+            runner = RollbackRunner(
+                launch,
+                log,
+                actor,
+                dry_run=dry,
+                on_event=partial(_print_event, display),
+                on_output=partial(_print_output, display),
+            )
             ok = asyncio.run(runner.run(args.reason))
     except OSError as e:
-        err(f"{path}: cannot use the decision log: {e.strerror or e}")
+        _err(f"{path}: cannot use the decision log: {e.strerror or e}")
         return EXIT_USAGE
+    finally:
+        display.flush()
+    if runner.record_error:
+        _err(clean(f"{path}: the decision log could not be written: {runner.record_error}"))
+        if not runner.ended:
+            _err(
+                f"the outcome of this rollback is NOT recorded; {clean(str(running_marker(path)))} is left in place, "
+                "and the next warroom process on this log (console, check, rollback) records the run as interrupted"
+            )
+        return EXIT_NOGO
     return EXIT_OK if ok else EXIT_NOGO

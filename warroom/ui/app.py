@@ -684,11 +684,12 @@ class WarroomApp(App[int]):
             self._poll()
             return
         self._poll()
-        self.notify(
-            "rollback finished OK" if ok else "rollback did not finish OK — see the rollback panel",
-            severity="information" if ok else "error",
-            timeout=30,
-        )
+        msg = "rollback finished OK" if ok else "rollback did not finish OK — see the rollback panel"
+        if runner.record_error:  # the panel cannot show what the log could not take
+            msg = f"rollback stopped: the decision log could not be written ({runner.record_error})" + (
+                "" if runner.ended else "; its outcome is NOT recorded yet (the next console records it)"
+            )
+        self.notify(msg, severity="information" if ok else "error", timeout=30)
 
     def _check_auto_rollback(self, v: Verdict) -> None:
         """The recording console also watches 'auto' triggers (one watcher per log, like one recorder)."""

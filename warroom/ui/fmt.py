@@ -12,6 +12,7 @@ from collections.abc import Sequence
 
 from textual.content import Content
 
+from warroom.text import clean
 from warroom.units import format_duration, format_t_relative
 
 # level or verdict -> (symbol, theme variable)
@@ -46,7 +47,7 @@ def level(level: str, *, bold: bool = True) -> Content:
 
 def severity(sev: str) -> Content:
     sym, var = SEVERITY.get(sev.lower(), SEVERITY["info"])
-    return Content.styled(f"{sym} {sev.upper()[:4]}", f"bold ${var}")
+    return Content.styled(f"{sym} {clean(sev.upper()[:4])}", f"bold ${var}")  # an alert label: untrusted
 
 
 def sparkline(values: Sequence[float | None], width: int) -> str:

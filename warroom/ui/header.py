@@ -84,10 +84,10 @@ def _status_line(f: Frame) -> Content:
     parts: list[Content | str] = []
     if info.mode == "replay":
         parts.append(Content.styled(" REPLAY ", "bold reverse"))
-        parts.append(Content.styled(f" log {info.note}", "$muted"))
+        parts.append(Content.styled(f" log {clean(info.note)}", "$muted"))
     elif info.mode == "observer":
         parts.append(Content.styled(" OBSERVER ", "bold reverse"))
-        parts.append(Content(f" read only{': ' + info.note if info.note else ''} · {clean(info.actor)}"))
+        parts.append(Content(f" read only{': ' + clean(info.note) if info.note else ''} · {clean(info.actor)}"))
     else:
         parts.append(Content.styled(" LIVE ", "bold reverse"))
         rec = info.recorder or "following"

@@ -437,6 +437,7 @@ def rollback_rows(f: Frame, launch: Launch) -> list[Row]:
                 "ok": "$gate-go",
                 "failed": "bold $gate-nogo",
                 "timeout": "bold $gate-nogo",
+                "interrupted": "bold $gate-nogo",
                 "running": "bold $gate-warn",
             }.get(s.status, "$muted")
             took = format_duration(s.finished - s.started) if s.started and s.finished else ""

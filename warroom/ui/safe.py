@@ -2,9 +2,9 @@
 
 Alert labels, annotations, metric values, notes and command output come from
 outside. They are shown literally: never parsed as Textual markup (we build
-`Content` objects, not markup strings) and never allowed to reach the
-terminal as control codes (escape sequences are removed, other C0/C1 codes and
-bidi overrides become a visible replacement character).
+`Content` objects, not markup strings), and every string first goes through
+the one sanitiser, `warroom.text.clean` (escapes removed; controls, bidi,
+zero-width and other invisible characters shown as U+FFFD; length capped).
 """
 
 from __future__ import annotations
