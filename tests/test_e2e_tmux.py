@@ -106,7 +106,8 @@ def drive_demo(tmux: Tmux, tmp_path: Path, log: Path) -> None:
         f"{env} {WARROOM} demo --log {log}; echo EXITED $?; sleep 60",
     )
     # the wide layout (every panel at once) shows once the console has the full 160x48 window
-    screen = tmux.wait_for(lambda s: "LIVE" in s and "╭─ 4 Sign-offs" in s, "the console")
+    # and keys go in once the console is fully up: its recorder starts after the first frame
+    screen = tmux.wait_for(lambda s: "LIVE" in s and " recording · " in s and "╭─ 4 Sign-offs" in s, "the console")
     assert "Demo Launch (simulated)" in screen and str(log) in screen
 
     # toggle an item: the checklist opens on the current phase (T-1 hour): phase, section, first item

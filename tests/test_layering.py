@@ -1,9 +1,13 @@
 """The layers stay apart, checked in a fresh interpreter each time.
 
-- the core (config, events, log, rules, state, units) loads no UI, HTTP client or psutil, so the
-  fold can be tested and reused anywhere;
-- headless commands (check, rollback, report) and the recorder and sources load no Textual, so a
-  pipeline running `warroom check` does not pay for, or depend on, the console;
+The module lists are the import-linter contracts in pyproject.toml, which `lint-imports` checks
+statically (every import, including ones inside functions); this checks what a real import loads,
+which also catches modules pulled in by importlib or by a dependency:
+
+- the core (config, events, log, rules, state, units, the reports, ...) loads no UI, HTTP client or
+  psutil, so the fold can be tested and reused anywhere;
+- headless commands (check, rollback, report), the CLI, the recorder and the sources load no
+  Textual, so a pipeline running `warroom check` does not pay for, or depend on, the console;
 - the console loads no HTTP client, psutil or source module of its own accord (the recorder,
   started after the first frame, brings them).
 """
@@ -12,31 +16,24 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import tomllib
+from pathlib import Path
 
 import pytest
 
-CORE = [
-    "warroom.config",
-    "warroom.events",
-    "warroom.log",
-    "warroom.rules",
-    "warroom.state",
-    "warroom.units",
-    "warroom.launchlog",
-    "warroom.describe",
+CONTRACTS = tomllib.loads((Path(__file__).parent.parent / "pyproject.toml").read_text())["tool"]["importlinter"][
+    "contracts"
 ]
-HEADLESS = [
-    "warroom.commands.check",
-    "warroom.commands.rollback",
-    "warroom.commands.report",
-    "warroom.recorder",
-    "warroom.sources",
-    "warroom.rollback",
-    "warroom.report",
-    "warroom.replay",
-    "warroom.text",
-    "warroom.paths",
-]
+
+
+def contract(starts: str) -> dict:
+    (found,) = [c for c in CONTRACTS if c["name"].startswith(starts)]
+    return found
+
+
+CORE = contract("Core")["source_modules"]
+CORE_FORBIDS = tuple(m for m in contract("Core")["forbidden_modules"] if not m.startswith("warroom"))
+HEADLESS = contract("Headless")["source_modules"] + contract("Sources")["source_modules"]
 CONSOLE = ["warroom.ui.app", "warroom.ui.modals", "warroom.commands.run"]
 
 
@@ -52,7 +49,10 @@ def top_level(mods: set[str], names: tuple[str, ...]) -> list[str]:
 
 
 def test_core_loads_no_ui_http_or_psutil() -> None:
-    assert top_level(loaded_after_importing(CORE), ("textual", "httpx", "psutil", "rich")) == []
+    assert {"textual", "rich", "httpx", "psutil"} <= set(CORE_FORBIDS)
+    mods = loaded_after_importing(CORE)
+    assert top_level(mods, CORE_FORBIDS) == []
+    assert sorted(m for m in mods if m.startswith(("warroom.ui", "warroom.sources"))) == []
 
 
 @pytest.mark.parametrize("module", HEADLESS)

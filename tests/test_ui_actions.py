@@ -6,7 +6,17 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from ui_scenario import NOW, ROOT_ACTOR, SECURITY, Clock, demo_launch, screen_text, write_scenario
+from ui_scenario import (
+    NOW,
+    ROOT_ACTOR,
+    SECURITY,
+    Clock,
+    caught_up,
+    demo_launch,
+    screen_text,
+    until,
+    write_scenario,
+)
 
 from warroom.events import SYSTEM, Actor
 from warroom.log import DecisionLog, read_log
@@ -272,7 +282,7 @@ async def test_other_consoles_decisions_appear_within_a_second(scenario):
         assert "[ ] Rollback proc" in screen_text(app)
         with DecisionLog(path, SECURITY, clock) as other:
             other.append("check", {"item": "rollback-ready"})
-        await pilot.pause(0.6)
+        await caught_up(app, pilot, path)  # its next poll (every 0.25 s) reads the other console's event
         line = next(ln for ln in screen_text(app).splitlines() if "Rollback proc" in ln)
         assert "[x] Rollback proc" in line and "✔ security" in line
 
@@ -285,8 +295,7 @@ async def test_recommend_trigger_prompts_once_per_breach(scenario):
             for i in range(2):  # two samples over the trigger (> 1%) confirm the breach
                 clock.t = NOW + 5 * (i + 1)
                 rec.append("sample", {"criterion": "error-rate", "value": 2.5, "t": clock.t})
-            await pilot.pause(0.6)
-            assert isinstance(app.screen, RecommendationScreen)
+            await until(pilot, lambda: shown(app, RecommendationScreen), "the recommendation")
             text = screen_text(app)
             assert "Error rate" in text and "2.50%" in text and "> 1%" in text and "Since: T+00:07:40" in text
             await pilot.press("h")
@@ -296,13 +305,13 @@ async def test_recommend_trigger_prompts_once_per_breach(scenario):
             assert (ev.data["choice"], ev.data["criterion"], ev.data["since"]) == ("hold", "error-rate", NOW + 10)
             clock.t += 5
             rec.append("sample", {"criterion": "error-rate", "value": 2.6, "t": clock.t})
-            await pilot.pause(0.6)
+            await caught_up(app, pilot, path)
+            await pilot.pause(0.3)  # time enough to open a dialog, had it wanted to
             assert not isinstance(app.screen, RecommendationScreen), "asked twice about one breach"
             for v in (0.05, 0.05, 3.0, 3.0):  # clears, then breaches anew
                 clock.t += 5
                 rec.append("sample", {"criterion": "error-rate", "value": v, "t": clock.t})
-            await pilot.pause(0.6)
-            assert isinstance(app.screen, RecommendationScreen)
+            await until(pilot, lambda: shown(app, RecommendationScreen), "a recommendation on the new breach")
 
 
 async def test_help_lists_every_key(scenario):
@@ -318,6 +327,26 @@ async def test_help_lists_every_key(scenario):
             assert k.help in text, k.id
 
 
+def shown(app: WarroomApp, dialog: type) -> bool:
+    """`dialog` is the screen on top and is mounted, its widgets composed (pushing it is not enough)."""
+    return isinstance(app.screen, dialog) and app.screen.is_mounted
+
+
+def palette_offers(app: WarroomApp, text: str) -> bool:
+    """The command palette has finished searching and highlights `text` first (enter runs it)."""
+    from textual.command import CommandList, CommandPalette
+
+    palette = app.screen
+    if not isinstance(palette, CommandPalette):
+        return False
+    if any(w.group == palette._GATHER_COMMANDS_GROUP and not w.is_finished for w in app.workers):
+        return False  # still searching
+    found = palette.query_one(CommandList)
+    if found.highlighted is None:
+        return False
+    return str(found.get_option_at_index(found.highlighted).prompt).lower().startswith(text.lower())
+
+
 async def test_palette_offers_actions_and_switches_theme(scenario):
     path, clock = scenario
     app = make_app(path, clock)
@@ -325,13 +354,13 @@ async def test_palette_offers_actions_and_switches_theme(scenario):
         await pilot.press("ctrl+p")
         await pilot.pause()
         await pilot.press(*"Theme: light")
-        await pilot.pause(0.3)
+        await until(pilot, lambda: palette_offers(app, "Theme: light"), "the palette's search")
         await pilot.press("enter")
         await pilot.pause()
         assert app.theme == "light"
         await pilot.press("ctrl+p")
         await pilot.press(*"add a note")
-        await pilot.pause(0.3)
+        await until(pilot, lambda: palette_offers(app, "add a note"), "the palette's search")
         await pilot.press("enter")
         await pilot.pause()
         assert "Add a note" in screen_text(app)
@@ -397,9 +426,9 @@ async def test_no_color_selects_monochrome(scenario, monkeypatch):
 async def test_unknown_theme_falls_back_with_a_message(scenario):
     path, clock = scenario
     app = make_app(path, clock, theme="nope")
-    async with app.run_test(size=WIDE):
+    async with app.run_test(size=WIDE) as pilot:
         assert app.theme == "dark"
-        assert "theme 'nope' not found" in notes(app)
+        await until(pilot, lambda: "theme 'nope' not found" in notes(app), "the message that says so")
 
 
 async def test_session_opened_and_closed_are_recorded(scenario):
@@ -452,8 +481,7 @@ async def test_recommendation_roll_back_opens_the_guarded_rollback(scenario):
             for i in range(2):
                 clock.t = NOW + 5 * (i + 1)
                 rec.append("sample", {"criterion": "error-rate", "value": 2.5, "t": clock.t})
-            await pilot.pause(0.6)
-            assert isinstance(app.screen, RecommendationScreen)
+            await until(pilot, lambda: shown(app, RecommendationScreen), "the recommendation")
             await pilot.press("b")
             await pilot.pause()
             ev = events(path)[-1]

@@ -8,7 +8,7 @@ import hashlib
 from pathlib import Path
 
 import pytest
-from ui_scenario import NOW, ROOT_ACTOR, T0, Clock, FoldReplay, demo_launch, screen_text, write_scenario
+from ui_scenario import NOW, ROOT_ACTOR, T0, Clock, FoldReplay, demo_launch, screen_text, until, write_scenario
 
 from warroom.log import read_log
 from warroom.ui.app import WarroomApp
@@ -81,11 +81,11 @@ async def test_play_speed_and_pause(recorded):
         for _ in range(4):
             await pilot.press("plus")
         assert app.playhead.speed == 16.0
-        start = app.now()
+        start, tick0 = app.now(), app._last_tick  # the console moves the playhead by wall time at each tick
         await pilot.press("p")
-        await pilot.pause(0.8)
-        moved = app.now() - start
-        assert moved > 4, moved  # at least ~0.5 s of wall time at 16x
+        # 40 s of log time: 2.5 s of wall time at 16x; at 1x it could not get there before the 30 s timeout
+        await until(pilot, lambda: app.now() - start >= 40, "the playhead to play 40 s of log", timeout=30)
+        assert app.now() - start <= 16 * (app._last_tick - tick0) + 1e-6, "played faster than 16x"
         assert "playing ×16" in screen_text(app)
         await pilot.press("p")
         await pilot.pause()

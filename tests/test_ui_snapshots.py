@@ -8,6 +8,8 @@ the SVGs before committing them.
 
 from __future__ import annotations
 
+import fcntl
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -28,6 +30,16 @@ def console(name: str, theme: str) -> WarroomApp:
     launch = demo_launch()
     write_scenario(path, launch)
     return WarroomApp(launch, log_path=path, actor=ROOT_ACTOR, clock=Clock(NOW), record=False, theme=theme)
+
+
+@pytest.fixture(autouse=True)
+def _one_suite_at_a_time() -> Iterator[None]:
+    """The logs are at fixed paths (the header shows the path): another test run on this machine must not
+    rewrite one while this test reads it (seen as 'Log damaged: ... shrank under us' in a snapshot)."""
+    SNAP_DIR.mkdir(exist_ok=True)
+    with open(SNAP_DIR / "lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
 
 
 @pytest.fixture(autouse=True)

@@ -7,6 +7,8 @@ text (markup and an escape sequence) is firing, half the checklist is done.
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 from warroom.config import Launch, load_launch
@@ -146,3 +148,19 @@ def _events(path: Path):
 def screen_text(app) -> str:  # type: ignore[no-untyped-def]
     """What a person would read on the console's current screen, one line per row."""
     return "\n".join(strip.text for strip in app.screen._compositor.render_strips())
+
+
+async def until(pilot, check: Callable[[], object], what: str, timeout: float = 30.0) -> None:  # type: ignore[no-untyped-def]
+    """Let the console run until `check()` holds. The timeout only bounds a broken run: how fast the machine
+    is must not decide a test, so nothing waits a fixed time for something to happen."""
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, f"timed out after {timeout:.0f} s waiting for {what}"
+        await pilot.pause(0.05)
+
+
+async def caught_up(app, pilot, path: Path) -> None:  # type: ignore[no-untyped-def]
+    """Wait until the console has read (and drawn) every event now in the log at `path`."""
+    last = read_log(path).events[-1].seq
+    await until(pilot, lambda: app.state.seq >= last, f"the console to read the log up to event {last}")
+    await pilot.pause()

@@ -20,6 +20,7 @@ from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
 import yaml
 from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
+from pydantic_core import ErrorDetails
 
 from warroom.units import UNIT_FORMS, UNITS, Threshold, parse_duration, parse_moment, parse_threshold
 
@@ -583,7 +584,7 @@ _DURATION_FIELDS = {
 FALLBACK_HINT = "see configs/demo.yaml for a complete, valid example"
 
 
-def _hint_for(err: dict[str, Any], path: tuple[Any, ...], data: Any) -> str:
+def _hint_for(err: ErrorDetails, path: tuple[Any, ...], data: Any) -> str:
     kind = err["type"]
     last = path[-1] if path else ""
     if kind == "extra_forbidden":
@@ -611,7 +612,7 @@ def _hint_for(err: dict[str, Any], path: tuple[Any, ...], data: Any) -> str:
     return _TYPE_HINTS.get(kind, FALLBACK_HINT)
 
 
-def _message(err: dict[str, Any]) -> str:
+def _message(err: ErrorDetails) -> str:
     msg = err["msg"]
     if msg.startswith("Value error, "):
         msg = msg[len("Value error, ") :]
@@ -787,9 +788,9 @@ def parse_launch(text: str, name: str = "<config>") -> Launch:
             loc = err["loc"]
             if err["type"] == "union_tag_invalid":
                 loc = loc + ("type",)  # point at the `type:` line, not the source's name
-            line, _ = lines.line(loc)
+            err_line, _ = lines.line(loc)
             path = _strip_tags(loc, lines)
-            problems.append(ConfigProblem(name, line, _field_name(path), _message(err), _hint_for(err, path, data)))
+            problems.append(ConfigProblem(name, err_line, _field_name(path), _message(err), _hint_for(err, path, data)))
     # Cross-references are checked on the raw data so they are reported
     # alongside type errors, not one round of fixes later.
     problems.extend(_cross_check(data, lines, name))
@@ -955,7 +956,7 @@ def _cross_check(data: dict[Any, Any], lines: _Lines, name: str) -> list[ConfigP
             for ii, item in enumerate(_seq(_map(sec).get("items"))):
                 if not isinstance(item, dict):
                     continue
-                base = ("phases", pi, "sections", si, "items", ii)
+                base: tuple[Any, ...] = ("phases", pi, "sections", si, "items", ii)
                 iid = item.get("id")
                 if isinstance(iid, str):
                     if iid in seen_items:
@@ -977,7 +978,7 @@ def _cross_check(data: dict[Any, Any], lines: _Lines, name: str) -> list[ConfigP
     rb = _map(data.get("rollback"))
     for i, r in enumerate(_seq(rb.get("allowed_roles"))):
         ref(("rollback", "allowed_roles", i), r, "role", roles)
-    step_lists = [(("rollback", "steps"), rb.get("steps"))]
+    step_lists: list[tuple[tuple[Any, ...], Any]] = [(("rollback", "steps"), rb.get("steps"))]
     step_lists += [(("rollback", "alternatives", ai), alt) for ai, alt in enumerate(_seq(rb.get("alternatives")))]
     for path, steps in step_lists:
         for si, step in enumerate(_seq(steps)):

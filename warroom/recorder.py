@@ -72,7 +72,7 @@ class Group:
         """Extra delay while every read of the last polls failed as unreachable."""
         if self.failures <= 1:
             return 0.0
-        delay = self.interval * min(2 ** (self.failures - 1), 8)
+        delay = self.interval * (1 << min(self.failures - 1, 3))  # 2, 4, then 8 intervals
         return min(delay, max(self.interval, MAX_BACKOFF)) - self.interval
 
 
@@ -93,7 +93,7 @@ def recover(launch: Launch, path: os.PathLike[str] | str) -> Recovered:
         return rec
     moments = {c.id: baseline_moment(launch, c) for c in launch.criteria}
     first_ts: float | None = None
-    for ev in iter_events(path):
+    for ev in iter_events(os.fspath(path)):
         d = ev.data
         if first_ts is None:
             first_ts = ev.ts

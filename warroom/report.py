@@ -483,8 +483,8 @@ class _Builder:
             )
             self.pending_request = None
         elif phase == "started":
-            by, at = self.pending_request or (None, None)
-            self.rep.rollbacks.append(Rollback(by, at, rb))
+            requested: tuple[str | None, float | None] = self.pending_request or (None, None)
+            self.rep.rollbacks.append(Rollback(*requested, rb))
             self.pending_request = None
             self.rep.markers.append((ev.ts, "rollback", "rollback" + (" (dry run)" if rb.dry_run else "")))
         elif phase == "finished":
@@ -556,9 +556,9 @@ class _Builder:
             if met.criterion is not None and met.baseline is None:
                 met.baseline = st.criteria[met.criterion.id].baseline
         for c in launch.criteria:
-            s = self.series.get(c.id)
-            if s is not None:
-                rep.charts.append(Chart(c, s, _threshold_lines(c, st.criteria[c.id].baseline)))
+            series = self.series.get(c.id)
+            if series is not None:
+                rep.charts.append(Chart(c, series, _threshold_lines(c, st.criteria[c.id].baseline)))
         rep.doubts = [e.text for e in st.doubts]
         rep.integrity = integrity_text(rep)
 

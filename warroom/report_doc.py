@@ -268,20 +268,20 @@ def build_document(rep: Report, charts: bool = True) -> Document:
 
     doc.h(2, "Success metrics", "metrics")
     if rep.metrics:
-        rows = []
+        rows: list[list[Cell]] = []
         for m in rep.metrics:
-            s = metric_summary(m)
+            figures = metric_summary(m)
             rows.append(
                 [
                     T(m.metric.name),
                     T(m.metric.target),
                     T(m.metric.check),
-                    T(s["window"]),
-                    T(s["coverage"]),
-                    T(s["min"]),
-                    T(s["avg"]),
-                    T(s["max"]),
-                    T(s["share"]),
+                    T(figures["window"]),
+                    T(figures["coverage"]),
+                    T(figures["min"]),
+                    T(figures["avg"]),
+                    T(figures["max"]),
+                    T(figures["share"]),
                     T(m.status, True),
                 ]
             )

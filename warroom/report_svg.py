@@ -68,7 +68,7 @@ def chart_svg(rep: Report, chart: Chart, esc: Callable[[object], str]) -> str:
             f'stroke-dasharray="5 3"/>'
         )
         out.append(f'<text x="{LEFT + pw + 4}" y="{y(v) + 4:.1f}" font-size="10" fill="{colour}">{esc(label)}</text>')
-    path = []
+    path: list[tuple[float, float] | None] = []  # None breaks the line where there is no data
     for a, b, vlo, vhi, mean, *_r in buckets:
         if vlo is None or vhi is None or mean is None:
             path.append(None)

@@ -11,12 +11,17 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING, ClassVar
 
 from warroom.cli import EXIT_OK, EXIT_USAGE, command, err, log_file
 from warroom.events import current_actor
 from warroom.replay import Replay, open_replay
 from warroom.units import format_t_relative
+
+if TYPE_CHECKING:
+    from warroom.ui.app import WarroomApp  # the console loads only when a replay opens
 
 PROGRESS_ABOVE = 20_000_000  # bytes: smaller logs open too fast to need a progress line
 
@@ -60,7 +65,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
     return code if isinstance(code, int) else EXIT_OK
 
 
-def _progress(path: Path):  # type: ignore[no-untyped-def]
+def _progress(path: Path) -> Callable[[float], None] | None:
     if os.path.getsize(path) < PROGRESS_ABOVE or not sys.stderr.isatty():
         return None
 
@@ -73,7 +78,7 @@ def _progress(path: Path):  # type: ignore[no-untyped-def]
     return show
 
 
-def _console(rep: Replay, args: argparse.Namespace):  # type: ignore[no-untyped-def]
+def _console(rep: Replay, args: argparse.Namespace) -> WarroomApp:
     """The console app in replay mode, positioned and set to speed once it is up."""
     import inspect
 
@@ -81,7 +86,9 @@ def _console(rep: Replay, args: argparse.Namespace):  # type: ignore[no-untyped-
 
     class ReplayConsole(WarroomApp):
         # Textual reads relative CSS paths beside the class that uses them: point at the console's own
-        CSS_PATH = [Path(inspect.getfile(WarroomApp)).parent / p for p in WarroomApp.CSS_PATH]
+        CSS_PATH: ClassVar[list[str | Path]] = [
+            Path(inspect.getfile(WarroomApp)).parent / p for p in WarroomApp.CSS_PATH
+        ]
 
         def on_mount(self) -> None:
             # the console's own on_mount (which creates the playhead) runs right after this one

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import Literal
 
 from warroom.cli import EXIT_OK, EXIT_USAGE, command, err, out
 from warroom.config import Launch, load_launch
@@ -62,7 +63,7 @@ def open_console(
     log: Path,
     actor: Actor,
     *,
-    mode: str,
+    mode: Literal["live", "observer"],
     theme: str | None,
     dry_run: bool | None = None,
 ) -> int:
@@ -76,7 +77,7 @@ def open_console(
         log_path=log,
         actor=actor,
         mode=mode,
-        theme=theme,  # type: ignore[arg-type]
+        theme=theme,
         config_text=text,
         config_path=config_path,
         dry_run=dry_run,

@@ -64,7 +64,7 @@ class Alertmanager(Source):
         params += [("filter", m) for m in matchers]
         endpoint = f"{self.url}/api/v2/alerts"
         try:
-            resp = await self.client.get(endpoint, params=params)
+            resp = await self.client.get(endpoint, params=tuple(params))  # tuple: covariant, unlike list
         except httpx.HTTPError as e:
             return failure(at, e, self.url, self.timeout)
         if resp.status_code == 400:

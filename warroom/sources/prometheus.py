@@ -22,6 +22,7 @@ import asyncio
 import json
 import re
 import time
+from collections.abc import Coroutine
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
@@ -186,7 +187,7 @@ class Prometheus(Source):
         try:
             planned = self.chunks.place(t for t in texts if self._batchable(t))
             in_chunks = {m for _, present in planned for m in present}
-            jobs = [self._alone_and_learn(t, g) for t in texts if t not in in_chunks]
+            jobs: list[Coroutine[Any, Any, object]] = [self._alone_and_learn(t, g) for t in texts if t not in in_chunks]
             jobs += [self._run_chunk(chunk, present, g, flush) for chunk, present in planned]
             outcomes = await asyncio.gather(*jobs, return_exceptions=True)
             error = next((o for o in outcomes if isinstance(o, BaseException)), None)

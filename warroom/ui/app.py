@@ -193,7 +193,7 @@ class WarroomApp(App[int]):
 
     def on_mount(self) -> None:
         for severity, text in self._notes:
-            self.notify(text, severity=severity)  # type: ignore[arg-type]
+            self.notify(text, severity=severity)
         self._apply_layout()
         try:
             if self.mode == "replay":
@@ -268,6 +268,7 @@ class WarroomApp(App[int]):
         from warroom.autorollback import AutoRollbackWatcher  # after the first frame: not needed to draw
         from warroom.recorder import Recorder
 
+        assert self.dlog is not None, "only a live console records, and it has opened the log"
         first = first_launch_event(self.log_path) if self.log_path else None
         epoch = first.ts if first is not None else self.clock()
         try:
@@ -302,6 +303,8 @@ class WarroomApp(App[int]):
         return self.playhead.t if self.playhead is not None else self.clock()
 
     def _tick(self) -> None:
+        if not self.is_running:  # shutting down: the widgets are going, a repaint would find none
+            return
         if self.playhead is not None:
             mono = time.monotonic()
             moved = self.playhead.advance(mono - self._last_tick)
@@ -459,7 +462,11 @@ class WarroomApp(App[int]):
             return
         self.active_panel = pid
         self._apply_layout()
-        self.panel(pid).table.focus()
+        table = self.panel(pid).table
+        # now, not only via Widget.focus (a queued callback): keys typed right after the panel key go here
+        table.screen.set_focus(table)
+        if table.screen.focused is not table:  # not focusable yet (its layout is not applied): once it is
+            table.focus()
 
     def on_descendant_focus(self, event: Any) -> None:
         node = event.widget
@@ -637,8 +644,12 @@ class WarroomApp(App[int]):
         if self.mode == "replay":
             self.notify("replay is read-only: nothing can be changed", severity="warning")
             return
+        if self.dlog is None:  # an observer console: no log writer to run or record a rollback with
+            self.notify(f"rollback refused: {self.refusal()}", severity="error")
+            return
         role_ids = [r.id for r in self.perms.roles]
-        runner: RollbackRunner | None = RollbackRunner(self.launch, self.dlog, self.actor, dry_run=self.dry_run)
+        runner: RollbackRunner | None
+        runner = RollbackRunner(self.launch, self.dlog, self.actor, dry_run=self.dry_run)
         why = runner.refusal(role_ids, self.mode == "observer")
         if why is None and self.state.rollback.status == "running":
             rb = self.state.rollback
@@ -646,7 +657,7 @@ class WarroomApp(App[int]):
             runner = None  # never hand this to the runner: it would run if the lock happened to be free
         if why is not None:
             self.notify(f"rollback refused: {why}", severity="error")
-            if self.mode == "live" and self.dlog is not None:  # an observer records nothing, not even this
+            if self.mode == "live":  # an observer records nothing, not even this
                 if runner is not None:
                     self._record_refusal(runner, role_ids)  # the runner records request + refusal its own way
                 else:
@@ -676,6 +687,7 @@ class WarroomApp(App[int]):
     async def _rollback_worker(self, reason: str) -> None:
         from warroom.rollback import RollbackRunner
 
+        assert self.dlog is not None, "action_rollback refuses on a console without a log writer"
         runner = RollbackRunner(self.launch, self.dlog, self.actor, dry_run=self.dry_run)
         try:
             ok = await runner.run(reason, automatic=False, roles=[r.id for r in self.perms.roles], observer=False)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import yaml
 from textual.color import Color
@@ -71,7 +72,8 @@ def parse_theme(data: object, source: str) -> Theme:
     variables = data.get("variables") or {}
     if not isinstance(variables, dict):
         raise ValueError(f"{source}: 'variables' must be a mapping")
-    kwargs = {k: str(data[k]) for k in _COLOURS if data.get(k) is not None}
+    # colour keys only, all str; Any because Theme also takes non-str keyword arguments
+    kwargs: dict[str, Any] = {k: str(data[k]) for k in _COLOURS if data.get(k) is not None}
     theme = Theme(
         name=name.strip(),
         dark=bool(data.get("dark", True)),
