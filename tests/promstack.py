@@ -322,7 +322,26 @@ class Silent:
         self.sock.close()
 
 
-class Canned:
+class _Served:
+    """A threaded HTTP server on a free loopback port, for the stand-in servers below."""
+
+    server: http.server.ThreadingHTTPServer
+    port: int
+    url: str
+
+    def _serve(self, handler: type[http.server.BaseHTTPRequestHandler]) -> None:
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self.server.daemon_threads = True
+        self.port = int(self.server.server_address[1])
+        self.url = f"http://127.0.0.1:{self.port}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+class Canned(_Served):
     """An HTTP server that answers every request with a fixed status and body."""
 
     def __init__(
@@ -350,19 +369,10 @@ class Canned:
         self.status, self.body, self.content_type, self.delay = status, body, content_type, delay
         self.hits = 0
         self.headers: dict[str, str] = {}
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.port = int(self.server.server_address[1])
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        self._serve(Handler)
 
 
-class AuthProxy:
+class AuthProxy(_Served):
     """A reverse proxy that wants `Authorization: Bearer <token>` and forwards GETs to a real server
     (Alertmanager has no auth of its own); anything else gets 401, as an auth-requiring gateway answers."""
 
@@ -392,13 +402,4 @@ class AuthProxy:
                 pass
 
         self.target, self.token, self.hits = target.rstrip("/"), token, 0
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.port = int(self.server.server_address[1])
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        self._serve(Handler)

@@ -441,6 +441,31 @@ def test_shown_value_reads_on_the_same_side_of_the_threshold(value, bound, unit,
     assert th.holds(number) == th.holds(value), (value, bound, shown)
 
 
+@settings(max_examples=300, deadline=None)
+@given(
+    value=st.floats(allow_nan=False, allow_infinity=False),
+    bound=st.floats(allow_nan=False, allow_infinity=False),
+    unit=st.sampled_from(["%", "ms", "s", "", "ratio", "count", "MB"]),
+    op=st.sampled_from([">=", ">", "<=", "<", "==", "!="]),
+)
+def test_any_finite_value_is_shown_compactly_and_on_the_same_side_of_the_threshold(value, bound, unit, op):
+    shown = format_value(value, unit, bound)
+    number = float(shown.rstrip("%msBKGMrpcount ").strip() or "nan")
+    th = parse_threshold(f"{op} {bound!r}", unit)
+    assert th.holds(number) == th.holds(value), (value, bound, shown)
+    assert len(shown) <= 40, shown  # 1e308 once came out as a 309-digit integer and pushed the columns off
+
+
+def test_a_huge_metric_value_reads_like_a_number_in_the_table(run):
+    launch = make_launch("""\
+        - {id: c, name: Latency, source: sim, query: x, unit: ms, go: "<= 200ms"}
+        """)
+    r = run(launch)
+    r.sample("c", 1e308)
+    cv = r.view().criteria[0]
+    assert cv.shown == "1.0e308ms" and cv.level == N
+
+
 # ----------------------------------------------------------------------------- the verdict
 
 

@@ -6,6 +6,7 @@ a log); `warroom verify` and `warroom log` run as the installed command.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import random
 import shutil
@@ -64,7 +65,9 @@ def _warroom() -> str:
 
 
 def _run(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([_warroom(), *args], capture_output=True, text=True, timeout=120)
+    # PYTHONPATH: the installed command runs this checkout's package even if an editable install points elsewhere
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
+    return subprocess.run([_warroom(), *args], capture_output=True, text=True, timeout=120, env=env)
 
 
 def _write(path: Path, n: int, actor: Actor | None = None) -> list[bytes]:
@@ -182,12 +185,20 @@ def test_torn_tail_is_reported_then_set_aside(tmp_path):
     out = _run("verify", str(path))
     assert out.returncode == 0
     assert f"OK: 3 events, chain intact; a torn last line ({len(partial)} bytes)" in out.stdout
+    assert "still at the end of the log" in out.stdout and "set aside" not in out.stdout  # nothing was moved yet
+    assert path.read_bytes().endswith(partial)
     with DecisionLog(path, Actor("u", "h")) as log:
         ev = log.append("note", {"text": "next"})
         assert log.recovered_torn == 1
-    assert ev.seq == 4 and ev.prev == res.events[-1].hash
+    recovery = read_log(path).events[3]
+    assert recovery.kind == "torn_recovered" and recovery.prev == res.events[-1].hash
+    assert recovery.data["bytes"] == len(partial)
+    assert recovery.data["sha256"] == hashlib.sha256(partial).hexdigest()
+    assert ev.seq == 5 and ev.prev == recovery.hash
     assert Path(str(path) + ".torn").read_bytes() == partial + b"\n"
-    assert verify(path).ok and verify(path).count == 4 and verify(path).torn == 0
+    assert verify(path).ok and verify(path).count == 5 and verify(path).torn == 0
+    shown = _run("log", str(path)).stdout
+    assert f"recovered a torn last line: {len(partial)} bytes" in shown and recovery.data["sha256"] in shown
 
 
 def test_append_refuses_to_chain_onto_a_damaged_last_event(tmp_path):

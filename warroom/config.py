@@ -443,6 +443,7 @@ class ConfigError(Exception):
 # A file whose anchors and aliases expand past this many values is refused
 # before validation: a few lines of aliases can otherwise stand for billions.
 MAX_NODES = 200_000
+MAX_CONFIG_BYTES = 4 << 20  # a launch config is a few KB; 4 MB is far beyond any real one (a 50 MB file took 38 s)
 
 _MODELS: tuple[type[BaseModel], ...] = (
     Role,
@@ -722,7 +723,11 @@ def load_launch(path: str | Path) -> Launch:
     p = Path(path)
     name = str(path)
     try:
-        text = p.read_text(encoding="utf-8")
+        with open(p, "rb") as f:  # read no more than the cap allows: the file may be huge, or endless (a FIFO)
+            raw = f.read(MAX_CONFIG_BYTES + 1)
+        if len(raw) > MAX_CONFIG_BYTES:
+            raise ConfigError([_too_big(name)])
+        text = raw.decode("utf-8")
     except FileNotFoundError:
         raise ConfigError([ConfigProblem(name, None, "", "file not found", "check the path")]) from None
     except UnicodeDecodeError as e:
@@ -740,8 +745,36 @@ def load_launch(path: str | Path) -> Launch:
     return parse_launch(text, name)
 
 
+def _too_big(name: str) -> ConfigProblem:
+    return ConfigProblem(
+        name,
+        None,
+        "",
+        f"the file is larger than {MAX_CONFIG_BYTES >> 20} MB, the most a launch config may be",
+        "a launch config is a few KB of YAML; is this the right file?",
+    )
+
+
+def _long_number_line(node: yaml.Node | None) -> int | None:
+    """The line of an integer literal too long for Python to convert (its limit is 4,300 digits)."""
+    stack = [node] if node is not None else []
+    while stack:
+        n = stack.pop()
+        if isinstance(n, yaml.ScalarNode):
+            if n.tag == "tag:yaml.org,2002:int" and len(n.value) > 4000:
+                return n.start_mark.line + 1
+        elif isinstance(n, yaml.SequenceNode):
+            stack.extend(n.value)
+        elif isinstance(n, yaml.MappingNode):
+            for k, v in n.value:
+                stack.extend((k, v))
+    return None
+
+
 def parse_launch(text: str, name: str = "<config>") -> Launch:
     """Validate a launch from YAML text; `name` is the file name used in messages."""
+    if len(text) > MAX_CONFIG_BYTES:
+        raise ConfigError([_too_big(name)])
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.MarkedYAMLError as e:
@@ -811,6 +844,19 @@ def parse_launch(text: str, name: str = "<config>") -> Launch:
             ]
         ) from None
     except (yaml.YAMLError, RecursionError, ValueError, OverflowError) as e:
+        long_at = _long_number_line(node)
+        if long_at is not None:
+            raise ConfigError(
+                [
+                    ConfigProblem(
+                        name,
+                        long_at,
+                        _path_near(text, long_at),
+                        "an integer with thousands of digits",
+                        "no setting needs a number that long; check this value",
+                    )
+                ]
+            ) from None
         raise ConfigError([ConfigProblem(name, None, "", f"YAML error: {e}", "check the file is YAML")]) from None
     problems: list[ConfigProblem] = []
     for path, line in lines.duplicates:

@@ -47,6 +47,11 @@ def _words(ev: Event) -> str:
         phase = d.get("phase")
         extra = {key: d[key] for key in ("index", "name", "exit_code", "status", "reason", "ok") if key in d}
         return f"rollback {phase} ({_pairs(extra)})" if extra else f"rollback {phase}"
+    if k == "torn_recovered":
+        return (
+            f"recovered a torn last line: {d.get('bytes', '?')} bytes (sha256 {d.get('sha256', '?')}) "
+            f"left by an interrupted write were moved to {d.get('kept_in', 'the .torn file')}"
+        )
     if k == "recorder":
         return f"recorder {d.get('state')} (pid {d.get('pid', '?')})"
     if k == "backfill":

@@ -56,7 +56,7 @@ def bind(log: DecisionLog, launch: Launch, text: str, path: str) -> tuple[Launch
                 )
             ]
         )
-    t0 = _t0_of(first, launch, log.path)
+    t0 = recorded_t0(first, launch, log.path)
     return (with_t0(launch, t0) if t0 != launch.t0 else launch), None
 
 
@@ -87,16 +87,17 @@ def launch_from_log(path: str | Path) -> Launch:
             ]
         )
     launch = parse_launch(str(ev.data.get("config", "")), f"{path}#launch")
-    t0 = _t0_of(ev, launch, path)
+    t0 = recorded_t0(ev, launch, path)
     return with_t0(launch, t0) if t0 != launch.t0 else launch
 
 
-def _t0_of(ev: Event, launch: Launch, path: str | Path) -> float:
-    """The T-0 a log's launch event recorded (the config's if it recorded none)."""
+def recorded_t0(ev: Event, launch: Launch, path: str | Path) -> float:
+    """The T-0 a log's launch event recorded (the config's if it recorded none); ConfigError if unusable
+    (a string, a map, NaN: a log is input and may hold anything)."""
     raw = ev.data.get("t0", launch.t0)
     try:
-        t0 = float(raw)
-    except (TypeError, ValueError):
+        t0 = float(raw) if not isinstance(raw, bool) else float("nan")
+    except (TypeError, ValueError, OverflowError):
         t0 = float("nan")
     if not math.isfinite(t0):
         raise ConfigError(

@@ -4,15 +4,25 @@ One JSON line per event, hash-chained (see events.py). Writers take an
 exclusive flock on the log for the whole read-tail/write/fsync, so appends from
 any number of processes never interleave and sequence numbers never repeat.
 A writer killed mid-write leaves at most a torn last line without a newline;
-the next writer moves those bytes to `<log>.torn` before appending, and readers
-report them and carry on with every complete event.
+the next writer moves those bytes to `<log>.torn` before appending, records
+that it did (a `torn_recovered` event: byte count and SHA-256 of the bytes),
+and readers report a torn tail and carry on with every complete event.
+
+Opening for writing never writes through a surprise: the log's path may be a
+symlink only to an existing regular file that is empty or already a warroom
+log; a file that is not (a secret, a config, a FIFO), a dangling symlink, or a
+log with a second hard link is refused with a message, untouched. Side files
+follow sidefiles.py (named from the real path, O_NOFOLLOW, the log's mode).
+Timestamps follow bounds.py.
 """
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import hashlib
 import os
+import stat
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -21,11 +31,17 @@ from typing import Any
 
 import orjson
 
+from warroom.bounds import ImplausibleTime, clock_problem, follow_tail
 from warroom.events import GENESIS, SCHEMA_VERSION, Actor, BadLine, Event, decode, encode, parse_iso
+from warroom.paths import side_path
+from warroom.sidefiles import DEFAULT_MODE, UnsafePath, append_side
+from warroom.sidefiles import FileLock as FileLock  # re-exported: the recorder and rollback locks live there
 
 _TAIL_FIRST = 1 << 12
 _READ_CHUNK = 1 << 20
 _HASH_SUFFIX = len(',"hash":"') + 64 + len('"}')
+_FIRST_EVENT = b'{"v":' + str(SCHEMA_VERSION).encode() + b',"seq":1,"ts":"'
+_OPEN_FLAGS = os.O_RDWR | os.O_CREAT | os.O_APPEND | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK
 
 
 class LogCorrupt(Exception):
@@ -83,9 +99,10 @@ class DecisionLog:
         self.actor = actor
         self.clock = clock
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o640)
+        self._fd = open_log_for_writing(self.path)
         self._tail = _Tail()
         self.recovered_torn = 0
+        self._torn_event: dict[str, Any] | None = None  # set by a recovery, appended before the next event
 
     def close(self) -> None:
         if self._fd >= 0:
@@ -108,26 +125,7 @@ class DecisionLog:
         """
         if not items:
             return []
-        fd = self._fd
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        try:
-            t = self._current_tail(fd)
-            ts = max(self.clock(), t.ts)
-            who = actor or self.actor
-            out: list[Event] = []
-            lines: list[bytes] = []
-            seq, prev = t.seq, t.hash
-            for kind, data in items:
-                payload = data if data is not None else {}
-                seq += 1
-                line, digest = encode(seq, ts, who, kind, payload, prev)
-                out.append(Event(SCHEMA_VERSION, seq, ts, who, kind, payload, prev, digest))
-                lines.append(line)
-                prev = digest
-            self._write(fd, t, b"".join(lines), seq, prev, ts)
-            return out
-        finally:
-            fcntl.flock(fd, fcntl.LOCK_UN)
+        return self._append_locked(items, actor)
 
     def append(self, kind: str, data: dict[str, Any] | None = None, actor: Actor | None = None) -> Event:
         """Append one event; returns once it is on disk.
@@ -136,18 +134,38 @@ class DecisionLog:
         our last write (then the tail is re-read); otherwise the tail we keep is
         current and nothing is read.
         """
+        return self._append_locked([(kind, data)], actor)[0]
+
+    def _append_locked(self, items: Sequence[tuple[str, dict[str, Any] | None]], actor: Actor | None) -> list[Event]:
         fd = self._fd
+        now = self.clock()
+        why = clock_problem(now)
+        if why is not None:
+            raise ImplausibleTime(errno.ERANGE, f"{self.path}: not recorded: {why}")
         fcntl.flock(fd, fcntl.LOCK_EX)
         try:
             t = self._current_tail(fd)
-            ts = max(self.clock(), t.ts)  # never earlier than the event before, whatever the clocks say
-            seq = t.seq + 1
+            ts = follow_tail(now, t.ts)  # never earlier than the event before, unless that one is far ahead
             who = actor or self.actor
-            payload = data if data is not None else {}
-            prev = t.hash
-            line, digest = encode(seq, ts, who, kind, payload, prev)
-            self._write(fd, t, line, seq, digest, ts)
-            return Event(SCHEMA_VERSION, seq, ts, who, kind, payload, prev, digest)
+            out: list[Event] = []
+            lines: list[bytes] = []
+            seq, prev = t.seq, t.hash
+            todo = list(items)
+            if self._torn_event is not None:
+                todo.insert(0, ("torn_recovered", self._torn_event))
+            for kind, data in todo:
+                payload = data if data is not None else {}
+                seq += 1
+                by = self.actor if payload is self._torn_event else who
+                line, digest = encode(seq, ts, by, kind, payload, prev)
+                out.append(Event(SCHEMA_VERSION, seq, ts, by, kind, payload, prev, digest))
+                lines.append(line)
+                prev = digest
+            self._write(fd, t, b"".join(lines), seq, prev, ts)
+            if self._torn_event is not None:
+                self._torn_event = None
+                out.pop(0)
+            return out
         finally:
             fcntl.flock(fd, fcntl.LOCK_UN)
 
@@ -186,10 +204,17 @@ class DecisionLog:
             chunk *= 4
         if not buf.endswith(b"\n"):
             cut = buf.rfind(b"\n") + 1
-            self._set_aside(buf[cut:])
+            torn = buf[cut:]
+            where = self._set_aside(torn)
             os.ftruncate(self._fd, start + cut)
             os.fsync(self._fd)
             self.recovered_torn += 1
+            self._torn_event = {
+                "bytes": len(torn),
+                "sha256": hashlib.sha256(torn).hexdigest(),
+                "offset": start + cut,
+                "kept_in": str(where),
+            }
             size = start + cut
             buf = buf[:cut]
         if not buf:
@@ -203,12 +228,64 @@ class DecisionLog:
             raise LogCorrupt(f"{self.path}: last event is damaged ({e}); run 'warroom verify'") from None
         return _Tail(size, ev.seq, ev.hash, ev.ts)
 
-    def _set_aside(self, torn: bytes) -> None:
-        """Keep a crashed writer's partial line in `<log>.torn` (durably) before cutting it off the log."""
-        with open(str(self.path) + ".torn", "ab") as f:
-            f.write(torn + b"\n")
-            f.flush()
-            os.fsync(f.fileno())
+    def _set_aside(self, torn: bytes) -> Path:
+        """Keep a crashed writer's partial line in `<log>.torn` (durably, no wider than the log) before cutting it
+        off the log; never through a symlink planted there."""
+        where = torn_path(self.path)
+        append_side(where, torn + b"\n", stat.S_IMODE(os.fstat(self._fd).st_mode))
+        return where
+
+
+def torn_path(log_path: str | Path) -> Path:
+    """Where a torn tail cut off the log is kept."""
+    return side_path(log_path, ".torn")
+
+
+def open_log_for_writing(path: Path) -> int:
+    """Open (or create, mode 0640) the log for appending, refusing anything that is not plainly a warroom log.
+
+    See the module docstring: what is refused is left exactly as it was.
+    """
+    if path.is_symlink():
+        target = os.path.realpath(path)
+        if not os.path.exists(target):
+            raise UnsafePath(
+                path, f"is a symbolic link to {target}, which does not exist; warroom does not create a log through one"
+            )
+    real = os.path.realpath(path)
+    try:
+        fd = os.open(real, _OPEN_FLAGS, DEFAULT_MODE)
+    except OSError as e:
+        if e.errno == errno.ELOOP:
+            raise UnsafePath(path, "changed into a symbolic link while being opened; not writing through it") from None
+        if e.errno in (errno.ENXIO, errno.EISDIR):
+            raise UnsafePath(path, "is not a regular file; give a file path for the decision log") from None
+        raise
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise UnsafePath(path, "is not a regular file; give a file path for the decision log")
+        if st.st_nlink != 1:
+            raise UnsafePath(
+                path,
+                f"has {st.st_nlink} hard links; its locks are keyed on one name, so a log must have exactly one "
+                "(open it by its own name, or copy it)",
+            )
+        if st.st_size > 0:
+            head = os.pread(fd, len(_FIRST_EVENT), 0)
+            if head != _FIRST_EVENT[: len(head)] or (len(head) < len(_FIRST_EVENT) and st.st_size > len(head)):
+                shown = f" (through the symbolic link {path} -> {real})" if real != os.path.abspath(path) else ""
+                raise UnsafePath(
+                    path,
+                    f"is not a warroom decision log{shown}: it is not empty and does not start with a warroom event; "
+                    "it was left untouched; give a new --log path",
+                )
+        fl = fcntl.fcntl(fd, fcntl.F_GETFL)
+        fcntl.fcntl(fd, fcntl.F_SETFL, fl & ~os.O_NONBLOCK)
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
 
 
 def iter_lines(path: str | Path, start: int = 0) -> Iterator[tuple[int, bytes, bool]]:
@@ -434,41 +511,3 @@ def event_to_json(ev: Event) -> dict[str, Any]:
         "prev": ev.prev,
         "hash": ev.hash,
     }
-
-
-class FileLock:
-    """A non-blocking exclusive lock on a file beside the log; the OS drops it when the process dies."""
-
-    def __init__(self, path: str | Path):
-        self.path = Path(path)
-        self._fd = -1
-
-    def try_acquire(self) -> bool:
-        if self._fd >= 0:
-            return True
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o640)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            os.close(fd)
-            return False
-        os.ftruncate(fd, 0)
-        os.write(fd, f"{os.getpid()}\n".encode())
-        self._fd = fd
-        return True
-
-    @property
-    def held(self) -> bool:
-        return self._fd >= 0
-
-    def holder_pid(self) -> int | None:
-        try:
-            return int(self.path.read_text().strip() or 0) or None
-        except (OSError, ValueError):
-            return None
-
-    def release(self) -> None:
-        if self._fd >= 0:
-            fcntl.flock(self._fd, fcntl.LOCK_UN)
-            os.close(self._fd)
-            self._fd = -1

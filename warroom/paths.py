@@ -1,4 +1,4 @@
-"""Where logs live by default: one per launch in the user's data directory."""
+"""Where logs live by default (one per launch in the user's data directory), and where their side files live."""
 
 from __future__ import annotations
 
@@ -18,3 +18,9 @@ def default_log_path(launch_id: str, *, fresh: bool = False, now: float | None =
         return data_dir() / f"{launch_id}.jsonl"
     stamp = datetime.fromtimestamp(now if now is not None else datetime.now(UTC).timestamp(), UTC)
     return data_dir() / f"{launch_id}-{stamp.strftime('%Y%m%dT%H%M%SZ')}.jsonl"
+
+
+def side_path(log_path: str | os.PathLike[str], suffix: str) -> Path:
+    """`<log>.<suffix>` named from the log's real path, so every name that reaches one log file (a symlink,
+    a symlinked directory, `..`) gets the same lock, marker and torn file (see sidefiles.py)."""
+    return Path(os.path.realpath(log_path) + suffix)

@@ -23,6 +23,7 @@ import signal
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import NamedTuple
 
 PR_SET_CHILD_SUBREAPER = 36
 PR_GET_CHILD_SUBREAPER = 37
@@ -83,9 +84,17 @@ def untrack(pid: int) -> None:
     _ACTIVE.discard(pid)
 
 
-def table() -> dict[int, tuple[int, str]]:
-    """pid -> (parent pid, state letter) of every process in /proc (empty without /proc)."""
-    out: dict[int, tuple[int, str]] = {}
+class Proc(NamedTuple):
+    """One /proc entry: what the reaper and the group killer need to know of a process."""
+
+    ppid: int
+    state: str  # the kernel's state letter: R, S, D, Z (zombie), X (dead), ...
+    pgid: int
+
+
+def table() -> dict[int, Proc]:
+    """pid -> its Proc, for every process in /proc (empty without /proc). The one /proc reader."""
+    out: dict[int, Proc] = {}
     proc = Path("/proc")
     if not proc.is_dir():
         return out
@@ -97,8 +106,8 @@ def table() -> dict[int, tuple[int, str]]:
         except OSError:
             continue
         fields = stat[stat.rfind(b")") + 2 :].split()
-        if len(fields) > 1:
-            out[int(entry.name)] = (int(fields[1]), fields[0].decode("ascii", "replace"))
+        if len(fields) > 2:
+            out[int(entry.name)] = Proc(int(fields[1]), fields[0].decode("ascii", "replace"), int(fields[2]))
     return out
 
 
@@ -106,14 +115,14 @@ def _live(state: str) -> bool:
     return state not in ("Z", "X")
 
 
-def children(before: set[int] | None = None, procs: dict[int, tuple[int, str]] | None = None) -> set[int]:
+def children(before: set[int] | None = None, procs: dict[int, Proc] | None = None) -> set[int]:
     """This process's children (live or zombie), less `before`."""
     procs = table() if procs is None else procs
     me = os.getpid()
-    return {pid for pid, (ppid, _s) in procs.items() if ppid == me} - (before or set())
+    return {pid for pid, p in procs.items() if p.ppid == me} - (before or set())
 
 
-def escaped(step_pid: int, before: set[int], procs: dict[int, tuple[int, str]] | None = None) -> set[int]:
+def escaped(step_pid: int, before: set[int], procs: dict[int, Proc] | None = None) -> set[int]:
     """Live processes the step started, wherever they went: its descendants and the orphans re-parented to us.
 
     An orphan is a child of ours that was not one when the step started
@@ -122,8 +131,8 @@ def escaped(step_pid: int, before: set[int], procs: dict[int, tuple[int, str]] |
     procs = table() if procs is None else procs
     roots = {step_pid} | (children(before, procs) - _ACTIVE - {step_pid})
     kids: dict[int, list[int]] = {}
-    for pid, (ppid, _s) in procs.items():
-        kids.setdefault(ppid, []).append(pid)
+    for pid, p in procs.items():
+        kids.setdefault(p.ppid, []).append(pid)
     found: set[int] = set()
     todo = list(roots)
     while todo:
@@ -133,7 +142,7 @@ def escaped(step_pid: int, before: set[int], procs: dict[int, tuple[int, str]] |
         found.add(pid)
         todo.extend(kids.get(pid, ()))
     found.discard(step_pid)  # the step itself is stopped (and reaped) by its runner
-    return {pid for pid in found if pid in procs and _live(procs[pid][1])}
+    return {pid for pid in found if pid in procs and _live(procs[pid].state)}
 
 
 def reap(before: set[int]) -> int:
@@ -141,7 +150,7 @@ def reap(before: set[int]) -> int:
     n = 0
     procs = table()
     for pid in children(before, procs) - _ACTIVE:
-        if _live(procs[pid][1]):
+        if _live(procs[pid].state):
             continue
         with contextlib.suppress(ChildProcessError, OSError):
             if os.waitpid(pid, os.WNOHANG)[0] == pid:

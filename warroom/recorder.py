@@ -22,10 +22,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from warroom.bounds import tick_problem, ts_problem
 from warroom.config import Criterion, Launch, SimulatedSource
 from warroom.config import PrometheusSource as PrometheusConfig
-from warroom.events import Actor, current_actor
+from warroom.events import Actor, Event, current_actor
 from warroom.log import DecisionLog, FileLock, LogCorrupt, iter_events
+from warroom.paths import side_path
+from warroom.sidefiles import file_mode
 from warroom.sources import UNREACHABLE, AlertInfo, Query, Reading, Source, SourceFailure, make_source
 
 RETRY_LEADERSHIP = 1.0  # seconds between attempts to take the recorder lock
@@ -40,7 +43,8 @@ SOURCE_DOWN = frozenset({"timeout", "connection", "http", "auth"})
 
 
 def lock_path(log_path: os.PathLike[str] | str) -> str:
-    return f"{os.fspath(log_path)}.recorder.lock"
+    """Named from the log's real path: every name for one log shares one recorder lock (see sidefiles.py)."""
+    return str(side_path(log_path, ".recorder.lock"))
 
 
 def effective_interval(launch: Launch, c: Criterion) -> float:
@@ -66,6 +70,7 @@ class Group:
     interval: float
     criteria: list[Criterion]
     failures: int = 0
+    next_slot: int = -(1 << 62)  # the first schedule slot not yet polled
 
     def backoff(self) -> float:
         """Extra delay while every read of the last polls failed as unreachable."""
@@ -108,12 +113,16 @@ def recover(launch: Launch, path: os.PathLike[str] | str) -> Recovered:
     if not os.path.exists(path):
         return rec
     moments = {c.id: baseline_moment(launch, c) for c in launch.criteria}
+    first_ts: float | None = None
     for ev in iter_events(os.fspath(path)):
         d = ev.data
+        if first_ts is None:
+            first_ts = ev.ts
         if ev.kind == "sample":
             cid = str(d.get("criterion"))
             tick = d.get("tick")
-            if isinstance(tick, int):
+            c = launch.criteria_by_id.get(cid)
+            if isinstance(tick, int) and not isinstance(tick, bool) and not _implausible(launch, c, ev, rec, first_ts):
                 rec.last_tick[cid] = max(tick, rec.last_tick.get(cid, tick))
             m = moments.get(cid)
             t = d.get("t")
@@ -139,6 +148,15 @@ def recover(launch: Launch, path: os.PathLike[str] | str) -> Recovered:
     return rec
 
 
+def _implausible(launch: Launch, c: Criterion | None, ev: Event, rec: Recovered, first_ts: float) -> bool:
+    """The fold's test (bounds.py): a sample it will not apply must not move the schedule either."""
+    tick = ev.data.get("tick")
+    if c is None or not isinstance(tick, int) or ts_problem(ev.ts, first_ts) is not None:
+        return True
+    epoch = rec.launch_ts if rec.launch_ts is not None else first_ts
+    return tick_problem(tick, effective_interval(launch, c), epoch, ev.ts) is not None
+
+
 def sample_data(c: Criterion, r: Reading, tick: int | None, baseline: bool = False) -> dict[str, Any]:
     """The payload of a `sample` event."""
     value = r.value if r.value is not None and math.isfinite(r.value) else None
@@ -161,7 +179,7 @@ class Recorder:
         self.clock = clock
         self.epoch = epoch
         self.actor: Actor = current_actor("recorder")
-        self.lock = FileLock(lock_path(log.path))
+        self.lock = FileLock(lock_path(log.path), file_mode(log.path))
         self._leader = False
         self._sources: dict[str, Source] = {}
         self._rec = Recovered()
@@ -344,19 +362,26 @@ class Recorder:
             d["error"], d["reason"] = error, reason
         self._queue("source", d)
 
-    def _next_tick(self, g: Group, now: float) -> int:
+    def _next_tick(self, g: Group, now: float) -> tuple[int, float]:
+        """(tick, time) of the next poll of `g`."""
         assert self.epoch is not None
         # the slot we are in (polled at once if not yet recorded), pushed back while backing off
-        due = math.floor((now + g.backoff() - self.epoch) / g.interval)
+        due = max(math.floor((now + g.backoff() - self.epoch) / g.interval), g.next_slot)
         after_last = max((self._rec.last_tick.get(c.id, -(1 << 62)) + 1 for c in g.criteria), default=due)
-        return max(due, after_last)
+        if after_last > due + 1:
+            # the log holds ticks ahead of the schedule (a clock that was ahead, `check` run often, a forged
+            # sample): label this poll past them, but poll on the schedule instead of waiting for their slot
+            g.next_slot = due + 1
+            return after_last, self.epoch + due * g.interval
+        k = max(due, after_last)
+        g.next_slot = k + 1
+        return k, self.epoch + k * g.interval
 
     async def _poll_loop(self, g: Group) -> None:
         """Poll `g` at each slot epoch + k*interval; re-arm after completion, so polls never overlap."""
         assert self.epoch is not None
         while True:
-            k = self._next_tick(g, self.clock())
-            at = self.epoch + k * g.interval
+            k, at = self._next_tick(g, self.clock())
             await asyncio.sleep(max(0.0, at - self.clock()))
             await self.poll_group(g, k, at)
 

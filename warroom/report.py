@@ -332,6 +332,8 @@ class Report:
     integrity: str = ""
     problem: VerifyProblem | None = None
     torn: int = 0
+    torn_recovered: list[str] = field(default_factory=list)  # torn tails cut off the log by a later writer
+    doubts: list[str] = field(default_factory=list)  # events the fold kept but did not apply (bounds.py)
     status: str = "PENDING"
     reasons: tuple[str, ...] = ()
     final_rows: list[Row] = field(default_factory=list)
@@ -452,6 +454,12 @@ class _Builder:
             rows, verdict = self._table(ev.ts)
         st.apply(ev)
         self.rep.kinds[kind] += 1
+        if kind == "torn_recovered":
+            tr = ev.data
+            self.rep.torn_recovered.append(
+                f"seq {ev.seq}: {tr.get('bytes', '?')} bytes (sha256 {tr.get('sha256', '?')}) moved to "
+                f"{tr.get('kept_in', 'the .torn file')}"
+            )
         if kind in MARK_KINDS or kind == "source":  # a source failing or recovering is part of the story
             self._entry(ev)
         if kind == "alert":
@@ -678,6 +686,7 @@ class _Builder:
             if series is not None:
                 band = (cmp.pre.lo, cmp.pre.hi) if cmp.pre.n else None
                 rep.charts.append(Chart(c, series, _threshold_lines(c, b), band))
+        rep.doubts = [e.text for e in st.doubts]
         rep.integrity = integrity_text(rep)
 
 
@@ -712,6 +721,12 @@ def integrity_text(rep: Report) -> str:
     text = f"chain intact: {rep.events:,} events, every hash and link verified"
     if rep.torn:
         text += f"; a torn last line ({rep.torn} bytes) from an interrupted write is not included"
+    for rec in rep.torn_recovered:
+        text += f"; recovered a torn tail left by an interrupted write at {rec}"
+    if rep.doubts:
+        text += f"; {len(rep.doubts)} doubt{'s' if len(rep.doubts) != 1 else ''} about event times: " + "; ".join(
+            rep.doubts[:5]
+        )
     return text
 
 
@@ -804,7 +819,13 @@ def to_json(rep: Report) -> dict[str, Any]:
             "first": t(rep.first_ts),
             "last": t(rep.last_ts),
             "kinds": dict(rep.kinds),
-            "integrity": {"ok": rep.integrity_ok, "text": rep.integrity, "torn_bytes": rep.torn},
+            "integrity": {
+                "ok": rep.integrity_ok,
+                "text": rep.integrity,
+                "torn_bytes": rep.torn,
+                "torn_recovered": rep.torn_recovered,
+                "doubts": rep.doubts,
+            },
         },
         "participants": {a: sorted(k) for a, k in sorted(rep.participants.items())},
         "final": {

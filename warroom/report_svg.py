@@ -19,6 +19,11 @@ LEFT, RIGHT, TOP, BOTTOM = 70, 150, 14, 46
 MARK_COLOURS = {"signoff": "#3366cc", "decision": "#2e8b57", "rollback": "#d2691e", "t0": "#555555"}
 
 
+def _clip(v: float) -> float:
+    """Values past +-1e300 are drawn at that edge: 1e308 - -1e308 would overflow the scale to inf."""
+    return max(-1e300, min(1e300, v)) if v == v else 0.0
+
+
 def chart_svg(rep: Report, chart: Chart, esc: Callable[[object], str]) -> str:
     c = chart.criterion
     buckets = chart.series.buckets()
@@ -26,9 +31,9 @@ def chart_svg(rep: Report, chart: Chart, esc: Callable[[object], str]) -> str:
     x1 = rep.last_ts if rep.last_ts is not None else x0 + 1
     if x1 <= x0:
         x1 = x0 + 1
-    vals = [v for b in buckets for v in (b[2], b[3]) if v is not None]
-    vals += [v for _label, v in chart.lines]
-    vals += list(chart.band or ())
+    vals = [_clip(v) for b in buckets for v in (b[2], b[3]) if v is not None]
+    vals += [_clip(v) for _label, v in chart.lines]
+    vals += [_clip(v) for v in chart.band or ()]
     lo, hi = (min(vals), max(vals)) if vals else (0.0, 1.0)
     if hi - lo < 1e-9:
         lo, hi = lo - 1, hi + 1
@@ -41,7 +46,7 @@ def chart_svg(rep: Report, chart: Chart, esc: Callable[[object], str]) -> str:
         return LEFT + (min(max(t, x0), x1) - x0) / (x1 - x0) * pw
 
     def y(v: float) -> float:
-        return TOP + (hi - v) / (hi - lo) * ph
+        return TOP + (hi - _clip(v)) / (hi - lo) * ph
 
     out = [
         f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {W} {H}" width="{W}" height="{H}" '

@@ -14,7 +14,8 @@ replay/report can show it later:
     requested -> started -> (step_started, step_output*, step_finished)* -> verify* -> finished
 
 One rollback at a time per log, across processes: `FileLock("<log>.rollback.lock")`
-is held for the whole run (the OS drops it if the process dies). A marker file
+(named from the log's real path, so a symlinked name shares it) is held for the
+whole run (the OS drops it if the process dies). A marker file
 `<log>.rollback.running` ("<runner pid> <step process group>") exists while a
 run is in flight. Finding it when taking the lock means the previous runner
 died mid-run: if the step it was running still lives (steps run in their own
@@ -50,7 +51,9 @@ from warroom import procvalues, reaper
 from warroom.config import PRIMARY, Launch, RollbackProcedure, RollbackStep
 from warroom.events import Actor, Event
 from warroom.log import DecisionLog, FileLock, Follower, LogCorrupt, iter_events
+from warroom.paths import side_path
 from warroom.rules import Level
+from warroom.sidefiles import UnsafePath, create_side, file_mode, open_side, read_side, rewrite_side
 from warroom.state import LaunchState, criterion_view
 from warroom.units import format_duration
 
@@ -76,11 +79,12 @@ class RecordFailed(Exception):
 
 
 def lock_path(log_path: str | Path) -> Path:
-    return Path(f"{log_path}.rollback.lock")
+    """Named from the log's real path: every name for one log shares one rollback lock (see sidefiles.py)."""
+    return side_path(log_path, ".rollback.lock")
 
 
 def running_marker(log_path: str | Path) -> Path:
-    return Path(f"{log_path}.rollback.running")
+    return side_path(log_path, ".rollback.running")
 
 
 def effective_dry_run(launch: Launch, dry_run: bool | None) -> bool:
@@ -250,18 +254,7 @@ def group_members(pgid: int) -> list[int]:
         except (ProcessLookupError, PermissionError):
             return []
         return [pgid]
-    out = []
-    for entry in os.scandir(proc):
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = Path(entry.path, "stat").read_bytes()
-        except OSError:
-            continue
-        fields = stat[stat.rfind(b")") + 2 :].split()
-        if len(fields) > 2 and fields[0] not in (b"Z", b"X") and int(fields[2]) == pgid:
-            out.append(int(entry.name))
-    return out
+    return [pid for pid, p in reaper.table().items() if p.pgid == pgid and p.state not in ("Z", "X")]
 
 
 def _signal_group(pgid: int, sig: int) -> None:
@@ -621,10 +614,15 @@ class RollbackRunner:
         if why is not None:
             self._append({"phase": "refused", "reason": why})
             return False
-        lock = FileLock(lock_path(self.log.path))
-        if not lock.try_acquire():
+        lock = FileLock(lock_path(self.log.path), file_mode(self.log.path))
+        try:
+            got = lock.try_acquire()
+        except UnsafePath as e:
+            self._append({"phase": "refused", "reason": f"cannot take the rollback lock: {e}"})
+            return False
+        if not got:
             pid = lock.holder_pid()
-            holder = f"pid {pid}" if pid else "holder unknown"
+            holder = f"pid {pid}" if pid else lock.holder_text()
             self._append(
                 {
                     "phase": "refused",
@@ -649,7 +647,7 @@ class RollbackRunner:
             recover_interrupted(self.log, self.actor, lock_held=True)
             marker = running_marker(self.log.path)
             try:
-                _write_marker(marker, os.getpid(), 0)
+                _write_marker(marker, os.getpid(), 0, new_with_mode=file_mode(self.log.path))
             except OSError as e:
                 why = f"cannot create the running marker {marker} ({_why(e)}), so a crash could go unrecorded"
                 self._append({"phase": "refused", "reason": why})
@@ -897,20 +895,30 @@ class RollbackRunner:
             await asyncio.sleep(0.5)
 
 
-def _write_marker(path: Path, pid: int, pgid: int) -> None:
-    """`<runner pid> <step process group or 0>`: what the next process needs to record the run."""
-    path.write_text(f"{pid} {pgid}\n")
+def _write_marker(path: Path, pid: int, pgid: int, *, new_with_mode: int | None = None) -> None:
+    """`<runner pid> <step process group or 0>`: what the next process needs to record the run.
+
+    Created new (O_EXCL, the log's mode) or rewritten in place, never through a symlink (sidefiles.py).
+    """
+    if new_with_mode is not None:
+        create_side(path, f"{pid} {pgid}\n", new_with_mode)
+    else:
+        rewrite_side(path, f"{pid} {pgid}\n")
 
 
 def _note_marker(path: Path, note: str) -> None:
     """Add why the marker was left (appended: a failing write cannot lose the pid already there)."""
-    with contextlib.suppress(OSError), path.open("a", encoding="utf-8") as f:
-        f.write(" ".join(note.split()) + "\n")
+    with contextlib.suppress(OSError):
+        fd = open_side(path, os.O_WRONLY | os.O_APPEND)
+        try:
+            os.write(fd, (" ".join(note.split()) + "\n").encode())
+        finally:
+            os.close(fd)
 
 
 def _read_marker(path: Path) -> tuple[int | None, int | None, str]:
     try:
-        parts = path.read_text().split(maxsplit=2)
+        parts = (read_side(path) or "").split(maxsplit=2)
         pgid = (int(parts[1]) or None) if len(parts) > 1 else None
         return int(parts[0]), pgid, parts[2].strip() if len(parts) > 2 else ""
     except (OSError, ValueError, IndexError):
@@ -949,11 +957,11 @@ def recover_interrupted(log: DecisionLog, actor: Actor, *, lock_held: bool = Fal
     cannot be written now keeps the marker for the next try; this never raises.
     """
     marker = running_marker(log.path)
-    if not marker.exists():
-        return False
+    if not marker.exists() or marker.is_symlink():
+        return False  # no marker; or one planted as a symlink, which run() refuses to write through
     lock = None
     if not lock_held:
-        lock = FileLock(lock_path(log.path))
+        lock = FileLock(lock_path(log.path), file_mode(log.path))
         try:
             if not lock.try_acquire():
                 return False  # it is still running somewhere

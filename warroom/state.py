@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from warroom.backfilled import points as backfill_points
+from warroom.bounds import MAX_CLOCK_AHEAD, source_time_problem, tick_problem, ts_problem
 from warroom.config import AlertmanagerSource, Criterion, Item, Launch, SimulatedSource
 from warroom.events import Actor, Event
 from warroom.rules import RANK, Judgement, Level, Tracker, Unknown, classify, judge, show
@@ -164,6 +165,10 @@ class LaunchState:
     sessions: dict[str, dict[str, Any]] = field(default_factory=dict)
     recorder: str | None = None
     sources: dict[str, dict[str, FeedHealth]] = field(default_factory=dict)  # source -> feed -> health
+    # Events kept as evidence but not applied, and other doubts about the log's times, each in words (bounds.py):
+    # one event from a clock far ahead (or a forged one) must not pin, freeze or silence everything after it.
+    doubts: list[TimelineEntry] = field(default_factory=list)
+    epoch: float | None = None  # the recorder's tick origin: the first launch event's time
     # Lean fold (report, replay: millions of samples): a sample that leaves a steady GO/WARN criterion where
     # it is skips judge() and the tracker, and its reason is worded only when someone looks (see word()).
     lean: bool = field(default=False, compare=False, repr=False)
@@ -184,15 +189,34 @@ class LaunchState:
     def apply(self, ev: Event) -> None:
         """Advance the state by one event; unknown kinds are kept in the timeline only."""
         self.seq = ev.seq
+        why = ts_problem(ev.ts, self.first_ts)
+        if why is not None:
+            self._doubt(ev, f"event seq {ev.seq} ({ev.kind}) not applied: {why}")
+            return
+        if self.last_ts is not None and self.last_ts - ev.ts > MAX_CLOCK_AHEAD:
+            self._doubt(
+                ev,
+                f"time goes back {format_duration(self.last_ts - ev.ts)} at event seq {ev.seq}: "
+                "an earlier event came from a clock that was ahead",
+            )
         self.last_ts = ev.ts
         if self.first_ts is None:
             self.first_ts = ev.ts
+        if self.epoch is None and ev.kind == "launch":
+            self.epoch = ev.ts
         handler = _HANDLERS.get(ev.kind)
         if handler is not None:
             handler(self, ev)
 
     def _say(self, ev: Event, text: str) -> None:
         self.timeline.append(TimelineEntry(ev.seq, ev.ts, actor_label(ev.actor), ev.kind, text))
+
+    def _doubt(self, ev: Event, text: str) -> None:
+        """Keep a doubt about an event (shown in the timeline and by every view) without acting on it."""
+        entry = TimelineEntry(ev.seq, ev.ts, actor_label(ev.actor), ev.kind, text)
+        if len(self.doubts) < TIMELINE:
+            self.doubts.append(entry)
+        self.timeline.append(entry)
 
     def _sample(self, ev: Event) -> None:
         d = ev.data
@@ -201,12 +225,19 @@ class LaunchState:
             return
         cs = self.criteria[c.id]
         tick = d.get("tick")
+        t = _num(d.get("t"), ev.ts)
+        why = source_time_problem(t, ev.ts)
+        if why is None and isinstance(tick, int) and not isinstance(tick, bool):
+            epoch = self.epoch if self.epoch is not None else self.first_ts
+            why = tick_problem(tick, poll_interval(self.launch, c), epoch if epoch is not None else ev.ts, ev.ts)
+        if why is not None:
+            self._doubt(ev, f"sample seq {ev.seq} for {c.id} not applied: {why}")
+            return
         if isinstance(tick, int) and not isinstance(tick, bool):
             if cs.last_tick is not None and tick <= cs.last_tick:
                 cs.duplicates += 1  # a second recorder's copy of a slot already judged
                 return
             cs.last_tick = tick
-        t = _num(d.get("t"), ev.ts)
         value = _value(d.get("value"))
         error = d.get("error")
         error = str(error) if error is not None else None
@@ -515,7 +546,7 @@ def actor_label(a: Actor) -> str:
 def _num(x: Any, default: float) -> float:
     try:
         v = float(x)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         return default
     return v if math.isfinite(v) else default
 
@@ -560,8 +591,15 @@ def stale_limit(launch: Launch, c: Criterion) -> float | None:
     src = launch.sources.get(c.source)
     if src is None:
         return None
-    interval = c.interval if c.interval is not None else float(src.interval)
-    return 3 * interval + float(src.timeout)
+    return 3 * poll_interval(launch, c) + float(src.timeout)
+
+
+def poll_interval(launch: Launch, c: Criterion) -> float:
+    """How often the criterion is polled: its own interval, else its source's (0 if the source is unknown)."""
+    if c.interval is not None:
+        return c.interval
+    src = launch.sources.get(c.source)
+    return float(src.interval) if src is not None else 0.0
 
 
 def limit_of(c: Criterion, cs: CriterionState) -> float | None:
@@ -676,6 +714,7 @@ class Verdict:
     # The criteria's part of the verdict alone (`check --criteria-only`): same rules, same words.
     criteria_status: str = "PENDING"
     criteria_reasons: tuple[str, ...] = ()
+    doubts: tuple[str, ...] = ()  # events not applied, times that went back (LaunchState.doubts)
 
     @property
     def clock(self) -> str:
@@ -859,6 +898,9 @@ def view(state: LaunchState, now: float) -> Verdict:
         status = "GO"
         reasons.append("every required criterion is GO, due critical items are done, all sign-offs given")
     reasons.extend(advisory)
+    if state.doubts:
+        n = len(state.doubts)
+        reasons.append(f"log: {n} doubt{'s' if n != 1 else ''} about event times; latest: {state.doubts[-1].text}")
     total = sum(p.total for p in phases)
     return Verdict(
         status,
@@ -876,6 +918,7 @@ def view(state: LaunchState, now: float) -> Verdict:
         sources,
         crit_status,
         crit_reasons + tuple(advisory),
+        tuple(e.text for e in state.doubts),
     )
 
 

@@ -192,6 +192,8 @@ def format_value(value: float, unit: str, threshold: float | Iterable[float] | N
         if isinstance(threshold, (int, float))
         else tuple(float(b) for b in threshold)
     )
+    if abs(value) >= HUGE:
+        return _with_unit(_scientific(value, bounds), unit)
     base = _BASE_DIGITS.get(unit, 2 if abs(value) < 100 else 0)
     if value != int(value) and abs(value) < 1:
         base = max(base, 3)
@@ -209,6 +211,23 @@ def format_value(value: float, unit: str, threshold: float | Iterable[float] | N
             text = repr(value)
             break
         text = f"{value:.{digits}f}"
+    return _with_unit(text, unit)
+
+
+HUGE = 1e15  # from here on a value is shown as 1.0e308, not as a 309-digit integer that pushes columns off
+
+
+def _scientific(value: float, bounds: tuple[float, ...]) -> str:
+    """Fewest significant digits (at least two) that keep the shown number on the value's side of every bound."""
+    for places in range(1, 17):
+        text = f"{value:.{places}e}".replace("e+", "e")
+        shown = float(text)
+        if all((shown > b) == (value > b) and (shown == b) == (value == b) for b in bounds):
+            return text
+    return repr(value).replace("e+", "e")
+
+
+def _with_unit(text: str, unit: str) -> str:
     suffix = _SUFFIX.get(unit, unit)
     sep = "" if suffix in ("%", "ms", "s") else " "
     return f"{text}{sep}{suffix}" if suffix else text

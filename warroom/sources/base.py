@@ -13,6 +13,8 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
+from warroom.bounds import ALERT_KEY_CHARS, ALERT_VALUE_CHARS, cap_mapping, cap_text
+
 # Error kinds a reading can carry.  "no-data" is judged NO-DATA; every other kind is SOURCE-ERROR.
 NO_DATA = "no-data"
 TIMEOUT = "timeout"
@@ -63,11 +65,14 @@ class AlertInfo:
     starts_at: float | None = None
 
     def to_event(self, status: str, t: float, source: str) -> dict[str, Any]:
+        """The `alert` event's payload, its text capped (bounds.cap_mapping) as step output is."""
+        labels, left = cap_mapping(self.labels)
+        annotations, _ = cap_mapping(self.annotations, max(left, 2 * ALERT_VALUE_CHARS))
         return {
-            "fingerprint": self.fingerprint,
+            "fingerprint": cap_text(str(self.fingerprint), ALERT_KEY_CHARS),
             "status": status,
-            "labels": self.labels,
-            "annotations": self.annotations,
+            "labels": labels,
+            "annotations": annotations,
             "starts_at": self.starts_at,
             "t": t,
             "source": source,

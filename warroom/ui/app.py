@@ -27,7 +27,7 @@ from textual.widgets import Footer
 
 from warroom.config import ConfigError, ConfigProblem, Launch
 from warroom.events import Actor, Event
-from warroom.launchlog import bind, first_launch_event, with_t0
+from warroom.launchlog import bind, first_launch_event, recorded_t0, with_t0
 from warroom.log import DecisionLog, Follower, LogCorrupt
 from warroom.state import LaunchState, Verdict, actor_label, snapshot, view
 from warroom.ui import fmt, keymap
@@ -230,7 +230,7 @@ class WarroomApp(App[int]):
                     ]
                 )
             if first is not None:
-                t0 = float(first.data.get("t0", launch.t0))
+                t0 = recorded_t0(first, launch, self.log_path)
                 launch = with_t0(launch, t0) if t0 != launch.t0 else launch
         if launch is not self.launch:
             self.launch = launch
@@ -241,7 +241,7 @@ class WarroomApp(App[int]):
         if self.follower.torn:
             self.notify(
                 f"the log's last line was torn by an interrupted write ({len(self.follower.torn)} bytes); "
-                f"it is set aside in {self.log_path}.torn and every complete event is shown",
+                "every complete event is shown, and the next write moves it to a .torn file and records that",
                 title="Recovered after a crash",
                 severity="warning",
                 timeout=30,

@@ -57,7 +57,7 @@ def sparkline(values: Sequence[float | None], width: int) -> str:
     if not nums:
         return "·" * len(tail)
     lo, hi = min(nums), max(nums)
-    span = hi - lo
+    span = hi / 2 - lo / 2  # halved: 1e308 - -1e308 overflows to inf
     out = []
     for v in tail:
         if v is None or not math.isfinite(v):
@@ -65,7 +65,7 @@ def sparkline(values: Sequence[float | None], width: int) -> str:
         elif span <= 0:
             out.append(SPARK[3])
         else:
-            out.append(SPARK[min(7, int((v - lo) / span * 7.999))])
+            out.append(SPARK[min(7, max(0, int((v / 2 - lo / 2) / span * 7.999)))])
     return "".join(out)
 
 
