@@ -220,7 +220,8 @@ def _warroom() -> str:
 def test_validate_passes_the_shipped_configs():
     files = sorted(str(p) for p in CONFIGS.glob("*.yaml"))
     assert {Path(f).name for f in files} >= {"demo.yaml", "reconciliation-platform.yaml", "cv-management-api.yaml"}
-    r = subprocess.run([_warroom(), "validate", *files], capture_output=True, text=True, timeout=60)
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}  # this checkout's warroom, not the installed one
+    r = subprocess.run([_warroom(), "validate", *files], capture_output=True, text=True, timeout=60, env=env)
     assert r.returncode == 0, r.stderr
     assert r.stdout.count(": OK") == len(files)
     assert "378 Reconciliation Platform: 7 phases, 36 items, 7 criteria, 5 roles, 2 rollback steps" in r.stdout
@@ -309,8 +310,11 @@ def test_recon_go_no_go_table_triggers_and_rollback(recon):
     assert by_id["api-p95"].trigger_threshold.holds(1.2) and not by_id["api-p95"].trigger_threshold.holds(0.9)
     rb = recon.rollback
     assert rb.steps[0].run == ["kubectl", "rollout", "undo", "deployment/reconciliation-backend"]
-    assert rb.alternatives[0][0].run == ["docker-compose", "down"]
-    assert "git checkout" in rb.alternatives[0][1].shell
+    docker = rb.procedures["docker"]
+    assert docker.steps[0].run == ["docker-compose", "down"]
+    assert docker.steps[1].run == ["git", "checkout", "${PREVIOUS_STABLE_VERSION}"]
+    assert [p.name for p in docker.params] == ["PREVIOUS_STABLE_VERSION"]
+    assert docker.params[0].choices_command == ["git", "tag", "--list", "v*"]
     assert [s.name for s in rb.runbook] == [
         "Immediate actions",
         "Decision point",
@@ -395,6 +399,40 @@ def test_every_owner_in_shipped_configs_is_a_role():
         launch = load_launch(path)
         roles = set(launch.roles_by_id)
         assert all(i.owner in roles for _p, _s, i in launch.items), path
+
+
+def test_rollback_alternatives_are_named_procedures_checked_with_file_and_line(tmp_path: Path):
+    """Bare list, reserved or repeated id, unsafe or unchecked param, spliced value: each named with its line."""
+    import yaml
+
+    doc = yaml.safe_load(Path("configs/demo.yaml").read_text())
+    doc["rollback"]["alternatives"] = [
+        [{"name": "x", "run": ["true"]}],
+        {"id": "primary", "steps": [{"name": "a", "run": ["echo", "--v=${V}"]}]},
+        {
+            "id": "b",
+            "params": [{"name": "LD_PRELOAD", "pattern": ".*"}, {"name": "V"}],
+            "steps": [{"name": "a", "run": ["echo", "${W}"]}],
+        },
+        {"id": "b", "steps": []},
+    ]
+    path = tmp_path / "bad.yaml"
+    path.write_text(yaml.safe_dump(doc, sort_keys=False))
+    with pytest.raises(ConfigError) as e:
+        load_launch(path)
+    text = str(e.value)
+    for want in (
+        "rollback.alternatives[0]: an alternative is a named procedure now",
+        "rollback.alternatives[1].id: 'primary' is the procedure in rollback.steps",
+        "rollback.alternatives[1].steps[0].run[1]: '--v=${V}' puts a value inside a longer argument",
+        "params[0].name: param 'LD_PRELOAD' would set an environment variable",
+        "params[1]: param 'V' accepts anything",
+        "rollback.alternatives[2].steps[0].run[1]: '${W}' names no param of this procedure",
+        "rollback.alternatives[3].id: rollback procedure id 'b' is used twice",
+        "rollback.alternatives[3].steps: procedure 'b' has no steps",
+    ):
+        assert want in text, text
+    assert all(p.line for p in e.value.problems), text
 
 
 @pytest.mark.parametrize(

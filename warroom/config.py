@@ -266,15 +266,56 @@ class RunbookStage(Model):
     actions: list[str]
 
 
+PRIMARY = "primary"  # the id of the procedure in `rollback.steps`
+ParamName = Annotated[str, Field(pattern=r"^[A-Z][A-Z0-9_]*$", max_length=64)]
+# Environment names a value must never set: they change what runs, not what it is given.
+UNSAFE_ENV = frozenset({"PATH", "IFS", "ENV", "BASH_ENV", "SHELLOPTS", "HOME", "PWD", "CDPATH", "PS4"})
+UNSAFE_ENV_PREFIXES = ("LD_", "DYLD_", "PYTHON", "PERL5", "RUBY", "NODE_", "GIT_")
+
+
+class ProcedureParam(Model):
+    """A value a procedure asks for before it runs; allowed by a full-match `pattern` and/or `choices_command`.
+
+    It reaches the steps only as the environment variable `name` and as an
+    argv entry written exactly `${NAME}`: never spliced into a shell string.
+    """
+
+    name: ParamName
+    description: str | None = None
+    pattern: str | None = None
+    choices_command: list[str] | None = None  # argv (no shell); each non-empty output line is an allowed value
+    cwd: str | None = None
+    timeout: Duration = 10.0
+
+
+class RollbackProcedure(Model):
+    """A named way back: `id` is what `--procedure` and the console choose; `description` says when to use it."""
+
+    id: Ident
+    description: str | None = None
+    params: list[ProcedureParam] = []
+    steps: list[RollbackStep]
+
+
 class Rollback(Model):
     allowed_roles: list[Ident] = []
     auto_allowed: bool = False
     dry_run: bool = False
     cooldown: Duration = 1800.0
     steps: list[RollbackStep] = []
-    alternatives: list[list[RollbackStep]] = []
+    alternatives: list[RollbackProcedure] = []
     verify: RollbackVerify | None = None
     runbook: list[RunbookStage] = []
+
+    @cached_property
+    def primary(self) -> RollbackProcedure:
+        """`rollback.steps` as a procedure like the others (no values: auto-rollback can ask nobody)."""
+        return RollbackProcedure(id=PRIMARY, description="the primary procedure (rollback.steps)", steps=self.steps)
+
+    @cached_property
+    def procedures(self) -> dict[str, RollbackProcedure]:
+        """Every procedure by id, the primary first."""
+        return {PRIMARY: self.primary} | {p.id: p for p in self.alternatives}
 
 
 # --------------------------------------------------------------------------- success metrics
@@ -421,6 +462,8 @@ _MODELS: tuple[type[BaseModel], ...] = (
     Trigger,
     Criterion,
     RollbackStep,
+    ProcedureParam,
+    RollbackProcedure,
     RollbackVerify,
     RunbookStage,
     Rollback,
@@ -1027,12 +1070,18 @@ def _cross_check(data: dict[Any, Any], lines: _Lines, name: str) -> list[ConfigP
     rb = _map(data.get("rollback"))
     for i, r in enumerate(_seq(rb.get("allowed_roles"))):
         ref(("rollback", "allowed_roles", i), r, "role", roles)
-    step_lists: list[tuple[tuple[Any, ...], Any]] = [(("rollback", "steps"), rb.get("steps"))]
-    step_lists += [(("rollback", "alternatives", ai), alt) for ai, alt in enumerate(_seq(rb.get("alternatives")))]
-    for path, steps in step_lists:
+    step_lists: list[tuple[tuple[Any, ...], Any, set[str]]] = [(("rollback", "steps"), rb.get("steps"), set())]
+    for ai, alt in enumerate(_seq(rb.get("alternatives"))):
+        step_lists += _check_procedure(
+            _map(alt) if isinstance(alt, dict) else alt, ("rollback", "alternatives", ai), bad
+        )
+    unique("rollback procedure", _ids(rb.get("alternatives"))[0], ("rollback", "alternatives"))
+    for path, steps, params in step_lists:
         for si, step in enumerate(_seq(steps)):
             if not isinstance(step, dict):
                 continue
+            for ri, arg in enumerate(_seq(step.get("run"))):
+                _check_placeholder(arg, path + (si, "run", ri), params, bad)
             run, shell = step.get("run"), step.get("shell")
             if (run is None) == (shell is None):
                 bad(
@@ -1075,6 +1124,72 @@ def _cross_check(data: dict[Any, Any], lines: _Lines, name: str) -> list[ConfigP
         if m.get("source") is not None:
             ref(base + ("source",), m.get("source"), "source", sources)
     return problems
+
+
+_PLACEHOLDER = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+
+def _check_procedure(alt: Any, base: tuple[Any, ...], bad: Any) -> list[tuple[tuple[Any, ...], Any, set[str]]]:
+    """An alternative's id, params and steps; returns its step list with the param names its argv may use."""
+    if isinstance(alt, list):
+        bad(
+            base,
+            "an alternative is a named procedure now, not a bare list of steps",
+            "write {id: docker, description: when to use it, steps: [...]}",
+        )
+        return []
+    if not isinstance(alt, dict):
+        return []
+    if alt.get("id") == PRIMARY:
+        bad(base + ("id",), f"'{PRIMARY}' is the procedure in rollback.steps", "give the alternative another id")
+    names: set[str] = set()
+    for pi, prm in enumerate(_seq(alt.get("params"))):
+        if not isinstance(prm, dict):
+            continue
+        at = base + ("params", pi)
+        name = prm.get("name")
+        if isinstance(name, str):
+            if name in names:
+                bad(at + ("name",), f"param '{name}' is asked for twice", "each param once per procedure")
+            names.add(name)
+            if name in UNSAFE_ENV or name.startswith(UNSAFE_ENV_PREFIXES):
+                bad(
+                    at + ("name",),
+                    f"param '{name}' would set an environment variable that changes what runs",
+                    "name it for what it is, e.g. PREVIOUS_STABLE_VERSION",
+                )
+        if prm.get("pattern") is None and prm.get("choices_command") is None:
+            bad(
+                at,
+                f"param '{name}' accepts anything: it needs a 'pattern' and/or a 'choices_command'",
+                "e.g. pattern: 'v[0-9]+[.][0-9]+[.][0-9]+', or choices_command: [git, tag, --list, 'v*']",
+            )
+        pat = prm.get("pattern")
+        if isinstance(pat, str):
+            try:
+                re.compile(pat)
+            except re.error as e:
+                bad(at + ("pattern",), f"not a regular expression: {e}", "the value must match it in full")
+        cmd = prm.get("choices_command")
+        if isinstance(cmd, list) and not cmd:
+            bad(at + ("choices_command",), "empty argv", "give the program and its arguments as a list")
+    if isinstance(alt.get("steps"), list) and not alt["steps"]:
+        bad(base + ("steps",), f"procedure '{alt.get('id')}' has no steps", "give at least one step, or remove it")
+    return [(base + ("steps",), alt.get("steps"), names)]
+
+
+def _check_placeholder(arg: Any, path: tuple[Any, ...], params: set[str], bad: Any) -> None:
+    """`${NAME}` is a whole argv entry naming a param of its procedure; anything else would splice a value."""
+    if not isinstance(arg, str):
+        return
+    found = _PLACEHOLDER.findall(arg)
+    if not found:
+        return
+    if _PLACEHOLDER.fullmatch(arg) is None:
+        bad(path, f"'{arg}' puts a value inside a longer argument", "give ${NAME} as an argv entry of its own")
+    elif found[0] not in params:
+        known = ", ".join(sorted(params)) or "none"
+        bad(path, f"'{arg}' names no param of this procedure (params: {known})", "add it under params:")
 
 
 def _check_criterion(

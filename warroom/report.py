@@ -112,6 +112,8 @@ class Rollback:
     requested_at: float | None
     state: RollbackState | None  # the fold's own record, complete once finished
     refused: dict[str, Any] | None = None
+    procedure: str = "primary"  # which procedure was asked for, and with which values, by `requested_by`
+    values: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -416,6 +418,7 @@ class _Builder:
         self.max_seq = 0
         self.compare = {c.id: Compare(c, Period(-math.inf, launch.t0)) for c in launch.criteria}
         self.pending_request: tuple[str, float] | None = None
+        self.pending_choice: tuple[str, dict[str, str]] = ("primary", {})
 
     def add(self, ev: Event) -> None:
         st = self.state
@@ -549,15 +552,20 @@ class _Builder:
         rb = self.state.rollback
         if phase == "requested":
             self.pending_request = (actor_label(ev.actor), ev.ts)
+            vals = d.get("values")
+            self.pending_choice = (
+                str(d.get("procedure") or "primary"),
+                {str(k): str(v) for k, v in vals.items()} if isinstance(vals, dict) else {},
+            )
         elif phase == "refused":
             by, at = self.pending_request or (actor_label(ev.actor), ev.ts)
-            self.rep.rollbacks.append(
-                Rollback(by, at, None, {"at": ev.ts, "by": actor_label(ev.actor), "reason": str(d.get("reason", ""))})
-            )
+            proc, vals = self.pending_choice
+            refusal = {"at": ev.ts, "by": actor_label(ev.actor), "reason": str(d.get("reason", ""))}
+            self.rep.rollbacks.append(Rollback(by, at, None, refusal, proc, vals))
             self.pending_request = None
         elif phase == "started":
             requested: tuple[str | None, float | None] = self.pending_request or (None, None)
-            self.rep.rollbacks.append(Rollback(*requested, rb))
+            self.rep.rollbacks.append(Rollback(*requested, rb, None, rb.procedure, dict(rb.values)))
             self.pending_request = None
             self.rep.markers.append((ev.ts, "rollback", "rollback" + (" (dry run)" if rb.dry_run else "")))
         elif phase == "finished":
@@ -981,7 +989,13 @@ def _row_json(r: Row) -> dict[str, Any]:
 
 def _rollback_json(rep: Report, r: Rollback, t: Any) -> dict[str, Any]:
     rb = r.state
-    out: dict[str, Any] = {"requested_by": r.requested_by, "requested_at": t(r.requested_at)}
+    out: dict[str, Any] = {
+        "requested_by": r.requested_by,
+        "requested_at": t(r.requested_at),
+        "procedure": r.procedure,
+        "chosen_by": r.requested_by,
+        "values": r.values,
+    }
     if r.refused is not None:
         out.update(status="refused", refused_by=r.refused["by"], at=t(r.refused["at"]), reason=r.refused["reason"])
         return out

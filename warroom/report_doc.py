@@ -274,7 +274,10 @@ def build_document(rep: Report, charts: bool = True) -> Document:
     if not rep.rollbacks:
         doc.p("No rollback was requested.")
     for n, r in enumerate(rep.rollbacks, 1):
-        req = f"requested by {r.requested_by} at {rep.rel(r.requested_at)}" if r.requested_by else ""
+        vals = ", ".join(f"{k} = {v!r}" for k, v in r.values.items())
+        req = f"procedure '{r.procedure}'" + (f" with {vals}" if vals else "")
+        if r.requested_by:
+            req += f", chosen by {r.requested_by} at {rep.rel(r.requested_at)}"
         if r.refused is not None:
             doc.h(3, f"Rollback {n}: refused at {rep.rel(r.refused['at'])}")
             doc.p(f"{req}; refused: {r.refused['reason']}".lstrip("; "))

@@ -47,8 +47,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from warroom import reaper
-from warroom.config import Launch, RollbackStep
+from warroom import procvalues, reaper
+from warroom.config import PRIMARY, Launch, RollbackProcedure, RollbackStep
 from warroom.events import Actor, Event
 from warroom.log import DecisionLog, FileLock, Follower, LogCorrupt, iter_events
 from warroom.paths import side_path
@@ -92,43 +92,70 @@ def effective_dry_run(launch: Launch, dry_run: bool | None) -> bool:
     return bool(launch.rollback.dry_run or dry_run)
 
 
-def step_argv(step: RollbackStep) -> list[str]:
-    """The argv exactly as configured (a copy, so nobody can edit the model's list)."""
-    if step.run is not None:
-        return list(step.run)
-    return [SHELL, "-c", step.shell or ""]
+def step_argv(step: RollbackStep, values: dict[str, str] | None = None) -> list[str]:
+    """The argv as configured (a copy), each whole `${NAME}` entry replaced by its value as one argument."""
+    return procvalues.step_argv(step, values)
 
 
-def plan_text(launch: Launch, dry_run: bool | None = None) -> list[str]:
+def procedure_of(launch: Launch, name: str) -> RollbackProcedure | None:
+    return launch.rollback.procedures.get(name)
+
+
+def plan_text(
+    launch: Launch, dry_run: bool | None = None, procedure: str = PRIMARY, values: dict[str, str] | None = None
+) -> list[str]:
     """Exactly what will run, line by line, for the confirmation modal.
 
-    argv is shown shell-quoted, with cwd, timeout and env keys (values may be secrets).
+    argv is shown shell-quoted (with the values given, or `${NAME}` where none
+    is given yet), with cwd, timeout and env keys (env values may be secrets).
     """
     rb = launch.rollback
-    steps = rb.steps
+    proc = procedure_of(launch, procedure)
+    if proc is None:
+        return [f"There is no rollback procedure '{procedure}': choose one of {', '.join(rb.procedures)}."]
+    steps = proc.steps
     dry = effective_dry_run(launch, dry_run)
     lines = [
-        f"Rollback of launch {launch.id}: {len(steps)} step{'s' if len(steps) != 1 else ''}, "
+        f"Rollback of launch {launch.id}, procedure '{proc.id}': {len(steps)} step{'s' if len(steps) != 1 else ''}, "
         "run one after another; a failing step stops the rest."
     ]
+    for prm in proc.params:
+        given = (values or {}).get(prm.name)
+        allowed = " and ".join(
+            x
+            for x in (
+                f"matching {prm.pattern!r}" if prm.pattern else "",
+                f"listed by {shlex.join(prm.choices_command)}" if prm.choices_command else "",
+            )
+            if x
+        )
+        shown = repr(given) if given is not None else "(not given yet)"
+        lines.append(f"value {prm.name} = {shown}: {allowed}; passed as env {prm.name} and as its own argv entry")
     if dry:
         why = "rollback.dry_run is set in the config" if rb.dry_run else "--dry-run"
         lines.append(f"DRY RUN ({why}): nothing will be executed; every step is recorded as skipped.")
+    if proc.description and proc.id != PRIMARY:
+        lines.append(f"When to use it: {' '.join(proc.description.split())}")
     if not steps:
-        lines.append("There are no steps: rollback.steps is empty in the config.")
+        lines.append(
+            "There are no steps: rollback.steps is empty in the config."
+            if proc.id == PRIMARY
+            else "There are no steps."
+        )
     here = os.getcwd()
     for i, step in enumerate(steps, 1):
         lines.append(f"{i}. {step.name}")
         if step.run is not None:
-            lines.append(f"   run:     {shlex.join(step.run)}")
+            lines.append(f"   run:     {shlex.join(step_argv(step, values))}")
         else:
             lines.append(f"   shell:   {shlex.join(step_argv(step))}   (through a shell, as the config says)")
         cwd = step.cwd or here
         shown = cwd if os.path.isabs(cwd) else f"{cwd} (= {os.path.abspath(cwd)})"
         lines.append(f"   cwd:     {shown}" + ("" if step.cwd else " (current directory)"))
         lines.append(f"   timeout: {format_duration(step.timeout)} (then its whole process group is stopped)")
-        if step.env:
-            lines.append(f"   env:     {', '.join(sorted(step.env))} (set on top of this console's environment)")
+        env = procvalues.step_env(step, {p.name: "" for p in proc.params})
+        if env:
+            lines.append(f"   env:     {', '.join(sorted(env))} (set on top of this console's environment)")
     v = rb.verify
     if v is not None:
         if v.run is not None:
@@ -460,6 +487,13 @@ class RollbackRunner:
         self._step_ended: set[int] = set()  # steps whose step_finished is in the log
         self._results: dict[int, CommandResult] = {}  # steps that ran, recorded or not
         self._started = False  # the last run's `started` is in the log
+        self.procedure: RollbackProcedure = launch.rollback.primary  # the procedure of the last (or current) run
+        self.values: dict[str, str] = {}  # the values it was given
+
+    @property
+    def started_run(self) -> bool:
+        """The last run got past its checks and its `started` is in the log (it ran, or tried to)."""
+        return self._started
 
     # -------------------------------------------------------------- guarding
 
@@ -469,7 +503,7 @@ class RollbackRunner:
         roles = _ids(roles)
         if observer:
             return "this console is an observer console; rollback needs a full console"
-        if not rb.steps:
+        if not self.procedure.steps:
             return "the config has no rollback steps (rollback.steps is empty)"
         if not rb.allowed_roles:
             return "no role may roll back: rollback.allowed_roles is empty in the config"
@@ -517,8 +551,14 @@ class RollbackRunner:
         triggering: dict | None = None,
         roles: list[str] | None = None,
         observer: bool = False,
+        procedure: str = PRIMARY,
+        values: dict[str, str] | None = None,
     ) -> bool:
-        """Request, check, lock and run the procedure; True only if every step (and verify) passed.
+        """Request, check, lock and run a procedure; True only if every step (and verify) passed.
+
+        `procedure` is the id of one of the config's procedures (the primary,
+        `rollback.steps`, by default); `values` are what it asks for, checked
+        before anything runs. Auto-rollback runs only the primary.
 
         It does not raise for a log that cannot be written: it stops safely and
         returns False with `record_error` set. If even the outcome could not be
@@ -528,17 +568,28 @@ class RollbackRunner:
         """
         self.record_error, self.ended = "", False
         self._step_ended, self._results, self._started = set(), {}, False
+        self.values = {str(k): str(v) for k, v in (values or {}).items()}
+        found = procedure_of(self.launch, procedure)
+        self.procedure = found or RollbackProcedure(id=procedure, steps=[])
         try:
-            return await self._run(reason, automatic, triggering, roles, observer)
+            return await self._run(reason, automatic, triggering, roles, observer, known=found is not None)
         except RecordFailed:
             return False
 
     async def _run(
-        self, reason: str, automatic: bool, triggering: dict | None, roles: list[str] | None, observer: bool
+        self,
+        reason: str,
+        automatic: bool,
+        triggering: dict | None,
+        roles: list[str] | None,
+        observer: bool,
+        known: bool = True,
     ) -> bool:
         roles = actor_roles(self.launch, self.actor) if roles is None else _ids(roles)
         req: dict[str, Any] = {
             "phase": "requested",
+            "procedure": self.procedure.id,
+            "values": dict(self.values),
             "reason": reason,
             "automatic": automatic,
             "dry_run": self.dry_run,
@@ -553,6 +604,13 @@ class RollbackRunner:
                 req["criteria"] = {str(k): v.get("since") for k, v in crits.items() if isinstance(v, dict)}
         self._append(req)
         why = self._auto_refusal() if automatic else self.refusal(roles, observer)
+        if why is None and not known:
+            have = ", ".join(self.launch.rollback.procedures)
+            why = f"there is no rollback procedure '{self.procedure.id}' (the config has {have})"
+        elif why is None and automatic and self.procedure.id != PRIMARY:
+            why = "auto-rollback runs only the primary procedure; an alternative needs a person to choose it"
+        if why is None:
+            why = await asyncio.to_thread(procvalues.check_values, self.procedure, self.values)
         if why is not None:
             self._append({"phase": "refused", "reason": why})
             return False
@@ -607,15 +665,17 @@ class RollbackRunner:
             lock.release()
 
     async def _procedure(self, reason: str, automatic: bool, triggering: dict | None) -> bool:
-        steps = self.launch.rollback.steps
+        steps = self.procedure.steps
         started: dict[str, Any] = {
             "phase": "started",
+            "procedure": self.procedure.id,
+            "values": dict(self.values),
             "steps": [s.name for s in steps],
             "dry_run": self.dry_run,
             "automatic": automatic,
             "reason": reason,
             "pid": os.getpid(),
-            "plan": plan_text(self.launch, self.dry_run),
+            "plan": plan_text(self.launch, self.dry_run, self.procedure.id, self.values),
         }
         if triggering is not None:
             started["triggering"] = triggering
@@ -652,7 +712,7 @@ class RollbackRunner:
             return False
 
     def _skip(self, i: int, detail: str) -> None:
-        step = self.launch.rollback.steps[i]
+        step = self.procedure.steps[i]
         self._append(
             {
                 "phase": "step_finished",
@@ -683,7 +743,7 @@ class RollbackRunner:
                 self.ended = True  # the request's outcome is in the log: there is no run to recover
             return
         try:
-            for i, step in enumerate(self.launch.rollback.steps):
+            for i, step in enumerate(self.procedure.steps):
                 if i in self._step_ended:
                     continue
                 res = self._results.get(i)
@@ -707,7 +767,8 @@ class RollbackRunner:
         return lambda lines: hook(index, list(lines))
 
     async def _step(self, i: int, step: RollbackStep) -> CommandResult:
-        argv = step_argv(step)
+        argv = step_argv(step, self.values)
+        env = procvalues.step_env(step, self.values)
         self._append(
             {
                 "phase": "step_started",
@@ -716,7 +777,7 @@ class RollbackRunner:
                 "argv": argv,
                 "cwd": step.cwd,
                 "timeout": step.timeout,
-                "env_keys": sorted(step.env),
+                "env_keys": sorted(env),
             }
         )
 
@@ -729,7 +790,7 @@ class RollbackRunner:
         res = await run_command(
             argv,
             cwd=step.cwd,
-            env=dict(step.env),
+            env=env,
             timeout=step.timeout,
             emit=emit,
             live=self._live(i),

@@ -121,6 +121,8 @@ class RollbackState:
     verify_detail: str = ""
     verify_output: list[str] = field(default_factory=list)
     auto_fired: dict[str, float | None] = field(default_factory=dict)  # criterion -> breach start it fired for
+    procedure: str = "primary"  # which of the config's procedures ran (`rollback.steps` is "primary")
+    values: dict[str, str] = field(default_factory=dict)  # the values it was given
 
 
 @dataclass(slots=True)
@@ -424,10 +426,13 @@ class LaunchState:
                 steps=[StepRun(str(s)) for s in _seq(d.get("steps"))],
                 history=rb.history,
                 auto_fired=rb.auto_fired,
+                procedure=str(d.get("procedure") or "primary"),
+                values=_values(d.get("values")),
             )
             self._say(
                 ev,
                 "rollback started"
+                + ("" if self.rollback.procedure == "primary" else f" (procedure {self.rollback.procedure})")
                 + (" automatically" if d.get("automatic") else "")
                 + (" (dry run)" if d.get("dry_run") else ""),
             )
@@ -477,8 +482,10 @@ class LaunchState:
             if d.get("ok") and not d.get("dry_run") and old is not None and old.firing:
                 old.ended = t  # a later rollback that worked ends the "rollback failed" alert
             if not d.get("ok"):
+                others = [p for p in self.launch.rollback.procedures if p != rb.procedure]
+                advice = f"; another way back: {', '.join(others)} (a person chooses)" if others else ""
                 self.alerts["rollback"] = AlertState(
-                    "rollback", "rollback", "critical", f"Rollback failed: {d.get('reason', '')}", {}, {}, t
+                    "rollback", "rollback", "critical", f"Rollback failed: {d.get('reason', '')}{advice}", {}, {}, t
                 )
 
     def _session(self, ev: Event) -> None:
@@ -547,6 +554,11 @@ def _num(x: Any, default: float) -> float:
 def _map(x: Any) -> dict[Any, Any]:
     """A mapping from event data, or {} when the writer put something else there (the fold never crashes)."""
     return x if isinstance(x, dict) else {}
+
+
+def _values(x: Any) -> dict[str, str]:
+    """A procedure's recorded values, as text (a hand-edited log may hold anything)."""
+    return {str(k): str(v) for k, v in x.items()} if isinstance(x, dict) else {}
 
 
 def _seq(x: Any) -> list[Any]:

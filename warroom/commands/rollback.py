@@ -16,7 +16,7 @@ from functools import partial
 from pathlib import Path
 
 from warroom.cli import EXIT_NOGO, EXIT_OK, EXIT_USAGE, command, err, out
-from warroom.config import load_launch
+from warroom.config import PRIMARY, load_launch
 from warroom.events import Event, current_actor
 from warroom.launchlog import bind
 from warroom.log import DecisionLog
@@ -38,6 +38,20 @@ def _args(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--as", dest="as_name", metavar="NAME", help="your name as listed in the config's role members")
     p.add_argument("--reason", default="manual rollback from the command line", help="why (goes into the log)")
+    p.add_argument(
+        "--procedure",
+        metavar="NAME",
+        default=PRIMARY,
+        help="which procedure: 'primary' (rollback.steps, the default) or the id of one of rollback.alternatives",
+    )
+    p.add_argument(
+        "--set",
+        dest="values",
+        metavar="KEY=VALUE",
+        action="append",
+        default=[],
+        help="a value the procedure asks for (repeatable); checked before anything runs, never put into a shell",
+    )
 
 
 class _Stdout:
@@ -89,8 +103,11 @@ def _print_event(display: _Stdout, ev: Event) -> None:
     elif phase == "refused":
         say(f"REFUSED: {clean(d.get('reason', ''))}")
     elif phase == "started":
+        vals = " ".join(f"{k}={shlex.quote(str(v))}" for k, v in (d.get("values") or {}).items())
         say(
-            f"started: {len(d.get('steps', []))} steps"
+            f"started procedure '{clean(str(d.get('procedure', PRIMARY)))}'"
+            + (f" with {clean(vals)}" if vals else "")
+            + f": {len(d.get('steps', []))} steps"
             + (" (dry run: nothing is executed)" if d.get("dry_run") else "")
         )
     elif phase == "step_started":
@@ -120,8 +137,21 @@ def _print_output(display: _Stdout, index: int | None, lines: list[str]) -> None
 def cmd_rollback(args: argparse.Namespace) -> int:
     launch = load_launch(args.config)
     dry = True if args.dry_run else None
+    values: dict[str, str] = {}
+    for kv in args.values:
+        key, eq, value = kv.partition("=")
+        if not eq or not key:
+            err(f"--set {clean(kv)}: give KEY=VALUE, e.g. --set PREVIOUS_STABLE_VERSION=v1.4.2")
+            return EXIT_USAGE
+        values[key] = value
+    if args.procedure not in launch.rollback.procedures:
+        err(
+            f"no rollback procedure '{clean(args.procedure)}' in {args.config}: "
+            f"choose one of {', '.join(launch.rollback.procedures)}"
+        )
+        return EXIT_USAGE
     if args.confirm != launch.id:
-        for line in plan_text(launch, dry):
+        for line in plan_text(launch, dry, args.procedure, values):
             out(clean(line))
         if args.confirm is None:
             err(f"refusing to roll back without confirmation: pass --yes-i-mean-it {launch.id}")
@@ -145,7 +175,7 @@ def cmd_rollback(args: argparse.Namespace) -> int:
                 on_event=partial(_print_event, display),
                 on_output=partial(_print_output, display),
             )
-            ok = asyncio.run(runner.run(args.reason))
+            ok = asyncio.run(runner.run(args.reason, procedure=args.procedure, values=values))
     except OSError as e:
         _err(f"{path}: cannot use the decision log: {e.strerror or e}")
         return EXIT_USAGE

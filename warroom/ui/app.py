@@ -660,8 +660,43 @@ class WarroomApp(App[int]):
     # ------------------------------------------------------------------ rollback
 
     def action_rollback(self, reason: str = "") -> None:
+        """Roll back: with alternatives in the config, first choose the way back (each shown with what it runs)."""
+        if self.launch.rollback.alternatives:
+            self.action_rollback_choose(reason)
+        else:
+            self._rollback_dialog("primary", reason)
+
+    def action_rollback_choose(self, reason: str = "", failure: list[str] | None = None) -> None:
+        """Choose a procedure; after a failed run (`failure`: its output) only the others are offered."""
+        from warroom.rollback import plan_text
+        from warroom.ui.modals import ProcedureChoice, ProcedureScreen
+
+        if self.mode == "replay":
+            self.notify("replay is read-only: nothing can be changed", severity="warning")
+            return
+        if self.dlog is None:  # an observer console: the dialog says why it cannot roll back
+            self._rollback_dialog("primary", reason)
+            return
+        procs = self.launch.rollback.procedures
+        failed = self.state.rollback.procedure if failure else None
+        choices = [
+            ProcedureChoice(pid, p.description or "", plan_text(self.launch, self.dry_run, pid))
+            for pid, p in procs.items()
+            if pid != failed
+        ]
+        if not choices:
+            return
+
+        def done(pid: str | None) -> None:
+            if pid is not None:
+                self._rollback_dialog(pid, reason or (f"procedure {failed} failed" if failed else ""))
+
+        self.push_screen(ProcedureScreen(choices, failure or []), done)
+
+    def _rollback_dialog(self, procedure: str, reason: str = "") -> None:
+        from warroom import procvalues
         from warroom.rollback import RollbackRunner, plan_text
-        from warroom.ui.modals import RollbackScreen  # dialogs load on first use
+        from warroom.ui.modals import AskedValue, RollbackScreen  # dialogs load on first use
 
         if self.mode == "replay":
             self.notify("replay is read-only: nothing can be changed", severity="warning")
@@ -686,13 +721,28 @@ class WarroomApp(App[int]):
                     self.record_event("rollback", {"phase": "refused", "reason": why})
             return
         dry = bool(self.dry_run) or self.launch.rollback.dry_run
-        plan = plan_text(self.launch, self.dry_run)
+        proc = self.launch.rollback.procedures[procedure]
+        plan = plan_text(self.launch, self.dry_run, procedure)
+        asked = []
+        for prm in proc.params:
+            ch = procvalues.list_choices(prm) if prm.choices_command else None
+            hint = prm.description or "a value this procedure needs"
+            asked.append(AskedValue(prm.name, hint, ch.values if ch else None, ch.error if ch else ""))
+        screen = RollbackScreen(
+            self.launch.id,
+            plan,
+            dry,
+            reason,
+            asked=asked,
+            plan_for=lambda values: plan_text(self.launch, self.dry_run, procedure, values),
+            check=lambda values: procvalues.check_values(proc, values),
+        )
 
         def done(result: str | None) -> None:
             if result is not None:
-                self._run_rollback(result)
+                self._run_rollback(result, procedure, screen.values)
 
-        self.push_screen(RollbackScreen(self.launch.id, plan, dry, reason), done)
+        self.push_screen(screen, done)
 
     @work(group="rollback-refusal", exit_on_error=False)
     async def _record_refusal(self, runner: Any, role_ids: list[str]) -> None:
@@ -702,17 +752,26 @@ class WarroomApp(App[int]):
             self.notify(f"could not record the refusal: {type(e).__name__}: {e}", severity="error")
         self._poll()
 
-    def _run_rollback(self, reason: str) -> None:
-        self._rollback_worker(reason)
+    def _run_rollback(self, reason: str, procedure: str = "primary", values: dict[str, str] | None = None) -> None:
+        self._rollback_worker(reason, procedure, values or {})
 
     @work(exclusive=True, group="rollback", exit_on_error=False)
-    async def _rollback_worker(self, reason: str) -> None:
+    async def _rollback_worker(
+        self, reason: str, procedure: str = "primary", values: dict[str, str] | None = None
+    ) -> None:
         from warroom.rollback import RollbackRunner
 
         assert self.dlog is not None, "action_rollback refuses on a console without a log writer"
         runner = RollbackRunner(self.launch, self.dlog, self.actor, dry_run=self.dry_run)
         try:
-            ok = await runner.run(reason, automatic=False, roles=[r.id for r in self.perms.roles], observer=False)
+            ok = await runner.run(
+                reason,
+                automatic=False,
+                roles=[r.id for r in self.perms.roles],
+                observer=False,
+                procedure=procedure,
+                values=values,
+            )
         except Exception as e:
             self.notify(f"rollback could not run: {type(e).__name__}: {e}", severity="error", timeout=30)
             self._poll()
@@ -724,6 +783,18 @@ class WarroomApp(App[int]):
                 "" if runner.ended else "; its outcome is NOT recorded yet (the next console records it)"
             )
         self.notify(msg, severity="information" if ok else "error", timeout=30)
+        if not ok and runner.started_run and self.launch.rollback.alternatives:
+            self.action_rollback_choose(failure=self._failure_lines())
+
+    def _failure_lines(self) -> list[str]:
+        """What the failed run said: its outcome and the output of the step that failed (from the fold)."""
+        rb = self.state.rollback
+        lines = [f"procedure '{rb.procedure}' failed: {rb.outcome}"]
+        for i, step in enumerate(rb.steps, 1):
+            if step.status not in ("ok", "skipped", "pending"):
+                lines.append(f"step {i} '{step.name}': {step.status} {step.detail}".rstrip())
+                lines += [f"  | {line}" for line in step.output[-15:]]
+        return lines
 
     def _check_auto_rollback(self, v: Verdict) -> None:
         """The recording console also watches 'auto' triggers (one watcher per log, like one recorder)."""

@@ -7,7 +7,7 @@ typed in full.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from textual import on
@@ -234,12 +234,39 @@ class TriggerModeScreen(Dialog):
 # ---------------------------------------------------------------- rollback
 
 
-class RollbackScreen(Dialog):
-    """Shows exactly what will run; the confirm button unlocks only when the launch id is typed in full."""
+@dataclass(frozen=True)
+class AskedValue:
+    """A value the chosen procedure asks for: its name, what it is, and the allowed values if a command lists them."""
 
-    def __init__(self, launch_id: str, plan: Sequence[str], dry_run: bool, reason: str = "") -> None:
+    name: str
+    hint: str
+    choices: Sequence[str] | None = None
+    choices_error: str = ""
+
+
+class RollbackScreen(Dialog):
+    """Shows exactly what will run; the confirm button unlocks only when the launch id is typed in full.
+
+    A procedure that asks for values has an input for each; the plan shows
+    them as they are typed, and `check` (the runner's own rule) must pass
+    before the dialog closes. The values given are left in `values`.
+    """
+
+    def __init__(
+        self,
+        launch_id: str,
+        plan: Sequence[str],
+        dry_run: bool,
+        reason: str = "",
+        *,
+        asked: Sequence[AskedValue] = (),
+        plan_for: Callable[[dict[str, str]], Sequence[str]] | None = None,
+        check: Callable[[dict[str, str]], str | None] | None = None,
+    ) -> None:
         super().__init__("ROLL BACK — read carefully")
         self.launch_id, self.plan, self.dry_run, self.reason = launch_id, list(plan), dry_run, reason
+        self.asked, self.plan_for, self.check = list(asked), plan_for, check
+        self.values: dict[str, str] = {}
 
     def compose(self) -> ComposeResult:
         with self.box():
@@ -254,6 +281,15 @@ class RollbackScreen(Dialog):
             with VerticalScroll(id="plan"):
                 for line in self.plan:
                     yield _text(plain(line))
+            for i, a in enumerate(self.asked):
+                yield Label(plain(f"{a.name}: {a.hint}"))
+                if a.choices is not None:
+                    shown = ", ".join(a.choices[-12:]) or "none"
+                    yield _text(plain(f"  allowed: {shown}"), classes="hint")
+                elif a.choices_error:
+                    yield _text(plain(f"  cannot list the allowed values: {a.choices_error}"), classes="hint")
+                yield Input(placeholder=a.name, id=f"value-{i}", compact=True)
+            yield _text("", id="value-error")
             yield Label("Reason:")
             yield Input(self.reason, placeholder="why roll back", id="reason", compact=True)
             yield _text(Content.assemble("Type the launch id ", (self.launch_id, "bold"), " to confirm:"))
@@ -263,11 +299,22 @@ class RollbackScreen(Dialog):
                 yield Button("Cancel (esc)", id="cancel")
 
     def on_mount(self) -> None:
-        self.query_one("#confirm-id", Input).focus()
+        self.query_one("#value-0" if self.asked else "#confirm-id", Input).focus()
+
+    def _given(self) -> dict[str, str]:
+        return {a.name: self.query_one(f"#value-{i}", Input).value for i, a in enumerate(self.asked)}
 
     @on(Input.Changed, "#confirm-id")
     def _typed(self, event: Input.Changed) -> None:
         self.query_one("#go", Button).disabled = event.value.strip() != self.launch_id
+
+    @on(Input.Changed)
+    def _value_typed(self, event: Input.Changed) -> None:
+        if not (event.input.id or "").startswith("value-") or self.plan_for is None:
+            return
+        box = self.query_one("#plan", VerticalScroll)
+        box.remove_children()
+        box.mount(*[_text(plain(line)) for line in self.plan_for(self._given())])
 
     @on(Input.Submitted)
     def _submitted(self, event: Input.Submitted) -> None:
@@ -275,8 +322,15 @@ class RollbackScreen(Dialog):
             self._confirm()
 
     def _confirm(self) -> None:
-        if self.query_one("#confirm-id", Input).value.strip() == self.launch_id:
-            self.dismiss(self.query_one("#reason", Input).value.strip() or "rollback requested from the console")
+        if self.query_one("#confirm-id", Input).value.strip() != self.launch_id:
+            return
+        values = self._given()
+        why = self.check(values) if self.check is not None and self.asked else None
+        if why is not None:
+            self.query_one("#value-error", Static).update(plain(f"refused: {why}", "bold $gate-fail"))
+            return
+        self.values = values
+        self.dismiss(self.query_one("#reason", Input).value.strip() or "rollback requested from the console")
 
     @on(Button.Pressed)
     def _pressed(self, event: Button.Pressed) -> None:
@@ -284,6 +338,50 @@ class RollbackScreen(Dialog):
             self._confirm()
         else:
             self.dismiss(None)
+
+
+@dataclass(frozen=True)
+class ProcedureChoice:
+    id: str
+    description: str
+    plan: Sequence[str]
+
+
+class ProcedureScreen(Dialog):
+    """Which way back: every procedure with exactly what it runs; after a failed run, its output above them."""
+
+    BINDINGS = [Binding(str(n), f"pick({n - 1})", show=False) for n in range(1, 10)]
+
+    def __init__(self, choices: Sequence[ProcedureChoice], failure: Sequence[str] = ()) -> None:
+        super().__init__("ROLL BACK — choose the way back" if not failure else "ROLLBACK FAILED — another way back?")
+        self.choices, self.failure = list(choices), list(failure)
+
+    def compose(self) -> ComposeResult:
+        with self.box():
+            if self.failure:
+                with VerticalScroll(id="failure"):
+                    for line in self.failure:
+                        yield _text(plain(line))
+            with VerticalScroll(id="procedures"):
+                for n, c in enumerate(self.choices, 1):
+                    label = f"{n}. {c.id}" + (f" — {' '.join(c.description.split())}" if c.description else "")
+                    yield Button(plain(label), id=f"proc-{n - 1}", variant="error" if n == 1 else "default")
+                    for line in c.plan:
+                        yield _text(plain("   " + line), classes="hint")
+            with Horizontal(classes="buttons"):
+                yield Button("Cancel (esc)", id="cancel")
+
+    def on_mount(self) -> None:
+        self.query_one("#proc-0", Button).focus()
+
+    def action_pick(self, index: int) -> None:
+        if 0 <= index < len(self.choices):
+            self.dismiss(self.choices[index].id)
+
+    @on(Button.Pressed)
+    def _pressed(self, event: Button.Pressed) -> None:
+        bid = event.button.id or ""
+        self.dismiss(self.choices[int(bid[5:])].id if bid.startswith("proc-") else None)
 
 
 class RecommendationScreen(Dialog):

@@ -444,6 +444,8 @@ class RollbackPanel(Panel):
         if rb.status != "idle":
             parts.append(
                 Content.assemble(
+                    ("" if rb.procedure == "primary" else f" procedure {clean(rb.procedure)}"),
+                    (" " + clean(" ".join(f"{k}={v}" for k, v in rb.values.items())) if rb.values else ""),
                     " by ",
                     clean(short_actor(rb.by or "?")),
                     (" automatically" if rb.automatic else ""),
@@ -454,7 +456,11 @@ class RollbackPanel(Panel):
         parts.append(Content.styled("ARMED", "bold $gate-rollback") if armed else Content("not armed"))
         if launch.rollback.dry_run or f.info.dry_run:
             parts.append(Content.styled("  DRY RUN", "$gate-warn"))
-        parts.append(Content.styled("   R: roll back", "$muted"))
+        parts.append(
+            Content.styled(
+                "   R: roll back" + ("  B: choose the way back" if launch.rollback.alternatives else ""), "$muted"
+            )
+        )
         self.query_one("#rollback-status", Line).show(Content.assemble(*parts))
         self.table.set_rows(rollback_rows(f, launch))
 
