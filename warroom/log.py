@@ -34,7 +34,7 @@ import orjson
 from warroom.bounds import ImplausibleTime, clock_problem, follow_tail
 from warroom.events import GENESIS, SCHEMA_VERSION, Actor, BadLine, Event, decode, encode, parse_iso
 from warroom.paths import side_path
-from warroom.sidefiles import DEFAULT_MODE, UnsafePath, append_side
+from warroom.sidefiles import DEFAULT_MODE, UnsafePath, append_side, make_blocking, one_regular_file
 from warroom.sidefiles import FileLock as FileLock  # re-exported: the recorder and rollback locks live there
 
 _TAIL_FIRST = 1 << 12
@@ -262,15 +262,13 @@ def open_log_for_writing(path: Path) -> int:
             raise UnsafePath(path, "is not a regular file; give a file path for the decision log") from None
         raise
     try:
-        st = os.fstat(fd)
-        if not stat.S_ISREG(st.st_mode):
-            raise UnsafePath(path, "is not a regular file; give a file path for the decision log")
-        if st.st_nlink != 1:
-            raise UnsafePath(
-                path,
-                f"has {st.st_nlink} hard links; its locks are keyed on one name, so a log must have exactly one "
-                "(open it by its own name, or copy it)",
-            )
+        st = one_regular_file(
+            fd,
+            path,
+            not_regular="is not a regular file; give a file path for the decision log",
+            links="its locks are keyed on one name, so a log must have exactly one "
+            "(open it by its own name, or copy it)",
+        )
         if st.st_size > 0:
             head = os.pread(fd, len(_FIRST_EVENT), 0)
             if head != _FIRST_EVENT[: len(head)] or (len(head) < len(_FIRST_EVENT) and st.st_size > len(head)):
@@ -280,8 +278,7 @@ def open_log_for_writing(path: Path) -> int:
                     f"is not a warroom decision log{shown}: it is not empty and does not start with a warroom event; "
                     "it was left untouched; give a new --log path",
                 )
-        fl = fcntl.fcntl(fd, fcntl.F_GETFL)
-        fcntl.fcntl(fd, fcntl.F_SETFL, fl & ~os.O_NONBLOCK)
+        make_blocking(fd)
     except BaseException:
         os.close(fd)
         raise

@@ -54,6 +54,22 @@ def file_mode(path: str | os.PathLike[str], default: int = DEFAULT_MODE) -> int:
         return default
 
 
+def one_regular_file(fd: int, path: str | os.PathLike[str], *, not_regular: str, links: str) -> os.stat_result:
+    """The opened file's status, if it is a regular file with exactly one name (locks are keyed on that name);
+    otherwise UnsafePath with `not_regular`, or with the link count and `links`."""
+    st = os.fstat(fd)
+    if not stat.S_ISREG(st.st_mode):
+        raise UnsafePath(path, not_regular)
+    if st.st_nlink != 1:
+        raise UnsafePath(path, f"has {st.st_nlink} hard links; {links}")
+    return st
+
+
+def make_blocking(fd: int) -> None:
+    """Clear O_NONBLOCK once the file is known to be a regular file (it was only there so a FIFO cannot hang us)."""
+    fcntl.fcntl(fd, fcntl.F_SETFL, fcntl.fcntl(fd, fcntl.F_GETFL) & ~os.O_NONBLOCK)
+
+
 def open_side(path: str | os.PathLike[str], flags: int, mode: int = DEFAULT_MODE) -> int:
     """Open a side file safely (see module docstring); raises UnsafePath when it is not one of ours."""
     try:
@@ -69,19 +85,16 @@ def open_side(path: str | os.PathLike[str], flags: int, mode: int = DEFAULT_MODE
             raise UnsafePath(path, "is not a regular file (remove it)") from None
         raise
     try:
-        st = os.fstat(fd)
-        if not stat.S_ISREG(st.st_mode):
-            raise UnsafePath(path, "is not a regular file (remove it)")
-        if st.st_nlink != 1:
-            raise UnsafePath(path, f"has {st.st_nlink} hard links; warroom writes only files with one name")
+        st = one_regular_file(
+            fd, path, not_regular="is not a regular file (remove it)", links="warroom writes only files with one name"
+        )
         wanted = stat.S_IMODE(st.st_mode) & (mode & 0o666)
         if wanted != stat.S_IMODE(st.st_mode):
             try:
                 os.fchmod(fd, wanted)  # an older file wider than the log: narrow it
             except PermissionError:
                 pass  # not ours to change; it was made by another member of the group
-        fl = fcntl.fcntl(fd, fcntl.F_GETFL)
-        fcntl.fcntl(fd, fcntl.F_SETFL, fl & ~os.O_NONBLOCK)
+        make_blocking(fd)
     except BaseException:
         os.close(fd)
         raise
