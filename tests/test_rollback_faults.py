@@ -53,15 +53,13 @@ def run_with_reader_gone(deploy: Deploy, argv: list[str], keep: int = 3) -> tupl
     return code, kept, errs.read_text()
 
 
+def run_here(deploy: Deploy, argv: list[str], **kw: Any) -> subprocess.CompletedProcess[str]:
+    """`argv` run in the deploy's root with this checkout's package, output captured."""
+    return subprocess.run(argv, cwd=deploy.root, env=checkout_env(), capture_output=True, text=True, timeout=120, **kw)
+
+
 def check_output(deploy: Deploy, cfg: Path, log: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "warroom", "check", str(cfg), "--log", str(log)],
-        cwd=deploy.root,
-        env=checkout_env(),
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    return run_here(deploy, [sys.executable, "-m", "warroom", "check", str(cfg), "--log", str(log)])
 
 
 # ---------------------------------------------------------------- a closed stdout
@@ -142,14 +140,7 @@ def fill_then_talk(fill: Path, then_free: bool = False) -> dict[str, Any]:
 def test_a_full_disk_mid_step_leaves_the_marker_and_the_next_process_records_the_run(deploy: Deploy, small_fs: Path):
     log, fill, later = small_fs / "launch.jsonl", small_fs / "filler", deploy.root / "later-step-ran"
     cfg = deploy.config([fill_then_talk(fill), touch_step(later)], verify=None)
-    r = subprocess.run(
-        rollback_args(cfg, log, "--yes-i-mean-it", LAUNCH_ID),
-        cwd=deploy.root,
-        env=checkout_env(),
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    r = run_here(deploy, rollback_args(cfg, log, "--yes-i-mean-it", LAUNCH_ID))
     assert r.returncode == 1 and not any(n in r.stderr for n in NOISE), r.stderr
     assert "could not be written" in r.stderr and "No space left on device" in r.stderr
     assert "NOT recorded" in r.stderr and str(running_marker(log)) in r.stderr
@@ -167,13 +158,7 @@ def test_a_full_disk_mid_step_leaves_the_marker_and_the_next_process_records_the
     state = fold(load_launch(cfg), read_log(log).events).rollback
     assert state.status == "failed"
     assert [s.status for s in state.steps] == ["interrupted", "pending"]  # never "running" once the run ended
-    report = subprocess.run(
-        [sys.executable, "-m", "warroom", "report", str(log), "--format", "json"],
-        env=checkout_env(),
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    report = run_here(deploy, [sys.executable, "-m", "warroom", "report", str(log), "--format", "json"])
     [rb] = json.loads(report.stdout)["rollbacks"]
     assert rb["status"] == "failed" and [s["status"] for s in rb["steps"]] == ["interrupted", "pending"]
     again = check_output(deploy, cfg, log)
@@ -184,14 +169,7 @@ def test_a_full_disk_mid_step_leaves_the_marker_and_the_next_process_records_the
 def test_a_disk_that_frees_up_gets_the_outcome_recorded_by_the_runner_itself(deploy: Deploy, small_fs: Path):
     log, fill, later = small_fs / "launch.jsonl", small_fs / "filler", deploy.root / "later-step-ran"
     cfg = deploy.config([fill_then_talk(fill, then_free=True), touch_step(later)], verify=None)
-    r = subprocess.run(
-        rollback_args(cfg, log, "--yes-i-mean-it", LAUNCH_ID),
-        cwd=deploy.root,
-        env=checkout_env(),
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    r = run_here(deploy, rollback_args(cfg, log, "--yes-i-mean-it", LAUNCH_ID))
     assert r.returncode == 1 and not any(n in r.stderr for n in NOISE), r.stderr
     assert "could not be written" in r.stderr and "NOT recorded" not in r.stderr
     assert not later.exists() and not running_marker(log).exists()
@@ -214,15 +192,7 @@ def test_a_file_size_limit_mid_step_ends_with_a_recorded_outcome(deploy: Deploy)
     def small_files() -> None:
         resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
 
-    r = subprocess.run(
-        rollback_args(cfg, deploy.log, "--yes-i-mean-it", LAUNCH_ID),
-        cwd=deploy.root,
-        env=checkout_env(),
-        capture_output=True,
-        text=True,
-        timeout=120,
-        preexec_fn=small_files,
-    )
+    r = run_here(deploy, rollback_args(cfg, deploy.log, "--yes-i-mean-it", LAUNCH_ID), preexec_fn=small_files)
     assert r.returncode == 1 and not any(n in r.stderr for n in NOISE), r.stderr
     assert "could not be written: writing step_output: File too large" in r.stderr
     # The torn write is set aside on the next append; whether the (short) end then fits under the
