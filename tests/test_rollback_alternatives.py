@@ -173,6 +173,7 @@ async def test_console_offers_the_alternative_after_the_primary_fails_and_it_rol
         assert "could not start kubectl-not-installed-here" in text  # the failure's output beside them
         assert "flip" in text and "1. primary" not in text
         await pilot.press("1")  # the only alternative
+        await app.workers.wait_for_complete()  # its allowed values are listed off the UI thread
         await pilot.pause()
         dialog = app.screen
         assert isinstance(dialog, RollbackScreen)

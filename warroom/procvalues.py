@@ -77,8 +77,12 @@ def check_value(param: ProcedureParam, value: str, choices: Choices | None = Non
     return None
 
 
-def check_values(proc: RollbackProcedure, values: Mapping[str, str]) -> str | None:
-    """Why this set of values cannot run `proc` (unknown, missing or refused), or None if it can."""
+def check_values(
+    proc: RollbackProcedure, values: Mapping[str, str], listed: Mapping[str, Choices] | None = None
+) -> str | None:
+    """Why this set of values cannot run `proc` (unknown, missing or refused), or None if it can.
+
+    `listed`: choices already listed per param (the console's dialog); the others are listed now."""
     known = {p.name for p in proc.params}
     extra = sorted(set(values) - known)
     if extra:
@@ -88,7 +92,7 @@ def check_values(proc: RollbackProcedure, values: Mapping[str, str]) -> str | No
     if missing:
         return f"procedure '{proc.id}' needs {', '.join(missing)}: give --set {missing[0]}=VALUE"
     for p in proc.params:
-        why = check_value(p, values[p.name])
+        why = check_value(p, values[p.name], (listed or {}).get(p.name))
         if why is not None:
             return why
     return None

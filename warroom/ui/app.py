@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
@@ -48,6 +48,7 @@ from warroom.ui.themes import choose as choose_theme
 from warroom.ui.themes import gate_defaults, load_themes
 
 if TYPE_CHECKING:
+    from warroom.procvalues import Choices
     from warroom.ui.modals import RecommendationScreen
 
 Mode = Literal["live", "observer", "replay"]
@@ -694,9 +695,7 @@ class WarroomApp(App[int]):
         self.push_screen(ProcedureScreen(choices, failure or []), done)
 
     def _rollback_dialog(self, procedure: str, reason: str = "") -> None:
-        from warroom import procvalues
-        from warroom.rollback import RollbackRunner, plan_text
-        from warroom.ui.modals import AskedValue, RollbackScreen  # dialogs load on first use
+        from warroom.rollback import RollbackRunner
 
         if self.mode == "replay":
             self.notify("replay is read-only: nothing can be changed", severity="warning")
@@ -720,12 +719,32 @@ class WarroomApp(App[int]):
                 else:
                     self.record_event("rollback", {"phase": "refused", "reason": why})
             return
+        if any(p.choices_command for p in self.launch.rollback.procedures[procedure].params):
+            self._list_choices_then_ask(procedure, reason)
+        else:
+            self._ask_rollback(procedure, reason, {})
+
+    @work(thread=True, exclusive=True, group="rollback-choices", exit_on_error=False)
+    def _list_choices_then_ask(self, procedure: str, reason: str) -> None:
+        """A choices command may take seconds (its timeout is 10 s by default): listed off the UI thread."""
+        from warroom import procvalues
+
+        params = self.launch.rollback.procedures[procedure].params
+        listed = {p.name: procvalues.list_choices(p) for p in params if p.choices_command}
+        self.call_from_thread(self._ask_rollback, procedure, reason, listed)
+
+    def _ask_rollback(self, procedure: str, reason: str, listed: Mapping[str, Choices]) -> None:
+        """The rollback dialog, its allowed values already listed; the runner checks them afresh before it runs."""
+        from warroom import procvalues
+        from warroom.rollback import plan_text
+        from warroom.ui.modals import AskedValue, RollbackScreen  # dialogs load on first use
+
         dry = bool(self.dry_run) or self.launch.rollback.dry_run
         proc = self.launch.rollback.procedures[procedure]
         plan = plan_text(self.launch, self.dry_run, procedure)
         asked = []
         for prm in proc.params:
-            ch = procvalues.list_choices(prm) if prm.choices_command else None
+            ch = listed.get(prm.name)
             hint = prm.description or "a value this procedure needs"
             asked.append(AskedValue(prm.name, hint, ch.values if ch else None, ch.error if ch else ""))
         screen = RollbackScreen(
@@ -735,7 +754,7 @@ class WarroomApp(App[int]):
             reason,
             asked=asked,
             plan_for=lambda values: plan_text(self.launch, self.dry_run, procedure, values),
-            check=lambda values: procvalues.check_values(proc, values),
+            check=lambda values: procvalues.check_values(proc, values, listed),
         )
 
         def done(result: str | None) -> None:
