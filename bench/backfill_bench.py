@@ -35,11 +35,11 @@ sys.path.insert(0, str(ROOT))  # this checkout, whatever an editable install poi
 
 from launchdata import history_prometheus  # noqa: E402
 
-from warroom.backfill import CONCURRENCY, known, plan, run  # noqa: E402
 from warroom.config import parse_launch  # noqa: E402
-from warroom.events import Actor  # noqa: E402
-from warroom.launchlog import bind  # noqa: E402
-from warroom.log import DecisionLog, iter_events  # noqa: E402
+from warroom.core.events import Actor  # noqa: E402
+from warroom.recorder.backfill import CONCURRENCY, known, plan, run  # noqa: E402
+from warroom.store.launchlog import bind  # noqa: E402
+from warroom.store.log import DecisionLog, iter_events  # noqa: E402
 
 QUERIES = [
     "wr_error_rate_percent",

@@ -4,7 +4,7 @@
 
 Appends: DecisionLog.append (flock, tail check, encode + hash, write, fsync)
 against a plain loop of flock + write + fsync of a line of the same size.
-Verify: warroom.log.verify over a generated log against a plain loop that
+Verify: warroom.store.log.verify over a generated log against a plain loop that
 parses each line with orjson and checks the sha256 chain. Appends are
 interleaved one by one and verify runs alternate in rounds (best round
 counts), so a noisy neighbour hurts both sides alike. Targets: each ratio >= 0.8x.
@@ -23,8 +23,8 @@ from pathlib import Path
 
 import orjson
 
-from warroom.events import GENESIS, Actor, encode
-from warroom.log import DecisionLog, verify
+from warroom.core.events import GENESIS, Actor, encode
+from warroom.store.log import DecisionLog, verify
 
 ACTOR = Actor(user="bench", host="bastion", ssh="10.0.0.7", name="Bench")
 SAMPLE = {"criterion": "api-p95", "value": 312.5, "error": None, "reason": "", "t": 1767268800.0}
@@ -137,7 +137,7 @@ def main() -> None:
         print(f"verify  ({args.events:,} events, {size / 1e6:,.0f} MB, generated in {gen:.1f}s)")
         print(f"  raw orjson+sha256 loop: {raw:10,.0f} events/s   ({args.events / raw:.2f}s)")
         print(
-            f"  warroom.log.verify    : {ours:10,.0f} events/s   ({args.events / ours:.2f}s)   "
+            f"  warroom.store.log.verify    : {ours:10,.0f} events/s   ({args.events / ours:.2f}s)   "
             f"ratio {ours / raw:.2f}x (target >= 0.8x)"
         )
 

@@ -45,11 +45,11 @@ import servers  # noqa: E402  (tests/servers.py: the servers it starts end with 
 from promstack import free_port, prom_stack, wait_until  # noqa: E402
 
 from warroom.config import parse_launch  # noqa: E402
-from warroom.events import Actor  # noqa: E402
-from warroom.log import DecisionLog, read_log  # noqa: E402
-from warroom.recorder import Recorder  # noqa: E402
+from warroom.core.events import Actor  # noqa: E402
+from warroom.recorder.loop import Recorder  # noqa: E402
 from warroom.sources import Query  # noqa: E402
 from warroom.sources.prometheus import Prometheus  # noqa: E402
+from warroom.store.log import DecisionLog, read_log  # noqa: E402
 
 N = 50
 

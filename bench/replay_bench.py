@@ -30,7 +30,7 @@ sys.path.insert(0, str(ROOT))
 
 from recorded import record_launch  # noqa: E402
 
-from warroom.events import GENESIS  # noqa: E402
+from warroom.core.events import GENESIS  # noqa: E402
 
 SUFFIX = len(',"hash":"') + 64 + len('"}')
 
@@ -51,8 +51,8 @@ print(n)
 
 JUMPS = r"""
 import json, random, sys, time
-from warroom.replay import open_replay
-from warroom.state import view
+from warroom.replay.timeline import open_replay
+from warroom.core.state import view
 a = time.perf_counter()
 rep = open_replay(sys.argv[1])
 opened = time.perf_counter() - a
@@ -134,7 +134,7 @@ def main() -> int:
         size = log.stat().st_size
         print(f"machine: {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} (wall times grow with it)")
 
-        from warroom.log import verify
+        from warroom.store.log import verify
 
         raw = inproc = float("inf")
         for _ in range(3):  # alternate the two, best round counts: a noisy neighbour hurts both alike

@@ -26,9 +26,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from warroom.config import parse_launch  # noqa: E402
-from warroom.events import Actor  # noqa: E402
-from warroom.log import DecisionLog, read_log  # noqa: E402
-from warroom.rollback import RollbackRunner  # noqa: E402
+from warroom.core.events import Actor  # noqa: E402
+from warroom.rollback.runner import RollbackRunner  # noqa: E402
+from warroom.store.log import DecisionLog, read_log  # noqa: E402
 
 CONFIG = """
 version: 1

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from warroom.config import Launch, load_launch
-from warroom.events import Actor
-from warroom.log import DecisionLog
+from warroom.core.events import Actor
+from warroom.store.log import DecisionLog
 
 ROOT = Path(__file__).resolve().parent.parent
 CONFIGS = ROOT / "configs"

@@ -20,9 +20,9 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from warroom.config import load_launch  # noqa: E402
-from warroom.events import SYSTEM, Actor  # noqa: E402
-from warroom.launchlog import bind  # noqa: E402
-from warroom.log import DecisionLog  # noqa: E402
+from warroom.core.events import SYSTEM, Actor  # noqa: E402
+from warroom.store.launchlog import bind  # noqa: E402
+from warroom.store.log import DecisionLog  # noqa: E402
 
 DEMO = ROOT / "configs" / "demo.yaml"
 T0 = 1767268800.0  # demo.yaml's T-0, 2026-01-01T12:00:00Z

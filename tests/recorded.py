@@ -30,10 +30,10 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from warroom.config import Launch, load_launch  # noqa: E402
-from warroom.events import GENESIS, SYSTEM, Actor, Event, encode, iso, parse_iso  # noqa: E402
-from warroom.launchlog import launch_event_data  # noqa: E402
-from warroom.state import LaunchState, actor_label, snapshot  # noqa: E402
-from warroom.units import parse_duration  # noqa: E402
+from warroom.core.events import GENESIS, SYSTEM, Actor, Event, encode, iso, parse_iso  # noqa: E402
+from warroom.core.state import LaunchState, actor_label, snapshot  # noqa: E402
+from warroom.core.units import parse_duration  # noqa: E402
+from warroom.store.launchlog import launch_event_data  # noqa: E402
 
 DEMO = ROOT / "configs" / "demo.yaml"
 

@@ -15,14 +15,15 @@ import orjson
 import pytest
 from launchdata import BAD_DAY, SPIKE, History, history_prometheus
 
-from warroom.backfilled import collect, merged
 from warroom.config import load_launch
-from warroom.events import Actor
-from warroom.launchlog import bind
-from warroom.log import DecisionLog, iter_events
-from warroom.recorder import Recorder
-from warroom.report import build_report, to_json
-from warroom.state import LaunchState
+from warroom.core.backfilled import merged
+from warroom.core.events import Actor
+from warroom.core.state import LaunchState
+from warroom.recorder.loop import Recorder
+from warroom.report.build import build_report, to_json
+from warroom.store.backfill_scan import collect
+from warroom.store.launchlog import bind
+from warroom.store.log import DecisionLog, iter_events
 
 ROOT = Path(__file__).resolve().parent.parent
 WEEK = 7 * 86400
@@ -314,7 +315,7 @@ def test_alert_history_uses_alertmanagers_own_fingerprint(tmp_path: Path):
     """So an alert seen live and the same firing read back from ALERTS are one alert in the fold."""
     from promstack import prom_stack, wait_until
 
-    from warroom.alerthistory import am_fingerprint
+    from warroom.recorder.alerthistory import am_fingerprint
 
     with prom_stack(tmp_path) as st:
         st.exporter.set("wr_latency_ms", 5000)

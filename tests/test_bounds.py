@@ -19,12 +19,12 @@ from typing import Any
 import pytest
 
 from warroom.config import Launch, parse_launch
-from warroom.events import SYSTEM, Actor, encode
-from warroom.launchlog import bind
-from warroom.log import DecisionLog, read_log
-from warroom.recorder import Recorder, recover
+from warroom.core.events import SYSTEM, Actor, encode
+from warroom.core.state import fold, view
+from warroom.recorder.loop import Recorder, recover
 from warroom.sources.base import AlertInfo
-from warroom.state import fold, view
+from warroom.store.launchlog import bind
+from warroom.store.log import DecisionLog, read_log
 
 ROOT = Path(__file__).resolve().parent.parent
 DANA = Actor("dana", "bastion", name="Dana")
@@ -241,9 +241,9 @@ NAMES = ("Crash-free user rate", "API latency P95", "Error rate", "Database CPU"
 def test_a_report_with_a_value_of_1e308_shows_it_compactly_and_draws_its_chart(tmp_path: Path):
     from ui_scenario import NOW, demo_launch, write_scenario
 
-    from warroom.report import build_report
-    from warroom.report_html import render_html
-    from warroom.report_md import render_markdown
+    from warroom.report.build import build_report
+    from warroom.report.render_html import render_html
+    from warroom.report.render_md import render_markdown
 
     path = tmp_path / "launch.jsonl"
     write_scenario(path, demo_launch())

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from promstack import Canned, Stack, prom_stack
 
-from warroom.log import read_log, verify
+from warroom.store.log import read_log, verify
 
 pytestmark = [pytest.mark.prometheus, pytest.mark.slow]
 ROOT = Path(__file__).resolve().parent.parent
@@ -130,7 +130,7 @@ def test_a_live_recorder_on_the_log_is_followed_not_duplicated(stack: Stack, tmp
             sys.executable,
             "-c",
             (
-                "import time\nfrom warroom.log import FileLock\n"
+                "import time\nfrom warroom.store.log import FileLock\n"
                 f"assert FileLock({str(log) + '.recorder.lock'!r}).try_acquire()\n"
                 "print('held', flush=True)\ntime.sleep(60)\n"
             ),

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from warroom.config import ConfigError, Launch, load_launch, parse_launch
-from warroom.units import parse_duration, parse_threshold
+from warroom.core.units import parse_duration, parse_threshold
 
 ROOT = Path(__file__).resolve().parent.parent
 CONFIGS = ROOT / "configs"

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from warroom.log import read_log, verify
+from warroom.store.log import read_log, verify
 
 pytestmark = [pytest.mark.tmux, pytest.mark.slow]
 

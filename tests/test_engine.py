@@ -12,11 +12,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from warroom.config import Launch, parse_launch
-from warroom.events import SYSTEM, Actor
-from warroom.log import DecisionLog, read_log
-from warroom.rules import Level, Unknown
-from warroom.state import LaunchState, fold, view
-from warroom.units import format_value, parse_threshold
+from warroom.core.events import SYSTEM, Actor
+from warroom.core.rules import Level, Unknown
+from warroom.core.state import LaunchState, fold, view
+from warroom.core.units import format_value, parse_threshold
+from warroom.store.log import DecisionLog, read_log
 
 T0 = 1_800_000_000.0  # 2027-01-15T08:00:00Z
 DANA = Actor("dana", "bastion", name="Dana (CTO)")

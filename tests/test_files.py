@@ -19,13 +19,13 @@ import pytest
 from deploy_fixture import LAUNCH_ID, Deploy, fixture_deploy, wait_until
 
 from warroom.config import load_launch
-from warroom.events import Actor
-from warroom.log import DecisionLog, read_log
-from warroom.recorder import Recorder
-from warroom.recorder import lock_path as recorder_lock
-from warroom.rollback import RollbackRunner, running_marker
-from warroom.rollback import lock_path as rollback_lock
-from warroom.sidefiles import FileLock, UnsafePath
+from warroom.core.events import Actor
+from warroom.recorder.loop import Recorder
+from warroom.recorder.loop import lock_path as recorder_lock
+from warroom.rollback.runner import RollbackRunner, running_marker
+from warroom.rollback.runner import lock_path as rollback_lock
+from warroom.store.log import DecisionLog, read_log
+from warroom.store.sidefiles import FileLock, UnsafePath
 
 __all__ = ["fixture_deploy"]
 
@@ -227,8 +227,8 @@ async def test_the_rollback_marker_has_the_logs_mode(deploy: Deploy):
 
 HOLD = textwrap.dedent("""\
     import sys, time
-    from warroom.sidefiles import FileLock
-    from warroom.recorder import lock_path
+    from warroom.store.sidefiles import FileLock
+    from warroom.recorder.loop import lock_path
     lock = FileLock(lock_path(sys.argv[1]))
     assert lock.try_acquire()
     print("held", flush=True)
@@ -342,7 +342,7 @@ def test_the_recovery_of_a_torn_tail_is_an_event_the_report_shows(tmp_path: Path
 
     from ui_scenario import ROOT_ACTOR, demo_launch, write_scenario
 
-    from warroom.report import build_report, to_json
+    from warroom.report.build import build_report, to_json
 
     path = tmp_path / "launch.jsonl"
     write_scenario(path, demo_launch())

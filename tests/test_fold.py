@@ -16,10 +16,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from warroom.config import Launch, parse_launch
-from warroom.events import GENESIS, Actor, Event
-from warroom.log import DecisionLog, read_log
-from warroom.rules import Level
-from warroom.state import LaunchState, fold, snapshot, view
+from warroom.core.events import GENESIS, Actor, Event
+from warroom.core.rules import Level
+from warroom.core.state import LaunchState, fold, snapshot, view
+from warroom.store.log import DecisionLog, read_log
 
 LAUNCH = """
 version: 1

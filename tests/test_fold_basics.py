@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from warroom.log import read_log
-from warroom.rules import Level
-from warroom.state import fold, view
+from warroom.core.rules import Level
+from warroom.core.state import fold, view
+from warroom.store.log import read_log
 
 
 def test_breach_needs_consecutive_samples_and_clears_after_good_ones(demo_launch, log):

@@ -24,10 +24,10 @@ import pytest
 from hostile import BIG_LINE, CORPUS, FORBIDDEN, MANY_LINES, PAYLOADS, ROOT, SMALL, Entry, write_hostile_log
 
 from warroom.config import load_launch
-from warroom.describe import describe
-from warroom.events import Actor
-from warroom.log import DecisionLog, read_log
-from warroom.recorder import Recorder
+from warroom.core.describe import describe
+from warroom.core.events import Actor
+from warroom.recorder.loop import Recorder
+from warroom.store.log import DecisionLog, read_log
 
 pytestmark = pytest.mark.slow
 LONGEST_LINE = 20_000  # no output line may come near the 1 MB one
@@ -236,14 +236,14 @@ def test_the_corpus_itself_is_hostile():
 
 @pytest.mark.parametrize("entry", CORPUS, ids=[e.id for e in CORPUS])
 def test_clean_shows_each_entry_as_expected_and_cleaning_twice_changes_nothing(entry: Entry):
-    from warroom.text import clean
+    from warroom.core.text import clean
 
     assert clean(entry.raw) == entry.shown
     assert clean(clean(entry.raw)) == clean(entry.raw)
 
 
 def test_clean_caps_long_text_once_and_says_how_much():
-    from warroom.text import MAX_CHARS, clean, clean_lines
+    from warroom.core.text import MAX_CHARS, clean, clean_lines
 
     once = clean(BIG_LINE)
     assert len(once) <= MAX_CHARS and once.startswith("hx-mb: AAA") and "more characters cut]" in once
@@ -253,7 +253,7 @@ def test_clean_caps_long_text_once_and_says_how_much():
 
 
 def test_json_bytes_escapes_what_clean_would_hide_and_keeps_the_data():
-    from warroom.text import json_bytes
+    from warroom.core.text import json_bytes
 
     data = {"s": "tag\U000e0041 bidi\u202e c1\x9b esc\x1b ls\u2028 ok é", "n": [1, "\ufeff"]}
     out = json_bytes(data, indent=True)
@@ -264,7 +264,7 @@ def test_json_bytes_escapes_what_clean_would_hide_and_keeps_the_data():
 
 
 def test_clean_replaces_invalid_utf8_and_lone_surrogates():
-    from warroom.text import REPLACEMENT, clean
+    from warroom.core.text import REPLACEMENT, clean
 
     assert clean(b"bad \xff\xfe bytes") == f"bad {REPLACEMENT}{REPLACEMENT} bytes"
     assert clean("lone \udc80 surrogate") == f"lone {REPLACEMENT} surrogate"

@@ -23,13 +23,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from warroom.events import GENESIS, SCHEMA_VERSION, Actor, encode, iso
-from warroom.log import DecisionLog, Follower, LogCorrupt, iter_events, read_log, verify
+from warroom.core.events import GENESIS, SCHEMA_VERSION, Actor, encode, iso
+from warroom.store.log import DecisionLog, Follower, LogCorrupt, iter_events, read_log, verify
 
 WRITER = r"""
 import os, sys
-from warroom.events import Actor
-from warroom.log import DecisionLog
+from warroom.core.events import Actor
+from warroom.store.log import DecisionLog
 path, name, count, go = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
 with DecisionLog(path, Actor("user", "host", name=name)) as log:
     while not os.path.exists(go):
@@ -40,8 +40,8 @@ with DecisionLog(path, Actor("user", "host", name=name)) as log:
 
 KILLED = r"""
 import os, random, sys
-from warroom.events import Actor
-from warroom.log import DecisionLog
+from warroom.core.events import Actor
+from warroom.store.log import DecisionLog
 path, seed, mode = sys.argv[1], int(sys.argv[2]), sys.argv[3]
 rnd = random.Random(seed)
 with DecisionLog(path, Actor("user", "host", name=f"writer-{seed}")) as log:
@@ -312,8 +312,8 @@ def test_warroom_log_prints_a_timeline_and_json(tmp_path):
 
 FOLLOWED = r"""
 import sys, time
-from warroom.events import Actor
-from warroom.log import DecisionLog
+from warroom.core.events import Actor
+from warroom.store.log import DecisionLog
 with DecisionLog(sys.argv[1], Actor("other", "host")) as log:
     for i in range(int(sys.argv[2])):
         log.append("check", {"item": f"item-{i}"})
@@ -415,7 +415,7 @@ def test_log_files_are_not_world_readable(tmp_path):
 
 def test_a_log_carries_its_launch_and_t0(tmp_path):
     from warroom.config import ConfigError, load_launch
-    from warroom.launchlog import bind, launch_from_log, with_t0
+    from warroom.store.launchlog import bind, launch_from_log, with_t0
 
     cfg = Path(__file__).resolve().parent / "fixtures" / "minimal.yaml"
     launch = load_launch(cfg)

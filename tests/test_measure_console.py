@@ -6,8 +6,8 @@ from pathlib import Path
 
 from ui_scenario import NOW, SECURITY, Clock, demo_launch, write_scenario
 
-from warroom.log import read_log
-from warroom.report import build_report, to_json
+from warroom.report.build import build_report, to_json
+from warroom.store.log import read_log
 from warroom.ui.app import WarroomApp
 from warroom.ui.measure import MeasureScreen
 

@@ -23,8 +23,8 @@ from pathlib import Path
 import orjson
 import pytest
 
-from warroom.log import iter_events
-from warroom.recorder import lock_path
+from warroom.recorder.loop import lock_path
+from warroom.store.log import iter_events
 
 ROOT = Path(__file__).resolve().parent.parent
 pytestmark = [pytest.mark.tmux, pytest.mark.slow]

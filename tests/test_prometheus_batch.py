@@ -23,13 +23,13 @@ from prometheus_client import Gauge
 from promstack import Stack, prom_stack
 
 from warroom.config import PrometheusSource, parse_launch
-from warroom.events import Actor
-from warroom.log import DecisionLog, read_log
-from warroom.recorder import Recorder
+from warroom.core.events import Actor
+from warroom.recorder.loop import Recorder
 from warroom.sources import Query, Reading
 from warroom.sources import prombatch as pb
 from warroom.sources import prometheus as prom_mod
 from warroom.sources.prometheus import Prometheus
+from warroom.store.log import DecisionLog, read_log
 
 QUERIES = {
     "vec": "wr_cfur",

@@ -18,11 +18,11 @@ import pytest
 from promstack import Silent, free_port
 
 from warroom.config import Launch, parse_launch
-from warroom.events import Actor, Event
-from warroom.launchlog import bind
-from warroom.log import DecisionLog, read_log
-from warroom.recorder import Recorder, lock_path
+from warroom.core.events import Actor, Event
+from warroom.recorder.loop import Recorder, lock_path
 from warroom.sources.simulated import Simulated
+from warroom.store.launchlog import bind
+from warroom.store.log import DecisionLog, read_log
 
 DANA = Actor("dana", "bastion", name="Dana")
 pytestmark = pytest.mark.slow  # real time: polls every 0.5 s for a few seconds per test
@@ -132,9 +132,9 @@ def test_a_killed_leader_is_replaced_without_duplicates(tmp_path):
     script = textwrap.dedent(f"""
         import asyncio
         from warroom.config import load_launch
-        from warroom.events import Actor
-        from warroom.log import DecisionLog
-        from warroom.recorder import Recorder
+        from warroom.core.events import Actor
+        from warroom.store.log import DecisionLog
+        from warroom.recorder.loop import Recorder
         log = DecisionLog({str(log.path)!r}, Actor("other", "bastion"))
         asyncio.run(Recorder(load_launch({str(cfg)!r}), log, epoch={epoch!r}).run())
     """)
@@ -248,7 +248,7 @@ async def test_lock_file_sits_beside_the_log(tmp_path):
 
 def test_append_many_writes_one_batch_in_the_chain(tmp_path):
     """The recorder's batched append keeps the chain whole, beside another writer on the same file."""
-    from warroom.log import verify
+    from warroom.store.log import verify
 
     path = tmp_path / "batch.jsonl"
     with DecisionLog(path, DANA) as a, DecisionLog(path, Actor("eve", "bastion")) as b:

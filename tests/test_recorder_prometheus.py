@@ -12,12 +12,12 @@ import pytest
 from promstack import Canned, Silent, Stack, prom_stack
 
 from warroom.config import Launch, parse_launch
-from warroom.events import Actor
-from warroom.launchlog import bind
-from warroom.log import DecisionLog, Follower
-from warroom.recorder import Recorder
-from warroom.rules import Level, Unknown
-from warroom.state import LaunchState, view
+from warroom.core.events import Actor
+from warroom.core.rules import Level, Unknown
+from warroom.core.state import LaunchState, view
+from warroom.recorder.loop import Recorder
+from warroom.store.launchlog import bind
+from warroom.store.log import DecisionLog, Follower
 
 pytestmark = [pytest.mark.prometheus, pytest.mark.slow]
 DANA = Actor("dana", "bastion", name="Dana")
@@ -66,7 +66,7 @@ class Live:
             await asyncio.sleep(0.1)
 
     def samples(self, cid: str) -> list[dict[str, object]]:
-        from warroom.log import read_log
+        from warroom.store.log import read_log
 
         return [e.data for e in read_log(self.log.path).events if e.kind == "sample" and e.data["criterion"] == cid]
 

@@ -28,9 +28,9 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from warroom.config import parse_launch  # noqa: E402
-from warroom.events import Actor  # noqa: E402
-from warroom.log import read_log, verify  # noqa: E402
-from warroom.rules import Level  # noqa: E402
+from warroom.core.events import Actor  # noqa: E402
+from warroom.core.rules import Level  # noqa: E402
+from warroom.store.log import read_log, verify  # noqa: E402
 
 DANA = Actor("dana", "bastion", name="Dana")
 CONFIG = (
@@ -157,8 +157,8 @@ if __name__ == "__main__":
 
 def test_an_alert_seen_while_writes_fail_is_recorded_once_they_work(tmp_path: Path):
     """What a failed write would have said is said again later: a firing alert is not lost for good."""
-    from warroom.log import DecisionLog
-    from warroom.recorder import Recorder
+    from warroom.recorder.loop import Recorder
+    from warroom.store.log import DecisionLog
 
     disk = tmp_path / "disk"
     cfg = CONFIG.replace(

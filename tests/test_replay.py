@@ -9,12 +9,12 @@ from pathlib import Path
 import pytest
 from recorded import record_launch
 
-import warroom.replay as replay_mod
+import warroom.replay.timeline as replay_mod
 from warroom.config import ConfigError
-from warroom.events import parse_iso
-from warroom.log import iter_events, iter_events_from
-from warroom.replay import open_replay
-from warroom.state import LaunchState, view
+from warroom.core.events import parse_iso
+from warroom.core.state import LaunchState, view
+from warroom.replay.timeline import open_replay
+from warroom.store.log import iter_events, iter_events_from
 
 
 @pytest.fixture(scope="module")

@@ -18,14 +18,14 @@ from recorded import ACTORS, record_launch
 from ui_scenario import until
 
 from warroom.commands.replay import _console
-from warroom.events import Actor, decode, encode, iso, parse_iso
-from warroom.launchlog import launch_from_log
-from warroom.log import iter_lines
-from warroom.replay import open_replay
+from warroom.core.events import Actor, decode, encode, iso, parse_iso
+from warroom.core.units import format_t_relative
+from warroom.replay.timeline import open_replay
+from warroom.store.launchlog import launch_from_log
+from warroom.store.log import iter_lines
 from warroom.ui.app import WarroomApp
 from warroom.ui.panels import Panel
 from warroom.ui.rowtable import RowTable
-from warroom.units import format_t_relative
 
 SIZE = (160, 48)  # wide layout: every panel on screen at once
 REPLAY_SIZE = (160, 49)  # one more row for the replay bar, so the panels get the same space

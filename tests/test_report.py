@@ -14,11 +14,11 @@ import pytest
 from recorded import record_launch
 
 from warroom.cli import main
-from warroom.report import build_report, to_json
-from warroom.report_html import render_html
-from warroom.report_md import md, render_markdown
-from warroom.rules import show
-from warroom.units import format_t_relative
+from warroom.core.rules import show
+from warroom.core.units import format_t_relative
+from warroom.report.build import build_report, to_json
+from warroom.report.render_html import render_html
+from warroom.report.render_md import md, render_markdown
 
 
 @pytest.fixture(scope="module")
@@ -180,9 +180,9 @@ def test_every_shipped_launch_reports_from_a_bare_and_a_busy_log(config, tmp_pat
     from test_report_lean import stream
 
     from warroom.config import load_launch
-    from warroom.events import Actor
-    from warroom.launchlog import bind
-    from warroom.log import DecisionLog
+    from warroom.core.events import Actor
+    from warroom.store.launchlog import bind
+    from warroom.store.log import DecisionLog
 
     launch = load_launch(config)
     clock = [launch.t0 - 7200.0]

@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 from recorded import DEMO, record_launch
 
-from warroom.log import read_log
-from warroom.report import build_report
-from warroom.state import LaunchState, view
+from warroom.core.state import LaunchState, view
+from warroom.report.build import build_report
+from warroom.store.log import read_log
 
 
 @pytest.fixture(scope="module")

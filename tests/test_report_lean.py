@@ -15,9 +15,9 @@ import pytest
 from recorded import record_launch
 
 from warroom.config import load_launch, parse_launch
-from warroom.events import SYSTEM, Event
-from warroom.log import iter_events
-from warroom.state import LaunchState, criterion_view, view
+from warroom.core.events import SYSTEM, Event
+from warroom.core.state import LaunchState, criterion_view, view
+from warroom.store.log import iter_events
 
 ROOT = Path(__file__).resolve().parent.parent
 CONFIGS = sorted((ROOT / "configs").glob("*.yaml"))

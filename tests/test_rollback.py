@@ -15,10 +15,10 @@ import pytest
 from deploy_fixture import LAUNCH_ID, Deploy, alive, fixture_deploy, wait_until
 
 from warroom.config import Launch, load_launch
-from warroom.events import Actor
-from warroom.log import DecisionLog, FileLock, read_log
-from warroom.rollback import LOG_LINES, RollbackRunner, lock_path, plan_text, running_marker
-from warroom.state import fold, view
+from warroom.core.events import Actor
+from warroom.core.state import fold, view
+from warroom.rollback.runner import LOG_LINES, RollbackRunner, lock_path, plan_text, running_marker
+from warroom.store.log import DecisionLog, FileLock, read_log
 
 __all__ = ["fixture_deploy"]  # the `deploy` fixture
 

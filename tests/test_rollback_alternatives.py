@@ -9,7 +9,7 @@ from typing import Any
 
 from deploy_fixture import LAUNCH_ID, Deploy, fixture_deploy
 
-from warroom.log import read_log
+from warroom.store.log import read_log
 
 __all__ = ["fixture_deploy"]  # the `deploy` fixture
 
@@ -137,7 +137,7 @@ async def test_console_offers_the_alternative_after_the_primary_fails_and_it_rol
     from textual.widgets import Static
 
     from warroom.config import load_launch
-    from warroom.events import Actor
+    from warroom.core.events import Actor
     from warroom.ui.app import WarroomApp
     from warroom.ui.modals import ProcedureScreen, RollbackScreen
 
@@ -203,10 +203,10 @@ async def test_console_offers_the_alternative_after_the_primary_fails_and_it_rol
 
 async def test_auto_rollback_runs_only_the_primary_and_a_failure_recommends_the_alternative(deploy: Deploy):
     from warroom.config import load_launch
-    from warroom.events import Actor
-    from warroom.log import DecisionLog
-    from warroom.rollback import RollbackRunner
-    from warroom.state import fold
+    from warroom.core.events import Actor
+    from warroom.core.state import fold
+    from warroom.rollback.runner import RollbackRunner
+    from warroom.store.log import DecisionLog
 
     cfg = two_ways_back(deploy)
     cfg.write_text(cfg.read_text().replace("cooldown: 10m", "cooldown: 10m\n  auto_allowed: true"))

@@ -7,11 +7,11 @@ from typing import Any
 
 from deploy_fixture import Deploy, fixture_deploy
 
-from warroom.autorollback import AutoRollbackWatcher, auto_rollback_due
 from warroom.config import Launch, load_launch
-from warroom.events import SYSTEM, Actor
-from warroom.log import DecisionLog, read_log
-from warroom.state import LaunchState, fold, view
+from warroom.core.events import SYSTEM, Actor
+from warroom.core.state import LaunchState, fold, view
+from warroom.rollback.auto import AutoRollbackWatcher, auto_rollback_due
+from warroom.store.log import DecisionLog, read_log
 
 __all__ = ["fixture_deploy"]  # the `deploy` fixture
 

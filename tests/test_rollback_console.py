@@ -10,8 +10,8 @@ from textual.widget import Widget
 from textual.widgets import Static
 
 from warroom.config import load_launch
-from warroom.events import Actor
-from warroom.log import read_log
+from warroom.core.events import Actor
+from warroom.store.log import read_log
 from warroom.ui.app import WarroomApp
 from warroom.ui.modals import RollbackScreen
 

@@ -24,11 +24,11 @@ import pytest
 from deploy_fixture import LAUNCH_ID, Deploy, alive, checkout_env, fixture_deploy, wait_until
 from test_rollback import DANA, finished_steps, phases, py_step, rollback_events, runner, step_output, touch_step
 
-from warroom import reaper
 from warroom.config import load_launch
-from warroom.log import DecisionLog, read_log
-from warroom.rollback import running_marker
-from warroom.state import fold
+from warroom.core.state import fold
+from warroom.rollback import reaper
+from warroom.rollback.runner import running_marker
+from warroom.store.log import DecisionLog, read_log
 
 __all__ = ["fixture_deploy"]  # the `deploy` fixture
 

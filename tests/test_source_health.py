@@ -21,9 +21,9 @@ from promstack import AuthProxy, Proc, Stack, prom_stack, start_alertmanager
 from ui_scenario import screen_text
 
 from warroom.config import parse_launch
-from warroom.events import SYSTEM, Actor
-from warroom.log import read_log
-from warroom.state import LaunchState, fold, view
+from warroom.core.events import SYSTEM, Actor
+from warroom.core.state import LaunchState, fold, view
+from warroom.store.log import read_log
 from warroom.ui.app import WarroomApp
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -103,7 +103,7 @@ def test_fold_keeps_health_and_an_unread_or_failing_alert_feed_is_not_go():
 
 
 def _ev(seq: int, ts: float, kind: str, data: dict):
-    from warroom.events import Event
+    from warroom.core.events import Event
 
     return Event(1, seq, ts, SYSTEM, kind, data)
 

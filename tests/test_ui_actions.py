@@ -18,8 +18,8 @@ from ui_scenario import (
     write_scenario,
 )
 
-from warroom.events import SYSTEM, Actor
-from warroom.log import DecisionLog, read_log
+from warroom.core.events import SYSTEM, Actor
+from warroom.store.log import DecisionLog, read_log
 from warroom.ui.app import WarroomApp
 from warroom.ui.modals import ConfirmScreen, RecommendationScreen, RollbackScreen, VerdictScreen
 
@@ -454,7 +454,7 @@ async def test_notifications_quote_untrusted_text_literally(scenario):
 
 
 async def test_a_log_of_another_launch_is_refused_at_startup(tmp_path):
-    from warroom.launchlog import bind
+    from warroom.store.launchlog import bind
 
     other = demo_launch().model_copy(deep=True)
     path = tmp_path / "other.jsonl"

@@ -9,7 +9,7 @@ from textual.app import App, ComposeResult
 from textual.content import Content
 from textual.geometry import Region
 
-from warroom.events import Actor
+from warroom.core.events import Actor
 from warroom.ui import fmt
 from warroom.ui.app import WarroomApp
 from warroom.ui.keymap import KEYS, action_name, available

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from ui_scenario import NOW, ROOT_ACTOR, T0, Clock, FoldReplay, demo_launch, screen_text, until, write_scenario
 
-from warroom.log import read_log
+from warroom.store.log import read_log
 from warroom.ui.app import WarroomApp
 from warroom.ui.playhead import Playhead, parse_moment_text
 

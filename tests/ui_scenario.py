@@ -12,11 +12,11 @@ from collections.abc import Callable
 from pathlib import Path
 
 from warroom.config import Launch, load_launch
-from warroom.describe import describe
-from warroom.events import SYSTEM, Actor
-from warroom.launchlog import bind, with_t0
-from warroom.log import DecisionLog, read_log
-from warroom.state import LaunchState, fold, snapshot
+from warroom.core.describe import describe
+from warroom.core.events import SYSTEM, Actor
+from warroom.core.state import LaunchState, fold, snapshot
+from warroom.store.launchlog import bind, with_t0
+from warroom.store.log import DecisionLog, read_log
 
 ROOT = Path(__file__).resolve().parent.parent
 DEMO = ROOT / "configs" / "demo.yaml"

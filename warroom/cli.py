@@ -12,12 +12,12 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from warroom.bounds import ts_problem
 from warroom.config import ConfigError, launch_warnings, load_launch
-from warroom.log import LogCorrupt, event_to_json, iter_events, torn_path, verify
-from warroom.state import actor_label
-from warroom.text import clean, json_bytes
-from warroom.units import format_t_relative
+from warroom.core.bounds import ts_problem
+from warroom.core.state import actor_label
+from warroom.core.text import clean, json_bytes
+from warroom.core.units import format_t_relative
+from warroom.store.log import LogCorrupt, event_to_json, iter_events, torn_path, verify
 
 EXIT_OK, EXIT_NOGO, EXIT_USAGE, EXIT_ROLLBACK = 0, 1, 2, 3
 
@@ -120,7 +120,7 @@ def _log_args(p: argparse.ArgumentParser) -> None:
 
 @command("log", "print the decision log as a readable timeline")(_log_args)
 def cmd_log(args: argparse.Namespace) -> int:
-    from warroom.describe import describe
+    from warroom.core.describe import describe
 
     path = log_file(args.log)
     if path is None:

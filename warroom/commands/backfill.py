@@ -14,10 +14,10 @@ from pathlib import Path
 
 from warroom.cli import EXIT_NOGO, EXIT_OK, EXIT_USAGE, command, err, out
 from warroom.config import ConfigError, ConfigProblem, load_launch
-from warroom.events import current_actor
-from warroom.launchlog import bind
-from warroom.log import DecisionLog
-from warroom.units import format_t_relative, parse_duration, parse_moment
+from warroom.core.events import current_actor
+from warroom.core.units import format_t_relative, parse_duration, parse_moment
+from warroom.store.launchlog import bind
+from warroom.store.log import DecisionLog
 
 
 def _args(p: argparse.ArgumentParser) -> None:
@@ -41,7 +41,7 @@ def _moment(text: str, field: str, t0: float) -> float:
 
 @command("backfill", "fill the log's gaps with the criteria's history from Prometheus (range queries)")(_args)
 def cmd_backfill(args: argparse.Namespace) -> int:
-    from warroom.backfill import known, plan, run
+    from warroom.recorder.backfill import known, plan, run
 
     launch = load_launch(args.config)
     text = Path(args.config).read_text(encoding="utf-8")

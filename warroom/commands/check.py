@@ -19,14 +19,14 @@ from typing import Any
 
 from warroom.cli import EXIT_NOGO, EXIT_OK, EXIT_ROLLBACK, EXIT_USAGE, command, err, out
 from warroom.config import ConfigError, ConfigProblem, Launch, load_launch
-from warroom.events import current_actor
-from warroom.launchlog import bind, first_launch_event
-from warroom.log import DecisionLog, Follower
-from warroom.recorder import Recorder, effective_interval
-from warroom.rollback import recover_interrupted
-from warroom.rules import Level
-from warroom.state import CriterionView, LaunchState, Verdict, view
-from warroom.text import clean, json_bytes
+from warroom.core.events import current_actor
+from warroom.core.rules import Level
+from warroom.core.state import CriterionView, LaunchState, Verdict, view
+from warroom.core.text import clean, json_bytes
+from warroom.recorder.loop import Recorder, effective_interval
+from warroom.rollback.runner import recover_interrupted
+from warroom.store.launchlog import bind, first_launch_event
+from warroom.store.log import DecisionLog, Follower
 
 REPRINT = 60.0  # --watch prints when a state changes, and the values at least this often
 EXIT_FOR = {"GO": EXIT_OK, "NO-GO": EXIT_NOGO, "PENDING": EXIT_NOGO, "ROLLBACK": EXIT_ROLLBACK}

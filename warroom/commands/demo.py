@@ -17,7 +17,7 @@ from pathlib import Path
 from warroom.cli import command
 from warroom.commands.run import common_args, open_console
 from warroom.config import parse_launch
-from warroom.events import current_actor
+from warroom.core.events import current_actor
 
 DEMO_LEAD = 120.0  # the demo's T-0 is this many seconds after it starts
 DEMO_ACTOR = "demo"  # a member of the demo's commander, CTO and DevOps roles
@@ -36,8 +36,8 @@ def _demo_args(p: argparse.ArgumentParser) -> None:
 
 @command("demo", "the console on a simulated launch (T-0 two minutes from now); needs nothing else")(_demo_args)
 def cmd_demo(args: argparse.Namespace) -> int:
-    from warroom.launchlog import with_t0
-    from warroom.paths import default_log_path
+    from warroom.store.launchlog import with_t0
+    from warroom.store.paths import default_log_path
 
     text = demo_config_text()
     now = time.time()

@@ -12,10 +12,10 @@ import math
 
 from warroom.cli import EXIT_OK, EXIT_USAGE, command, err, log_file, out
 from warroom.config import ConfigError, ConfigProblem
-from warroom.events import current_actor
-from warroom.launchlog import launch_from_log
-from warroom.log import DecisionLog
-from warroom.measurement import measurement_data
+from warroom.core.events import current_actor
+from warroom.core.measurement import measurement_data
+from warroom.store.launchlog import launch_from_log
+from warroom.store.log import DecisionLog
 
 
 def _args(p: argparse.ArgumentParser) -> None:

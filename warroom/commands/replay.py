@@ -16,9 +16,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
 
 from warroom.cli import EXIT_OK, EXIT_USAGE, command, err, log_file
-from warroom.events import current_actor
-from warroom.replay import Replay, open_replay
-from warroom.units import format_t_relative
+from warroom.core.events import current_actor
+from warroom.core.units import format_t_relative
+from warroom.replay.timeline import Replay, open_replay
 
 if TYPE_CHECKING:
     from warroom.ui.app import WarroomApp  # the console loads only when a replay opens

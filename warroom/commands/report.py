@@ -9,8 +9,8 @@ import tempfile
 from pathlib import Path
 
 from warroom.cli import EXIT_NOGO, EXIT_OK, EXIT_USAGE, command, err, log_file
-from warroom.report import build_report, to_json
-from warroom.text import clean, json_bytes
+from warroom.core.text import clean, json_bytes
+from warroom.report.build import build_report, to_json
 
 FORMATS = ("md", "html", "json")
 _BY_SUFFIX = {".md": "md", ".markdown": "md", ".html": "html", ".htm": "html", ".json": "json"}
@@ -40,11 +40,11 @@ def cmd_report(args: argparse.Namespace) -> int:
     if fmt == "json":
         data = json_bytes(to_json(rep), indent=True) + b"\n"
     elif fmt == "html":
-        from warroom.report_html import render_html
+        from warroom.report.render_html import render_html
 
         data = render_html(rep).encode()
     else:
-        from warroom.report_md import render_markdown
+        from warroom.report.render_md import render_markdown
 
         data = render_markdown(rep).encode()
     if args.output:
@@ -68,10 +68,10 @@ def _measure(path: Path) -> None:
     import asyncio
     import time
 
-    from warroom.events import current_actor
-    from warroom.launchlog import launch_from_log
-    from warroom.log import DecisionLog
-    from warroom.metrics_prom import measure
+    from warroom.core.events import current_actor
+    from warroom.recorder.measure_prom import measure
+    from warroom.store.launchlog import launch_from_log
+    from warroom.store.log import DecisionLog
 
     launch = launch_from_log(path)
     actor = current_actor("metrics")

@@ -17,11 +17,11 @@ from pathlib import Path
 
 from warroom.cli import EXIT_NOGO, EXIT_OK, EXIT_USAGE, command, err, out
 from warroom.config import PRIMARY, load_launch
-from warroom.events import Event, current_actor
-from warroom.launchlog import bind
-from warroom.log import DecisionLog
-from warroom.rollback import RollbackRunner, plan_text, running_marker
-from warroom.text import clean
+from warroom.core.events import Event, current_actor
+from warroom.core.text import clean
+from warroom.rollback.runner import RollbackRunner, plan_text, running_marker
+from warroom.store.launchlog import bind
+from warroom.store.log import DecisionLog
 
 
 def _args(p: argparse.ArgumentParser) -> None:
@@ -158,7 +158,7 @@ def cmd_rollback(args: argparse.Namespace) -> int:
         else:
             err(f"refusing: --yes-i-mean-it names '{clean(args.confirm)}' but this is launch '{launch.id}'")
         return EXIT_USAGE
-    from warroom.paths import default_log_path  # the console's default, so both share one log and lock
+    from warroom.store.paths import default_log_path  # the console's default, so both share one log and lock
 
     text = Path(args.config).read_text(encoding="utf-8")
     actor = current_actor(args.as_name)

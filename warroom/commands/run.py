@@ -12,7 +12,7 @@ from typing import Literal
 
 from warroom.cli import EXIT_OK, EXIT_USAGE, command, err, out
 from warroom.config import Launch, load_launch
-from warroom.events import Actor, current_actor
+from warroom.core.events import Actor, current_actor
 
 
 def common_args(p: argparse.ArgumentParser) -> None:
@@ -38,7 +38,7 @@ def _run_args(p: argparse.ArgumentParser) -> None:
 
 @command("run", "open the war-room console on a launch")(_run_args)
 def cmd_run(args: argparse.Namespace) -> int:
-    from warroom.paths import default_log_path
+    from warroom.store.paths import default_log_path
 
     path = Path(args.config)
     launch = load_launch(path)

@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 
 from warroom.config import AlertmanagerSource
-from warroom.events import parse_iso
+from warroom.core.events import parse_iso
 from warroom.sources import auth as auth_mod
 from warroom.sources.base import AUTH, BAD_QUERY, BAD_RESPONSE, AlertInfo, Query, Reading, Source, SourceFailure
 from warroom.sources.httpclient import failure, make_client, status_failure

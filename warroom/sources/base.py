@@ -13,7 +13,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from warroom.bounds import ALERT_KEY_CHARS, ALERT_VALUE_CHARS, cap_mapping, cap_text
+from warroom.core.bounds import ALERT_KEY_CHARS, ALERT_VALUE_CHARS, cap_mapping, cap_text
 
 # Error kinds a reading can carry.  "no-data" is judged NO-DATA; every other kind is SOURCE-ERROR.
 NO_DATA = "no-data"

@@ -16,10 +16,10 @@ from typing import Any
 import httpx
 
 from warroom.config import HttpSource
+from warroom.core.units import UNITS
 from warroom.sources import auth as auth_mod
 from warroom.sources.base import AUTH, BAD_QUERY, BAD_RESPONSE, NO_DATA, Query, Reading, Source, number_reading
 from warroom.sources.httpclient import failure, make_client, status_failure
-from warroom.units import UNITS
 
 _PATH_RE = re.compile(r"([^.\[\]]+)|\[(\d+)\]")
 MAX_BODY = 1 << 20  # a health endpoint answering more than 1 MiB is not a health endpoint

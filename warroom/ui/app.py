@@ -26,10 +26,10 @@ from textual.widget import Widget
 from textual.widgets import Footer
 
 from warroom.config import ConfigError, ConfigProblem, Launch
-from warroom.events import Actor, Event
-from warroom.launchlog import bind, first_launch_event, recorded_t0, with_t0
-from warroom.log import DecisionLog, Follower, LogCorrupt
-from warroom.state import LaunchState, Verdict, actor_label, snapshot, view
+from warroom.core.events import Actor, Event
+from warroom.core.state import LaunchState, Verdict, actor_label, snapshot, view
+from warroom.store.launchlog import bind, first_launch_event, recorded_t0, with_t0
+from warroom.store.log import DecisionLog, Follower, LogCorrupt
 from warroom.ui import fmt, keymap
 from warroom.ui.commands import WarroomCommands
 from warroom.ui.frame import ConsoleInfo, Frame
@@ -48,7 +48,7 @@ from warroom.ui.themes import choose as choose_theme
 from warroom.ui.themes import gate_defaults, load_themes
 
 if TYPE_CHECKING:
-    from warroom.procvalues import Choices
+    from warroom.rollback.procvalues import Choices
     from warroom.ui.modals import RecommendationScreen
 
 Mode = Literal["live", "observer", "replay"]
@@ -266,8 +266,8 @@ class WarroomApp(App[int]):
     # ------------------------------------------------------------------ recorder
 
     def _start_recorder(self) -> None:
-        from warroom.autorollback import AutoRollbackWatcher  # after the first frame: not needed to draw
-        from warroom.recorder import Recorder
+        from warroom.recorder.loop import Recorder
+        from warroom.rollback.auto import AutoRollbackWatcher  # after the first frame: not needed to draw
 
         assert self.dlog is not None, "only a live console records, and it has opened the log"
         first = first_launch_event(self.log_path) if self.log_path else None
@@ -516,7 +516,7 @@ class WarroomApp(App[int]):
 
     def action_measure(self) -> None:
         """A success metric measured outside Prometheus, entered by its owner (the report names who)."""
-        from warroom.measurement import measurement_data
+        from warroom.core.measurement import measurement_data
         from warroom.ui.measure import MeasureScreen
 
         if (why := self.refusal()) is not None:
@@ -669,7 +669,7 @@ class WarroomApp(App[int]):
 
     def action_rollback_choose(self, reason: str = "", failure: list[str] | None = None) -> None:
         """Choose a procedure; after a failed run (`failure`: its output) only the others are offered."""
-        from warroom.rollback import plan_text
+        from warroom.rollback.runner import plan_text
         from warroom.ui.modals import ProcedureChoice, ProcedureScreen
 
         if self.mode == "replay":
@@ -695,7 +695,7 @@ class WarroomApp(App[int]):
         self.push_screen(ProcedureScreen(choices, failure or []), done)
 
     def _rollback_dialog(self, procedure: str, reason: str = "") -> None:
-        from warroom.rollback import RollbackRunner
+        from warroom.rollback.runner import RollbackRunner
 
         if self.mode == "replay":
             self.notify("replay is read-only: nothing can be changed", severity="warning")
@@ -727,7 +727,7 @@ class WarroomApp(App[int]):
     @work(thread=True, exclusive=True, group="rollback-choices", exit_on_error=False)
     def _list_choices_then_ask(self, procedure: str, reason: str) -> None:
         """A choices command may take seconds (its timeout is 10 s by default): listed off the UI thread."""
-        from warroom import procvalues
+        from warroom.rollback import procvalues
 
         params = self.launch.rollback.procedures[procedure].params
         listed = {p.name: procvalues.list_choices(p) for p in params if p.choices_command}
@@ -735,8 +735,8 @@ class WarroomApp(App[int]):
 
     def _ask_rollback(self, procedure: str, reason: str, listed: Mapping[str, Choices]) -> None:
         """The rollback dialog, its allowed values already listed; the runner checks them afresh before it runs."""
-        from warroom import procvalues
-        from warroom.rollback import plan_text
+        from warroom.rollback import procvalues
+        from warroom.rollback.runner import plan_text
         from warroom.ui.modals import AskedValue, RollbackScreen  # dialogs load on first use
 
         dry = bool(self.dry_run) or self.launch.rollback.dry_run
@@ -778,7 +778,7 @@ class WarroomApp(App[int]):
     async def _rollback_worker(
         self, reason: str, procedure: str = "primary", values: dict[str, str] | None = None
     ) -> None:
-        from warroom.rollback import RollbackRunner
+        from warroom.rollback.runner import RollbackRunner
 
         assert self.dlog is not None, "action_rollback refuses on a console without a log writer"
         runner = RollbackRunner(self.launch, self.dlog, self.actor, dry_run=self.dry_run)

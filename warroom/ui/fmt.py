@@ -12,8 +12,8 @@ from collections.abc import Sequence
 
 from textual.content import Content
 
-from warroom.text import clean
-from warroom.units import format_duration, format_t_relative
+from warroom.core.text import clean
+from warroom.core.units import format_duration, format_t_relative
 
 # level or verdict -> (symbol, theme variable)
 LOOK: dict[str, tuple[str, str]] = {

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from warroom.config import Launch
-from warroom.state import LaunchState, Verdict
+from warroom.core.state import LaunchState, Verdict
 
 
 @dataclass(frozen=True)

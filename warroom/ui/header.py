@@ -11,10 +11,10 @@ from textual.containers import Horizontal, Vertical
 from textual.content import Content
 from textual.widgets import Static
 
+from warroom.core.units import format_t_relative
 from warroom.ui import fmt
 from warroom.ui.frame import Frame
 from warroom.ui.safe import clean
-from warroom.units import format_t_relative
 
 
 class Line(Static):

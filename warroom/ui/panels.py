@@ -11,13 +11,13 @@ from textual.containers import Vertical
 from textual.content import Content
 
 from warroom.config import Launch
-from warroom.state import AlertState, CriterionView, SourceView
+from warroom.core.state import AlertState, CriterionView, SourceView
+from warroom.core.units import format_duration
 from warroom.ui import fmt
 from warroom.ui.frame import Frame, short_actor
 from warroom.ui.header import Line
 from warroom.ui.rowtable import Column, Row, RowTable
 from warroom.ui.safe import clean, clean_lines, plain
-from warroom.units import format_duration
 
 
 class Panel(Vertical):

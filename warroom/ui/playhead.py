@@ -10,14 +10,14 @@ import re
 from dataclasses import dataclass
 from typing import Protocol
 
-from warroom.state import LaunchState
-from warroom.units import parse_duration
+from warroom.core.state import LaunchState
+from warroom.core.units import parse_duration
 
 SPEEDS = (0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0)
 
 
 class ReplaySource(Protocol):
-    """What replay needs from a recorded log (warroom.replay implements it)."""
+    """What replay needs from a recorded log (warroom.replay.timeline implements it)."""
 
     start: float
     end: float

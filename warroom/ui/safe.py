@@ -3,7 +3,7 @@
 Alert labels, annotations, metric values, notes and command output come from
 outside. They are shown literally: never parsed as Textual markup (we build
 `Content` objects, not markup strings), and every string first goes through
-the one sanitiser, `warroom.text.clean` (escapes removed; controls, bidi,
+the one sanitiser, `warroom.core.text.clean` (escapes removed; controls, bidi,
 zero-width and other invisible characters shown as U+FFFD; length capped).
 """
 
@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from textual.content import Content
 
-from warroom.text import REPLACEMENT, clean, clean_lines
+from warroom.core.text import REPLACEMENT, clean, clean_lines
 
 __all__ = ["REPLACEMENT", "clean", "clean_lines", "plain"]
 

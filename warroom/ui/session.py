@@ -10,8 +10,8 @@ from dataclasses import dataclass
 import yaml
 
 from warroom.config import Launch, Role
-from warroom.events import Actor
-from warroom.paths import data_dir, default_log_path
+from warroom.core.events import Actor
+from warroom.store.paths import data_dir, default_log_path
 
 __all__ = ["Permissions", "data_dir", "default_log_path", "permissions"]
 

@@ -11,8 +11,8 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 
-from warroom.report import Chart, Report
-from warroom.units import format_t_relative, format_value
+from warroom.core.units import format_t_relative, format_value
+from warroom.report.build import Chart, Report
 
 W, H = 760, 240
 LEFT, RIGHT, TOP, BOTTOM = 70, 150, 14, 46

@@ -3,7 +3,7 @@
 The recorder writes criterion `c`'s sample for slot k at `epoch + k * interval` (epoch: the log's launch event)
 and the fold keeps one sample per (criterion, tick). Backfill asks Prometheus for exactly the slots of
 [from, to] that hold no sample yet (live or earlier backfill), in range queries of at most MAX_POINTS points, and
-appends each answer as one `backfill` event (see `warroom.backfilled`). A second run finds no gap and adds nothing.
+appends each answer as one `backfill` event (see `warroom.core.backfilled`). A second run finds no gap and adds nothing.
 Only slots before the current one are filled, so a console recording now never races it for a tick.
 
 Relative thresholds get their baseline the recorder's way: when no sample lies at or before the baseline moment,
@@ -18,13 +18,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from warroom.alerthistory import am_fingerprint, firing_intervals
-from warroom.backfilled import KIND, points
 from warroom.config import AlertmanagerSource, Criterion, Launch, PrometheusSource
-from warroom.events import Actor
-from warroom.log import DecisionLog, iter_events
-from warroom.recorder import baseline_moment, effective_interval
+from warroom.core.backfilled import KIND, points
+from warroom.core.events import Actor
+from warroom.recorder.alerthistory import am_fingerprint, firing_intervals
+from warroom.recorder.loop import baseline_moment, effective_interval
 from warroom.sources.promrange import MAX_POINTS, PromHistory, RangeFailure
+from warroom.store.log import DecisionLog, iter_events
 
 CONCURRENCY = 4  # range queries in flight per run: Prometheus evaluates them in parallel; more only queues
 

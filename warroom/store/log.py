@@ -31,11 +31,11 @@ from typing import Any
 
 import orjson
 
-from warroom.bounds import ImplausibleTime, clock_problem, follow_tail
-from warroom.events import GENESIS, SCHEMA_VERSION, Actor, BadLine, Event, decode, encode, parse_iso
-from warroom.paths import side_path
-from warroom.sidefiles import DEFAULT_MODE, UnsafePath, append_side, make_blocking, one_regular_file
-from warroom.sidefiles import FileLock as FileLock  # re-exported: the recorder and rollback locks live there
+from warroom.core.bounds import ImplausibleTime, clock_problem, follow_tail
+from warroom.core.events import GENESIS, SCHEMA_VERSION, Actor, BadLine, Event, decode, encode, parse_iso
+from warroom.store.paths import side_path
+from warroom.store.sidefiles import DEFAULT_MODE, UnsafePath, append_side, make_blocking, one_regular_file
+from warroom.store.sidefiles import FileLock as FileLock  # re-exported: the recorder and rollback locks live there
 
 _TAIL_FIRST = 1 << 12
 _READ_CHUNK = 1 << 20

@@ -1,13 +1,13 @@
 """One line of plain words for any event, for `warroom log`, the console's log panel and reports.
 
 Everything in an event may come from whoever can append to the shared log, so
-the line is passed through `warroom.text.clean`: safe to print anywhere.
+the line is passed through `warroom.core.text.clean`: safe to print anywhere.
 """
 
 from __future__ import annotations
 
-from warroom.events import Event
-from warroom.text import clean
+from warroom.core.events import Event
+from warroom.core.text import clean
 
 
 def describe(ev: Event) -> str:

@@ -22,7 +22,7 @@ import yaml
 from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 from pydantic_core import ErrorDetails
 
-from warroom.units import UNIT_FORMS, UNITS, Threshold, parse_duration, parse_moment, parse_threshold
+from warroom.core.units import UNIT_FORMS, UNITS, Threshold, parse_duration, parse_moment, parse_threshold
 
 Duration = Annotated[float, BeforeValidator(parse_duration)]
 Ident = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_.-]*$", max_length=64)]

@@ -22,10 +22,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from warroom.config import Launch
-from warroom.events import GENESIS, Event
-from warroom.launchlog import launch_from_log
-from warroom.log import LogCorrupt, VerifyProblem, iter_events_from
-from warroom.state import LaunchState, actor_label, word
+from warroom.core.events import GENESIS, Event
+from warroom.core.state import LaunchState, actor_label, word
+from warroom.store.launchlog import launch_from_log
+from warroom.store.log import LogCorrupt, VerifyProblem, iter_events_from
 
 # Event kinds that are human decisions: the stops for "previous/next decision".
 MARK_KINDS = frozenset({"check", "uncheck", "signoff", "note", "decision", "rollback", "ack", "trigger_mode"})

@@ -23,11 +23,11 @@ from collections.abc import Callable
 from typing import Any
 
 from warroom.config import Launch
-from warroom.events import Actor, current_actor
-from warroom.log import DecisionLog
-from warroom.rollback import EventHook, OutputHook, RollbackRunner, recover_interrupted, running_marker
-from warroom.rules import Level
-from warroom.state import LaunchState, Verdict, is_stale, view
+from warroom.core.events import Actor, current_actor
+from warroom.core.rules import Level
+from warroom.core.state import LaunchState, Verdict, is_stale, view
+from warroom.rollback.runner import EventHook, OutputHook, RollbackRunner, recover_interrupted, running_marker
+from warroom.store.log import DecisionLog
 
 
 def auto_rollback_due(state: LaunchState, verdict: Verdict, now: float) -> tuple[str, dict] | None:

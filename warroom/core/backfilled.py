@@ -7,22 +7,18 @@ tick x interval), so a point and a live sample of the same slot share a tick and
 The event is appended after the moments it describes. A fold in log order would judge those points after
 later live samples (or drop them as old ticks); `merged` instead feeds each point to the fold at its source time,
 among the live events, as a sample the recorder could have written then. Report (and any reader wanting the
-history as a console would have seen it) folds `merged(...)`. Pure: reads only the events.
+history as a console would have seen it) folds `merged(...)`. Pure: reads only the events; the scan of a log
+file for them is `warroom.store.backfill_scan`.
 """
 
 from __future__ import annotations
 
-import mmap
-import os
 from collections.abc import Iterable, Iterator
-from pathlib import Path
 from typing import Any
 
-from warroom.events import Event
-from warroom.log import LogCorrupt, iter_events
+from warroom.core.events import Event
 
 KIND = "backfill"
-_MARKS = (b'"kind":"backfill"', b'"backfilled":true')
 
 
 def points(ev: Event) -> Iterator[Event]:
@@ -47,37 +43,7 @@ def points(ev: Event) -> Iterator[Event]:
         yield Event(ev.v, ev.seq, float(t), ev.actor, "sample", data, ev.prev, ev.hash)
 
 
-def has_backfill(path: str | Path) -> bool:
-    """Whether the log holds any backfill event (a byte search: the common log has none, and pays nothing)."""
-    try:
-        with open(path, "rb") as f:
-            if os.fstat(f.fileno()).st_size == 0:
-                return False
-            with mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as m:
-                return any(m.find(mark) >= 0 for mark in _MARKS)
-    except (OSError, ValueError):
-        return False
-
-
-def collect(path: str | Path) -> list[Event]:
-    """Every backfill event's points as samples, in source-time order (one verified pass over the log; none
-    after a break in the chain)."""
-    if not has_backfill(path):
-        return []
-    out: list[Event] = []
-    try:
-        for ev in iter_events(path):
-            if ev.kind == KIND:
-                out.extend(points(ev))
-            elif _late(ev):
-                out.append(Event(ev.v, ev.seq, float(ev.data["t"]), ev.actor, ev.kind, ev.data, ev.prev, ev.hash))
-    except LogCorrupt:
-        pass  # only what precedes the break: the report stops there too, and says so
-    out.sort(key=lambda e: e.ts)
-    return out
-
-
-def _late(ev: Event) -> bool:
+def late(ev: Event) -> bool:
     """A single sample or alert written by backfill (a baseline fetched for a past moment, a firing read from
     the ALERTS series): merged by its source time too."""
     return (
@@ -102,7 +68,7 @@ def merged(events: Iterable[Event], backfill: list[Event]) -> Iterator[Event]:
     after it."""
     i, n = 0, len(backfill)
     for ev in events:
-        if ev.kind == KIND or _late(ev):
+        if ev.kind == KIND or late(ev):
             continue
         if i < n:
             k = _key(ev)

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from warroom.config import Criterion
-from warroom.units import Threshold, format_duration, format_t_relative, format_value
+from warroom.core.units import Threshold, format_duration, format_t_relative, format_value
 
 
 class Level(StrEnum):

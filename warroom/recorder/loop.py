@@ -22,14 +22,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from warroom.bounds import tick_problem, ts_problem
 from warroom.config import Criterion, Launch, SimulatedSource
 from warroom.config import PrometheusSource as PrometheusConfig
-from warroom.events import Actor, Event, current_actor
-from warroom.log import DecisionLog, FileLock, LogCorrupt, iter_events
-from warroom.paths import side_path
-from warroom.sidefiles import file_mode
+from warroom.core.bounds import tick_problem, ts_problem
+from warroom.core.events import Actor, Event, current_actor
 from warroom.sources import UNREACHABLE, AlertInfo, Query, Reading, Source, SourceFailure, make_source
+from warroom.store.log import DecisionLog, FileLock, LogCorrupt, iter_events
+from warroom.store.paths import side_path
+from warroom.store.sidefiles import file_mode
 
 RETRY_LEADERSHIP = 1.0  # seconds between attempts to take the recorder lock
 GRACE = 0.25  # a read is cut off at its source's timeout plus this (the source's own timeout fires first)

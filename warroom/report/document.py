@@ -10,9 +10,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from warroom.report import Chart, Report, Row, alert_duration, metric_origin, metric_summary, period_rows
-from warroom.text import clean
-from warroom.units import format_duration, format_t_relative, format_value
+from warroom.core.text import clean
+from warroom.core.units import format_duration, format_t_relative, format_value
+from warroom.report.build import Chart, Report, Row, alert_duration, metric_origin, metric_summary, period_rows
 
 
 @dataclass(frozen=True)

@@ -19,14 +19,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from warroom.backfilled import collect, merged
 from warroom.config import Criterion, Launch, SuccessMetric
-from warroom.events import Event, iso
-from warroom.launchlog import launch_from_log
-from warroom.log import LogCorrupt, VerifyProblem, iter_events_from
-from warroom.replay import MARK_KINDS
-from warroom.rules import RANK, Level
-from warroom.state import (
+from warroom.core.backfilled import merged
+from warroom.core.events import Event, iso
+from warroom.core.rules import RANK, Level
+from warroom.core.state import (
     AlertState,
     LaunchState,
     RollbackState,
@@ -35,7 +32,11 @@ from warroom.state import (
     criterion_view,
     view,
 )
-from warroom.units import format_duration, format_t_relative, format_value
+from warroom.core.units import format_duration, format_t_relative, format_value
+from warroom.replay.timeline import MARK_KINDS
+from warroom.store.backfill_scan import collect
+from warroom.store.launchlog import launch_from_log
+from warroom.store.log import LogCorrupt, VerifyProblem, iter_events_from
 
 BUCKETS = 240  # chart resolution per criterion
 _NOGO, _UNKNOWN = RANK[Level.NOGO], RANK[Level.UNKNOWN]

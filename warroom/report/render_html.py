@@ -1,6 +1,6 @@
 """The post-launch report as one self-contained HTML file: inline CSS, inline SVG charts, no JavaScript.
 
-All text goes through `warroom.text.clean` (escapes, controls, bidi and
+All text goes through `warroom.core.text.clean` (escapes, controls, bidi and
 zero-width characters, length cap), then `html.escape`; nothing logged or configured is ever spliced in as markup.
 """
 
@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import html
 
-from warroom.report import Report
-from warroom.report_doc import Bullets, Cell, ChartBlock, Code, Heading, Paragraph, Table, build_document
-from warroom.report_svg import chart_svg
-from warroom.text import clean
+from warroom.core.text import clean
+from warroom.report.build import Report
+from warroom.report.document import Bullets, Cell, ChartBlock, Code, Heading, Paragraph, Table, build_document
+from warroom.report.render_svg import chart_svg
 
 CSS = """
 body{font:14px/1.45 system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2em auto;max-width:1100px;

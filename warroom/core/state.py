@@ -14,12 +14,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from warroom.backfilled import points as backfill_points
-from warroom.bounds import MAX_CLOCK_AHEAD, source_time_problem, tick_problem, ts_problem
 from warroom.config import AlertmanagerSource, Criterion, Item, Launch, SimulatedSource
-from warroom.events import Actor, Event
-from warroom.rules import RANK, Judgement, Level, Tracker, Unknown, classify, judge, show
-from warroom.units import format_duration, format_t_relative
+from warroom.core.backfilled import points as backfill_points
+from warroom.core.bounds import MAX_CLOCK_AHEAD, source_time_problem, tick_problem, ts_problem
+from warroom.core.events import Actor, Event
+from warroom.core.rules import RANK, Judgement, Level, Tracker, Unknown, classify, judge, show
+from warroom.core.units import format_duration, format_t_relative
 
 _STEADY = (Level.GO, Level.WARN)
 HISTORY = 120  # samples kept per criterion for trend sparklines

@@ -1,6 +1,6 @@
 """The post-launch report as Markdown that pastes cleanly into a post-mortem.
 
-Every piece of logged or configured text goes through `md()`: `warroom.text.clean`
+Every piece of logged or configured text goes through `md()`: `warroom.core.text.clean`
 (escapes, controls, bidi and zero-width characters, length cap), then Markdown/HTML punctuation is
 backslash-escaped, so an alert label can neither break a table nor inject
 markup. Command output goes in a fenced block longer than any backtick run in it.
@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import re
 
-from warroom.report import Report
-from warroom.report_doc import (
+from warroom.core.text import clean
+from warroom.report.build import Report
+from warroom.report.document import (
     Bullets,
     Cell,
     ChartBlock,
@@ -25,7 +26,6 @@ from warroom.report_doc import (
     backtick_fence,
     build_document,
 )
-from warroom.text import clean
 
 _MD_SPECIAL = re.compile(r"([\\`*_\[\]<>|#~&])")
 

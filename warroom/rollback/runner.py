@@ -47,15 +47,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from warroom import procvalues, reaper
 from warroom.config import PRIMARY, Launch, RollbackProcedure, RollbackStep
-from warroom.events import Actor, Event
-from warroom.log import DecisionLog, FileLock, Follower, LogCorrupt, iter_events
-from warroom.paths import side_path
-from warroom.rules import Level
-from warroom.sidefiles import UnsafePath, create_side, file_mode, open_side, read_side, rewrite_side
-from warroom.state import LaunchState, criterion_view
-from warroom.units import format_duration
+from warroom.core.events import Actor, Event
+from warroom.core.rules import Level
+from warroom.core.state import LaunchState, criterion_view
+from warroom.core.units import format_duration
+from warroom.rollback import procvalues, reaper
+from warroom.store.log import DecisionLog, FileLock, Follower, LogCorrupt, iter_events
+from warroom.store.paths import side_path
+from warroom.store.sidefiles import UnsafePath, create_side, file_mode, open_side, read_side, rewrite_side
 
 FLUSH_EVERY = 0.5  # seconds between output batches in the log
 FLUSH_LINES = 20  # ... or this many lines, whichever comes first
@@ -307,7 +307,7 @@ async def run_command(
     is ignored, and after a failing `emit` (the log cannot be written) the
     output is drained and counted, not written, so the command still runs to
     its end and its exit status is known. Whatever it started is stopped with
-    it, in its group or not (see `warroom.reaper`).
+    it, in its group or not (see `warroom.rollback.reaper`).
     """
     start = time.monotonic()
     out = _Output()

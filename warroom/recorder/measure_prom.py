@@ -15,12 +15,12 @@ from pathlib import Path
 from typing import Any
 
 from warroom.config import Launch, PrometheusSource, SuccessMetric
-from warroom.events import Actor
-from warroom.log import DecisionLog, iter_events
-from warroom.recorder import effective_interval
-from warroom.report import PERIODS
+from warroom.core.events import Actor
+from warroom.core.units import format_duration, format_t_relative
+from warroom.recorder.loop import effective_interval
+from warroom.report.build import PERIODS
 from warroom.sources.promrange import PromHistory, RangeFailure
-from warroom.units import format_duration, format_t_relative
+from warroom.store.log import DecisionLog, iter_events
 
 
 @dataclass

@@ -13,8 +13,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from warroom.config import ConfigError, ConfigProblem, Launch, parse_launch
-from warroom.events import Event
-from warroom.log import DecisionLog, iter_events
+from warroom.core.events import Event
+from warroom.store.log import DecisionLog, iter_events
 
 
 def with_t0(launch: Launch, t0: float) -> Launch:

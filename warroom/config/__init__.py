@@ -1,0 +1,123 @@
+"""The launch config: its schema, the YAML loader with its line map, hints and cross-checks.
+
+Everything else imports the config from here, never from the modules inside, so the
+package can be rearranged freely. It imports only the core's units and text.
+"""
+
+from warroom.config.schema import (
+    FALLBACK_HINT as FALLBACK_HINT,
+)
+from warroom.config.schema import (
+    HOST_QUERIES as HOST_QUERIES,
+)
+from warroom.config.schema import (
+    HTTP_QUERY_RE as HTTP_QUERY_RE,
+)
+from warroom.config.schema import (
+    MAX_CONFIG_BYTES as MAX_CONFIG_BYTES,
+)
+from warroom.config.schema import (
+    MAX_NODES as MAX_NODES,
+)
+from warroom.config.schema import (
+    PRIMARY as PRIMARY,
+)
+from warroom.config.schema import (
+    UNSAFE_ENV as UNSAFE_ENV,
+)
+from warroom.config.schema import (
+    UNSAFE_ENV_PREFIXES as UNSAFE_ENV_PREFIXES,
+)
+from warroom.config.schema import (
+    AlertmanagerSource as AlertmanagerSource,
+)
+from warroom.config.schema import (
+    Auth as Auth,
+)
+from warroom.config.schema import (
+    ConfigError as ConfigError,
+)
+from warroom.config.schema import (
+    ConfigProblem as ConfigProblem,
+)
+from warroom.config.schema import (
+    Criterion as Criterion,
+)
+from warroom.config.schema import (
+    HostSource as HostSource,
+)
+from warroom.config.schema import (
+    HttpSource as HttpSource,
+)
+from warroom.config.schema import (
+    Item as Item,
+)
+from warroom.config.schema import (
+    Launch as Launch,
+)
+from warroom.config.schema import (
+    LaunchInfo as LaunchInfo,
+)
+from warroom.config.schema import (
+    Phase as Phase,
+)
+from warroom.config.schema import (
+    ProcedureParam as ProcedureParam,
+)
+from warroom.config.schema import (
+    PrometheusSource as PrometheusSource,
+)
+from warroom.config.schema import (
+    Role as Role,
+)
+from warroom.config.schema import (
+    Rollback as Rollback,
+)
+from warroom.config.schema import (
+    RollbackProcedure as RollbackProcedure,
+)
+from warroom.config.schema import (
+    RollbackStep as RollbackStep,
+)
+from warroom.config.schema import (
+    RollbackVerify as RollbackVerify,
+)
+from warroom.config.schema import (
+    RunbookStage as RunbookStage,
+)
+from warroom.config.schema import (
+    Section as Section,
+)
+from warroom.config.schema import (
+    SimAlert as SimAlert,
+)
+from warroom.config.schema import (
+    SimSignal as SimSignal,
+)
+from warroom.config.schema import (
+    SimStep as SimStep,
+)
+from warroom.config.schema import (
+    SimulatedSource as SimulatedSource,
+)
+from warroom.config.schema import (
+    Source as Source,
+)
+from warroom.config.schema import (
+    SuccessMetric as SuccessMetric,
+)
+from warroom.config.schema import (
+    Trigger as Trigger,
+)
+from warroom.config.schema import (
+    launch_offset as launch_offset,
+)
+from warroom.config.schema import (
+    launch_warnings as launch_warnings,
+)
+from warroom.config.schema import (
+    load_launch as load_launch,
+)
+from warroom.config.schema import (
+    parse_launch as parse_launch,
+)
