@@ -19,28 +19,14 @@ from typing import Any
 
 import orjson
 
+from warroom.core.records import RECORDS, Payload, payload_of
+
 SCHEMA_VERSION = 1
 GENESIS = "0" * 64
 _HASH_SUFFIX_LEN = len(',"hash":"') + 64 + len('"}')
 
-# Kinds and what their data holds (see DESIGN.md "Event kinds").
-KINDS = {
-    "session": "a console opened or closed: mode, pid, role",
-    "sample": "criterion id, value or error kind + reason, t (source time)",
-    "alert": "fingerprint, status firing|resolved, labels, annotations, source",
-    "check": "item id",
-    "uncheck": "item id",
-    "signoff": "role, verdict GO|NO-GO, reason, snapshot of criteria",
-    "note": "text",
-    "ack": "fingerprint of an alert",
-    "trigger_mode": "criterion id, mode off|recommend|auto",
-    "rollback": "phase requested|refused|started|step_started|step_output|step_finished|finished, details",
-    "decision": "verdict GO|NO-GO, reason",
-    "recorder": "a console took or gave up recording observations; write_recovered after failed appends",
-    "backfill": "criterion id, source, query, interval, points [tick, t, value | null, error, reason] from Prometheus",
-    "measurement": "success metric id, value, period, optional link; source manual or prometheus",
-    "source": "a source's feed (readings|alerts) changed outcome: ok, or failing with error kind + reason, t",
-}
+# Each kind and what its data holds: the registry of typed records (records.py), described by their docstrings.
+KINDS = {str(kind): (rec.__doc__ or "").split("\n")[0] for kind, rec in RECORDS.items()}
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,10 +82,20 @@ class Event:
     data: dict[str, Any] = field(default_factory=dict)
     prev: str = GENESIS
     hash: str = ""
+    typed: Payload | None = field(default=None, compare=False, repr=False)
 
     @property
     def ts_iso(self) -> str:
         return iso(self.ts)
+
+    @property
+    def payload(self) -> Payload:
+        """The typed record of `data`, read from it once (on first use: `verify` never needs it)."""
+        p = self.typed
+        if p is None:
+            p = payload_of(self.kind, self.data)
+            object.__setattr__(self, "typed", p)
+        return p
 
 
 _ISO_MAX = 253402300800.0  # 10000-01-01: beyond it datetime cannot show the time

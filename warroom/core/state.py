@@ -18,6 +18,26 @@ from warroom.config import AlertmanagerSource, Criterion, Item, Launch, Simulate
 from warroom.core.backfilled import points as backfill_points
 from warroom.core.bounds import MAX_CLOCK_AHEAD, source_time_problem, tick_problem, ts_problem
 from warroom.core.events import Actor, Event
+from warroom.core.records import (
+    STEP_PHASES,
+    ItemMark,
+    Note,
+    Rollback,
+    RollbackPhase,
+    RollbackStatus,
+    Sample,
+    SourceHealth,
+    StepStatus,
+    TriggerMode,
+    TriggerModeSet,
+    VerifyStatus,
+)
+from warroom.core.records import Ack as AckRec
+from warroom.core.records import Alert as AlertRec
+from warroom.core.records import Decision as DecisionRec
+from warroom.core.records import Recorder as RecorderRec
+from warroom.core.records import Session as SessionRec
+from warroom.core.records import Signoff as SignoffRec
 from warroom.core.rules import RANK, Judgement, Level, Tracker, Unknown, classify, judge, show
 from warroom.core.units import format_duration, format_t_relative
 
@@ -37,7 +57,7 @@ class CriterionState:
     history: deque[tuple[float, float | None]] = field(default_factory=lambda: deque(maxlen=HISTORY))
     baseline: float | None = None
     samples: int = 0
-    trigger_mode: str = "off"
+    trigger_mode: str = TriggerMode.OFF
     last_tick: int | None = None  # the recorder's poll slot of the last sample; a repeat is ignored
     duplicates: int = 0  # samples ignored because their tick was already recorded
     stale_limit: float | None = None  # stale_after, or a default from the poll interval
@@ -86,7 +106,7 @@ class AlertState:
 @dataclass(slots=True)
 class Signoff:
     role: str
-    verdict: str  # "GO" or "NO-GO"
+    verdict: str  # Verdict: "GO" or "NO-GO"
     by: str
     at: float
     reason: str = ""
@@ -99,7 +119,7 @@ class StepRun:
     started: float | None = None
     finished: float | None = None
     exit_code: int | None = None
-    status: str = "pending"  # pending, running, ok, failed, timeout, skipped, interrupted
+    status: str = StepStatus.PENDING  # a StepStatus, or what a hand-made log says
     output: list[str] = field(default_factory=list)
     duration: float | None = None  # as measured by the runner (monotonic clock)
     detail: str = ""  # why it failed / was skipped
@@ -107,7 +127,7 @@ class StepRun:
 
 @dataclass(slots=True)
 class RollbackState:
-    status: str = "idle"  # idle, running, succeeded, failed, refused
+    status: str = RollbackStatus.IDLE  # a RollbackStatus
     by: str | None = None
     reason: str = ""
     started: float | None = None
@@ -117,7 +137,7 @@ class RollbackState:
     steps: list[StepRun] = field(default_factory=list)
     history: list[dict[str, Any]] = field(default_factory=list)
     outcome: str = ""  # the `finished` reason (why it failed)
-    verify: str = ""  # "", running, passed, failed, skipped
+    verify: str = VerifyStatus.NONE  # a VerifyStatus, or what a hand-made log says
     verify_detail: str = ""
     verify_output: list[str] = field(default_factory=list)
     auto_fired: dict[str, float | None] = field(default_factory=dict)  # criterion -> breach start it fired for
@@ -219,35 +239,35 @@ class LaunchState:
         self.timeline.append(entry)
 
     def _sample(self, ev: Event) -> None:
-        d = ev.data
-        c = self.launch.criteria_by_id.get(str(d.get("criterion")))
+        d = ev.payload
+        if type(d) is not Sample:
+            return
+        c = self.launch.criteria_by_id.get(d.criterion)
         if c is None:
             return
         cs = self.criteria[c.id]
-        tick = d.get("tick")
-        t = _num(d.get("t"), ev.ts)
+        tick = d.tick
+        t = d.t if d.t is not None else ev.ts
         why = source_time_problem(t, ev.ts)
-        if why is None and isinstance(tick, int) and not isinstance(tick, bool):
+        if why is None and tick is not None:
             epoch = self.epoch if self.epoch is not None else self.first_ts
             why = tick_problem(tick, poll_interval(self.launch, c), epoch if epoch is not None else ev.ts, ev.ts)
         if why is not None:
             self._doubt(ev, f"sample seq {ev.seq} for {c.id} not applied: {why}")
             return
-        if isinstance(tick, int) and not isinstance(tick, bool):
+        if tick is not None:
             if cs.last_tick is not None and tick <= cs.last_tick:
                 cs.duplicates += 1  # a second recorder's copy of a slot already judged
                 return
             cs.last_tick = tick
-        value = _value(d.get("value"))
-        error = d.get("error")
-        error = str(error) if error is not None else None
+        value, error = d.value, d.error
         moment = _baseline_moment(c, self.launch.t0)
         before = moment is not None and t <= moment
         if before and error is None and value is not None and math.isfinite(value):
             cs.baseline = value
-        if d.get("baseline"):
+        if d.baseline:
             return  # a value fetched for the baseline moment only; it says nothing about now
-        why = str(d.get("reason") or "")
+        why = d.reason
         tr = cs.tracker
         if (
             self.lean
@@ -303,14 +323,14 @@ class LaunchState:
         self._say(ev, f"{c.name}: {before.value} -> {after.value} ({reason})")
 
     def _alert(self, ev: Event) -> None:
-        d = ev.data
-        key = "am:" + str(d.get("fingerprint", ""))
-        labels = {str(k): str(v) for k, v in _map(d.get("labels")).items()}
-        ann = {str(k): str(v) for k, v in _map(d.get("annotations")).items()}
-        status = d.get("status", "firing")
-        t = _num(d.get("t"), ev.ts)
+        d = ev.payload
+        if not isinstance(d, AlertRec):
+            return
+        key = "am:" + d.fingerprint
+        labels, ann = d.labels, d.annotations
+        t = d.t if d.t is not None else ev.ts
         a = self.alerts.get(key)
-        if status == "firing":
+        if d.firing:
             title = labels.get("alertname", "alert")
             summary = ann.get("summary") or ann.get("description")
             if summary:
@@ -318,12 +338,12 @@ class LaunchState:
             if a is None or not a.firing:
                 self.alerts[key] = AlertState(
                     key,
-                    str(d.get("source", "alertmanager")),
+                    d.source,
                     labels.get("severity", "warning"),
                     title,
                     labels,
                     ann,
-                    _num(d.get("starts_at"), t),
+                    d.starts_at if d.starts_at is not None else t,
                 )
                 self._say(ev, f"alert firing: {title}")
             else:
@@ -339,13 +359,15 @@ class LaunchState:
                 del self.alerts[k]
 
     def _ack(self, ev: Event) -> None:
-        a = self.alerts.get(str(ev.data.get("alert", "")))
+        d = ev.payload
+        a = self.alerts.get(d.alert) if isinstance(d, AckRec) else None
         if a is not None:
             a.acked_by, a.acked_at = actor_label(ev.actor), ev.ts
             self._say(ev, f"acknowledged: {a.title}")
 
     def _check(self, ev: Event) -> None:
-        item_id = str(ev.data.get("item"))
+        d = ev.payload
+        item_id = d.item if isinstance(d, ItemMark) else ""
         st = self.items.get(item_id)
         if st is None:
             return
@@ -355,164 +377,176 @@ class LaunchState:
         self._say(ev, ("checked: " if done else "unchecked: ") + text)
 
     def _signoff(self, ev: Event) -> None:
-        d = ev.data
-        role = str(d.get("role", ""))
-        verdict = "GO" if d.get("verdict") == "GO" else "NO-GO"
-        snap = _map(d.get("snapshot"))
-        so = Signoff(
-            role,
-            verdict,
-            actor_label(ev.actor),
-            ev.ts,
-            str(d.get("reason", "")),
-            {str(k): str(v.get("level") if isinstance(v, dict) else v) for k, v in snap.items()},
-        )
+        d = ev.payload
+        if not isinstance(d, SignoffRec):
+            return
+        role, verdict = d.role, d.verdict
+        so = Signoff(role, verdict, actor_label(ev.actor), ev.ts, d.reason, dict(d.snapshot))
         if role in self.launch.roles_by_id:
             self.signoffs[role] = so
             title = self.launch.roles_by_id[role].title
             self._say(ev, f"sign-off {title}: {verdict}" + (f" ({so.reason})" if so.reason else ""))
 
     def _decision(self, ev: Event) -> None:
-        d = ev.data
-        self.decision = Signoff(
-            "commander",
-            "GO" if d.get("verdict") == "GO" else "NO-GO",
-            actor_label(ev.actor),
-            ev.ts,
-            str(d.get("reason", "")),
-        )
+        d = ev.payload
+        if not isinstance(d, DecisionRec):
+            return
+        self.decision = Signoff("commander", d.verdict, actor_label(ev.actor), ev.ts, d.reason)
         self._say(
             ev,
             f"final decision: {self.decision.verdict}" + (f" ({self.decision.reason})" if self.decision.reason else ""),
         )
 
     def _note(self, ev: Event) -> None:
-        entry = TimelineEntry(ev.seq, ev.ts, actor_label(ev.actor), "note", str(ev.data.get("text", "")))
+        d = ev.payload
+        entry = TimelineEntry(ev.seq, ev.ts, actor_label(ev.actor), "note", d.text if isinstance(d, Note) else "")
         self.notes.append(entry)
         self.timeline.append(entry)
 
     def _trigger_mode(self, ev: Event) -> None:
-        cs = self.criteria.get(str(ev.data.get("criterion")))
-        mode = str(ev.data.get("mode"))
-        if cs is not None and mode in ("off", "recommend", "auto"):
+        d = ev.payload
+        if not isinstance(d, TriggerModeSet):
+            return
+        cs = self.criteria.get(d.criterion)
+        mode = d.mode
+        if cs is not None and mode is not None:
             cs.trigger_mode = mode
             self._say(ev, f"trigger mode for {cs.id}: {mode}")
 
     def _rollback(self, ev: Event) -> None:
-        d = ev.data
-        phase = d.get("phase")
+        d = ev.payload
+        if not isinstance(d, Rollback):
+            return
+        phase = d.phase
         rb = self.rollback
         t = ev.ts
-        if phase == "requested":
-            if d.get("automatic") and isinstance(d.get("criteria"), dict):
-                rb.auto_fired.update({str(k): _value(v) for k, v in d["criteria"].items()})
-            self._say(
-                ev,
-                "rollback requested"
-                + (" (dry run)" if d.get("dry_run") else "")
-                + (f": {d['reason']}" if d.get("reason") else ""),
-            )
-        elif phase == "refused":
-            rb.history.append({"at": t, "status": "refused", "by": actor_label(ev.actor), "reason": d.get("reason")})
-            self._say(ev, f"rollback refused: {d.get('reason', '')}")
-        elif phase == "started":
-            self.rollback = RollbackState(
-                "running",
-                actor_label(ev.actor),
-                str(d.get("reason", "")),
-                t,
-                dry_run=bool(d.get("dry_run")),
-                automatic=bool(d.get("automatic")),
-                steps=[StepRun(str(s)) for s in _seq(d.get("steps"))],
-                history=rb.history,
-                auto_fired=rb.auto_fired,
-                procedure=str(d.get("procedure") or "primary"),
-                values=_values(d.get("values")),
-            )
-            self._say(
-                ev,
-                "rollback started"
-                + ("" if self.rollback.procedure == "primary" else f" (procedure {self.rollback.procedure})")
-                + (" automatically" if d.get("automatic") else "")
-                + (" (dry run)" if d.get("dry_run") else ""),
-            )
-        elif phase in ("step_started", "step_output", "step_finished"):
-            i = _index(d.get("index"))
-            if not 0 <= i < len(rb.steps):
-                return
-            step = rb.steps[i]
-            if phase == "step_started":
-                step.status, step.started = "running", t
-            elif phase == "step_output":
-                step.output.extend(str(x) for x in _seq(d.get("lines")))
-                del step.output[:-200]
-            else:
-                step.finished, step.exit_code = t, d.get("exit_code")
-                step.status = str(d.get("status", "ok" if d.get("exit_code") == 0 else "failed"))
-                step.duration = _value(d.get("duration"))
-                step.detail = str(d.get("detail", ""))
-                took = f", {step.duration:.1f}s" if step.duration is not None else ""
-                how = step.detail if step.status == "skipped" else f"exit {step.exit_code}{took}"
-                self._say(ev, f"rollback step {i + 1} '{step.name}': {step.status} ({how})")
-        elif phase == "verify":
-            rb.verify, rb.verify_detail = str(d.get("status", "")), str(d.get("detail", d.get("what", "")))
-            if rb.verify != "running":
+        why = f": {d.reason}" if d.has_reason else ""
+        if phase == RollbackPhase.REQUESTED:
+            if d.automatic and d.criteria:
+                rb.auto_fired.update(d.criteria)
+            self._say(ev, "rollback requested" + (" (dry run)" if d.dry_run else "") + why)
+        elif phase == RollbackPhase.REFUSED:
+            refused = RollbackStatus.REFUSED
+            rb.history.append({"at": t, "status": refused, "by": actor_label(ev.actor), "reason": d.reason})
+            self._say(ev, f"rollback refused: {d.reason}")
+        elif phase == RollbackPhase.STARTED:
+            self._rollback_started(ev, d)
+        elif phase in STEP_PHASES:
+            self._rollback_step(ev, d)
+        elif phase == RollbackPhase.VERIFY:
+            rb.verify = d.status or ""
+            rb.verify_detail = d.detail if d.detail is not None else (d.what or "")
+            if rb.verify != VerifyStatus.RUNNING:
                 self._say(ev, f"rollback verify {rb.verify}: {rb.verify_detail}")
-        elif phase == "verify_output":
-            rb.verify_output.extend(str(x) for x in _seq(d.get("lines")))
+        elif phase == RollbackPhase.VERIFY_OUTPUT:
+            rb.verify_output.extend(d.lines)
             del rb.verify_output[:-200]
-        elif phase == "recommendation":
+        elif phase == RollbackPhase.RECOMMENDATION:
             self._say(
                 ev,
-                f"rollback recommendation ({d.get('criterion', '?')}): commander chose "
-                f"{d.get('choice', '?')}" + (f": {d['reason']}" if d.get("reason") else ""),
+                f"rollback recommendation ({d.criterion if d.criterion is not None else '?'}): commander chose "
+                f"{d.choice if d.choice is not None else '?'}" + why,
             )
-        elif phase == "finished":
-            rb.status = "succeeded" if d.get("ok") else "failed"
-            rb.finished = t
-            for step in rb.steps:  # a run that ended has nothing running: what had no end recorded was cut off
-                if step.status == "running":
-                    step.status, step.finished, step.detail = "interrupted", t, "no outcome recorded"
-            if rb.verify == "running":
-                rb.verify = "interrupted"
-            rb.outcome = str(d.get("reason", ""))
-            rb.history.append({"at": t, "status": rb.status, "by": rb.by, "reason": d.get("reason", "")})
-            self._say(ev, f"rollback {rb.status}" + (f": {d['reason']}" if d.get("reason") else ""))
-            old = self.alerts.get("rollback")
-            if d.get("ok") and not d.get("dry_run") and old is not None and old.firing:
-                old.ended = t  # a later rollback that worked ends the "rollback failed" alert
-            if not d.get("ok"):
-                others = [p for p in self.launch.rollback.procedures if p != rb.procedure]
-                advice = f"; another way back: {', '.join(others)} (a person chooses)" if others else ""
-                self.alerts["rollback"] = AlertState(
-                    "rollback", "rollback", "critical", f"Rollback failed: {d.get('reason', '')}{advice}", {}, {}, t
-                )
+        elif phase == RollbackPhase.FINISHED:
+            self._rollback_finished(ev, d)
+
+    def _rollback_started(self, ev: Event, d: Rollback) -> None:
+        rb = self.rollback
+        self.rollback = RollbackState(
+            RollbackStatus.RUNNING,
+            actor_label(ev.actor),
+            d.reason,
+            ev.ts,
+            dry_run=d.dry_run,
+            automatic=d.automatic,
+            steps=[StepRun(s) for s in d.steps],
+            history=rb.history,
+            auto_fired=rb.auto_fired,
+            procedure=d.procedure,
+            values=dict(d.values),
+        )
+        self._say(
+            ev,
+            "rollback started"
+            + ("" if self.rollback.procedure == "primary" else f" (procedure {self.rollback.procedure})")
+            + (" automatically" if d.automatic else "")
+            + (" (dry run)" if d.dry_run else ""),
+        )
+
+    def _rollback_step(self, ev: Event, d: Rollback) -> None:
+        rb, i, t = self.rollback, d.step_index, ev.ts
+        if not 0 <= i < len(rb.steps):
+            return
+        step = rb.steps[i]
+        if d.phase == RollbackPhase.STEP_STARTED:
+            step.status, step.started = StepStatus.RUNNING, t
+        elif d.phase == RollbackPhase.STEP_OUTPUT:
+            step.output.extend(d.lines)
+            del step.output[:-200]
+        else:
+            step.finished, step.exit_code = t, d.exit_code
+            ok = StepStatus.OK if d.exit_code == 0 else StepStatus.FAILED
+            step.status = d.status if d.status is not None else ok
+            step.duration = d.duration
+            step.detail = d.detail or ""
+            took = f", {step.duration:.1f}s" if step.duration is not None else ""
+            how = step.detail if step.status == StepStatus.SKIPPED else f"exit {step.exit_code}{took}"
+            self._say(ev, f"rollback step {i + 1} '{step.name}': {step.status} ({how})")
+
+    def _rollback_finished(self, ev: Event, d: Rollback) -> None:
+        rb, t = self.rollback, ev.ts
+        rb.status = RollbackStatus.SUCCEEDED if d.ok else RollbackStatus.FAILED
+        rb.finished = t
+        for step in rb.steps:  # a run that ended has nothing running: what had no end recorded was cut off
+            if step.status == StepStatus.RUNNING:
+                step.status, step.finished, step.detail = StepStatus.INTERRUPTED, t, "no outcome recorded"
+        if rb.verify == VerifyStatus.RUNNING:
+            rb.verify = VerifyStatus.INTERRUPTED
+        rb.outcome = d.reason
+        rb.history.append({"at": t, "status": rb.status, "by": rb.by, "reason": d.reason})
+        self._say(ev, f"rollback {rb.status}" + (f": {d.reason}" if d.has_reason else ""))
+        old = self.alerts.get("rollback")
+        if d.ok and not d.dry_run and old is not None and old.firing:
+            old.ended = t  # a later rollback that worked ends the "rollback failed" alert
+        if not d.ok:
+            others = [p for p in self.launch.rollback.procedures if p != rb.procedure]
+            advice = f"; another way back: {', '.join(others)} (a person chooses)" if others else ""
+            self.alerts["rollback"] = AlertState(
+                "rollback", "rollback", "critical", f"Rollback failed: {d.reason}{advice}", {}, {}, t
+            )
 
     def _session(self, ev: Event) -> None:
-        key = f"{actor_label(ev.actor)}#{ev.data.get('pid', '')}"
-        if ev.data.get("state") == "closed":
+        d = ev.payload
+        if not isinstance(d, SessionRec):
+            return
+        key = f"{actor_label(ev.actor)}#{d.pid if d.pid is not None else ''}"
+        if d.state == "closed":
             self.sessions.pop(key, None)
         else:
-            self.sessions[key] = {"mode": ev.data.get("mode"), "since": ev.ts, "actor": actor_label(ev.actor)}
-        self._say(ev, f"console {ev.data.get('state', 'opened')} ({ev.data.get('mode', 'live')})")
+            self.sessions[key] = {"mode": d.mode, "since": ev.ts, "actor": actor_label(ev.actor)}
+        self._say(ev, f"console {d.state} ({d.mode if d.mode is not None else 'live'})")
 
     def _recorder(self, ev: Event) -> None:
-        self.recorder = actor_label(ev.actor) if ev.data.get("state") != "released" else None
-        if ev.data.get("state") == "write_recovered":
+        d = ev.payload
+        if not isinstance(d, RecorderRec):
+            return
+        self.recorder = actor_label(ev.actor) if d.state != "released" else None
+        if d.state == "write_recovered":
             self._say(
                 ev,
-                f"recording resumed after failing writes ({ev.data.get('reason', '?')}); "
-                f"{_index(ev.data.get('lost'))} events were not recorded",
+                f"recording resumed after failing writes ({d.reason}); {d.lost} events were not recorded",
             )
 
     def _source(self, ev: Event) -> None:
-        d = ev.data
-        name, feed = str(d.get("source", "")), str(d.get("feed", "readings"))
+        d = ev.payload
+        if not isinstance(d, SourceHealth):
+            return
+        name, feed = d.source, d.feed
         if name not in self.launch.sources:
             return
-        ok = d.get("ok") is True
-        since = _num(d.get("t"), ev.ts)
-        h = FeedHealth(ok, since, "" if ok else str(d.get("error") or "error"), "" if ok else str(d.get("reason", "")))
+        ok = d.ok
+        since = d.t if d.t is not None else ev.ts
+        h = FeedHealth(ok, since, d.error, d.reason)
         feeds = self.sources.setdefault(name, {})
         before = feeds.get(feed)
         feeds[feed] = h
@@ -541,41 +575,6 @@ _HANDLERS = {
 
 def actor_label(a: Actor) -> str:
     return f"{a.name} ({a.user}@{a.host})" if a.name else f"{a.user}@{a.host}"
-
-
-def _num(x: Any, default: float) -> float:
-    try:
-        v = float(x)
-    except (TypeError, ValueError, OverflowError):
-        return default
-    return v if math.isfinite(v) else default
-
-
-def _map(x: Any) -> dict[Any, Any]:
-    """A mapping from event data, or {} when the writer put something else there (the fold never crashes)."""
-    return x if isinstance(x, dict) else {}
-
-
-def _values(x: Any) -> dict[str, str]:
-    """A procedure's recorded values, as text (a hand-edited log may hold anything)."""
-    return {str(k): str(v) for k, v in x.items()} if isinstance(x, dict) else {}
-
-
-def _seq(x: Any) -> list[Any]:
-    return x if isinstance(x, list) else []
-
-
-def _index(x: Any) -> int:
-    return x if isinstance(x, int) and not isinstance(x, bool) else -1
-
-
-def _value(x: Any) -> float | None:
-    if x is None:
-        return None
-    try:
-        return float(x)  # "NaN", "+Inf" arrive as strings from Prometheus
-    except (TypeError, ValueError):
-        return None
 
 
 def _baseline_moment(c: Criterion, t0: float) -> float | None:
