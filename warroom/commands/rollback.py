@@ -18,6 +18,8 @@ from pathlib import Path
 from warroom.cli import EXIT_NOGO, EXIT_OK, EXIT_USAGE, command, err, out
 from warroom.config import PRIMARY, load_launch
 from warroom.core.events import Event, current_actor
+from warroom.core.records import Rollback as RollbackRec
+from warroom.core.records import RollbackPhase
 from warroom.core.text import clean
 from warroom.rollback.runner import RollbackRunner, plan_text, running_marker
 from warroom.store.launchlog import bind
@@ -95,33 +97,35 @@ def _err(text: str) -> None:
 
 def _print_event(display: _Stdout, ev: Event) -> None:
     say = display.say
-    d = ev.data
-    phase = d.get("phase")
-    n = f"[{int(d.get('index', 0)) + 1}]" if "index" in d else ""
-    if phase == "requested":
-        say(f"rollback requested by {clean(ev.actor.label)}" + (" (dry run)" if d.get("dry_run") else ""))
-    elif phase == "refused":
-        say(f"REFUSED: {clean(d.get('reason', ''))}")
-    elif phase == "started":
-        vals = " ".join(f"{k}={shlex.quote(str(v))}" for k, v in (d.get("values") or {}).items())
+    d = ev.payload
+    if not isinstance(d, RollbackRec):
+        return
+    phase = d.phase
+    n = f"[{d.step_index + 1}]" if d.step_index >= 0 else ""
+    if phase == RollbackPhase.REQUESTED:
+        say(f"rollback requested by {clean(ev.actor.label)}" + (" (dry run)" if d.dry_run else ""))
+    elif phase == RollbackPhase.REFUSED:
+        say(f"REFUSED: {clean(d.reason)}")
+    elif phase == RollbackPhase.STARTED:
+        vals = " ".join(f"{k}={shlex.quote(v)}" for k, v in d.values.items())
         say(
-            f"started procedure '{clean(str(d.get('procedure', PRIMARY)))}'"
+            f"started procedure '{clean(d.procedure)}'"
             + (f" with {clean(vals)}" if vals else "")
-            + f": {len(d.get('steps', []))} steps"
-            + (" (dry run: nothing is executed)" if d.get("dry_run") else "")
+            + f": {len(d.steps)} steps"
+            + (" (dry run: nothing is executed)" if d.dry_run else "")
         )
-    elif phase == "step_started":
-        say(f"{n} {clean(d.get('name', ''))}: $ {clean(shlex.join(d.get('argv', [])))}")
-    elif phase == "step_finished":
-        took = f", {d['duration']:.1f}s" if d.get("duration") else ""
-        code = f"exit {d.get('exit_code')}" if d.get("exit_code") is not None else "no exit code"
-        detail = f" — {clean(d['detail'])}" if d.get("detail") else ""
-        say(f"{n} {clean(d.get('name', ''))}: {d.get('status')} ({code}{took}){detail}")
-    elif phase == "verify":
-        say(f"verify {d.get('status')}: {clean(d.get('detail') or d.get('what', ''))}")
-    elif phase == "finished":
-        why = f": {clean(d['reason'])}" if d.get("reason") else ""
-        say(("rollback succeeded" if d.get("ok") else "ROLLBACK FAILED") + why)
+    elif phase == RollbackPhase.STEP_STARTED:
+        say(f"{n} {clean(d.name)}: $ {clean(shlex.join(d.argv))}")
+    elif phase == RollbackPhase.STEP_FINISHED:
+        took = f", {d.duration:.1f}s" if d.duration else ""
+        code = f"exit {d.exit_code}" if d.exit_code is not None else "no exit code"
+        detail = f" — {clean(d.detail)}" if d.detail else ""
+        say(f"{n} {clean(d.name)}: {d.status} ({code}{took}){detail}")
+    elif phase == RollbackPhase.VERIFY:
+        say(f"verify {d.status}: {clean(d.detail or d.what or '')}")
+    elif phase == RollbackPhase.FINISHED:
+        why = f": {clean(d.reason)}" if d.has_reason else ""
+        say(("rollback succeeded" if d.ok else "ROLLBACK FAILED") + why)
     display.flush()  # each stage as it happens (a pipe is block-buffered otherwise)
 
 

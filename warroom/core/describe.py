@@ -7,6 +7,7 @@ the line is passed through `warroom.core.text.clean`: safe to print anywhere.
 from __future__ import annotations
 
 from warroom.core.events import Event
+from warroom.core.records import Rollback, Unreadable
 from warroom.core.text import clean
 
 
@@ -18,6 +19,8 @@ def describe(ev: Event) -> str:
 def _words(ev: Event) -> str:
     d = ev.data
     k = ev.kind
+    if isinstance(ev.payload, Unreadable):
+        return f"{k}: unreadable payload ({ev.payload.reason}): {_pairs(d)}"
     if k == "launch":
         return f"launch '{d.get('name')}' ({d.get('id')}) bound to this log from {d.get('path')}"
     if k == "session":
@@ -44,7 +47,8 @@ def _words(ev: Event) -> str:
     if k == "trigger_mode":
         return f"trigger {d.get('criterion')} -> {d.get('mode')}"
     if k == "rollback":
-        phase = d.get("phase")
+        rb = ev.payload
+        phase = rb.phase if isinstance(rb, Rollback) and rb.phase is not None else d.get("phase")
         extra = {key: d[key] for key in ("index", "name", "exit_code", "status", "reason", "ok") if key in d}
         return f"rollback {phase} ({_pairs(extra)})" if extra else f"rollback {phase}"
     if k == "torn_recovered":

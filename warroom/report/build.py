@@ -22,6 +22,12 @@ from typing import Any
 from warroom.config import Criterion, Launch, SuccessMetric
 from warroom.core.backfilled import merged
 from warroom.core.events import Event, iso
+from warroom.core.records import Ack as AckRec
+from warroom.core.records import Alert as AlertRec
+from warroom.core.records import Measurement as MeasurementRec
+from warroom.core.records import Rollback as RollbackRec
+from warroom.core.records import RollbackPhase, Sample, TornRecovered
+from warroom.core.records import Signoff as SignoffRec
 from warroom.core.rules import RANK, Level
 from warroom.core.state import (
     AlertState,
@@ -427,7 +433,8 @@ class _Builder:
         if ev.seq > self.max_seq:
             self.max_seq = ev.seq
         if kind == "sample":
-            cs = st.criteria.get(ev.data.get("criterion"))  # type: ignore[arg-type]
+            p = ev.payload
+            cs = st.criteria.get(p.criterion) if type(p) is Sample else None
             if cs is None:
                 st.apply(ev)
                 return
@@ -435,7 +442,7 @@ class _Builder:
             st.apply(ev)
             if cs.samples == n:
                 return  # the fold ignored it
-            if ev.data.get("backfilled"):
+            if p.backfilled:  # type: ignore[union-attr]
                 self.rep.backfilled[cs.id] += 1
             level = cs.tracker.level
             v = cs.value if cs.value is not None and math.isfinite(cs.value) else None
@@ -455,20 +462,17 @@ class _Builder:
             rows, verdict = self._table(ev.ts)
         st.apply(ev)
         self.rep.kinds[kind] += 1
-        if kind == "torn_recovered":
-            tr = ev.data
-            self.rep.torn_recovered.append(
-                f"seq {ev.seq}: {tr.get('bytes', '?')} bytes (sha256 {tr.get('sha256', '?')}) moved to "
-                f"{tr.get('kept_in', 'the .torn file')}"
-            )
+        d = ev.payload
+        if isinstance(d, TornRecovered):
+            self.rep.torn_recovered.append(f"seq {ev.seq}: {d.bytes} bytes (sha256 {d.sha256}) moved to {d.kept_in}")
         if kind in MARK_KINDS or kind == "source":  # a source failing or recovering is part of the story
             self._entry(ev)
-        if kind == "alert":
-            self._alert("am:" + str(ev.data.get("fingerprint", "")))
-        elif kind == "ack":
-            self._alert(str(ev.data.get("alert", "")))
-        elif kind == "signoff":
-            so = st.signoffs.get(str(ev.data.get("role", "")))
+        if isinstance(d, AlertRec):
+            self._alert("am:" + d.fingerprint)
+        elif isinstance(d, AckRec):
+            self._alert(d.alert)
+        elif isinstance(d, SignoffRec):
+            so = st.signoffs.get(d.role)
             if so is not None and so.at == ev.ts and so.by == actor_label(ev.actor):
                 title = st.launch.roles_by_id[so.role].title
                 self.rep.gates.append(
@@ -487,23 +491,23 @@ class _Builder:
                 )
                 self.rep.markers.append((ev.ts, "signoff", f"{title} {so.verdict}"))
         elif kind == "decision":
-            d = st.decision
-            assert d is not None
+            dec = st.decision
+            assert dec is not None
             self.rep.gates.append(
                 Gate(
                     "decision",
                     ev.seq,
                     ev.ts,
-                    d.by,
+                    dec.by,
                     "Commander",
-                    d.verdict,
-                    d.reason,
+                    dec.verdict,
+                    dec.reason,
                     rows,
                     verdict.status,
                     verdict.reasons,
                 )
             )
-            self.rep.markers.append((ev.ts, "decision", f"decision {d.verdict}"))
+            self.rep.markers.append((ev.ts, "decision", f"decision {dec.verdict}"))
         elif kind == "rollback":
             self._rollback(ev)
         elif kind == "measurement":
@@ -548,28 +552,26 @@ class _Builder:
             self.rep.alerts_omitted += 1
 
     def _rollback(self, ev: Event) -> None:
-        d = ev.data
-        phase = d.get("phase")
+        d = ev.payload
+        if not isinstance(d, RollbackRec):
+            return
+        phase = d.phase
         rb = self.state.rollback
-        if phase == "requested":
+        if phase == RollbackPhase.REQUESTED:
             self.pending_request = (actor_label(ev.actor), ev.ts)
-            vals = d.get("values")
-            self.pending_choice = (
-                str(d.get("procedure") or "primary"),
-                {str(k): str(v) for k, v in vals.items()} if isinstance(vals, dict) else {},
-            )
-        elif phase == "refused":
+            self.pending_choice = (d.procedure, dict(d.values))
+        elif phase == RollbackPhase.REFUSED:
             by, at = self.pending_request or (actor_label(ev.actor), ev.ts)
             proc, vals = self.pending_choice
-            refusal = {"at": ev.ts, "by": actor_label(ev.actor), "reason": str(d.get("reason", ""))}
+            refusal = {"at": ev.ts, "by": actor_label(ev.actor), "reason": d.reason}
             self.rep.rollbacks.append(Rollback(by, at, None, refusal, proc, vals))
             self.pending_request = None
-        elif phase == "started":
+        elif phase == RollbackPhase.STARTED:
             requested: tuple[str | None, float | None] = self.pending_request or (None, None)
             self.rep.rollbacks.append(Rollback(*requested, rb, None, rb.procedure, dict(rb.values)))
             self.pending_request = None
             self.rep.markers.append((ev.ts, "rollback", "rollback" + (" (dry run)" if rb.dry_run else "")))
-        elif phase == "finished":
+        elif phase == RollbackPhase.FINISHED:
             self._alert("rollback")
             self.rep.markers.append((ev.ts, "rollback", f"rollback {rb.status}"))
 
@@ -588,21 +590,23 @@ class _Builder:
         p.add(v, None)
 
     def _measurement(self, ev: Event) -> None:
-        d = ev.data
-        value = d.get("value")
+        d = ev.payload
+        if not isinstance(d, MeasurementRec):
+            return
+        value = d.value
         if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
             return
         for met in self.rep.metrics:
-            if met.metric.id == d.get("metric"):
+            if met.metric.id == d.metric:
                 met.measurements.append(
                     Measurement(
                         ev.seq,
                         ev.ts,
                         actor_label(ev.actor),
                         float(value),
-                        str(d.get("period") or ""),
-                        str(d.get("link") or ""),
-                        str(d.get("source") or "manual") + (f": {d['query']}" if d.get("query") else ""),
+                        d.period,
+                        d.link,
+                        d.source + (f": {d.query}" if d.query else ""),
                     )
                 )
 

@@ -49,6 +49,7 @@ from typing import Any
 
 from warroom.config import PRIMARY, Launch, RollbackProcedure, RollbackStep
 from warroom.core.events import Actor, Event
+from warroom.core.records import Rollback, RollbackPhase, Sample, StepStatus, VerifyStatus
 from warroom.core.rules import Level
 from warroom.core.state import LaunchState, criterion_view
 from warroom.core.units import format_duration
@@ -530,11 +531,12 @@ class RollbackRunner:
             err = RecordFailed(str(data.get("phase")), e)
             self.record_error = self.record_error or str(err)
             raise err from e
-        if data.get("phase") == "started":
+        phase = data.get("phase")
+        if phase == RollbackPhase.STARTED:
             self._started = True
-        elif data.get("phase") == "step_finished":
+        elif phase == RollbackPhase.STEP_FINISHED:
             self._step_ended.add(int(data["index"]))
-        elif data.get("phase") == "finished":
+        elif phase == RollbackPhase.FINISHED:
             self.ended = True
         if self.on_event is not None:
             with contextlib.suppress(Exception):  # a display (even a closed stdout) never stops a rollback
@@ -587,7 +589,7 @@ class RollbackRunner:
     ) -> bool:
         roles = actor_roles(self.launch, self.actor) if roles is None else _ids(roles)
         req: dict[str, Any] = {
-            "phase": "requested",
+            "phase": RollbackPhase.REQUESTED,
             "procedure": self.procedure.id,
             "values": dict(self.values),
             "reason": reason,
@@ -612,20 +614,20 @@ class RollbackRunner:
         if why is None:
             why = await asyncio.to_thread(procvalues.check_values, self.procedure, self.values)
         if why is not None:
-            self._append({"phase": "refused", "reason": why})
+            self._append({"phase": RollbackPhase.REFUSED, "reason": why})
             return False
         lock = FileLock(lock_path(self.log.path), file_mode(self.log.path))
         try:
             got = lock.try_acquire()
         except UnsafePath as e:
-            self._append({"phase": "refused", "reason": f"cannot take the rollback lock: {e}"})
+            self._append({"phase": RollbackPhase.REFUSED, "reason": f"cannot take the rollback lock: {e}"})
             return False
         if not got:
             pid = lock.holder_pid()
             holder = f"pid {pid}" if pid else lock.holder_text()
             self._append(
                 {
-                    "phase": "refused",
+                    "phase": RollbackPhase.REFUSED,
                     "reason": f"another rollback is running ({holder}, lock {lock.path})",
                     "holder_pid": pid,
                 }
@@ -637,7 +639,7 @@ class RollbackRunner:
             if orphan is not None:
                 self._append(
                     {
-                        "phase": "refused",
+                        "phase": RollbackPhase.REFUSED,
                         "reason": f"a step of an interrupted rollback is still running "
                         f"(process group {orphan}); wait for it or stop it",
                         "orphan_pgid": orphan,
@@ -650,7 +652,7 @@ class RollbackRunner:
                 _write_marker(marker, os.getpid(), 0, new_with_mode=file_mode(self.log.path))
             except OSError as e:
                 why = f"cannot create the running marker {marker} ({_why(e)}), so a crash could go unrecorded"
-                self._append({"phase": "refused", "reason": why})
+                self._append({"phase": RollbackPhase.REFUSED, "reason": why})
                 return False
             try:
                 with reaper.subreaper():  # descendants that leave a step's group come back to us, to be stopped
@@ -667,7 +669,7 @@ class RollbackRunner:
     async def _procedure(self, reason: str, automatic: bool, triggering: dict | None) -> bool:
         steps = self.procedure.steps
         started: dict[str, Any] = {
-            "phase": "started",
+            "phase": RollbackPhase.STARTED,
             "procedure": self.procedure.id,
             "values": dict(self.values),
             "steps": [s.name for s in steps],
@@ -699,7 +701,7 @@ class RollbackRunner:
                 ok, why = await self._verify()
             if ok and self.dry_run:
                 why = "dry run: nothing was executed"
-            self._append({"phase": "finished", "ok": ok, "reason": why, "dry_run": self.dry_run})
+            self._append({"phase": RollbackPhase.FINISHED, "ok": ok, "reason": why, "dry_run": self.dry_run})
             return ok
         except RecordFailed:
             self._close_after_record_failure()
@@ -715,10 +717,10 @@ class RollbackRunner:
         step = self.procedure.steps[i]
         self._append(
             {
-                "phase": "step_finished",
+                "phase": RollbackPhase.STEP_FINISHED,
                 "index": i,
                 "name": step.name,
-                "status": "skipped",
+                "status": StepStatus.SKIPPED,
                 "exit_code": None,
                 "duration": 0.0,
                 "detail": detail,
@@ -729,7 +731,7 @@ class RollbackRunner:
         """Record the outcome as failed if the log lets us; False if it does not (the marker then stays)."""
         if self.ended:
             return True
-        data = {"phase": "finished", "ok": False, "reason": why, "dry_run": self.dry_run, **extra}
+        data = {"phase": RollbackPhase.FINISHED, "ok": False, "reason": why, "dry_run": self.dry_run, **extra}
         with contextlib.suppress(RecordFailed):
             self._append(data)
         return self.ended
@@ -739,7 +741,7 @@ class RollbackRunner:
         if not self._started:  # nothing ran; a `finished` or step records without their `started` would be misread
             why = f"the decision log could not record the start ({self.record_error}); nothing was run"
             with contextlib.suppress(RecordFailed):
-                self._append({"phase": "refused", "reason": why, "record_error": self.record_error})
+                self._append({"phase": RollbackPhase.REFUSED, "reason": why, "record_error": self.record_error})
                 self.ended = True  # the request's outcome is in the log: there is no run to recover
             return
         try:
@@ -771,7 +773,7 @@ class RollbackRunner:
         env = procvalues.step_env(step, self.values)
         self._append(
             {
-                "phase": "step_started",
+                "phase": RollbackPhase.STEP_STARTED,
                 "index": i,
                 "name": step.name,
                 "argv": argv,
@@ -782,7 +784,7 @@ class RollbackRunner:
         )
 
         def emit(lines: list[str], cut: dict[str, int] | None) -> None:
-            data: dict[str, Any] = {"phase": "step_output", "index": i, "lines": lines}
+            data: dict[str, Any] = {"phase": RollbackPhase.STEP_OUTPUT, "index": i, "lines": lines}
             if cut:
                 data["cut"] = cut
             self._append(data)
@@ -805,7 +807,7 @@ class RollbackRunner:
     @staticmethod
     def _step_finished(i: int, step: RollbackStep, res: CommandResult) -> dict[str, Any]:
         data: dict[str, Any] = {
-            "phase": "step_finished",
+            "phase": RollbackPhase.STEP_FINISHED,
             "index": i,
             "name": step.name,
             "exit_code": res.exit_code,
@@ -825,13 +827,28 @@ class RollbackRunner:
         kind = "run" if v.run is not None else "criterion"
         what = shlex.join(v.run) if v.run is not None else f"criterion {v.criterion} must be GO"
         if self.dry_run:
-            self._append({"phase": "verify", "status": "skipped", "kind": kind, "detail": f"dry run: {what}"})
+            self._append(
+                {
+                    "phase": RollbackPhase.VERIFY,
+                    "status": VerifyStatus.SKIPPED,
+                    "kind": kind,
+                    "detail": f"dry run: {what}",
+                }
+            )
             return True, ""
-        self._append({"phase": "verify", "status": "running", "kind": kind, "what": what, "within": v.within})
+        self._append(
+            {
+                "phase": RollbackPhase.VERIFY,
+                "status": VerifyStatus.RUNNING,
+                "kind": kind,
+                "what": what,
+                "within": v.within,
+            }
+        )
         if v.run is not None:
 
             def emit(lines: list[str], cut: dict[str, int] | None) -> None:
-                self._append({"phase": "verify_output", "lines": lines} | ({"cut": cut} if cut else {}))
+                self._append({"phase": RollbackPhase.VERIFY_OUTPUT, "lines": lines} | ({"cut": cut} if cut else {}))
 
             res = await run_command(
                 list(v.run),
@@ -846,8 +863,8 @@ class RollbackRunner:
             ok = res.status == "ok"
             detail = f"{what}: " + ("exit 0" if ok else res.detail)
             data: dict[str, Any] = {
-                "phase": "verify",
-                "status": "passed" if ok else "failed",
+                "phase": RollbackPhase.VERIFY,
+                "status": VerifyStatus.PASSED if ok else VerifyStatus.FAILED,
                 "kind": kind,
                 "exit_code": res.exit_code,
                 "duration": round(res.duration, 3),
@@ -860,8 +877,8 @@ class RollbackRunner:
             ok, detail, took = await self._verify_criterion(str(v.criterion), v.within)
             self._append(
                 {
-                    "phase": "verify",
-                    "status": "passed" if ok else "failed",
+                    "phase": RollbackPhase.VERIFY,
+                    "status": VerifyStatus.PASSED if ok else VerifyStatus.FAILED,
                     "kind": kind,
                     "duration": round(took, 3),
                     "detail": detail,
@@ -880,7 +897,8 @@ class RollbackRunner:
         while True:
             for ev in follower.poll():
                 state.apply(ev)
-                if ev.kind == "sample" and ev.data.get("criterion") == cid and ev.ts >= since:
+                p = ev.payload
+                if type(p) is Sample and p.criterion == cid and ev.ts >= since:
                     fresh = True
             cv = criterion_view(c, state.criteria[cid], self.clock())
             if fresh and cv.level == Level.GO:
@@ -936,11 +954,11 @@ def run_left_open(log_path: str | Path) -> bool:
     open_run = False
     try:
         for ev in iter_events(log_path):
-            if ev.kind == "rollback":
-                phase = ev.data.get("phase")
-                if phase == "started":
+            p = ev.payload if ev.kind == "rollback" else None
+            if isinstance(p, Rollback):
+                if p.phase == RollbackPhase.STARTED:
                     open_run = True
-                elif phase == "finished":
+                elif p.phase == RollbackPhase.FINISHED:
                     open_run = False
     except (OSError, LogCorrupt):
         return True  # cannot tell: recording the end of a run that already ended is the lesser harm
@@ -979,7 +997,7 @@ def recover_interrupted(log: DecisionLog, actor: Actor, *, lock_held: bool = Fal
         try:
             log.append(
                 "rollback",
-                {"phase": "finished", "ok": False, "interrupted": True, "reason": f"interrupted: {why}"},
+                {"phase": RollbackPhase.FINISHED, "ok": False, "interrupted": True, "reason": f"interrupted: {why}"},
                 actor=actor,
             )
         except (OSError, LogCorrupt):

@@ -27,6 +27,8 @@ from textual.widgets import Footer
 
 from warroom.config import ConfigError, ConfigProblem, Launch
 from warroom.core.events import Actor, Event
+from warroom.core.records import Rollback as RollbackRec
+from warroom.core.records import RollbackPhase
 from warroom.core.state import LaunchState, Verdict, actor_label, snapshot, view
 from warroom.store.launchlog import bind, first_launch_event, recorded_t0, with_t0
 from warroom.store.log import DecisionLog, Follower, LogCorrupt
@@ -338,8 +340,9 @@ class WarroomApp(App[int]):
     def _apply(self, events: list[Event]) -> None:
         for ev in events:
             self.state.apply(ev)
-            if ev.kind == "rollback" and ev.data.get("phase") == "recommendation":
-                self._recommendation_answered(ev)
+            p = ev.payload if ev.kind == "rollback" else None
+            if isinstance(p, RollbackRec) and p.phase == RollbackPhase.RECOMMENDATION:
+                self._recommendation_answered(ev, p)
         if events:
             self._dirty = True
 
@@ -717,7 +720,7 @@ class WarroomApp(App[int]):
                 if runner is not None:
                     self._record_refusal(runner, role_ids)  # the runner records request + refusal its own way
                 else:
-                    self.record_event("rollback", {"phase": "refused", "reason": why})
+                    self.record_event("rollback", {"phase": RollbackPhase.REFUSED, "reason": why})
             return
         if any(p.choices_command for p in self.launch.rollback.procedures[procedure].params):
             self._list_choices_then_ask(procedure, reason)
@@ -890,7 +893,7 @@ class WarroomApp(App[int]):
         self.record_event(
             "rollback",
             {
-                "phase": "recommendation",
+                "phase": RollbackPhase.RECOMMENDATION,
                 "choice": choice,
                 "criterion": cid,
                 "since": key[1],
@@ -901,15 +904,14 @@ class WarroomApp(App[int]):
         if choice == "rollback":
             self.action_rollback(reason=f"recommended by trigger {cid} ({when})")
 
-    def _recommendation_answered(self, ev: Event) -> None:
-        since = ev.data.get("since")
-        key = (str(ev.data.get("criterion")), float(since) if isinstance(since, int | float) else None)
+    def _recommendation_answered(self, ev: Event, p: RollbackRec) -> None:
+        key = (str(p.criterion), p.since)
         self._answered.add(key)
         pending = self._recommendation
         if pending is not None and pending[0] == key and ev.actor != self.actor:
             self._recommendation = None
             pending[1].dismiss(None)
-            self.notify(f"{actor_label(ev.actor)} answered the recommendation: {ev.data.get('choice')}")
+            self.notify(f"{actor_label(ev.actor)} answered the recommendation: {p.choice}")
 
     # ------------------------------------------------------------------ replay
 
