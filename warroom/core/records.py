@@ -457,6 +457,11 @@ class Recorder(NamedTuple):
     lost: int = -1
     since: float | None = None
 
+    def to_data(self) -> dict[str, Any]:
+        if self.state == RecorderState.WRITE_RECOVERED:
+            return {"state": self.state, "since": self.since, "reason": self.reason, "lost": self.lost}
+        return {"state": self.state, "pid": self.pid}
+
     @classmethod
     def from_data(cls, d: dict[str, Any]) -> Recorder:
         return cls(

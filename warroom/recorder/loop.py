@@ -26,6 +26,8 @@ from warroom.config import Criterion, Launch, SimulatedSource
 from warroom.config import PrometheusSource as PrometheusConfig
 from warroom.core.bounds import tick_problem, ts_problem
 from warroom.core.events import Actor, Event, current_actor
+from warroom.core.records import Recorder as RecorderRec
+from warroom.core.records import RecorderState, Sample, SourceHealth
 from warroom.sources import UNREACHABLE, AlertInfo, Query, Reading, Source, SourceFailure, make_source
 from warroom.store.log import DecisionLog, FileLock, LogCorrupt, iter_events
 from warroom.store.paths import side_path
@@ -160,12 +162,7 @@ def _implausible(launch: Launch, c: Criterion | None, ev: Event, rec: Recovered,
 def sample_data(c: Criterion, r: Reading, tick: int | None, baseline: bool = False) -> dict[str, Any]:
     """The payload of a `sample` event."""
     value = r.value if r.value is not None and math.isfinite(r.value) else None
-    d: dict[str, Any] = {"criterion": c.id, "value": value, "error": r.error, "reason": r.reason, "t": r.t}
-    if tick is not None:
-        d["tick"] = tick
-    if baseline:
-        d["baseline"] = True
-    return d
+    return Sample(c.id, value, r.error, r.reason, r.t, tick, baseline).to_data()
 
 
 class Recorder:
@@ -216,7 +213,7 @@ class Recorder:
             if self.epoch is None:
                 self.epoch = self._rec.launch_ts if self._rec.launch_ts is not None else self.clock()
             self._open_sources()
-            self._append("recorder", {"state": "acquired", "pid": os.getpid()})
+            self._append("recorder", RecorderRec(RecorderState.ACQUIRED, os.getpid()).to_data())
         except BaseException:
             await self._close_sources()
             self.lock.release()
@@ -232,7 +229,7 @@ class Recorder:
         await self._close_sources()
         try:
             if was and self.lock.held:
-                self._append("recorder", {"state": "released", "pid": os.getpid()})
+                self._append("recorder", RecorderRec(RecorderState.RELEASED, os.getpid()).to_data())
         except (OSError, LogCorrupt) as e:
             self._failed(e, 1)
         finally:
@@ -315,7 +312,7 @@ class Recorder:
             return
         failed = self.write_failure
         if failed is not None:
-            note = {"state": "write_recovered", "since": failed.since, "reason": failed.reason, "lost": failed.lost}
+            note = RecorderRec(RecorderState.WRITE_RECOVERED, None, failed.reason, failed.lost, failed.since).to_data()
             items.insert(0, ("recorder", note))
         try:
             self.log.append_many(items, actor=self.actor)
@@ -357,10 +354,7 @@ class Recorder:
         if self._rec.health.get(key) == now:
             return
         self._rec.health[key] = now
-        d: dict[str, Any] = {"source": source, "feed": feed, "ok": ok, "t": self.clock() if t is None else t}
-        if not ok:
-            d["error"], d["reason"] = error, reason
-        self._queue("source", d)
+        self._queue("source", SourceHealth(source, feed, ok, self.clock() if t is None else t, error, reason).to_data())
 
     def _next_tick(self, g: Group, now: float) -> tuple[int, float]:
         """(tick, time) of the next poll of `g`."""

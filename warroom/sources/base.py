@@ -14,16 +14,18 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from warroom.core.bounds import ALERT_KEY_CHARS, ALERT_VALUE_CHARS, cap_mapping, cap_text
+from warroom.core.records import ErrorKind
 
-# Error kinds a reading can carry.  "no-data" is judged NO-DATA; every other kind is SOURCE-ERROR.
-NO_DATA = "no-data"
-TIMEOUT = "timeout"
-CONNECTION = "connection"
-HTTP = "http"
-BAD_QUERY = "bad-query"
-BAD_RESPONSE = "bad-response"
-AUTH = "auth"
-ERROR_KINDS = (NO_DATA, TIMEOUT, CONNECTION, HTTP, BAD_QUERY, BAD_RESPONSE, AUTH)
+# Error kinds a reading can carry (core.records.ErrorKind).  "no-data" is judged NO-DATA; every other kind is
+# SOURCE-ERROR.
+NO_DATA = ErrorKind.NO_DATA
+TIMEOUT = ErrorKind.TIMEOUT
+CONNECTION = ErrorKind.CONNECTION
+HTTP = ErrorKind.HTTP
+BAD_QUERY = ErrorKind.BAD_QUERY
+BAD_RESPONSE = ErrorKind.BAD_RESPONSE
+AUTH = ErrorKind.AUTH
+ERROR_KINDS = tuple(ErrorKind)
 # Failures that say the source itself is unreachable; a source failing only these backs off.
 UNREACHABLE = frozenset({TIMEOUT, CONNECTION})
 

@@ -27,8 +27,19 @@ from textual.widgets import Footer
 
 from warroom.config import ConfigError, ConfigProblem, Launch
 from warroom.core.events import Actor, Event
+from warroom.core.records import (
+    Ack,
+    Decision,
+    ItemMark,
+    Note,
+    RollbackPhase,
+    Session,
+    SessionState,
+    TriggerMode,
+    TriggerModeSet,
+)
 from warroom.core.records import Rollback as RollbackRec
-from warroom.core.records import RollbackPhase
+from warroom.core.records import Verdict as SignoffVerdict
 from warroom.core.state import LaunchState, Verdict, actor_label, snapshot, view
 from warroom.store.launchlog import bind, first_launch_event, recorded_t0, with_t0
 from warroom.store.log import DecisionLog, Follower, LogCorrupt
@@ -250,7 +261,7 @@ class WarroomApp(App[int]):
                 timeout=30,
             )
         if self.dlog is not None:
-            self.dlog.append("session", {"state": "opened", "mode": self.mode, "pid": os.getpid()})
+            self.dlog.append("session", Session(SessionState.OPENED, self.mode, os.getpid()).to_data())
             self._session_open = True
             if self.dlog.recovered_torn and not self.follower.torn:
                 self.notify("a torn last line from an interrupted write was set aside", severity="warning")
@@ -502,7 +513,7 @@ class WarroomApp(App[int]):
             self.notify(f"'{clean(item.text)}' ticks itself from criterion {item.criterion}", severity="warning")
             return
         done = self.state.items[item_id].done
-        self.record_event("uncheck" if done else "check", {"item": item_id})
+        self.record_event("uncheck" if done else "check", ItemMark(item_id).to_data())
 
     def action_note(self) -> None:
         from warroom.ui.modals import TextScreen  # dialogs load on first use
@@ -513,7 +524,7 @@ class WarroomApp(App[int]):
 
         def done(text: str | None) -> None:
             if text:
-                self.record_event("note", {"text": text})
+                self.record_event("note", Note(text).to_data())
 
         self.push_screen(TextScreen("Add a note to the decision log", "Note:", "what happened, what we decided"), done)
 
@@ -552,7 +563,7 @@ class WarroomApp(App[int]):
         if alert.acked_by is not None:
             self.notify(f"already acknowledged by {clean(alert.acked_by)}", severity="information")
             return
-        if self.record_event("ack", {"alert": alert.key}) is not None:
+        if self.record_event("ack", Ack(alert.key).to_data()) is not None:
             self.notify(f"acknowledged: {clean(alert.title)}")
 
     def _criteria_summary(self) -> list[Content]:
@@ -629,7 +640,7 @@ class WarroomApp(App[int]):
         if choice.verdict == "GO" and v.status != "GO":
             lines.append(Content.styled(f"warning: the console's verdict is {v.status}", "bold $gate-warn"))
         if await self.push_screen_wait(ConfirmScreen("Confirm decision", lines)):
-            self.record_event("decision", {"verdict": choice.verdict, "reason": choice.reason})
+            self.record_event("decision", Decision(SignoffVerdict(choice.verdict), choice.reason).to_data())
 
     def action_trigger_mode(self) -> None:
         from warroom.ui.modals import TriggerModeScreen  # dialogs load on first use
@@ -657,7 +668,7 @@ class WarroomApp(App[int]):
             if self.state.criteria[cid].trigger_mode == mode:
                 self.notify(f"{cid} is already {mode}")
                 return
-            self.record_event("trigger_mode", {"criterion": cid, "mode": mode})
+            self.record_event("trigger_mode", TriggerModeSet(cid, TriggerMode(mode)).to_data())
 
         self.push_screen(TriggerModeScreen(triggers, table.cursor_key, self.launch.rollback.auto_allowed), done)
 
@@ -967,7 +978,7 @@ class WarroomApp(App[int]):
         if self._session_open and self.dlog is not None:
             self._session_open = False
             try:
-                self.dlog.append("session", {"state": "closed", "mode": self.mode, "pid": os.getpid()})
+                self.dlog.append("session", Session(SessionState.CLOSED, self.mode, os.getpid()).to_data())
             except (OSError, LogCorrupt):
                 pass
 
