@@ -94,8 +94,11 @@ class Event:
         p = self.typed
         if p is None:
             p = payload_of(self.kind, self.data)
-            object.__setattr__(self, "typed", p)
+            _set_typed(self, p)
         return p
+
+
+_set_typed = Event.__dict__["typed"].__set__  # the slot itself: a frozen dataclass's __setattr__ refuses
 
 
 _ISO_MAX = 253402300800.0  # 10000-01-01: beyond it datetime cannot show the time

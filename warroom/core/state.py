@@ -239,7 +239,7 @@ class LaunchState:
         self.timeline.append(entry)
 
     def _sample(self, ev: Event) -> None:
-        d = ev.payload
+        d = ev.typed or ev.payload  # the slot when it is read already (the report looks first)
         if type(d) is not Sample:
             return
         c = self.launch.criteria_by_id.get(d.criterion)
