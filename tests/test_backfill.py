@@ -18,8 +18,10 @@ from launchdata import BAD_DAY, SPIKE, History, history_prometheus
 from warroom.config import load_launch
 from warroom.core.backfilled import merged
 from warroom.core.events import Actor
+from warroom.core.rules import Level
 from warroom.core.state import LaunchState
 from warroom.recorder.loop import Recorder
+from warroom.replay.timeline import open_replay
 from warroom.report.build import build_report, to_json
 from warroom.store.backfill_scan import collect
 from warroom.store.launchlog import bind
@@ -322,3 +324,36 @@ def test_alert_history_uses_alertmanagers_own_fingerprint(tmp_path: Path):
         wait_until("the alert to reach Alertmanager", lambda: bool(st.am_alerts()), timeout=60)
         (a,) = st.am_alerts()
         assert am_fingerprint(a["labels"]) == a["fingerprint"]
+
+
+def test_replay_shows_backfilled_points_at_their_moment(config: Path, tmp_path: Path, history: History):
+    """A reviewer replaying a launch whose console was closed at T+30m sees the backfilled spike at T+65m, and
+    every moment's state is the report's fold at that moment, whichever way the playhead moved."""
+    log = tmp_path / "launch.jsonl"
+    t0 = history.t0
+    record_live(config, log, t0, t0 + 1800)
+    backfill(config, log, "--from", "T-1h", "--to", "T+2h")
+    rep = open_replay(log)
+    assert rep.ok, rep.integrity
+    assert rep.end >= t0 + 2 * 3600 - 60, "the playhead reaches the last backfilled point"
+    launch = rep.launch
+    stream = list(merged(iter_events(log), collect(log)))
+
+    def reference(t: float) -> LaunchState:
+        st = LaunchState(launch)
+        for ev in stream:
+            if ev.ts > t:
+                break
+            st.apply(ev)
+        return st
+
+    moments = [t0 + 20 * 60, t0 + (SPIKE[0] + 300 + 90), t0 + 100 * 60, t0 + 10 * 60, t0 + SPIKE[0] + 120]
+    for t in moments:  # forward, back to the live half, then into the spike again
+        got, want = rep.state_at(t), reference(t)
+        for cid in ("error-rate", "api-p95"):
+            a, b = got.criteria[cid], want.criteria[cid]
+            assert (a.value, a.t, a.samples, a.level) == (b.value, b.t, b.samples, b.level), (cid, t - t0)
+    spike = rep.state_at(t0 + SPIKE[0] + 300 + 90).criteria["error-rate"]
+    assert spike.value is not None and spike.value >= 5 and spike.level == Level.ROLLBACK
+    calm = rep.state_at(t0 + 20 * 60).criteria["error-rate"]
+    assert calm.level == Level.GO and calm.samples > 0
