@@ -20,7 +20,7 @@ def _words(ev: Event) -> str:
     d = ev.data
     k = ev.kind
     if isinstance(ev.payload, Unreadable):
-        return f"{k}: unreadable payload ({ev.payload.reason}): {_pairs(d)}"
+        return f"{k}: unreadable payload ({ev.payload.reason})"
     if k == "launch":
         return f"launch '{d.get('name')}' ({d.get('id')}) bound to this log from {d.get('path')}"
     if k == "session":

@@ -399,7 +399,9 @@ class LaunchState:
 
     def _note(self, ev: Event) -> None:
         d = ev.payload
-        entry = TimelineEntry(ev.seq, ev.ts, actor_label(ev.actor), "note", d.text if isinstance(d, Note) else "")
+        if not isinstance(d, Note):
+            return
+        entry = TimelineEntry(ev.seq, ev.ts, actor_label(ev.actor), "note", d.text)
         self.notes.append(entry)
         self.timeline.append(entry)
 

@@ -16,6 +16,7 @@ from typing import Any, Literal, Protocol
 
 from warroom.config import ConfigError, ConfigProblem, Launch
 from warroom.core.events import Actor, Event
+from warroom.core.records import Session, SessionState
 from warroom.core.state import LaunchState, Verdict, view
 from warroom.store.launchlog import bind, first_launch_event, recorded_t0, with_t0
 from warroom.store.log import DecisionLog, Follower, LogCorrupt
@@ -168,7 +169,7 @@ class LiveDriver:
                 timeout=30,
             )
         if self.dlog is not None:
-            self.dlog.append("session", {"state": "opened", "mode": self.mode, "pid": os.getpid()})
+            self.dlog.append("session", Session(SessionState.OPENED, self.mode, os.getpid()).to_data())
             self._session_open = True
             if self.dlog.recovered_torn and not self.follower.torn:
                 host.notify("a torn last line from an interrupted write was set aside", severity="warning")
@@ -294,7 +295,7 @@ class LiveDriver:
         if self._session_open and self.dlog is not None:
             self._session_open = False
             try:
-                self.dlog.append("session", {"state": "closed", "mode": self.mode, "pid": os.getpid()})
+                self.dlog.append("session", Session(SessionState.CLOSED, self.mode, os.getpid()).to_data())
             except (OSError, LogCorrupt):
                 pass
 

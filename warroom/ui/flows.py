@@ -14,6 +14,9 @@ from typing import TYPE_CHECKING
 from textual.content import Content
 
 from warroom.core.events import Event
+from warroom.core.records import Ack, Decision, ItemMark, Note, RollbackPhase, TriggerMode, TriggerModeSet
+from warroom.core.records import Rollback as RollbackRec
+from warroom.core.records import Verdict as SignoffVerdict
 from warroom.core.state import Verdict, actor_label, snapshot, view
 from warroom.ui import fmt
 from warroom.ui.panels import ChecklistPanel, firing_unacked
@@ -55,14 +58,14 @@ class Flows:
             app.notify(f"'{clean(item.text)}' ticks itself from criterion {item.criterion}", severity="warning")
             return
         done = app.state.items[item_id].done
-        app.record_event("uncheck" if done else "check", {"item": item_id})
+        app.record_event("uncheck" if done else "check", ItemMark(item_id).to_data())
 
     def note(self) -> None:
         from warroom.ui.modals import TextScreen  # dialogs load on first use
 
         def done(text: str | None) -> None:
             if text:
-                self.app.record_event("note", {"text": text})
+                self.app.record_event("note", Note(text).to_data())
 
         self.app.push_screen(
             TextScreen("Add a note to the decision log", "Note:", "what happened, what we decided"), done
@@ -99,7 +102,7 @@ class Flows:
         if alert.acked_by is not None:
             app.notify(f"already acknowledged by {clean(alert.acked_by)}", severity="information")
             return
-        if app.record_event("ack", {"alert": alert.key}) is not None:
+        if app.record_event("ack", Ack(alert.key).to_data()) is not None:
             app.notify(f"acknowledged: {clean(alert.title)}")
 
     # ---------------------------------------------------------------- sign-off and decision
@@ -167,7 +170,7 @@ class Flows:
         if choice.verdict == "GO" and v.status != "GO":
             lines.append(Content.styled(f"warning: the console's verdict is {v.status}", "bold $gate-warn"))
         if await app.push_screen_wait(ConfirmScreen("Confirm decision", lines)):
-            app.record_event("decision", {"verdict": choice.verdict, "reason": choice.reason})
+            app.record_event("decision", Decision(SignoffVerdict(choice.verdict), choice.reason).to_data())
 
     # ---------------------------------------------------------------- triggers
 
@@ -195,7 +198,7 @@ class Flows:
             if app.state.criteria[cid].trigger_mode == mode:
                 app.notify(f"{cid} is already {mode}")
                 return
-            app.record_event("trigger_mode", {"criterion": cid, "mode": mode})
+            app.record_event("trigger_mode", TriggerModeSet(cid, TriggerMode(mode)).to_data())
 
         app.push_screen(TriggerModeScreen(triggers, table.cursor_key, app.launch.rollback.auto_allowed), done)
 
@@ -284,7 +287,7 @@ class Recommendations:
         app.record_event(
             "rollback",
             {
-                "phase": "recommendation",
+                "phase": RollbackPhase.RECOMMENDATION,
                 "choice": choice,
                 "criterion": cid,
                 "since": key[1],
@@ -298,15 +301,15 @@ class Recommendations:
     def heard(self, events: list[Event]) -> None:
         """Answers read from the log (this console's or another's)."""
         for ev in events:
-            if ev.kind == "rollback" and ev.data.get("phase") == "recommendation":
-                self._answered_by(ev)
+            p = ev.payload if ev.kind == "rollback" else None
+            if isinstance(p, RollbackRec) and p.phase == RollbackPhase.RECOMMENDATION:
+                self._answered_by(ev, p)
 
-    def _answered_by(self, ev: Event) -> None:
-        since = ev.data.get("since")
-        key = (str(ev.data.get("criterion")), float(since) if isinstance(since, int | float) else None)
+    def _answered_by(self, ev: Event, p: RollbackRec) -> None:
+        key = (str(p.criterion), p.since)
         self._answered.add(key)
         pending = self._open
         if pending is not None and pending[0] == key and ev.actor != self.app.actor:
             self._open = None
             pending[1].dismiss(None)
-            self.app.notify(f"{actor_label(ev.actor)} answered the recommendation: {ev.data.get('choice')}")
+            self.app.notify(f"{actor_label(ev.actor)} answered the recommendation: {p.choice}")

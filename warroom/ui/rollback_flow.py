@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from functools import partial
 from typing import TYPE_CHECKING
 
+from warroom.core.records import RollbackPhase
 from warroom.ui import fmt
 
 if TYPE_CHECKING:
@@ -74,7 +75,7 @@ class RollbackFlow:
                         self._record_refusal(runner, role_ids), group="rollback-refusal", exit_on_error=False
                     )
                 else:
-                    app.record_event("rollback", {"phase": "refused", "reason": why})
+                    app.record_event("rollback", {"phase": RollbackPhase.REFUSED, "reason": why})
             return
         if any(p.choices_command for p in app.launch.rollback.procedures[procedure].params):
             app.run_worker(
