@@ -20,6 +20,12 @@ from warroom.config.schema import (
     MAX_NODES as MAX_NODES,
 )
 from warroom.config.schema import (
+    NOTIFY_ROUTES as NOTIFY_ROUTES,
+)
+from warroom.config.schema import (
+    PAGERDUTY_URL as PAGERDUTY_URL,
+)
+from warroom.config.schema import (
     PRIMARY as PRIMARY,
 )
 from warroom.config.schema import (
@@ -33,6 +39,9 @@ from warroom.config.schema import (
 )
 from warroom.config.schema import (
     Auth as Auth,
+)
+from warroom.config.schema import (
+    Channel as Channel,
 )
 from warroom.config.schema import (
     ConfigError as ConfigError,
@@ -57,6 +66,15 @@ from warroom.config.schema import (
 )
 from warroom.config.schema import (
     LaunchInfo as LaunchInfo,
+)
+from warroom.config.schema import (
+    Notify as Notify,
+)
+from warroom.config.schema import (
+    NotifyRoute as NotifyRoute,
+)
+from warroom.config.schema import (
+    PagerDutyChannel as PagerDutyChannel,
 )
 from warroom.config.schema import (
     Phase as Phase,
@@ -101,6 +119,9 @@ from warroom.config.schema import (
     SimulatedSource as SimulatedSource,
 )
 from warroom.config.schema import (
+    SlackChannel as SlackChannel,
+)
+from warroom.config.schema import (
     Source as Source,
 )
 from warroom.config.schema import (
@@ -108,6 +129,9 @@ from warroom.config.schema import (
 )
 from warroom.config.schema import (
     Trigger as Trigger,
+)
+from warroom.config.schema import (
+    WebhookChannel as WebhookChannel,
 )
 from warroom.config.schema import (
     launch_offset as launch_offset,

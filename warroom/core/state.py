@@ -508,7 +508,7 @@ class LaunchState:
     def _source(self, ev: Event) -> None:
         d = ev.data
         name, feed = str(d.get("source", "")), str(d.get("feed", "readings"))
-        if name not in self.launch.sources:
+        if name not in self.launch.sources and name.removeprefix("notify:") not in self.launch.notify.channels:
             return
         ok = d.get("ok") is True
         since = _num(d.get("t"), ev.ts)
@@ -774,6 +774,15 @@ def source_views(state: LaunchState) -> tuple[SourceView, ...]:
             out.append(SourceView(name, cfg.type, alerts, "ok", min(h.since for h in feeds.values())))
         else:
             out.append(SourceView(name, cfg.type, alerts, "unread"))
+    for ch, ccfg in state.launch.notify.channels.items():  # a notification channel, once it has been used
+        chfeeds = state.sources.get(f"notify:{ch}", {})
+        failing = [fh for fh in chfeeds.values() if not fh.ok]
+        if chfeeds:
+            h = failing[0] if failing else next(iter(chfeeds.values()))
+            kind = f"notify-{ccfg.type}"
+            out.append(
+                SourceView(f"notify:{ch}", kind, False, "failing" if failing else "ok", h.since, h.error, h.reason)
+            )
     return tuple(out)
 
 

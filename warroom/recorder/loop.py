@@ -187,6 +187,7 @@ class Recorder:
         self._pending: list[tuple[str, dict[str, Any] | None]] = []
         self.polls = 0  # completed group polls, for tests and benches
         self.write_failure: WriteFailure | None = None
+        self.notifier: Any = None  # the leader's notifier (warroom.notify), when the config has channels
 
     @property
     def is_leader(self) -> bool:
@@ -253,6 +254,11 @@ class Recorder:
                 for s in self._sources.values()
                 if s.has_alerts
             ]
+            if self.launch.notify.channels and self.launch.notify.routes:  # only the leader notifies
+                from warroom.notify.notifier import Notifier
+
+                self.notifier = Notifier(self.launch, self.log.path, self._append_now, self.clock)
+                tasks.append(asyncio.create_task(self.notifier.run_guarded(), name="notify"))
             if tasks:
                 await asyncio.gather(*tasks)
             else:
@@ -297,6 +303,11 @@ class Recorder:
 
     def _append(self, kind: str, data: dict[str, Any]) -> None:
         self.log.append(kind, data, actor=self.actor)
+
+    def _append_now(self, kind: str, data: dict[str, Any]) -> Event:
+        """Append after whatever is queued, and return the event (the notifier needs its seq and hash)."""
+        self.flush()
+        return self.log.append(kind, data, actor=self.actor)
 
     def _queue(self, kind: str, data: dict[str, Any]) -> None:
         """Append soon: what completes in the same turn of the event loop goes in one write and fsync."""
