@@ -323,3 +323,31 @@ def test_failing_channel_is_a_failing_source(tmp_path: Path, recv: Receiver) -> 
         assert [s.state for s in view(st, time.time()).sources if s.name == "notify:ops"] == ["ok"]
     finally:
         stop(p)
+
+
+def test_notify_test_reports_per_channel(tmp_path: Path, recv: Receiver) -> None:
+    cfg = config(tmp_path, recv)
+    slack = f"/slack/{SLACK_TOKEN}"
+    recv.script(slack, (429, {"Retry-After": "1"}, 0.0))
+    cmd = [sys.executable, "-m", "warroom", "notify", "test", str(cfg)]
+    r = subprocess.run(cmd, env=env(recv), cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stdout + r.stderr
+    lines = sorted(r.stdout.splitlines())
+    assert lines == [
+        "ok      hook (webhook): HTTP 200",
+        "ok      oncall (pagerduty): HTTP 202, HTTP 202",
+        "ok      ops (slack): HTTP 200",
+    ]
+    assert [r.json["event_action"] for r in recv.got("/pd")] == ["trigger", "resolve"]
+    assert len(recv.got(slack)) == 2 and "test message" in recv.got(slack, accepted=True)[0].json["text"]
+    hook = recv.got("/hook/")[0]
+    assert verify(HOOK_SECRET, hook.body, hook.headers[SIGNATURE_HEADER])
+
+    # a channel whose secret is missing is named, with where it was looked for, and the exit says so
+    e = env(recv)
+    del e["WARROOM_TEST_SLACK_URL"]
+    r = subprocess.run(cmd, env=e, cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert r.returncode == 1
+    assert "FAILED  ops (slack): webhook URL: environment variable WARROOM_TEST_SLACK_URL is not set" in r.stdout
+    assert "ok      hook (webhook)" in r.stdout
+    assert SLACK_TOKEN not in r.stdout + r.stderr
