@@ -77,6 +77,7 @@ class AlertState:
     ended: float | None = None
     acked_by: str | None = None
     acked_at: float | None = None
+    silence: str | None = None  # the Alertmanager silence id an ack created, while it is active
 
     @property
     def firing(self) -> bool:
@@ -344,6 +345,24 @@ class LaunchState:
             a.acked_by, a.acked_at = actor_label(ev.actor), ev.ts
             self._say(ev, f"acknowledged: {a.title}")
 
+    def _silence(self, ev: Event) -> None:
+        d = ev.data
+        a = self.alerts.get(str(d.get("alert", "")))
+        st = d.get("state")
+        what = a.title if a is not None else str(d.get("alert", ""))
+        if st == "created":
+            if a is not None:
+                a.silence = str(d.get("id", ""))
+            self._say(ev, f"silence {d.get('id', '?')} created for {what} (by {d.get('by', '?')})")
+        elif st == "expired":
+            if a is not None:
+                a.silence = None
+            self._say(ev, f"silence {d.get('id', '?')} expired for {what}: {d.get('why', '')}")
+        elif st == "failed":
+            self._say(ev, f"silence {d.get('action', '')} FAILED for {what}: {d.get('error', '')}")
+        elif st == "expire_requested":
+            self._say(ev, f"silence expiry requested for {what}")
+
     def _check(self, ev: Event) -> None:
         item_id = str(ev.data.get("item"))
         st = self.items.get(item_id)
@@ -536,6 +555,7 @@ _HANDLERS = {
     "recorder": LaunchState._recorder,
     "backfill": LaunchState._backfill,
     "source": LaunchState._source,
+    "silence": LaunchState._silence,
 }
 
 

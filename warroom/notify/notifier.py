@@ -125,17 +125,6 @@ class Notifier:
     def active(self) -> bool:
         return bool(self.cfg.channels) and bool(self.cfg.routes)
 
-    async def run_guarded(self) -> None:
-        """`run`, restarted after a bug rather than taking the recorder down with it."""
-        while True:
-            try:
-                await self.run()
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                self.__init__(self.launch, self.path, self.append, self.clock)  # type: ignore[misc]
-                await asyncio.sleep(5.0)
-
     async def run(self) -> None:
         """Until cancelled. An error in one evaluation is kept out of the recorder (it logs nothing then)."""
         events = await asyncio.to_thread(self.follower.poll)

@@ -42,6 +42,17 @@ TIME_TRAVEL = (PrometheusConfig, SimulatedSource)
 SOURCE_DOWN = frozenset({"timeout", "connection", "http", "auth"})
 
 
+async def _guarded(job: Callable[[], Any], pause: float = 5.0) -> None:
+    """Run a leader's side job until cancelled; a bug in it restarts it instead of stopping the recorder."""
+    while True:
+        try:
+            await job()
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            await asyncio.sleep(pause)
+
+
 def lock_path(log_path: os.PathLike[str] | str) -> str:
     """Named from the log's real path: every name for one log shares one recorder lock (see sidefiles.py)."""
     return str(side_path(log_path, ".recorder.lock"))
@@ -254,11 +265,7 @@ class Recorder:
                 for s in self._sources.values()
                 if s.has_alerts
             ]
-            if self.launch.notify.channels and self.launch.notify.routes:  # only the leader notifies
-                from warroom.notify.notifier import Notifier
-
-                self.notifier = Notifier(self.launch, self.log.path, self._append_now, self.clock)
-                tasks.append(asyncio.create_task(self.notifier.run_guarded(), name="notify"))
+            tasks += [asyncio.create_task(_guarded(f), name=n) for n, f in self._leader_jobs().items()]
             if tasks:
                 await asyncio.gather(*tasks)
             else:
@@ -303,6 +310,20 @@ class Recorder:
 
     def _append(self, kind: str, data: dict[str, Any]) -> None:
         self.log.append(kind, data, actor=self.actor)
+
+    def _leader_jobs(self) -> dict[str, Callable[[], Any]]:
+        """What only the leader does besides polling: notifications, ack silences (each in its own module)."""
+        jobs: dict[str, Callable[[], Any]] = {}
+        if self.launch.notify.channels and self.launch.notify.routes:
+            from warroom.notify.notifier import Notifier
+
+            self.notifier = Notifier(self.launch, self.log.path, self._append_now, self.clock)
+            jobs["notify"] = self.notifier.run
+        from warroom.recorder.silences import SilenceKeeper, silencing_sources
+
+        if silencing_sources(self.launch):
+            jobs["silences"] = SilenceKeeper(self.launch, self.log.path, self._append_now, self.clock).run
+        return jobs
 
     def _append_now(self, kind: str, data: dict[str, Any]) -> Event:
         """Append after whatever is queued, and return the event (the notifier needs its seq and hash)."""

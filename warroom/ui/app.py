@@ -44,6 +44,7 @@ from warroom.ui.playhead import Playhead, ReplaySource, parse_moment_text
 from warroom.ui.rowtable import RowTable
 from warroom.ui.safe import clean, plain
 from warroom.ui.session import Permissions, config_text, permissions
+from warroom.ui.silencing import expire_request
 from warroom.ui.themes import choose as choose_theme
 from warroom.ui.themes import gate_defaults, load_themes
 
@@ -551,6 +552,16 @@ class WarroomApp(App[int]):
             return
         if self.record_event("ack", {"alert": alert.key}) is not None:
             self.notify(f"acknowledged: {clean(alert.title)}")
+
+    def action_unsilence(self) -> None:
+        if (why := self.refusal()) is not None:
+            self.notify(why, severity="warning")
+            return
+        table = self._focused_table("alerts")
+        data, message = expire_request(self.state, table.cursor_key if table is not None else None)
+        if data is not None and self.record_event("silence", data) is None:
+            return
+        self.notify(message, severity="information")
 
     def _criteria_summary(self) -> list[Content]:
         v = view(self.state, self.now())
