@@ -24,4 +24,4 @@ for bin in prometheus prometheus-alertmanager tmux chromium; do
   command -v "$bin" >/dev/null 2>&1 || { echo "FATAL: $bin is required by the tests and could not be installed" >&2; exit 1; }
 done
 
-python3 -m pip install -q --disable-pip-version-check -e '.[test,serve]'
+python3 -m pip install -q --disable-pip-version-check -e '.[test]'

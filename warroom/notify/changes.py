@@ -282,8 +282,8 @@ def pending(current: dict[str, Change], memory: Mapping[str, str]) -> list[Chang
     """The changes to announce: signals whose value differs from the one last announced, in a stable order.
 
     A signal that was never announced is announced unless it is at its default (a breach that never fired is
-    not 'cleared'); a signal announced as firing that is gone from the state (an alert trimmed from the feed)
-    has cleared."""
+    not 'cleared'). Every criterion has its signals whatever its state; an Alertmanager alert leaves the
+    fold's feed only after it resolved (FEED), so its clear is seen before it can go."""
     out: list[Change] = []
     for sig, c in current.items():
         if memory.get(sig, _default(sig)) != c.value and c.value != "":

@@ -97,7 +97,7 @@ KEYS: tuple[Key, ...] = (
         "A",
         "unsilence",
         "Expire an ack's silence",
-        "expire the Alertmanager silence that acknowledging the highlighted alert created",
+        "expire the silence the highlighted alert's ack created",
         group="Alerts",
         modes=("live", "observer"),
     ),
