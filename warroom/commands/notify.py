@@ -12,7 +12,7 @@ import time
 
 import httpx
 
-from warroom.cli import EXIT_NOGO, EXIT_OK, EXIT_USAGE, command, err, out
+from warroom.commands.common import EXIT_NOGO, EXIT_OK, EXIT_USAGE, err, out
 from warroom.config import Channel, Launch, PagerDutyChannel, load_launch
 from warroom.core.text import clean
 from warroom.notify.changes import Change
@@ -24,7 +24,7 @@ ATTEMPTS = 3
 WAIT_MAX = 10.0  # a test waits out a Retry-After up to this long
 
 
-def _args(p: argparse.ArgumentParser) -> None:
+def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("action", choices=["test"], help="test: send a test message to each channel")
     p.add_argument("config", metavar="CONFIG", help="launch config (YAML)")
 
@@ -53,8 +53,7 @@ async def _all(launch: Launch) -> list[tuple[str, Channel, list[Outcome]]]:
     return [(n, launch.notify.channels[n], o) for n, o in zip(names, got, strict=True)]
 
 
-@command("notify", "notifications: 'test' sends a test message to every channel and reports per channel")(_args)
-def cmd_notify(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace) -> int:
     launch = load_launch(args.config)
     if not launch.notify.channels:
         err(f"{args.config}: no notify.channels in this config\n    hint: see README 'Notifications'")

@@ -24,7 +24,7 @@ import tempfile
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
-from warroom.cli import EXIT_OK, EXIT_USAGE, command, err, out
+from warroom.commands.common import EXIT_OK, EXIT_USAGE, err, out
 from warroom.config import Launch, load_launch, parse_launch
 
 TOKEN_ENV = "WARROOM_SERVE_TOKEN"
@@ -40,7 +40,7 @@ Ask whoever runs the war room for it.</p>
 """
 
 
-def _args(p: argparse.ArgumentParser) -> None:
+def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("target", metavar="LOG|CONFIG", help="a decision log (.jsonl), or a launch config (YAML)")
     p.add_argument("--log", metavar="PATH", help="with a CONFIG: its decision log (default: the per-launch file)")
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: loopback only)")
@@ -110,8 +110,7 @@ def check_token(token: str) -> Callable[..., Awaitable[object]]:
     return middleware
 
 
-@command("serve", "the console read-only in a browser, behind a token (textual-serve; loopback by default)")(_args)
-def cmd_serve(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace) -> int:
     try:
         from aiohttp import web
         from textual_serve.server import Server
