@@ -22,6 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from warroom.config import AlertmanagerSource as AlertmanagerConfig
 from warroom.config import Criterion, Launch, SimulatedSource
 from warroom.config import PrometheusSource as PrometheusConfig
 from warroom.core.bounds import tick_problem, ts_problem
@@ -319,9 +320,9 @@ class Recorder:
 
             self.notifier = Notifier(self.launch, self.log.path, self._append_now, self.clock)
             jobs["notify"] = self.notifier.run
-        from warroom.recorder.silences import SilenceKeeper, silencing_sources
+        if any(isinstance(c, AlertmanagerConfig) and c.ack_silence for c in self.launch.sources.values()):
+            from warroom.recorder.silences import SilenceKeeper
 
-        if silencing_sources(self.launch):
             jobs["silences"] = SilenceKeeper(self.launch, self.log.path, self._append_now, self.clock).run
         return jobs
 
