@@ -15,7 +15,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from warroom.cli import EXIT_OK, EXIT_USAGE, command, err, log_file
+from warroom.commands.args import add_log, add_theme, log_file
+from warroom.commands.common import EXIT_OK, EXIT_USAGE, err
 from warroom.core.events import current_actor
 from warroom.core.units import format_t_relative
 from warroom.replay.timeline import Replay, open_replay
@@ -26,15 +27,14 @@ if TYPE_CHECKING:
 PROGRESS_ABOVE = 20_000_000  # bytes: smaller logs open too fast to need a progress line
 
 
-def _args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("log", metavar="LOG", help="decision log (JSON lines)")
+def configure(p: argparse.ArgumentParser) -> None:
+    add_log(p)
     p.add_argument("--speed", type=float, metavar="N", help="play at N times real time (e.g. 8); starts playing")
     p.add_argument("--at", metavar="T+00:37", help="open at this moment: T+HH:MM, T+HH:MM:SS, T-5m, T+1h30m")
-    p.add_argument("--theme", metavar="NAME", help="colour theme")
+    add_theme(p, "colour theme")
 
 
-@command("replay", "the console driven by a recorded log: play, pause, step between decisions, jump")(_args)
-def cmd_replay(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace) -> int:
     path = log_file(args.log)
     if path is None:
         return EXIT_USAGE

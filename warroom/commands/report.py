@@ -8,7 +8,8 @@ import sys
 import tempfile
 from pathlib import Path
 
-from warroom.cli import EXIT_NOGO, EXIT_OK, EXIT_USAGE, command, err, log_file
+from warroom.commands.args import add_log, log_file
+from warroom.commands.common import EXIT_NOGO, EXIT_OK, EXIT_USAGE, err
 from warroom.config import ConfigError
 from warroom.core.text import clean, json_bytes
 from warroom.report.build import build_report, to_json
@@ -17,8 +18,8 @@ FORMATS = ("md", "html", "json")
 _BY_SUFFIX = {".md": "md", ".markdown": "md", ".html": "html", ".htm": "html", ".json": "json"}
 
 
-def _args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("log", metavar="LOG", help="decision log (JSON lines)")
+def configure(p: argparse.ArgumentParser) -> None:
+    add_log(p)
     p.add_argument("--format", choices=FORMATS, help="md (default), html or json; default from -o's suffix")
     p.add_argument("-o", "--output", metavar="FILE", help="write here instead of standard output")
     where = p.add_mutually_exclusive_group()
@@ -35,8 +36,7 @@ def _args(p: argparse.ArgumentParser) -> None:
     )
 
 
-@command("report", "the post-launch report: verdict, go/no-go tables, timeline, checklist, alerts, metrics")(_args)
-def cmd_report(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace) -> int:
     path = log_file(args.log)
     if path is None:
         return EXIT_USAGE
