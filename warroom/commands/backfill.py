@@ -81,7 +81,9 @@ def run(args: argparse.Namespace) -> int:
             out(f"  {c.id}: cannot be backfilled: {p.cannot[c.id]}")
         else:
             n = result.points.get(c.id, 0)
-            out(f"  {c.id}: {n:,} points" + ("" if n else " (no gap: the log already holds every slot)"))
+            failed = any(f.startswith(f"{c.id}: ") for f in result.failures)
+            why = " (its range queries failed: see below)" if failed else " (no gap: the log already holds every slot)"
+            out(f"  {c.id}: {n:,} points" + ("" if n else why))
     if p.alerts:
         out(f"  alerts: {result.alerts} firing intervals from ALERTS")
     for problem in p.alert_problems:

@@ -13,7 +13,7 @@ import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING
 
 from warroom.commands.args import add_log, add_theme, log_file
 from warroom.commands.common import EXIT_OK, EXIT_USAGE, err
@@ -79,29 +79,16 @@ def _progress(path: Path) -> Callable[[float], None] | None:
 
 
 def _console(rep: Replay, args: argparse.Namespace) -> WarroomApp:
-    """The console app in replay mode, positioned and set to speed once it is up."""
-    import inspect
-
+    """The console app in replay mode, opened at `--at` and playing at `--speed` if given."""
     from warroom.ui.app import WarroomApp
 
-    class ReplayConsole(WarroomApp):
-        # Textual reads relative CSS paths beside the class that uses them: point at the console's own
-        CSS_PATH: ClassVar[list[str | Path]] = [
-            Path(inspect.getfile(WarroomApp)).parent / p for p in WarroomApp.CSS_PATH
-        ]
-
-        def on_mount(self) -> None:
-            # the console's own on_mount (which creates the playhead) runs right after this one
-            self.call_after_refresh(self._position)
-
-        def _position(self) -> None:
-            if self.playhead is None:
-                return
-            if args.at:
-                self.replay_seek_text(args.at)
-            if args.speed is not None:
-                self.playhead.speed = args.speed
-                if not self.playhead.playing:
-                    self.action_replay_play()
-
-    return ReplayConsole(rep.launch, log_path=None, actor=current_actor(), mode="replay", replay=rep, theme=args.theme)
+    return WarroomApp(
+        rep.launch,
+        log_path=None,
+        actor=current_actor(),
+        mode="replay",
+        replay=rep,
+        theme=args.theme,
+        at=args.at,
+        speed=args.speed,
+    )
