@@ -35,6 +35,8 @@ class Kind(StrEnum):
     MEASUREMENT = "measurement"
     SOURCE = "source"
     TORN_RECOVERED = "torn_recovered"
+    NOTIFY = "notify"
+    SILENCE = "silence"
 
 
 class Verdict(StrEnum):
@@ -563,6 +565,47 @@ class TornRecovered(NamedTuple):
         return cls(_text(d.get("bytes"), "?"), _text(d.get("sha256"), "?"), _text(d.get("kept_in"), "the .torn file"))
 
 
+class Notify(NamedTuple):
+    """A change queued (signal, value, what, text, channels) or a delivery (id, channel, attempt, result)."""
+
+    signal: str | None
+    what: str | None
+    text: str | None
+    channels: tuple[str, ...]
+    id: str | None
+    channel: str | None
+    attempt: int | None
+    result: str | None
+
+    @classmethod
+    def from_data(cls, d: dict[str, Any]) -> Notify:
+        g = d.get
+        return cls(
+            _opt_text(g("signal")), _opt_text(g("what")), _opt_text(g("text")), _lines(g("channels")),
+            _opt_text(g("id")), _opt_text(g("channel")), _int(g("attempt")), _opt_text(g("result")),
+        )  # fmt: skip
+
+
+class Silence(NamedTuple):
+    """An Alertmanager silence created or expired for an ack: alert, silence id, state, by, error."""
+
+    alert: str
+    id: str | None
+    state: str | None
+    by: str | None
+    why: str | None
+    action: str | None
+    error: str | None
+
+    @classmethod
+    def from_data(cls, d: dict[str, Any]) -> Silence:
+        g = d.get
+        return cls(
+            _text(g("alert")), _opt_text(g("id")), _opt_text(g("state")), _opt_text(g("by")), _opt_text(g("why")),
+            _opt_text(g("action")), _opt_text(g("error")),
+        )  # fmt: skip
+
+
 class Other(NamedTuple):
     """A kind this code does not know (a newer writer's): kept in the log and the timeline, not folded."""
 
@@ -578,7 +621,7 @@ class Unreadable(NamedTuple):
 
 Payload = (
     Launch | Session | Sample | Alert | ItemMark | Signoff | Decision | Note | Ack | TriggerModeSet | Rollback
-    | Recorder | Backfill | Measurement | SourceHealth | TornRecovered | Other | Unreadable
+    | Recorder | Backfill | Measurement | SourceHealth | TornRecovered | Notify | Silence | Other | Unreadable
 )  # fmt: skip
 
 RECORDS: dict[str, Any] = {
@@ -599,6 +642,8 @@ RECORDS: dict[str, Any] = {
     Kind.MEASUREMENT: Measurement,
     Kind.SOURCE: SourceHealth,
     Kind.TORN_RECOVERED: TornRecovered,
+    Kind.NOTIFY: Notify,
+    Kind.SILENCE: Silence,
 }
 _FROM = {str(k): cls.from_data for k, cls in RECORDS.items()}
 
