@@ -38,6 +38,7 @@ from warroom.core.records import Decision as DecisionRec
 from warroom.core.records import Recorder as RecorderRec
 from warroom.core.records import Session as SessionRec
 from warroom.core.records import Signoff as SignoffRec
+from warroom.core.records import Silence as SilenceRec
 from warroom.core.rules import RANK, Judgement, Level, Tracker, Unknown, baseline_moment, classify, judge, show
 from warroom.core.units import format_duration, format_t_relative
 
@@ -367,20 +368,23 @@ class LaunchState:
             self._say(ev, f"acknowledged: {a.title}")
 
     def _silence(self, ev: Event) -> None:
-        d = ev.data
-        a = self.alerts.get(str(d.get("alert", "")))
-        st = d.get("state")
-        what = a.title if a is not None else str(d.get("alert", ""))
+        d = ev.payload
+        if not isinstance(d, SilenceRec):
+            return
+        a = self.alerts.get(d.alert)
+        st = d.state
+        what = a.title if a is not None else d.alert
+        sid = d.id if d.id is not None else "?"
         if st == "created":
             if a is not None:
-                a.silence = str(d.get("id", ""))
-            self._say(ev, f"silence {d.get('id', '?')} created for {what} (by {d.get('by', '?')})")
+                a.silence = d.id or ""
+            self._say(ev, f"silence {sid} created for {what} (by {d.by if d.by is not None else '?'})")
         elif st == "expired":
             if a is not None:
                 a.silence = None
-            self._say(ev, f"silence {d.get('id', '?')} expired for {what}: {d.get('why', '')}")
+            self._say(ev, f"silence {sid} expired for {what}: {d.why or ''}")
         elif st == "failed":
-            self._say(ev, f"silence {d.get('action', '')} FAILED for {what}: {d.get('error', '')}")
+            self._say(ev, f"silence {d.action or ''} FAILED for {what}: {d.error or ''}")
         elif st == "expire_requested":
             self._say(ev, f"silence expiry requested for {what}")
 
