@@ -454,6 +454,11 @@ class WarroomApp(App[int]):
 
         self.push_screen(HelpScreen(self.mode, str(self.log_path or "")))
 
+    def action_wall(self) -> None:
+        from warroom.ui.wall import WallScreen  # loads on first use
+
+        self.push_screen(WallScreen(lambda: self.frame))
+
     def action_reasons(self) -> None:
         from warroom.ui.modals import ReasonsScreen  # dialogs load on first use
 
@@ -572,24 +577,19 @@ class WarroomApp(App[int]):
 
     @work(exclusive=True, group="dialog")
     async def _signoff_flow(self, roles: list[tuple[str, str]], role: str | None) -> None:
-        from warroom.ui.modals import ConfirmScreen, VerdictChoice, VerdictScreen  # dialogs load on first use
+        """One dialog: it shows the snapshot, and its GO or NO-GO key (distinct keys) records the sign-off."""
+        from warroom.ui.modals import VerdictChoice, VerdictScreen  # dialogs load on first use
 
-        choice = await self.push_screen_wait(VerdictScreen("Sign off", roles, self._criteria_summary(), role))
+        screen = VerdictScreen("Sign off", roles, self._criteria_summary(), role, records=True)
+        choice = await self.push_screen_wait(screen)
         if not isinstance(choice, VerdictChoice):
-            return
-        title = self.launch.roles_by_id[choice.role].title
-        lines: list[Content | str] = [
-            Content.assemble("Record sign-off for ", (clean(title), "bold"), ": ", fmt.level(choice.verdict)),
-            Content.assemble("Reason: ", plain(choice.reason or "(none)")),
-            Content.styled("with a snapshot of every criterion's value and state at this moment", "$muted"),
-        ]
-        if not await self.push_screen_wait(ConfirmScreen("Confirm sign-off", lines)):
             self.notify("sign-off not recorded")
             return
+        title = self.launch.roles_by_id[choice.role].title
         if choice.role not in {r.id for r in self.perms.signing_roles}:
             self.notify(f"you do not hold the role {title}", severity="error")
             return
-        self.record_event(
+        ev = self.record_event(
             "signoff",
             {
                 "role": choice.role,
@@ -598,6 +598,8 @@ class WarroomApp(App[int]):
                 "snapshot": snapshot(self.state, self.now()),
             },
         )
+        if ev is not None:
+            self.notify(f"sign-off recorded: {title} {choice.verdict}, with a snapshot of every criterion")
 
     def action_decision(self) -> None:
         if (why := self.refusal()) is not None:
