@@ -10,21 +10,21 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from warroom.cli import EXIT_OK, EXIT_USAGE, command, err
+from warroom.commands.args import add_log_option, add_theme
+from warroom.commands.common import EXIT_OK, EXIT_USAGE, err
 
 
-def _args(p: argparse.ArgumentParser) -> None:
+def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("target", metavar="LOG|CONFIG", help="a decision log (JSON lines) or a launch config (YAML)")
-    p.add_argument("--log", metavar="PATH", help="with a CONFIG: the decision log (default: the launch's own)")
-    p.add_argument("--theme", metavar="NAME", help="colour theme (monochrome when NO_COLOR is set)")
+    add_log_option(p, "with a CONFIG: the decision log (default: the launch's own)")
+    add_theme(p)
 
 
 def _is_config(path: Path) -> bool:
     return path.suffix.lower() in (".yaml", ".yml")
 
 
-@command("wall", "full-screen wall view for the room: the verdict in big letters, read-only")(_args)
-def cmd_wall(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace) -> int:
     from warroom.config import load_launch
     from warroom.store.launchlog import launch_from_log
     from warroom.store.paths import default_log_path
