@@ -104,3 +104,24 @@ async def test_the_wall_reads_state_in_words_without_colour(tmp_path, monkeypatc
         assert "✖ NO-GO" in text and "✔ GO" in text  # each tile says its state in a word and a symbol
         assert "WHY" in text and "730 ms misses < 500ms" in text  # the first reason, in human units
         assert sum(1 for ln in text.splitlines() if "█   █" in ln) >= 2  # the verdict in block letters
+
+
+def test_wall_command_says_what_is_wrong(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
+
+    def wall(*args: str) -> subprocess.CompletedProcess[str]:
+        cmd = [sys.executable, "-m", "warroom", "wall", *args]
+        return subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=60)
+
+    res = wall(str(tmp_path / "nope.jsonl"))
+    assert res.returncode == 2 and "no such log or config file" in res.stderr
+    res = wall(str(RECON), "--log", str(tmp_path / "none.jsonl"))
+    assert res.returncode == 2 and "no decision log yet" in res.stderr and "Traceback" not in res.stderr
+    not_a_log = tmp_path / "notes.txt"
+    not_a_log.write_text("hello\n")
+    res = wall(str(not_a_log))
+    assert res.returncode != 0 and "damaged" in res.stderr and "Traceback" not in res.stderr, res.stderr
