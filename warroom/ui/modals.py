@@ -126,8 +126,8 @@ class VerdictScreen(Dialog):
     """
 
     BINDINGS = [
-        Binding("ctrl+g", "choose('GO')", "GO", priority=True),
-        Binding("ctrl+n", "choose('NO-GO')", "NO-GO", priority=True),
+        Binding("ctrl+g", "choose('GO')", "GO"),  # not priority: typed reason keys before it land first
+        Binding("ctrl+n", "choose('NO-GO')", "NO-GO"),
     ]
 
     def __init__(

@@ -182,10 +182,13 @@ class ChecklistPanel(Panel):
                 self._fitted = False
             return
         room = (row.size.width or screen.size.width * 2 // 3) - ALERTS_MIN
-        frame = 4 + 2  # border and padding, and a scrollbar
+        table = self.table
+        scrolls = len(table.visible_keys) + table.header_lines > max(1, table.size.height)
+        frame = 4 + (2 if scrolls else 0)  # border and padding, and a scrollbar when the rows overflow
         need = self.table.natural_width(0) + frame
         full = self.table.natural_width(9) + frame
-        width = max(min(full, room), min(need, room), 40)
+        half = (row.size.width or screen.size.width * 2 // 3) // 2
+        width = max(40, min(max(need, min(full, half)), room))  # uncut items first; owners and times if they fit
         if not self._fitted or self.styles.width is None or self.styles.width.value != width:
             self.styles.width = width
             self._fitted = True
