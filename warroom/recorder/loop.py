@@ -22,13 +22,15 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from warroom.config import AlertmanagerSource as AlertmanagerConfig
 from warroom.config import Criterion, Launch, SimulatedSource
 from warroom.config import PrometheusSource as PrometheusConfig
 from warroom.core.bounds import tick_problem, ts_problem
 from warroom.core.events import Actor, Event, current_actor
+from warroom.core.rules import baseline_moment
 from warroom.sources import UNREACHABLE, AlertInfo, Query, Reading, Source, SourceFailure, make_source
 from warroom.store.log import DecisionLog, FileLock, LogCorrupt, iter_events
-from warroom.store.paths import side_path
+from warroom.store.paths import Lock, lock_path
 from warroom.store.sidefiles import file_mode
 
 RETRY_LEADERSHIP = 1.0  # seconds between attempts to take the recorder lock
@@ -42,9 +44,15 @@ TIME_TRAVEL = (PrometheusConfig, SimulatedSource)
 SOURCE_DOWN = frozenset({"timeout", "connection", "http", "auth"})
 
 
-def lock_path(log_path: os.PathLike[str] | str) -> str:
-    """Named from the log's real path: every name for one log shares one recorder lock (see sidefiles.py)."""
-    return str(side_path(log_path, ".recorder.lock"))
+async def _guarded(job: Callable[[], Any], pause: float = 5.0) -> None:
+    """Run a leader's side job until cancelled; a bug in it restarts it instead of stopping the recorder."""
+    while True:
+        try:
+            await job()
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            await asyncio.sleep(pause)
 
 
 def effective_interval(launch: Launch, c: Criterion) -> float:
@@ -52,14 +60,6 @@ def effective_interval(launch: Launch, c: Criterion) -> float:
     if c.interval is not None:
         return c.interval
     return float(launch.sources[c.source].interval)
-
-
-def baseline_moment(launch: Launch, c: Criterion) -> float | None:
-    """Absolute time of the criterion's baseline, if any threshold is relative."""
-    for th in (c.go_threshold, c.warn_threshold, c.trigger_threshold, c.clear_threshold):
-        if th is not None and th.relative_to is not None:
-            return launch.t0 + th.relative_to
-    return None
 
 
 @dataclass
@@ -112,7 +112,7 @@ def recover(launch: Launch, path: os.PathLike[str] | str) -> Recovered:
     rec = Recovered()
     if not os.path.exists(path):
         return rec
-    moments = {c.id: baseline_moment(launch, c) for c in launch.criteria}
+    moments = {c.id: baseline_moment(c, launch.t0) for c in launch.criteria}
     first_ts: float | None = None
     for ev in iter_events(os.fspath(path)):
         d = ev.data
@@ -179,7 +179,7 @@ class Recorder:
         self.clock = clock
         self.epoch = epoch
         self.actor: Actor = current_actor("recorder")
-        self.lock = FileLock(lock_path(log.path), file_mode(log.path))
+        self.lock = FileLock(lock_path(log.path, Lock.RECORDER), file_mode(log.path))
         self._leader = False
         self._sources: dict[str, Source] = {}
         self._rec = Recovered()
@@ -187,6 +187,7 @@ class Recorder:
         self._pending: list[tuple[str, dict[str, Any] | None]] = []
         self.polls = 0  # completed group polls, for tests and benches
         self.write_failure: WriteFailure | None = None
+        self.notifier: Any = None  # the leader's notifier (warroom.notify), when the config has channels
 
     @property
     def is_leader(self) -> bool:
@@ -253,6 +254,7 @@ class Recorder:
                 for s in self._sources.values()
                 if s.has_alerts
             ]
+            tasks += [asyncio.create_task(_guarded(f), name=n) for n, f in self._leader_jobs().items()]
             if tasks:
                 await asyncio.gather(*tasks)
             else:
@@ -297,6 +299,25 @@ class Recorder:
 
     def _append(self, kind: str, data: dict[str, Any]) -> None:
         self.log.append(kind, data, actor=self.actor)
+
+    def _leader_jobs(self) -> dict[str, Callable[[], Any]]:
+        """What only the leader does besides polling: notifications, ack silences (each in its own module)."""
+        jobs: dict[str, Callable[[], Any]] = {}
+        if self.launch.notify.channels and self.launch.notify.routes:
+            from warroom.notify.notifier import Notifier
+
+            self.notifier = Notifier(self.launch, self.log.path, self._append_now, self.clock)
+            jobs["notify"] = self.notifier.run
+        if any(isinstance(c, AlertmanagerConfig) and c.ack_silence for c in self.launch.sources.values()):
+            from warroom.recorder.silences import SilenceKeeper
+
+            jobs["silences"] = SilenceKeeper(self.launch, self.log.path, self._append_now, self.clock).run
+        return jobs
+
+    def _append_now(self, kind: str, data: dict[str, Any]) -> Event:
+        """Append after whatever is queued, and return the event (the notifier needs its seq and hash)."""
+        self.flush()
+        return self.log.append(kind, data, actor=self.actor)
 
     def _queue(self, kind: str, data: dict[str, Any]) -> None:
         """Append soon: what completes in the same turn of the event loop goes in one write and fsync."""
@@ -432,7 +453,7 @@ class Recorder:
         now = self.clock()
         jobs = []
         for c in self.launch.criteria:
-            m = baseline_moment(self.launch, c)
+            m = baseline_moment(c, self.launch.t0)
             src = self._sources.get(c.source)
             if (
                 m is None
