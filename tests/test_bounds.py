@@ -230,7 +230,7 @@ async def test_a_value_of_1e308_keeps_every_criterions_actual_and_state_on_scree
         lines = screen_text(app).splitlines()
     # each criterion's table row: the first line that starts with its name (the log panel's lines come later)
     rows = {name: next(line for line in lines if line.lstrip("│ ").startswith(name)) for name in NAMES}
-    assert "1.0e308ms" in rows["API latency P95"] and "NO-GO" in rows["API latency P95"]
+    assert "1.0e308 ms" in rows["API latency P95"] and "NO-GO" in rows["API latency P95"]
     for name in NAMES:
         assert any(level in rows[name] for level in ("GO", "WARN", "UNKNOWN", "STALE")), rows[name]
 
@@ -252,7 +252,7 @@ def test_a_report_with_a_value_of_1e308_shows_it_compactly_and_draws_its_chart(t
         log.append("sample", {"criterion": "db-cpu", "value": -1e308, "t": NOW - 1})
     rep = build_report(path)
     text = render_markdown(rep)
-    assert "1.0e308ms" in text and "0" * 100 not in text
+    assert "1.0e308 ms" in text and "0" * 100 not in text
     html = render_html(rep)
     coords = re.findall(r'\s(?:x|y|x1|x2|y1|y2|cx|cy|width|height|points|d)="([^"]*)"', html)
     assert coords and not [c for c in coords if "nan" in c.lower() or "inf" in c.lower()]

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from shown import read_back
 
 from warroom.config import Launch, parse_launch
 from warroom.core.events import SYSTEM, Actor
@@ -141,7 +142,7 @@ def test_breach_confirms_after_n_in_a_row_and_clears_after_m_good(run):
     # 2 breaching confirm; 2 good do not clear (needs 3); a breach resets the good run; 3 good clear
     assert levels == [G, W, N, N, N, N, N, N, G, G]
     assert read_reason(r, "p95", upto=5).startswith(
-        "recovering: 2/3 consecutive good samples needed to clear; latest: 300ms meets < 500ms"
+        "recovering: 2/3 consecutive good samples needed to clear; latest: 300 ms meets < 500ms"
     )
 
 
@@ -178,7 +179,7 @@ def test_rollback_verdict_and_reason(run):
     r.series("p95", [1200, 1300])
     v = r.view()
     assert v.status == "ROLLBACK"
-    assert v.reasons[0] == "ROLLBACK trigger: API latency P95: 1300ms meets rollback trigger > 1s"
+    assert v.reasons[0] == "ROLLBACK trigger: API latency P95: 1.3 s meets rollback trigger > 1s"
 
 
 # ----------------------------------------------------------------------------- hold durations
@@ -201,7 +202,7 @@ def test_breach_hold_counts_time_breaching_continuously(run):
     levels = r.series("err", [0.5, 2, 2, 2, 2, 2, 2, 2], dt=15)
     # first breach at t=30; confirmed once 60 s of continuous breach have passed (t=90)
     assert levels == [G, W, W, W, W, N, N, N]
-    assert "held 45s of 1m" in read_reason(r, "err", upto=5)
+    assert "held 45 s of 1 min" in read_reason(r, "err", upto=5)
 
 
 def read_reason(r: Run, cid: str, upto: int) -> str:
@@ -332,9 +333,9 @@ def test_stale_value_is_unknown_with_its_age(run):
     late = r.view(now=r.t + 45)
     c, d = late.criteria
     assert c.level == U and c.unknown == Unknown.STALE
-    assert c.reason == "STALE: last sample is 45s old (limit 30s)"
+    assert c.reason == "STALE: last sample is 45 s old (limit 30 s)"
     # without stale_after: three 10 s intervals plus the 1 s timeout
-    assert d.unknown == Unknown.STALE and "(limit 31s)" in d.reason
+    assert d.unknown == Unknown.STALE and "(limit 31 s)" in d.reason
     assert r.view(now=r.t + 30).criteria[1].level == G
 
 
@@ -345,7 +346,7 @@ def test_silence_does_not_clear_a_breach(run):
     r = run(launch)
     r.sample("c", 99.0)
     cv = r.view(now=r.t + 120).criteria[0]
-    assert cv.level == N and cv.reason == "99.00% misses >= 99.8%; last sample is 2m old (limit 30s)"
+    assert cv.level == N and cv.reason == "99.00% misses >= 99.8%; last sample is 2 min old (limit 30 s)"
 
 
 # ----------------------------------------------------------------------------- baselines
@@ -369,10 +370,10 @@ def test_relative_threshold_uses_the_value_at_the_named_moment(run):
     assert r.view().criteria[0].unknown == Unknown.NO_DATA  # no judgement before the moment
     r.sample("p95", 430, t=moment + 60)
     cv = r.view().criteria[0]
-    assert cv.level == G and cv.reason == "430ms meets <= +10% of T-1h (= <= 440ms)"
+    assert cv.level == G and cv.reason == "430 ms meets <= +10% of T-1h (= <= 440 ms)"
     r.sample("p95", 441, t=moment + 70)
     cv = r.view().criteria[0]
-    assert cv.level == N and "misses <= +10% of T-1h (= <= 440ms)" in cv.reason
+    assert cv.level == N and "misses <= +10% of T-1h (= <= 440 ms)" in cv.reason
 
 
 def test_relative_threshold_without_baseline_is_unknown_in_words(run):
@@ -436,7 +437,7 @@ def test_a_miss_is_never_shown_as_a_pass(run):
 )
 def test_shown_value_reads_on_the_same_side_of_the_threshold(value, bound, unit, op):
     shown = format_value(value, unit, bound)
-    number = float(shown.rstrip("%msBKGMrpcount ").strip() or "nan")
+    number = read_back(shown, unit)
     th = parse_threshold(f"{op} {bound!r}", unit)
     assert th.holds(number) == th.holds(value), (value, bound, shown)
 
@@ -450,7 +451,7 @@ def test_shown_value_reads_on_the_same_side_of_the_threshold(value, bound, unit,
 )
 def test_any_finite_value_is_shown_compactly_and_on_the_same_side_of_the_threshold(value, bound, unit, op):
     shown = format_value(value, unit, bound)
-    number = float(shown.rstrip("%msBKGMrpcount ").strip() or "nan")
+    number = read_back(shown, unit)
     th = parse_threshold(f"{op} {bound!r}", unit)
     assert th.holds(number) == th.holds(value), (value, bound, shown)
     assert len(shown) <= 40, shown  # 1e308 once came out as a 309-digit integer and pushed the columns off
@@ -463,7 +464,7 @@ def test_a_huge_metric_value_reads_like_a_number_in_the_table(run):
     r = run(launch)
     r.sample("c", 1e308)
     cv = r.view().criteria[0]
-    assert cv.shown == "1.0e308ms" and cv.level == N
+    assert cv.shown == "1.0e308 ms" and cv.level == N
 
 
 # ----------------------------------------------------------------------------- the verdict
@@ -519,7 +520,7 @@ def test_verdict_lists_every_reason(run):
     v = r.view()
     assert v.status == "NO-GO"
     assert v.reasons == (
-        "NO-GO: API latency P95: 730ms misses < 500ms",
+        "NO-GO: API latency P95: 730 ms misses < 500ms",
         "NO-GO: Crash-free: 99.00% misses >= 99.8%",
         "UNKNOWN: Error rate: SOURCE-ERROR: source error (connection): cannot connect to http://127.0.0.1:9: refused",
         "critical item open (Launch): Smoke tests pass",

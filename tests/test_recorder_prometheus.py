@@ -106,7 +106,7 @@ async def test_go_nogo_rollback_with_holds_and_the_alert_in_the_feed(stack: Stac
         )
     )
     await lv.wait("GO at 300 ms", lambda s: s.criteria["lat"].level == s.criteria["crit"].level == Level.GO)
-    assert view(lv.state, time.time()).criteria[0].shown == "300ms"
+    assert view(lv.state, time.time()).criteria[0].shown == "300 ms"
 
     stack.exporter.set("wr_latency_ms", 700)
     await lv.wait("NO-GO at 700 ms", lambda s: s.criteria["lat"].level == Level.NOGO)

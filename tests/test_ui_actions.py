@@ -81,21 +81,22 @@ async def test_linked_item_cannot_be_ticked_by_hand(scenario):
         assert "ticks itself from criterion error-rate" in notes(app)
 
 
-async def test_signoff_asks_for_confirmation_and_records_snapshot(scenario):
+async def test_signoff_takes_one_dialog_and_one_key_and_records_its_snapshot(scenario):
     path, clock = scenario
     app = make_app(path, clock)
     async with app.run_test(size=WIDE) as pilot:
         await pilot.press("s")
         await pilot.pause()
         assert isinstance(app.screen, VerdictScreen)
+        shown = screen_text(app)
+        # the snapshot is on screen before the key that records it
+        assert "What is recorded with it" in shown and "API latency P95" in shown and "NO-GO" in shown
+        assert "ctrl+g records GO" in shown
         await pilot.press(*"ship it")
-        await pilot.press("ctrl+g")
-        await pilot.pause()
-        assert isinstance(app.screen, ConfirmScreen)
-        assert "Record sign-off for CTO: ✔ GO" in screen_text(app)
         before = len(events(path))
-        await pilot.press("y")
+        await pilot.press("ctrl+g")  # the one key: no second dialog
         await pilot.pause()
+        assert not isinstance(app.screen, (VerdictScreen, ConfirmScreen)) and len(app.screen_stack) == 1
         evs = events(path)
         assert len(evs) == before + 1
         ev = evs[-1]
@@ -103,22 +104,34 @@ async def test_signoff_asks_for_confirmation_and_records_snapshot(scenario):
         assert (ev.data["role"], ev.data["verdict"], ev.data["reason"]) == ("cto", "GO", "ship it")
         assert ev.data["snapshot"]["api-p95"]["level"] == "NO-GO"
         assert set(ev.data["snapshot"]) == {"cfur", "api-p95", "error-rate", "db-cpu", "backup-age"}
+        assert "sign-off recorded: CTO GO" in notes(app)
         text = screen_text(app)
         cto_line = next(line for line in text.splitlines() if "│ CTO " in line)
         assert "✔ GO" in cto_line and "STALE" not in cto_line and "ship it" in cto_line
 
 
-async def test_signoff_declined_at_confirmation_records_nothing(scenario):
+async def test_signoff_nogo_is_its_own_key(scenario):
+    path, clock = scenario
+    app = make_app(path, clock)
+    async with app.run_test(size=WIDE) as pilot:
+        await pilot.press("s")
+        await pilot.pause()
+        await pilot.press("ctrl+n")
+        await pilot.pause()
+        ev = events(path)[-1]
+        assert ev.kind == "signoff" and ev.data["verdict"] == "NO-GO" and ev.data["reason"] == ""
+        assert ev.data["snapshot"]["api-p95"]["level"] == "NO-GO"
+
+
+async def test_signoff_cancelled_records_nothing(scenario):
     path, clock = scenario
     app = make_app(path, clock)
     async with app.run_test(size=WIDE) as pilot:
         before = len(events(path))
         await pilot.press("s")
         await pilot.pause()
-        await pilot.press("ctrl+n")
-        await pilot.pause()
-        assert "✖ NO-GO" in screen_text(app)
-        await pilot.press("n")
+        await pilot.press(*"maybe")
+        await pilot.press("escape")
         await pilot.pause()
         assert len(events(path)) == before
         assert "sign-off not recorded" in notes(app)

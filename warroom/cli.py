@@ -73,6 +73,7 @@ COMMANDS: tuple[Command, ...] = (
         "report", "the post-launch report: verdict, go/no-go tables, timeline, checklist, alerts, metrics", "report"
     ),
     Command("rollback", "run the launch's rollback procedure headless (same lock and log as the console)", "rollback"),
+    Command("wall", "full-screen wall view for the room: the verdict in big letters; reads the log only", "wall"),
     Command("notify", "notifications: 'test' sends a test message to every channel and reports per channel", "notify"),
     Command(
         "serve", "the console read-only in a browser, behind a token (textual-serve; loopback by default)", "serve"

@@ -5,5 +5,5 @@ A module here defines `configure(parser)` (its arguments) and `run(args) -> int`
 CONFIG, --as, --theme) are declared once in args.py. Modules here never import
 warroom.cli; the CLI imports only the module of the command being run.
 
-Headless commands (everything but run, demo and replay) never import Textual.
+Headless commands (everything but run, demo, replay and wall) never import Textual.
 """

@@ -43,16 +43,23 @@ def parse_duration(text: str | int | float) -> float:
 
 
 def format_duration(seconds: float) -> str:
-    """Compact human form: 45s, 12m, 3h05m, 2d04h."""
+    """An age or a duration the way people say it: 45 s, 12 min, 1 min 5 s, 3 h 5 min, 2 d 4 h.
+
+    Whole seconds, truncated (an age of 59.9 s is still "59 s"); two units at
+    most, the second dropped when it is zero.
+    """
     s = abs(int(seconds))
     sign = "-" if seconds < 0 else ""
     if s < 60:
-        return f"{sign}{s}s"
+        return f"{sign}{s} s"
     if s < 3600:
-        return f"{sign}{s // 60}m{s % 60:02d}s" if s % 60 and s < 600 else f"{sign}{s // 60}m"
+        m, rest = divmod(s, 60)
+        return f"{sign}{m} min {rest} s" if rest and s < 600 else f"{sign}{m} min"
     if s < 86400:
-        return f"{sign}{s // 3600}h{(s % 3600) // 60:02d}m"
-    return f"{sign}{s // 86400}d{(s % 86400) // 3600:02d}h"
+        h, rest = divmod(s, 3600)
+        return f"{sign}{h} h {rest // 60} min" if rest >= 60 else f"{sign}{h} h"
+    d, rest = divmod(s, 86400)
+    return f"{sign}{d} d {rest // 3600} h" if rest >= 3600 else f"{sign}{d} d"
 
 
 def format_t_relative(seconds: float) -> str:
@@ -182,16 +189,27 @@ def parse_threshold(text: str | int | float, unit: str) -> Threshold:
     return Threshold(op, number, text.strip())
 
 
-_BASE_DIGITS = {"%": 2, "ratio": 4, "ms": 0, "s": 2}
+_BASE_DIGITS = {"%": 2, "ratio": 4}  # shown in their own unit, with fixed decimals
+SIGNIFICANT = 3  # "205 ms", "20.8 min", "1.23k": the digits a person reads out
+# The units a value is shown in, per family: (name, factor in the family's base unit, move up from this many).
+_SCALES: dict[str, tuple[tuple[str, float, float], ...]] = {
+    "time": (("ms", 0.001, 1000.0), ("s", 1.0, 60.0), ("min", 60.0, 60.0), ("h", 3600.0, 24.0), ("d", 86400.0, 0)),
+    "bytes": (("B", 1.0, 1000.0), ("KB", 1e3, 1000.0), ("MB", 1e6, 1000.0), ("GB", 1e9, 0)),
+}
+_PREFIXES = (("", 1.0, 1000.0), ("k", 1e3, 1000.0), ("M", 1e6, 1000.0), ("G", 1e9, 0))  # counts and rates
 _SUFFIX = {"": "", "count": "", "ratio": "", "score": ""}
 
 
 def format_value(value: float, unit: str, threshold: float | Iterable[float] | None = None) -> str:
-    """Show a value with enough digits that it never rounds across `threshold` (one bound or several).
+    """A value in the unit that fits it ("20 min", "205 ms", "1.23k"), never rounded across `threshold`.
 
-    99.79 against 99.8 must not read "99.8"; we add decimals until the shown
-    number sits on the same side of every threshold as the real one (and equals
-    one only if the value does), falling back to the exact shortest repr.
+    One bound or several, in the criterion's `unit`. 99.79 against 99.8 must
+    not read "99.8", and 1199.9 s against "<= 20 min" must not read "20 min":
+    digits are added until the shown number, read back in the criterion's unit
+    the way a threshold is read (`number * shown unit / criterion unit`), sits
+    on the same side of every bound as the real value (and equals one only if
+    the value does); failing that, the exact shortest repr in the criterion's
+    unit is shown.
     """
     if not math.isfinite(value):
         return "NaN" if math.isnan(value) else "+Inf" if value > 0 else "-Inf"
@@ -204,26 +222,73 @@ def format_value(value: float, unit: str, threshold: float | Iterable[float] | N
     )
     if abs(value) >= HUGE:
         return _with_unit(_scientific(value, bounds), unit)
-    base = _BASE_DIGITS.get(unit, 2 if abs(value) < 100 else 0)
-    if value != int(value) and abs(value) < 1:
-        base = max(base, 3)
-    digits = base
-    text = f"{value:.{digits}f}"
-    while bounds:  # the hot path of every sample: an explicit loop, no generator or helper call per bound
-        shown = float(text)  # the same number round(value, digits) gives: both round the exact binary value once
-        for b in bounds:
+    if unit in _BASE_DIGITS:
+        base = _BASE_DIGITS[unit]
+        if value != int(value) and abs(value) < 1:
+            base = max(base, 3)
+        return _with_unit(_fixed(value, 1.0, base, bounds, strip=False) or repr(value), unit)
+    family, factor = UNITS.get(unit, ("count", 1.0))
+    if family not in _SCALES:
+        factor = 1.0  # counts and rates keep their unit and take a k/M/G prefix: 2.5k rpm
+    name, shown_factor, decimals = _choose(value * factor, family)
+    scale = shown_factor / factor  # shown number * scale = the value in the criterion's unit
+    if value != 0 and abs(value / scale) < TINY:
+        return _with_unit(_scientific(value, bounds), unit)
+    text = _fixed(value, scale, decimals, bounds, strip=True)
+    if text is None:
+        return _with_unit(repr(value), unit)
+    if family in _SCALES:
+        return f"{text} {name}"
+    suffix = _SUFFIX.get(unit, unit)
+    return f"{text}{name}" + (f" {suffix}" if suffix else "")
+
+
+def _choose(base_value: float, family: str) -> tuple[str, float, int]:
+    """The unit to show `base_value` (in the family's base unit) in, and the decimals for SIGNIFICANT digits.
+
+    The unit is chosen after rounding, so 59.97 s reads "1 min", not "60 s".
+    """
+    scales = _SCALES.get(family, _PREFIXES)
+    a = abs(base_value)
+    for i, (name, f, up) in enumerate(scales):
+        shown = a / f
+        decimals = _decimals(shown if i == 0 else max(shown, 1.0))  # moved up by rounding: it reads about 1
+        if not up or round(shown, decimals) < up:
+            return name, f, decimals
+    raise AssertionError("the last scale has no limit")  # pragma: no cover
+
+
+def _decimals(shown: float) -> int:
+    if shown == 0:
+        return 0
+    return max(0, SIGNIFICANT - 1 - math.floor(math.log10(shown)))
+
+
+def _fixed(value: float, scale: float, decimals: int, bounds: tuple[float, ...], *, strip: bool) -> str | None:
+    """`value / scale` with `decimals` or more, until it reads (times `scale`) on the value's side of every bound.
+
+    None when 15 more decimals do not get there (the caller shows the exact repr).
+    """
+    number = value / scale if scale != 1.0 else value
+    digits = decimals
+    while True:
+        text = f"{number:.{digits}f}"
+        if strip and "." in text:
+            text = text.rstrip("0").rstrip(".")
+        if text in ("-0", "-0.0"):
+            text = text[1:]
+        shown = float(text) * scale if scale != 1.0 else float(text)
+        for b in bounds:  # the hot path of every sample: an explicit loop, no generator or helper call per bound
             if (shown > b) != (value > b) or (shown == b) != (value == b):
                 break
         else:
-            break
+            return text
         digits += 1
-        if digits > 15:
-            text = repr(value)
-            break
-        text = f"{value:.{digits}f}"
-    return _with_unit(text, unit)
+        if digits > decimals + 15:
+            return None
 
 
+TINY = 1e-4  # below this (in the unit shown) a value is shown as 5.0e-7, not as a row of zeros
 HUGE = 1e15  # from here on a value is shown as 1.0e308, not as a 309-digit integer that pushes columns off
 
 
@@ -239,5 +304,5 @@ def _scientific(value: float, bounds: tuple[float, ...]) -> str:
 
 def _with_unit(text: str, unit: str) -> str:
     suffix = _SUFFIX.get(unit, unit)
-    sep = "" if suffix in ("%", "ms", "s") else " "
+    sep = "" if suffix == "%" else " "
     return f"{text}{sep}{suffix}" if suffix else text

@@ -17,7 +17,7 @@ from typing import Any
 
 from warroom.config import Launch, PrometheusSource, SuccessMetric
 from warroom.core.events import Actor
-from warroom.core.units import format_duration, format_t_relative
+from warroom.core.units import format_t_relative
 from warroom.recorder.loop import effective_interval
 from warroom.report.build import PERIODS
 from warroom.sources.promrange import PromHistory, RangeFailure
@@ -39,7 +39,7 @@ def query_for(launch: Launch, m: SuccessMetric, period: float) -> tuple[str, str
         return m.source, m.query
     c = launch.criteria_by_id.get(m.criterion or "")
     if c is not None and isinstance(launch.sources.get(c.source), PrometheusSource):
-        step = format_duration(effective_interval(launch, c)).replace(" ", "")
+        step = f"{max(1, round(effective_interval(launch, c)))}s"  # PromQL syntax, not the human form
         return c.source, f"avg_over_time(({c.query})[{int(period)}s:{step}])"
     return None
 

@@ -310,6 +310,11 @@ class WarroomApp(App[int]):
 
         self.push_screen(HelpScreen(self.mode, str(self.log_path or "")))
 
+    def action_wall(self) -> None:
+        from warroom.ui.wall import WallScreen  # loads on first use
+
+        self.push_screen(WallScreen(lambda: self.frame))
+
     def action_reasons(self) -> None:
         from warroom.ui.modals import ReasonsScreen  # dialogs load on first use
 

@@ -128,25 +128,20 @@ class Flows:
         app.run_worker(self._signoff([(r.id, r.title) for r in roles], role), exclusive=True, group="dialog")
 
     async def _signoff(self, roles: list[tuple[str, str]], role: str | None) -> None:
-        from warroom.ui.modals import ConfirmScreen, VerdictChoice, VerdictScreen  # dialogs load on first use
+        """One dialog: it shows the snapshot, and its GO or NO-GO key (distinct keys) records the sign-off."""
+        from warroom.ui.modals import VerdictChoice, VerdictScreen  # dialogs load on first use
 
         app = self.app
-        choice = await app.push_screen_wait(VerdictScreen("Sign off", roles, self._criteria_summary(), role))
+        screen = VerdictScreen("Sign off", roles, self._criteria_summary(), role, records=True)
+        choice = await app.push_screen_wait(screen)
         if not isinstance(choice, VerdictChoice):
-            return
-        title = app.launch.roles_by_id[choice.role].title
-        lines: list[Content | str] = [
-            Content.assemble("Record sign-off for ", (clean(title), "bold"), ": ", fmt.level(choice.verdict)),
-            Content.assemble("Reason: ", plain(choice.reason or "(none)")),
-            Content.styled("with a snapshot of every criterion's value and state at this moment", "$muted"),
-        ]
-        if not await app.push_screen_wait(ConfirmScreen("Confirm sign-off", lines)):
             app.notify("sign-off not recorded")
             return
+        title = app.launch.roles_by_id[choice.role].title
         if choice.role not in {r.id for r in app.perms.signing_roles}:
             app.notify(f"you do not hold the role {title}", severity="error")
             return
-        app.record_event(
+        ev = app.record_event(
             "signoff",
             {
                 "role": choice.role,
@@ -155,6 +150,8 @@ class Flows:
                 "snapshot": snapshot(app.state, app.now()),
             },
         )
+        if ev is not None:
+            app.notify(f"sign-off recorded: {title} {choice.verdict}, with a snapshot of every criterion")
 
     def decision(self) -> None:
         if not self.app.perms.commander:

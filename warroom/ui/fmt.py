@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from textual.content import Content
 
 from warroom.core.text import clean
-from warroom.core.units import format_duration, format_t_relative
+from warroom.core.units import format_duration, format_t_relative, format_value
 
 # level or verdict -> (symbol, theme variable)
 LOOK: dict[str, tuple[str, str]] = {
@@ -89,19 +89,21 @@ def age(seconds: float | None) -> str:
 
 
 def age_coarse(seconds: float | None) -> str:
-    """A value's age in 5-second steps ('<5s', '5s', '10s' ... '1m05s', then minutes).
+    """A value's age in 5-second steps ('<5 s', '5 s' ... '115 s'), then whole minutes, then hours ('3.08 h').
 
     Fine enough to see a source go quiet (staleness itself is judged exactly, by
     the view), coarse enough that a healthy table is not repainted every second:
-    each repaint of a row costs ~0.5 KB of terminal output.
+    each repaint of a row costs ~0.5 KB of terminal output. Never wider than 6.
     """
     if seconds is None:
         return "—"
     if seconds < 5:
-        return "<5s"
-    if seconds < 600:
-        return format_duration(int(seconds // 5) * 5)
-    return format_duration(seconds)
+        return "<5 s"
+    if seconds < 120:
+        return f"{int(seconds // 5) * 5} s"
+    if seconds < 3600:
+        return f"{int(seconds // 60)} min"
+    return format_value(seconds, "s")
 
 
 def t_rel(ts: float | None, t0: float) -> str:

@@ -67,8 +67,10 @@ class HeaderBar(Horizontal):
             Content.assemble((clean(launch.name), "bold"), " · ", ("phase ", "$muted"), (clean(v.phase_name), "bold"))
         )
         self.query_one("#clock", Line).show(Content.styled(v.clock, "bold"))
-        self.query_one("#status", Line).show(_status_line(f))
-        self.query_one("#triggers", Line).show(_trigger_line(f))
+        status, triggers = self.query_one("#status", Line), self.query_one("#triggers", Line)
+        width = status.size.width or max(20, self.app.size.width - 18)
+        status.show(fit(width, _status_line(f), _status_line(f, 1), _status_line(f, 2)))
+        triggers.show(fit(width, _trigger_line(f), _trigger_line(f, compact=True)))
         top = v.reasons[0] if v.reasons else ""
         more = len(v.reasons) - 1
         why = Content.assemble(("why: ", "$muted"), clean(top))
@@ -79,7 +81,18 @@ class HeaderBar(Horizontal):
         self.query_one("#why", Line).show(why)
 
 
-def _status_line(f: Frame) -> Content:
+def fit(width: int, *forms: Content) -> Content:
+    """The first form that fits in `width` cells (the last one, cut, if none does): a considered
+    abbreviation instead of an ellipsis."""
+    for form in forms:
+        if form.cell_length <= width:
+            return form
+    return forms[-1]
+
+
+def _status_line(f: Frame, compact: int = 0) -> Content:
+    """The mode, recorder and actor line; `compact` 1 drops the log path (the log panel shows it),
+    2 also names only the first role with a count of the others."""
     info = f.info
     parts: list[Content | str] = []
     if info.mode == "replay":
@@ -96,15 +109,19 @@ def _status_line(f: Frame) -> Content:
             style = "bold $gate-nogo"
         parts.append(Content.assemble(" ", (clean(rec), style)))
         roles = ", ".join(info.roles)
+        if compact >= 2 and len(info.roles) > 1:
+            roles = f"{info.roles[0]} +{len(info.roles) - 1} roles"
         parts.append(Content(f" · {clean(info.actor)}" + (f" as {clean(roles)}" if roles else "")))
         if info.dry_run:
             parts.append(Content.styled(" · rollback DRY RUN", "$gate-warn"))
-    if info.log_path:
+    if info.log_path and not compact:
         parts.append(Content.styled(f" · log {clean(info.log_path)}", "$muted"))
     return Content.assemble(*parts)
 
 
-def _trigger_line(f: Frame) -> Content:
+def _trigger_line(f: Frame, compact: bool = False) -> Content:
+    """Auto-rollback and each trigger's mode; `compact` says 'rec' for recommend, 'auto-rb' for
+    auto-rollback and 'unarmed', so every trigger keeps its name at 80 columns."""
     launch = f.launch
     modes = [
         (c.id, cv.trigger_mode, cv.trigger_breached)
@@ -115,17 +132,16 @@ def _trigger_line(f: Frame) -> Content:
         return Content.styled("no rollback triggers defined", "$muted")
     armed = launch.rollback.auto_allowed and any(m == "auto" for _c, m, _b in modes)
     parts: list[Content | str] = [
-        Content.styled("auto-rollback ", "$muted"),
-        Content.styled("ARMED", "bold $gate-rollback") if armed else Content("not armed"),
-        Content.styled(" · triggers ", "$muted"),
+        Content.styled("auto-rb " if compact else "auto-rollback ", "$muted"),
+        Content.styled("ARMED", "bold $gate-rollback") if armed else Content("unarmed" if compact else "not armed"),
+        Content.styled(" · " if compact else " · triggers ", "$muted"),
     ]
     for i, (cid, mode, breached) in enumerate(modes):
         if i:
             parts.append(Content.styled(" · ", "$muted"))
         style = "bold $gate-rollback" if breached else ("bold" if mode == "auto" else "")
-        parts.append(
-            Content.styled(f"{cid} {fmt.TRIGGER_MODE.get(mode, mode)}" + (" BREACHED" if breached else ""), style)
-        )
+        word = "rec" if compact and mode == "recommend" else fmt.TRIGGER_MODE.get(mode, mode)
+        parts.append(Content.styled(f"{cid} {word}" + (" BREACHED" if breached else ""), style))
     return Content.assemble(*parts)
 
 
@@ -135,6 +151,16 @@ PANELS: tuple[tuple[str, str], ...] = (
     ("alerts", "Alerts"),
     ("signoffs", "Sign-offs"),
     ("rollback", "Rollback"),
+    ("log", "Log"),
+)
+
+
+SHORT_PANELS: tuple[tuple[str, str], ...] = (
+    ("gates", "Go"),
+    ("checklist", "List"),
+    ("alerts", "Alerts"),
+    ("signoffs", "Sign"),
+    ("rollback", "Back"),
     ("log", "Log"),
 )
 
@@ -152,12 +178,17 @@ class TabBar(Line):
             self.active = active
         if badges is not None:
             self.badges = badges
-        parts: list[Content | str] = [" "]
-        for n, (pid, title) in enumerate(PANELS, 1):
-            label = f"{n} {title}{self.badges.get(pid, '')} "
-            style = "bold reverse" if pid == self.active else ""
-            parts.append(Content.styled(label, style).stylize(f"@click=app.show_panel('{pid}')"))
-        self.show(Content.assemble(*parts))
+        width = self.size.width or self.app.size.width
+        for titles in (PANELS, SHORT_PANELS):  # the short names when the full ones would not fit
+            parts: list[Content | str] = [" "]
+            for n, (pid, title) in enumerate(titles, 1):
+                label = f"{n} {title}{self.badges.get(pid, '')} "
+                style = "bold reverse" if pid == self.active else ""
+                parts.append(Content.styled(label, style).stylize(f"@click=app.show_panel('{pid}')"))
+            line = Content.assemble(*parts)
+            if line.cell_length <= width:
+                break
+        self.show(line)
 
 
 class ReplayBar(Line):

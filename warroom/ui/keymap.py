@@ -207,6 +207,16 @@ KEYS: tuple[Key, ...] = (
         label="Jump",
         modes=("replay",),
     ),
+    Key(
+        "wall",
+        "w",
+        "wall",
+        "Wall view",
+        "full-screen wall for the room, verdict in big letters (esc returns)",
+        group="Console",
+        footer=True,
+        label="Wall",
+    ),
     Key("palette", "ctrl+p", "command_palette", "Command palette", "search every action and theme", group="Console"),
     Key(
         "quit",

@@ -118,17 +118,29 @@ class VerdictChoice:
 
 
 class VerdictScreen(Dialog):
-    """Choose GO or NO-GO (for one of your roles) with an optional reason; the app then asks to confirm."""
+    """Choose GO or NO-GO (for one of your roles) with an optional reason.
+
+    With `records` (a sign-off) this is the only dialog: the snapshot is shown
+    above the buttons, and the GO or NO-GO key records it. Without (the final
+    decision) the app asks to confirm.
+    """
 
     BINDINGS = [
-        Binding("ctrl+g", "choose('GO')", "GO", priority=True),
-        Binding("ctrl+n", "choose('NO-GO')", "NO-GO", priority=True),
+        Binding("ctrl+g", "choose('GO')", "GO"),  # not priority: typed reason keys before it land first
+        Binding("ctrl+n", "choose('NO-GO')", "NO-GO"),
     ]
 
     def __init__(
-        self, title: str, roles: Sequence[tuple[str, str]], summary: Sequence[Content], role: str | None = None
+        self,
+        title: str,
+        roles: Sequence[tuple[str, str]],
+        summary: Sequence[Content],
+        role: str | None = None,
+        *,
+        records: bool = False,
     ) -> None:
         super().__init__(title)
+        self.records = records
         self.roles = list(roles)
         self.summary = list(summary)
         self.role = role if role in {r for r, _t in roles} else (roles[0][0] if roles else "")
@@ -153,9 +165,14 @@ class VerdictScreen(Dialog):
                 with VerticalScroll(id="summary"):
                     for line in self.summary:
                         yield _text(line)
+            if self.records:
+                yield _text(
+                    Content.styled("ctrl+g records GO, ctrl+n records NO-GO, with this snapshot · esc: nothing", "bold")
+                )
+            verb = "Record " if self.records else ""
             with Horizontal(classes="buttons"):
-                yield Button("✔ GO (ctrl+g)", id="go", variant="success")
-                yield Button("✖ NO-GO (ctrl+n)", id="nogo", variant="error")
+                yield Button(f"✔ {verb}GO (ctrl+g)", id="go", variant="success")
+                yield Button(f"✖ {verb}NO-GO (ctrl+n)", id="nogo", variant="error")
                 yield Button("Cancel (esc)", id="cancel")
 
     def on_mount(self) -> None:

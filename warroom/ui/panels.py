@@ -9,6 +9,7 @@ from __future__ import annotations
 from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.content import Content
+from textual.widget import Widget
 
 from warroom.config import Launch
 from warroom.core.state import AlertState, CriterionView, SourceView
@@ -118,20 +119,24 @@ def _gate_cells(cv: CriterionView) -> tuple[Content, ...]:
 # ---------------------------------------------------------------- checklist
 
 
+ALERTS_MIN = 34  # the alert feed beside a wide checklist keeps this many columns
+
+
 class ChecklistPanel(Panel):
     pid, title, key = "checklist", "Checklist", "2"
 
     def __init__(self) -> None:
         super().__init__()
         self._phase: str | None = "<none>"
+        self._fitted = False
 
     def compose(self) -> ComposeResult:
         yield Line(id="checklist-overall")
         yield RowTable(
             [
-                Column("item", "Item", flex=True, min_width=24),
+                Column("item", "Item", flex=True, min_width=24, whole=True),
                 Column("owner", "Owner", min_width=5, priority=2),
-                Column("status", "Status", width=13),
+                Column("status", "Status", min_width=13),
                 Column("when", "When", width=11, priority=3),
             ],
             show_header=False,
@@ -160,7 +165,33 @@ class ChecklistPanel(Panel):
                 table.move_cursor_to_key(f"phase:{v.phase_id}")
         else:
             table.set_rows(rows)
+        self._fit()
         self._detail(f)
+
+    def on_resize(self) -> None:
+        self._fit()
+
+    def _fit(self) -> None:
+        """On a wide screen take the width the items need (and owners and times when there is room),
+        leaving the alerts beside it at least ALERTS_MIN; on a small one, the tab's full width (the TCSS)."""
+        screen = self.screen
+        row = self.parent
+        if not (screen.has_class("-wide") and screen.has_class("-tall")) or not isinstance(row, Widget):
+            if self._fitted:
+                self.styles.width = None  # back to the TCSS's width
+                self._fitted = False
+            return
+        room = (row.size.width or screen.size.width * 2 // 3) - ALERTS_MIN
+        table = self.table
+        scrolls = len(table.visible_keys) + table.header_lines > max(1, table.size.height)
+        frame = 4 + (2 if scrolls else 0)  # border and padding, and a scrollbar when the rows overflow
+        need = self.table.natural_width(0) + frame
+        full = self.table.natural_width(9) + frame
+        half = (row.size.width or screen.size.width * 2 // 3) // 2
+        width = max(40, min(max(need, min(full, half)), room))  # uncut items first; owners and times if they fit
+        if not self._fitted or self.styles.width is None or self.styles.width.value != width:
+            self.styles.width = width
+            self._fitted = True
 
     def _detail(self, f: Frame) -> None:
         item_id = self.item_under_cursor()
@@ -422,7 +453,7 @@ class RollbackPanel(Panel):
         yield Line(id="rollback-status")
         yield RowTable(
             [
-                Column("step", "Step", flex=True, min_width=12),
+                Column("step", "Step", flex=True, min_width=12, whole=True),
                 Column("status", "Status", min_width=8),
                 Column("exit", "Exit", width=4, align="right", priority=1),
                 Column("took", "Took", width=6, align="right", priority=2),

@@ -33,6 +33,7 @@ class Column:
     min_width: int = 4
     priority: int = 0  # columns with the highest priority are hidden first when space runs out; 0 never
     align: str = "left"
+    whole: bool = False  # a flex column that droppable columns make room for before it is cut
 
 
 @dataclass(frozen=True, slots=True)
@@ -234,6 +235,11 @@ class RowTable(ScrollView, can_focus=True):
                 w = max(w, r.cells[ci].cell_length + extra)
         return w
 
+    def natural_width(self, priority: int = 0) -> int:
+        """Cells this table needs to show every column of at most `priority` (0: those never dropped) uncut."""
+        shown = [ci for ci, c in enumerate(self.columns) if c.priority <= priority]
+        return sum(self._natural(ci) for ci in shown) + max(0, len(shown) - 1)
+
     def _prefix_len(self, r: Row) -> int:
         return 2 * self._depth.get(r.key, 0) + (2 if r.group else 0)
 
@@ -244,9 +250,10 @@ class RowTable(ScrollView, can_focus=True):
         flex = next((ci for ci in shown if self.columns[ci].flex), None)
 
         def total() -> int:
-            return sum(min(widths[c], self.columns[c].min_width) if c == flex else widths[c] for c in shown) + max(
-                0, len(shown) - 1
-            )
+            def need(c: int) -> int:
+                return widths[c] if c != flex or self.columns[c].whole else min(widths[c], self.columns[c].min_width)
+
+            return sum(need(c) for c in shown) + max(0, len(shown) - 1)
 
         while total() > avail:
             droppable = [c for c in shown if self.columns[c].priority > 0]

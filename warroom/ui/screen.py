@@ -135,7 +135,7 @@ class ConsoleScreen(Screen[None]):
                 "gates": f" ✖{bad}" if bad else "",
                 "checklist": f" {v.done}/{v.total}",
                 "alerts": f" !{firing}" if firing else "",
-                "signoffs": f" …{pending}" if pending else "",
+                "signoffs": f" {pending} due" if pending else "",  # not "…4": it reads as a cut label
                 "rollback": f" {rb.upper()}" if rb not in ("idle",) else "",
                 "log": "",
             }

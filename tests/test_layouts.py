@@ -1,0 +1,127 @@
+"""Layouts that adapt, and the wall in the console: asserted on the text a person reads, not on positions."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ui_scenario import NOW, ROOT_ACTOR, T0, Clock, demo_launch, screen_text, until, write_scenario
+
+from warroom.config import load_launch
+from warroom.store.launchlog import with_t0
+from warroom.store.log import read_log
+from warroom.ui.app import WarroomApp
+from warroom.ui.wall import WallApp, WallScreen
+
+RECON = Path(__file__).resolve().parent.parent / "configs" / "reconciliation-platform.yaml"
+
+
+def recon_app(tmp_path: Path) -> WarroomApp:
+    launch = with_t0(load_launch(RECON), T0)
+    return WarroomApp(
+        launch,
+        log_path=tmp_path / "recon.jsonl",
+        actor=ROOT_ACTOR,
+        clock=Clock(T0 - 1800),
+        record=False,
+        config_text=RECON.read_text(),
+        config_path=str(RECON),
+    )
+
+
+async def test_no_checklist_item_is_cut_at_160x48(tmp_path):
+    app = recon_app(tmp_path)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await pilot.pause()
+        table = app.console_screen.panel("checklist").table
+        shown_items = [k[5:] for k in table.visible_keys if k.startswith("item:")]
+        assert len(shown_items) >= 15  # the phases due now are open
+        for item_id in shown_items:
+            assert table.move_cursor_to_key(f"item:{item_id}")
+            await pilot.pause()
+            text = app.launch.items_by_id[item_id][2].text
+            rows = [ln for ln in screen_text(app).splitlines() if f"[ ] {text}" in ln]
+            assert rows, f"'{text}' is cut or missing"
+
+
+async def test_labels_are_abbreviated_not_cut_at_80x24(tmp_path):
+    path = tmp_path / "launch.jsonl"
+    write_scenario(path, demo_launch())
+    app = WarroomApp(demo_launch(), log_path=path, actor=ROOT_ACTOR, clock=Clock(NOW), record=False)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        lines = screen_text(app).splitlines()
+        tabs = next(ln for ln in lines if "Sign" in ln and "Log" in ln)
+        assert "Sign-offs 4 due" in tabs or "Sign 4 due" in tabs
+        status = next(ln for ln in lines if "LIVE" in ln)
+        assert "…" not in status and "Launch Commander" in status
+        triggers = next(ln for ln in lines if "auto-r" in ln)
+        assert "…" not in triggers
+        for cid in ("cfur", "api-p95", "error-rate"):
+            assert cid in triggers
+
+
+async def test_the_console_opens_the_wall_and_returns(tmp_path):
+    path = tmp_path / "launch.jsonl"
+    write_scenario(path, demo_launch())
+    app = WarroomApp(demo_launch(), log_path=path, actor=ROOT_ACTOR, clock=Clock(NOW), record=False)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        before = len(read_log(path).events)
+        await pilot.press("w")
+        await until(pilot, lambda: isinstance(app.screen, WallScreen) and "SIGN-OFFS" in screen_text(app), "the wall")
+        text = screen_text(app)
+        assert "█" in text and "API latency P95" in text and "✖ NO-GO" in text
+        await pilot.press("s", "space", "a")  # the wall never acts: console keys do nothing here
+        await pilot.pause()
+        assert isinstance(app.screen, WallScreen) and len(read_log(path).events) == before
+        await pilot.press("escape")
+        await pilot.pause()
+        assert not isinstance(app.screen, WallScreen)
+
+
+async def test_the_wall_is_in_the_command_palette(tmp_path):
+    path = tmp_path / "launch.jsonl"
+    write_scenario(path, demo_launch())
+    app = WarroomApp(demo_launch(), log_path=path, actor=ROOT_ACTOR, clock=Clock(NOW), record=False)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("ctrl+p")
+        await pilot.pause()
+        await pilot.press(*"Wall view")
+        await until(pilot, lambda: "Wall view" in screen_text(app), "the palette entry")
+        await pilot.press("enter")
+        await until(pilot, lambda: isinstance(app.screen, WallScreen), "the wall")
+
+
+async def test_the_wall_reads_state_in_words_without_colour(tmp_path, monkeypatch):
+    monkeypatch.setenv("NO_COLOR", "1")
+    path = tmp_path / "launch.jsonl"
+    write_scenario(path, demo_launch())
+    app = WallApp(demo_launch(), path, clock=Clock(NOW))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await until(pilot, lambda: "SIGN-OFFS" in screen_text(app) and "Error rate" in screen_text(app), "the wall")
+        assert app.theme == "monochrome"
+        text = screen_text(app)
+        assert "✖ NO-GO" in text and "✔ GO" in text  # each tile says its state in a word and a symbol
+        assert "WHY" in text and "730 ms misses < 500ms" in text  # the first reason, in human units
+        assert sum(1 for ln in text.splitlines() if "█   █" in ln) >= 2  # the verdict in block letters
+
+
+def test_wall_command_says_what_is_wrong(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
+
+    def wall(*args: str) -> subprocess.CompletedProcess[str]:
+        cmd = [sys.executable, "-m", "warroom", "wall", *args]
+        return subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=60)
+
+    res = wall(str(tmp_path / "nope.jsonl"))
+    assert res.returncode == 2 and "no such log or config file" in res.stderr
+    res = wall(str(RECON), "--log", str(tmp_path / "none.jsonl"))
+    assert res.returncode == 2 and "no decision log yet" in res.stderr and "Traceback" not in res.stderr
+    not_a_log = tmp_path / "notes.txt"
+    not_a_log.write_text("hello\n")
+    res = wall(str(not_a_log))
+    assert res.returncode != 0 and "damaged" in res.stderr and "Traceback" not in res.stderr, res.stderr
