@@ -1,0 +1,48 @@
+"""Opening a decision log by what the user gave: a file path, or `postgresql://USER@HOST:PORT/DB#LAUNCH_ID`.
+
+Every command that takes a log opens it here, so the choice of backend is made in one place.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from warroom.core.events import Actor
+from warroom.store.base import LogReader, Store
+from warroom.store.log import DecisionLog, FileLog
+from warroom.store.pg import PgSpec, is_uri, parse_uri
+
+
+def spec_of(
+    text: str | Path, launch_id: str | None = None, *, password_env: str | None = None, password_file: str | None = None
+) -> Path | PgSpec:
+    """The log a --log value names: a PgSpec for a PostgreSQL URI, else a file path."""
+    if isinstance(text, str) and is_uri(text):
+        return parse_uri(text, launch_id, password_env=password_env, password_file=password_file)
+    return Path(text)
+
+
+def open_store(
+    spec: str | Path | PgSpec, actor: Actor, clock: Callable[[], float] = time.time, *, launch_id: str | None = None
+) -> Store:
+    """Open a log for appending (a file is created if missing; a database's tables on first use)."""
+    where = spec if isinstance(spec, PgSpec) else spec_of(spec, launch_id)
+    if isinstance(where, PgSpec):
+        from warroom.store.pg import PgLog
+
+        return PgLog(where, actor, clock)
+    return DecisionLog(where, actor, clock)
+
+
+def open_reader(spec: str | Path | PgSpec, *, launch_id: str | None = None) -> LogReader:
+    """Open a log for reading only (nothing is created; a file must exist)."""
+    where = spec if isinstance(spec, PgSpec) else spec_of(spec, launch_id)
+    if isinstance(where, PgSpec):
+        from warroom.store.pg import PgReader
+
+        return PgReader(where)
+    if not where.is_file():
+        raise FileNotFoundError(f"{where}: no such log file")
+    return FileLog(where)
