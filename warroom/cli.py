@@ -49,7 +49,20 @@ def err(text: str) -> None:
 
 
 def log_file(arg: str) -> Path | None:
-    """The LOG argument as a path, or None after saying it is not a file (the caller exits 2)."""
+    """The LOG argument as a path, or None after saying it is not a file (the caller exits 2).
+
+    A PostgreSQL URI is read into a private local snapshot of its exact lines (store/open.py), so every
+    reading command works the same on either store."""
+    from warroom.store.pg import PgSpecError, StoreUnavailable, is_uri
+
+    if is_uri(arg):
+        from warroom.store.open import local_snapshot
+
+        try:
+            return local_snapshot(arg)
+        except (PgSpecError, StoreUnavailable) as e:
+            err(str(e))
+            return None
     path = Path(arg)
     if not path.is_file():
         err(f"{path}: no such log file")
@@ -113,7 +126,10 @@ def cmd_verify(args: argparse.Namespace) -> int:
 
 
 def _log_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("log", metavar="LOG", help="decision log (JSON lines)")
+    p.add_argument(
+        "log", metavar="LOG", help="decision log (a file or postgresql://USER@HOST:PORT/DB#LAUNCH), or 'copy'"
+    )
+    p.add_argument("rest", nargs="*", metavar="SRC DST", help="with 'copy': copy the log SRC to the new log DST")
     p.add_argument("--json", action="store_true", help="one JSON event per line")
     p.add_argument("--kind", action="append", help="only these event kinds (repeatable)")
 
@@ -122,6 +138,11 @@ def _log_args(p: argparse.ArgumentParser) -> None:
 def cmd_log(args: argparse.Namespace) -> int:
     from warroom.core.describe import describe
 
+    if args.log == "copy":
+        return _log_copy(args.rest)
+    if args.rest:
+        err(f"unexpected arguments: {' '.join(args.rest)} (did you mean 'warroom log copy SRC DST'?)")
+        return EXIT_USAGE
     path = log_file(args.log)
     if path is None:
         return EXIT_USAGE
@@ -158,6 +179,22 @@ def cmd_log(args: argparse.Namespace) -> int:
             f"{path}: a torn last line ({len(torn[0])} bytes) from an interrupted write is at the end of the log "
             "and not shown (the next write moves it aside and records that)"
         )
+    return EXIT_OK
+
+
+def _log_copy(rest: list[str]) -> int:
+    from warroom.store.copy import CopyRefused, copy_log
+    from warroom.store.pg import PgSpecError, StoreUnavailable
+
+    if len(rest) != 2:
+        err("usage: warroom log copy SRC DST (a file and postgresql://USER@HOST:PORT/DB#LAUNCH, either way)")
+        return EXIT_USAGE
+    try:
+        done = copy_log(rest[0], rest[1])
+    except (CopyRefused, PgSpecError, StoreUnavailable, FileNotFoundError) as e:
+        err(f"not copied: {clean(e)}")
+        return EXIT_USAGE
+    out(f"copied {done.events} events from {done.src} to {done.dst}; both verify, head {done.last_hash[:16]}")
     return EXIT_OK
 
 

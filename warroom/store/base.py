@@ -14,9 +14,12 @@ with `fence=lease` is refused once that lease has been taken over.
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from warroom.core.events import Actor, Event
+
+if TYPE_CHECKING:
+    from warroom.store.log import VerifyResult
 
 
 class StoreUnavailable(OSError):
@@ -64,6 +67,10 @@ class LogReader(Protocol):
         """(seq, hash) of the last event; (0, GENESIS) for an empty log."""
         ...
 
+    def verify(self) -> VerifyResult: ...
+
+    def close(self) -> None: ...
+
 
 class Store(LogReader, Protocol):
     actor: Actor
@@ -77,5 +84,3 @@ class Store(LogReader, Protocol):
     def follower(self) -> Follow: ...
 
     def lease(self, name: str, holder: Actor | None = None) -> Lease: ...
-
-    def close(self) -> None: ...

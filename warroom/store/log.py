@@ -580,6 +580,9 @@ class FileLog:
     def verify(self) -> VerifyResult:
         return verify(self.path)
 
+    def close(self) -> None:
+        """Nothing is held open between reads."""
+
 
 def event_to_json(ev: Event) -> dict[str, Any]:
     return {

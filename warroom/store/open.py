@@ -5,6 +5,7 @@ Every command that takes a log opens it here, so the choice of backend is made i
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -46,3 +47,33 @@ def open_reader(spec: str | Path | PgSpec, *, launch_id: str | None = None) -> L
     if not where.is_file():
         raise FileNotFoundError(f"{where}: no such log file")
     return FileLog(where)
+
+
+def local_snapshot(text: str, *, launch_id: str | None = None) -> Path:
+    """A PostgreSQL launch's exact lines in a private temporary file, removed at exit.
+
+    The read-only commands (verify, log, report, replay) then read the very bytes the database holds
+    through the file code, so their output is the same from either store by construction. The database's
+    own checks (its head and seq column agree with the lines) are made here first: LogCorrupt if not.
+    """
+    import atexit
+    import shutil
+    import tempfile
+
+    from warroom.store.log import LogCorrupt, verify
+
+    reader = open_reader(text, launch_id=launch_id)
+    try:
+        res = reader.verify()
+        where = Path(tempfile.mkdtemp(prefix="warroom-pg-"))
+        atexit.register(shutil.rmtree, where, True)
+        path = where / f"{getattr(reader, 'launch', 'log')}.jsonl"
+        with open(path, "wb") as f:
+            os.fchmod(f.fileno(), 0o600)
+            for line in reader.lines():
+                f.write(line + b"\n")
+    finally:
+        reader.close()
+    if res.problem is not None and verify(path).ok:  # the lines are sound: the database's own records disagree
+        raise LogCorrupt(f"{reader.name}: {res.problem.reason}", res.problem)
+    return path
