@@ -35,8 +35,13 @@ def cmd_report(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     fmt = args.format or (_BY_SUFFIX.get(Path(args.output).suffix.lower(), "md") if args.output else "md")
     if args.from_prometheus:
+        if args.log.startswith(("postgresql://", "postgres://")):
+            err("--from-prometheus: not yet on a PostgreSQL log; copy it to a file first (warroom log copy)")
+            return EXIT_USAGE
         _measure(path)
     rep = build_report(path)
+    if args.log.startswith(("postgresql://", "postgres://")):
+        rep.path = args.log  # name the shared log, not the local snapshot it was read from
     if fmt == "json":
         data = json_bytes(to_json(rep), indent=True) + b"\n"
     elif fmt == "html":

@@ -177,7 +177,7 @@ def connect(spec: PgSpec, *, autocommit: bool = True) -> Any:
     kw: dict[str, Any] = {
         "autocommit": autocommit,
         "connect_timeout": CONNECT_TIMEOUT,
-        "application_name": "warroom",
+        "application_name": f"warroom pid {os.getpid()}",  # which console a DBA sees (and a test ends)
         # a server that vanished (cable, host down) is noticed in seconds, not at TCP's two hours
         "keepalives": 1,
         "keepalives_idle": 5,
