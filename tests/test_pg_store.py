@@ -18,10 +18,10 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import orjson
-import pytest
-
 import pgserver
+import pytest
 from recorded import record_launch
+
 from warroom.core.events import Actor, decode, encode
 from warroom.store.open import open_reader, open_store
 from warroom.store.pg import PgLog
