@@ -380,3 +380,17 @@ def test_payloads_are_the_exact_json_lines(db: str) -> None:
     assert line + b"\n" == encode(ev.seq, ev.ts, ev.actor, ev.kind, ev.data, ev.prev)[0]  # the file log's bytes
     assert decode(line).data == ev.data
     log.close()
+
+
+def test_check_records_its_samples_in_the_shared_log(tmp_path: Path, db: str) -> None:
+    """`warroom check --log URI`: the real recorder, under the recorder lease, appending to PostgreSQL."""
+    uri = db + "#demo-launch"
+    res = warroom("check", str(ROOT / "configs" / "demo.yaml"), "--log", uri, "--json", check=False)
+    assert res.returncode in (0, 1), res.stderr
+    kinds = [e.kind for e in open_reader(uri).events()]
+    assert kinds[0] == "launch" and "sample" in kinds and "recorder" in kinds
+    assert open_reader(uri).verify().ok
+    # a second run on the same launch continues the same log (bound to the same launch)
+    again = warroom("check", str(ROOT / "configs" / "demo.yaml"), "--log", db, "--json", check=False)
+    assert again.returncode in (0, 1), again.stderr
+    assert sum(1 for e in open_reader(uri).events() if e.kind == "launch") == 1

@@ -27,10 +27,11 @@ from warroom.config import PrometheusSource as PrometheusConfig
 from warroom.core.bounds import tick_problem, ts_problem
 from warroom.core.events import Actor, Event, current_actor
 from warroom.sources import UNREACHABLE, AlertInfo, Query, Reading, Source, SourceFailure, make_source
-from warroom.store.log import DecisionLog, FileLock, LogCorrupt, iter_events
+from warroom.store.base import Lease, LogReader, Store
+from warroom.store.log import LogCorrupt, iter_events
 from warroom.store.paths import side_path
-from warroom.store.sidefiles import file_mode
 
+LEASE_CHECK = 0.25  # seconds between checks that the recorder lease is still ours
 RETRY_LEADERSHIP = 1.0  # seconds between attempts to take the recorder lock
 GRACE = 0.25  # a read is cut off at its source's timeout plus this (the source's own timeout fires first)
 MAX_BACKOFF = 60.0  # a failing source is polled at least this often (or at its interval if longer)
@@ -40,6 +41,10 @@ TIME_TRAVEL = (PrometheusConfig, SimulatedSource)
 # of these, the source's "readings" feed is failing. "no-data", "bad-query" and "bad-response" (a value
 # of +Inf, say) are about a query's answer: the source answered, and the criterion says what was wrong.
 SOURCE_DOWN = frozenset({"timeout", "connection", "http", "auth"})
+
+
+class _LeaseLost(Exception):
+    """The recorder lease was taken over: stop polling, let go, contend again."""
 
 
 def lock_path(log_path: os.PathLike[str] | str) -> str:
@@ -107,14 +112,14 @@ class Recovered:
     launch_ts: float | None = None
 
 
-def recover(launch: Launch, path: os.PathLike[str] | str) -> Recovered:
-    """One streaming pass over the log (run it off the event loop: logs can be long)."""
+def recover(launch: Launch, path: os.PathLike[str] | str | LogReader) -> Recovered:
+    """One streaming pass over the log, a file or any store (run it off the event loop: logs can be long)."""
     rec = Recovered()
-    if not os.path.exists(path):
+    if isinstance(path, str | os.PathLike) and not os.path.exists(path):
         return rec
     moments = {c.id: baseline_moment(launch, c) for c in launch.criteria}
     first_ts: float | None = None
-    for ev in iter_events(os.fspath(path)):
+    for ev in iter_events(os.fspath(path)) if isinstance(path, str | os.PathLike) else path.events():
         d = ev.data
         if first_ts is None:
             first_ts = ev.ts
@@ -172,14 +177,14 @@ class Recorder:
     """Polls every source on its schedule and appends what it sees, while it holds the recorder lock."""
 
     def __init__(
-        self, launch: Launch, log: DecisionLog, *, clock: Callable[[], float] = time.time, epoch: float | None = None
+        self, launch: Launch, log: Store, *, clock: Callable[[], float] = time.time, epoch: float | None = None
     ):
         self.launch = launch
         self.log = log
         self.clock = clock
         self.epoch = epoch
         self.actor: Actor = current_actor("recorder")
-        self.lock = FileLock(lock_path(log.path), file_mode(log.path))
+        self.lock: Lease = log.lease("recorder")  # for a file, FileLock(lock_path(log.path)); see store/base.py
         self._leader = False
         self._sources: dict[str, Source] = {}
         self._rec = Recovered()
@@ -212,7 +217,7 @@ class Recorder:
         if not self.lock.try_acquire():
             return False
         try:
-            self._rec = await asyncio.to_thread(recover, self.launch, self.log.path)
+            self._rec = await asyncio.to_thread(recover, self.launch, self.log)
             if self.epoch is None:
                 self.epoch = self._rec.launch_ts if self._rec.launch_ts is not None else self.clock()
             self._open_sources()
@@ -253,10 +258,9 @@ class Recorder:
                 for s in self._sources.values()
                 if s.has_alerts
             ]
-            if tasks:
+            tasks.append(asyncio.create_task(self._hold(), name="recorder lease"))
+            with contextlib.suppress(_LeaseLost):
                 await asyncio.gather(*tasks)
-            else:
-                await asyncio.Event().wait()
         finally:
             for t in tasks:
                 t.cancel()
@@ -264,6 +268,13 @@ class Recorder:
             # shield so that a cancel arriving now still leaves "released" in the log
             with contextlib.suppress(asyncio.CancelledError):
                 await asyncio.shield(self.release())
+
+    async def _hold(self) -> None:
+        """Ends the lead when the lease is no longer ours (a shared store's lease can be taken over from a
+        paused or cut-off holder; its appends are fenced by the store meanwhile, see store/base.py)."""
+        while self.lock.held:
+            await asyncio.sleep(LEASE_CHECK)
+        raise _LeaseLost
 
     # ------------------------------------------------------------------ sources
 
@@ -296,7 +307,7 @@ class Recorder:
     # ------------------------------------------------------------------ polling
 
     def _append(self, kind: str, data: dict[str, Any]) -> None:
-        self.log.append(kind, data, actor=self.actor)
+        self.log.append_many([(kind, data)], actor=self.actor, fence=self.lock)
 
     def _queue(self, kind: str, data: dict[str, Any]) -> None:
         """Append soon: what completes in the same turn of the event loop goes in one write and fsync."""
@@ -318,7 +329,7 @@ class Recorder:
             note = {"state": "write_recovered", "since": failed.since, "reason": failed.reason, "lost": failed.lost}
             items.insert(0, ("recorder", note))
         try:
-            self.log.append_many(items, actor=self.actor)
+            self.log.append_many(items, actor=self.actor, fence=self.lock)
         except (OSError, LogCorrupt) as e:
             real = items[1:] if failed is not None else items
             self._undo(real)
