@@ -62,12 +62,14 @@ def bench_appends(uri: str, n: int) -> tuple[float, float]:
 
 
 def bench_file(n: int) -> float:
-    with tempfile.TemporaryDirectory(prefix="store-bench-", dir=os.environ.get("BENCH_DIR")) as d:
-        with DecisionLog(Path(d) / "l.jsonl", ACTOR) as log:
-            t = time.perf_counter()
-            for _ in range(n):
-                log.append("sample", SAMPLE)
-            return n / (time.perf_counter() - t)
+    with (
+        tempfile.TemporaryDirectory(prefix="store-bench-", dir=os.environ.get("BENCH_DIR")) as d,
+        DecisionLog(Path(d) / "l.jsonl", ACTOR) as log,
+    ):
+        t = time.perf_counter()
+        for _ in range(n):
+            log.append("sample", SAMPLE)
+        return n / (time.perf_counter() - t)
 
 
 def worker(*args: str) -> subprocess.Popen[str]:
