@@ -394,3 +394,26 @@ def test_check_records_its_samples_in_the_shared_log(tmp_path: Path, db: str) ->
     again = warroom("check", str(ROOT / "configs" / "demo.yaml"), "--log", db, "--json", check=False)
     assert again.returncode in (0, 1), again.stderr
     assert sum(1 for e in open_reader(uri).events() if e.kind == "launch") == 1
+
+
+def test_the_store_key_gives_the_password_source_and_a_password_in_it_is_refused(tmp_path: Path, db: str) -> None:
+    demo = (ROOT / "configs" / "demo.yaml").read_text()
+    cfg = tmp_path / "team.yaml"
+    cfg.write_text(demo + f"\nstore:\n  url: {db}\n  password_env: WARROOM_TEST_PGPASSWORD\n")
+    res = warroom("check", str(cfg), "--log", db, check=False)
+    assert res.returncode == 2
+    assert "WARROOM_TEST_PGPASSWORD is not set" in res.stderr and "Traceback" not in res.stderr
+    env_ok = subprocess.run(
+        [sys.executable, "-m", "warroom", "check", str(cfg), "--log", db],
+        capture_output=True,
+        text=True,
+        env={**ENV, "WARROOM_TEST_PGPASSWORD": "s3cret"},
+        timeout=120,
+        check=False,
+    )
+    assert env_ok.returncode in (0, 1), env_ok.stderr  # the fixture's server trusts loopback: any password passes
+    assert b"s3cret" not in b"".join(open_reader(db + "#demo-launch").lines())
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(demo + f"\nstore:\n  url: {db.replace('@', ':pw@')}\n")
+    res = warroom("validate", str(bad), check=False)
+    assert res.returncode == 2 and "password" in res.stderr

@@ -29,7 +29,8 @@ from warroom.rollback.runner import recover_interrupted
 from warroom.store.base import Follow, Store
 from warroom.store.launchlog import bind, first_launch_event
 from warroom.store.log import DecisionLog
-from warroom.store.open import open_store, spec_of
+from warroom.store.open import open_store, spec_for
+from warroom.store.pg import PgSpecError
 
 REPRINT = 60.0  # --watch prints when a state changes, and the values at least this often
 EXIT_FOR = {"GO": EXIT_OK, "NO-GO": EXIT_NOGO, "PENDING": EXIT_NOGO, "ROLLBACK": EXIT_ROLLBACK}
@@ -59,7 +60,12 @@ def cmd_check(args: argparse.Namespace) -> int:
     launch = load_launch(args.config)
     text = Path(args.config).read_text(encoding="utf-8")
     with tempfile.TemporaryDirectory(prefix="warroom-check-") as tmp:
-        where = spec_of(args.log, launch.id) if args.log else Path(tmp) / "check.jsonl"
+        try:
+            where = spec_for(args.log, launch) if args.log else Path(tmp) / "check.jsonl"
+        except PgSpecError as e:
+            err(f"--log: {e}")
+            return EXIT_USAGE
+        assert where is not None
         path = where if isinstance(where, Path) else Path(where.shown)  # named in messages only
         if isinstance(where, Path) and path.exists() and not path.is_file():
             raise ConfigError([ConfigProblem(str(path), None, "", "not a file", "give a path for the decision log")])

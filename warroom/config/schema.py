@@ -19,7 +19,7 @@ from types import UnionType
 from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
 import yaml
-from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
+from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator
 from pydantic_core import ErrorDetails
 
 from warroom.core.units import UNIT_FORMS, UNITS, Threshold, parse_duration, parse_moment, parse_threshold
@@ -357,6 +357,24 @@ class LaunchInfo(Model):
     links: dict[str, str] = {}
 
 
+class LogStore(Model):
+    """Where the decision log lives for a team on several hosts (docs/store.md); the password from the
+    environment or a file, never here (a URL holding one is refused)."""
+
+    url: Annotated[str, Field(pattern=r"^postgres(ql)?://\S+$")]
+    password_env: str | None = None
+    password_file: str | None = None
+
+    @field_validator("url")
+    @classmethod
+    def _no_password(cls, v: str) -> str:
+        from urllib.parse import urlsplit
+
+        if urlsplit(v).password is not None:
+            raise ValueError("holds a password: use password_env or password_file (or ~/.pgpass)")
+        return v
+
+
 class Launch(Model):
     """The whole launch definition; immutable once loaded."""
 
@@ -368,6 +386,7 @@ class Launch(Model):
     criteria: list[Criterion] = []
     rollback: Rollback = Rollback()
     success_metrics: list[SuccessMetric] = []
+    store: LogStore | None = None
 
     @property
     def id(self) -> str:

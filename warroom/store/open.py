@@ -10,6 +10,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from warroom.config import Launch
 from warroom.core.events import Actor
 from warroom.store.base import LogReader, Store
 from warroom.store.log import DecisionLog, FileLog
@@ -23,6 +24,18 @@ def spec_of(
     if isinstance(text, str) and is_uri(text):
         return parse_uri(text, launch_id, password_env=password_env, password_file=password_file)
     return Path(text)
+
+
+def spec_for(text: str | None, launch: Launch) -> Path | PgSpec | None:
+    """The log for a launch: `--log` if given, else the config's `store:` (None if neither); the password
+    source from `store:` either way."""
+    st = launch.store
+    env, file = (st.password_env, st.password_file) if st is not None else (None, None)
+    if text:
+        return spec_of(text, launch.id, password_env=env, password_file=file)
+    if st is not None:
+        return parse_uri(st.url, launch.id, password_env=env, password_file=file)
+    return None
 
 
 def open_store(
