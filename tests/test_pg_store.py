@@ -24,6 +24,7 @@ from recorded import record_launch
 
 from warroom.core.events import Actor, decode, encode
 from warroom.store.open import open_reader, open_store
+from warroom.store.base import StoreUnavailable
 from warroom.store.pg import PgLog
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -417,3 +418,62 @@ def test_the_store_key_gives_the_password_source_and_a_password_in_it_is_refused
     bad.write_text(demo + f"\nstore:\n  url: {db.replace('@', ':pw@')}\n")
     res = warroom("validate", str(bad), check=False)
     assert res.returncode == 2 and "password" in res.stderr
+
+
+def _events_by(uri: str, ssh: str) -> list[tuple[int, str, dict[str, object]]]:
+    try:
+        r = open_reader(uri)
+    except StoreUnavailable:  # the recorder has not made the tables yet
+        return []
+    try:
+        return [(ev.seq, ev.kind, ev.data) for ev in r.events() if ev.actor.ssh == ssh]
+    finally:
+        r.close()
+
+
+def _wait_for(pred: Callable[[], bool], timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while not pred():
+        if time.monotonic() > deadline:
+            raise AssertionError("not within the time")
+        time.sleep(0.2)
+
+
+@pytest.mark.slow
+def test_the_real_recorder_paused_past_its_lease_is_fenced_and_another_takes_over(db: str) -> None:
+    """Two `warroom check --watch` on one PostgreSQL log from two "hosts" (their SSH origins differ)."""
+    uri = db + "#demo-launch"
+    cfg = str(ROOT / "configs" / "demo.yaml")
+
+    def recorder(origin: str) -> subprocess.Popen[bytes]:
+        env = {**ENV, "SSH_CONNECTION": f"{origin} 50000 10.0.0.9 22"}
+        return subprocess.Popen(
+            [sys.executable, "-m", "warroom", "check", cfg, "--watch", "--log", uri],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+
+    a = recorder("10.0.0.1")
+    b: subprocess.Popen[bytes] | None = None
+    try:
+        _wait_for(lambda: any(k == "sample" for _s, k, _d in _events_by(uri, "10.0.0.1")), 60)
+        os.kill(a.pid, signal.SIGSTOP)
+        b = recorder("10.0.0.2")
+        _wait_for(
+            lambda: any(k == "recorder" and d.get("state") == "acquired" for _s, k, d in _events_by(uri, "10.0.0.2")),
+            30,
+        )
+        took = min(s for s, k, d in _events_by(uri, "10.0.0.2") if k == "recorder" and d.get("state") == "acquired")
+        os.kill(a.pid, signal.SIGCONT)
+        time.sleep(4.0)  # A runs again: its polls come due, its lease check sees the lease gone
+        _wait_for(lambda: any(k == "sample" and s > took for s, k, _d in _events_by(uri, "10.0.0.2")), 30)
+        late = [(s, k) for s, k, _d in _events_by(uri, "10.0.0.1") if s > took]
+        assert late == []  # not one event from the paused recorder after the takeover
+        assert open_reader(uri).verify().ok
+    finally:
+        for p in (a, b):
+            if p is not None and p.poll() is None:
+                os.kill(p.pid, signal.SIGCONT)
+                p.kill()
+                p.wait(10)
