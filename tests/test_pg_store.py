@@ -23,8 +23,8 @@ import pytest
 from recorded import record_launch
 
 from warroom.core.events import Actor, decode, encode
-from warroom.store.open import open_reader, open_store
 from warroom.store.base import StoreUnavailable
+from warroom.store.open import open_reader, open_store
 from warroom.store.pg import PgLog
 
 ROOT = Path(__file__).resolve().parent.parent
