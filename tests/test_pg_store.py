@@ -25,7 +25,7 @@ from recorded import record_launch
 from warroom.core.events import Actor, decode, encode
 from warroom.store.base import StoreUnavailable
 from warroom.store.open import open_reader, open_store
-from warroom.store.pg import PgLog
+from warroom.store.pg import LEASE_TTL, PgLog
 
 ROOT = Path(__file__).resolve().parent.parent
 WORKER = ROOT / "tests" / "pgworker.py"
@@ -218,15 +218,9 @@ def test_a_second_rollback_on_another_host_is_refused_naming_the_holder_and_host
     assert second.p.wait(10) == 1
     first.signal(signal.SIGKILL)
     first.p.wait(10)
-    time.sleep(pgserver_lease_ttl() + 0.5)  # a dead holder's lease runs out: the next rollback may start
+    time.sleep(LEASE_TTL + 0.5)  # a dead holder's lease runs out: the next rollback may start
     third = start(procs, "rollback", uri, "laptop-cto", "Dana (CTO)")
     third.expect(lambda s: s.startswith("held term=2"))
-
-
-def pgserver_lease_ttl() -> float:
-    from warroom.store.pg import LEASE_TTL
-
-    return LEASE_TTL
 
 
 # ---------------------------------------------------------------- faults
@@ -325,9 +319,7 @@ def test_log_copy_both_ways_gives_the_same_bytes_and_the_same_report(tmp_path: P
     assert warroom("log", str(src)).stdout == warroom("log", uri).stdout
     # a launch id left out of the URI is taken from the log's launch event
     launch = decode(src.read_bytes().split(b"\n", 1)[0]).data["id"]
-    other = db.rsplit("/", 1)[0] + "/" + db.rsplit("/", 1)[1]
-    server_db = other  # same database, another launch: one database holds many launches
-    res = warroom("log", "copy", str(src), server_db, check=False)
+    res = warroom("log", "copy", str(src), db, check=False)  # same database, another launch beside "rehearsal"
     assert res.returncode == 0, res.stderr
     assert f"#{launch}" in res.stdout
     # copying into a launch that already holds events is refused, and changes nothing
