@@ -469,3 +469,48 @@ def test_the_real_recorder_paused_past_its_lease_is_fenced_and_another_takes_ove
                 os.kill(p.pid, signal.SIGCONT)
                 p.kill()
                 p.wait(10)
+
+
+def test_a_second_rollback_from_another_host_is_refused_by_the_real_runner(tmp_path: Path, db: str) -> None:
+    """`warroom rollback --log URI` from two "hosts" (SSH origins): the second is refused, naming the first."""
+    from deploy_fixture import Deploy
+
+    deploy = Deploy(tmp_path / "deploy")
+    try:
+        cfg = deploy.config(steps=[{"name": "slow step", "run": ["sleep", "6"], "timeout": "20s"}], verify=None)
+        uri = db + "#deploy-test"
+
+        def rollback(origin: str, who: str) -> tuple[list[str], dict[str, str]]:
+            env = {**ENV, "SSH_CONNECTION": f"{origin} 50000 10.0.0.9 22"}
+            argv = ["rollback", str(cfg), "--log", uri, "--as", who, "--yes-i-mean-it", "deploy-test"]
+            return [sys.executable, "-m", "warroom", *argv], env
+
+        argv, env = rollback("10.0.0.1", "dana")
+        first = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        try:
+            _wait_for(
+                lambda: any(
+                    k == "rollback" and d.get("phase") == "started" for _s, k, d in _events_by(uri, "10.0.0.1")
+                ),
+                60,
+            )
+            argv, env = rollback("10.0.0.2", "sam")
+            second = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=120, check=False)
+            assert second.returncode == 1, second.stdout + second.stderr
+            refusals = [
+                str(d.get("reason"))
+                for _s, k, d in _events_by(uri, "10.0.0.2")
+                if k == "rollback" and d.get("phase") == "refused"
+            ]
+            assert len(refusals) == 1 and "another rollback is running (dana on " in refusals[0]
+            assert "ssh from 10.0.0.1" in refusals[0]
+            out, errs = first.communicate(timeout=60)
+            assert first.returncode == 0, out + errs
+        finally:
+            if first.poll() is None:
+                first.kill()
+                first.wait(10)
+    finally:
+        deploy.close()
+    phases = [d.get("phase") for _s, k, d in _events_by(uri, "10.0.0.1") if k == "rollback"]
+    assert "finished" in phases

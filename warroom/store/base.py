@@ -14,6 +14,7 @@ with `fence=lease` is refused once that lease has been taken over.
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from warroom.core.events import Actor, Event
@@ -74,6 +75,12 @@ class LogReader(Protocol):
 
 class Store(LogReader, Protocol):
     actor: Actor
+
+    @property
+    def side_base(self) -> Path:
+        """The local path this host's side files are named from (the rollback's crash marker): the log file
+        itself, or for a shared store a file name in this host's data directory."""
+        ...
 
     def append(self, kind: str, data: dict[str, Any] | None = None, actor: Actor | None = None) -> Event: ...
 

@@ -176,6 +176,10 @@ class DecisionLog:
     def name(self) -> str:
         return str(self.path)
 
+    @property
+    def side_base(self) -> Path:
+        return self.path
+
     def events(self, after: int = 0) -> Iterator[Event]:
         return FileLog(self.path).events(after)
 

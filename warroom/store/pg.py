@@ -25,12 +25,15 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import hashlib
 import os
+import select
 import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit, urlunsplit
 
@@ -38,6 +41,7 @@ from warroom.core.bounds import ImplausibleTime, clock_problem, follow_tail
 from warroom.core.events import GENESIS, Actor, BadLine, Event, decode
 from warroom.store.base import Fenced, StoreUnavailable
 from warroom.store.log import LogCorrupt, VerifyProblem, VerifyResult, chain_problem, encode_batch, verify_chunks
+from warroom.store.paths import data_dir
 
 DB_SCHEMA = 1  # the tables' version, in warroom_meta; bump with a migration
 CHANNEL = "warroom_log"
@@ -121,6 +125,9 @@ class PgSpec:
     @property
     def shown(self) -> str:
         return f"{self.uri}#{self.launch}"
+
+    def __str__(self) -> str:
+        return self.shown
 
     def password(self) -> str | None:
         if self.password_env:
@@ -392,6 +399,7 @@ class PgLog(PgReader):
         self._db().execute("INSERT INTO warroom_launch (launch) VALUES (%s) ON CONFLICT DO NOTHING", (self.launch,))
         self._head = self._read_head()
         self.retries = 0  # lost races, for tests and the bench
+        self.recovered_torn = 0  # nothing to recover: a statement commits whole or not at all
 
     def _read_head(self) -> tuple[int, str, float]:
         row = (
@@ -523,6 +531,15 @@ class PgLog(PgReader):
             return row is not None
         return False
 
+    @property
+    def side_base(self) -> Path:
+        """`$XDG_DATA_HOME/warroom/pg/<launch>-<digest of the URI>`: this host's crash marker for the launch."""
+        digest = hashlib.sha256(self.spec.shown.encode()).hexdigest()[:12]
+        safe = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in self.launch)[:64]
+        where = data_dir() / "pg"
+        where.mkdir(parents=True, exist_ok=True, mode=0o700)
+        return where / f"{safe}-{digest}"
+
     def follower(self) -> PgFollower:
         return PgFollower(self.spec)
 
@@ -586,6 +603,7 @@ class PgFollower:
         self.seq = seq
         self.prev = prev
         self.problem: str | None = None
+        self.torn = b""  # a database has no torn lines; here so a follower reads the same as a file's
         self._conn: Any = None
         self._next_try = 0.0
         self._last_read = 0.0
@@ -599,6 +617,7 @@ class PgFollower:
         self._next_try = time.monotonic() + RECONNECT_EVERY
         try:
             conn = connect(self.spec)
+            conn.add_notify_handler(self._on_notify)  # also sees notifications that arrive during a query
             conn.execute(f"LISTEN {CHANNEL}")
         except Exception as e:
             self.problem = _why(e)
@@ -618,9 +637,7 @@ class PgFollower:
         if conn is None:
             return []
         try:
-            for n in conn.notifies(timeout=0):
-                if n.payload == self.spec.launch:
-                    self._woken = True
+            self._pump(conn, 0.0)
             if not self._woken and time.monotonic() - self._last_read < POLL_FALLBACK:
                 return []
             return self._read(conn)
@@ -643,13 +660,28 @@ class PgFollower:
                 time.sleep(min(left, 0.1))
                 continue
             try:
-                for n in conn.notifies(timeout=min(left, POLL_FALLBACK), stop_after=1):
-                    if n.payload == self.spec.launch:
-                        self._woken = True
+                self._pump(conn, min(left, POLL_FALLBACK))
             except Exception as e:
                 if not _broken(e):
                     raise
                 self._drop(e)
+
+    def _on_notify(self, n: Any) -> None:
+        if n.payload == self.spec.launch:
+            self._woken = True
+
+    def _pump(self, conn: Any, timeout: float) -> None:
+        """Take in what the server sent (waiting up to `timeout` for something): notifications reach
+        `_on_notify`. A lost connection raises here, so it is noticed without a query."""
+        if timeout > 0:
+            select.select([conn.fileno()], [], [], timeout)
+        pg = conn.pgconn
+        pg.consume_input()
+        while (n := pg.notifies()) is not None:
+            if n.extra.decode(errors="replace") == self.spec.launch:
+                self._woken = True
+        if pg.status != 0:  # CONNECTION_OK
+            raise _psycopg().OperationalError("the connection to the database was lost")
 
     def _read(self, conn: Any) -> list[Event]:
         self._woken = False
@@ -733,7 +765,7 @@ class PgLease:
                             self.lease_name,
                             self.token,
                             self.holder.name or self.holder.user,
-                            self.holder.host,
+                            self.holder.host + (f" (ssh from {self.holder.ssh})" if self.holder.ssh else ""),
                             os.getpid(),
                             self.ttl,
                         ),
