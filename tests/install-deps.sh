@@ -25,4 +25,4 @@ for bin in prometheus prometheus-alertmanager tmux; do
 done
 ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || { echo "FATAL: PostgreSQL (Debian postgresql) is required by the tests and could not be installed" >&2; exit 1; }
 
-python3 -m pip install -q --disable-pip-version-check -e '.[test,pg]'
+python3 -m pip install -q --disable-pip-version-check -e '.[test]'  # the test extras hold psycopg (the pg extra) too

@@ -73,14 +73,14 @@ def log_file(arg: str, *, writes: bool = False) -> Path | None:
 def log_target(arg: str | None) -> Path | None:
     """The `--log` argument as the log to open or create; None when not given (the command's default applies).
 
-    For the commands that write only to a file yet (run, demo, backfill, rollback): a PostgreSQL URI is
+    For the commands that write only to a file yet (backfill): a PostgreSQL URI is
     refused with a message (SystemExit 2) rather than taken for a file name."""
     from warroom.store.pg import is_uri
 
     if arg and is_uri(arg):
         err(
-            f"--log {arg}: this command writes only to a file log yet (check --log, verify, log, report, replay "
-            "and log copy take a PostgreSQL URI); see docs/store.md"
+            f"--log {arg}: this command writes only to a file log yet (run, demo, check, rollback, verify, log, "
+            "report, replay and log copy take a PostgreSQL URI); see docs/store.md"
         )
         raise SystemExit(2)
     return Path(arg) if arg else None

@@ -203,7 +203,7 @@ class Recorder:
         """Runs until cancelled: contend for the lock, record while holding it (see module docstring)."""
         try:
             while True:
-                if self.lock.try_acquire():
+                if await asyncio.to_thread(self.lock.try_acquire):  # a shared store answers over the network
                     try:
                         await self._lead()
                     except (OSError, LogCorrupt) as e:  # e.g. "acquired" could not be written: say so, retry
@@ -214,7 +214,7 @@ class Recorder:
 
     async def acquire(self) -> bool:
         """Take the lock once (no waiting) and prepare to record; False if another process records."""
-        if not self.lock.try_acquire():
+        if not await asyncio.to_thread(self.lock.try_acquire):
             return False
         try:
             self._rec = await asyncio.to_thread(recover, self.launch, self.log)
