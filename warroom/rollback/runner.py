@@ -79,11 +79,6 @@ class RecordFailed(Exception):
         super().__init__(f"writing {what}: {why}")
 
 
-def lock_path(log_path: str | Path) -> Path:
-    """Named from the log's real path: every name for one log shares one rollback lock (see sidefiles.py)."""
-    return side_path(log_path, ".rollback.lock")
-
-
 def running_marker(log_path: str | Path) -> Path:
     return side_path(log_path, ".rollback.running")
 

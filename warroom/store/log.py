@@ -33,7 +33,7 @@ import orjson
 
 from warroom.core.bounds import ImplausibleTime, clock_problem, follow_tail
 from warroom.core.events import GENESIS, SCHEMA_VERSION, Actor, BadLine, Event, decode, encode, parse_iso
-from warroom.store.paths import side_path
+from warroom.store.paths import Lock, lock_path, side_path
 from warroom.store.sidefiles import (
     DEFAULT_MODE,
     UnsafePath,
@@ -201,8 +201,8 @@ class DecisionLog:
         return Follower(self.path)
 
     def lease(self, name: str, holder: Actor | None = None) -> FileLock:
-        """`<log>.<name>.lock` beside the log (the recorder's and the rollback's locks)."""
-        return FileLock(side_path(self.path, f".{name}.lock"), file_mode(self.path))
+        """`<log>.<name>.lock` beside the log (the recorder's and the rollback's locks: paths.lock_path)."""
+        return FileLock(lock_path(self.path, Lock(f".{name}.lock")), file_mode(self.path))
 
     def _current_tail(self, fd: int) -> _Tail:
         """Under the lock: the tail we keep, re-read only if someone else appended since our last write."""
