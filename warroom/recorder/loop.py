@@ -22,6 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from warroom.config import AlertmanagerSource as AlertmanagerConfig
 from warroom.config import Criterion, Launch, SimulatedSource
 from warroom.config import PrometheusSource as PrometheusConfig
 from warroom.core.bounds import tick_problem, ts_problem
@@ -45,6 +46,17 @@ SOURCE_DOWN = frozenset({"timeout", "connection", "http", "auth"})
 
 class _LeaseLost(Exception):
     """The recorder lease was taken over: stop polling, let go, contend again."""
+
+
+async def _guarded(job: Callable[[], Any], pause: float = 5.0) -> None:
+    """Run a leader's side job until cancelled; a bug in it restarts it instead of stopping the recorder."""
+    while True:
+        try:
+            await job()
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            await asyncio.sleep(pause)
 
 
 def effective_interval(launch: Launch, c: Criterion) -> float:
@@ -179,6 +191,7 @@ class Recorder:
         self._pending: list[tuple[str, dict[str, Any] | None]] = []
         self.polls = 0  # completed group polls, for tests and benches
         self.write_failure: WriteFailure | None = None
+        self.notifier: Any = None  # the leader's notifier (warroom.notify), when the config has channels
 
     @property
     def is_leader(self) -> bool:
@@ -245,6 +258,7 @@ class Recorder:
                 for s in self._sources.values()
                 if s.has_alerts
             ]
+            tasks += [asyncio.create_task(_guarded(f), name=n) for n, f in self._leader_jobs().items()]
             tasks.append(asyncio.create_task(self._hold(), name="recorder lease"))
             with contextlib.suppress(_LeaseLost):
                 await asyncio.gather(*tasks)
@@ -295,6 +309,26 @@ class Recorder:
 
     def _append(self, kind: str, data: dict[str, Any]) -> None:
         self.log.append_many([(kind, data)], actor=self.actor, fence=self.lock)
+
+    def _leader_jobs(self) -> dict[str, Callable[[], Any]]:
+        """What only the leader does besides polling: notifications, ack silences (each in its own module; they
+        read a file log, so on a shared store they find nothing yet: `side_base` is the log file for a file)."""
+        jobs: dict[str, Callable[[], Any]] = {}
+        if self.launch.notify.channels and self.launch.notify.routes:
+            from warroom.notify.notifier import Notifier
+
+            self.notifier = Notifier(self.launch, self.log.side_base, self._append_now, self.clock)
+            jobs["notify"] = self.notifier.run
+        if any(isinstance(c, AlertmanagerConfig) and c.ack_silence for c in self.launch.sources.values()):
+            from warroom.recorder.silences import SilenceKeeper
+
+            jobs["silences"] = SilenceKeeper(self.launch, self.log.side_base, self._append_now, self.clock).run
+        return jobs
+
+    def _append_now(self, kind: str, data: dict[str, Any]) -> Event:
+        """Append after whatever is queued, and return the event (the notifier needs its seq and hash)."""
+        self.flush()
+        return self.log.append(kind, data, actor=self.actor)
 
     def _queue(self, kind: str, data: dict[str, Any]) -> None:
         """Append soon: what completes in the same turn of the event loop goes in one write and fsync."""
