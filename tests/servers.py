@@ -151,11 +151,14 @@ def start(
     cwd: Path | str | None = None,
     env: dict[str, str] | None = None,
     text: bool = False,
+    user: str | None = None,
 ) -> Server:
     """Start `argv` as a server owned by this process.
 
     `dir` is the server's own directory (created if missing, removed when it stops); it is also its
     working directory unless `cwd` is given. `new_session` keeps it out of the terminal's Ctrl-C.
+    `user` runs it as that account (PostgreSQL refuses to run as root); the credentials change before
+    the PDEATHSIG is set, which a change of credentials would clear.
     Start servers from the main thread: PR_SET_PDEATHSIG fires when the *thread* that forked the
     child ends, so from another thread it is not set and only the watchdog covers the owner's death.
     """
@@ -182,6 +185,9 @@ def start(
             text=text,
             start_new_session=new_session,
             preexec_fn=child,
+            user=user,
+            group=user,
+            extra_groups=[] if user is not None else None,
         )
         server = Server(name or Path(argv[0]).name, popen, dir, new_session)
         with _lock:

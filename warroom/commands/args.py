@@ -13,7 +13,7 @@ from pathlib import Path
 
 from warroom.commands.common import err
 
-LOG_HELP = "decision log (JSON lines)"
+LOG_HELP = "decision log: a file (JSON lines) or postgresql://USER@HOST:PORT/DB#LAUNCH_ID"
 CONFIG_HELP = "launch config (YAML)"
 THEME_HELP = "dark, light, high-contrast, monochrome (default: dark; monochrome when NO_COLOR is set)"
 
@@ -45,8 +45,24 @@ def add_theme(p: argparse.ArgumentParser, help_text: str = THEME_HELP) -> None:
     p.add_argument("--theme", metavar="NAME", help=help_text)
 
 
-def log_file(arg: str) -> Path | None:
-    """The LOG argument as a path, or None after saying it is not a file (the caller exits 2)."""
+def log_file(arg: str, *, writes: bool = False) -> Path | None:
+    """The LOG argument as a path, or None after saying it is not a file (the caller exits 2).
+
+    A PostgreSQL URI is read into a private local snapshot of its exact lines (store/open.py), so every
+    reading command works the same on either store; a command that `writes` to it is refused there (yet)."""
+    from warroom.store.pg import PgSpecError, StoreUnavailable, is_uri
+
+    if is_uri(arg):
+        if writes:
+            err(f"{arg}: this command writes only to a file log yet; see docs/store.md")
+            return None
+        from warroom.store.open import local_snapshot
+
+        try:
+            return local_snapshot(arg)
+        except (PgSpecError, StoreUnavailable) as e:
+            err(str(e))
+            return None
     path = Path(arg)
     if not path.is_file():
         err(f"{path}: no such log file")
@@ -55,5 +71,16 @@ def log_file(arg: str) -> Path | None:
 
 
 def log_target(arg: str | None) -> Path | None:
-    """The `--log` argument as the log to open or create; None when not given (the command's default applies)."""
+    """The `--log` argument as the log to open or create; None when not given (the command's default applies).
+
+    For the commands that write only to a file yet (backfill): a PostgreSQL URI is
+    refused with a message (SystemExit 2) rather than taken for a file name."""
+    from warroom.store.pg import is_uri
+
+    if arg and is_uri(arg):
+        err(
+            f"--log {arg}: this command writes only to a file log yet (run, demo, check, rollback, verify, log, "
+            "report, replay and log copy take a PostgreSQL URI); see docs/store.md"
+        )
+        raise SystemExit(2)
     return Path(arg) if arg else None

@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
-from warroom.commands.args import add_config, add_log_option, log_target
+from warroom.commands.args import add_config, add_log_option
 from warroom.commands.common import EXIT_NOGO, EXIT_OK, EXIT_ROLLBACK, EXIT_USAGE, err, out
 from warroom.config import ConfigError, ConfigProblem, Launch, load_launch
 from warroom.core.events import current_actor
@@ -26,8 +27,11 @@ from warroom.core.state import CriterionView, LaunchState, Verdict, view
 from warroom.core.text import clean, json_bytes
 from warroom.recorder.loop import Recorder, effective_interval
 from warroom.rollback.runner import recover_interrupted
+from warroom.store.base import Follow, Store
 from warroom.store.launchlog import bind, first_launch_event
-from warroom.store.log import DecisionLog, Follower
+from warroom.store.log import DecisionLog
+from warroom.store.open import open_store, spec_for
+from warroom.store.pg import PgSpecError
 
 REPRINT = 60.0  # --watch prints when a state changes, and the values at least this often
 EXIT_FOR = {"GO": EXIT_OK, "NO-GO": EXIT_NOGO, "PENDING": EXIT_NOGO, "ROLLBACK": EXIT_ROLLBACK}
@@ -39,7 +43,12 @@ def configure(p: argparse.ArgumentParser) -> None:
         "--watch", action="store_true", help="keep polling; print the table when a state changes (and every minute)"
     )
     p.add_argument("--json", action="store_true", help="print the verdict as JSON (one object per evaluation)")
-    add_log_option(p, "append the samples to this decision log (default: a temporary one)")
+    add_log_option(
+        p,
+        "append the samples to this decision log, a file or postgresql://USER@HOST:PORT/DB[#LAUNCH] "
+        "(default: a temporary file)",
+        metavar="LOG",
+    )
     p.add_argument(
         "--criteria-only", action="store_true", help="judge the go/no-go criteria only, not the checklist and sign-offs"
     )
@@ -49,14 +58,21 @@ def run(args: argparse.Namespace) -> int:
     launch = load_launch(args.config)
     text = Path(args.config).read_text(encoding="utf-8")
     with tempfile.TemporaryDirectory(prefix="warroom-check-") as tmp:
-        path = log_target(args.log) or Path(tmp) / "check.jsonl"
-        if path.exists() and not path.is_file():
+        try:
+            where = spec_for(args.log, launch) if args.log else Path(tmp) / "check.jsonl"
+        except PgSpecError as e:
+            err(f"--log: {e}")
+            return EXIT_USAGE
+        assert where is not None
+        path = where if isinstance(where, Path) else Path(where.shown)  # named in messages only
+        if isinstance(where, Path) and path.exists() and not path.is_file():
             raise ConfigError([ConfigProblem(str(path), None, "", "not a file", "give a path for the decision log")])
         try:
-            with DecisionLog(path, current_actor()) as log:
+            with contextlib.closing(open_store(where, current_actor())) as log:
                 launch, _ = bind(log, launch, text, args.config)
-                recover_interrupted(log, log.actor)  # a rollback that ended unrecorded: its outcome, not "in progress"
-                first = first_launch_event(path)
+                if isinstance(log, DecisionLog):  # a rollback that ended unrecorded: its outcome, not "in progress"
+                    recover_interrupted(log, log.actor)
+                first = first_launch_event(log)
                 epoch = first.ts if first is not None else time.time()
                 return asyncio.run(_run(launch, log, epoch, args))
         except KeyboardInterrupt:
@@ -66,9 +82,9 @@ def run(args: argparse.Namespace) -> int:
             return EXIT_USAGE
 
 
-async def _run(launch: Launch, log: DecisionLog, epoch: float, args: argparse.Namespace) -> int:
+async def _run(launch: Launch, log: Store, epoch: float, args: argparse.Namespace) -> int:
     rec = Recorder(launch, log, epoch=epoch)
-    follower = Follower(log.path)
+    follower = log.follower()
     state = LaunchState(launch)
     if not args.watch:
         note = ""
@@ -78,19 +94,14 @@ async def _run(launch: Launch, log: DecisionLog, epoch: float, args: argparse.Na
             finally:
                 await rec.release()
         else:
-            note = (
-                f"another console (pid {rec.lock.holder_pid() or '?'}) records this log; "
-                "judging the samples it recorded"
-            )
+            note = f"another console ({rec.lock.holder_text()}) records this log; judging the samples it recorded"
         for ev in follower.poll():
             state.apply(ev)
         return _report(view(state, time.time()), args, note, launch.name)
     return await _watch(launch, rec, follower, state, args)
 
 
-async def _watch(
-    launch: Launch, rec: Recorder, follower: Follower, state: LaunchState, args: argparse.Namespace
-) -> int:
+async def _watch(launch: Launch, rec: Recorder, follower: Follow, state: LaunchState, args: argparse.Namespace) -> int:
     """Record (or follow the console that does) and print whenever the table or verdict changes."""
     every = min((effective_interval(launch, c) for c in launch.criteria), default=5.0)
     task = asyncio.create_task(rec.run())

@@ -13,10 +13,11 @@ import argparse
 import time
 from importlib import resources
 
-from warroom.commands.args import add_as, log_target
+from warroom.commands.args import add_as
 from warroom.commands.run import common_args, open_console
 from warroom.config import parse_launch
 from warroom.core.events import current_actor
+from warroom.store.open import spec_for
 
 DEMO_LEAD = 120.0  # the demo's T-0 is this many seconds after it starts
 DEMO_ACTOR = "demo"  # a member of the demo's commander, CTO and DevOps roles
@@ -34,7 +35,7 @@ def run(args: argparse.Namespace) -> int:
     text = demo_config_text()
     now = time.time()
     launch = with_t0(parse_launch(text, "demo.yaml"), now + DEMO_LEAD)
-    log = log_target(args.log) or default_log_path(launch.id, fresh=True, now=now)
+    log = (spec_for(args.log, launch) if args.log else None) or default_log_path(launch.id, fresh=True, now=now)
     return open_console(launch, text, "demo.yaml", log, current_actor(args.as_name), mode="live", theme=args.theme)
 
 

@@ -16,7 +16,8 @@ from warroom.store.log import LogCorrupt, event_to_json, iter_events
 
 
 def configure(p: argparse.ArgumentParser) -> None:
-    add_log(p)
+    add_log(p, "decision log (a file or postgresql://USER@HOST:PORT/DB#LAUNCH_ID), or 'copy' (then SRC DST)")
+    p.add_argument("rest", nargs="*", metavar="SRC DST", help="with 'copy': copy the log SRC to the new log DST")
     p.add_argument("--json", action="store_true", help="one JSON event per line")
     p.add_argument("--kind", action="append", help="only these event kinds (repeatable)")
 
@@ -24,6 +25,11 @@ def configure(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from warroom.core.describe import describe
 
+    if args.log == "copy":
+        return _copy(args.rest)
+    if args.rest:
+        err(f"unexpected arguments: {' '.join(args.rest)} (did you mean 'warroom log copy SRC DST'?)")
+        return EXIT_USAGE
     path = log_file(args.log)
     if path is None:
         return EXIT_USAGE
@@ -60,6 +66,23 @@ def run(args: argparse.Namespace) -> int:
             f"{path}: a torn last line ({len(torn[0])} bytes) from an interrupted write is at the end of the log "
             "and not shown (the next write moves it aside and records that)"
         )
+    return EXIT_OK
+
+
+def _copy(rest: list[str]) -> int:
+    """`warroom log copy SRC DST`: a file into PostgreSQL or back, the same bytes, verified on both sides."""
+    from warroom.store.copy import CopyRefused, copy_log
+    from warroom.store.pg import PgSpecError, StoreUnavailable
+
+    if len(rest) != 2:
+        err("usage: warroom log copy SRC DST (a file and postgresql://USER@HOST:PORT/DB#LAUNCH, either way)")
+        return EXIT_USAGE
+    try:
+        done = copy_log(rest[0], rest[1])
+    except (CopyRefused, PgSpecError, StoreUnavailable, FileNotFoundError) as e:
+        err(f"not copied: {clean(e)}")
+        return EXIT_USAGE
+    out(f"copied {done.events} events from {done.src} to {done.dst}; both verify, head {done.last_hash[:16]}")
     return EXIT_OK
 
 

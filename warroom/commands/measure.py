@@ -29,7 +29,7 @@ def configure(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    path = log_file(args.log)
+    path = log_file(args.log, writes=True)
     if path is None:
         return EXIT_USAGE
     launch = launch_from_log(path)

@@ -41,9 +41,19 @@ def run(args: argparse.Namespace) -> int:
     if path is None:
         return EXIT_USAGE
     fmt = args.format or (_BY_SUFFIX.get(Path(args.output).suffix.lower(), "md") if args.output else "md")
-    provenance = "from the log only (--log-only)" if args.log_only else _measure(path, forced=args.from_prometheus)
+    shared = args.log.startswith(("postgresql://", "postgres://"))
+    if shared and args.from_prometheus:
+        err("--from-prometheus: not yet on a PostgreSQL log; copy it to a file first (warroom log copy)")
+        return EXIT_USAGE
+    provenance = (
+        "from the log only (--log-only)"
+        if args.log_only
+        else _measure(path, forced=args.from_prometheus, shared=shared)
+    )
     rep = build_report(path)
     rep.metrics_provenance = provenance
+    if shared:
+        rep.path = args.log  # name the shared log, not the local snapshot it was read from
     if fmt == "json":
         data = json_bytes(to_json(rep), indent=True) + b"\n"
     elif fmt == "html":
@@ -70,7 +80,7 @@ def run(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _measure(path: Path, forced: bool) -> str:
+def _measure(path: Path, forced: bool, shared: bool = False) -> str:
     """Success metrics measured in Prometheus for every completed period not yet in the log; returns where this
     report's success metrics come from, for the report to say. Without --from-prometheus it is tried only when a
     metric can be measured there, the log is writable here, and the source answers a probe within seconds."""
@@ -88,6 +98,8 @@ def _measure(path: Path, forced: bool) -> str:
         return ""  # the report itself says what is wrong with the log
     if not forced and not measurable(launch):
         return "from the log only (no success metric can be measured in a Prometheus source)"
+    if shared:  # `path` is a local snapshot: what is measured would not reach the shared log
+        return "from the log only (a PostgreSQL log is not measured in Prometheus yet; measure a file copy)"
     if not forced and not os.access(path, os.W_OK):
         return "from the log only (the log is read-only here, so Prometheus measurements cannot be recorded)"
     actor = current_actor("metrics")

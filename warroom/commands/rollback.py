@@ -15,7 +15,7 @@ import sys
 from functools import partial
 from pathlib import Path
 
-from warroom.commands.args import add_as, add_config, add_log_option, log_target
+from warroom.commands.args import add_as, add_config, add_log_option
 from warroom.commands.common import EXIT_NOGO, EXIT_OK, EXIT_USAGE, err, out
 from warroom.config import PRIMARY, load_launch
 from warroom.core.events import Event, current_actor
@@ -24,7 +24,8 @@ from warroom.core.records import RollbackPhase
 from warroom.core.text import clean
 from warroom.rollback.runner import RollbackRunner, plan_text, running_marker
 from warroom.store.launchlog import bind
-from warroom.store.log import DecisionLog
+from warroom.store.open import open_store, spec_for
+from warroom.store.pg import PgSpecError
 
 
 def configure(p: argparse.ArgumentParser) -> None:
@@ -164,10 +165,17 @@ def run(args: argparse.Namespace) -> int:
 
     text = Path(args.config).read_text(encoding="utf-8")
     actor = current_actor(args.as_name)
-    path = log_target(args.log) or default_log_path(launch.id)
-    display = _Stdout()
     try:
-        with DecisionLog(path, actor) as log:
+        where = spec_for(args.log, launch) or default_log_path(launch.id)
+    except PgSpecError as e:
+        err(f"--log: {e}")
+        return EXIT_USAGE
+    path = where if isinstance(where, Path) else Path(where.shown)  # named in messages
+    display = _Stdout()
+    marker = path
+    try:
+        with contextlib.closing(open_store(where, actor)) as log:
+            marker = log.side_base
             launch, _ = bind(log, launch, text, args.config)
             runner = RollbackRunner(
                 launch,
@@ -187,7 +195,7 @@ def run(args: argparse.Namespace) -> int:
         _err(clean(f"{path}: the decision log could not be written: {runner.record_error}"))
         if not runner.ended:
             _err(
-                f"the outcome of this rollback is NOT recorded; {clean(str(running_marker(path)))} is left in place, "
+                f"the outcome of this rollback is NOT recorded; {clean(str(running_marker(marker)))} is left in place, "
                 "and the next warroom process on this log (console, check, rollback) records the run as interrupted"
             )
         return EXIT_NOGO

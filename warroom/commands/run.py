@@ -10,14 +10,21 @@ import argparse
 from pathlib import Path
 from typing import Literal
 
-from warroom.commands.args import add_as, add_config, add_log_option, add_theme, log_target
+from warroom.commands.args import add_as, add_config, add_log_option, add_theme
 from warroom.commands.common import EXIT_OK, EXIT_USAGE, err, out
 from warroom.config import Launch, load_launch
 from warroom.core.events import Actor, current_actor
+from warroom.store.open import spec_for
+from warroom.store.pg import PgSpec, PgSpecError
 
 
 def common_args(p: argparse.ArgumentParser) -> None:
-    add_log_option(p, "decision log (default: a per-launch file in your data directory)")
+    add_log_option(
+        p,
+        "decision log: a file, or postgresql://USER@HOST:PORT/DB[#LAUNCH] (default: the config's store:, else "
+        "a per-launch file in your data directory)",
+        metavar="LOG",
+    )
     add_theme(p)
 
 
@@ -37,7 +44,11 @@ def run(args: argparse.Namespace) -> int:
     path = Path(args.config)
     launch = load_launch(path)
     text = path.read_text(encoding="utf-8")
-    log = log_target(args.log) or default_log_path(launch.id)
+    try:
+        log = spec_for(args.log, launch) or default_log_path(launch.id)  # a file, or --log / store: PostgreSQL
+    except PgSpecError as e:
+        err(f"--log: {e}")
+        return EXIT_USAGE
     return open_console(
         launch,
         text,
@@ -54,7 +65,7 @@ def open_console(
     launch: Launch,
     text: str,
     config_path: str,
-    log: Path,
+    log: Path | PgSpec,
     actor: Actor,
     *,
     mode: Literal["live", "observer"],
@@ -63,7 +74,7 @@ def open_console(
 ) -> int:
     from warroom.ui.app import WarroomApp
 
-    if log.exists() and log.is_dir():
+    if isinstance(log, Path) and log.exists() and log.is_dir():
         err(f"{log}: is a directory; give a file path with --log")
         return EXIT_USAGE
     app = WarroomApp(

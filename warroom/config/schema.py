@@ -12,7 +12,7 @@ from datetime import date, datetime
 from functools import cached_property
 from typing import Annotated, Any, Literal, get_args
 
-from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
 from warroom.core.units import Threshold, parse_duration, parse_threshold
 
@@ -452,6 +452,24 @@ class LaunchInfo(Model):
     links: dict[str, str] = {}
 
 
+class LogStore(Model):
+    """Where the decision log lives for a team on several hosts (docs/store.md); the password from the
+    environment or a file, never here (a URL holding one is refused)."""
+
+    url: Annotated[str, Field(pattern=r"^postgres(ql)?://\S+$")]
+    password_env: str | None = None
+    password_file: str | None = None
+
+    @field_validator("url")
+    @classmethod
+    def _no_password(cls, v: str) -> str:
+        from urllib.parse import urlsplit
+
+        if urlsplit(v).password is not None:
+            raise ValueError("holds a password: use password_env or password_file (or ~/.pgpass)")
+        return v
+
+
 class Launch(Model):
     """The whole launch definition; immutable once loaded."""
 
@@ -463,6 +481,7 @@ class Launch(Model):
     criteria: list[Criterion] = []
     rollback: Rollback = Rollback()
     success_metrics: list[SuccessMetric] = []
+    store: LogStore | None = None
     notify: Notify = Notify()
 
     @property

@@ -31,10 +31,10 @@ from warroom.core.records import Recorder as RecorderRec
 from warroom.core.records import RecorderState, Sample, SourceHealth
 from warroom.core.rules import baseline_moment
 from warroom.sources import UNREACHABLE, AlertInfo, Query, Reading, Source, SourceFailure, make_source
-from warroom.store.log import DecisionLog, FileLock, LogCorrupt, iter_events
-from warroom.store.paths import Lock, lock_path
-from warroom.store.sidefiles import file_mode
+from warroom.store.base import Lease, LogReader, Store
+from warroom.store.log import LogCorrupt, iter_events
 
+LEASE_CHECK = 0.25  # seconds between checks that the recorder lease is still ours
 RETRY_LEADERSHIP = 1.0  # seconds between attempts to take the recorder lock
 GRACE = 0.25  # a read is cut off at its source's timeout plus this (the source's own timeout fires first)
 MAX_BACKOFF = 60.0  # a failing source is polled at least this often (or at its interval if longer)
@@ -44,6 +44,10 @@ TIME_TRAVEL = (PrometheusConfig, SimulatedSource)
 # of these, the source's "readings" feed is failing. "no-data", "bad-query" and "bad-response" (a value
 # of +Inf, say) are about a query's answer: the source answered, and the criterion says what was wrong.
 SOURCE_DOWN = frozenset({"timeout", "connection", "http", "auth"})
+
+
+class _LeaseLost(Exception):
+    """The recorder lease was taken over: stop polling, let go, contend again."""
 
 
 async def _guarded(job: Callable[[], Any], pause: float = 5.0) -> None:
@@ -109,14 +113,14 @@ class Recovered:
     launch_ts: float | None = None
 
 
-def recover(launch: Launch, path: os.PathLike[str] | str) -> Recovered:
-    """One streaming pass over the log (run it off the event loop: logs can be long)."""
+def recover(launch: Launch, path: os.PathLike[str] | str | LogReader) -> Recovered:
+    """One streaming pass over the log, a file or any store (run it off the event loop: logs can be long)."""
     rec = Recovered()
-    if not os.path.exists(path):
+    if isinstance(path, str | os.PathLike) and not os.path.exists(path):
         return rec
     moments = {c.id: baseline_moment(c, launch.t0) for c in launch.criteria}
     first_ts: float | None = None
-    for ev in iter_events(os.fspath(path)):
+    for ev in iter_events(os.fspath(path)) if isinstance(path, str | os.PathLike) else path.events():
         d = ev.data
         if first_ts is None:
             first_ts = ev.ts
@@ -169,14 +173,14 @@ class Recorder:
     """Polls every source on its schedule and appends what it sees, while it holds the recorder lock."""
 
     def __init__(
-        self, launch: Launch, log: DecisionLog, *, clock: Callable[[], float] = time.time, epoch: float | None = None
+        self, launch: Launch, log: Store, *, clock: Callable[[], float] = time.time, epoch: float | None = None
     ):
         self.launch = launch
         self.log = log
         self.clock = clock
         self.epoch = epoch
         self.actor: Actor = current_actor("recorder")
-        self.lock = FileLock(lock_path(log.path, Lock.RECORDER), file_mode(log.path))
+        self.lock: Lease = log.lease("recorder")  # for a file, FileLock(lock_path(log.path)); see store/base.py
         self._leader = False
         self._sources: dict[str, Source] = {}
         self._rec = Recovered()
@@ -196,7 +200,7 @@ class Recorder:
         """Runs until cancelled: contend for the lock, record while holding it (see module docstring)."""
         try:
             while True:
-                if self.lock.try_acquire():
+                if await asyncio.to_thread(self.lock.try_acquire):  # a shared store answers over the network
                     try:
                         await self._lead()
                     except (OSError, LogCorrupt) as e:  # e.g. "acquired" could not be written: say so, retry
@@ -207,10 +211,10 @@ class Recorder:
 
     async def acquire(self) -> bool:
         """Take the lock once (no waiting) and prepare to record; False if another process records."""
-        if not self.lock.try_acquire():
+        if not await asyncio.to_thread(self.lock.try_acquire):
             return False
         try:
-            self._rec = await asyncio.to_thread(recover, self.launch, self.log.path)
+            self._rec = await asyncio.to_thread(recover, self.launch, self.log)
             if self.epoch is None:
                 self.epoch = self._rec.launch_ts if self._rec.launch_ts is not None else self.clock()
             self._open_sources()
@@ -252,10 +256,9 @@ class Recorder:
                 if s.has_alerts
             ]
             tasks += [asyncio.create_task(_guarded(f), name=n) for n, f in self._leader_jobs().items()]
-            if tasks:
+            tasks.append(asyncio.create_task(self._hold(), name="recorder lease"))
+            with contextlib.suppress(_LeaseLost):
                 await asyncio.gather(*tasks)
-            else:
-                await asyncio.Event().wait()
         finally:
             for t in tasks:
                 t.cancel()
@@ -263,6 +266,13 @@ class Recorder:
             # shield so that a cancel arriving now still leaves "released" in the log
             with contextlib.suppress(asyncio.CancelledError):
                 await asyncio.shield(self.release())
+
+    async def _hold(self) -> None:
+        """Ends the lead when the lease is no longer ours (a shared store's lease can be taken over from a
+        paused or cut-off holder; its appends are fenced by the store meanwhile, see store/base.py)."""
+        while self.lock.held:
+            await asyncio.sleep(LEASE_CHECK)
+        raise _LeaseLost
 
     # ------------------------------------------------------------------ sources
 
@@ -295,20 +305,21 @@ class Recorder:
     # ------------------------------------------------------------------ polling
 
     def _append(self, kind: str, data: dict[str, Any]) -> None:
-        self.log.append(kind, data, actor=self.actor)
+        self.log.append_many([(kind, data)], actor=self.actor, fence=self.lock)
 
     def _leader_jobs(self) -> dict[str, Callable[[], Any]]:
-        """What only the leader does besides polling: notifications, ack silences (each in its own module)."""
+        """What only the leader does besides polling: notifications, ack silences (each in its own module; they
+        read a file log, so on a shared store they find nothing yet: `side_base` is the log file for a file)."""
         jobs: dict[str, Callable[[], Any]] = {}
         if self.launch.notify.channels and self.launch.notify.routes:
             from warroom.notify.notifier import Notifier
 
-            self.notifier = Notifier(self.launch, self.log.path, self._append_now, self.clock)
+            self.notifier = Notifier(self.launch, self.log.side_base, self._append_now, self.clock)
             jobs["notify"] = self.notifier.run
         if any(isinstance(c, AlertmanagerConfig) and c.ack_silence for c in self.launch.sources.values()):
             from warroom.recorder.silences import SilenceKeeper
 
-            jobs["silences"] = SilenceKeeper(self.launch, self.log.path, self._append_now, self.clock).run
+            jobs["silences"] = SilenceKeeper(self.launch, self.log.side_base, self._append_now, self.clock).run
         return jobs
 
     def _append_now(self, kind: str, data: dict[str, Any]) -> Event:
@@ -336,7 +347,7 @@ class Recorder:
             note = RecorderRec(RecorderState.WRITE_RECOVERED, None, failed.reason, failed.lost, failed.since).to_data()
             items.insert(0, ("recorder", note))
         try:
-            self.log.append_many(items, actor=self.actor)
+            self.log.append_many(items, actor=self.actor, fence=self.lock)
         except (OSError, LogCorrupt) as e:
             real = items[1:] if failed is not None else items
             self._undo(real)

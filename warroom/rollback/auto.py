@@ -27,7 +27,7 @@ from warroom.core.events import Actor, current_actor
 from warroom.core.rules import Level
 from warroom.core.state import LaunchState, Verdict, is_stale, view
 from warroom.rollback.runner import EventHook, OutputHook, RollbackRunner, recover_interrupted, running_marker
-from warroom.store.log import DecisionLog
+from warroom.store.base import Store
 
 
 def auto_rollback_due(state: LaunchState, verdict: Verdict, now: float) -> tuple[str, dict] | None:
@@ -74,7 +74,7 @@ class AutoRollbackWatcher:
     def __init__(
         self,
         launch: Launch,
-        log: DecisionLog,
+        log: Store,
         actor: Actor | None = None,
         *,
         dry_run: bool | None = None,
@@ -105,7 +105,7 @@ class AutoRollbackWatcher:
         if self.running:
             return None
         if state.rollback.status == "running":
-            if running_marker(self.log.path).exists():
+            if running_marker(self.log.side_base).exists():
                 recover_interrupted(self.log, self.actor)  # a runner died mid-run; record it, unblock triggers
             return None
         due = auto_rollback_due(state, verdict if verdict is not None else view(state, now), now)

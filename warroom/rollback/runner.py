@@ -54,8 +54,9 @@ from warroom.core.rules import Level
 from warroom.core.state import LaunchState, criterion_view
 from warroom.core.units import format_duration
 from warroom.rollback import procvalues, reaper
-from warroom.store.log import DecisionLog, FileLock, Follower, LogCorrupt, iter_events
-from warroom.store.paths import Lock, lock_path, side_path
+from warroom.store.base import Lease, LogReader, Store
+from warroom.store.log import FileLock, LogCorrupt, iter_events
+from warroom.store.paths import side_path
 from warroom.store.sidefiles import UnsafePath, create_side, file_mode, open_side, read_side, rewrite_side
 
 FLUSH_EVERY = 0.5  # seconds between output batches in the log
@@ -460,7 +461,7 @@ class RollbackRunner:
     def __init__(
         self,
         launch: Launch,
-        log: DecisionLog,
+        log: Store,
         actor: Actor,
         *,
         dry_run: bool | None = None,
@@ -611,26 +612,27 @@ class RollbackRunner:
         if why is not None:
             self._append({"phase": RollbackPhase.REFUSED, "reason": why})
             return False
-        lock = FileLock(lock_path(self.log.path, Lock.ROLLBACK), file_mode(self.log.path))
+        lock = self.log.lease("rollback")  # a file's FileLock(lock_path(log)), or a shared store's lease
         try:
             got = lock.try_acquire()
         except UnsafePath as e:
             self._append({"phase": RollbackPhase.REFUSED, "reason": f"cannot take the rollback lock: {e}"})
             return False
         if not got:
-            pid = lock.holder_pid()
+            pid = lock.holder_pid() if isinstance(lock, FileLock) else None
             holder = f"pid {pid}" if pid else lock.holder_text()
+            where = lock.path if isinstance(lock, FileLock) else self.log.name
             self._append(
                 {
                     "phase": RollbackPhase.REFUSED,
-                    "reason": f"another rollback is running ({holder}, lock {lock.path})",
+                    "reason": f"another rollback is running ({holder}, lock {where})",
                     "holder_pid": pid,
                 }
             )
             return False
         self.running = True
         try:
-            orphan = orphaned_step(self.log.path)
+            orphan = orphaned_step(self.log.side_base)
             if orphan is not None:
                 self._append(
                     {
@@ -642,9 +644,9 @@ class RollbackRunner:
                 )
                 return False
             recover_interrupted(self.log, self.actor, lock_held=True)
-            marker = running_marker(self.log.path)
+            marker = running_marker(self.log.side_base)
             try:
-                _write_marker(marker, os.getpid(), 0, new_with_mode=file_mode(self.log.path))
+                _write_marker(marker, os.getpid(), 0, new_with_mode=file_mode(self.log.side_base))
             except OSError as e:
                 why = f"cannot create the running marker {marker} ({_why(e)}), so a crash could go unrecorded"
                 self._append({"phase": RollbackPhase.REFUSED, "reason": why})
@@ -755,7 +757,7 @@ class RollbackRunner:
 
     def _note_group(self, pgid: int) -> None:
         with contextlib.suppress(OSError):  # the marker's existence is what matters; the group only helps
-            _write_marker(running_marker(self.log.path), os.getpid(), pgid)
+            _write_marker(running_marker(self.log.side_base), os.getpid(), pgid)
 
     def _live(self, index: int | None) -> Callable[[list[str]], None] | None:
         hook = self.on_output
@@ -885,7 +887,7 @@ class RollbackRunner:
         """Follow the log (the recorder appends samples) until the criterion is GO on a fresh sample."""
         start_mono = time.monotonic()
         since = self.clock()
-        follower = Follower(self.log.path)
+        follower = self.log.follower()
         state = LaunchState(self.launch)
         c = self.launch.criteria_by_id[cid]
         fresh = False
@@ -944,11 +946,11 @@ def orphaned_step(log_path: str | Path) -> int | None:
     return pgid if pgid is not None and group_members(pgid) else None
 
 
-def run_left_open(log_path: str | Path) -> bool:
+def run_left_open(log_path: str | Path | LogReader) -> bool:
     """True if the log's last rollback run has a `started` and no `finished` (the fold shows it "running")."""
     open_run = False
     try:
-        for ev in iter_events(log_path):
+        for ev in iter_events(log_path) if isinstance(log_path, str | Path) else log_path.events():
             p = ev.payload if ev.kind == "rollback" else None
             if isinstance(p, Rollback):
                 if p.phase == RollbackPhase.STARTED:
@@ -960,7 +962,7 @@ def run_left_open(log_path: str | Path) -> bool:
     return open_run
 
 
-def recover_interrupted(log: DecisionLog, actor: Actor, *, lock_held: bool = False) -> bool:
+def recover_interrupted(log: Store, actor: Actor, *, lock_held: bool = False) -> bool:
     """If a previous run ended without its outcome in the log, record it as failed (interrupted); True if done.
 
     That run's runner left the marker: it died mid-run, or it could not write
@@ -969,22 +971,22 @@ def recover_interrupted(log: DecisionLog, actor: Actor, *, lock_held: bool = Fal
     (the runner died between writing it and removing the marker). A log that
     cannot be written now keeps the marker for the next try; this never raises.
     """
-    marker = running_marker(log.path)
+    marker = running_marker(log.side_base)
     if not marker.exists() or marker.is_symlink():
         return False  # no marker; or one planted as a symlink, which run() refuses to write through
-    lock = None
+    lock: Lease | None = None
     if not lock_held:
-        lock = FileLock(lock_path(log.path, Lock.ROLLBACK), file_mode(log.path))
+        lock = log.lease("rollback")
         try:
             if not lock.try_acquire():
                 return False  # it is still running somewhere
         except OSError:
             return False
     try:
-        if not marker.exists() or orphaned_step(log.path) is not None:
+        if not marker.exists() or orphaned_step(log.side_base) is not None:
             return False
         pid, _pgid, note = _read_marker(marker)
-        if not run_left_open(log.path):
+        if not run_left_open(log):
             marker.unlink(missing_ok=True)  # a stale marker: that run's end is recorded
             return False
         who = f"the process running it (pid {pid or '?'})"

@@ -14,7 +14,8 @@ from pathlib import Path
 
 from warroom.config import ConfigError, ConfigProblem, Launch, parse_launch
 from warroom.core.events import Event
-from warroom.store.log import DecisionLog, iter_events
+from warroom.store.base import LogReader, Store
+from warroom.store.log import iter_events
 
 
 def with_t0(launch: Launch, t0: float) -> Launch:
@@ -35,12 +36,12 @@ def launch_event_data(launch: Launch, text: str, path: str) -> dict[str, object]
     }
 
 
-def bind(log: DecisionLog, launch: Launch, text: str, path: str) -> tuple[Launch, Event | None]:
+def bind(log: Store, launch: Launch, text: str, path: str) -> tuple[Launch, Event | None]:
     """Record the launch in a new log, or check that an existing log is for this launch.
 
     Returns the launch in force (with the log's T-0) and the event appended, if any.
     """
-    first = first_launch_event(log.path)
+    first = first_launch_event(log)
     if first is None:
         ev = log.append("launch", launch_event_data(launch, text, path))
         return launch, ev
@@ -48,7 +49,7 @@ def bind(log: DecisionLog, launch: Launch, text: str, path: str) -> tuple[Launch
         raise ConfigError(
             [
                 ConfigProblem(
-                    str(log.path),
+                    log.name,
                     None,
                     "",
                     f"this log belongs to launch '{first.data.get('id')}', not '{launch.id}'",
@@ -56,14 +57,19 @@ def bind(log: DecisionLog, launch: Launch, text: str, path: str) -> tuple[Launch
                 )
             ]
         )
-    t0 = recorded_t0(first, launch, log.path)
+    t0 = recorded_t0(first, launch, log.name)
     return (with_t0(launch, t0) if t0 != launch.t0 else launch), None
 
 
-def first_launch_event(path: str | Path) -> Event | None:
-    if not Path(path).exists():
-        return None
-    for ev in iter_events(path):
+def first_launch_event(path: str | Path | LogReader) -> Event | None:
+    """The log's launch event (within its first events); a file path or any store."""
+    if isinstance(path, str | Path):
+        if not Path(path).exists():
+            return None
+        events = iter_events(path)
+    else:
+        events = path.events()
+    for ev in events:
         if ev.kind == "launch":
             return ev
         if ev.seq > 50:

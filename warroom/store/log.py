@@ -24,7 +24,7 @@ import hashlib
 import os
 import stat
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -33,8 +33,15 @@ import orjson
 
 from warroom.core.bounds import ImplausibleTime, clock_problem, follow_tail
 from warroom.core.events import GENESIS, SCHEMA_VERSION, Actor, BadLine, Event, decode, encode, parse_iso
-from warroom.store.paths import side_path
-from warroom.store.sidefiles import DEFAULT_MODE, UnsafePath, append_side, make_blocking, one_regular_file
+from warroom.store.paths import Lock, lock_path, side_path
+from warroom.store.sidefiles import (
+    DEFAULT_MODE,
+    UnsafePath,
+    append_side,
+    file_mode,
+    make_blocking,
+    one_regular_file,
+)
 from warroom.store.sidefiles import FileLock as FileLock  # re-exported: the recorder and rollback locks live there
 
 _TAIL_FIRST = 1 << 12
@@ -116,12 +123,14 @@ class DecisionLog:
         self.close()
 
     def append_many(
-        self, items: Sequence[tuple[str, dict[str, Any] | None]], actor: Actor | None = None
+        self, items: Sequence[tuple[str, dict[str, Any] | None]], actor: Actor | None = None, *, fence: Any = None
     ) -> list[Event]:
         """Append several events under one lock, one write and one fsync.
 
         The recorder's samples of one poll arrive together; one fsync for all of
         them instead of one each keeps a 50-criteria poll from blocking the loop.
+        `fence` (a lease) needs no check here: a flock is held until its holder dies, so it is never taken
+        over from a live (even a stopped) holder.
         """
         if not items:
             return []
@@ -147,20 +156,12 @@ class DecisionLog:
             t = self._current_tail(fd)
             ts = follow_tail(now, t.ts)  # never earlier than the event before, unless that one is far ahead
             who = actor or self.actor
-            out: list[Event] = []
-            lines: list[bytes] = []
-            seq, prev = t.seq, t.hash
             todo = list(items)
             if self._torn_event is not None:
                 todo.insert(0, ("torn_recovered", self._torn_event))
-            for kind, data in todo:
-                payload = data if data is not None else {}
-                seq += 1
-                by = self.actor if payload is self._torn_event else who
-                line, digest = encode(seq, ts, by, kind, payload, prev)
-                out.append(Event(SCHEMA_VERSION, seq, ts, by, kind, payload, prev, digest))
-                lines.append(line)
-                prev = digest
+            batch = [(kind, data, self.actor if data is self._torn_event else who) for kind, data in todo]
+            out, lines = encode_batch(batch, t.seq, t.hash, ts)
+            seq, prev = (out[-1].seq, out[-1].hash) if out else (t.seq, t.hash)
             self._write(fd, t, b"".join(lines), seq, prev, ts)
             if self._torn_event is not None:
                 self._torn_event = None
@@ -168,6 +169,40 @@ class DecisionLog:
             return out
         finally:
             fcntl.flock(fd, fcntl.LOCK_UN)
+
+    # ---------------------------------------------------------------- the store interface (base.py)
+
+    @property
+    def name(self) -> str:
+        return str(self.path)
+
+    @property
+    def side_base(self) -> Path:
+        return self.path
+
+    def events(self, after: int = 0) -> Iterator[Event]:
+        return FileLog(self.path).events(after)
+
+    def lines(self) -> Iterator[bytes]:
+        return FileLog(self.path).lines()
+
+    def head(self) -> tuple[int, str]:
+        fcntl.flock(self._fd, fcntl.LOCK_EX)
+        try:
+            t = self._current_tail(self._fd)
+            return t.seq, t.hash
+        finally:
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
+
+    def verify(self) -> VerifyResult:
+        return verify(self.path)
+
+    def follower(self) -> Follower:
+        return Follower(self.path)
+
+    def lease(self, name: str, holder: Actor | None = None) -> FileLock:
+        """`<log>.<name>.lock` beside the log (the recorder's and the rollback's locks: paths.lock_path)."""
+        return FileLock(lock_path(self.path, Lock(f".{name}.lock")), file_mode(self.path))
 
     def _current_tail(self, fd: int) -> _Tail:
         """Under the lock: the tail we keep, re-read only if someone else appended since our last write."""
@@ -234,6 +269,25 @@ class DecisionLog:
         where = torn_path(self.path)
         append_side(where, torn + b"\n", stat.S_IMODE(os.fstat(self._fd).st_mode))
         return where
+
+
+def encode_batch(
+    items: Sequence[tuple[str, dict[str, Any] | None, Actor]], seq: int, prev: str, ts: float
+) -> tuple[list[Event], list[bytes]]:
+    """The events (and their exact lines, each ending in a newline) that continue a chain at (seq, prev).
+
+    The one encoder for every store, so a file and a database hold the same bytes for the same events.
+    """
+    out: list[Event] = []
+    lines: list[bytes] = []
+    for kind, data, by in items:
+        payload = data if data is not None else {}
+        seq += 1
+        line, digest = encode(seq, ts, by, kind, payload, prev)
+        out.append(Event(SCHEMA_VERSION, seq, ts, by, kind, payload, prev, digest))
+        lines.append(line)
+        prev = digest
+    return out, lines
 
 
 def torn_path(log_path: str | Path) -> Path:
@@ -379,7 +433,13 @@ def chain_problem(got: int, expected: int, line: int) -> VerifyProblem:
 
 
 def verify(path: str | Path) -> VerifyResult:
-    """Check every line's hash and the chain.
+    """Check every line's hash and the chain (see `verify_chunks`)."""
+    with open(path, "rb") as f:
+        return verify_chunks(iter(lambda: f.read(_READ_CHUNK), b""))
+
+
+def verify_chunks(chunks: Iterable[bytes]) -> VerifyResult:
+    """Check every line's hash and the chain, reading the log as byte chunks (a file's, or a database's rows).
 
     The hot loop is as lean as a bare parse-and-hash loop: no Event objects, no
     per-line generator. `hash == sha256(line minus its hash suffix)` proves the
@@ -397,30 +457,29 @@ def verify(path: str | Path) -> VerifyResult:
     first: Any = None
     d: Any = None
     before = GENESIS
-    with open(path, "rb") as f:
-        rest = b""
-        while chunk := f.read(_READ_CHUNK):
-            lines = (rest + chunk).split(b"\n")
-            rest = lines.pop()
-            for line in lines:
-                n += 1
-                digest = sha(line[:-cut] + b"}").hexdigest()
-                try:
-                    d = loads(line)
-                    if d["hash"] != digest or d["prev"] != prev or d["seq"] != seq + 1:
-                        raise ValueError
-                except (ValueError, KeyError, TypeError):
-                    res.problem = _line_problem(line, d if isinstance(d, dict) else None, digest, seq, prev, n)
-                    break
-                before, prev = prev, digest
-                seq += 1
-                if first is None:
-                    first = d
-            else:
-                continue
-            break
+    rest = b""
+    for chunk in chunks:
+        lines = (rest + chunk).split(b"\n")
+        rest = lines.pop()
+        for line in lines:
+            n += 1
+            digest = sha(line[:-cut] + b"}").hexdigest()
+            try:
+                d = loads(line)
+                if d["hash"] != digest or d["prev"] != prev or d["seq"] != seq + 1:
+                    raise ValueError
+            except (ValueError, KeyError, TypeError):
+                res.problem = _line_problem(line, d if isinstance(d, dict) else None, digest, seq, prev, n)
+                break
+            before, prev = prev, digest
+            seq += 1
+            if first is None:
+                first = d
         else:
-            res.torn = len(rest)
+            continue
+        break
+    else:
+        res.torn = len(rest)
     res.count = seq
     res.last_hash = prev
     if res.problem is not None and res.problem.seq <= seq:
@@ -495,6 +554,38 @@ class Follower:
             self.offset = off + len(line) + 1
             out.append(ev)
         return out
+
+
+@dataclass(frozen=True)
+class FileLog:
+    """A file log opened for reading only (nothing is created or recovered): the reader side of base.py."""
+
+    path: Path
+
+    @property
+    def name(self) -> str:
+        return str(self.path)
+
+    def events(self, after: int = 0) -> Iterator[Event]:
+        for ev in iter_events(self.path):
+            if ev.seq > after:
+                yield ev
+
+    def lines(self) -> Iterator[bytes]:
+        """Every complete line (a torn tail is not an event); the chain is the caller's to check."""
+        for _off, line, complete in iter_lines(self.path):
+            if complete:
+                yield line
+
+    def head(self) -> tuple[int, str]:
+        res = verify(self.path)
+        return res.count, res.last_hash
+
+    def verify(self) -> VerifyResult:
+        return verify(self.path)
+
+    def close(self) -> None:
+        """Nothing is held open between reads."""
 
 
 def event_to_json(ev: Event) -> dict[str, Any]:

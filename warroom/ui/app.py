@@ -27,7 +27,9 @@ from textual.screen import Screen
 from warroom.config import ConfigError, Launch
 from warroom.core.events import Actor, Event
 from warroom.core.state import LaunchState
-from warroom.store.log import DecisionLog, LogCorrupt
+from warroom.store.base import Store
+from warroom.store.log import LogCorrupt
+from warroom.store.pg import PgSpec
 from warroom.ui import fmt, keymap
 from warroom.ui.commands import WarroomCommands
 from warroom.ui.driver import Driver, LiveDriver, Mode, ReplayDriver
@@ -61,7 +63,7 @@ class WarroomApp(App[int]):
         self,
         launch: Launch,
         *,
-        log_path: Path | None,
+        log_path: Path | PgSpec | None,
         actor: Actor,
         mode: Mode = "live",
         theme: str | None = None,
@@ -140,7 +142,7 @@ class WarroomApp(App[int]):
         return self.driver.state
 
     @property
-    def dlog(self) -> DecisionLog | None:
+    def dlog(self) -> Store | None:
         return self.driver.dlog
 
     @property
@@ -148,7 +150,7 @@ class WarroomApp(App[int]):
         return self.driver.dry_run
 
     @property
-    def log_path(self) -> Path | None:
+    def log_path(self) -> Path | PgSpec | None:
         return self.driver.log_path
 
     @property

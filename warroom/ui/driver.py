@@ -8,6 +8,7 @@ need from the app (notifications, workers) comes through `Host`.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
 from collections.abc import Awaitable, Callable
@@ -18,8 +19,11 @@ from warroom.config import ConfigError, ConfigProblem, Launch
 from warroom.core.events import Actor, Event
 from warroom.core.records import Session, SessionState
 from warroom.core.state import LaunchState, Verdict, view
+from warroom.store.base import Follow, Store
 from warroom.store.launchlog import bind, first_launch_event, recorded_t0, with_t0
-from warroom.store.log import DecisionLog, Follower, LogCorrupt
+from warroom.store.log import Follower, LogCorrupt
+from warroom.store.open import open_reader, open_store
+from warroom.store.pg import PgFollower, PgSpec
 from warroom.ui.frame import ConsoleInfo, Frame, Position
 from warroom.ui.playhead import Playhead, ReplaySource, parse_moment_text
 from warroom.ui.session import Permissions, config_text, permissions
@@ -73,8 +77,8 @@ class Driver(Protocol):
     actor: Actor
     perms: Permissions
     state: LaunchState
-    dlog: DecisionLog | None
-    log_path: Path | None
+    dlog: Store | None
+    log_path: Path | PgSpec | None
     dry_run: bool | None
 
     def start(self, host: Host) -> list[Event]: ...
@@ -102,6 +106,12 @@ def _info(d: Driver, recorder: str, note: str) -> ConsoleInfo:
     return ConsoleInfo(d.mode, d.actor.label, roles, recorder, str(d.log_path or ""), note, dry)
 
 
+def _follower(where: Path | PgSpec | None) -> Follow:
+    """An observer's follower: it writes nothing, so it has no store open for writing."""
+    assert where is not None
+    return PgFollower(where) if isinstance(where, PgSpec) else Follower(where)
+
+
 class LiveDriver:
     """Follow the decision log; a live (not observer) console also writes to it, records and watches triggers.
 
@@ -114,7 +124,7 @@ class LiveDriver:
         self,
         launch: Launch,
         *,
-        log_path: Path,
+        log_path: Path | PgSpec,
         actor: Actor,
         mode: Mode = "live",
         clock: Callable[[], float] = time.time,
@@ -124,7 +134,7 @@ class LiveDriver:
         dry_run: bool | None = None,
     ) -> None:
         self.launch = launch
-        self.log_path: Path | None = Path(log_path)
+        self.log_path: Path | PgSpec | None = log_path if isinstance(log_path, PgSpec) else Path(log_path)
         self.actor = actor
         self.perms = permissions(launch, actor, mode)
         self.mode: Mode = "observer" if mode == "live" and self.perms.observer else mode
@@ -134,8 +144,8 @@ class LiveDriver:
         self._config_text = config_text
         self._config_path = config_path or ""
         self.state = LaunchState(launch)
-        self.dlog: DecisionLog | None = None
-        self.follower: Follower | None = None
+        self.dlog: Store | None = None
+        self.follower: Follow | None = None
         self.recorder: RecorderLike | None = None
         self.watcher: WatcherLike | None = None  # auto-rollback, run by whichever console records
         self.recorder_status = ""
@@ -149,7 +159,7 @@ class LiveDriver:
         self._host = host
         assert self.log_path is not None
         if self.mode == "live":
-            self.dlog = DecisionLog(self.log_path, self.actor, self.clock)
+            self.dlog = open_store(self.log_path, self.actor, self.clock)  # a file, or PostgreSQL (store/open.py)
             text = self._config_text if self._config_text is not None else config_text(self.launch)
             launch, _ev = bind(self.dlog, self.launch, text, self._config_path)
         else:
@@ -158,11 +168,12 @@ class LiveDriver:
             self.launch = launch
             self.perms = permissions(launch, self.actor, self.mode)
         self.state = LaunchState(self.launch)
-        self.follower = Follower(self.log_path)
+        self.follower = self.dlog.follower() if self.dlog is not None else _follower(self.log_path)
         events = self._apply(self.follower.poll())
-        if self.follower.torn:
+        torn: bytes = getattr(self.follower, "torn", b"")
+        if torn:
             host.notify(
-                f"the log's last line was torn by an interrupted write ({len(self.follower.torn)} bytes); "
+                f"the log's last line was torn by an interrupted write ({len(torn)} bytes); "
                 "every complete event is shown, and the next write moves it to a .torn file and records that",
                 title="Recovered after a crash",
                 severity="warning",
@@ -171,7 +182,7 @@ class LiveDriver:
         if self.dlog is not None:
             self.dlog.append("session", Session(SessionState.OPENED, self.mode, os.getpid()).to_data())
             self._session_open = True
-            if self.dlog.recovered_torn and not self.follower.torn:
+            if getattr(self.dlog, "recovered_torn", 0) and not torn:
                 host.notify("a torn last line from an interrupted write was set aside", severity="warning")
             events += self.step()[1]
             if self.record:
@@ -179,9 +190,13 @@ class LiveDriver:
                 host.call_after_refresh(self._start_recorder)
         return events
 
-    def _observed_launch(self, path: Path) -> Launch:
+    def _observed_launch(self, path: Path | PgSpec) -> Launch:
         """An observer writes nothing, so it checks that the log is this launch's and takes its recorded t0."""
-        first = first_launch_event(path)
+        if isinstance(path, PgSpec):
+            with contextlib.closing(open_reader(path)) as reader:
+                first = first_launch_event(reader)
+        else:
+            first = first_launch_event(path)
         launch = self.launch
         if first is not None and first.data.get("id") not in (None, launch.id):
             raise ConfigError(
@@ -196,7 +211,7 @@ class LiveDriver:
                 ]
             )
         if first is not None:
-            t0 = recorded_t0(first, launch, path)
+            t0 = recorded_t0(first, launch, str(path))
             launch = with_t0(launch, t0) if t0 != launch.t0 else launch
         return launch
 
@@ -207,7 +222,7 @@ class LiveDriver:
         from warroom.rollback.auto import AutoRollbackWatcher  # after the first frame: not needed to draw
 
         assert self.dlog is not None and self._host is not None, "only a live console records, once started"
-        first = first_launch_event(self.log_path) if self.log_path else None
+        first = first_launch_event(self.dlog)
         epoch = first.ts if first is not None else self.clock()
         try:
             recorder = Recorder(self.launch, self.dlog, clock=self.clock, epoch=epoch)
@@ -238,6 +253,9 @@ class LiveDriver:
     def recorder_text(self) -> str:
         if self.follow_failed:
             return "LOG DAMAGED: not following (run 'warroom verify')"
+        problem = getattr(self.follower, "problem", None)  # a shared store that cannot be reached just now
+        if problem:
+            return f"DATABASE UNREACHABLE: {problem}; nothing can be recorded"
         if self.recorder is not None:
             failure = self.recorder.write_failure
             if failure is not None:  # at once, not when the criteria go STALE: every observation is being lost
@@ -309,8 +327,8 @@ class ReplayDriver:
     """The state at a playhead over a recorded log; `now` is the playhead. Nothing is ever written."""
 
     mode: Mode = "replay"
-    dlog: DecisionLog | None = None
-    log_path: Path | None = None
+    dlog: Store | None = None
+    log_path: Path | PgSpec | None = None
     dry_run: bool | None = None
 
     def __init__(
