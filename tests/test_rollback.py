@@ -99,7 +99,7 @@ def test_headless_without_confirmation_prints_the_plan_and_runs_nothing(deploy: 
     cfg = deploy.config()
     r = deploy.warroom("rollback", str(cfg), "--log", str(deploy.log), "--as", "dana")
     assert r.returncode == 2
-    assert f"{deploy.script} v1" in r.stdout and "timeout: 20s" in r.stdout
+    assert f"{deploy.script} v1" in r.stdout and "timeout: 20 s" in r.stdout
     assert f"--yes-i-mean-it {LAUNCH_ID}" in r.stderr
     r = deploy.warroom("rollback", str(cfg), "--log", str(deploy.log), "--as", "dana", "--yes-i-mean-it", "other")
     assert r.returncode == 2 and "'other'" in r.stderr
@@ -213,7 +213,7 @@ async def test_step_that_times_out_is_killed_with_its_children(deploy: Deploy):
     assert second["status"] == "skipped" and "earlier step failed" in second["detail"]
     assert f"spawned {child_pid}" in step_output(deploy.log, 0)
     finished = rollback_events(deploy.log)[-1]
-    assert finished["ok"] is False and "timed out after 1s" in finished["reason"]
+    assert finished["ok"] is False and "timed out after 1 s" in finished["reason"]
 
 
 async def test_a_step_group_that_ignores_sigterm_is_killed(deploy: Deploy):
@@ -462,7 +462,7 @@ def test_plan_text_shows_exactly_what_will_run(deploy: Deploy):
     assert f"1. flip current to v1\n   run:     {deploy.script} v1\n   cwd:     {deploy.root}\n" in text
     assert "env:     KUBECONFIG, TOKEN" in text and "s3cret" not in text
     assert "2. purge cache\n   shell:   /bin/sh -c 'curl -X PURGE '\"'\"'https://cdn/a b'\"'\"''" in text
-    assert "timeout: 45s" in text
+    assert "timeout: 45 s" in text
     assert "must exit 0 within 20s" in plan[-1]
 
 
