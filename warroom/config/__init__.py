@@ -35,6 +35,9 @@ from warroom.config.schema import (
     Auth as Auth,
 )
 from warroom.config.schema import (
+    Authority as Authority,
+)
+from warroom.config.schema import (
     ConfigError as ConfigError,
 )
 from warroom.config.schema import (

@@ -19,7 +19,7 @@ from types import UnionType
 from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
 import yaml
-from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
+from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
 from pydantic_core import ErrorDetails
 
 from warroom.core.units import UNIT_FORMS, UNITS, Threshold, parse_duration, parse_moment, parse_threshold
@@ -36,7 +36,7 @@ class Model(BaseModel):
 
 
 class Role(Model):
-    """A launch role; `members` are user names or `--as` names that act as it."""
+    """A launch role; `members` are the accounts that hold it (and, with `identity: claimed`, `--as` names)."""
 
     id: Ident
     title: str
@@ -357,6 +357,18 @@ class LaunchInfo(Model):
     links: dict[str, str] = {}
 
 
+class Authority(Model):
+    """Who may do what beyond the roles' own duties (warroom.core.authority applies it, in the fold).
+
+    `ticks`: `owner` lets the item's owner role (or anyone with a role, for an item without owner) and the
+    commander tick; `any-role` lets anyone with a role. `acks` and `trigger_modes` list the roles that may;
+    unset, acks take any role and trigger modes the commander or a role in `rollback.allowed_roles`."""
+
+    ticks: Literal["owner", "any-role"] = "owner"
+    acks: list[Ident] | None = None
+    trigger_modes: list[Ident] | None = None
+
+
 class Launch(Model):
     """The whole launch definition; immutable once loaded."""
 
@@ -368,6 +380,26 @@ class Launch(Model):
     criteria: list[Criterion] = []
     rollback: Rollback = Rollback()
     success_metrics: list[SuccessMetric] = []
+    # Trust (docs/trust.md): roles match accounts unless `claimed`; signatures with ssh-keygen -Y.
+    identity: Literal["accounts", "claimed"] = "accounts"
+    authority: Authority = Authority()
+    signatures: Literal["off", "optional", "required"] = "off"
+    allowed_signers: str | None = None
+
+    @model_validator(mode="after")
+    def _trust_refs(self) -> Launch:
+        """Authority names roles that exist; signatures need the allowed_signers file that says whose key is whose."""
+        ids = {r.id for r in self.roles}
+        for key in ("acks", "trigger_modes"):
+            for r in getattr(self.authority, key) or []:
+                if r not in ids:
+                    raise ValueError(f"authority.{key}: no role {r!r} in roles (roles: {', '.join(sorted(ids))})")
+        if self.signatures != "off" and not self.allowed_signers:
+            raise ValueError(
+                f"signatures: {self.signatures} needs allowed_signers: the file (ssh-keygen ALLOWED SIGNERS format) "
+                "that maps each account to its public key"
+            )
+        return self
 
     @property
     def id(self) -> str:

@@ -26,7 +26,7 @@ from textual.widget import Widget
 from textual.widgets import Footer
 
 from warroom.config import ConfigError, ConfigProblem, Launch
-from warroom.core.events import Actor, Event
+from warroom.core.events import SCHEMA_VERSION, Actor, Event
 from warroom.core.state import LaunchState, Verdict, actor_label, snapshot, view
 from warroom.store.launchlog import bind, first_launch_event, recorded_t0, with_t0
 from warroom.store.log import DecisionLog, Follower, LogCorrupt
@@ -422,7 +422,7 @@ class WarroomApp(App[int]):
 
     def record_event(self, kind: str, data: dict[str, Any]) -> Event | None:
         """Append one event for this console's actor and read it back onto the screen."""
-        why = self.refusal()
+        why = self.refusal() or self._authority_refusal(kind, data)
         if why is not None:
             self.notify(why, severity="warning")
             return None
@@ -434,6 +434,13 @@ class WarroomApp(App[int]):
             return None
         self._poll()
         return ev
+
+    def _authority_refusal(self, kind: str, data: dict[str, Any]) -> str | None:
+        """The fold's own authority rule, asked before writing: refused up front rather than recorded as refused."""
+        from warroom.core.authority import SigVerdict, refusal
+
+        probe = Event(SCHEMA_VERSION, self.state.seq + 1, self.now(), self.actor, kind, data)
+        return refusal(self.launch, probe, SigVerdict(True, self.actor.user))  # a signature we made ourselves
 
     def _focused_table(self, pid: str) -> RowTable | None:
         table = self.panel(pid).table
