@@ -88,6 +88,9 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 def _verify_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("log", metavar="LOG", help="decision log (JSON lines)")
+    p.add_argument("--expect-head", metavar="SEQ:HASH", help="fail if the log is behind or different (truncated)")
+    p.add_argument("--config", metavar="FILE", help="check signatures against this config (default: the log's own)")
+    p.add_argument("--allowed-signers", metavar="FILE", help="check signatures against this allowed_signers file")
 
 
 @command("verify", "check the decision log's hash chain; exit 0 if intact")(_verify_args)
@@ -102,11 +105,19 @@ def cmd_verify(args: argparse.Namespace) -> int:
         if res.torn
         else ""
     )
-    if res.ok:
-        out(f"OK: {res.count} events, chain intact{torn}")
-        return EXIT_OK
-    out(f"TAMPERED: {path}: {clean(res.problem)}; {res.count} events before it are intact{torn}")
-    return EXIT_NOGO
+    if not res.ok:
+        out(f"TAMPERED: {path}: {clean(res.problem)}; {res.count} events before it are intact{torn}")
+        return EXIT_NOGO
+    from warroom.trust.verify_cmd import trust_check  # signatures and head anchors (docs/trust.md)
+
+    checked = trust_check(path, args)
+    if checked is None:
+        return EXIT_USAGE
+    trusted, lines = checked
+    out(f"{'OK' if trusted else 'NOT TRUSTED'}: {res.count} events, chain intact{torn}")
+    for line in lines:
+        out(line)
+    return EXIT_OK if trusted else EXIT_NOGO
 
 
 # ---------------------------------------------------------------- log
@@ -129,8 +140,12 @@ def cmd_log(args: argparse.Namespace) -> int:
     first_ts: float | None = None
     bad_t0 = False
     torn: list[bytes] = []
+    from warroom.trust.logview import LogTrust  # refused events and claimed actors, as the fold sees them
+
+    trust = LogTrust(path)
     try:
         for ev in iter_events(path, on_torn=torn.append):
+            ev, refused = trust.look(ev)
             if ev.kind == "launch" and t0 is None and not bad_t0:
                 t0 = _launch_t0(ev.data.get("t0"))
                 if t0 is None and ev.data.get("t0") is not None:
@@ -147,7 +162,7 @@ def cmd_log(args: argparse.Namespace) -> int:
             rel = f" {format_t_relative(ev.ts - t0)}" if t0 else ""
             doubt = ts_problem(ev.ts, first_ts)
             first_ts = ev.ts if first_ts is None and doubt is None else first_ts
-            flag = f"  [not applied by the fold: {doubt}]" if doubt else ""
+            flag = (f"  [not applied by the fold: {doubt}]" if doubt else "") + clean(refused)
             who, kind = clean(actor_label(ev.actor)), clean(ev.kind)
             out(f"{ev.seq:>6} {ev.ts_iso}{rel}  {who:<24} {kind:<12} {describe(ev)}{flag}")
     except LogCorrupt as e:

@@ -27,6 +27,7 @@ from warroom.recorder.loop import Recorder, effective_interval
 from warroom.rollback.runner import recover_interrupted
 from warroom.store.launchlog import bind, first_launch_event
 from warroom.store.log import DecisionLog, Follower
+from warroom.trust.guard import Guard, guard_for
 
 REPRINT = 60.0  # --watch prints when a state changes, and the values at least this often
 EXIT_FOR = {"GO": EXIT_OK, "NO-GO": EXIT_NOGO, "PENDING": EXIT_NOGO, "ROLLBACK": EXIT_ROLLBACK}
@@ -72,6 +73,7 @@ async def _run(launch: Launch, log: DecisionLog, epoch: float, args: argparse.Na
     rec = Recorder(launch, log, epoch=epoch)
     follower = Follower(log.path)
     state = LaunchState(launch)
+    guard = guard_for(state, args.config)  # signature verdicts, given to the fold as data
     if not args.watch:
         note = ""
         if await rec.acquire():
@@ -84,14 +86,14 @@ async def _run(launch: Launch, log: DecisionLog, epoch: float, args: argparse.Na
                 f"another console (pid {rec.lock.holder_pid() or '?'}) records this log; "
                 "judging the samples it recorded"
             )
-        for ev in follower.poll():
+        for ev in guard(follower.poll()):
             state.apply(ev)
         return _report(view(state, time.time()), args, note, launch.name)
-    return await _watch(launch, rec, follower, state, args)
+    return await _watch(launch, rec, follower, state, args, guard)
 
 
 async def _watch(
-    launch: Launch, rec: Recorder, follower: Follower, state: LaunchState, args: argparse.Namespace
+    launch: Launch, rec: Recorder, follower: Follower, state: LaunchState, args: argparse.Namespace, guard: Guard
 ) -> int:
     """Record (or follow the console that does) and print whenever the table or verdict changes."""
     every = min((effective_interval(launch, c) for c in launch.criteria), default=5.0)
@@ -104,7 +106,7 @@ async def _watch(
             await asyncio.sleep(min(every, 1.0) if last_shown is None else every)
             if task.done():
                 task.result()  # a crashed recorder is a bug: let it show
-            for ev in follower.poll():
+            for ev in guard(follower.poll()):
                 state.apply(ev)
             v = view(state, time.time())
             status = _status(v, args)[0]

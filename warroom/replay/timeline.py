@@ -22,10 +22,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from warroom.config import Launch
+from warroom.core.authority import SigVerdict
 from warroom.core.events import GENESIS, Event
 from warroom.core.state import LaunchState, actor_label, word
-from warroom.store.launchlog import launch_from_log
+from warroom.store.launchlog import first_launch_event, launch_from_log
 from warroom.store.log import LogCorrupt, VerifyProblem, iter_events_from
+from warroom.trust.guard import guard_for
 
 # Event kinds that are human decisions: the stops for "previous/next decision".
 MARK_KINDS = frozenset({"check", "uncheck", "signoff", "note", "decision", "rollback", "ack", "trigger_mode"})
@@ -70,6 +72,7 @@ class Replay:
     _checkpoints: list[_Checkpoint] = field(default_factory=list)
     _every: int = CHECKPOINT_EVERY
     _cursor: _Cursor | None = None
+    verdicts: dict[str, SigVerdict] = field(default_factory=dict)  # signature verdicts, computed once on open
 
     # ------------------------------------------------------------ public
 
@@ -105,6 +108,7 @@ class Replay:
         if cur.seq >= self.events:
             return
         try:
+            cur.state.signatures = self.verdicts  # a checkpoint holds those up to it; the fold needs them all
             for end, ev in iter_events_from(self.path, cur.offset, cur.seq, cur.prev):
                 if ev.ts > t or ev.seq > self.events:
                     break
@@ -156,6 +160,11 @@ class _Unpickler(pickle.Unpickler):
         return self._launch
 
 
+def _recorded_config(path: Path) -> str | None:
+    first = first_launch_event(path)
+    return str(first.data["path"]) if first is not None and first.data.get("path") else None
+
+
 def open_replay(path: str | Path, progress: Callable[[float], None] | None = None) -> Replay:
     """Read the log once: check its chain, note the decisions, keep checkpoints.
 
@@ -172,8 +181,11 @@ def open_replay(path: str | Path, progress: Callable[[float], None] | None = Non
     torn: list[bytes] = []
     last: tuple[int, Event] | None = None
     since = 0
+    rep.verdicts = state.signatures
+    guard = guard_for(state, _recorded_config(path))  # signature verdicts reach the fold as data
     try:
         for end, ev in iter_events_from(path, on_torn=torn.append):
+            guard.feed(ev)
             state.apply(ev)
             last = (end, ev)
             if rep.start == 0.0:

@@ -99,6 +99,7 @@ class WarroomApp(App[int]):
         self._config_text = config_text
         self._config_path = config_path or ""
         self.state = LaunchState(launch)
+        self.trust: Any = None  # warroom.trust.console.ConsoleTrust once the log is open
         self.frame: Frame | None = None
         self.dlog: DecisionLog | None = None
         self.follower: Follower | None = None
@@ -238,7 +239,12 @@ class WarroomApp(App[int]):
             self.perms = permissions(launch, self.actor, self.mode)
         self.state = LaunchState(self.launch)
         self.follower = Follower(self.log_path)
+        from warroom.trust.console import ConsoleTrust  # signatures verified, head anchored (docs/trust.md)
+
+        self.trust = ConsoleTrust(self.launch, self.state, self.log_path, self._config_path)
         self._apply(self.follower.poll())
+        if (cut := self.trust.problem()) is not None:
+            self.notify(cut, title="Log truncated or rewritten", severity="error", timeout=120)
         if self.follower.torn:
             self.notify(
                 f"the log's last line was torn by an interrupted write ({len(self.follower.torn)} bytes); "
@@ -336,6 +342,9 @@ class WarroomApp(App[int]):
         self._repaint()
 
     def _apply(self, events: list[Event]) -> None:
+        if self.trust is not None and events:
+            self.trust.feed(events)  # signature verdicts reach the fold as data, before it folds them
+            self.trust.remember()
         for ev in events:
             self.state.apply(ev)
             if ev.kind == "rollback" and ev.data.get("phase") == "recommendation":
@@ -596,15 +605,37 @@ class WarroomApp(App[int]):
         if choice.role not in {r.id for r in self.perms.signing_roles}:
             self.notify(f"you do not hold the role {title}", severity="error")
             return
-        self.record_event(
-            "signoff",
-            {
-                "role": choice.role,
-                "verdict": choice.verdict,
-                "reason": choice.reason,
-                "snapshot": snapshot(self.state, self.now()),
-            },
-        )
+        data = {
+            "role": choice.role,
+            "verdict": choice.verdict,
+            "reason": choice.reason,
+            "snapshot": snapshot(self.state, self.now()),
+        }
+        signed = await self._signed("signoff", data)
+        if signed is not None:
+            self.record_event("signoff", signed)
+
+    async def _signed(self, kind: str, data: dict[str, Any]) -> dict[str, Any] | None:
+        """The data signed by the user's ssh-agent when the config asks (in a worker thread, with a timeout);
+        None if it must be and cannot be (the message says why). `signatures: off` returns it as it is."""
+        if self.launch.signatures == "off":
+            return data
+        import asyncio
+
+        from warroom.trust.console import sign_event
+        from warroom.trust.signing import SigningError
+
+        self.notify("asking your ssh-agent to sign…", timeout=5)
+        head = (self.state.seq, self.state.head)
+        signers = self.trust.signers if self.trust is not None else None
+        try:
+            return await asyncio.to_thread(sign_event, self.launch, self.actor, kind, data, head, signers)
+        except SigningError as e:
+            if self.launch.signatures == "required":
+                self.notify(f"not recorded: {e}", title="Signing failed", severity="error", timeout=30)
+                return None
+            self.notify(f"recorded unsigned: {e}", title="Not signed", severity="warning", timeout=20)
+            return data
 
     def action_decision(self) -> None:
         if (why := self.refusal()) is not None:
@@ -633,7 +664,9 @@ class WarroomApp(App[int]):
         if choice.verdict == "GO" and v.status != "GO":
             lines.append(Content.styled(f"warning: the console's verdict is {v.status}", "bold $gate-warn"))
         if await self.push_screen_wait(ConfirmScreen("Confirm decision", lines)):
-            self.record_event("decision", {"verdict": choice.verdict, "reason": choice.reason})
+            signed = await self._signed("decision", {"verdict": choice.verdict, "reason": choice.reason})
+            if signed is not None:
+                self.record_event("decision", signed)
 
     def action_trigger_mode(self) -> None:
         from warroom.ui.modals import TriggerModeScreen  # dialogs load on first use
