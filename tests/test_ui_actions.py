@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 from ui_scenario import (
+    DEVOPS,
     NOW,
     ROOT_ACTOR,
-    DEVOPS,
     SECURITY,
     Clock,
     caught_up,
