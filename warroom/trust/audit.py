@@ -37,13 +37,16 @@ class Audit:
 
 def launch_of(path: Path, config: Launch | None) -> tuple[Launch | None, Path | None]:
     """The launch to check against (the given config, else the log's own), and the directory paths are relative to."""
-    ev = first_launch_event(path)
+    try:
+        ev = first_launch_event(path)
+    except (LogCorrupt, OSError):
+        return config, None  # the chain check (or the reader) says what is wrong with it
     recorded = Path(str(ev.data.get("path", ""))).parent if ev is not None and ev.data.get("path") else None
     if config is not None:
         return config, recorded
     try:
         return launch_from_log(path), recorded
-    except ConfigError:
+    except (ConfigError, LogCorrupt, OSError):
         return None, None
 
 
