@@ -406,3 +406,16 @@ async def test_truncating_the_last_three_events_is_noticed(tmp_path: Path):
     assert r.returncode == 1 and "TRUNCATED: this user's consoles saw" in r.stdout
     md = render_markdown(build_report(path))
     assert "TRUNCATED" in md and f"Head of the log: {evs[-4].seq}:{evs[-4].hash}" in md
+
+
+def test_trust_settings_are_checked_with_the_field_named(tmp_path: Path):
+    from warroom.config import ConfigError
+
+    base = DEMO.read_text()
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(base.replace("version: 1\n", "version: 1\nauthority: {acks: [nobody]}\n", 1))
+    with pytest.raises(ConfigError, match="authority.acks: no role 'nobody' in roles"):
+        load_launch(bad)
+    bad.write_text(base.replace("version: 1\n", "version: 1\nsignatures: required\n", 1))
+    with pytest.raises(ConfigError, match="signatures: required needs allowed_signers"):
+        load_launch(bad)

@@ -19,7 +19,17 @@ from types import UnionType
 from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
 import yaml
-from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 from pydantic_core import ErrorDetails
 
 from warroom.core.units import UNIT_FORMS, UNITS, Threshold, parse_duration, parse_moment, parse_threshold
@@ -386,14 +396,20 @@ class Launch(Model):
     signatures: Literal["off", "optional", "required"] = "off"
     allowed_signers: str | None = None
 
-    @model_validator(mode="after")
-    def _trust_refs(self) -> Launch:
-        """Authority names roles that exist; signatures need the allowed_signers file that says whose key is whose."""
-        ids = {r.id for r in self.roles}
+    @field_validator("authority")
+    @classmethod
+    def _authority_roles(cls, v: Authority, info: ValidationInfo) -> Authority:
+        """Authority names roles that exist (the roles are validated first: they come before it)."""
+        ids = {r.id for r in info.data.get("roles") or []}
         for key in ("acks", "trigger_modes"):
-            for r in getattr(self.authority, key) or []:
+            for r in getattr(v, key) or []:
                 if r not in ids:
                     raise ValueError(f"authority.{key}: no role {r!r} in roles (roles: {', '.join(sorted(ids))})")
+        return v
+
+    @model_validator(mode="after")
+    def _signers_given(self) -> Launch:
+        """Signatures need the allowed_signers file that says whose key is whose."""
         if self.signatures != "off" and not self.allowed_signers:
             raise ValueError(
                 f"signatures: {self.signatures} needs allowed_signers: the file (ssh-keygen ALLOWED SIGNERS format) "

@@ -10,6 +10,7 @@ state comes from a ReplaySource at the playhead, and `now` is the playhead.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import time
 from collections.abc import Callable, Mapping
@@ -364,9 +365,7 @@ class WarroomApp(App[int]):
         if self.mode == "replay" and self.replay is not None:
             note = self.replay.integrity
         dry = bool(self.dry_run) if self.dry_run is not None else False
-        return ConsoleInfo(
-            self.mode, self.actor.label, roles, self._recorder_text(), str(self.log_path or ""), note, dry
-        )
+        return ConsoleInfo(self.mode, self._who, roles, self._recorder_text(), str(self.log_path or ""), note, dry)
 
     def _repaint(self, force: bool = False) -> None:
         """Recompute the view; touch only the panels whose input changed, and only the cells that did."""
@@ -443,6 +442,13 @@ class WarroomApp(App[int]):
             return None
         self._poll()
         return ev
+
+    @property
+    def _who(self) -> str:
+        """This console's actor for the header: marked claimed when its roles rest on its --as name."""
+        from warroom.core.authority import claims
+
+        return dataclasses.replace(self.actor, claimed=claims(self.launch, self.actor)).label
 
     def _authority_refusal(self, kind: str, data: dict[str, Any]) -> str | None:
         """The fold's own authority rule, asked before writing: refused up front rather than recorded as refused."""
