@@ -414,7 +414,7 @@ def test_trust_settings_are_checked_with_the_field_named(tmp_path: Path):
     base = DEMO.read_text()
     bad = tmp_path / "bad.yaml"
     bad.write_text(base.replace("version: 1\n", "version: 1\nauthority: {acks: [nobody]}\n", 1))
-    with pytest.raises(ConfigError, match="authority.acks: no role 'nobody' in roles"):
+    with pytest.raises(ConfigError, match=r"authority\.acks: no role 'nobody' in roles"):
         load_launch(bad)
     bad.write_text(base.replace("version: 1\n", "version: 1\nsignatures: required\n", 1))
     with pytest.raises(ConfigError, match="signatures: required needs allowed_signers"):
