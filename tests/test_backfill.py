@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -18,8 +19,10 @@ from launchdata import BAD_DAY, SPIKE, History, history_prometheus
 from warroom.config import load_launch
 from warroom.core.backfilled import merged
 from warroom.core.events import Actor
+from warroom.core.rules import Level
 from warroom.core.state import LaunchState
 from warroom.recorder.loop import Recorder
+from warroom.replay.timeline import open_replay
 from warroom.report.build import build_report, to_json
 from warroom.store.backfill_scan import collect
 from warroom.store.launchlog import bind
@@ -217,7 +220,10 @@ def test_live_minutes_plus_backfill_have_no_duplicated_moment(config: Path, tmp_
 def test_daily_success_metric_rows_fail_exactly_the_bad_day(config: Path, tmp_path: Path):
     log = tmp_path / "week.jsonl"
     backfill(config, log, "--from", "T-1h", "--to", "T+7d")
-    rep = report_json(log)
+    log_only = warroom("report", log, "--log-only", "--format", "json")
+    assert log_only.returncode == 0, log_only.stderr
+    rep = orjson.loads(log_only.stdout)
+    assert rep["success_metrics_provenance"] == "from the log only (--log-only)"
     metrics = {m["id"]: m for m in rep["success_metrics"]}
     errors = metrics["errors-week"]
     assert len(errors["periods"]) == 7, errors["periods"]
@@ -241,11 +247,15 @@ def test_daily_success_metric_rows_fail_exactly_the_bad_day(config: Path, tmp_pa
         assert a.samples == b.samples > 10_000 and a.duplicates == b.duplicates == 0
         assert (a.level, a.value, a.t) == (b.level, b.value, b.t)
     assert metrics["errors-prom"]["status"] == "NOT MEASURED"
-    # --from-prometheus: each completed day measured in Prometheus, once
-    res = warroom("report", log, "--from-prometheus", "--format", "json")
+    # by default, Prometheus answering: each completed day measured there, once, and the report says so
+    res = warroom("report", log, "--format", "json")
     assert res.returncode == 0, res.stderr
     assert "21 success-metric periods measured" in res.stderr  # 7 days x (errors-week, errors-prom, p95-week)
     assert "satisfaction: not in Prometheus" in res.stderr
+    assert (
+        "measured in Prometheus for this report (Prometheus answered)"
+        in orjson.loads(res.stdout)["success_metrics_provenance"]
+    )
     again = warroom("report", log, "--from-prometheus", "--format", "json")
     assert "0 success-metric periods measured" in again.stderr
     metrics = {m["id"]: m for m in orjson.loads(again.stdout)["success_metrics"]}
@@ -322,3 +332,53 @@ def test_alert_history_uses_alertmanagers_own_fingerprint(tmp_path: Path):
         wait_until("the alert to reach Alertmanager", lambda: bool(st.am_alerts()), timeout=60)
         (a,) = st.am_alerts()
         assert am_fingerprint(a["labels"]) == a["fingerprint"]
+
+
+def test_replay_shows_backfilled_points_at_their_moment(config: Path, tmp_path: Path, history: History):
+    """A reviewer replaying a launch whose console was closed at T+30m sees the backfilled spike at T+65m, and
+    every moment's state is the report's fold at that moment, whichever way the playhead moved."""
+    log = tmp_path / "launch.jsonl"
+    t0 = history.t0
+    record_live(config, log, t0, t0 + 1800)
+    backfill(config, log, "--from", "T-1h", "--to", "T+2h")
+    rep = open_replay(log)
+    assert rep.ok, rep.integrity
+    assert rep.end >= t0 + 2 * 3600 - 60, "the playhead reaches the last backfilled point"
+    launch = rep.launch
+    stream = list(merged(iter_events(log), collect(log)))
+
+    def reference(t: float) -> LaunchState:
+        st = LaunchState(launch)
+        for ev in stream:
+            if ev.ts > t:
+                break
+            st.apply(ev)
+        return st
+
+    moments = [t0 + 20 * 60, t0 + (SPIKE[0] + 300 + 90), t0 + 100 * 60, t0 + 10 * 60, t0 + SPIKE[0] + 120]
+    for t in moments:  # forward, back to the live half, then into the spike again
+        got, want = rep.state_at(t), reference(t)
+        for cid in ("error-rate", "api-p95"):
+            a, b = got.criteria[cid], want.criteria[cid]
+            assert (a.value, a.t, a.samples, a.level) == (b.value, b.t, b.samples, b.level), (cid, t - t0)
+    spike = rep.state_at(t0 + SPIKE[0] + 300 + 90).criteria["error-rate"]
+    assert spike.value is not None and spike.value >= 5 and spike.level == Level.ROLLBACK
+    calm = rep.state_at(t0 + 20 * 60).criteria["error-rate"]
+    assert calm.level == Level.GO and calm.samples > 0
+
+
+def test_report_says_when_prometheus_cannot_be_reached(history: History, tmp_path: Path):
+    """Made away from the launch's network, the report still comes out, from the log, and says why."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        closed = f"http://127.0.0.1:{s.getsockname()[1]}"
+    cfg = tmp_path / "away.yaml"
+    cfg.write_text(config_text(history).replace(history.url, closed))
+    log = tmp_path / "away.jsonl"
+    res = warroom("backfill", cfg, "--log", log, "--from", "T-1h", "--to", "T+1h")
+    assert res.returncode == 1 and "failed: error-rate: cannot reach" in res.stderr
+    assert "error-rate: 0 points (its range queries failed" in res.stdout, "a failed query is not 'no gap'"
+    md = warroom("report", log)
+    assert md.returncode == 0, md.stderr
+    assert "Success metrics from the log only: Prometheus not reachable (prom:" in md.stdout
+    assert "0 success-metric periods measured" in md.stderr

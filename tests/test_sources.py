@@ -250,6 +250,34 @@ def test_prometheus_answering_500(canned):
     assert srv.hits == 1  # no hidden retries
 
 
+@pytest.mark.parametrize(
+    ("status", "body", "error", "words"),
+    [
+        (401, b'{"status":"error","error":"unauthorized"}', "auth", "refused the credentials (HTTP 401)"),
+        (403, b"forbidden", "auth", "refused the credentials (HTTP 403)"),
+        (
+            422,
+            b'{"status":"error","errorType":"execution","error":"it\'s \\"odd\\"\\n\xc3\xa9"}',
+            "bad-query",
+            'rejected the query: it\'s "odd"\n\u00e9',
+        ),
+        (
+            503,
+            b'{"status":"error","errorType":"timeout","error":"query timeout: context deadline exceeded"}',
+            "timeout",
+            "gave up evaluating the query: query timeout",
+        ),
+        (502, b"<html>bad gateway</html>", "http", "Prometheus answered HTTP 502"),
+    ],
+)
+def test_prometheus_refusals_are_read_from_the_response(canned, status, body, error, words):
+    """Status and Prometheus's own error come from the response (odd quotes, newlines, UTF-8 and all)."""
+    srv = canned(status, body)
+    r = read(prom_source(srv.url), "up")
+    assert r.error == error and words in r.reason, r.reason
+    assert srv.hits == 1
+
+
 def test_prometheus_answering_garbage(canned):
     srv = canned(200, b"<html>this is not prometheus</html>", content_type="text/html")
     r = read(prom_source(srv.url), "up")

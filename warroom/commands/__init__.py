@@ -1,24 +1,9 @@
-"""Subcommands that live in their own modules; each registers itself with `warroom.cli.command`.
+"""The subcommands, one module each; the table naming them is `warroom.cli.COMMANDS`.
 
-Adding a subcommand is adding a file here: `load()` imports every module when
-the parser is built. `load(name)` imports only the module named like the
-command, so `warroom run` does not pay for importing the report, replay and
-rollback machinery before its first frame.
+A module here defines `configure(parser)` (its arguments) and `run(args) -> int`
+(its exit code, see common.py). Arguments several commands share (LOG, --log,
+CONFIG, --as, --theme) are declared once in args.py. Modules here never import
+warroom.cli; the CLI imports only the module of the command being run.
+
+Headless commands (everything but run, demo and replay) never import Textual.
 """
-
-from __future__ import annotations
-
-import importlib
-import pkgutil
-
-
-def load(name: str | None = None) -> bool:
-    """Import the module `name` (True if it exists), or every module when `name` is None."""
-    names = [info.name for info in pkgutil.iter_modules(__path__)]
-    if name is not None:
-        if name not in names:
-            return False
-        names = [name]
-    for n in names:
-        importlib.import_module(f"{__name__}.{n}")
-    return True

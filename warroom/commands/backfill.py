@@ -12,7 +12,8 @@ import asyncio
 import time
 from pathlib import Path
 
-from warroom.cli import EXIT_NOGO, EXIT_OK, EXIT_USAGE, command, err, out
+from warroom.commands.args import add_config, add_log_option, log_target
+from warroom.commands.common import EXIT_NOGO, EXIT_OK, EXIT_USAGE, err, out
 from warroom.config import ConfigError, ConfigProblem, load_launch
 from warroom.core.events import current_actor
 from warroom.core.units import format_t_relative, parse_duration, parse_moment
@@ -20,9 +21,9 @@ from warroom.store.launchlog import bind
 from warroom.store.log import DecisionLog
 
 
-def _args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("config", metavar="CONFIG", help="launch config (YAML)")
-    p.add_argument("--log", metavar="LOG", required=True, help="decision log to fill (created if missing)")
+def configure(p: argparse.ArgumentParser) -> None:
+    add_config(p)
+    add_log_option(p, "decision log to fill (created if missing)", required=True, metavar="LOG")
     p.add_argument("--from", dest="start", default="T-1h", metavar="T", help="first moment, e.g. T-1h (default)")
     p.add_argument("--to", dest="end", default=None, metavar="T", help="last moment, e.g. T+2h (default: now)")
     p.add_argument(
@@ -39,13 +40,13 @@ def _moment(text: str, field: str, t0: float) -> float:
         ) from None
 
 
-@command("backfill", "fill the log's gaps with the criteria's history from Prometheus (range queries)")(_args)
-def cmd_backfill(args: argparse.Namespace) -> int:
-    from warroom.recorder.backfill import known, plan, run
+def run(args: argparse.Namespace) -> int:
+    from warroom.recorder.backfill import known, plan
+    from warroom.recorder.backfill import run as run_backfill
 
     launch = load_launch(args.config)
     text = Path(args.config).read_text(encoding="utf-8")
-    path = Path(args.log)
+    path = log_target(args.log) or Path(".")  # --log is required; an empty one names the directory, as Path('')
     if path.exists() and not path.is_file():
         raise ConfigError([ConfigProblem(str(path), None, "", "not a file", "give a path for the decision log")])
     step = None
@@ -68,7 +69,7 @@ def cmd_backfill(args: argparse.Namespace) -> int:
             k = known(launch, path)
             epoch = k.epoch if k.epoch is not None else now
             p = plan(launch, k, start, end, now, step, epoch=epoch)
-            result = asyncio.run(run(launch, log, p, epoch=epoch, actor=actor, k=k))
+            result = asyncio.run(run_backfill(launch, log, p, epoch=epoch, actor=actor, k=k))
     except OSError as e:
         err(f"{path}: cannot write the decision log: {e.strerror or e}")
         return EXIT_USAGE
@@ -80,7 +81,9 @@ def cmd_backfill(args: argparse.Namespace) -> int:
             out(f"  {c.id}: cannot be backfilled: {p.cannot[c.id]}")
         else:
             n = result.points.get(c.id, 0)
-            out(f"  {c.id}: {n:,} points" + ("" if n else " (no gap: the log already holds every slot)"))
+            failed = any(f.startswith(f"{c.id}: ") for f in result.failures)
+            why = " (its range queries failed: see below)" if failed else " (no gap: the log already holds every slot)"
+            out(f"  {c.id}: {n:,} points" + ("" if n else why))
     if p.alerts:
         out(f"  alerts: {result.alerts} firing intervals from ALERTS")
     for problem in p.alert_problems:

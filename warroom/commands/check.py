@@ -17,7 +17,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from warroom.cli import EXIT_NOGO, EXIT_OK, EXIT_ROLLBACK, EXIT_USAGE, command, err, out
+from warroom.commands.args import add_config, add_log_option, log_target
+from warroom.commands.common import EXIT_NOGO, EXIT_OK, EXIT_ROLLBACK, EXIT_USAGE, err, out
 from warroom.config import ConfigError, ConfigProblem, Launch, load_launch
 from warroom.core.events import current_actor
 from warroom.core.rules import Level
@@ -33,26 +34,23 @@ REPRINT = 60.0  # --watch prints when a state changes, and the values at least t
 EXIT_FOR = {"GO": EXIT_OK, "NO-GO": EXIT_NOGO, "PENDING": EXIT_NOGO, "ROLLBACK": EXIT_ROLLBACK}
 
 
-def _args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("config", metavar="CONFIG", help="launch config (YAML)")
+def configure(p: argparse.ArgumentParser) -> None:
+    add_config(p)
     p.add_argument(
         "--watch", action="store_true", help="keep polling; print the table when a state changes (and every minute)"
     )
     p.add_argument("--json", action="store_true", help="print the verdict as JSON (one object per evaluation)")
-    p.add_argument("--log", metavar="PATH", help="append the samples to this decision log (default: a temporary one)")
+    add_log_option(p, "append the samples to this decision log (default: a temporary one)")
     p.add_argument(
         "--criteria-only", action="store_true", help="judge the go/no-go criteria only, not the checklist and sign-offs"
     )
 
 
-@command("check", "headless go/no-go gate: exit 0 GO, 1 NO-GO or pending, 3 rollback trigger breached, 2 config error")(
-    _args
-)
-def cmd_check(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace) -> int:
     launch = load_launch(args.config)
     text = Path(args.config).read_text(encoding="utf-8")
     with tempfile.TemporaryDirectory(prefix="warroom-check-") as tmp:
-        path = Path(args.log) if args.log else Path(tmp) / "check.jsonl"
+        path = log_target(args.log) or Path(tmp) / "check.jsonl"
         if path.exists() and not path.is_file():
             raise ConfigError([ConfigProblem(str(path), None, "", "not a file", "give a path for the decision log")])
         try:

@@ -12,9 +12,8 @@ from __future__ import annotations
 import argparse
 import time
 from importlib import resources
-from pathlib import Path
 
-from warroom.cli import command
+from warroom.commands.args import add_as, log_target
 from warroom.commands.run import common_args, open_console
 from warroom.config import parse_launch
 from warroom.core.events import current_actor
@@ -23,26 +22,19 @@ DEMO_LEAD = 120.0  # the demo's T-0 is this many seconds after it starts
 DEMO_ACTOR = "demo"  # a member of the demo's commander, CTO and DevOps roles
 
 
-def _demo_args(p: argparse.ArgumentParser) -> None:
+def configure(p: argparse.ArgumentParser) -> None:
     common_args(p)
-    p.add_argument(
-        "--as",
-        dest="as_name",
-        metavar="NAME",
-        default=DEMO_ACTOR,
-        help=f"act as this name (default: {DEMO_ACTOR}, who holds the demo's commander roles)",
-    )
+    add_as(p, f"act as this name (default: {DEMO_ACTOR}, who holds the demo's commander roles)", default=DEMO_ACTOR)
 
 
-@command("demo", "the console on a simulated launch (T-0 two minutes from now); needs nothing else")(_demo_args)
-def cmd_demo(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace) -> int:
     from warroom.store.launchlog import with_t0
     from warroom.store.paths import default_log_path
 
     text = demo_config_text()
     now = time.time()
     launch = with_t0(parse_launch(text, "demo.yaml"), now + DEMO_LEAD)
-    log = Path(args.log) if args.log else default_log_path(launch.id, fresh=True, now=now)
+    log = log_target(args.log) or default_log_path(launch.id, fresh=True, now=now)
     return open_console(launch, text, "demo.yaml", log, current_actor(args.as_name), mode="live", theme=args.theme)
 
 

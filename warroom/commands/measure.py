@@ -10,7 +10,8 @@ from __future__ import annotations
 import argparse
 import math
 
-from warroom.cli import EXIT_OK, EXIT_USAGE, command, err, log_file, out
+from warroom.commands.args import add_as, add_log, log_file
+from warroom.commands.common import EXIT_OK, EXIT_USAGE, err, out
 from warroom.config import ConfigError, ConfigProblem
 from warroom.core.events import current_actor
 from warroom.core.measurement import measurement_data
@@ -18,17 +19,16 @@ from warroom.store.launchlog import launch_from_log
 from warroom.store.log import DecisionLog
 
 
-def _args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("log", metavar="LOG", help="decision log of the launch")
+def configure(p: argparse.ArgumentParser) -> None:
+    add_log(p, "decision log of the launch")
     p.add_argument("metric", metavar="METRIC", help="success metric id from the config")
     p.add_argument("value", metavar="VALUE", help="the measured value, in the metric's unit")
     p.add_argument("--period", default="", help='what the value covers, e.g. "week 1" (default: the whole window)')
     p.add_argument("--link", default="", help="where the figure comes from (survey, dashboard URL)")
-    p.add_argument("--as", dest="as_name", metavar="NAME", help="your name (default: your user name)")
+    add_as(p, "your name (default: your user name)")
 
 
-@command("measure", "record a success metric measured outside Prometheus (value, period, who, link)")(_args)
-def cmd_measure(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace) -> int:
     path = log_file(args.log)
     if path is None:
         return EXIT_USAGE

@@ -13,9 +13,10 @@ import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING
 
-from warroom.cli import EXIT_OK, EXIT_USAGE, command, err, log_file
+from warroom.commands.args import add_log, add_theme, log_file
+from warroom.commands.common import EXIT_OK, EXIT_USAGE, err
 from warroom.core.events import current_actor
 from warroom.core.units import format_t_relative
 from warroom.replay.timeline import Replay, open_replay
@@ -26,15 +27,14 @@ if TYPE_CHECKING:
 PROGRESS_ABOVE = 20_000_000  # bytes: smaller logs open too fast to need a progress line
 
 
-def _args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("log", metavar="LOG", help="decision log (JSON lines)")
+def configure(p: argparse.ArgumentParser) -> None:
+    add_log(p)
     p.add_argument("--speed", type=float, metavar="N", help="play at N times real time (e.g. 8); starts playing")
     p.add_argument("--at", metavar="T+00:37", help="open at this moment: T+HH:MM, T+HH:MM:SS, T-5m, T+1h30m")
-    p.add_argument("--theme", metavar="NAME", help="colour theme")
+    add_theme(p, "colour theme")
 
 
-@command("replay", "the console driven by a recorded log: play, pause, step between decisions, jump")(_args)
-def cmd_replay(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace) -> int:
     path = log_file(args.log)
     if path is None:
         return EXIT_USAGE
@@ -79,29 +79,16 @@ def _progress(path: Path) -> Callable[[float], None] | None:
 
 
 def _console(rep: Replay, args: argparse.Namespace) -> WarroomApp:
-    """The console app in replay mode, positioned and set to speed once it is up."""
-    import inspect
-
+    """The console app in replay mode, opened at `--at` and playing at `--speed` if given."""
     from warroom.ui.app import WarroomApp
 
-    class ReplayConsole(WarroomApp):
-        # Textual reads relative CSS paths beside the class that uses them: point at the console's own
-        CSS_PATH: ClassVar[list[str | Path]] = [
-            Path(inspect.getfile(WarroomApp)).parent / p for p in WarroomApp.CSS_PATH
-        ]
-
-        def on_mount(self) -> None:
-            # the console's own on_mount (which creates the playhead) runs right after this one
-            self.call_after_refresh(self._position)
-
-        def _position(self) -> None:
-            if self.playhead is None:
-                return
-            if args.at:
-                self.replay_seek_text(args.at)
-            if args.speed is not None:
-                self.playhead.speed = args.speed
-                if not self.playhead.playing:
-                    self.action_replay_play()
-
-    return ReplayConsole(rep.launch, log_path=None, actor=current_actor(), mode="replay", replay=rep, theme=args.theme)
+    return WarroomApp(
+        rep.launch,
+        log_path=None,
+        actor=current_actor(),
+        mode="replay",
+        replay=rep,
+        theme=args.theme,
+        at=args.at,
+        speed=args.speed,
+    )

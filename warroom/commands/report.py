@@ -8,7 +8,9 @@ import sys
 import tempfile
 from pathlib import Path
 
-from warroom.cli import EXIT_NOGO, EXIT_OK, EXIT_USAGE, command, err, log_file
+from warroom.commands.args import add_log, log_file
+from warroom.commands.common import EXIT_NOGO, EXIT_OK, EXIT_USAGE, err
+from warroom.config import ConfigError
 from warroom.core.text import clean, json_bytes
 from warroom.report.build import build_report, to_json
 
@@ -16,27 +18,32 @@ FORMATS = ("md", "html", "json")
 _BY_SUFFIX = {".md": "md", ".markdown": "md", ".html": "html", ".htm": "html", ".json": "json"}
 
 
-def _args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("log", metavar="LOG", help="decision log (JSON lines)")
+def configure(p: argparse.ArgumentParser) -> None:
+    add_log(p)
     p.add_argument("--format", choices=FORMATS, help="md (default), html or json; default from -o's suffix")
     p.add_argument("-o", "--output", metavar="FILE", help="write here instead of standard output")
-    p.add_argument(
+    where = p.add_mutually_exclusive_group()
+    where.add_argument(
         "--from-prometheus",
         action="store_true",
         help="first measure the success metrics in Prometheus at their cadence (appended to the log as "
-        "measurement events, once per period)",
+        "measurement events, once per period); the default does so when Prometheus answers",
+    )
+    where.add_argument(
+        "--log-only",
+        action="store_true",
+        help="do not ask Prometheus: report the success metrics from what the log holds",
     )
 
 
-@command("report", "the post-launch report: verdict, go/no-go tables, timeline, checklist, alerts, metrics")(_args)
-def cmd_report(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace) -> int:
     path = log_file(args.log)
     if path is None:
         return EXIT_USAGE
     fmt = args.format or (_BY_SUFFIX.get(Path(args.output).suffix.lower(), "md") if args.output else "md")
-    if args.from_prometheus:
-        _measure(path)
+    provenance = "from the log only (--log-only)" if args.log_only else _measure(path, forced=args.from_prometheus)
     rep = build_report(path)
+    rep.metrics_provenance = provenance
     if fmt == "json":
         data = json_bytes(to_json(rep), indent=True) + b"\n"
     elif fmt == "html":
@@ -63,25 +70,39 @@ def cmd_report(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _measure(path: Path) -> None:
-    """Success metrics measured in Prometheus for every completed period not yet in the log."""
+def _measure(path: Path, forced: bool) -> str:
+    """Success metrics measured in Prometheus for every completed period not yet in the log; returns where this
+    report's success metrics come from, for the report to say. Without --from-prometheus it is tried only when a
+    metric can be measured there, the log is writable here, and the source answers a probe within seconds."""
     import asyncio
     import time
 
     from warroom.core.events import current_actor
-    from warroom.recorder.measure_prom import measure
+    from warroom.recorder.measure_prom import measurable, measure
     from warroom.store.launchlog import launch_from_log
     from warroom.store.log import DecisionLog
 
-    launch = launch_from_log(path)
+    try:
+        launch = launch_from_log(path)
+    except ConfigError:
+        return ""  # the report itself says what is wrong with the log
+    if not forced and not measurable(launch):
+        return "from the log only (no success metric can be measured in a Prometheus source)"
+    if not forced and not os.access(path, os.W_OK):
+        return "from the log only (the log is read-only here, so Prometheus measurements cannot be recorded)"
     actor = current_actor("metrics")
     with DecisionLog(path, actor) as log:
-        res = asyncio.run(measure(launch, log, time.time(), actor))
+        res = asyncio.run(measure(launch, log, time.time(), actor, probe_timeout=None if forced else 3.0))
     err(f"{path}: {res.appended} success-metric periods measured in Prometheus")
     for mid, why in res.skipped.items():
-        err(f"  {mid}: {why}")
+        err(f"  {mid}: {clean(why)}")
     for f in res.failures:
-        err(f"  failed: {f}")
+        err(f"  failed: {clean(f)}")
+    if res.unreachable and res.appended == 0:
+        why = "; ".join(f"{n}: {clean(r)}" for n, r in sorted(res.unreachable.items()))
+        return f"from the log only: Prometheus not reachable ({why})"
+    how = "--from-prometheus" if forced else "Prometheus answered"
+    return f"measured in Prometheus for this report ({how}): {res.appended} new periods recorded in the log"
 
 
 def _write(target: Path, data: bytes) -> None:

@@ -15,7 +15,8 @@ import sys
 from functools import partial
 from pathlib import Path
 
-from warroom.cli import EXIT_NOGO, EXIT_OK, EXIT_USAGE, command, err, out
+from warroom.commands.args import add_as, add_config, add_log_option, log_target
+from warroom.commands.common import EXIT_NOGO, EXIT_OK, EXIT_USAGE, err, out
 from warroom.config import PRIMARY, load_launch
 from warroom.core.events import Event, current_actor
 from warroom.core.text import clean
@@ -24,11 +25,9 @@ from warroom.store.launchlog import bind
 from warroom.store.log import DecisionLog
 
 
-def _args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("config", metavar="CONFIG", help="launch config file")
-    p.add_argument(
-        "--log", metavar="PATH", help="decision log (default: the console's, $XDG_DATA_HOME/warroom/<launch id>.jsonl)"
-    )
+def configure(p: argparse.ArgumentParser) -> None:
+    add_config(p, "launch config file")
+    add_log_option(p, "decision log (default: the console's, $XDG_DATA_HOME/warroom/<launch id>.jsonl)")
     p.add_argument("--dry-run", action="store_true", help="record every step as skipped; execute nothing")
     p.add_argument(
         "--yes-i-mean-it",
@@ -36,7 +35,7 @@ def _args(p: argparse.ArgumentParser) -> None:
         dest="confirm",
         help="the launch id, to confirm; without it the plan is printed and nothing runs",
     )
-    p.add_argument("--as", dest="as_name", metavar="NAME", help="your name as listed in the config's role members")
+    add_as(p, "your name as listed in the config's role members")
     p.add_argument("--reason", default="manual rollback from the command line", help="why (goes into the log)")
     p.add_argument(
         "--procedure",
@@ -133,8 +132,7 @@ def _print_output(display: _Stdout, index: int | None, lines: list[str]) -> None
     display.flush()
 
 
-@command("rollback", "run the launch's rollback procedure headless (same lock and log as the console)")(_args)
-def cmd_rollback(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace) -> int:
     launch = load_launch(args.config)
     dry = True if args.dry_run else None
     values: dict[str, str] = {}
@@ -162,7 +160,7 @@ def cmd_rollback(args: argparse.Namespace) -> int:
 
     text = Path(args.config).read_text(encoding="utf-8")
     actor = current_actor(args.as_name)
-    path = Path(args.log) if args.log else default_log_path(launch.id)
+    path = log_target(args.log) or default_log_path(launch.id)
     display = _Stdout()
     try:
         with DecisionLog(path, actor) as log:

@@ -10,40 +10,34 @@ import argparse
 from pathlib import Path
 from typing import Literal
 
-from warroom.cli import EXIT_OK, EXIT_USAGE, command, err, out
+from warroom.commands.args import add_as, add_config, add_log_option, add_theme, log_target
+from warroom.commands.common import EXIT_OK, EXIT_USAGE, err, out
 from warroom.config import Launch, load_launch
 from warroom.core.events import Actor, current_actor
 
 
 def common_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--log", metavar="PATH", help="decision log (default: a per-launch file in your data directory)")
-    p.add_argument(
-        "--theme",
-        metavar="NAME",
-        help="dark, light, high-contrast, monochrome (default: dark; monochrome when NO_COLOR is set)",
-    )
+    add_log_option(p, "decision log (default: a per-launch file in your data directory)")
+    add_theme(p)
 
 
-def _run_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("config", metavar="CONFIG", help="launch config (YAML)")
+def configure(p: argparse.ArgumentParser) -> None:
+    add_config(p)
     common_args(p)
-    p.add_argument(
-        "--as", dest="as_name", metavar="NAME", help='act as this name, e.g. "Dana (CTO)" (default: your user name)'
-    )
+    add_as(p, 'act as this name, e.g. "Dana (CTO)" (default: your user name)')
     p.add_argument("--observer", action="store_true", help="watch only: this console changes nothing")
     p.add_argument(
         "--dry-run", action="store_true", default=None, help="rollback shows and records its steps without running them"
     )
 
 
-@command("run", "open the war-room console on a launch")(_run_args)
-def cmd_run(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace) -> int:
     from warroom.store.paths import default_log_path
 
     path = Path(args.config)
     launch = load_launch(path)
     text = path.read_text(encoding="utf-8")
-    log = Path(args.log) if args.log else default_log_path(launch.id)
+    log = log_target(args.log) or default_log_path(launch.id)
     return open_console(
         launch,
         text,

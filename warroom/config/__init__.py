@@ -2,22 +2,42 @@
 
 Everything else imports the config from here, never from the modules inside, so the
 package can be rearranged freely. It imports only the core's units and text.
+
+Inside: schema (the pydantic models), loader (load_launch, parse_launch: size caps,
+YAML syntax), lines (the YAML path -> line map), hints (what to do about each
+error), checks (cross-checks pydantic cannot see, launch_warnings), errors
+(ConfigProblem, ConfigError).
 """
 
-from warroom.config.schema import (
+from warroom.config.checks import (
+    launch_warnings as launch_warnings,
+)
+from warroom.config.errors import (
+    ConfigError as ConfigError,
+)
+from warroom.config.errors import (
+    ConfigProblem as ConfigProblem,
+)
+from warroom.config.hints import (
     FALLBACK_HINT as FALLBACK_HINT,
+)
+from warroom.config.lines import (
+    MAX_NODES as MAX_NODES,
+)
+from warroom.config.loader import (
+    MAX_CONFIG_BYTES as MAX_CONFIG_BYTES,
+)
+from warroom.config.loader import (
+    load_launch as load_launch,
+)
+from warroom.config.loader import (
+    parse_launch as parse_launch,
 )
 from warroom.config.schema import (
     HOST_QUERIES as HOST_QUERIES,
 )
 from warroom.config.schema import (
     HTTP_QUERY_RE as HTTP_QUERY_RE,
-)
-from warroom.config.schema import (
-    MAX_CONFIG_BYTES as MAX_CONFIG_BYTES,
-)
-from warroom.config.schema import (
-    MAX_NODES as MAX_NODES,
 )
 from warroom.config.schema import (
     PRIMARY as PRIMARY,
@@ -36,12 +56,6 @@ from warroom.config.schema import (
 )
 from warroom.config.schema import (
     Authority as Authority,
-)
-from warroom.config.schema import (
-    ConfigError as ConfigError,
-)
-from warroom.config.schema import (
-    ConfigProblem as ConfigProblem,
 )
 from warroom.config.schema import (
     Criterion as Criterion,
@@ -114,13 +128,4 @@ from warroom.config.schema import (
 )
 from warroom.config.schema import (
     launch_offset as launch_offset,
-)
-from warroom.config.schema import (
-    launch_warnings as launch_warnings,
-)
-from warroom.config.schema import (
-    load_launch as load_launch,
-)
-from warroom.config.schema import (
-    parse_launch as parse_launch,
 )

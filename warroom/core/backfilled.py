@@ -53,7 +53,7 @@ def late(ev: Event) -> bool:
     )
 
 
-def _key(ev: Event) -> float:
+def fold_time(ev: Event) -> float:
     """When a live event happened for the fold: a sample at its source time, anything else when logged."""
     if ev.kind in ("sample", "alert"):
         t = ev.data.get("t")
@@ -71,7 +71,7 @@ def merged(events: Iterable[Event], backfill: list[Event]) -> Iterator[Event]:
         if ev.kind == KIND or late(ev):
             continue
         if i < n:
-            k = _key(ev)
+            k = fold_time(ev)
             while i < n and backfill[i].ts <= k:
                 yield backfill[i]
                 i += 1

@@ -10,6 +10,7 @@ and a second run adds only periods completed since. Metrics with neither a query
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -28,6 +29,8 @@ class Measured:
     appended: int = 0
     failures: list[str] = field(default_factory=list)
     skipped: dict[str, str] = field(default_factory=dict)  # metric id -> why Prometheus cannot measure it
+    unreachable: dict[str, str] = field(default_factory=dict)  # source name -> why its probe failed
+    measurable: int = 0  # metrics Prometheus could measure (reachable or not)
 
 
 def query_for(launch: Launch, m: SuccessMetric, period: float) -> tuple[str, str] | None:
@@ -51,7 +54,17 @@ def already(path: str | Path) -> set[tuple[str, float]]:
     return out
 
 
-async def measure(launch: Launch, log: DecisionLog, now: float, actor: Actor) -> Measured:
+def measurable(launch: Launch) -> bool:
+    """Whether any success metric can be measured in one of the launch's Prometheus sources."""
+    return any(query_for(launch, m, PERIODS.get(m.check, m.window)) is not None for m in launch.success_metrics)
+
+
+async def measure(
+    launch: Launch, log: DecisionLog, now: float, actor: Actor, probe_timeout: float | None = None
+) -> Measured:
+    """Measure every completed period not yet in the log. With `probe_timeout`, each source is asked one cheap
+    query first, and an unreachable one is skipped whole (its reason kept), so a report made where Prometheus
+    cannot be reached waits seconds, not a timeout per period."""
     res = Measured()
     done = already(log.path)
     jobs: list[tuple[SuccessMetric, str, str, float, float, int]] = []
@@ -61,6 +74,7 @@ async def measure(launch: Launch, log: DecisionLog, now: float, actor: Actor) ->
         if q is None:
             res.skipped[m.id] = "not in Prometheus: its owner enters it (warroom measure)"
             continue
+        res.measurable += 1
         start, n = launch.t0, 0
         while start + period <= min(launch.t0 + m.window, now) + 1e-6:
             if (m.id, float(start)) not in done:
@@ -68,6 +82,18 @@ async def measure(launch: Launch, log: DecisionLog, now: float, actor: Actor) ->
             start += period
             n += 1
     clients = {s: PromHistory(s, launch.sources[s]) for s in {j[1] for j in jobs}}  # type: ignore[arg-type]
+    if probe_timeout is not None:
+        for name, cl in list(clients.items()):
+            try:
+                await asyncio.wait_for(cl.instant("vector(1)", now), probe_timeout)
+            except (RangeFailure, TimeoutError) as e:
+                res.unreachable[name] = str(e) or f"no answer within {probe_timeout:g}s"
+                await cl.aclose()
+                del clients[name]
+        for m, src, *_ in jobs:
+            if src in res.unreachable:
+                res.skipped[m.id] = f"Prometheus source '{src}' not reachable: {res.unreachable[src]}"
+        jobs = [j for j in jobs if j[1] in clients]
 
     async def one(m: SuccessMetric, src: str, query: str, a: float, b: float, n: int) -> None:
         try:

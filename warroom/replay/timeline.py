@@ -4,9 +4,14 @@
 console ran, so every panel (trends included) shows exactly what was known
 then. Memory stays bounded however long the log is: the file is streamed,
 and only periodic checkpoints are kept (a pickled LaunchState plus the byte
-offset and chain position after it). A jump restores the nearest checkpoint
+offset and chain position after it, and how many backfilled points were folded). A jump restores the nearest checkpoint
 and folds forward; when there are too many checkpoints every other one is
 dropped, so memory stays flat and a jump reads at most a few thousand events.
+
+Backfilled points (appended later by `warroom backfill`) are folded at their source
+time among the live events, the same merge the report uses (`core.backfilled.merged`),
+so the playhead at minute 70 shows the spike Prometheus held then, not at the moment
+backfill ran.
 
 Replay only reads the log; it never opens it for writing.
 """
@@ -17,14 +22,17 @@ import bisect
 import io
 import os
 import pickle
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from warroom.config import Launch
 from warroom.core.authority import SigVerdict
+from warroom.core.backfilled import KIND as BACKFILL
+from warroom.core.backfilled import fold_time, late
 from warroom.core.events import GENESIS, Event
 from warroom.core.state import LaunchState, actor_label, word
+from warroom.store.backfill_scan import collect
 from warroom.store.launchlog import first_launch_event, launch_from_log
 from warroom.store.log import LogCorrupt, VerifyProblem, iter_events_from
 from warroom.trust.guard import guard_for
@@ -42,6 +50,7 @@ class _Checkpoint:
     offset: int  # byte offset of the next line
     prev: str  # hash of the last event folded in, to keep checking the chain from here
     state: bytes  # the pickled LaunchState (the Launch kept apart)
+    points: int = 0  # backfilled points folded in (an index into Replay._backfill)
 
 
 @dataclass
@@ -53,6 +62,7 @@ class _Cursor:
     ts: float
     offset: int
     prev: str
+    points: int = 0
 
 
 @dataclass
@@ -72,6 +82,7 @@ class Replay:
     _checkpoints: list[_Checkpoint] = field(default_factory=list)
     _every: int = CHECKPOINT_EVERY
     _cursor: _Cursor | None = None
+    _backfill: list[Event] = field(default_factory=list)  # backfilled points as samples, in source-time order
     verdicts: dict[str, SigVerdict] = field(default_factory=dict)  # signature verdicts, computed once on open
 
     # ------------------------------------------------------------ public
@@ -85,7 +96,7 @@ class Replay:
         cur = self._cursor
         if cur is None or t < cur.ts or self._checkpoint_before(t).seq > cur.seq:
             cp = self._checkpoint_before(t)
-            cur = _Cursor(self._thaw(cp.state), cp.seq, cp.ts, cp.offset, cp.prev)
+            cur = _Cursor(self._thaw(cp.state), cp.seq, cp.ts, cp.offset, cp.prev, cp.points)
         self._fold_forward(cur, t)
         self._cursor = cur
         out = self._thaw(self._freeze(cur.state))
@@ -105,16 +116,17 @@ class Replay:
         return self._checkpoints[max(i, 0)]
 
     def _fold_forward(self, cur: _Cursor, t: float) -> None:
-        if cur.seq >= self.events:
+        if cur.seq >= self.events and cur.points >= len(self._backfill):
             return
         try:
             cur.state.signatures = self.verdicts  # a checkpoint holds those up to it; the fold needs them all
-            for end, ev in iter_events_from(self.path, cur.offset, cur.seq, cur.prev):
-                if ev.ts > t or ev.seq > self.events:
+            for step in _merged_from(self.path, cur.offset, cur.seq, cur.prev, cur.points, self._backfill):
+                ev = step.event
+                if ev.ts > t or step.seq > self.events:
                     break
                 cur.state.apply(ev)
-                cur.seq, cur.ts, cur.offset, cur.prev = ev.seq, ev.ts, end, ev.hash
-                if ev.seq >= self.events:
+                cur.seq, cur.ts, cur.offset, cur.prev, cur.points = step.seq, ev.ts, step.offset, step.prev, step.points
+                if cur.seq >= self.events and cur.points >= len(self._backfill):
                     break
         except (LogCorrupt, OSError) as e:
             # the file was changed or removed under the replay: show what could be read, and say so
@@ -131,11 +143,55 @@ class Replay:
         state: LaunchState = _Unpickler(io.BytesIO(blob), self.launch).load()
         return state
 
-    def _checkpoint(self, state: LaunchState, end: int, ev: Event) -> None:
-        self._checkpoints.append(_Checkpoint(ev.seq, ev.ts, end, ev.hash, self._freeze(state)))
+    def _checkpoint(self, state: LaunchState, step: _Step) -> None:
+        cp = _Checkpoint(step.seq, step.event.ts, step.offset, step.prev, self._freeze(state), step.points)
+        self._checkpoints.append(cp)
         if len(self._checkpoints) > MAX_CHECKPOINTS:
             self._checkpoints = self._checkpoints[:1] + self._checkpoints[2::2]
             self._every *= 2
+
+
+@dataclass(frozen=True, slots=True)
+class _Step:
+    """One event of the merged stream, and where the stream stands after it (the resume point of a cursor)."""
+
+    event: Event
+    offset: int  # byte offset of the next live line not yet folded
+    seq: int  # live events folded (the chain position)
+    prev: str  # hash of the last live event folded
+    points: int  # backfilled points folded
+
+
+def _merged_from(
+    path: Path,
+    offset: int,
+    seq: int,
+    prev: str,
+    points: int,
+    backfill: list[Event],
+    on_torn: Callable[[bytes], None] | None = None,
+) -> Iterator[_Step]:
+    """The log from a resume point, with backfilled points slotted in by source time (as `merged` does).
+
+    A point goes before the first live event that happened after it, so a point's step resumes at the
+    start of that live line: the cursor never skips a live event nor folds a point twice.
+    """
+    n = len(backfill)
+    at = offset
+    for end, ev in iter_events_from(path, offset, seq, prev, on_torn=on_torn):
+        if ev.kind == BACKFILL or late(ev):
+            at, seq, prev = end, ev.seq, ev.hash  # already among the points, at their source time
+            continue
+        if points < n:
+            k = fold_time(ev)
+            while points < n and backfill[points].ts <= k:
+                points += 1
+                yield _Step(backfill[points - 1], at, seq, prev, points)
+        at, seq, prev = end, ev.seq, ev.hash
+        yield _Step(ev, at, seq, prev, points)
+    while points < n:
+        points += 1
+        yield _Step(backfill[points - 1], at, seq, prev, points)
 
 
 class _Pickler(pickle.Pickler):
@@ -179,15 +235,20 @@ def open_replay(path: str | Path, progress: Callable[[float], None] | None = Non
     state = LaunchState(launch, lean=True)
     rep._checkpoints.append(_Checkpoint(0, float("-inf"), 0, GENESIS, rep._freeze(state)))
     torn: list[bytes] = []
-    last: tuple[int, Event] | None = None
+    rep._backfill = collect(path)  # empty, for one byte search, unless `warroom backfill` added points
+    last: _Step | None = None
+    latest = 0.0  # a live sample goes by its source time, so the last event folded need not be the latest
     since = 0
     rep.verdicts = state.signatures
     guard = guard_for(state, _recorded_config(path))  # signature verdicts reach the fold as data
     try:
-        for end, ev in iter_events_from(path, on_torn=torn.append):
-            guard.feed(ev)
+        for step in _merged_from(path, 0, 0, GENESIS, 0, rep._backfill, on_torn=torn.append):
+            ev = step.event
+            if not ev.data.get("backfilled"):  # a log event, not a point slotted in from a backfill event
+                guard.feed(ev)
             state.apply(ev)
-            last = (end, ev)
+            last = step
+            latest = max(latest, ev.ts)
             if rep.start == 0.0:
                 rep.start = ev.ts
             if ev.kind in MARK_KINDS:
@@ -196,17 +257,19 @@ def open_replay(path: str | Path, progress: Callable[[float], None] | None = Non
                     rep._marks.append((ev.ts, f"{entry.actor}: {entry.text}"))
             since += 1
             if since >= rep._every:
-                rep._checkpoint(state, end, ev)
+                rep._checkpoint(state, step)
                 since = 0
                 if progress is not None:
-                    progress(min(1.0, end / size))
+                    progress(min(1.0, step.offset / size))
     except LogCorrupt as e:
         rep.ok = False
         rep.problem = e.problem
+        rep._backfill = rep._backfill[: last.points if last else 0]  # the report too stops at the break
     if last is not None:
-        rep.events, rep.end = last[1].seq, last[1].ts
-        if rep._checkpoints[-1].seq != last[1].seq:
-            rep._checkpoint(state, *last)
+        rep.events, rep.end = last.seq, latest
+        cp = rep._checkpoints[-1]
+        if (cp.seq, cp.points) != (last.seq, last.points):
+            rep._checkpoint(state, last)
     rep.torn = len(torn[0]) if torn else 0
     rep.integrity = _integrity(rep)
     if progress is not None:

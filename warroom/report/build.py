@@ -335,6 +335,7 @@ class Report:
     participants: dict[str, set[str]] = field(default_factory=dict)  # actor -> kinds of what they did
     integrity_ok: bool = True
     integrity: str = ""
+    metrics_provenance: str = ""  # where this run's success metrics came from (Prometheus now, or the log only)
     problem: VerifyProblem | None = None
     torn: int = 0
     torn_recovered: list[str] = field(default_factory=list)  # torn tails cut off the log by a later writer
@@ -959,6 +960,7 @@ def to_json(rep: Report) -> dict[str, Any]:
         ],
         "alerts_omitted": rep.alerts_omitted,
         "rollbacks": [_rollback_json(rep, r, t) for r in rep.rollbacks],
+        "success_metrics_provenance": rep.metrics_provenance,
         "success_metrics": [
             {
                 "id": m.metric.id,

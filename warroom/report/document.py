@@ -314,6 +314,8 @@ def build_document(rep: Report, charts: bool = True) -> Document:
                 )
 
     doc.h(2, "Success metrics", "metrics")
+    if rep.metrics_provenance:
+        doc.p(f"Success metrics {rep.metrics_provenance}.")
     if rep.metrics:
         rows: list[list[Cell]] = []
         for m in rep.metrics:

@@ -3,7 +3,10 @@
 The client is blocking and, left to its defaults, has no timeout and retries
 three times with back-off (a down server costs 6 s per query). We give it an
 explicit timeout and no retries: the recorder owns the retry policy (back-off
-while the source keeps failing).
+while the source keeps failing). It is given our requests session, whose
+response hook keeps each thread's last response: when the client raises for a
+status that is not 200, the status and Prometheus's error come from that
+response, never from the exception's text.
 
 Reads of one source for the same time are gathered (as they arrive in one turn
 of the event loop) and asked in as few requests as possible: every query known
@@ -17,10 +20,9 @@ error; a member that broke the batch is not batched again.
 
 from __future__ import annotations
 
-import ast
 import asyncio
 import json
-import re
+import threading
 import time
 from collections.abc import Coroutine
 from concurrent.futures import ThreadPoolExecutor
@@ -51,8 +53,6 @@ from warroom.sources.base import (
 )
 
 NO_RETRY = Retry(total=0, redirect=0, raise_on_redirect=False, raise_on_status=False)
-_STATUS_RE = re.compile(r"HTTP Status Code (\d+)")
-_BODY_RE = re.compile(r"\((b'.*'|b\".*\")\)\s*$", re.DOTALL)
 SLOW_SHARE = 0.25  # a query that alone takes more than this share of the timeout is never batched
 # Prometheus evaluates a batch's members one after another: it gives up on a batch after this many seconds
 # (at most half the timeout, leaving time to ask each alone), and a batch that heavy is halved.
@@ -70,6 +70,12 @@ class _Answer:
     ok: bool = False
     status: int = 0
     took: float = 0.0
+
+
+class _LastResponse(threading.local):
+    """The last HTTP response this thread's session received (each pool thread has its own)."""
+
+    response: requests.Response | None = None
 
 
 @dataclass
@@ -92,6 +98,8 @@ class Prometheus(Source):
         session = requests.Session()
         session.verify = cfg.ca_file or cfg.tls_verify
         session.trust_env = False  # no proxy/netrc from the environment: config is explicit, and it costs ~20%
+        self._last = _LastResponse()
+        session.hooks["response"].append(self._keep_response)
         self.client = PrometheusConnect(
             self.url,
             headers=self.creds.headers or None,
@@ -112,6 +120,10 @@ class Prometheus(Source):
         self._gathering: dict[float, _Gathering] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._flushes = 0
+
+    def _keep_response(self, response: requests.Response, *args: Any, **kwargs: Any) -> None:
+        """requests' response hook: the answer the client is about to judge, kept for its status and body."""
+        self._last.response = response
 
     async def read(self, query: Query, at: float) -> Reading:
         if self.creds.problem:
@@ -136,12 +148,16 @@ class Prometheus(Source):
         # seconds as a bare number: Prometheus reads "2.5" but refuses "2.5s" (durations take whole units)
         params = {"time": f"{at:.3f}", "timeout": f"{max(server_timeout, 1e-6):.6f}".rstrip("0").rstrip(".")}
         started = time.monotonic()
+        self._last.response = None
         try:
             result = self.client.custom_query(promql, params=params)
         except requests.Timeout:
             return _Answer(Reading.fail(at, TIMEOUT, f"no answer from {self.url} within {self.timeout:g}s"))
-        except PrometheusApiClientException as e:
-            return _Answer(_status_failure(at, str(e)), status=_status(str(e)) or -1, took=time.monotonic() - started)
+        except PrometheusApiClientException:  # a status other than 200: judge the response it came with
+            response = self._last.response
+            status = response.status_code if response is not None else 0
+            body = response.content if response is not None else b""
+            return _Answer(_status_failure(at, status, body), status=status or -1, took=time.monotonic() - started)
         except requests.ConnectionError as e:
             return _Answer(_connection_failure(at, e, self.url, self.timeout, time.monotonic() - started))
         except (ValueError, KeyError, TypeError) as e:  # 200 with a body that is not Prometheus JSON
@@ -301,14 +317,9 @@ def _sample(pair: Any, at: float, what: str) -> Reading:
     return number_reading(t, pair[1], f"query {what}")
 
 
-def _status(message: str) -> int:
-    m = _STATUS_RE.search(message)
-    return int(m.group(1)) if m else 0
-
-
-def _status_failure(at: float, message: str) -> Reading:
-    status = _status(message)
-    text = _error_text(message)
+def _status_failure(at: float, status: int, body: bytes) -> Reading:
+    """A refusal by HTTP status, with Prometheus's own error from the body when it sent one."""
+    text = _error_text(body)
     if status in (400, 422):
         return Reading.fail(at, BAD_QUERY, f"Prometheus rejected the query: {text or f'HTTP {status}'}")
     if status in (401, 403):
@@ -318,16 +329,13 @@ def _status_failure(at: float, message: str) -> Reading:
     return Reading.fail(at, HTTP, f"Prometheus answered HTTP {status or '?'}" + (f": {text}" if text else ""))
 
 
-def _error_text(message: str) -> str:
-    """Prometheus's own error message from the client's exception text ("HTTP Status Code 400 (b'...')")."""
-    m = _BODY_RE.search(message)
-    if not m:
-        return ""
+def _error_text(body: bytes) -> str:
+    """Prometheus's own error message from an error response's JSON body ({"status": "error", "error": ...})."""
     try:
-        body = json.loads(ast.literal_eval(m.group(1)))
-    except (ValueError, SyntaxError, TypeError):
+        data = json.loads(body)
+    except (ValueError, TypeError):
         return ""
-    return str(body.get("error", ""))[:200] if isinstance(body, dict) else ""
+    return str(data.get("error", ""))[:200] if isinstance(data, dict) else ""
 
 
 def _connection_failure(at: float, e: requests.ConnectionError, url: str, timeout: float, took: float) -> Reading:

@@ -24,10 +24,22 @@ class ConsoleInfo:
 
 
 @dataclass(frozen=True)
+class Position:
+    """Where a replay's playhead is (a replay frame has one; a live frame has none)."""
+
+    t: float
+    start: float
+    end: float
+    speed: float
+    playing: bool
+
+
+@dataclass(frozen=True)
 class Frame:
     verdict: Verdict
     state: LaunchState
     info: ConsoleInfo
+    position: Position | None = None
 
     @property
     def launch(self) -> Launch:

@@ -239,6 +239,8 @@ def action_name(action: str) -> str:
 _MODES: dict[str, tuple[str, ...]] = {action_name(k.action): k.modes for k in KEYS}
 # The console's own actions; Textual's (focus moves, the palette, ctrl+q's quit) are left to Textual.
 ACTIONS = frozenset(_MODES) - {"focus_next", "focus_previous", "command_palette"}
+# The actions that write to the log: a live console's, which an observer has too, to be told why it may not.
+WRITES = frozenset(name for name, modes in _MODES.items() if "live" in modes and "replay" not in modes)
 
 
 def available(action: str, mode: str) -> bool:

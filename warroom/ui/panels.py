@@ -30,6 +30,7 @@ class Panel(Vertical):
     def __init__(self) -> None:
         super().__init__(id=f"panel-{self.pid}", classes="panel")
         self.border_title = f"{self.key} {self.title}"
+        self.frame: Frame | None = None  # the latest frame the screen gave it (its detail line reads it)
 
     @property
     def table(self) -> RowTable:
@@ -84,9 +85,8 @@ class GatesPanel(Panel):
         self.query_one("#gate-detail", Line).show(text)
 
     def on_row_table_highlighted(self, event: RowTable.Highlighted) -> None:
-        frame = getattr(self.app, "frame", None)
-        if frame is not None:
-            self._detail(frame)
+        if self.frame is not None:
+            self._detail(self.frame)
 
 
 def _gate_cells(cv: CriterionView) -> tuple[Content, ...]:
@@ -186,9 +186,8 @@ class ChecklistPanel(Panel):
         line.show(Content.assemble(*parts))
 
     def on_row_table_highlighted(self, event: RowTable.Highlighted) -> None:
-        frame = getattr(self.app, "frame", None)
-        if frame is not None:
-            self._detail(frame)
+        if self.frame is not None:
+            self._detail(self.frame)
 
     def item_under_cursor(self) -> str | None:
         key = self.table.cursor_key
@@ -300,9 +299,8 @@ class AlertsPanel(Panel):
         self.query_one("#alert-detail", Line).show(plain(" · ".join(x for x in (notes, labels) if x), "$muted"))
 
     def on_row_table_highlighted(self, event: RowTable.Highlighted) -> None:
-        frame = getattr(self.app, "frame", None)
-        if frame is not None:
-            self._detail(frame)
+        if self.frame is not None:
+            self._detail(self.frame)
 
 
 def _alert_cells(a: AlertState, t0: float) -> tuple[Content, ...]:
@@ -410,9 +408,8 @@ class SignoffsPanel(Panel):
         self.query_one("#signoff-detail", Line).show(text)
 
     def on_row_table_highlighted(self, event: RowTable.Highlighted) -> None:
-        frame = getattr(self.app, "frame", None)
-        if frame is not None:
-            self._detail(frame)
+        if self.frame is not None:
+            self._detail(self.frame)
 
 
 # ---------------------------------------------------------------- rollback

@@ -1,0 +1,405 @@
+"""What feeds the console: a live driver (follow the log, record, watch auto triggers) or a replay driver.
+
+Both fold events into a LaunchState and hand the console `Frame`s (the fold
+and `view(state, now)` plus the console's own facts); the screen draws a frame
+the same way whichever driver made it. Neither touches a widget: what they
+need from the app (notifications, workers) comes through `Host`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any, Literal, Protocol
+
+from warroom.config import ConfigError, ConfigProblem, Launch
+from warroom.core.authority import claims
+from warroom.core.events import Actor, Event
+from warroom.core.state import LaunchState, Verdict, view
+from warroom.store.launchlog import bind, first_launch_event, recorded_t0, with_t0
+from warroom.store.log import DecisionLog, Follower, LogCorrupt
+from warroom.trust.console import ConsoleTrust
+from warroom.ui.frame import ConsoleInfo, Frame, Position
+from warroom.ui.playhead import Playhead, ReplaySource, parse_moment_text
+from warroom.ui.session import Permissions, config_text, permissions
+
+Mode = Literal["live", "observer", "replay"]
+
+
+class Host(Protocol):
+    """What a driver asks of the app that runs it."""
+
+    def notify(
+        self, message: str, *, title: str = "", severity: Any = "information", timeout: float | None = None
+    ) -> None: ...
+
+    def run_worker(self, work: Any, *, group: str = ..., exclusive: bool = ..., exit_on_error: bool = ...) -> Any: ...
+
+    def call_after_refresh(self, callback: Callable[[], Any]) -> bool: ...
+
+
+class WriteFailure(Protocol):
+    @property
+    def reason(self) -> str: ...
+
+
+class RecorderLike(Protocol):
+    """The part of `warroom.recorder.loop.Recorder` the console uses (imported only after the first frame)."""
+
+    @property
+    def is_leader(self) -> bool: ...
+
+    @property
+    def write_failure(self) -> WriteFailure | None: ...
+
+    async def run(self) -> None: ...
+
+
+class WatcherLike(Protocol):
+    """The part of `warroom.rollback.auto.AutoRollbackWatcher` the console uses."""
+
+    @property
+    def running(self) -> bool: ...
+
+    def on_state(self, state: LaunchState, now: float, verdict: Verdict) -> Awaitable[Any]: ...
+
+
+class Driver(Protocol):
+    """One source of frames for the console; `start` may raise ConfigError, LogCorrupt or OSError."""
+
+    mode: Mode
+    launch: Launch
+    actor: Actor
+    perms: Permissions
+    state: LaunchState
+    dlog: DecisionLog | None
+    log_path: Path | None
+    dry_run: bool | None
+
+    def start(self, host: Host) -> list[Event]: ...
+
+    def step(self) -> tuple[bool, list[Event]]:
+        """Move on (read the log, or move the playhead); whether the state changed, and the events read."""
+        ...
+
+    def now(self) -> float: ...
+
+    def frame(self, now: float) -> Frame:
+        """The fold and its view at `now`, with this console's facts: what the screen draws."""
+        ...
+
+    def watch(self, verdict: Verdict) -> None:
+        """After a full repaint: act on the verdict if this driver acts on anything (auto triggers)."""
+        ...
+
+    def close(self) -> None: ...
+
+
+def _info(d: Driver, recorder: str, note: str) -> ConsoleInfo:
+    roles = tuple(r.title for r in d.perms.roles)
+    dry = bool(d.dry_run) if d.dry_run is not None else False
+    who = dataclasses.replace(d.actor, claimed=claims(d.launch, d.actor)).label  # marked when --as is the claim
+    return ConsoleInfo(d.mode, who, roles, recorder, str(d.log_path or ""), note, dry)
+
+
+class LiveDriver:
+    """Follow the decision log; a live (not observer) console also writes to it, records and watches triggers.
+
+    Live: the console's actions are appended to the log and reach the screen by
+    being read back, so every console on the log shows the same thing.
+    Observer: the same, but nothing is ever written.
+    """
+
+    def __init__(
+        self,
+        launch: Launch,
+        *,
+        log_path: Path,
+        actor: Actor,
+        mode: Mode = "live",
+        clock: Callable[[], float] = time.time,
+        record: bool = True,
+        config_text: str | None = None,
+        config_path: str | None = None,
+        dry_run: bool | None = None,
+    ) -> None:
+        self.launch = launch
+        self.log_path: Path | None = Path(log_path)
+        self.actor = actor
+        self.perms = permissions(launch, actor, mode)
+        self.mode: Mode = "observer" if mode == "live" and self.perms.observer else mode
+        self.clock = clock
+        self.record = record and self.mode == "live"
+        self.dry_run = dry_run
+        self._config_text = config_text
+        self._config_path = config_path or ""
+        self.state = LaunchState(launch)
+        self.dlog: DecisionLog | None = None
+        self.follower: Follower | None = None
+        self.recorder: RecorderLike | None = None
+        self.watcher: WatcherLike | None = None  # auto-rollback, run by whichever console records
+        self.recorder_status = ""
+        self.follow_failed = False
+        self._session_open = False
+        self._host: Host | None = None
+        self.trust: ConsoleTrust | None = None  # once the log is open
+
+    # ---------------------------------------------------------------- startup
+
+    def start(self, host: Host) -> list[Event]:
+        self._host = host
+        assert self.log_path is not None
+        if self.mode == "live":
+            self.dlog = DecisionLog(self.log_path, self.actor, self.clock)
+            text = self._config_text if self._config_text is not None else config_text(self.launch)
+            launch, _ev = bind(self.dlog, self.launch, text, self._config_path)
+        else:
+            launch = self._observed_launch(self.log_path)
+        if launch is not self.launch:
+            self.launch = launch
+            self.perms = permissions(launch, self.actor, self.mode)
+        self.state = LaunchState(self.launch)
+        self.follower = Follower(self.log_path)
+        self.trust = ConsoleTrust(  # signatures verified, head anchored (docs/trust.md)
+            self.launch, self.state, self.log_path, self._config_path
+        )
+        events = self._apply(self.follower.poll())
+        if (cut := self.trust.problem()) is not None:
+            host.notify(cut, title="Log truncated or rewritten", severity="error", timeout=120)
+        if self.follower.torn:
+            host.notify(
+                f"the log's last line was torn by an interrupted write ({len(self.follower.torn)} bytes); "
+                "every complete event is shown, and the next write moves it to a .torn file and records that",
+                title="Recovered after a crash",
+                severity="warning",
+                timeout=30,
+            )
+        if self.dlog is not None:
+            self.dlog.append("session", {"state": "opened", "mode": self.mode, "pid": os.getpid()})
+            self._session_open = True
+            if self.dlog.recovered_torn and not self.follower.torn:
+                host.notify("a torn last line from an interrupted write was set aside", severity="warning")
+            events += self.step()[1]
+            if self.record:
+                # after the first frame: importing the sources takes a while and is not needed to draw
+                host.call_after_refresh(self._start_recorder)
+        return events
+
+    def _observed_launch(self, path: Path) -> Launch:
+        """An observer writes nothing, so it checks that the log is this launch's and takes its recorded t0."""
+        first = first_launch_event(path)
+        launch = self.launch
+        if first is not None and first.data.get("id") not in (None, launch.id):
+            raise ConfigError(
+                [
+                    ConfigProblem(
+                        str(path),
+                        None,
+                        "",
+                        f"this log belongs to launch '{first.data.get('id')}', not '{launch.id}'",
+                        "pass the matching config, or another --log path",
+                    )
+                ]
+            )
+        if first is not None:
+            t0 = recorded_t0(first, launch, path)
+            launch = with_t0(launch, t0) if t0 != launch.t0 else launch
+        return launch
+
+    # ---------------------------------------------------------------- recorder and watcher
+
+    def _start_recorder(self) -> None:
+        from warroom.recorder.loop import Recorder
+        from warroom.rollback.auto import AutoRollbackWatcher  # after the first frame: not needed to draw
+
+        assert self.dlog is not None and self._host is not None, "only a live console records, once started"
+        first = first_launch_event(self.log_path) if self.log_path else None
+        epoch = first.ts if first is not None else self.clock()
+        try:
+            recorder = Recorder(self.launch, self.dlog, clock=self.clock, epoch=epoch)
+        except (OSError, ValueError) as e:  # e.g. an unreadable credentials file: say so, keep the console up
+            self.recorder_status = f"not recording: {e}"
+            self._host.notify(self.recorder_status, severity="error", timeout=30)
+            return
+        self.recorder = recorder
+        self.recorder_status = "starting recorder"
+        self.watcher = AutoRollbackWatcher(self.launch, self.dlog, self.actor, dry_run=self.dry_run, clock=self.clock)
+        self._host.run_worker(self._run_recorder(recorder), group="recorder", exclusive=True, exit_on_error=False)
+
+    async def _run_recorder(self, recorder: RecorderLike) -> None:
+        try:
+            await recorder.run()
+        except Exception as e:
+            self.recorder_status = f"recorder stopped: {type(e).__name__}: {e}"
+            if self._host is not None:
+                self._host.notify(self.recorder_status, severity="error", timeout=30)
+            self.recorder = None
+
+    def is_leader(self) -> bool:
+        try:
+            return self.recorder is not None and bool(self.recorder.is_leader)
+        except Exception:
+            return False
+
+    def recorder_text(self) -> str:
+        if self.follow_failed:
+            return "LOG DAMAGED: not following (run 'warroom verify')"
+        if self.recorder is not None:
+            failure = self.recorder.write_failure
+            if failure is not None:  # at once, not when the criteria go STALE: every observation is being lost
+                return f"recording FAILING: {failure.reason}"
+            return "recording" if self.is_leader() else "following"
+        return self.recorder_status or ("following" if self.mode == "live" else "")
+
+    def watch(self, verdict: Verdict) -> None:
+        """The recording console also watches 'auto' triggers (one watcher per log, like one recorder)."""
+        w = self.watcher
+        if w is None or self.recorder is None or not self.is_leader() or w.running or self._host is None:
+            return
+        self._host.run_worker(w.on_state(self.state, verdict.now, verdict), group="autorollback", exit_on_error=False)
+
+    # ---------------------------------------------------------------- the loop
+
+    def now(self) -> float:
+        return self.clock()
+
+    def step(self) -> tuple[bool, list[Event]]:
+        """Read what was appended since the last step (by anyone, this console included)."""
+        if self.follower is None or self.follow_failed:
+            return False, []
+        try:
+            events = self.follower.poll()
+        except (LogCorrupt, OSError) as e:
+            self.follow_failed = True
+            if self._host is not None:
+                self._host.notify(
+                    f"stopped following the log: {e}. Run 'warroom verify' on it.",
+                    title="Log damaged",
+                    severity="error",
+                    timeout=60,
+                )
+            return False, []
+        return bool(events), self._apply(events)
+
+    def _apply(self, events: list[Event]) -> list[Event]:
+        if self.trust is not None and events:
+            self.trust.feed(events)  # signature verdicts reach the fold as data, before it folds them
+            self.trust.remember()
+        for ev in events:
+            self.state.apply(ev)
+        return events
+
+    def frame(self, now: float) -> Frame:
+        note = self.perms.why if self.mode == "observer" else ""
+        return Frame(view(self.state, now), self.state, _info(self, self.recorder_text(), note))
+
+    def append(self, kind: str, data: dict[str, Any]) -> Event:
+        """Append one event as this console's actor (raises OSError or LogCorrupt if the log cannot take it)."""
+        assert self.dlog is not None, "only a live console writes"
+        return self.dlog.append(kind, data)
+
+    # ---------------------------------------------------------------- shutdown
+
+    def close_session(self) -> None:
+        if self._session_open and self.dlog is not None:
+            self._session_open = False
+            try:
+                self.dlog.append("session", {"state": "closed", "mode": self.mode, "pid": os.getpid()})
+            except (OSError, LogCorrupt):
+                pass
+
+    def close(self) -> None:
+        self.close_session()
+        if self.dlog is not None:
+            self.dlog.close()
+
+
+class ReplayDriver:
+    """The state at a playhead over a recorded log; `now` is the playhead. Nothing is ever written."""
+
+    mode: Mode = "replay"
+    dlog: DecisionLog | None = None
+    log_path: Path | None = None
+    dry_run: bool | None = None
+
+    def __init__(
+        self, launch: Launch, replay: ReplaySource, *, actor: Actor, at: str | None = None, speed: float | None = None
+    ):
+        self.replay = replay
+        self.launch = launch
+        self.actor = actor
+        self.perms = permissions(self.launch, actor, "replay")
+        self.state = replay.state_at(replay.start)
+        self.playhead = Playhead(replay.start, replay.end, replay.start)
+        self.last_tick = time.monotonic()
+        self._at = at
+        self._speed = speed
+        self._host: Host | None = None
+
+    def start(self, host: Host) -> list[Event]:
+        """Open at `at` (if given), set to `speed` and playing (if given)."""
+        self._host = host
+        if self._at:
+            self.seek_text(self._at)
+        if self._speed is not None:
+            self.playhead.speed = self._speed
+            if not self.playhead.playing:
+                self.toggle()
+        return []
+
+    def now(self) -> float:
+        return self.playhead.t
+
+    def step(self) -> tuple[bool, list[Event]]:
+        """Move the playhead by the wall time since the last step, times its speed."""
+        mono = time.monotonic()
+        moved = self.playhead.advance(mono - self.last_tick)
+        self.last_tick = mono
+        if moved:
+            self._load()
+        return moved, []
+
+    def _load(self) -> None:
+        self.state = self.replay.state_at(self.playhead.t)
+
+    def frame(self, now: float) -> Frame:
+        ph, rp = self.playhead, self.replay
+        where = Position(ph.t, rp.start, rp.end, ph.speed, ph.playing)
+        return Frame(view(self.state, now), self.state, _info(self, "", rp.integrity), where)
+
+    def watch(self, verdict: Verdict) -> None:
+        return None
+
+    def close(self) -> None:
+        return None
+
+    # ---------------------------------------------------------------- the playhead
+
+    def toggle(self) -> None:
+        self.playhead.toggle()
+        self.last_tick = time.monotonic()
+
+    def faster(self, factor: float) -> None:
+        self.playhead.faster(factor)
+
+    def step_mark(self, direction: int) -> tuple[float, str] | None:
+        """Jump to the next (1) or previous (-1) decision; None when there is none that way."""
+        mark = self.playhead.step(self.replay.marks(), direction)
+        if mark is not None:
+            self._load()
+        return mark
+
+    def seek_text(self, text: str) -> bool:
+        """Jump to a moment typed as T+00:37, T-5m, ...; says what is wrong with a bad one."""
+        try:
+            t = parse_moment_text(text, self.launch.t0)
+        except ValueError as e:
+            if self._host is not None:
+                self._host.notify(str(e), severity="error")
+            return False
+        self.playhead.seek(t)
+        self._load()
+        return True
