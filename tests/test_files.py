@@ -21,13 +21,21 @@ from deploy_fixture import LAUNCH_ID, Deploy, fixture_deploy, wait_until
 from warroom.config import load_launch
 from warroom.core.events import Actor
 from warroom.recorder.loop import Recorder
-from warroom.recorder.loop import lock_path as recorder_lock
 from warroom.rollback.runner import RollbackRunner, running_marker
-from warroom.rollback.runner import lock_path as rollback_lock
 from warroom.store.log import DecisionLog, read_log
+from warroom.store.paths import Lock, lock_path
 from warroom.store.sidefiles import FileLock, UnsafePath
 
 __all__ = ["fixture_deploy"]
+
+
+def recorder_lock(log: str | Path) -> Path:
+    return lock_path(log, Lock.RECORDER)
+
+
+def rollback_lock(log: str | Path) -> Path:
+    return lock_path(log, Lock.ROLLBACK)
+
 
 ROOT = Path(__file__).resolve().parent.parent
 DANA = Actor(user="ci", host="bastion", name="dana")  # commander in the deploy fixture's config
@@ -228,8 +236,8 @@ async def test_the_rollback_marker_has_the_logs_mode(deploy: Deploy):
 HOLD = textwrap.dedent("""\
     import sys, time
     from warroom.store.sidefiles import FileLock
-    from warroom.recorder.loop import lock_path
-    lock = FileLock(lock_path(sys.argv[1]))
+    from warroom.store.paths import Lock, lock_path
+    lock = FileLock(lock_path(sys.argv[1], Lock.RECORDER))
     assert lock.try_acquire()
     print("held", flush=True)
     time.sleep(60)

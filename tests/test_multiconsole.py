@@ -23,8 +23,8 @@ from pathlib import Path
 import orjson
 import pytest
 
-from warroom.recorder.loop import lock_path
 from warroom.store.log import iter_events
+from warroom.store.paths import Lock, lock_path
 
 ROOT = Path(__file__).resolve().parent.parent
 pytestmark = [pytest.mark.tmux, pytest.mark.slow]
@@ -134,7 +134,7 @@ def test_three_consoles_share_one_log(tmux: Tmux, tmp_path: Path, launch_file: P
     )
     leader = holder[-1]["data"]["pid"]
     assert leader in pids.values()
-    assert int(Path(lock_path(log)).read_text().strip()) == leader
+    assert int(Path(lock_path(log, Lock.RECORDER)).read_text().strip()) == leader
     wait_for("samples", lambda: sum(e["kind"] == "sample" for e in events(log)) >= 10)
 
     # --- tick an item in one console; the others show it within a second of it being logged

@@ -19,10 +19,11 @@ from promstack import Silent, free_port
 
 from warroom.config import Launch, parse_launch
 from warroom.core.events import Actor, Event
-from warroom.recorder.loop import Recorder, lock_path
+from warroom.recorder.loop import Recorder
 from warroom.sources.simulated import Simulated
 from warroom.store.launchlog import bind
 from warroom.store.log import DecisionLog, read_log
+from warroom.store.paths import Lock, lock_path
 
 DANA = Actor("dana", "bastion", name="Dana")
 pytestmark = pytest.mark.slow  # real time: polls every 0.5 s for a few seconds per test
@@ -238,7 +239,7 @@ async def test_lock_file_sits_beside_the_log(tmp_path):
     launch, log, epoch = open_log(tmp_path, config())
     r = Recorder(launch, log, epoch=epoch)
     assert await r.acquire()
-    assert Path(lock_path(log.path)).exists() and r.lock.holder_pid() == os.getpid()
+    assert Path(lock_path(log.path, Lock.RECORDER)).exists() and r.lock.holder_pid() == os.getpid()
     other = Recorder(launch, log, epoch=epoch)
     assert not await other.acquire()
     await r.release()

@@ -17,8 +17,9 @@ from deploy_fixture import LAUNCH_ID, Deploy, alive, fixture_deploy, wait_until
 from warroom.config import Launch, load_launch
 from warroom.core.events import Actor
 from warroom.core.state import fold, view
-from warroom.rollback.runner import LOG_LINES, RollbackRunner, lock_path, plan_text, running_marker
+from warroom.rollback.runner import LOG_LINES, RollbackRunner, plan_text, running_marker
 from warroom.store.log import DecisionLog, FileLock, read_log
+from warroom.store.paths import Lock, lock_path
 
 __all__ = ["fixture_deploy"]  # the `deploy` fixture
 
@@ -336,7 +337,7 @@ async def test_cancelling_a_run_kills_the_step_records_it_and_frees_the_lock(dep
             await task
     assert wait_until(lambda: not alive(int(pids.read_text())), 5)
     assert rollback_events(deploy.log)[-1]["reason"].startswith("cancelled")
-    lock = FileLock(lock_path(deploy.log))
+    lock = FileLock(lock_path(deploy.log, Lock.ROLLBACK))
     assert lock.try_acquire()
     lock.release()
 

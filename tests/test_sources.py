@@ -267,6 +267,12 @@ def test_prometheus_answering_500(canned):
             "timeout",
             "gave up evaluating the query: query timeout",
         ),
+        (  # what a real Prometheus answers when the query's own timeout runs out
+            503,
+            b'{"status":"error","errorType":"timeout","error":"query timed out in query execution"}',
+            "timeout",
+            "gave up evaluating the query: query timed out in query execution",
+        ),
         (502, b"<html>bad gateway</html>", "http", "Prometheus answered HTTP 502"),
     ],
 )

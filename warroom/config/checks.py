@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import difflib
 import re
+from dataclasses import dataclass, field
 from typing import Any
 
 from warroom.config.errors import ConfigProblem
@@ -30,6 +31,30 @@ def _ids(entries: Any) -> tuple[list[tuple[int, str]], bool]:
     return out, isinstance(entries, list) and len(out) == len(entries)
 
 
+@dataclass
+class _Found:
+    """The problems found so far, each named by file, line and field."""
+
+    lines: Lines
+    name: str
+    problems: list[ConfigProblem] = field(default_factory=list)
+
+    def bad(self, path: tuple[Any, ...], message: str, hint: str) -> None:
+        self.problems.append(ConfigProblem(self.name, self.lines.line(path)[0], field_name(path), message, hint))
+
+    def unique(self, kind: str, ids: list[tuple[int, str]], base: tuple[Any, ...]) -> set[str]:
+        seen: set[str] = set()
+        for i, x in ids:
+            if x in seen:
+                self.bad(base + (i, "id"), f"{kind} id '{x}' is used twice", "ids must be unique; rename one of them")
+            seen.add(x)
+        return seen
+
+    def ref(self, path: tuple[Any, ...], value: Any, kind: str, known: set[str] | None) -> None:
+        if known is not None and isinstance(value, str) and value not in known:
+            self.bad(path, f"{kind} '{value}' is not defined", _suggest(value, known))
+
+
 def cross_check(data: dict[Any, Any], lines: Lines, name: str) -> list[ConfigProblem]:
     """What pydantic cannot see: unique ids, references, thresholds in their unit, phase order.
 
@@ -37,34 +62,28 @@ def cross_check(data: dict[Any, Any], lines: Lines, name: str) -> list[ConfigPro
     reports that), so it never fails and never double-reports a type error.
     A reference is only checked against a collection whose every entry has an id.
     """
-    problems: list[ConfigProblem] = []
-
-    def bad(path: tuple[Any, ...], message: str, hint: str) -> None:
-        problems.append(ConfigProblem(name, lines.line(path)[0], field_name(path), message, hint))
-
-    def unique(kind: str, ids: list[tuple[int, str]], base: tuple[Any, ...]) -> set[str]:
-        seen: set[str] = set()
-        for i, x in ids:
-            if x in seen:
-                bad(base + (i, "id"), f"{kind} id '{x}' is used twice", "ids must be unique; rename one of them")
-            seen.add(x)
-        return seen
-
-    def ref(path: tuple[Any, ...], value: Any, kind: str, known: set[str] | None) -> None:
-        if known is not None and isinstance(value, str) and value not in known:
-            bad(path, f"{kind} '{value}' is not defined", _suggest(value, known))
-
+    f = _Found(lines, name)
     role_list, roles_ok = _ids(data.get("roles"))
-    roles = unique("role", role_list, ("roles",)) if roles_ok else None
+    roles = f.unique("role", role_list, ("roles",)) if roles_ok else None
     crit_list, crits_ok = _ids(data.get("criteria"))
-    crits = unique("criterion", crit_list, ("criteria",)) if crits_ok else None
-    unique("phase", _ids(data.get("phases"))[0], ("phases",))
-    unique("success metric", _ids(data.get("success_metrics"))[0], ("success_metrics",))
+    crits = f.unique("criterion", crit_list, ("criteria",)) if crits_ok else None
+    f.unique("phase", _ids(data.get("phases"))[0], ("phases",))
+    f.unique("success metric", _ids(data.get("success_metrics"))[0], ("success_metrics",))
     raw_sources = data.get("sources", {})
     sources = {str(k) for k in raw_sources} if isinstance(raw_sources, dict) else None
+    _check_phases(data, f, roles, crits)
+    for ci, c in enumerate(_seq(data.get("criteria"))):
+        if isinstance(c, dict):
+            _check_criterion(c, ("criteria", ci), _map(raw_sources), sources, f.bad)
+    _check_rollback(_map(data.get("rollback")), f, roles, crits)
+    _check_metrics(data, f, crits, sources)
+    return f.problems
 
+
+def _check_phases(data: dict[Any, Any], f: _Found, roles: set[str] | None, crits: set[str] | None) -> None:
+    """Phases in time order, checklist item ids unique across phases, owners and criteria that exist."""
     if isinstance(data.get("phases"), list) and not data["phases"]:
-        bad(("phases",), "a launch needs at least one phase", "add e.g. pre-launch, T-1h, T-0")
+        f.bad(("phases",), "a launch needs at least one phase", "add e.g. pre-launch, T-1h, T-0")
     seen_items: set[str] = set()
     prev_at: float | None = None
     for pi, ph in enumerate(_seq(data.get("phases"))):
@@ -72,7 +91,7 @@ def cross_check(data: dict[Any, Any], lines: Lines, name: str) -> list[ConfigPro
         at = _duration_or_none(ph.get("at"))
         if at is not None:
             if prev_at is not None and at < prev_at:
-                bad(
+                f.bad(
                     ("phases", pi, "at"),
                     f"phase '{ph.get('id')}' starts before the phase above it",
                     "list phases in time order",
@@ -86,62 +105,63 @@ def cross_check(data: dict[Any, Any], lines: Lines, name: str) -> list[ConfigPro
                 iid = item.get("id")
                 if isinstance(iid, str):
                     if iid in seen_items:
-                        bad(
+                        f.bad(
                             base + ("id",),
                             f"checklist item id '{iid}' is used twice",
                             "ids must be unique across the whole checklist",
                         )
                     seen_items.add(iid)
                 if item.get("owner") is not None:
-                    ref(base + ("owner",), item.get("owner"), "owner role", roles)
+                    f.ref(base + ("owner",), item.get("owner"), "owner role", roles)
                 if item.get("criterion") is not None:
-                    ref(base + ("criterion",), item.get("criterion"), "criterion", crits)
+                    f.ref(base + ("criterion",), item.get("criterion"), "criterion", crits)
 
-    for ci, c in enumerate(_seq(data.get("criteria"))):
-        if isinstance(c, dict):
-            _check_criterion(c, ("criteria", ci), _map(raw_sources), sources, bad)
 
-    rb = _map(data.get("rollback"))
+def _check_rollback(rb: dict[Any, Any], f: _Found, roles: set[str] | None, crits: set[str] | None) -> None:
+    """Roles that exist, procedures with safe params, steps with exactly one of run/shell, a verify that makes sense."""
     for i, r in enumerate(_seq(rb.get("allowed_roles"))):
-        ref(("rollback", "allowed_roles", i), r, "role", roles)
+        f.ref(("rollback", "allowed_roles", i), r, "role", roles)
     step_lists: list[tuple[tuple[Any, ...], Any, set[str]]] = [(("rollback", "steps"), rb.get("steps"), set())]
     for ai, alt in enumerate(_seq(rb.get("alternatives"))):
         step_lists += _check_procedure(
-            _map(alt) if isinstance(alt, dict) else alt, ("rollback", "alternatives", ai), bad
+            _map(alt) if isinstance(alt, dict) else alt, ("rollback", "alternatives", ai), f.bad
         )
-    unique("rollback procedure", _ids(rb.get("alternatives"))[0], ("rollback", "alternatives"))
+    f.unique("rollback procedure", _ids(rb.get("alternatives"))[0], ("rollback", "alternatives"))
     for path, steps, params in step_lists:
         for si, step in enumerate(_seq(steps)):
             if not isinstance(step, dict):
                 continue
             for ri, arg in enumerate(_seq(step.get("run"))):
-                _check_placeholder(arg, path + (si, "run", ri), params, bad)
+                _check_placeholder(arg, path + (si, "run", ri), params, f.bad)
             run, shell = step.get("run"), step.get("shell")
             if (run is None) == (shell is None):
-                bad(
+                f.bad(
                     path + (si,),
                     f"step '{step.get('name', si + 1)}' needs exactly one of 'run' (argv list) or 'shell'",
                     "prefer run: [kubectl, rollout, undo, deployment/app]",
                 )
             elif isinstance(run, list) and not run:
-                bad(path + (si, "run"), "empty argv", "give the program and its arguments as a list")
+                f.bad(path + (si, "run"), "empty argv", "give the program and its arguments as a list")
     verify = rb.get("verify")
     if isinstance(verify, dict):
         if (verify.get("criterion") is None) == (verify.get("run") is None):
-            bad(
+            f.bad(
                 ("rollback", "verify"),
                 "verify needs exactly one of 'criterion' or 'run'",
                 "e.g. criterion: error-rate, or run: [./smoke-test.sh]",
             )
         else:
-            ref(("rollback", "verify", "criterion"), verify.get("criterion"), "criterion", crits)
+            f.ref(("rollback", "verify", "criterion"), verify.get("criterion"), "criterion", crits)
     if rb.get("auto_allowed") is True and not _seq(rb.get("steps")):
-        bad(
+        f.bad(
             ("rollback", "auto_allowed"),
             "auto-rollback is allowed but there are no steps to run",
             "add rollback.steps, or set auto_allowed: false",
         )
 
+
+def _check_metrics(data: dict[Any, Any], f: _Found, crits: set[str] | None, sources: set[str] | None) -> None:
+    """Success metrics: a known unit, a target in it, and a criterion or source that exists."""
     for mi, m in enumerate(_seq(data.get("success_metrics"))):
         if not isinstance(m, dict):
             continue
@@ -150,14 +170,13 @@ def cross_check(data: dict[Any, Any], lines: Lines, name: str) -> list[ConfigPro
         if not isinstance(unit, str):
             continue
         if unit not in UNITS:
-            bad(base + ("unit",), f"unknown unit '{unit}'", "use one of " + UNIT_FORMS)
+            f.bad(base + ("unit",), f"unknown unit '{unit}'", "use one of " + UNIT_FORMS)
         elif isinstance(m.get("target"), str):
-            _check_threshold(bad, base + ("target",), m["target"], unit)
+            _check_threshold(f.bad, base + ("target",), m["target"], unit)
         if m.get("criterion") is not None:
-            ref(base + ("criterion",), m.get("criterion"), "criterion", crits)
+            f.ref(base + ("criterion",), m.get("criterion"), "criterion", crits)
         if m.get("source") is not None:
-            ref(base + ("source",), m.get("source"), "source", sources)
-    return problems
+            f.ref(base + ("source",), m.get("source"), "source", sources)
 
 
 _PLACEHOLDER = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")

@@ -72,6 +72,12 @@ def bound(th: Threshold, baseline: float | None) -> float | None:
     return None if baseline is None else baseline * (1.0 + th.value / 100.0)
 
 
+def baseline_moment(c: Criterion, t0: float) -> float | None:
+    """When the criterion's baseline is taken (epoch seconds), if a threshold is relative to one."""
+    off = c.baseline_offset
+    return None if off is None else t0 + off
+
+
 def thresholds(c: Criterion) -> tuple[Threshold, ...]:
     return c.thresholds
 

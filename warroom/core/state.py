@@ -19,7 +19,7 @@ from warroom.core import authority
 from warroom.core.backfilled import points as backfill_points
 from warroom.core.bounds import MAX_CLOCK_AHEAD, source_time_problem, tick_problem, ts_problem
 from warroom.core.events import Actor, Event
-from warroom.core.rules import RANK, Judgement, Level, Tracker, Unknown, classify, judge, show
+from warroom.core.rules import RANK, Judgement, Level, Tracker, Unknown, baseline_moment, classify, judge, show
 from warroom.core.units import format_duration, format_t_relative
 
 _STEADY = (Level.GO, Level.WARN)
@@ -261,7 +261,7 @@ class LaunchState:
         value = _value(d.get("value"))
         error = d.get("error")
         error = str(error) if error is not None else None
-        moment = _baseline_moment(c, self.launch.t0)
+        moment = baseline_moment(c, self.launch.t0)
         before = moment is not None and t <= moment
         if before and error is None and value is not None and math.isfinite(value):
             cs.baseline = value
@@ -599,11 +599,6 @@ def _value(x: Any) -> float | None:
         return float(x)  # "NaN", "+Inf" arrive as strings from Prometheus
     except (TypeError, ValueError):
         return None
-
-
-def _baseline_moment(c: Criterion, t0: float) -> float | None:
-    off = c.baseline_offset
-    return None if off is None else t0 + off
 
 
 def stale_limit(launch: Launch, c: Criterion) -> float | None:

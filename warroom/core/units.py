@@ -96,6 +96,7 @@ _ABS_RE = re.compile(
 )
 _REL_RE = re.compile(r"^\s*(>=|<=|≥|≤|>|<)\s*([+-]\d+(?:\.\d+)?)\s*%\s+of\s+(T\s*[+-]\s*\S+|T-?0)\s*$", re.IGNORECASE)
 _MOMENT_RE = re.compile(r"^T\s*([+-])\s*(.+)$", re.IGNORECASE)
+_CLOCK_RE = re.compile(r"^(\d+d)?(\d{1,3}):(\d{2})(?::(\d{2}))?$")  # the console clock: [Nd]HH:MM[:SS]
 
 THRESHOLD_FORMS = "'>= 99.8%', '< 500ms', '< 1s', '<= 80', '== 0', or relative to a baseline: '<= +10% of T-1h'"
 
@@ -137,13 +138,22 @@ def compare(op: str, a: float, b: float) -> bool:
 
 
 def parse_moment(text: str) -> float:
-    """Seconds from T-0 for 'T-1h', 'T+30m', 'T-0', 'T0'."""
+    """Seconds from T-0 for 'T-1h', 'T+30m', 'T+1h30m', 'T-0', 'T0', or the console clock's 'T+00:37', 'T+00:37:12'.
+
+    The one grammar for a moment (config thresholds, backfill, replay --at, the console's jump):
+    'T+00:37' is hours:minutes, as on the console clock (T+HH:MM:SS, with an optional day count 'T+1d02:00').
+    """
     s = text.strip().replace(" ", "")
     if s.upper() in ("T0", "T-0", "T+0"):
         return 0.0
     m = _MOMENT_RE.match(s)
     if not m:
         raise ValueError(f"cannot read moment {text!r}; use e.g. 'T-1h', 'T-0', 'T+30m'")
+    c = _CLOCK_RE.match(m.group(2))
+    if c:
+        days = float(c.group(1)[:-1]) if c.group(1) else 0.0
+        secs = days * 86400 + int(c.group(2)) * 3600 + int(c.group(3)) * 60 + int(c.group(4) or 0)
+        return float(-secs if m.group(1) == "-" else secs)
     return parse_duration(m.group(1) + m.group(2))
 
 

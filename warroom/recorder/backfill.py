@@ -21,8 +21,9 @@ from typing import Any
 from warroom.config import AlertmanagerSource, Criterion, Launch, PrometheusSource
 from warroom.core.backfilled import KIND, points
 from warroom.core.events import Actor
+from warroom.core.rules import baseline_moment
 from warroom.recorder.alerthistory import am_fingerprint, firing_intervals
-from warroom.recorder.loop import baseline_moment, effective_interval
+from warroom.recorder.loop import effective_interval
 from warroom.sources.promrange import MAX_POINTS, PromHistory, RangeFailure
 from warroom.store.log import DecisionLog, iter_events
 
@@ -44,7 +45,7 @@ def known(launch: Launch, path: str | Path) -> Known:
     k = Known()
     if not Path(path).exists():
         return k
-    moments = {c.id: baseline_moment(launch, c) for c in launch.criteria}
+    moments = {c.id: baseline_moment(c, launch.t0) for c in launch.criteria}
 
     def saw(cid: str, tick: Any, t: Any, value: Any) -> None:
         if isinstance(tick, int) and not isinstance(tick, bool):
@@ -114,7 +115,7 @@ def plan(
         for t in [*have, last + stride]:
             out.jobs.extend(_jobs(c, prev, t - stride, stride, iv))
             prev = t + stride
-        m = baseline_moment(launch, c)
+        m = baseline_moment(c, launch.t0)
         if m is not None and m <= now and c.id not in k.baseline:
             out.baselines.append((c, m))
     for name, src in launch.sources.items():

@@ -26,9 +26,10 @@ from warroom.config import Criterion, Launch, SimulatedSource
 from warroom.config import PrometheusSource as PrometheusConfig
 from warroom.core.bounds import tick_problem, ts_problem
 from warroom.core.events import Actor, Event, current_actor
+from warroom.core.rules import baseline_moment
 from warroom.sources import UNREACHABLE, AlertInfo, Query, Reading, Source, SourceFailure, make_source
 from warroom.store.log import DecisionLog, FileLock, LogCorrupt, iter_events
-from warroom.store.paths import side_path
+from warroom.store.paths import Lock, lock_path
 from warroom.store.sidefiles import file_mode
 
 RETRY_LEADERSHIP = 1.0  # seconds between attempts to take the recorder lock
@@ -42,24 +43,11 @@ TIME_TRAVEL = (PrometheusConfig, SimulatedSource)
 SOURCE_DOWN = frozenset({"timeout", "connection", "http", "auth"})
 
 
-def lock_path(log_path: os.PathLike[str] | str) -> str:
-    """Named from the log's real path: every name for one log shares one recorder lock (see sidefiles.py)."""
-    return str(side_path(log_path, ".recorder.lock"))
-
-
 def effective_interval(launch: Launch, c: Criterion) -> float:
     """The criterion's own interval, else its source's."""
     if c.interval is not None:
         return c.interval
     return float(launch.sources[c.source].interval)
-
-
-def baseline_moment(launch: Launch, c: Criterion) -> float | None:
-    """Absolute time of the criterion's baseline, if any threshold is relative."""
-    for th in (c.go_threshold, c.warn_threshold, c.trigger_threshold, c.clear_threshold):
-        if th is not None and th.relative_to is not None:
-            return launch.t0 + th.relative_to
-    return None
 
 
 @dataclass
@@ -112,7 +100,7 @@ def recover(launch: Launch, path: os.PathLike[str] | str) -> Recovered:
     rec = Recovered()
     if not os.path.exists(path):
         return rec
-    moments = {c.id: baseline_moment(launch, c) for c in launch.criteria}
+    moments = {c.id: baseline_moment(c, launch.t0) for c in launch.criteria}
     first_ts: float | None = None
     for ev in iter_events(os.fspath(path)):
         d = ev.data
@@ -179,7 +167,7 @@ class Recorder:
         self.clock = clock
         self.epoch = epoch
         self.actor: Actor = current_actor("recorder")
-        self.lock = FileLock(lock_path(log.path), file_mode(log.path))
+        self.lock = FileLock(lock_path(log.path, Lock.RECORDER), file_mode(log.path))
         self._leader = False
         self._sources: dict[str, Source] = {}
         self._rec = Recovered()
@@ -432,7 +420,7 @@ class Recorder:
         now = self.clock()
         jobs = []
         for c in self.launch.criteria:
-            m = baseline_moment(self.launch, c)
+            m = baseline_moment(c, self.launch.t0)
             src = self._sources.get(c.source)
             if (
                 m is None

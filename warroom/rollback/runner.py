@@ -55,7 +55,7 @@ from warroom.core.state import LaunchState, criterion_view
 from warroom.core.units import format_duration
 from warroom.rollback import procvalues, reaper
 from warroom.store.log import DecisionLog, FileLock, Follower, LogCorrupt, iter_events
-from warroom.store.paths import side_path
+from warroom.store.paths import Lock, lock_path, side_path
 from warroom.store.sidefiles import UnsafePath, create_side, file_mode, open_side, read_side, rewrite_side
 
 FLUSH_EVERY = 0.5  # seconds between output batches in the log
@@ -77,11 +77,6 @@ class RecordFailed(Exception):
     def __init__(self, what: str, cause: BaseException | str):
         why = cause if isinstance(cause, str) else _why(cause)
         super().__init__(f"writing {what}: {why}")
-
-
-def lock_path(log_path: str | Path) -> Path:
-    """Named from the log's real path: every name for one log shares one rollback lock (see sidefiles.py)."""
-    return side_path(log_path, ".rollback.lock")
 
 
 def running_marker(log_path: str | Path) -> Path:
@@ -615,7 +610,7 @@ class RollbackRunner:
         if why is not None:
             self._append({"phase": "refused", "reason": why})
             return False
-        lock = FileLock(lock_path(self.log.path), file_mode(self.log.path))
+        lock = FileLock(lock_path(self.log.path, Lock.ROLLBACK), file_mode(self.log.path))
         try:
             got = lock.try_acquire()
         except UnsafePath as e:
@@ -962,7 +957,7 @@ def recover_interrupted(log: DecisionLog, actor: Actor, *, lock_held: bool = Fal
         return False  # no marker; or one planted as a symlink, which run() refuses to write through
     lock = None
     if not lock_held:
-        lock = FileLock(lock_path(log.path), file_mode(log.path))
+        lock = FileLock(lock_path(log.path, Lock.ROLLBACK), file_mode(log.path))
         try:
             if not lock.try_acquire():
                 return False  # it is still running somewhere

@@ -319,23 +319,26 @@ def _sample(pair: Any, at: float, what: str) -> Reading:
 
 def _status_failure(at: float, status: int, body: bytes) -> Reading:
     """A refusal by HTTP status, with Prometheus's own error from the body when it sent one."""
-    text = _error_text(body)
+    text, kind = _error_text(body)
     if status in (400, 422):
         return Reading.fail(at, BAD_QUERY, f"Prometheus rejected the query: {text or f'HTTP {status}'}")
     if status in (401, 403):
         return Reading.fail(at, AUTH, f"Prometheus refused the credentials (HTTP {status})")
-    if status == 503 and "timeout" in text.lower():
+    if status == 503 and (kind == "timeout" or "timeout" in text.lower()):  # a real one: "query timed out in ..."
         return Reading.fail(at, TIMEOUT, f"Prometheus gave up evaluating the query: {text}")
     return Reading.fail(at, HTTP, f"Prometheus answered HTTP {status or '?'}" + (f": {text}" if text else ""))
 
 
-def _error_text(body: bytes) -> str:
-    """Prometheus's own error message from an error response's JSON body ({"status": "error", "error": ...})."""
+def _error_text(body: bytes) -> tuple[str, str]:
+    """Prometheus's own error message and errorType from an error response's JSON body
+    ({"status": "error", "errorType": ..., "error": ...}); empty where the body is not one."""
     try:
         data = json.loads(body)
     except (ValueError, TypeError):
-        return ""
-    return str(data.get("error", ""))[:200] if isinstance(data, dict) else ""
+        return "", ""
+    if not isinstance(data, dict):
+        return "", ""
+    return str(data.get("error", ""))[:200], str(data.get("errorType", ""))
 
 
 def _connection_failure(at: float, e: requests.ConnectionError, url: str, timeout: float, took: float) -> Reading:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from datetime import UTC, datetime
+from enum import StrEnum
 from pathlib import Path
 
 
@@ -18,6 +19,18 @@ def default_log_path(launch_id: str, *, fresh: bool = False, now: float | None =
         return data_dir() / f"{launch_id}.jsonl"
     stamp = datetime.fromtimestamp(now if now is not None else datetime.now(UTC).timestamp(), UTC)
     return data_dir() / f"{launch_id}-{stamp.strftime('%Y%m%dT%H%M%SZ')}.jsonl"
+
+
+class Lock(StrEnum):
+    """The locks beside a log: the recorder's leader lock and the rollback lock (the suffix of each file)."""
+
+    RECORDER = ".recorder.lock"
+    ROLLBACK = ".rollback.lock"
+
+
+def lock_path(log_path: str | os.PathLike[str], lock: Lock) -> Path:
+    """Named from the log's real path: every name for one log shares each lock (see sidefiles.py)."""
+    return side_path(log_path, lock.value)
 
 
 def side_path(log_path: str | os.PathLike[str], suffix: str) -> Path:

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from rich.text import Text
+from textual import actions
 from textual.actions import ActionParseResult
 from textual.app import App
 from textual.binding import BindingType
@@ -298,8 +299,9 @@ class WarroomApp(App[int]):
     ) -> bool:
         """Every key, palette entry and click comes here: an action that writes, on a console that may not
         write, is refused with the reason before its dialog opens."""
-        name = keymap.action_name(action) if isinstance(action, str) else action[1]
-        if name in keymap.WRITES and self.check_action(name, ()) and (why := self.refusal()) is not None:
+        where, name, _params = actions.parse(action) if isinstance(action, str) else action
+        mine = where == "app" or (where == "" and default_namespace in (None, self))
+        if mine and name in keymap.WRITES and self.check_action(name, ()) and (why := self.refusal()) is not None:
             prefix = _REFUSED_AS.get(name, "")
             self.notify(prefix + why, severity="error" if prefix else "warning")
             return True

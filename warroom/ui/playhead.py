@@ -6,12 +6,11 @@ playhead and draws it with `now` = the playhead, exactly as live would have.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from typing import Protocol
 
 from warroom.core.state import LaunchState
-from warroom.core.units import parse_duration
+from warroom.core.units import parse_moment
 
 SPEEDS = (0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0)
 
@@ -73,29 +72,12 @@ class Playhead:
         return target
 
 
-_REL = re.compile(r"^\s*T\s*([+-])\s*(.+)$", re.IGNORECASE)
-_CLOCK = re.compile(r"^(\d+d)?(\d{1,3}):(\d{2})(?::(\d{2}))?$")
-
-
 def parse_moment_text(text: str, t0: float) -> float:
     """'T+00:37', 'T+00:37:12', 'T-5m', 'T+1h30m', 'T0' -> epoch seconds; ValueError with a hint otherwise.
 
-    'T+00:37' is hours:minutes, as on the console clock (T+HH:MM:SS).
+    The grammar is core.units.parse_moment's; this adds T-0 and the hint a jump dialog shows.
     """
-    s = text.strip().replace(" ", "")
-    if s.upper() in ("T0", "T-0", "T+0"):
-        return t0
-    m = _REL.match(s)
-    if not m:
-        raise ValueError(f"cannot read {text!r}; write e.g. T+00:37, T+00:37:12, T-5m or T+1h30m")
-    sign = -1.0 if m.group(1) == "-" else 1.0
-    body = m.group(2)
-    c = _CLOCK.match(body)
-    if c:
-        days = float(c.group(1)[:-1]) if c.group(1) else 0.0
-        secs = days * 86400 + int(c.group(2)) * 3600 + int(c.group(3)) * 60 + int(c.group(4) or 0)
-        return t0 + sign * secs
     try:
-        return t0 + sign * parse_duration(body)
+        return t0 + parse_moment(text)
     except ValueError:
         raise ValueError(f"cannot read {text!r}; write e.g. T+00:37, T+00:37:12, T-5m or T+1h30m") from None
