@@ -73,6 +73,10 @@ COMMANDS: tuple[Command, ...] = (
         "report", "the post-launch report: verdict, go/no-go tables, timeline, checklist, alerts, metrics", "report"
     ),
     Command("rollback", "run the launch's rollback procedure headless (same lock and log as the console)", "rollback"),
+    Command("notify", "notifications: 'test' sends a test message to every channel and reports per channel", "notify"),
+    Command(
+        "serve", "the console read-only in a browser, behind a token (textual-serve; loopback by default)", "serve"
+    ),
 )
 BY_NAME = {c.name: c for c in COMMANDS}
 

@@ -40,6 +40,12 @@ from warroom.config.schema import (
     HTTP_QUERY_RE as HTTP_QUERY_RE,
 )
 from warroom.config.schema import (
+    NOTIFY_ROUTES as NOTIFY_ROUTES,
+)
+from warroom.config.schema import (
+    PAGERDUTY_URL as PAGERDUTY_URL,
+)
+from warroom.config.schema import (
     PRIMARY as PRIMARY,
 )
 from warroom.config.schema import (
@@ -58,6 +64,9 @@ from warroom.config.schema import (
     Authority as Authority,
 )
 from warroom.config.schema import (
+    Channel as Channel,
+)
+from warroom.config.schema import (
     Criterion as Criterion,
 )
 from warroom.config.schema import (
@@ -74,6 +83,15 @@ from warroom.config.schema import (
 )
 from warroom.config.schema import (
     LaunchInfo as LaunchInfo,
+)
+from warroom.config.schema import (
+    Notify as Notify,
+)
+from warroom.config.schema import (
+    NotifyRoute as NotifyRoute,
+)
+from warroom.config.schema import (
+    PagerDutyChannel as PagerDutyChannel,
 )
 from warroom.config.schema import (
     Phase as Phase,
@@ -118,6 +136,9 @@ from warroom.config.schema import (
     SimulatedSource as SimulatedSource,
 )
 from warroom.config.schema import (
+    SlackChannel as SlackChannel,
+)
+from warroom.config.schema import (
     Source as Source,
 )
 from warroom.config.schema import (
@@ -125,6 +146,9 @@ from warroom.config.schema import (
 )
 from warroom.config.schema import (
     Trigger as Trigger,
+)
+from warroom.config.schema import (
+    WebhookChannel as WebhookChannel,
 )
 from warroom.config.schema import (
     launch_offset as launch_offset,

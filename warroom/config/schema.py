@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from datetime import date, datetime
 from functools import cached_property
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 from pydantic import (
     AwareDatetime,
@@ -106,6 +106,7 @@ class AlertmanagerSource(_Remote):
     type: Literal["alertmanager"]
     matchers: list[str] = []
     prometheus: Ident | None = None  # the Prometheus whose ALERTS series holds these alerts' history (backfill)
+    ack_silence: Duration | None = None  # acknowledging one of its alerts creates a silence this long
 
 
 class HttpSource(_Remote):
@@ -338,6 +339,108 @@ class SuccessMetric(Model):
         return parse_threshold(self.target, self.unit)
 
 
+# --------------------------------------------------------------------------- notifications
+
+RouteName = Literal["verdict", "breach", "alert", "rollback", "signoff", "decision", "phase", "status", "completion"]
+NOTIFY_ROUTES: tuple[str, ...] = get_args(RouteName)
+# PagerDuty gets what opens and closes an incident; a verdict or a sign-off is no page
+PAGERDUTY_ROUTES = frozenset({"breach", "alert", "rollback"})
+PAGERDUTY_URL = "https://events.pagerduty.com/v2/enqueue"
+
+
+def _one_secret(env: str | None, file: str | None, what: str) -> None:
+    if bool(env) == bool(file):
+        raise ValueError(f"give exactly one of {what}_env or {what}_file (the value is a secret: never in the config)")
+
+
+class SlackChannel(Model):
+    """A Slack incoming webhook; its URL is a secret, read from an environment variable or a file."""
+
+    type: Literal["slack"]
+    url_env: str | None = None
+    url_file: str | None = None
+
+    @model_validator(mode="after")
+    def _secret(self) -> SlackChannel:
+        _one_secret(self.url_env, self.url_file, "url")
+        return self
+
+
+class PagerDutyChannel(Model):
+    """PagerDuty Events API v2; the routing key is the secret (the endpoint is public)."""
+
+    type: Literal["pagerduty"]
+    routing_key_env: str | None = None
+    routing_key_file: str | None = None
+    url: Annotated[str, Field(pattern=r"^https?://\S+$")] = PAGERDUTY_URL
+
+    @model_validator(mode="after")
+    def _secret(self) -> PagerDutyChannel:
+        _one_secret(self.routing_key_env, self.routing_key_file, "routing_key")
+        return self
+
+
+class WebhookChannel(Model):
+    """Our own JSON, signed with HMAC-SHA256; URL and signing secret from environment variables or files."""
+
+    type: Literal["webhook"]
+    url_env: str | None = None
+    url_file: str | None = None
+    secret_env: str | None = None
+    secret_file: str | None = None
+
+    @model_validator(mode="after")
+    def _secret(self) -> WebhookChannel:
+        _one_secret(self.url_env, self.url_file, "url")
+        _one_secret(self.secret_env, self.secret_file, "secret")
+        return self
+
+
+Channel = Annotated[SlackChannel | PagerDutyChannel | WebhookChannel, Field(discriminator="type")]
+
+
+class NotifyRoute(Model):
+    """What goes where: these kinds of change to these channels."""
+
+    channels: list[Ident]
+    events: list[RouteName]
+
+
+class Notify(Model):
+    channels: dict[Ident, Channel] = {}
+    routes: list[NotifyRoute] = []
+    status_every: Duration | None = None  # a periodic status update ("progress report") at this cadence
+    give_up_after: Duration = 600.0  # a delivery still failing after this long is recorded as given up
+    timeout: Duration = 10.0  # one HTTP request
+
+    @model_validator(mode="after")
+    def _routes(self) -> Notify:
+        for i, r in enumerate(self.routes):
+            for ch in r.channels:
+                cfg = self.channels.get(ch)
+                if cfg is None:
+                    known = ", ".join(self.channels) or "none defined"
+                    raise ValueError(f"routes[{i}] names channel '{ch}', which is not in notify.channels ({known})")
+                if isinstance(cfg, PagerDutyChannel):
+                    bad = [e for e in r.events if e not in PAGERDUTY_ROUTES]
+                    if bad:
+                        raise ValueError(
+                            f"routes[{i}] sends {', '.join(bad)} to PagerDuty channel '{ch}': PagerDuty takes only "
+                            f"{', '.join(sorted(PAGERDUTY_ROUTES))} (what opens and closes an incident)"
+                        )
+        if "status" in {e for r in self.routes for e in r.events} and self.status_every is None:
+            raise ValueError("a route sends 'status' but notify.status_every is not set (e.g. status_every: 30m)")
+        return self
+
+    def channels_for(self, what: str) -> list[str]:
+        """Channels a change of this kind goes to, in config order, each once."""
+        out: list[str] = []
+        for r in self.routes:
+            if what in r.events:
+                out += [c for c in r.channels if c not in out]
+        return out
+
+
 # --------------------------------------------------------------------------- launch
 
 
@@ -407,6 +510,8 @@ class Launch(Model):
                 "that maps each account to its public key"
             )
         return self
+
+    notify: Notify = Notify()
 
     @property
     def id(self) -> str:

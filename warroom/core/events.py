@@ -39,6 +39,8 @@ KINDS = {
     "recorder": "a console took or gave up recording observations; write_recovered after failed appends",
     "backfill": "criterion id, source, query, interval, points [tick, t, value | null, error, reason] from Prometheus",
     "measurement": "success metric id, value, period, optional link; source manual or prometheus",
+    "notify": "a change queued (signal, value, what, text, channels) or a delivery (id, channel, attempt, result)",
+    "silence": "an Alertmanager silence created or expired for an ack: alert, silence id, state, by, error",
     "source": "a source's feed (readings|alerts) changed outcome: ok, or failing with error kind + reason, t",
 }
 

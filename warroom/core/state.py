@@ -78,6 +78,7 @@ class AlertState:
     ended: float | None = None
     acked_by: str | None = None
     acked_at: float | None = None
+    silence: str | None = None  # the Alertmanager silence id an ack created, while it is active
 
     @property
     def firing(self) -> bool:
@@ -364,6 +365,24 @@ class LaunchState:
             a.acked_by, a.acked_at = actor_label(ev.actor), ev.ts
             self._say(ev, f"acknowledged: {a.title}")
 
+    def _silence(self, ev: Event) -> None:
+        d = ev.data
+        a = self.alerts.get(str(d.get("alert", "")))
+        st = d.get("state")
+        what = a.title if a is not None else str(d.get("alert", ""))
+        if st == "created":
+            if a is not None:
+                a.silence = str(d.get("id", ""))
+            self._say(ev, f"silence {d.get('id', '?')} created for {what} (by {d.get('by', '?')})")
+        elif st == "expired":
+            if a is not None:
+                a.silence = None
+            self._say(ev, f"silence {d.get('id', '?')} expired for {what}: {d.get('why', '')}")
+        elif st == "failed":
+            self._say(ev, f"silence {d.get('action', '')} FAILED for {what}: {d.get('error', '')}")
+        elif st == "expire_requested":
+            self._say(ev, f"silence expiry requested for {what}")
+
     def _check(self, ev: Event) -> None:
         item_id = str(ev.data.get("item"))
         st = self.items.get(item_id)
@@ -528,7 +547,7 @@ class LaunchState:
     def _source(self, ev: Event) -> None:
         d = ev.data
         name, feed = str(d.get("source", "")), str(d.get("feed", "readings"))
-        if name not in self.launch.sources:
+        if name not in self.launch.sources and name.removeprefix("notify:") not in self.launch.notify.channels:
             return
         ok = d.get("ok") is True
         since = _num(d.get("t"), ev.ts)
@@ -556,6 +575,7 @@ _HANDLERS = {
     "recorder": LaunchState._recorder,
     "backfill": LaunchState._backfill,
     "source": LaunchState._source,
+    "silence": LaunchState._silence,
 }
 
 
@@ -793,6 +813,15 @@ def source_views(state: LaunchState) -> tuple[SourceView, ...]:
             out.append(SourceView(name, cfg.type, alerts, "ok", min(h.since for h in feeds.values())))
         else:
             out.append(SourceView(name, cfg.type, alerts, "unread"))
+    for ch, ccfg in state.launch.notify.channels.items():  # a notification channel, once it has been used
+        chfeeds = state.sources.get(f"notify:{ch}", {})
+        failing = [fh for fh in chfeeds.values() if not fh.ok]
+        if chfeeds:
+            h = failing[0] if failing else next(iter(chfeeds.values()))
+            kind = f"notify-{ccfg.type}"
+            out.append(
+                SourceView(f"notify:{ch}", kind, False, "failing" if failing else "ok", h.since, h.error, h.reason)
+            )
     return tuple(out)
 
 

@@ -22,6 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from warroom.config import AlertmanagerSource as AlertmanagerConfig
 from warroom.config import Criterion, Launch, SimulatedSource
 from warroom.config import PrometheusSource as PrometheusConfig
 from warroom.core.bounds import tick_problem, ts_problem
@@ -41,6 +42,17 @@ TIME_TRAVEL = (PrometheusConfig, SimulatedSource)
 # of these, the source's "readings" feed is failing. "no-data", "bad-query" and "bad-response" (a value
 # of +Inf, say) are about a query's answer: the source answered, and the criterion says what was wrong.
 SOURCE_DOWN = frozenset({"timeout", "connection", "http", "auth"})
+
+
+async def _guarded(job: Callable[[], Any], pause: float = 5.0) -> None:
+    """Run a leader's side job until cancelled; a bug in it restarts it instead of stopping the recorder."""
+    while True:
+        try:
+            await job()
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            await asyncio.sleep(pause)
 
 
 def effective_interval(launch: Launch, c: Criterion) -> float:
@@ -175,6 +187,7 @@ class Recorder:
         self._pending: list[tuple[str, dict[str, Any] | None]] = []
         self.polls = 0  # completed group polls, for tests and benches
         self.write_failure: WriteFailure | None = None
+        self.notifier: Any = None  # the leader's notifier (warroom.notify), when the config has channels
 
     @property
     def is_leader(self) -> bool:
@@ -241,6 +254,7 @@ class Recorder:
                 for s in self._sources.values()
                 if s.has_alerts
             ]
+            tasks += [asyncio.create_task(_guarded(f), name=n) for n, f in self._leader_jobs().items()]
             if tasks:
                 await asyncio.gather(*tasks)
             else:
@@ -285,6 +299,25 @@ class Recorder:
 
     def _append(self, kind: str, data: dict[str, Any]) -> None:
         self.log.append(kind, data, actor=self.actor)
+
+    def _leader_jobs(self) -> dict[str, Callable[[], Any]]:
+        """What only the leader does besides polling: notifications, ack silences (each in its own module)."""
+        jobs: dict[str, Callable[[], Any]] = {}
+        if self.launch.notify.channels and self.launch.notify.routes:
+            from warroom.notify.notifier import Notifier
+
+            self.notifier = Notifier(self.launch, self.log.path, self._append_now, self.clock)
+            jobs["notify"] = self.notifier.run
+        if any(isinstance(c, AlertmanagerConfig) and c.ack_silence for c in self.launch.sources.values()):
+            from warroom.recorder.silences import SilenceKeeper
+
+            jobs["silences"] = SilenceKeeper(self.launch, self.log.path, self._append_now, self.clock).run
+        return jobs
+
+    def _append_now(self, kind: str, data: dict[str, Any]) -> Event:
+        """Append after whatever is queued, and return the event (the notifier needs its seq and hash)."""
+        self.flush()
+        return self.log.append(kind, data, actor=self.actor)
 
     def _queue(self, kind: str, data: dict[str, Any]) -> None:
         """Append soon: what completes in the same turn of the event loop goes in one write and fsync."""

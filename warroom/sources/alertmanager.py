@@ -52,15 +52,17 @@ class Alertmanager(Source):
         self.creds = auth_mod.resolve(cfg.auth)
         self.matchers = [m for text in cfg.matchers for m in parse_matchers(text)]
         self.client = make_client(cfg, self.creds, {"Accept": "application/json"})
+        # with ack silences a silence is an ack: the alert is still firing (and its end must still be seen)
+        self.silenced_fire = cfg.ack_silence is not None
 
     @property
     def has_alerts(self) -> bool:
         return True
 
-    async def _fetch(self, matchers: list[str], at: float) -> list[dict[str, Any]] | Reading:
+    async def _fetch(self, matchers: list[str], at: float, silenced: bool = False) -> list[dict[str, Any]] | Reading:
         if self.creds.problem:
             return Reading.fail(at, AUTH, self.creds.problem)
-        params = [("active", "true"), ("silenced", "false"), ("inhibited", "false")]
+        params = [("active", "true"), ("silenced", "true" if silenced else "false"), ("inhibited", "false")]
         params += [("filter", m) for m in matchers]
         endpoint = f"{self.url}/api/v2/alerts"
         try:
@@ -91,7 +93,7 @@ class Alertmanager(Source):
         return Reading(time.time(), float(len(data)))
 
     async def alerts(self, at: float) -> list[AlertInfo]:
-        data = await self._fetch(self.matchers, at)
+        data = await self._fetch(self.matchers, at, silenced=self.silenced_fire)
         if isinstance(data, Reading):
             raise SourceFailure(data.error or "http", data.reason)
         out = []

@@ -342,6 +342,9 @@ class WarroomApp(App[int]):
     def action_ack(self) -> None:
         self.flows.ack()
 
+    def action_unsilence(self) -> None:
+        self.flows.unsilence()
+
     def action_signoff(self) -> None:
         self.flows.signoff()
 

@@ -4,17 +4,20 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from functools import partial
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 
 from warroom.ui.keymap import KEYS, available, key_label
 
+if TYPE_CHECKING:
+    from warroom.ui.app import WarroomApp
+
 
 class WarroomCommands(Provider):
     def _commands(self) -> Iterator[tuple[str, str, Callable[[], Any]]]:
-        app: Any = self.app
-        mode = getattr(app, "mode", "live")
+        app = cast("WarroomApp", self.app)  # the provider is the console's own (WarroomApp.COMMANDS)
+        mode = app.mode
         for k in KEYS:
             if k.id == "palette" or not available(k.action, mode):
                 continue

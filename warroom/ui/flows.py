@@ -18,6 +18,7 @@ from warroom.core.state import Verdict, actor_label, snapshot, view
 from warroom.ui import fmt
 from warroom.ui.panels import ChecklistPanel, firing_unacked
 from warroom.ui.safe import clean, plain
+from warroom.ui.silencing import expire_request
 
 if TYPE_CHECKING:
     from warroom.ui.app import WarroomApp
@@ -101,6 +102,15 @@ class Flows:
             return
         if app.record_event("ack", {"alert": alert.key}) is not None:
             app.notify(f"acknowledged: {clean(alert.title)}")
+
+    def unsilence(self) -> None:
+        """Ask the recording console to expire the silence an ack created (recorder/silences.py acts on it)."""
+        app = self.app
+        table = app.console_screen.focused_table("alerts")
+        data, message = expire_request(app.state, table.cursor_key if table is not None else None)
+        if data is not None and app.record_event("silence", data) is None:
+            return
+        app.notify(message, severity="information")
 
     # ---------------------------------------------------------------- sign-off and decision
 

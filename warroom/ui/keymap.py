@@ -93,6 +93,15 @@ KEYS: tuple[Key, ...] = (
         modes=("live", "observer"),
     ),
     Key(
+        "unsilence",
+        "A",
+        "unsilence",
+        "Expire an ack's silence",
+        "expire the silence the highlighted alert's ack created",
+        group="Alerts",
+        modes=("live", "observer"),
+    ),
+    Key(
         "trigger",
         "m",
         "trigger_mode",

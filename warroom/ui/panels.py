@@ -68,7 +68,7 @@ class GatesPanel(Panel):
         self._detail(f)
         feeding = {cv.criterion.source for cv in f.verdict.criteria}
         self.query_one("#gate-sources", Line).show(
-            sources_line([s for s in f.verdict.sources if s.name in feeding], f.t0)
+            sources_line([s for s in f.verdict.sources if s.name in feeding or s.kind.startswith("notify")], f.t0)
         )
 
     def _detail(self, f: Frame) -> None:
