@@ -28,3 +28,10 @@ def actor() -> Actor:
 def log(tmp_path: Path, actor: Actor):
     with DecisionLog(tmp_path / "launch.jsonl", actor) as lg:
         yield lg
+
+
+@pytest.fixture(autouse=True)
+def _own_state_dir(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Consoles keep the heads they saw in the user's state dir (warroom.trust.heads): each test gets its own,
+    so a log a test rebuilds at a fixed path is not taken for one truncated since an earlier run."""
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path_factory.mktemp("state")))

@@ -121,6 +121,7 @@ class Deploy:
         doc = {
             "version": 1,
             "launch": {"id": LAUNCH_ID, "name": "Deploy fixture launch", "t0": "2026-01-01T12:00:00Z"},
+            "identity": "claimed",  # one account (the test's) plays dana, sam and eve by --as name
             "roles": [
                 {"id": "commander", "title": "Launch Commander", "members": ["dana"], "commander": True},
                 {"id": "sre", "title": "SRE", "members": ["sam"]},

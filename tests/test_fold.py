@@ -25,10 +25,11 @@ LAUNCH = """
 version: 1
 launch: {id: fold-test, name: Fold test, t0: 2026-03-01T12:00:00Z}
 roles:
-  - {id: commander, title: Launch Commander, commander: true}
-  - {id: cto, title: CTO, signoff: required}
-  - {id: sec, title: Security Lead, signoff: required}
-  - {id: pm, title: Product Manager, signoff: optional}
+  - {id: commander, title: Launch Commander, members: [root], commander: true}
+  - {id: cto, title: CTO, members: [dana], signoff: required}
+  - {id: sec, title: Security Lead, members: [sam], signoff: required}
+  - {id: pm, title: Product Manager, members: [pat], signoff: optional}
+authority: {ticks: any-role}  # the CTO ticks the whole list in these tests
 phases:
   - id: pre
     name: Pre-launch

@@ -103,7 +103,8 @@ def launch_file(tmp_path: Path) -> Path:
     text = (ROOT / "configs" / "demo.yaml").read_text()
     t0 = datetime.fromtimestamp(time.time() + 60, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     text = text.replace("t0: 2026-01-01T12:00:00Z", f"t0: {t0}").replace("interval: 5s", "interval: 1s")
-    assert f"t0: {t0}" in text and "interval: 1s" in text
+    text = text.replace("version: 1\n", "version: 1\nidentity: claimed\n", 1)  # one account plays three people
+    assert f"t0: {t0}" in text and "interval: 1s" in text and "identity: claimed" in text
     path = tmp_path / "launch.yaml"
     path.write_text(text)
     return path

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 from ui_scenario import (
+    DEVOPS,
     NOW,
     ROOT_ACTOR,
     SECURITY,
@@ -255,7 +256,7 @@ async def test_rollback_refused_for_a_role_that_may_not(scenario):
 
 async def test_a_second_rollback_while_one_runs_is_refused_and_recorded(scenario):
     path, clock = scenario
-    with DecisionLog(path, SECURITY, clock) as other:  # another console's rollback, still running
+    with DecisionLog(path, DEVOPS, clock) as other:  # another console's rollback, still running
         other.append(
             "rollback", {"phase": "started", "steps": ["flip"], "dry_run": False, "automatic": False, "reason": "p95"}
         )
@@ -267,7 +268,7 @@ async def test_a_second_rollback_while_one_runs_is_refused_and_recorded(scenario
         assert not isinstance(app.screen, RollbackScreen)
         ev = events(path)[-1]
         assert ev.kind == "rollback" and ev.data["phase"] == "refused" and ev.actor == ROOT_ACTOR
-        assert "already running (started by security" in ev.data["reason"]
+        assert "already running (started by devops" in ev.data["reason"]
 
 
 @pytest.mark.parametrize("how", ["flag", "no-role"])
@@ -293,11 +294,11 @@ async def test_other_consoles_decisions_appear_within_a_second(scenario):
     app = make_app(path, clock)
     async with app.run_test(size=WIDE) as pilot:
         assert "[ ] Rollback proc" in screen_text(app)
-        with DecisionLog(path, SECURITY, clock) as other:
+        with DecisionLog(path, DEVOPS, clock) as other:  # the item's owner role (devops-lead)
             other.append("check", {"item": "rollback-ready"})
         await caught_up(app, pilot, path)  # its next poll (every 0.25 s) reads the other console's event
         line = next(ln for ln in screen_text(app).splitlines() if "Rollback proc" in ln)
-        assert "[x] Rollback proc" in line and "✔ security" in line
+        assert "[x] Rollback proc" in line and "✔ devops" in line
 
 
 async def test_recommend_trigger_prompts_once_per_breach(scenario):

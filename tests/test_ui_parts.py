@@ -95,8 +95,11 @@ def test_permissions(demo_launch):
     assert permissions(demo_launch, root, "observer").observer
     stranger = permissions(demo_launch, Actor("eve", "h"), "live")
     assert stranger.observer and "'eve' has no role" in stranger.why
-    named = permissions(demo_launch, Actor("x", "h", name="Security"), "live")  # --as matches case-insensitively
-    assert [r.id for r in named.roles] == ["security-lead"] and not named.may_set_triggers(demo_launch)
+    named = Actor("x", "h", name="Security")
+    assert not permissions(demo_launch, named, "live").roles  # roles match accounts: --as is a display name only
+    shared = demo_launch.model_copy(update={"identity": "claimed"})
+    claimed = permissions(shared, named, "live")  # identity: claimed: --as matches case-insensitively
+    assert [r.id for r in claimed.roles] == ["security-lead"] and not claimed.may_set_triggers(shared)
 
 
 def test_default_log_path(monkeypatch, tmp_path):

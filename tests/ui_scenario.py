@@ -24,7 +24,8 @@ T0 = 1767268800.0  # 2026-01-01T12:00:00Z
 NOW = T0 + 450.0  # T+00:07:30
 DANA = Actor("dana", "bastion", ssh="10.0.0.7", name="Dana (CTO)")  # roles: none by name -> see members below
 ROOT_ACTOR = Actor("root", "bastion")  # member of commander, cto and devops-lead in demo.yaml
-SECURITY = Actor("sec", "laptop", name="security")
+SECURITY = Actor("security", "laptop", name="security")  # the account in demo.yaml's security-lead
+DEVOPS = Actor("devops", "laptop", name="devops")  # devops-lead: may tick its items and roll back
 HOSTILE = "P95 [bold]latency[/bold] above 500ms \x1b]0;pwned\x07\x1b[31m on [api]"
 
 

@@ -32,6 +32,7 @@ from warroom.store.launchlog import bind, first_launch_event
 from warroom.store.log import DecisionLog
 from warroom.store.open import open_store, spec_for
 from warroom.store.pg import PgSpecError
+from warroom.trust.guard import Guard, guard_for
 
 REPRINT = 60.0  # --watch prints when a state changes, and the values at least this often
 EXIT_FOR = {"GO": EXIT_OK, "NO-GO": EXIT_NOGO, "PENDING": EXIT_NOGO, "ROLLBACK": EXIT_ROLLBACK}
@@ -86,6 +87,7 @@ async def _run(launch: Launch, log: Store, epoch: float, args: argparse.Namespac
     rec = Recorder(launch, log, epoch=epoch)
     follower = log.follower()
     state = LaunchState(launch)
+    guard = guard_for(state, args.config)  # signature verdicts, given to the fold as data
     if not args.watch:
         note = ""
         if await rec.acquire():
@@ -95,13 +97,15 @@ async def _run(launch: Launch, log: Store, epoch: float, args: argparse.Namespac
                 await rec.release()
         else:
             note = f"another console ({rec.lock.holder_text()}) records this log; judging the samples it recorded"
-        for ev in follower.poll():
+        for ev in guard(follower.poll()):
             state.apply(ev)
         return _report(view(state, time.time()), args, note, launch.name)
-    return await _watch(launch, rec, follower, state, args)
+    return await _watch(launch, rec, follower, state, args, guard)
 
 
-async def _watch(launch: Launch, rec: Recorder, follower: Follow, state: LaunchState, args: argparse.Namespace) -> int:
+async def _watch(
+    launch: Launch, rec: Recorder, follower: Follow, state: LaunchState, args: argparse.Namespace, guard: Guard
+) -> int:
     """Record (or follow the console that does) and print whenever the table or verdict changes."""
     every = min((effective_interval(launch, c) for c in launch.criteria), default=5.0)
     task = asyncio.create_task(rec.run())
@@ -113,7 +117,7 @@ async def _watch(launch: Launch, rec: Recorder, follower: Follow, state: LaunchS
             await asyncio.sleep(min(every, 1.0) if last_shown is None else every)
             if task.done():
                 task.result()  # a crashed recorder is a bug: let it show
-            for ev in follower.poll():
+            for ev in guard(follower.poll()):
                 state.apply(ev)
             v = view(state, time.time())
             status = _status(v, args)[0]

@@ -39,5 +39,10 @@ def run(args: argparse.Namespace) -> int:
     return open_console(launch, text, "demo.yaml", log, current_actor(args.as_name), mode="live", theme=args.theme)
 
 
+CLAIMED = "version: 1\nidentity: claimed  # warroom demo: a rehearsal; anyone plays any role by --as name, marked\n"
+
+
 def demo_config_text() -> str:
-    return resources.files("warroom.ui").joinpath("data", "demo.yaml").read_text(encoding="utf-8")
+    """The demo config as `warroom demo` binds it: with `identity: claimed` (the log says so to every reader)."""
+    text = resources.files("warroom.ui").joinpath("data", "demo.yaml").read_text(encoding="utf-8")
+    return text.replace("version: 1\n", CLAIMED, 1)

@@ -37,8 +37,12 @@ def run(args: argparse.Namespace) -> int:
     first_ts: float | None = None
     bad_t0 = False
     torn: list[bytes] = []
+    from warroom.trust.logview import LogTrust  # refused events and claimed actors, as the fold sees them
+
+    trust = LogTrust(path)
     try:
         for ev in iter_events(path, on_torn=torn.append):
+            ev, refused = trust.look(ev)
             if ev.kind == "launch" and t0 is None and not bad_t0:
                 t0 = _launch_t0(ev.data.get("t0"))
                 if t0 is None and ev.data.get("t0") is not None:
@@ -55,7 +59,7 @@ def run(args: argparse.Namespace) -> int:
             rel = f" {format_t_relative(ev.ts - t0)}" if t0 else ""
             doubt = ts_problem(ev.ts, first_ts)
             first_ts = ev.ts if first_ts is None and doubt is None else first_ts
-            flag = f"  [not applied by the fold: {doubt}]" if doubt else ""
+            flag = (f"  [not applied by the fold: {doubt}]" if doubt else "") + clean(refused)
             who, kind = clean(actor_label(ev.actor)), clean(ev.kind)
             out(f"{ev.seq:>6} {ev.ts_iso}{rel}  {who:<24} {kind:<12} {describe(ev)}{flag}")
     except LogCorrupt as e:

@@ -12,6 +12,9 @@ from warroom.store.log import torn_path, verify
 
 def configure(p: argparse.ArgumentParser) -> None:
     add_log(p)
+    p.add_argument("--expect-head", metavar="SEQ:HASH", help="fail if the log is behind or different (truncated)")
+    p.add_argument("--config", metavar="FILE", help="check signatures against this config (default: the log's own)")
+    p.add_argument("--allowed-signers", metavar="FILE", help="check signatures against this allowed_signers file")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -25,8 +28,16 @@ def run(args: argparse.Namespace) -> int:
         if res.torn
         else ""
     )
-    if res.ok:
-        out(f"OK: {res.count} events, chain intact{torn}")
-        return EXIT_OK
-    out(f"TAMPERED: {path}: {clean(res.problem)}; {res.count} events before it are intact{torn}")
-    return EXIT_NOGO
+    if not res.ok:
+        out(f"TAMPERED: {path}: {clean(res.problem)}; {res.count} events before it are intact{torn}")
+        return EXIT_NOGO
+    from warroom.trust.verify_cmd import trust_check  # signatures and head anchors (docs/trust.md)
+
+    checked = trust_check(path, args)
+    if checked is None:
+        return EXIT_USAGE
+    trusted, lines = checked
+    out(f"{'OK' if trusted else 'NOT TRUSTED'}: {res.count} events, chain intact{torn}")
+    for line in lines:
+        out(line)
+    return EXIT_OK if trusted else EXIT_NOGO

@@ -61,6 +61,9 @@ from warroom.config.schema import (
     Auth as Auth,
 )
 from warroom.config.schema import (
+    Authority as Authority,
+)
+from warroom.config.schema import (
     Channel as Channel,
 )
 from warroom.config.schema import (

@@ -12,7 +12,16 @@ from datetime import date, datetime
 from functools import cached_property
 from typing import Annotated, Any, Literal, get_args
 
-from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from warroom.core.units import Threshold, parse_duration, parse_threshold
 
@@ -28,7 +37,7 @@ class Model(BaseModel):
 
 
 class Role(Model):
-    """A launch role; `members` are user names or `--as` names that act as it."""
+    """A launch role; `members` are the accounts that hold it (and, with `identity: claimed`, `--as` names)."""
 
     id: Ident
     title: str
@@ -470,6 +479,18 @@ class LogStore(Model):
         return v
 
 
+class Authority(Model):
+    """Who may do what beyond the roles' own duties (warroom.core.authority applies it, in the fold).
+
+    `ticks`: `owner` lets the item's owner role (or anyone with a role, for an item without owner) and the
+    commander tick; `any-role` lets anyone with a role. `acks` and `trigger_modes` list the roles that may;
+    unset, acks take any role and trigger modes the commander or a role in `rollback.allowed_roles`."""
+
+    ticks: Literal["owner", "any-role"] = "owner"
+    acks: list[Ident] | None = None
+    trigger_modes: list[Ident] | None = None
+
+
 class Launch(Model):
     """The whole launch definition; immutable once loaded."""
 
@@ -482,6 +503,33 @@ class Launch(Model):
     rollback: Rollback = Rollback()
     success_metrics: list[SuccessMetric] = []
     store: LogStore | None = None
+    # Trust (docs/trust.md): roles match accounts unless `claimed`; signatures with ssh-keygen -Y.
+    identity: Literal["accounts", "claimed"] = "accounts"
+    authority: Authority = Authority()
+    signatures: Literal["off", "optional", "required"] = "off"
+    allowed_signers: str | None = None
+
+    @field_validator("authority")
+    @classmethod
+    def _authority_roles(cls, v: Authority, info: ValidationInfo) -> Authority:
+        """Authority names roles that exist (the roles are validated first: they come before it)."""
+        ids = {r.id for r in info.data.get("roles") or []}
+        for key in ("acks", "trigger_modes"):
+            for r in getattr(v, key) or []:
+                if r not in ids:
+                    raise ValueError(f"authority.{key}: no role {r!r} in roles (roles: {', '.join(sorted(ids))})")
+        return v
+
+    @model_validator(mode="after")
+    def _signers_given(self) -> Launch:
+        """Signatures need the allowed_signers file that says whose key is whose."""
+        if self.signatures != "off" and not self.allowed_signers:
+            raise ValueError(
+                f"signatures: {self.signatures} needs allowed_signers: the file (ssh-keygen ALLOWED SIGNERS format) "
+                "that maps each account to its public key"
+            )
+        return self
+
     notify: Notify = Notify()
 
     @property

@@ -8,9 +8,9 @@ re-serialisation.
 
 from __future__ import annotations
 
-import getpass
 import hashlib
 import os
+import pwd
 import socket
 import time
 from dataclasses import dataclass, field
@@ -31,17 +31,28 @@ KINDS = {str(kind): (rec.__doc__ or "").split("\n")[0] for kind, rec in RECORDS.
 
 @dataclass(frozen=True, slots=True)
 class Actor:
-    """Who did something: the OS user, the host, the SSH origin and an optional display name."""
+    """Who did something.
+
+    `user` is the account; `uid` is set when the account came from the system (`os.getuid()`), absent in
+    old logs and hand-made actors. `ssh` is the SSH origin as the client's environment tells it (anyone can
+    set it: context, never proof). `name` is a display name the person gave (`--as`): always claimed; it
+    grants a role only in a config with `identity: claimed`. `claimed` is never written: the fold sets it
+    on actors whose role came from the claimed name, so every view marks them.
+    """
 
     user: str
     host: str
     ssh: str | None = None
     name: str | None = None
+    uid: int | None = None
+    claimed: bool = field(default=False, compare=False)
 
     @property
     def label(self) -> str:
         who = self.name or self.user
-        return f"{who}@{self.host}" + (f" (ssh {self.ssh})" if self.ssh else "")
+        if self.name and self.claimed:
+            who += f" [claimed, account {self.user}]"
+        return f"{who}@{self.host}" + (f" (ssh {self.ssh}, client-supplied)" if self.ssh else "")
 
     def to_json(self) -> dict[str, Any]:
         d: dict[str, Any] = {"user": self.user, "host": self.host}
@@ -49,24 +60,41 @@ class Actor:
             d["ssh"] = self.ssh
         if self.name:
             d["name"] = self.name
+        if self.uid is not None:
+            d["uid"] = self.uid
         return d
 
     @classmethod
     def from_json(cls, d: dict[str, Any]) -> Actor:
         if not isinstance(d, dict):
             raise TypeError(f"actor must be an object, not {type(d).__name__}")
-        return cls(str(d.get("user", "?")), str(d.get("host", "?")), d.get("ssh"), d.get("name"))
+        uid = d.get("uid")
+        return cls(
+            str(d.get("user", "?")),
+            str(d.get("host", "?")),
+            d.get("ssh"),
+            d.get("name"),
+            uid if isinstance(uid, int) and not isinstance(uid, bool) else None,
+        )
+
+
+def system_account() -> tuple[str, int]:
+    """The process's real account (name, uid) from the password database; the uid as text if it has no entry.
+
+    Never $LOGNAME/$USER (getpass reads those first): anyone sets them."""
+    uid = os.getuid()
+    try:
+        return pwd.getpwuid(uid).pw_name, uid
+    except KeyError:
+        return str(uid), uid
 
 
 def current_actor(name: str | None = None) -> Actor:
-    """The actor for this process, from the OS user and SSH_CONNECTION."""
-    try:
-        user = getpass.getuser()
-    except (KeyError, OSError):
-        user = str(os.getuid())
+    """The actor for this process: the real account, the host, the SSH origin the client claims, a display name."""
+    user, uid = system_account()
     ssh = os.environ.get("SSH_CONNECTION") or os.environ.get("SSH_CLIENT")
-    origin = ssh.split()[0] if ssh else None
-    return Actor(user=user, host=socket.gethostname(), ssh=origin, name=name)
+    origin = ssh.split()[0] if ssh and ssh.split() else None
+    return Actor(user=user, host=socket.gethostname(), ssh=origin, name=name, uid=uid)
 
 
 SYSTEM = Actor(user="warroom", host="-", name="recorder")
@@ -133,7 +161,7 @@ def _actor(d: Any) -> Actor:
     """The actor of a line, one shared object per distinct actor: a log has a handful, on every line."""
     if not isinstance(d, dict):
         return Actor.from_json(d)  # raises the error it always did
-    key = (d.get("user"), d.get("host"), d.get("ssh"), d.get("name"))
+    key = (d.get("user"), d.get("host"), d.get("ssh"), d.get("name"), d.get("uid"))
     try:
         a = _actors.get(key)
     except TypeError:  # an unhashable field, only in a hand-made line

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from warroom.config import AlertmanagerSource, Criterion, Item, Launch, SimulatedSource
+from warroom.core import authority
 from warroom.core.backfilled import points as backfill_points
 from warroom.core.bounds import MAX_CLOCK_AHEAD, source_time_problem, tick_problem, ts_problem
 from warroom.core.events import Actor, Event
@@ -191,6 +192,12 @@ class LaunchState:
     # one event from a clock far ahead (or a forged one) must not pin, freeze or silence everything after it.
     doubts: list[TimelineEntry] = field(default_factory=list)
     epoch: float | None = None  # the recorder's tick origin: the first launch event's time
+    # Events whose actor lacks the authority for them (core/authority.py): kept as evidence, not applied.
+    refused: list[TimelineEntry] = field(default_factory=list)
+    # Verdicts on signed events' signatures by event hash, computed outside the fold (warroom.trust) and given
+    # to it as data: the fold stays pure, and with `signatures: required` it applies only what verified.
+    signatures: dict[str, authority.SigVerdict] = field(default_factory=dict, compare=False, repr=False)
+    head: str = ""  # the hash of the last event folded: with `seq`, the head this state has seen
     # Lean fold (report, replay: millions of samples): a sample that leaves a steady GO/WARN criterion where
     # it is skips judge() and the tracker, and its reason is worded only when someone looks (see word()).
     lean: bool = field(default=False, compare=False, repr=False)
@@ -210,7 +217,7 @@ class LaunchState:
 
     def apply(self, ev: Event) -> None:
         """Advance the state by one event; unknown kinds are kept in the timeline only."""
-        self.seq = ev.seq
+        self.seq, self.head = ev.seq, ev.hash
         why = ts_problem(ev.ts, self.first_ts)
         if why is not None:
             self._doubt(ev, f"event seq {ev.seq} ({ev.kind}) not applied: {why}")
@@ -228,6 +235,12 @@ class LaunchState:
             self.epoch = ev.ts
         handler = _HANDLERS.get(ev.kind)
         if handler is not None:
+            if ev.kind in authority.MARKED:  # the one place authority is checked (samples skip it)
+                why = authority.refusal(self.launch, ev, self.signatures.get(ev.hash))
+                if why is not None:
+                    self._refuse(ev, why)
+                    return
+                ev = authority.as_seen(self.launch, ev)
             handler(self, ev)
 
     def _say(self, ev: Event, text: str) -> None:
@@ -238,6 +251,13 @@ class LaunchState:
         entry = TimelineEntry(ev.seq, ev.ts, actor_label(ev.actor), ev.kind, text)
         if len(self.doubts) < TIMELINE:
             self.doubts.append(entry)
+        self.timeline.append(entry)
+
+    def _refuse(self, ev: Event, why: str) -> None:
+        """Keep an event its actor had no authority for: in the timeline and `refused`, never applied."""
+        entry = TimelineEntry(ev.seq, ev.ts, actor_label(ev.actor), ev.kind, f"REFUSED {authority.what(ev)}: {why}")
+        if len(self.refused) < TIMELINE:
+            self.refused.append(entry)
         self.timeline.append(entry)
 
     def _sample(self, ev: Event) -> None:
@@ -600,7 +620,10 @@ _HANDLERS = {
 
 
 def actor_label(a: Actor) -> str:
-    return f"{a.name} ({a.user}@{a.host})" if a.name else f"{a.user}@{a.host}"
+    """The actor in views: its display name (marked when its authority rests on that claim) and its account."""
+    if not a.name:
+        return f"{a.user}@{a.host}"
+    return f"{a.name} [claimed] ({a.user}@{a.host})" if a.claimed else f"{a.name} ({a.user}@{a.host})"
 
 
 def stale_limit(launch: Launch, c: Criterion) -> float | None:
@@ -735,6 +758,7 @@ class Verdict:
     criteria_status: str = "PENDING"
     criteria_reasons: tuple[str, ...] = ()
     doubts: tuple[str, ...] = ()  # events not applied, times that went back (LaunchState.doubts)
+    refused: tuple[str, ...] = ()  # events not applied for want of authority (LaunchState.refused), in words
 
     @property
     def clock(self) -> str:
@@ -930,6 +954,11 @@ def view(state: LaunchState, now: float) -> Verdict:
     if state.doubts:
         n = len(state.doubts)
         reasons.append(f"log: {n} doubt{'s' if n != 1 else ''} about event times; latest: {state.doubts[-1].text}")
+    if state.refused:
+        n, last = len(state.refused), state.refused[-1]
+        reasons.append(
+            f"log: {n} event{'s' if n != 1 else ''} refused (no authority); latest by {last.actor}: {last.text}"
+        )
     total = sum(p.total for p in phases)
     return Verdict(
         status,
@@ -948,6 +977,7 @@ def view(state: LaunchState, now: float) -> Verdict:
         crit_status,
         crit_reasons + tuple(advisory),
         tuple(e.text for e in state.doubts),
+        tuple(f"seq {e.seq} by {e.actor}: {e.text}" for e in state.refused),
     )
 
 

@@ -27,13 +27,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from warroom.config import Launch
+from warroom.core.authority import SigVerdict
 from warroom.core.backfilled import KIND as BACKFILL
 from warroom.core.backfilled import fold_time, late
 from warroom.core.events import GENESIS, Event
 from warroom.core.state import LaunchState, actor_label, word
 from warroom.store.backfill_scan import collect
-from warroom.store.launchlog import launch_from_log
+from warroom.store.launchlog import first_launch_event, launch_from_log
 from warroom.store.log import LogCorrupt, VerifyProblem, iter_events_from
+from warroom.trust.guard import guard_for
 
 # Event kinds that are human decisions: the stops for "previous/next decision".
 MARK_KINDS = frozenset({"check", "uncheck", "signoff", "note", "decision", "rollback", "ack", "trigger_mode"})
@@ -81,6 +83,7 @@ class Replay:
     _every: int = CHECKPOINT_EVERY
     _cursor: _Cursor | None = None
     _backfill: list[Event] = field(default_factory=list)  # backfilled points as samples, in source-time order
+    verdicts: dict[str, SigVerdict] = field(default_factory=dict)  # signature verdicts, computed once on open
 
     # ------------------------------------------------------------ public
 
@@ -116,6 +119,7 @@ class Replay:
         if cur.seq >= self.events and cur.points >= len(self._backfill):
             return
         try:
+            cur.state.signatures = self.verdicts  # a checkpoint holds those up to it; the fold needs them all
             for step in _merged_from(self.path, cur.offset, cur.seq, cur.prev, cur.points, self._backfill):
                 ev = step.event
                 if ev.ts > t or step.seq > self.events:
@@ -212,6 +216,11 @@ class _Unpickler(pickle.Unpickler):
         return self._launch
 
 
+def _recorded_config(path: Path) -> str | None:
+    first = first_launch_event(path)
+    return str(first.data["path"]) if first is not None and first.data.get("path") else None
+
+
 def open_replay(path: str | Path, progress: Callable[[float], None] | None = None) -> Replay:
     """Read the log once: check its chain, note the decisions, keep checkpoints.
 
@@ -230,9 +239,13 @@ def open_replay(path: str | Path, progress: Callable[[float], None] | None = Non
     last: _Step | None = None
     latest = 0.0  # a live sample goes by its source time, so the last event folded need not be the latest
     since = 0
+    rep.verdicts = state.signatures
+    guard = guard_for(state, _recorded_config(path))  # signature verdicts reach the fold as data
     try:
         for step in _merged_from(path, 0, 0, GENESIS, 0, rep._backfill, on_torn=torn.append):
             ev = step.event
+            if not ev.data.get("backfilled"):  # a log event, not a point slotted in from a backfill event
+                guard.feed(ev)
             state.apply(ev)
             last = step
             latest = max(latest, ev.ts)

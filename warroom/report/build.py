@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from warroom.config import Criterion, Launch, SuccessMetric
+from warroom.core.authority import CHECKED, SigVerdict, what
 from warroom.core.backfilled import merged
 from warroom.core.events import Event, iso
 from warroom.core.records import Ack as AckRec
@@ -41,8 +42,11 @@ from warroom.core.state import (
 from warroom.core.units import format_duration, format_t_relative, format_value
 from warroom.replay.timeline import MARK_KINDS
 from warroom.store.backfill_scan import collect
-from warroom.store.launchlog import launch_from_log
+from warroom.store.launchlog import first_launch_event, launch_from_log
 from warroom.store.log import LogCorrupt, VerifyProblem, iter_events_from
+from warroom.trust import heads
+from warroom.trust.audit import SEEN
+from warroom.trust.guard import Guard, signers_path
 
 BUCKETS = 240  # chart resolution per criterion
 _NOGO, _UNKNOWN = RANK[Level.NOGO], RANK[Level.UNKNOWN]
@@ -342,6 +346,10 @@ class Report:
     torn: int = 0
     torn_recovered: list[str] = field(default_factory=list)  # torn tails cut off the log by a later writer
     doubts: list[str] = field(default_factory=list)  # events the fold kept but did not apply (bounds.py)
+    refused: list[str] = field(default_factory=list)  # events refused for want of authority (core/authority.py)
+    signatures: list[str] = field(default_factory=list)  # each signed event: good and by whom, or why not
+    anchors: list[str] = field(default_factory=list)  # truncated / rewritten against a kept head (warroom.trust)
+    head: str = ""  # SEQ:HASH of the last event: paste it into the post-mortem, check later with --expect-head
     status: str = "PENDING"
     reasons: tuple[str, ...] = ()
     final_rows: list[Row] = field(default_factory=list)
@@ -394,13 +402,22 @@ def build_report(path: str | Path) -> Report:
     b = _Builder(rep, LaunchState(launch, lean=True))
     torn: list[bytes] = []
     backfill = collect(path)  # points fetched later from Prometheus, folded at their source time
+    guard = report_guard(path, launch, b.state.signatures)  # signature verdicts reach the fold as data
     try:
-        for ev in merged((ev for _end, ev in iter_events_from(path, on_torn=torn.append)), backfill):
+        logged = guard(ev for _end, ev in iter_events_from(path, on_torn=torn.append))
+        for ev in merged(logged, backfill):
             b.add(ev)
     except LogCorrupt as e:
         rep.integrity_ok = False
         rep.problem = e.problem
     rep.torn = len(torn[0]) if torn else 0
+    rep.head = f"{guard.head[0]}:{guard.head[1]}"
+    rep.anchors = guard.problems()
+    rep.signatures = [
+        f"seq {ev.seq} {what(ev)} by account {ev.actor.user}: "
+        + (f"good signature by {v.signer}" if v.ok else f"BAD SIGNATURE: {v.detail}")
+        for ev, v in guard.signed
+    ]
     b.finish()
     return rep
 
@@ -463,6 +480,9 @@ class _Builder:
             rows, verdict = self._table(ev.ts)
         st.apply(ev)
         self.rep.kinds[kind] += 1
+        if st.refused and st.refused[-1].seq == ev.seq and kind in CHECKED:
+            self._entry(ev)  # kept in the timeline as refused, with the reason; it changed nothing
+            return
         d = ev.payload
         if isinstance(d, TornRecovered):
             self.rep.torn_recovered.append(f"seq {ev.seq}: {d.bytes} bytes (sha256 {d.sha256}) moved to {d.kept_in}")
@@ -693,6 +713,7 @@ class _Builder:
                 band = (cmp.pre.lo, cmp.pre.hi) if cmp.pre.n else None
                 rep.charts.append(Chart(c, series, _threshold_lines(c, b), band))
         rep.doubts = [e.text for e in st.doubts]
+        rep.refused = [f"seq {e.seq} by {e.actor}: {e.text}" for e in st.refused]
         rep.integrity = integrity_text(rep)
 
 
@@ -717,6 +738,14 @@ def _threshold_lines(c: Criterion, baseline: float | None) -> list[tuple[str, fl
     return out
 
 
+def report_guard(path: Path, launch: Launch, verdicts: dict[str, SigVerdict]) -> Guard:
+    """The guard for a report: allowed_signers relative to the config the log recorded, this user's kept head."""
+    first = first_launch_event(path)
+    base = Path(str(first.data.get("path"))).resolve().parent if first is not None and first.data.get("path") else None
+    seen = heads.seen(path)
+    return Guard(launch, verdicts, signers_path(launch, base), {SEEN: seen} if seen else None)
+
+
 def integrity_text(rep: Report) -> str:
     if not rep.integrity_ok:
         where = str(rep.problem) if rep.problem else "chain broken"
@@ -729,6 +758,8 @@ def integrity_text(rep: Report) -> str:
         text += f"; a torn last line ({rep.torn} bytes) from an interrupted write is not included"
     for rec in rep.torn_recovered:
         text += f"; recovered a torn tail left by an interrupted write at {rec}"
+    for why in rep.anchors:
+        text += f"; {why}"
     if rep.doubts:
         text += f"; {len(rep.doubts)} doubt{'s' if len(rep.doubts) != 1 else ''} about event times: " + "; ".join(
             rep.doubts[:5]
@@ -831,6 +862,10 @@ def to_json(rep: Report) -> dict[str, Any]:
                 "torn_bytes": rep.torn,
                 "torn_recovered": rep.torn_recovered,
                 "doubts": rep.doubts,
+                "head": rep.head,
+                "anchors": rep.anchors,
+                "refused": rep.refused,
+                "signatures": rep.signatures,
             },
         },
         "participants": {a: sorted(k) for a, k in sorted(rep.participants.items())},

@@ -400,6 +400,20 @@ def build_document(rep: Report, charts: bool = True) -> Document:
 
     doc.h(2, "Integrity", "integrity")
     doc.p(T(rep.integrity, not rep.integrity_ok))
+    doc.p(
+        T(f"Head of the log: {rep.head or '(empty)'}"), T(" — keep it; 'warroom verify --expect-head' checks it later")
+    )
+    doc.h(2, "Who did what", "trust")
+    if rep.refused:
+        doc.p(T(f"{len(rep.refused)} event(s) refused by the fold (kept as evidence, not applied):", True))
+        for line in rep.refused:
+            doc.p(T(line, True))
+    else:
+        doc.p("No event was refused: every decision's actor held the authority for it.")
+    for line in rep.signatures:
+        doc.p(T(line, "BAD SIGNATURE" in line))
+    for line in rep.anchors:
+        doc.p(T(line, True))
     return doc
 
 

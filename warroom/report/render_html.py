@@ -86,7 +86,7 @@ def render_html(rep: Report) -> str:
             head = (
                 "" if not any(b.head) else "<thead><tr>" + "".join(f"<th>{h(x)}</th>" for x in b.head) + "</tr></thead>"
             )
-            body = "".join("<tr>" + "".join(_td(c) for c in row) + "</tr>" for row in b.rows)
+            body = "\n".join("<tr>" + "".join(_td(c) for c in row) + "</tr>" for row in b.rows)  # a row a line
             out.append(f"<table{cls}>{head}<tbody>{body}</tbody></table>")
         elif isinstance(b, Code):
             lines = "\n".join(h(x).replace("&#x27;", "'") for x in b.lines)

@@ -48,6 +48,7 @@ from pathlib import Path
 from typing import Any
 
 from warroom.config import PRIMARY, Launch, RollbackProcedure, RollbackStep
+from warroom.core import authority
 from warroom.core.events import Actor, Event
 from warroom.core.records import Rollback, RollbackPhase, Sample, StepStatus, VerifyStatus
 from warroom.core.rules import Level
@@ -446,8 +447,8 @@ async def _supervise(
 
 
 def actor_roles(launch: Launch, actor: Actor) -> list[str]:
-    """Role ids of an actor: by its `--as` name if it gave one, else its OS user (as the console decides)."""
-    return [r.id for r in launch.roles_of(actor.name or actor.user)]
+    """Role ids of an actor, by the one rule the fold and the console apply (warroom.core.authority)."""
+    return [r.id for r in authority.roles_of(launch, actor)]
 
 
 def _ids(roles: list[Any]) -> list[str]:

@@ -25,7 +25,7 @@ from textual.dom import DOMNode
 from textual.screen import Screen
 
 from warroom.config import ConfigError, Launch
-from warroom.core.events import Actor, Event
+from warroom.core.events import SCHEMA_VERSION, Actor, Event
 from warroom.core.state import LaunchState
 from warroom.store.base import Store
 from warroom.store.log import LogCorrupt
@@ -264,7 +264,7 @@ class WarroomApp(App[int]):
 
     def record_event(self, kind: str, data: dict[str, Any]) -> Event | None:
         """Append one event for this console's actor and read it back onto the screen."""
-        why = self.refusal()
+        why = self.refusal() or self._authority_refusal(kind, data)
         if why is not None or not isinstance(self.driver, LiveDriver):
             self.notify(why or "this console does not write", severity="warning")
             return None
@@ -275,6 +275,13 @@ class WarroomApp(App[int]):
             return None
         self.catch_up()
         return ev
+
+    def _authority_refusal(self, kind: str, data: dict[str, Any]) -> str | None:
+        """The fold's own authority rule, asked before writing: refused up front rather than recorded as refused."""
+        from warroom.core.authority import SigVerdict, refusal
+
+        probe = Event(SCHEMA_VERSION, self.state.seq + 1, self.now(), self.actor, kind, data)
+        return refusal(self.launch, probe, SigVerdict(True, self.actor.user))  # a signature we made ourselves
 
     # ------------------------------------------------------------------ the gate
 

@@ -9,6 +9,7 @@ need from the app (notifications, workers) comes through `Host`.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 import time
 from collections.abc import Awaitable, Callable
@@ -16,6 +17,7 @@ from pathlib import Path
 from typing import Any, Literal, Protocol
 
 from warroom.config import ConfigError, ConfigProblem, Launch
+from warroom.core.authority import claims
 from warroom.core.events import Actor, Event
 from warroom.core.records import Session, SessionState
 from warroom.core.state import LaunchState, Verdict, view
@@ -24,6 +26,7 @@ from warroom.store.launchlog import bind, first_launch_event, recorded_t0, with_
 from warroom.store.log import Follower, LogCorrupt
 from warroom.store.open import open_reader, open_store
 from warroom.store.pg import PgFollower, PgSpec
+from warroom.trust.console import ConsoleTrust
 from warroom.ui.frame import ConsoleInfo, Frame, Position
 from warroom.ui.playhead import Playhead, ReplaySource, parse_moment_text
 from warroom.ui.session import Permissions, config_text, permissions
@@ -103,7 +106,8 @@ class Driver(Protocol):
 def _info(d: Driver, recorder: str, note: str) -> ConsoleInfo:
     roles = tuple(r.title for r in d.perms.roles)
     dry = bool(d.dry_run) if d.dry_run is not None else False
-    return ConsoleInfo(d.mode, d.actor.label, roles, recorder, str(d.log_path or ""), note, dry)
+    who = dataclasses.replace(d.actor, claimed=claims(d.launch, d.actor)).label  # marked when --as is the claim
+    return ConsoleInfo(d.mode, who, roles, recorder, str(d.log_path or ""), note, dry)
 
 
 def _follower(where: Path | PgSpec | None) -> Follow:
@@ -152,6 +156,7 @@ class LiveDriver:
         self.follow_failed = False
         self._session_open = False
         self._host: Host | None = None
+        self.trust: ConsoleTrust | None = None  # once the log is open
 
     # ---------------------------------------------------------------- startup
 
@@ -169,7 +174,13 @@ class LiveDriver:
             self.perms = permissions(launch, self.actor, self.mode)
         self.state = LaunchState(self.launch)
         self.follower = self.dlog.follower() if self.dlog is not None else _follower(self.log_path)
+        where = self.log_path.shown if isinstance(self.log_path, PgSpec) else self.log_path
+        self.trust = ConsoleTrust(  # signatures verified, head anchored (docs/trust.md)
+            self.launch, self.state, where, self._config_path
+        )
         events = self._apply(self.follower.poll())
+        if (cut := self.trust.problem()) is not None:
+            host.notify(cut, title="Log truncated or rewritten", severity="error", timeout=120)
         torn: bytes = getattr(self.follower, "torn", b"")
         if torn:
             host.notify(
@@ -294,6 +305,9 @@ class LiveDriver:
         return bool(events), self._apply(events)
 
     def _apply(self, events: list[Event]) -> list[Event]:
+        if self.trust is not None and events:
+            self.trust.feed(events)  # signature verdicts reach the fold as data, before it folds them
+            self.trust.remember()
         for ev in events:
             self.state.apply(ev)
         return events

@@ -9,7 +9,7 @@ before a flow starts, in one place (`WarroomApp.check_action` / `run_action`).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from textual.content import Content
 
@@ -141,17 +141,39 @@ class Flows:
         if choice.role not in {r.id for r in app.perms.signing_roles}:
             app.notify(f"you do not hold the role {title}", severity="error")
             return
-        ev = app.record_event(
-            "signoff",
-            {
-                "role": choice.role,
-                "verdict": choice.verdict,
-                "reason": choice.reason,
-                "snapshot": snapshot(app.state, app.now()),
-            },
-        )
-        if ev is not None:
+        data = {
+            "role": choice.role,
+            "verdict": choice.verdict,
+            "reason": choice.reason,
+            "snapshot": snapshot(app.state, app.now()),
+        }
+        signed = await self._signed("signoff", data)
+        if signed is not None and app.record_event("signoff", signed) is not None:
             app.notify(f"sign-off recorded: {title} {choice.verdict}, with a snapshot of every criterion")
+
+    async def _signed(self, kind: str, data: dict[str, Any]) -> dict[str, Any] | None:
+        """The data signed by the user's ssh-agent when the config asks (in a worker thread, with a timeout);
+        None if it must be and cannot be (the message says why). `signatures: off` returns it as it is."""
+        app = self.app
+        if app.launch.signatures == "off":
+            return data
+        import asyncio
+
+        from warroom.trust.console import sign_event
+        from warroom.trust.signing import SigningError
+
+        app.notify("asking your ssh-agent to sign…", timeout=5)
+        head = (app.state.seq, app.state.head)
+        trust = getattr(app.driver, "trust", None)
+        signers = trust.signers if trust is not None else None
+        try:
+            return await asyncio.to_thread(sign_event, app.launch, app.actor, kind, data, head, signers)
+        except SigningError as e:
+            if app.launch.signatures == "required":
+                app.notify(f"not recorded: {e}", title="Signing failed", severity="error", timeout=30)
+                return None
+            app.notify(f"recorded unsigned: {e}", title="Not signed", severity="warning", timeout=20)
+            return data
 
     def decision(self) -> None:
         if not self.app.perms.commander:
@@ -177,7 +199,10 @@ class Flows:
         if choice.verdict == "GO" and v.status != "GO":
             lines.append(Content.styled(f"warning: the console's verdict is {v.status}", "bold $gate-warn"))
         if await app.push_screen_wait(ConfirmScreen("Confirm decision", lines)):
-            app.record_event("decision", Decision(SignoffVerdict(choice.verdict), choice.reason).to_data())
+            decision = Decision(SignoffVerdict(choice.verdict), choice.reason).to_data()
+            signed = await self._signed("decision", decision)
+            if signed is not None:
+                app.record_event("decision", signed)
 
     # ---------------------------------------------------------------- triggers
 

@@ -55,9 +55,10 @@ class Frame:
 
 
 def short_actor(label: str) -> str:
-    """'Dana (CTO) (dana@bastion)' -> 'Dana (CTO)'; 'dana@bastion' stays."""
+    """'Dana (CTO) (dana@bastion)' -> 'Dana (CTO)'; 'dana@bastion' stays; a claimed name 'dana [claimed] (...)'
+    -> 'dana*' (narrow columns; the header and the report spell the claim out)."""
     if label.endswith(")") and " (" in label:
         head, _sep, tail = label.rpartition(" (")
         if "@" in tail:
-            return head
+            return head[: -len(" [claimed]")] + "*" if head.endswith(" [claimed]") else head
     return label

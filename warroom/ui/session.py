@@ -10,6 +10,7 @@ from dataclasses import dataclass
 import yaml
 
 from warroom.config import Launch, Role
+from warroom.core import authority
 from warroom.core.events import Actor
 from warroom.store.paths import data_dir, default_log_path
 
@@ -33,19 +34,22 @@ class Permissions:
         return any(r.commander for r in self.roles)
 
     def may_set_triggers(self, launch: Launch) -> bool:
-        allowed = set(launch.rollback.allowed_roles)
-        return not self.observer and (self.commander or any(r.id in allowed for r in self.roles))
+        allowed = set(authority.trigger_roles(launch))
+        return not self.observer and any(r.id in allowed for r in self.roles)
 
 
 def permissions(launch: Launch, actor: Actor, mode: str) -> Permissions:
-    roles = tuple(launch.roles_of(actor.name or actor.user))
+    roles = tuple(authority.roles_of(launch, actor))
     if mode == "replay":
         return Permissions(roles, True, "replay")
     if mode == "observer":
         return Permissions(roles, True, "--observer")
     if not roles:
-        who = actor.name or actor.user
-        return Permissions(roles, True, f"'{who}' has no role in this launch; use --as NAME")
+        if launch.identity == "claimed":
+            who = actor.name or actor.user
+            return Permissions(roles, True, f"'{who}' has no role in this launch; use --as NAME")
+        named = f" ('{actor.name}' is only a display name here)" if actor.name else ""
+        return Permissions(roles, True, f"account '{actor.user}' has no role in this launch{named}")
     return Permissions(roles, False)
 
 
