@@ -101,6 +101,16 @@ INSERT INTO warroom_meta VALUES ('schema', '{DB_SCHEMA}');
 """
 
 
+def usable(conn: Any, opener: Callable[[], Any]) -> Any:
+    """`conn` if it can still be used, else a new connection (the dead one closed first, quietly)."""
+    if conn is not None and not conn.closed and not conn.broken:
+        return conn
+    with contextlib.suppress(Exception):
+        if conn is not None:
+            conn.close()
+    return opener()
+
+
 class Unreachable(StoreUnavailable):
     """The database could not be reached (refused, timed out, authentication failed): worth trying again."""
 
@@ -259,12 +269,7 @@ class PgReader:
         return conn
 
     def _db(self) -> Any:
-        if self._conn is None or self._conn.closed or self._conn.broken:
-            with contextlib.suppress(Exception):
-                if self._conn is not None:
-                    self._conn.close()
-            self._conn = None
-            self._conn = self._connect()
+        self._conn = usable(self._conn, self._connect)
         return self._conn
 
     @property
@@ -737,12 +742,7 @@ class PgLease:
         self._mu = threading.Lock()
 
     def _db(self) -> Any:
-        if self._conn is None or self._conn.closed or self._conn.broken:
-            with contextlib.suppress(Exception):
-                if self._conn is not None:
-                    self._conn.close()
-            self._conn = None
-            self._conn = connect(self.spec)
+        self._conn = usable(self._conn, lambda: connect(self.spec))
         return self._conn
 
     def try_acquire(self) -> bool:
