@@ -844,21 +844,61 @@ def alert_source_reasons(sources: Iterable[SourceView], t0: float) -> list[str]:
 NOTHING_JUDGED = "no required criteria: nothing is judged, so nothing says GO"
 
 
-def view(state: LaunchState, now: float) -> Verdict:
-    """The verdict and every panel's data as of `now`."""
-    launch = state.launch
-    offset = now - launch.t0
-    current = launch.phase_at(offset)
-    cur_index = launch.phases.index(current) if current else -1
-    crit_views = tuple(criterion_view(c, state.criteria[c.id], now) for c in launch.criteria)
-    by_id = {v.criterion.id: v for v in crit_views}
-    reasons: list[str] = []  # blocking reasons other than criteria and sign-offs (checklist, sign-offs)
-    rollback = False
-    nogo = False
+@dataclass(frozen=True, slots=True)
+class _Criteria:
+    """What the criteria (and the alert sources) say: the reasons in the order the verdict lists them."""
 
+    first: list[str]  # ROLLBACK and NO-GO criteria lead the reasons
+    then: list[str]  # then UNKNOWN and PENDING ones, unread alert sources, an empty gate
+    advisory: list[str]  # shown, but never what keeps the verdict from GO
+    rollback: bool
+    nogo: bool
+
+    @property
+    def status(self) -> str:
+        if self.rollback:
+            return "ROLLBACK"
+        if self.nogo:
+            return "NO-GO"
+        return "PENDING" if self.first or self.then else "GO"
+
+
+def _judge_criteria(
+    launch: Launch, crit_views: tuple[CriterionView, ...], sources: tuple[SourceView, ...]
+) -> _Criteria:
+    first: list[str] = []
+    then: list[str] = []
+    advisory: list[str] = []
+    rollback = nogo = False
+    for v in crit_views:
+        c = v.criterion
+        if v.level == Level.ROLLBACK:
+            rollback = True
+            first.insert(0, f"ROLLBACK trigger: {c.name}: {v.reason}")
+        elif not c.required:
+            if not v.passing:
+                advisory.append(f"advisory {v.level.value}: {c.name}: {v.reason}")
+        elif v.level == Level.NOGO:
+            nogo = True
+            first.append(f"NO-GO: {c.name}: {v.reason}")
+        elif v.level == Level.UNKNOWN:
+            then.append(f"UNKNOWN: {c.name}: {v.reason}")
+        elif v.pending:
+            then.append(f"PENDING: {c.name}: {v.reason}")
+    then += alert_source_reasons(sources, launch.t0)
+    if not any(c.required for c in launch.criteria):
+        then.append(NOTHING_JUDGED)
+    return _Criteria(first, then, advisory, rollback, nogo)
+
+
+def _phase_progress(
+    state: LaunchState, by_id: dict[str, CriterionView], cur_index: int
+) -> tuple[list[PhaseProgress], set[str], list[str]]:
+    """Each phase's progress, the items done, and the critical items still open in a phase that is due."""
     done_ids: set[str] = set()
     phases: list[PhaseProgress] = []
-    for i, ph in enumerate(launch.phases):
+    reasons: list[str] = []
+    for i, ph in enumerate(state.launch.phases):
         d = tot = crit_open = 0
         for sec in ph.sections:
             for item in sec.items:
@@ -871,55 +911,35 @@ def view(state: LaunchState, now: float) -> Verdict:
                     if i <= cur_index:
                         reasons.append(f"critical item open ({ph.name}): {item.text}")
         phases.append(PhaseProgress(ph.id, ph.name, d, tot, crit_open, i <= cur_index, i == cur_index))
+    return phases, done_ids, reasons
 
-    crit_first: list[str] = []  # ROLLBACK and NO-GO criteria lead the reasons, then UNKNOWN and PENDING ones
-    crit_next: list[str] = []
-    advisory: list[str] = []  # shown, but never what keeps the verdict from GO
-    for v in crit_views:
-        c = v.criterion
-        if v.level == Level.ROLLBACK:
-            rollback = True
-            crit_first.insert(0, f"ROLLBACK trigger: {c.name}: {v.reason}")
-        elif not c.required:
-            if not v.passing:
-                advisory.append(f"advisory {v.level.value}: {c.name}: {v.reason}")
-        elif v.level == Level.NOGO:
-            nogo = True
-            crit_first.append(f"NO-GO: {c.name}: {v.reason}")
-        elif v.level == Level.UNKNOWN:
-            crit_next.append(f"UNKNOWN: {c.name}: {v.reason}")
-        elif v.pending:
-            crit_next.append(f"PENDING: {c.name}: {v.reason}")
-    sources = source_views(state)
-    crit_next += alert_source_reasons(sources, launch.t0)
-    if not any(c.required for c in launch.criteria):
-        crit_next.append(NOTHING_JUDGED)
-    reasons[:0] = crit_first + crit_next
-    if rollback:
-        crit_status = "ROLLBACK"
-    elif nogo:
-        crit_status = "NO-GO"
-    else:
-        crit_status = "PENDING" if crit_first or crit_next else "GO"
-    crit_reasons = tuple(crit_first + crit_next) or ("every required criterion is GO",)
 
-    so_views: list[SignoffView] = []
-    for role in launch.roles:
+def _worse_since(so: Signoff, by_id: dict[str, CriterionView]) -> str:
+    """Why a sign-off is stale: the criteria that got worse since its snapshot ("" if none did)."""
+    worse = [
+        cid
+        for cid, lvl in so.snapshot.items()
+        if cid in by_id and lvl in RANK and RANK[by_id[cid].level] > RANK[Level(lvl)]
+    ]
+    if not worse:
+        return ""
+    return "worse since sign-off: " + ", ".join(
+        f"{by_id[cid].criterion.name} {so.snapshot[cid]} -> {by_id[cid].level.value}" for cid in worse
+    )
+
+
+def _signoff_views(
+    state: LaunchState, by_id: dict[str, CriterionView], reasons: list[str]
+) -> tuple[list[SignoffView], bool]:
+    """Each signing role's view; what a required one still lacks goes into `reasons`. True if one said NO-GO."""
+    views: list[SignoffView] = []
+    nogo = False
+    for role in state.launch.roles:
         if role.signoff == "none":
             continue
         so = state.signoffs.get(role.id)
-        stale, why = False, ""
-        if so is not None:
-            worse = [
-                cid
-                for cid, lvl in so.snapshot.items()
-                if cid in by_id and lvl in RANK and RANK[by_id[cid].level] > RANK[Level(lvl)]
-            ]
-            if worse:
-                stale = True
-                why = "worse since sign-off: " + ", ".join(
-                    f"{by_id[cid].criterion.name} {so.snapshot[cid]} -> {by_id[cid].level.value}" for cid in worse
-                )
+        why = _worse_since(so, by_id) if so is not None else ""
+        stale = bool(why)
         required = role.signoff == "required"
         if required:
             if so is None:
@@ -929,8 +949,13 @@ def view(state: LaunchState, now: float) -> Verdict:
                 reasons.insert(0, f"NO-GO sign-off by {role.title}" + (f": {so.reason}" if so.reason else ""))
             elif stale:
                 reasons.append(f"sign-off by {role.title} is stale ({why})")
-        so_views.append(SignoffView(role.id, role.title, required, so, stale, why))
+        views.append(SignoffView(role.id, role.title, required, so, stale, why))
+    return views, nogo
 
+
+def _actions_say(state: LaunchState, reasons: list[str]) -> bool:
+    """A failed or running rollback and the commander's NO-GO lead the reasons. True if they make it NO-GO."""
+    nogo = False
     rb = state.rollback
     if rb.status == "failed":
         nogo = True
@@ -940,8 +965,36 @@ def view(state: LaunchState, now: float) -> Verdict:
     if state.decision is not None and state.decision.verdict == "NO-GO":
         nogo = True
         reasons.insert(0, "commander decided NO-GO" + (f": {state.decision.reason}" if state.decision.reason else ""))
+    return nogo
 
-    if rollback:
+
+def _log_notes(state: LaunchState) -> list[str]:
+    """What the log itself casts doubt on: implausible times, events refused for want of authority."""
+    out: list[str] = []
+    if state.doubts:
+        n = len(state.doubts)
+        out.append(f"log: {n} doubt{'s' if n != 1 else ''} about event times; latest: {state.doubts[-1].text}")
+    if state.refused:
+        n, last = len(state.refused), state.refused[-1]
+        out.append(f"log: {n} event{'s' if n != 1 else ''} refused (no authority); latest by {last.actor}: {last.text}")
+    return out
+
+
+def view(state: LaunchState, now: float) -> Verdict:
+    """The verdict and every panel's data as of `now`."""
+    launch = state.launch
+    offset = now - launch.t0
+    current = launch.phase_at(offset)
+    cur_index = launch.phases.index(current) if current else -1
+    crit_views = tuple(criterion_view(c, state.criteria[c.id], now) for c in launch.criteria)
+    by_id = {v.criterion.id: v for v in crit_views}
+    phases, done_ids, item_reasons = _phase_progress(state, by_id, cur_index)
+    sources = source_views(state)
+    crit = _judge_criteria(launch, crit_views, sources)
+    reasons = [*crit.first, *crit.then, *item_reasons]
+    so_views, so_nogo = _signoff_views(state, by_id, reasons)
+    nogo = _actions_say(state, reasons) or so_nogo or crit.nogo
+    if crit.rollback:
         status = "ROLLBACK"
     elif nogo:
         status = "NO-GO"
@@ -950,16 +1003,8 @@ def view(state: LaunchState, now: float) -> Verdict:
     else:
         status = "GO"
         reasons.append("every required criterion is GO, due critical items are done, all sign-offs given")
-    reasons.extend(advisory)
-    if state.doubts:
-        n = len(state.doubts)
-        reasons.append(f"log: {n} doubt{'s' if n != 1 else ''} about event times; latest: {state.doubts[-1].text}")
-    if state.refused:
-        n, last = len(state.refused), state.refused[-1]
-        reasons.append(
-            f"log: {n} event{'s' if n != 1 else ''} refused (no authority); latest by {last.actor}: {last.text}"
-        )
-    total = sum(p.total for p in phases)
+    reasons += crit.advisory + _log_notes(state)
+    crit_reasons = tuple(crit.first + crit.then) or ("every required criterion is GO",)
     return Verdict(
         status,
         tuple(reasons),
@@ -972,10 +1017,10 @@ def view(state: LaunchState, now: float) -> Verdict:
         tuple(so_views),
         frozenset(done_ids),
         len(done_ids),
-        total,
+        sum(p.total for p in phases),
         sources,
-        crit_status,
-        crit_reasons + tuple(advisory),
+        crit.status,
+        crit_reasons + tuple(crit.advisory),
         tuple(e.text for e in state.doubts),
         tuple(f"seq {e.seq} by {e.actor}: {e.text}" for e in state.refused),
     )
