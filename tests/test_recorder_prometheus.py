@@ -121,7 +121,7 @@ async def test_go_nogo_rollback_with_holds_and_the_alert_in_the_feed(stack: Stac
     t_first, t_confirm = trig[0]["t"], lv.state.criteria["lat"].tracker.since
     assert t_confirm is not None and 2.0 <= t_confirm - t_first <= 3.5
     v = view(lv.state, time.time())
-    assert v.status == "ROLLBACK" and v.reasons[0].startswith("ROLLBACK trigger: API latency P95: 1500ms meets")
+    assert v.status == "ROLLBACK" and v.reasons[0].startswith("ROLLBACK trigger: API latency P95: 1.5 s meets")
 
     # the alerting rule (wr_latency_ms > 1000) fired into Alertmanager; the recorder put it in the log
     await lv.wait(
