@@ -9,6 +9,7 @@ need=()
 command -v prometheus >/dev/null 2>&1 || need+=(prometheus)
 command -v prometheus-alertmanager >/dev/null 2>&1 || need+=(prometheus-alertmanager)
 command -v tmux >/dev/null 2>&1 || need+=(tmux)
+command -v ssh-agent >/dev/null 2>&1 || need+=(openssh-client)  # signed sign-offs: ssh-keygen -Y, ssh-agent
 ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || need+=(postgresql)
 command -v chromium >/dev/null 2>&1 || need+=(chromium)  # the browser view's tests (Playwright drives it)
 if [ ${#need[@]} -gt 0 ]; then
@@ -21,7 +22,7 @@ if [ ${#need[@]} -gt 0 ]; then
     $SUDO service "$svc" stop >/dev/null 2>&1 || true
   done
 fi
-for bin in prometheus prometheus-alertmanager tmux chromium; do
+for bin in prometheus prometheus-alertmanager tmux chromium ssh-agent ssh-keygen ssh-add; do
   command -v "$bin" >/dev/null 2>&1 || { echo "FATAL: $bin is required by the tests and could not be installed" >&2; exit 1; }
 done
 ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || { echo "FATAL: PostgreSQL (Debian postgresql) is required by the tests and could not be installed" >&2; exit 1; }

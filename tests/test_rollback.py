@@ -463,7 +463,7 @@ def test_plan_text_shows_exactly_what_will_run(deploy: Deploy):
     assert "env:     KUBECONFIG, TOKEN" in text and "s3cret" not in text
     assert "2. purge cache\n   shell:   /bin/sh -c 'curl -X PURGE '\"'\"'https://cdn/a b'\"'\"''" in text
     assert "timeout: 45 s" in text
-    assert "must exit 0 within 20s" in plan[-1]
+    assert "must exit 0 within 20 s" in plan[-1]
 
 
 # ---------------------------------------------------------------- verify by criterion

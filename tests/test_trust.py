@@ -247,7 +247,8 @@ def agent(tmp_path: Path) -> Iterator[dict[str, str]]:
     """A real ssh-agent holding a fresh ed25519 key, and an allowed_signers file naming it for this account."""
     key = tmp_path / "id_ed25519"
     subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "test", "-f", str(key)], check=True)
-    sock = tmp_path / "agent.sock"
+    short = Path(tempfile.mkdtemp(prefix="wr-agent-", dir="/tmp"))  # a unix socket path holds 107 bytes at most
+    sock = short / "agent.sock"
     proc = subprocess.Popen(["ssh-agent", "-D", "-a", str(sock)], stdout=subprocess.DEVNULL)
     try:
         e = {"SSH_AUTH_SOCK": str(sock)}
@@ -264,6 +265,7 @@ def agent(tmp_path: Path) -> Iterator[dict[str, str]]:
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+        shutil.rmtree(short, ignore_errors=True)
 
 
 def signed_launch(tmp_path: Path, signers: str, mode: str = "required") -> tuple[Path, Launch, str]:
