@@ -43,6 +43,7 @@ def config(tmp: Path, recv: Receiver, *, breach_at: float = 3.0, breach_for: flo
     (tmp / "hook-secret").write_text(HOOK_SECRET + "\n")
     text = f"""
 version: 1
+identity: claimed  # the tests play the commander by --as name from one account
 launch: {{id: notif, name: Notify test launch, t0: {t0}}}
 roles:
   - {{id: commander, title: Launch Commander, commander: true, members: [tester]}}

@@ -162,7 +162,10 @@ def test_browser_view(tmp_path: Path) -> None:
 
         frames: list[bytes] = []
         with sync_playwright() as pw:
-            browser = pw.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+            # chromium puts its singleton socket in TMPDIR: a long one overflows a unix socket's 107 bytes
+            browser = pw.chromium.launch(
+                executable_path=CHROMIUM, args=["--no-sandbox"], env={**os.environ, "TMPDIR": "/tmp"}
+            )
             try:
                 page = browser.new_page(viewport={"width": 1600, "height": 1000})
                 page.on(
