@@ -69,7 +69,7 @@ def test_ack_creates_a_silence_and_resolve_expires_it(tmp_path: Path) -> None:
 version: 1
 launch: {{id: silences, name: Silence test, t0: {t0}}}
 roles:
-  - {{id: commander, title: Launch Commander, commander: true}}
+  - {{id: commander, title: Launch Commander, commander: true, members: [dana]}}  # dana acks
 phases:
   - {{id: live, name: Live, at: -1h}}
 sources:
