@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 from pathlib import Path
 
 import pytest
@@ -9,6 +10,12 @@ import pytest
 from warroom.config import Launch, load_launch
 from warroom.core.events import Actor
 from warroom.store.log import DecisionLog
+
+# A non-interactive shell starts background jobs with SIGINT ignored, and an ignored signal survives exec:
+# every `warroom` and server the tests start would then ignore the Ctrl-C the tests send them (check --watch
+# never exits, interrupted benches keep their servers). A handler of ours is reset to the default at exec.
+if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 ROOT = Path(__file__).resolve().parent.parent
 CONFIGS = ROOT / "configs"
