@@ -1,30 +1,28 @@
 """`warroom replay LOG [--speed N] [--at T+00:37] [--theme NAME]`: the console, driven by a recorded log.
 
-The log is read once up front (chain checked, checkpoints kept, see
-warroom/replay.py); a long log shows its progress on stderr before the
-console starts. The console opens paused at `--at` (default: the start of
-the log); `--speed` sets the playback speed and starts playing.
+The console opens at once, at the start of the log (or `--at`), paused; `--speed`
+sets the playback speed and starts playing. The log is indexed and its chain
+checked in the background (warroom/replay/timeline.py), the banner showing how far;
+the playhead moves inside what is indexed so far. An unchanged log opened again
+uses the index saved by the first full pass (warroom/replay/sidecar.py), and is
+re-verified in the background all the same. A PostgreSQL log is replayed from a
+private snapshot of its lines, with no saved index.
 """
 
 from __future__ import annotations
 
 import argparse
-import os
-import sys
-from collections.abc import Callable
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from warroom.commands.args import add_log, add_theme, log_file
 from warroom.commands.common import EXIT_OK, EXIT_USAGE, err
 from warroom.core.events import current_actor
 from warroom.core.units import format_t_relative
-from warroom.replay.timeline import Replay, open_replay
+from warroom.replay.sidecar import tail_head
+from warroom.replay.timeline import Replay, begin_replay
 
 if TYPE_CHECKING:
     from warroom.ui.app import WarroomApp  # the console loads only when a replay opens
-
-PROGRESS_ABOVE = 20_000_000  # bytes: smaller logs open too fast to need a progress line
 
 
 def configure(p: argparse.ArgumentParser) -> None:
@@ -41,10 +39,9 @@ def run(args: argparse.Namespace) -> int:
     if args.speed is not None and not 0 < args.speed <= 10_000:
         err(f"--speed {args.speed:g}: give a speed above 0 and at most 10000 (times real time)")
         return EXIT_USAGE
-    rep = open_replay(path, progress=_progress(path))
-    if rep.events == 0:
-        err(f"{path}: the log has no events to replay")
-        return EXIT_USAGE
+    from warroom.store.pg import is_uri
+
+    rep = begin_replay(path, use_sidecar=not is_uri(args.log))  # a snapshot of a database is new each time
     if args.at:
         from warroom.ui.playhead import parse_moment_text
 
@@ -53,29 +50,18 @@ def run(args: argparse.Namespace) -> int:
         except ValueError as e:
             err(f"--at: {e}")
             return EXIT_USAGE
-        if not rep.start <= t <= rep.end:
+        last = tail_head(path, path.stat().st_size)[2]  # the last line's time: the end, before indexing knows it
+        end = max(rep.end, last) if last is not None else rep.end
+        if not rep.start <= t <= end:
             err(
                 f"--at {args.at}: the log runs from {format_t_relative(rep.start - rep.launch.t0)} to "
-                f"{format_t_relative(rep.end - rep.launch.t0)}; opening at the nearest end"
+                f"{format_t_relative(end - rep.launch.t0)}; opening at the nearest end"
             )
-    if not rep.ok:
-        err(f"{path}: {rep.integrity}")
     app = _console(rep, args)
     code = app.run()
+    if not rep.ok:  # found in the background, shown on the banner: said again once the console is gone
+        err(f"{path}: {rep.integrity}")
     return code if isinstance(code, int) else EXIT_OK
-
-
-def _progress(path: Path) -> Callable[[float], None] | None:
-    if os.path.getsize(path) < PROGRESS_ABOVE or not sys.stderr.isatty():
-        return None
-
-    def show(fraction: float) -> None:
-        sys.stderr.write(f"\rreading {path.name}: {fraction * 100:3.0f}%")
-        if fraction >= 1.0:
-            sys.stderr.write("\n")
-        sys.stderr.flush()
-
-    return show
 
 
 def _console(rep: Replay, args: argparse.Namespace) -> WarroomApp:

@@ -13,29 +13,44 @@ time among the live events, the same merge the report uses (`core.backfilled.mer
 so the playhead at minute 70 shows the spike Prometheus held then, not at the moment
 backfill ran.
 
+Opening at once (issue 16). `begin_replay` reads only the launch and the first
+line; `Replay.index()`, run by the console in a worker thread, folds the log into
+checkpoints and checks its chain in the same pass, publishing as it goes, so the
+playhead can move inside what is indexed while the rest is read. After a first
+full pass the index is saved in the user's cache (sidecar.py); the next open of
+the same bytes loads it and is ready at once, but still re-hashes the whole chain
+in the background and checks every checkpoint's place in it before it says the
+chain is intact; an index that disagrees is thrown away and rebuilt.
+
 Replay only reads the log; it never opens it for writing.
 """
 
 from __future__ import annotations
 
 import bisect
+import hashlib
 import io
 import os
 import pickle
+import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, BinaryIO
+
+import orjson
 
 from warroom.config import Launch
 from warroom.core.authority import SigVerdict
 from warroom.core.backfilled import KIND as BACKFILL
 from warroom.core.backfilled import fold_time, late
-from warroom.core.events import GENESIS, Event
+from warroom.core.events import GENESIS, Event, parse_iso
 from warroom.core.state import LaunchState, actor_label, word
-from warroom.store.backfill_scan import collect
+from warroom.replay import sidecar
+from warroom.store.backfill_scan import collect, has_backfill
 from warroom.store.launchlog import first_launch_event, launch_from_log
-from warroom.store.log import LogCorrupt, VerifyProblem, iter_events_from
-from warroom.trust.guard import guard_for
+from warroom.store.log import LogCorrupt, VerifyProblem, iter_events_from, iter_lines, verify_chunks
+from warroom.trust.guard import guard_for, signers_path
 
 # Event kinds that are human decisions: the stops for "previous/next decision".
 MARK_KINDS = frozenset({"check", "uncheck", "signoff", "note", "decision", "rollback", "ack", "trigger_mode"})
@@ -63,41 +78,70 @@ class _Cursor:
     offset: int
     prev: str
     points: int = 0
+    gen: int = 0  # the index it was made from (Replay._gen)
 
 
 @dataclass
 class Replay:
-    """A recorded launch opened for replay: log time range, integrity, decisions, and state at any moment."""
+    """A recorded launch opened for replay: log time range, integrity, decisions, and state at any moment.
+
+    Opened at once (`begin_replay`); `index()` (blocking, run in a worker) then folds the log into
+    checkpoints, or checks a saved index against the log's bytes. Until it is done, the playhead reaches only
+    what is indexed (`end` grows as it goes, `state_at` beyond it is clamped and says so in `clamped`), and
+    `integrity` says how far indexing and verifying are. The worker thread only appends checkpoints and
+    publishes how far it got by rebinding single attributes, so the console thread reads without a lock.
+    """
 
     path: Path
     launch: Launch
     start: float = 0.0
-    end: float = 0.0
+    end: float = 0.0  # the latest moment the playhead can reach: the log's end once indexed, the index's before
     integrity: str = ""
     ok: bool = True
-    events: int = 0  # events replayed (all of them, or those before a broken link)
+    events: int = 0  # events indexed (all of them, or those before a broken link)
     torn: int = 0  # bytes of a torn last line, ignored
     problem: VerifyProblem | None = None
+    indexed: bool = False  # the index reaches the end of the log (or the break in its chain)
+    verified: bool = False  # this open has re-hashed the chain over the log's bytes
+    progress: float = 0.0  # fraction of the log's bytes the background pass has read
+    from_sidecar: bool = False  # the index was the one saved by an earlier open (sidecar.py)
+    folded: int = 0  # events this open folded to build its index (0 when a saved index was used)
+    clamped: bool = False  # the last state_at asked for a moment beyond the indexed part
+    use_sidecar: bool = True
     _marks: list[tuple[float, str]] = field(default_factory=list)
     _checkpoints: list[_Checkpoint] = field(default_factory=list)
     _every: int = CHECKPOINT_EVERY
     _cursor: _Cursor | None = None
     _backfill: list[Event] = field(default_factory=list)  # backfilled points as samples, in source-time order
     verdicts: dict[str, SigVerdict] = field(default_factory=dict)  # signature verdicts, computed once on open
+    _limit: tuple[int, int] = (0, 0)  # (seq, points) of the last step indexed: nothing beyond it is folded
+    _head: str = GENESIS  # hash of the last event indexed
+    _key: sidecar.Key | None = None
+    _gen: int = 0  # bumped when the index is thrown away, so a cursor into the old one is dropped
+    _stop: threading.Event = field(default_factory=threading.Event)
+    _on_progress: Callable[[float], None] | None = None
 
     # ------------------------------------------------------------ public
 
     def marks(self) -> list[tuple[float, str]]:
-        """(time, label) of every human decision, in log order: the stops for step previous/next."""
+        """(time, label) of every human decision indexed so far, in log order: the stops for step previous/next."""
         return list(self._marks)
 
     def state_at(self, t: float) -> LaunchState:
-        """The fold of every event with ts <= t. The caller owns the result; replay keeps its own copy."""
+        """The fold of every event with ts <= t. The caller owns the result; replay keeps its own copy.
+
+        While indexing, a moment beyond the indexed part gives the state at its end, and sets `clamped`."""
+        if not self.indexed:
+            self.clamped = t > self.end
+            t = min(t, self.end)
+        else:
+            self.clamped = False
+        gen, limit = self._gen, self._limit
         cur = self._cursor
-        if cur is None or t < cur.ts or self._checkpoint_before(t).seq > cur.seq:
+        if cur is None or cur.gen != gen or t < cur.ts or self._checkpoint_before(t).seq > cur.seq:
             cp = self._checkpoint_before(t)
-            cur = _Cursor(self._thaw(cp.state), cp.seq, cp.ts, cp.offset, cp.prev, cp.points)
-        self._fold_forward(cur, t)
+            cur = _Cursor(self._thaw(cp.state), cp.seq, cp.ts, cp.offset, cp.prev, cp.points, gen)
+        self._fold_forward(cur, t, limit)
         self._cursor = cur
         out = self._thaw(self._freeze(cur.state))
         for c in self.launch.criteria:
@@ -109,28 +153,63 @@ class Replay:
         """How many events had been logged by `t`: a cheap way to tell whether a jump changes anything."""
         return self.state_at(t).seq
 
+    @property
+    def ready(self) -> bool:
+        """Indexed to the end and verified: nothing more will change."""
+        return self.indexed and self.verified
+
+    def index(self) -> None:
+        """Build the index, or check the saved one against the log's bytes and rebuild it if they disagree.
+
+        Blocking: the console runs it in a worker thread (`stop` ends it early); `open_replay` runs it inline.
+        A log that cannot be read any more is said in `integrity`, never raised (a worker has no one to tell)."""
+        try:
+            self._index()
+        except OSError as e:
+            self.ok, self.indexed = False, True
+            self.integrity = f"the log could not be read ({e}); showing the first {self.events:,} events"
+
+    def _index(self) -> None:
+        if self.from_sidecar and not self.verified:
+            if self._check_saved() or self._stop.is_set():
+                return
+            sidecar.discard(self.path)
+            self._reset()
+            self.integrity = "the saved index did not match the log: rebuilding; indexing 0%… verifying…"
+        if not self.indexed:
+            self._build()
+
+    def stop(self) -> None:
+        """End a running `index()` soon (the console is closing)."""
+        self._stop.set()
+
     # ------------------------------------------------------------ internals
 
     def _checkpoint_before(self, t: float) -> _Checkpoint:
-        i = bisect.bisect_right(self._checkpoints, t, key=lambda cp: cp.ts) - 1
-        return self._checkpoints[max(i, 0)]
+        cps = self._checkpoints
+        i = bisect.bisect_right(cps, t, key=lambda cp: cp.ts) - 1
+        return cps[max(i, 0)]
 
-    def _fold_forward(self, cur: _Cursor, t: float) -> None:
-        if cur.seq >= self.events and cur.points >= len(self._backfill):
+    def _fold_forward(self, cur: _Cursor, t: float, limit: tuple[int, int]) -> None:
+        top_seq, top_points = limit
+        if cur.seq >= top_seq and cur.points >= top_points:
             return
         try:
             cur.state.signatures = self.verdicts  # a checkpoint holds those up to it; the fold needs them all
             for step in _merged_from(self.path, cur.offset, cur.seq, cur.prev, cur.points, self._backfill):
                 ev = step.event
-                if ev.ts > t or step.seq > self.events:
+                if ev.ts > t or step.seq > top_seq or step.points > top_points:
                     break
                 cur.state.apply(ev)
                 cur.seq, cur.ts, cur.offset, cur.prev, cur.points = step.seq, ev.ts, step.offset, step.prev, step.points
-                if cur.seq >= self.events and cur.points >= len(self._backfill):
+                if cur.seq >= top_seq and cur.points >= top_points:
                     break
         except (LogCorrupt, OSError) as e:
             # the file was changed or removed under the replay: show what could be read, and say so
+            self.stop()
             self.events = cur.seq
+            self._limit = (cur.seq, cur.points)
+            self.indexed = True
             self.ok = False
             self.integrity = f"the log changed while it was being replayed ({e}); showing the first {cur.seq:,} events"
 
@@ -149,6 +228,204 @@ class Replay:
         if len(self._checkpoints) > MAX_CHECKPOINTS:
             self._checkpoints = self._checkpoints[:1] + self._checkpoints[2::2]
             self._every *= 2
+
+    def _reset(self) -> None:
+        """No index yet: only the state before the first event."""
+        self._gen += 1
+        self._cursor = None
+        self.indexed = self.verified = self.from_sidecar = False
+        self.ok, self.problem, self.torn, self.events, self.progress = True, None, 0, 0, 0.0
+        self._every = CHECKPOINT_EVERY
+        self._marks = []
+        self._backfill = []
+        self.verdicts = {}
+        self._head = GENESIS
+        self._limit = (0, 0)
+        self.end = self.start
+        empty = LaunchState(self.launch, lean=True)
+        self._checkpoints = [_Checkpoint(0, float("-inf"), 0, GENESIS, self._freeze(empty))]
+
+    def _publish(self, step: _Step, latest: float) -> None:
+        """Let the playhead reach what is indexed so far (single rebinds: the console thread reads them)."""
+        self._limit = (step.seq, step.points)
+        self._head = step.prev
+        self.events = step.seq
+        self.end = latest
+
+    def _say_progress(self, what: str, fraction: float) -> None:
+        self.progress = fraction
+        self.integrity = what.format(pct=min(99, int(fraction * 100)))
+        if self._on_progress is not None:
+            self._on_progress(fraction)
+
+    def _build(self) -> None:
+        """One pass over the log: check its chain, note the decisions, keep checkpoints, publish as it goes."""
+        path = self.path
+        size = max(1, os.path.getsize(path))
+        what = (
+            self.integrity.split("indexing ")[0] + "indexing {pct}%… verifying…"
+            if "rebuilding" in self.integrity
+            else "indexing {pct}%… verifying…"
+        )
+        self._say_progress(what, 0.0)
+        state = LaunchState(self.launch, lean=True)
+        self.verdicts = state.signatures
+        guard = guard_for(state, _recorded_config(path))  # signature verdicts reach the fold as data
+        if has_backfill(path):
+            self.integrity = "indexing: reading the backfilled points first… verifying…"
+            self._backfill = collect(path)
+        torn: list[bytes] = []
+        last: _Step | None = None
+        latest = float("-inf")  # a live sample goes by its source time, so the last event folded need not be latest
+        since = 0
+        first = True
+        try:
+            for step in _merged_from(path, 0, 0, GENESIS, 0, self._backfill, on_torn=torn.append):
+                ev = step.event
+                if not ev.data.get("backfilled"):  # a log event, not a point slotted in from a backfill event
+                    guard.feed(ev)
+                state.apply(ev)
+                last = step
+                latest = max(latest, ev.ts)
+                if first:
+                    first = False
+                    if ev.ts != self.start:
+                        self.start = ev.ts
+                if ev.kind in MARK_KINDS:
+                    entry = state.timeline[-1] if state.timeline else None
+                    if entry is not None and entry.seq == ev.seq:
+                        self._marks.append((ev.ts, f"{entry.actor}: {entry.text}"))
+                since += 1
+                if since >= self._every:
+                    self._checkpoint(state, step)
+                    since = 0
+                    self._publish(step, latest)
+                    self._say_progress(what, step.offset / size)
+                    if self._stop.is_set():
+                        return
+                elif since & 255 == 0:
+                    self._publish(step, latest)
+        except LogCorrupt as e:
+            self.ok = False
+            self.problem = e.problem
+            self._backfill = self._backfill[: last.points if last else 0]  # the report too stops at the break
+        self.folded = last.points + last.seq if last is not None else 0
+        if last is not None:
+            cp = self._checkpoints[-1]
+            if (cp.seq, cp.points) != (last.seq, last.points):
+                self._checkpoint(state, last)
+            self._publish(last, latest)
+        self.torn = len(torn[0]) if torn else 0
+        self.indexed = self.verified = True
+        self.progress = 1.0
+        self.integrity = _integrity(self)
+        if self._on_progress is not None:
+            self._on_progress(1.0)
+        if self.ok and self.use_sidecar and self._key is not None and last is not None:
+            sidecar.save(self._key, self._saved())
+
+    def _saved(self) -> dict[str, Any]:
+        return {
+            "start": self.start,
+            "end": self.end,
+            "events": self.events,
+            "torn": self.torn,
+            "every": self._every,
+            "head": self._head,
+            "limit": self._limit,
+            "marks": self._marks,
+            "checkpoints": [_astuple(cp) for cp in self._checkpoints],
+            "backfill": self._backfill,
+            "verdicts": self.verdicts,
+        }
+
+    def _restore(self, d: dict[str, Any]) -> bool:
+        """Take a saved index (its key matched); False if it is not one this code wrote."""
+        try:
+            cps = [_Checkpoint(*row) for row in d["checkpoints"]]
+            limit = (int(d["limit"][0]), int(d["limit"][1]))
+            marks = [(float(t), str(label)) for t, label in d["marks"]]
+            if not cps or cps[0].seq != 0 or not isinstance(d["verdicts"], dict):
+                return False
+            self._checkpoints, self._marks, self._limit = cps, marks, limit
+            self.start, self.end = float(d["start"]), float(d["end"])
+            self.events, self.torn, self._every = int(d["events"]), int(d["torn"]), int(d["every"])
+            self._head = str(d["head"])
+            self._backfill = list(d["backfill"])
+            self.verdicts = d["verdicts"]
+        except (KeyError, TypeError, ValueError, IndexError):
+            return False
+        self.indexed = self.from_sidecar = True
+        self.integrity = "indexed (saved index); verifying 0%…"
+        return True
+
+    def _check_saved(self) -> bool:
+        """Re-hash the whole chain and check every checkpoint's place in it: is the saved index these bytes'?"""
+        size = max(1, os.path.getsize(self.path))
+        stop = self._stop
+
+        def chunks() -> Iterator[bytes]:
+            done = 0
+            with open(self.path, "rb") as f:
+                while not stop.is_set():
+                    chunk = f.read(_VERIFY_CHUNK)
+                    if not chunk:
+                        return
+                    done += len(chunk)
+                    self._say_progress("indexed (saved index); verifying {pct}%…", done / size)
+                    yield chunk
+
+        res = verify_chunks(chunks())
+        if stop.is_set():
+            return False
+        if res.problem is not None or res.count != self.events or res.last_hash != self._head:
+            return False
+        if res.torn != self.torn or not self._places_hold():
+            return False
+        self.verified = True
+        self.progress = 1.0
+        self.integrity = _integrity(self)
+        if self._on_progress is not None:
+            self._on_progress(1.0)
+        return True
+
+    def _places_hold(self) -> bool:
+        """Every checkpoint's offset ends the line of the event (seq, hash) it says it follows."""
+        try:
+            with open(self.path, "rb") as f:
+                for cp in self._checkpoints[1:]:
+                    if not _line_before(f, cp.offset, cp.seq, cp.prev):
+                        return False
+        except OSError:
+            return False
+        return True
+
+
+_VERIFY_CHUNK = 1 << 20
+
+
+def _astuple(cp: _Checkpoint) -> tuple[int, float, int, str, bytes, int]:
+    return (cp.seq, cp.ts, cp.offset, cp.prev, cp.state, cp.points)
+
+
+def _line_before(f: BinaryIO, offset: int, seq: int, digest: str) -> bool:
+    """Whether the line ending just before `offset` is the event `seq` with hash `digest`."""
+    want = 1 << 12
+    while True:
+        start = max(0, offset - want)
+        f.seek(start)
+        data = f.read(offset - start)
+        if len(data) != offset - start or not data.endswith(b"\n"):
+            return False
+        begin = data.rfind(b"\n", 0, len(data) - 1) + 1
+        if begin == 0 and start > 0:
+            want *= 8
+            continue
+        try:
+            d = orjson.loads(data[begin:-1])
+            return bool(d["seq"] == seq and d["hash"] == digest)
+        except (orjson.JSONDecodeError, KeyError, TypeError):
+            return False
 
 
 @dataclass(frozen=True, slots=True)
@@ -205,7 +482,9 @@ class _Pickler(pickle.Pickler):
         return "launch" if obj is self._launch else None
 
 
-class _Unpickler(pickle.Unpickler):
+class _Unpickler(sidecar.SafeUnpickler):
+    """Only the fold's own types (a saved index is read back through it too), the Launch by reference."""
+
     def __init__(self, buf: io.BytesIO, launch: Launch):
         super().__init__(buf)
         self._launch = launch
@@ -221,60 +500,68 @@ def _recorded_config(path: Path) -> str | None:
     return str(first.data["path"]) if first is not None and first.data.get("path") else None
 
 
-def open_replay(path: str | Path, progress: Callable[[float], None] | None = None) -> Replay:
-    """Read the log once: check its chain, note the decisions, keep checkpoints.
+def begin_replay(
+    path: str | Path, progress: Callable[[float], None] | None = None, *, use_sidecar: bool = True
+) -> Replay:
+    """Open a log for replay at once: its launch and first moment, and the saved index if it matches the log.
+
+    Nothing is folded here: `index()` does that (or checks the saved index), in a worker. `progress` is
+    called from there with the fraction of the log read. `use_sidecar=False` neither reads nor writes a
+    saved index (a PostgreSQL snapshot is a new temporary file each time).
+    """
+    path = Path(path)
+    launch = launch_from_log(path)
+    rep = Replay(path, launch, use_sidecar=use_sidecar, _on_progress=progress)
+    rep.start = _first_ts(path)
+    rep._reset()
+    rep.integrity = "indexing 0%… verifying…"
+    if use_sidecar:
+        rep._key = sidecar.key_for(path, _fold_inputs(rep))
+        saved = sidecar.load(rep._key)
+        if saved is not None and not rep._restore(saved):
+            rep._reset()
+            rep.integrity = "indexing 0%… verifying…"
+    return rep
+
+
+def open_replay(
+    path: str | Path, progress: Callable[[float], None] | None = None, *, use_sidecar: bool = True
+) -> Replay:
+    """Read the log once: check its chain, note the decisions, keep checkpoints (or check the saved ones).
 
     A broken chain does not stop replay: the events before the break are
     replayed and `integrity` says where the log was tampered with. `progress`
     is called with the fraction read so far (a long log takes a while).
     """
-    path = Path(path)
-    launch = launch_from_log(path)
-    rep = Replay(path, launch)
-    size = max(1, os.path.getsize(path))
-    state = LaunchState(launch, lean=True)
-    rep._checkpoints.append(_Checkpoint(0, float("-inf"), 0, GENESIS, rep._freeze(state)))
-    torn: list[bytes] = []
-    rep._backfill = collect(path)  # empty, for one byte search, unless `warroom backfill` added points
-    last: _Step | None = None
-    latest = 0.0  # a live sample goes by its source time, so the last event folded need not be the latest
-    since = 0
-    rep.verdicts = state.signatures
-    guard = guard_for(state, _recorded_config(path))  # signature verdicts reach the fold as data
-    try:
-        for step in _merged_from(path, 0, 0, GENESIS, 0, rep._backfill, on_torn=torn.append):
-            ev = step.event
-            if not ev.data.get("backfilled"):  # a log event, not a point slotted in from a backfill event
-                guard.feed(ev)
-            state.apply(ev)
-            last = step
-            latest = max(latest, ev.ts)
-            if rep.start == 0.0:
-                rep.start = ev.ts
-            if ev.kind in MARK_KINDS:
-                entry = state.timeline[-1] if state.timeline else None
-                if entry is not None and entry.seq == ev.seq:
-                    rep._marks.append((ev.ts, f"{entry.actor}: {entry.text}"))
-            since += 1
-            if since >= rep._every:
-                rep._checkpoint(state, step)
-                since = 0
-                if progress is not None:
-                    progress(min(1.0, step.offset / size))
-    except LogCorrupt as e:
-        rep.ok = False
-        rep.problem = e.problem
-        rep._backfill = rep._backfill[: last.points if last else 0]  # the report too stops at the break
-    if last is not None:
-        rep.events, rep.end = last.seq, latest
-        cp = rep._checkpoints[-1]
-        if (cp.seq, cp.points) != (last.seq, last.points):
-            rep._checkpoint(state, last)
-    rep.torn = len(torn[0]) if torn else 0
-    rep.integrity = _integrity(rep)
-    if progress is not None:
-        progress(1.0)
+    rep = begin_replay(path, progress, use_sidecar=use_sidecar)
+    rep.index()
     return rep
+
+
+def _first_ts(path: Path) -> float:
+    for _off, line, complete in iter_lines(path):
+        if complete:
+            try:
+                return float(parse_iso(str(orjson.loads(line)["ts"])))
+            except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
+                return 0.0
+        break
+    return 0.0
+
+
+def _fold_inputs(rep: Replay) -> str:
+    """What besides the log's bytes the index depends on: checkpoint spacing, and the allowed_signers file
+    that signature verdicts were checked against."""
+    parts = [f"every={CHECKPOINT_EVERY}", f"max={MAX_CHECKPOINTS}"]
+    if rep.launch.signatures != "off":
+        config = _recorded_config(rep.path)
+        signers = signers_path(rep.launch, Path(config).resolve().parent if config else None)
+        try:
+            digest = hashlib.sha256(signers.read_bytes()).hexdigest() if signers is not None else "none"
+        except OSError:
+            digest = "unreadable"
+        parts.append(f"signers={signers}:{digest}")
+    return ";".join(parts)
 
 
 def _integrity(rep: Replay) -> str:
@@ -287,4 +574,4 @@ def _integrity(rep: Replay) -> str:
     return text
 
 
-__all__ = ["MARK_KINDS", "Replay", "actor_label", "open_replay"]
+__all__ = ["MARK_KINDS", "Replay", "actor_label", "begin_replay", "open_replay"]

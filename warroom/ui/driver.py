@@ -27,8 +27,9 @@ from warroom.store.log import Follower, LogCorrupt
 from warroom.store.open import open_reader, open_store
 from warroom.store.pg import PgFollower, PgSpec
 from warroom.trust.console import ConsoleTrust
+from warroom.ui import fmt
 from warroom.ui.frame import ConsoleInfo, Frame, Position
-from warroom.ui.playhead import Playhead, ReplaySource, parse_moment_text
+from warroom.ui.playhead import Indexing, Playhead, ReplaySource, parse_moment_text
 from warroom.ui.session import Permissions, config_text, permissions
 
 Mode = Literal["live", "observer", "replay"]
@@ -41,7 +42,9 @@ class Host(Protocol):
         self, message: str, *, title: str = "", severity: Any = "information", timeout: float | None = None
     ) -> None: ...
 
-    def run_worker(self, work: Any, *, group: str = ..., exclusive: bool = ..., exit_on_error: bool = ...) -> Any: ...
+    def run_worker(
+        self, work: Any, *, group: str = ..., exclusive: bool = ..., exit_on_error: bool = ..., thread: bool = ...
+    ) -> Any: ...
 
     def call_after_refresh(self, callback: Callable[[], Any]) -> bool: ...
 
@@ -338,7 +341,13 @@ class LiveDriver:
 
 
 class ReplayDriver:
-    """The state at a playhead over a recorded log; `now` is the playhead. Nothing is ever written."""
+    """The state at a playhead over a recorded log; `now` is the playhead. Nothing is ever written.
+
+    A replay that indexes in the background (`Indexing`) is indexed by a thread worker started with the
+    console: the first frame shows the launch at its start at once, the playhead reaches only what is
+    indexed so far (the bar's end grows with it), and a moment asked for beyond it is where the playhead
+    goes on to as indexing reaches it. The banner is the replay's `integrity`: its progress until verified.
+    """
 
     mode: Mode = "replay"
     dlog: Store | None = None
@@ -358,10 +367,20 @@ class ReplayDriver:
         self._at = at
         self._speed = speed
         self._host: Host | None = None
+        self._want: float | None = None  # a moment beyond the indexed part: the playhead goes on to it
+        self._note = replay.integrity
+
+    def _indexing(self) -> Indexing | None:
+        """The replay while it is still being indexed in the background, else None."""
+        rp = self.replay
+        return rp if isinstance(rp, Indexing) and not rp.indexed else None
 
     def start(self, host: Host) -> list[Event]:
-        """Open at `at` (if given), set to `speed` and playing (if given)."""
+        """Start indexing (if the replay does so in the background); open at `at`, playing at `speed` if given."""
         self._host = host
+        rp = self.replay
+        if isinstance(rp, Indexing) and not getattr(rp, "ready", rp.indexed):
+            host.run_worker(rp.index, group="replay-index", exclusive=True, exit_on_error=False, thread=True)
         if self._at:
             self.seek_text(self._at)
         if self._speed is not None:
@@ -374,13 +393,40 @@ class ReplayDriver:
         return self.playhead.t
 
     def step(self) -> tuple[bool, list[Event]]:
-        """Move the playhead by the wall time since the last step, times its speed."""
+        """Follow the index as it grows; move the playhead by the wall time since the last step, times its speed."""
         mono = time.monotonic()
-        moved = self.playhead.advance(mono - self.last_tick)
+        ph, rp = self.playhead, self.replay
+        changed = self._follow_index()
+        growing, playing = self._indexing() is not None, ph.playing
+        moved = ph.advance(mono - self.last_tick)
+        if growing and playing and not ph.playing:
+            ph.playing = True  # at the indexed end while indexing: wait there, playing on as the index grows
         self.last_tick = mono
         if moved:
             self._load()
-        return moved, []
+        if rp.integrity != self._note:
+            self._note = rp.integrity
+            changed = True
+        return moved or changed, []
+
+    def _follow_index(self) -> bool:
+        """Take in how far the index got: the bar's range, a pending jump, a state that was clamped."""
+        rp = self.replay
+        if not isinstance(rp, Indexing):
+            return False
+        ph = self.playhead
+        if (rp.start, rp.end) == (ph.start, ph.end):
+            return False
+        ph.start, ph.end = rp.start, rp.end
+        if self._want is not None:
+            ph.seek(self._want)
+            if ph.t >= self._want or rp.indexed:
+                self._want = None
+            self._load()
+        elif rp.clamped or ph.t < ph.start:
+            ph.seek(ph.t)
+            self._load()  # what was shown stopped at the indexed end: fold on to the playhead
+        return True
 
     def _load(self) -> None:
         self.state = self.replay.state_at(self.playhead.t)
@@ -394,7 +440,8 @@ class ReplayDriver:
         return None
 
     def close(self) -> None:
-        return None
+        if isinstance(self.replay, Indexing):
+            self.replay.stop()
 
     # ---------------------------------------------------------------- the playhead
 
@@ -409,17 +456,31 @@ class ReplayDriver:
         """Jump to the next (1) or previous (-1) decision; None when there is none that way."""
         mark = self.playhead.step(self.replay.marks(), direction)
         if mark is not None:
+            self._want = None
             self._load()
         return mark
 
     def seek_text(self, text: str) -> bool:
-        """Jump to a moment typed as T+00:37, T-5m, ...; says what is wrong with a bad one."""
+        """Jump to a moment typed as T+00:37, T-5m, ...; says what is wrong with a bad one.
+
+        Beyond what is indexed yet, the playhead stops at the indexed end, says so, and goes on to the
+        moment as indexing reaches it."""
         try:
             t = parse_moment_text(text, self.launch.t0)
         except ValueError as e:
             if self._host is not None:
                 self._host.notify(str(e), severity="error")
             return False
+        self._want = None
+        rp = self._indexing()
+        if rp is not None and t > rp.end:
+            self._want = t
+            if self._host is not None:
+                self._host.notify(
+                    f"only up to {fmt.t_rel(rp.end, self.launch.t0)} is indexed yet: the playhead waits there "
+                    f"and goes on to {fmt.t_rel(t, self.launch.t0)} as indexing reaches it",
+                    title="Still indexing",
+                )
         self.playhead.seek(t)
         self._load()
         return True

@@ -7,7 +7,7 @@ playhead and draws it with `now` = the playhead, exactly as live would have.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from warroom.core.state import LaunchState
 from warroom.core.units import parse_moment
@@ -25,6 +25,25 @@ class ReplaySource(Protocol):
     def state_at(self, t: float) -> LaunchState: ...
 
     def marks(self) -> list[tuple[float, str]]: ...
+
+
+@runtime_checkable
+class Indexing(Protocol):
+    """A ReplaySource that indexes the log in the background (warroom.replay.timeline.Replay does).
+
+    Until `indexed`, `end` is how far the index reached, and `state_at` beyond it is clamped (`clamped`)."""
+
+    start: float
+    end: float
+    integrity: str
+    indexed: bool
+    clamped: bool
+
+    def index(self) -> None:
+        """Index (and verify) to the end; blocking, run in a worker thread."""
+        ...
+
+    def stop(self) -> None: ...
 
 
 @dataclass
