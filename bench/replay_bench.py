@@ -3,7 +3,8 @@
 Prints, from one run on this machine:
 - `warroom verify` events/s beside a bare parse + sha256 chain loop over the same file (target >= 0.8x);
 - `warroom report` wall time (target < 10 s) and peak memory (target < 300 MB), per format;
-- replay: time to open (index) the log, peak memory, and the time to jump to arbitrary moments (target < 1 s).
+- replay: the console's first frame cold and warm (target < 1 s), the full background index beside the raw
+  loop (target <= 2.0x), the time to jump to arbitrary moments (target < 1 s), and the load average.
 
 Every command runs as a child process; its peak RSS comes from os.wait4's rusage for that child alone.
 
@@ -73,6 +74,129 @@ for i in range(50):
 print(json.dumps({"open": opened, "jumps": jumps, "step": step, "checkpoints": len(rep._checkpoints),
                   "events": rep.events, "integrity": rep.integrity}))
 """
+
+
+# The console's first frame on a replay: the app opened headless on the log, timed from before the log is
+# opened (imports done: the first-frame cost of imports is bench/ui_bench.py's) to the refresh after the first
+# repaint; also from the interpreter's start. The banner at that moment says whether it was still indexing.
+FIRST_FRAME = r"""
+import json, sys, time
+t_proc = time.perf_counter()
+from warroom.core.events import current_actor
+from warroom.replay.timeline import begin_replay
+from warroom.ui.app import WarroomApp
+t = time.perf_counter()
+rep = begin_replay(sys.argv[1])
+out = {}
+
+class Timed(WarroomApp):
+    def _repaint(self, force=False):
+        super()._repaint(force)
+        if self.frame is not None and not out:
+            out["painted"] = time.perf_counter() - t
+            self.call_after_refresh(self._done)
+
+    def _done(self):
+        out["first_frame"] = time.perf_counter() - t
+        out["from_start"] = time.perf_counter() - t_proc
+        out["banner"] = rep.integrity
+        out["indexed"], out["from_sidecar"] = rep.indexed, rep.from_sidecar
+        self.exit(0)
+
+Timed(rep.launch, log_path=None, actor=current_actor(), mode="replay", replay=rep).run(headless=True, size=(160, 48))
+print(json.dumps(out))
+"""
+
+# The whole background pass, as the console's worker runs it: cold (fold + chain, checkpoints, sidecar saved)
+# or warm (the saved index loaded, the chain re-hashed and every checkpoint's place checked).
+INDEX = r"""
+import json, sys, time
+from warroom.replay.timeline import begin_replay
+t, c = time.perf_counter(), time.process_time()
+rep = begin_replay(sys.argv[1])
+opened = time.perf_counter() - t
+rep.index()
+print(json.dumps({"open": opened, "index": time.perf_counter() - t, "cpu": time.process_time() - c,
+                  "from_sidecar": rep.from_sidecar,
+                  "folded": rep.folded, "events": rep.events, "ready": rep.ready, "integrity": rep.integrity,
+                  "checkpoints": len(rep._checkpoints)}))
+"""
+
+
+def replay_figures(log: Path, tmp: Path, py: str) -> None:
+    """Replay opening at once (issue 16): first frame cold and warm, the background index beside the raw loop
+    (measured here, alternating rounds, best of 2), jumps; the sidecars go to a private cache in `tmp`."""
+    cache = tmp / "cache"
+    env_before = os.environ.get("XDG_CACHE_HOME")
+    os.environ["XDG_CACHE_HOME"] = str(cache)  # the children's cache: never the user's, never beside the log
+    try:
+        load = os.getloadavg()
+        shutil.rmtree(cache, ignore_errors=True)
+        cold = json.loads(spawn_measured([py, "-c", FIRST_FRAME, str(log)])[2])
+        raw = index = raw_cpu = index_cpu = float("inf")
+        idx: dict[str, object] = {}
+        for _ in range(2):  # alternate, best round counts: a noisy neighbour hurts both alike
+            t, c = time.perf_counter(), time.process_time()
+            raw_chain_loop(log)
+            raw, raw_cpu = min(raw, time.perf_counter() - t), min(raw_cpu, time.process_time() - c)
+            shutil.rmtree(cache, ignore_errors=True)
+            _wall, rss, out, _cpu = spawn_measured([py, "-c", INDEX, str(log)])
+            r = json.loads(out)
+            index_cpu = min(index_cpu, r["cpu"])
+            if r["index"] < index:
+                index, idx, idx_rss = r["index"], r, rss
+        warm = json.loads(spawn_measured([py, "-c", FIRST_FRAME, str(log)])[2])
+        _wall, wrss, out, _cpu = spawn_measured([py, "-c", INDEX, str(log)])
+        w = json.loads(out)
+        out = spawn_measured([py, "-c", JUMPS, str(log)])[2]
+        j = json.loads(out)
+        load_after = os.getloadavg()
+    finally:
+        if env_before is None:
+            os.environ.pop("XDG_CACHE_HOME", None)
+        else:
+            os.environ["XDG_CACHE_HOME"] = env_before
+    jumps, step = sorted(j["jumps"]), sorted(j["step"])
+
+    def ok(good: bool) -> str:
+        return "OK  " if good else "MISS"
+
+    print(
+        f"\nreplay open ({idx['events']:,} events; {idx['integrity']}; load average {load[0]:.1f} before, "
+        f"{load_after[0]:.1f} after)"
+    )
+    print(
+        f"  {ok(cold['first_frame'] < 1)} first frame, cold (no saved index)  {cold['first_frame']:.2f}s  "
+        f"({cold['from_start']:.2f}s from interpreter start)  banner then: {cold['banner']!r}  (target < 1 s)"
+    )
+    print(
+        f"  {ok(warm['first_frame'] < 1)} first frame, warm (saved index)     {warm['first_frame']:.2f}s  "
+        f"({warm['from_start']:.2f}s from interpreter start)  indexed at once: {warm['indexed']}  "
+        f"banner then: {warm['banner']!r}  (target < 1 s)"
+    )
+    ratio = index / raw
+    print(
+        f"  {ok(ratio <= 2.0)} full background index (cold: fold + chain + {idx['checkpoints']} checkpoints + "
+        f"sidecar)  {index:.2f}s  = {ratio:.2f}x the raw parse+sha256 loop ({raw:.2f}s, same run, best of 2)  "
+        f"peak {idx_rss:.0f} MB  (target <= 2.0x)"
+    )
+    print(
+        f"       the same in CPU seconds (what the work costs on a shared machine): index {index_cpu:.2f}s, "
+        f"raw loop {raw_cpu:.2f}s  = {index_cpu / raw_cpu:.2f}x"
+    )
+    print(
+        f"       warm background pass (saved index: re-hash the chain, check checkpoints)  {w['index']:.2f}s  "
+        f"= {w['index'] / raw:.2f}x the raw loop ({w['cpu'] / raw_cpu:.2f}x in CPU); folded {w['folded']:,} events; "
+        f"peak {wrss:.0f} MB"
+    )
+    print(
+        f"  {ok(jumps[-1] < 1)} jump to an arbitrary moment (30 random, fully indexed): median "
+        f"{jumps[len(jumps) // 2] * 1000:.0f} ms, max {jumps[-1] * 1000:.0f} ms  (target < 1 s)"
+    )
+    print(
+        f"       playback step (+1 s, state + view): median {step[len(step) // 2] * 1000:.1f} ms, "
+        f"max {step[-1] * 1000:.1f} ms"
+    )
 
 
 def raw_chain_loop(path: Path) -> int:
@@ -174,20 +298,7 @@ def main() -> int:
                 f"({dest.stat().st_size / 1e3:.0f} KB)"
             )
 
-        wall, rss, out, cpu = spawn_measured([py, "-c", JUMPS, str(log)])
-        r = json.loads(out)
-        jumps = sorted(r["jumps"])
-        step = sorted(r["step"])
-        print(f"\nreplay ({r['events']:,} events; {r['integrity']}; whole child {wall:.1f}s wall, {cpu:.1f}s CPU)")
-        print(f"  open (one pass: verify + fold + {r['checkpoints']} checkpoints)  {r['open']:.2f}s  peak {rss:.0f} MB")
-        print(
-            f"  jump to an arbitrary moment (30 random): median {jumps[len(jumps) // 2] * 1000:.0f} ms, "
-            f"max {jumps[-1] * 1000:.0f} ms  (target < 1 s) {'OK' if jumps[-1] < 1 else 'MISS'}"
-        )
-        print(
-            f"  playback step (+1 s, state + view): median {step[len(step) // 2] * 1000:.1f} ms, "
-            f"max {step[-1] * 1000:.1f} ms"
-        )
+        replay_figures(log, tmp, py)
     finally:
         if a.keep and not a.log:
             keep = Path(tempfile.gettempdir()) / "warroom-bench-1m.jsonl"

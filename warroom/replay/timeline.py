@@ -130,9 +130,10 @@ class Replay:
     def state_at(self, t: float) -> LaunchState:
         """The fold of every event with ts <= t. The caller owns the result; replay keeps its own copy.
 
-        While indexing, a moment beyond the indexed part gives the state at its end, and sets `clamped`."""
+        While indexing, a moment beyond the indexed part gives the state at its end, and sets `clamped` (so
+        does its end itself: more events of that moment may still be indexed)."""
         if not self.indexed:
-            self.clamped = t > self.end
+            self.clamped = t >= self.end  # at the indexed end itself, more events of that moment may follow
             t = min(t, self.end)
         else:
             self.clamped = False
@@ -274,41 +275,51 @@ class Replay:
         if has_backfill(path):
             self.integrity = "indexing: reading the backfilled points first… verifying…"
             self._backfill = collect(path)
+        if self._backfill:
+            self.start = min(self.start, self._backfill[0].ts)  # a point from before the first live event
         torn: list[bytes] = []
+        stream: Iterator[tuple[Event, int, int, str, int]]
+        if self._backfill:
+            merged = _merged_from(path, 0, 0, GENESIS, 0, self._backfill, on_torn=torn.append)
+            stream = ((s.event, s.offset, s.seq, s.prev, s.points) for s in merged)
+        else:  # the common log: no points to slot in, so no merge to pay for on every event
+            stream = ((ev, end, ev.seq, ev.hash, 0) for end, ev in iter_events_from(path, on_torn=torn.append))
+        feed = guard.feed if guard.active else None
+        apply, marks, every, stop = state.apply, self._marks, self._every, self._stop
         last: _Step | None = None
         latest = float("-inf")  # a live sample goes by its source time, so the last event folded need not be latest
         since = 0
-        first = True
+        at: tuple[Event, int, int, str, int] | None = None
         try:
-            for step in _merged_from(path, 0, 0, GENESIS, 0, self._backfill, on_torn=torn.append):
-                ev = step.event
-                if not ev.data.get("backfilled"):  # a log event, not a point slotted in from a backfill event
-                    guard.feed(ev)
-                state.apply(ev)
-                last = step
-                latest = max(latest, ev.ts)
-                if first:
-                    first = False
-                    if ev.ts != self.start:
-                        self.start = ev.ts
+            for at in stream:
+                ev = at[0]
+                if feed is not None and not ev.data.get("backfilled"):  # a log event, not a point slotted in
+                    feed(ev)
+                apply(ev)
+                if ev.ts > latest:
+                    latest = ev.ts
                 if ev.kind in MARK_KINDS:
                     entry = state.timeline[-1] if state.timeline else None
                     if entry is not None and entry.seq == ev.seq:
-                        self._marks.append((ev.ts, f"{entry.actor}: {entry.text}"))
+                        marks.append((ev.ts, f"{entry.actor}: {entry.text}"))
                 since += 1
-                if since >= self._every:
+                if since >= every:
+                    step = _Step(*at)
                     self._checkpoint(state, step)
+                    every = self._every
                     since = 0
                     self._publish(step, latest)
                     self._say_progress(what, step.offset / size)
-                    if self._stop.is_set():
+                    if stop.is_set():
                         return
                 elif since & 255 == 0:
-                    self._publish(step, latest)
+                    self._publish(_Step(*at), latest)
         except LogCorrupt as e:
             self.ok = False
             self.problem = e.problem
-            self._backfill = self._backfill[: last.points if last else 0]  # the report too stops at the break
+            self._backfill = self._backfill[: at[4] if at else 0]  # the report too stops at the break
+        if at is not None:
+            last = _Step(*at)
         self.folded = last.points + last.seq if last is not None else 0
         if last is not None:
             cp = self._checkpoints[-1]

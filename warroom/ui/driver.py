@@ -380,7 +380,11 @@ class ReplayDriver:
         self._host = host
         rp = self.replay
         if isinstance(rp, Indexing) and not getattr(rp, "ready", rp.indexed):
-            host.run_worker(rp.index, group="replay-index", exclusive=True, exit_on_error=False, thread=True)
+            # after the first frame: a thread folding the log would hold the interpreter lock while it is drawn
+            def index() -> None:
+                host.run_worker(rp.index, group="replay-index", exclusive=True, exit_on_error=False, thread=True)
+
+            host.call_after_refresh(index)
         if self._at:
             self.seek_text(self._at)
         if self._speed is not None:
@@ -418,6 +422,8 @@ class ReplayDriver:
         if (rp.start, rp.end) == (ph.start, ph.end):
             return False
         ph.start, ph.end = rp.start, rp.end
+        if self._want is None and ph.t > ph.end:
+            self._want = ph.t  # the index was thrown away and is being rebuilt: come back here when it is
         if self._want is not None:
             ph.seek(self._want)
             if ph.t >= self._want or rp.indexed:
