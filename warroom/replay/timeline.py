@@ -47,7 +47,7 @@ from warroom.core.backfilled import fold_time, late
 from warroom.core.events import GENESIS, Event, parse_iso
 from warroom.core.state import LaunchState, actor_label, word
 from warroom.replay import sidecar
-from warroom.store.backfill_scan import collect, has_backfill
+from warroom.store.backfill_scan import collect
 from warroom.store.launchlog import first_launch_event, launch_from_log
 from warroom.store.log import LogCorrupt, VerifyProblem, iter_events_from, iter_lines, verify_chunks
 from warroom.trust.guard import guard_for, signers_path
@@ -259,8 +259,12 @@ class Replay:
         if self._on_progress is not None:
             self._on_progress(fraction)
 
-    def _build(self) -> None:
-        """One pass over the log: check its chain, note the decisions, keep checkpoints, publish as it goes."""
+    def _build(self, with_points: bool = False) -> None:
+        """One pass over the log: check its chain, note the decisions, keep checkpoints, publish as it goes.
+
+        Backfilled points are folded at their source time, so they must be known before the pass; the common
+        log has none, and finding that out is left to the pass itself (no extra read of a long file): meeting
+        one starts the pass again, points first (`with_points`)."""
         path = self.path
         size = max(1, os.path.getsize(path))
         what = (
@@ -272,7 +276,7 @@ class Replay:
         state = LaunchState(self.launch, lean=True)
         self.verdicts = state.signatures
         guard = guard_for(state, _recorded_config(path))  # signature verdicts reach the fold as data
-        if has_backfill(path):
+        if with_points:
             self.integrity = "indexing: reading the backfilled points first… verifying…"
             self._backfill = collect(path)
         if self._backfill:
@@ -290,9 +294,13 @@ class Replay:
         latest = float("-inf")  # a live sample goes by its source time, so the last event folded need not be latest
         since = 0
         at: tuple[Event, int, int, str, int] | None = None
+        points_found = False
         try:
             for at in stream:
                 ev = at[0]
+                if not with_points and (ev.kind == BACKFILL or ("backfilled" in ev.data and late(ev))):
+                    points_found = True
+                    break
                 if feed is not None and not ev.data.get("backfilled"):  # a log event, not a point slotted in
                     feed(ev)
                 apply(ev)
@@ -318,6 +326,10 @@ class Replay:
             self.ok = False
             self.problem = e.problem
             self._backfill = self._backfill[: at[4] if at else 0]  # the report too stops at the break
+        if points_found:
+            self._reset()
+            self._build(with_points=True)
+            return
         if at is not None:
             last = _Step(*at)
         self.folded = last.points + last.seq if last is not None else 0
