@@ -134,7 +134,7 @@ def replay_figures(log: Path, tmp: Path, py: str) -> None:
     try:
         load = os.getloadavg()
         tiny = tmp / "tiny.jsonl"  # the floor: the same console on a log of a few hundred events
-        record_launch(tiny, until="-50m")
+        record_launch(tiny, until="-30m")
         cold = floor = {"first_frame": float("inf")}
         for _ in range(2):  # alternate, best round counts
             for which, target in (("floor", tiny), ("cold", log)):
