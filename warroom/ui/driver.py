@@ -369,6 +369,7 @@ class ReplayDriver:
         self._host: Host | None = None
         self._want: float | None = None  # a moment beyond the indexed part: the playhead goes on to it
         self._note = replay.integrity
+        self._seen: tuple[float, float, bool] | None = None  # the index's range and state when last looked at
 
     def _indexing(self) -> Indexing | None:
         """The replay while it is still being indexed in the background, else None."""
@@ -419,8 +420,10 @@ class ReplayDriver:
         if not isinstance(rp, Indexing):
             return False
         ph = self.playhead
-        if (rp.start, rp.end) == (ph.start, ph.end):
+        seen = (rp.start, rp.end, rp.indexed)
+        if seen == self._seen:
             return False
+        self._seen = seen
         ph.start, ph.end = rp.start, rp.end
         if self._want is None and ph.t > ph.end:
             self._want = ph.t  # the index was thrown away and is being rebuilt: come back here when it is
