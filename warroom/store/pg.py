@@ -397,11 +397,17 @@ class PgLog(PgReader):
     """A launch's log in PostgreSQL, open for appending: the writer side of base.py."""
 
     def __init__(self, spec: PgSpec, actor: Actor, clock: Callable[[], float] = time.time):
-        super().__init__(spec, create=True)
+        try:
+            super().__init__(spec, create=True)
+            self._db().execute("INSERT INTO warroom_launch (launch) VALUES (%s) ON CONFLICT DO NOTHING", (self.launch,))
+        except _psycopg().errors.InsufficientPrivilege as e:  # a role that may read but not write: say so
+            self.close()
+            raise StoreUnavailable(
+                errno.EACCES, f"{spec.shown}: this database role may not write the log: {_why(e)}"
+            ) from None
         self.actor = actor
         self.clock = clock
         self._lock = threading.Lock()
-        self._db().execute("INSERT INTO warroom_launch (launch) VALUES (%s) ON CONFLICT DO NOTHING", (self.launch,))
         self._head = self._read_head()
         self.retries = 0  # lost races, for tests and the bench
         self.recovered_torn = 0  # nothing to recover: a statement commits whole or not at all
