@@ -64,12 +64,13 @@ class Flows:
     def note(self) -> None:
         from warroom.ui.modals import TextScreen  # dialogs load on first use
 
-        def done(text: str | None) -> None:
-            if text:
-                self.app.record_event("note", Note(text).to_data())
+        async def save(text: str) -> str | None:
+            """Recorded before the dialog closes: while the log cannot be written it stays open with the text."""
+            _ev, why = await self.app.record_event_off_loop("note", Note(text).to_data())
+            return why
 
         self.app.push_screen(
-            TextScreen("Add a note to the decision log", "Note:", "what happened, what we decided"), done
+            TextScreen("Add a note to the decision log", "Note:", "what happened, what we decided", save=save)
         )
 
     def measure(self) -> None:

@@ -1,0 +1,190 @@
+"""Faults on a PostgreSQL log (tests/pgserver.py), each with its own server so it can be stopped mid-run:
+
+- the recorder's samples during an outage are dropped, and the outage is in the log afterwards as one
+  `write_recovered` event saying since when and how many were lost; the chain stays valid;
+- a console's note typed while the database is down is refused with a message, the dialog keeps the text,
+  the console keeps drawing meanwhile (the append waits in a thread, not on its message loop), and once the
+  database is back the same note is recorded, once.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pgserver
+import pytest
+
+from warroom.config import load_launch
+from warroom.core.state import fold
+from warroom.store.base import StoreUnavailable
+from warroom.store.open import open_reader
+
+ROOT = Path(__file__).resolve().parent.parent
+ENV = {**os.environ, "PYTHONPATH": str(ROOT)}
+pytestmark = [pytest.mark.slow]
+
+
+def launch_config(tmp: Path, launch_id: str) -> Path:
+    t0 = datetime.fromtimestamp(time.time() - 600, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    cfg = tmp / "launch.yaml"
+    cfg.write_text(
+        f"""
+version: 1
+identity: claimed  # the test types its notes as a named commander from one account
+launch: {{id: {launch_id}, name: Faults test, t0: {t0}}}
+roles:
+  - {{id: commander, title: Launch Commander, commander: true}}
+phases:
+  - {{id: live, name: Live, at: -1h}}
+sources:
+  sim:
+    type: simulated
+    interval: 0.5s
+    signals:
+      lat: {{base: 100}}
+criteria:
+  - {{id: latency, name: API latency, source: sim, query: lat, unit: ms, go: "< 500ms"}}
+"""
+    )
+    return cfg
+
+
+def events(uri: str) -> list[Any]:
+    try:
+        r = open_reader(uri)
+    except StoreUnavailable:
+        return []
+    try:
+        return list(r.events())
+    except StoreUnavailable:
+        return []
+    finally:
+        r.close()
+
+
+def wait_for(what: str, pred: Callable[[], Any], timeout: float = 30.0) -> Any:
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        got = pred()
+        if got:
+            return got
+        time.sleep(0.2)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def test_an_outage_drops_the_samples_and_is_recorded_as_a_gap_once_the_database_returns(tmp_path: Path) -> None:
+    cfg = launch_config(tmp_path, "outage")
+    with pgserver.running() as own:
+        uri = own.create_db("outage") + "#outage"
+        rec = subprocess.Popen(
+            [sys.executable, str(ROOT / "tests" / "notify_recorder.py"), str(cfg), uri],
+            env=ENV,
+            cwd=ROOT,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
+        try:
+            wait_for("samples", lambda: sum(ev.kind == "sample" for ev in events(uri)) >= 4, 60)
+            stopped = time.time()
+            own.stop()
+            time.sleep(6.0)  # past the lease's TTL: the recorder lets go, and contends again
+            restarted = time.time()
+            own.start()
+            gap = wait_for(
+                "the gap event",
+                lambda: [
+                    ev for ev in events(uri) if ev.kind == "recorder" and ev.data.get("state") == "write_recovered"
+                ],
+                60,
+            )
+            wait_for("samples again", lambda: any(ev.kind == "sample" and ev.ts > gap[0].ts for ev in events(uri)), 30)
+        finally:
+            rec.send_signal(signal.SIGINT)
+            try:
+                rec.wait(15)
+            except subprocess.TimeoutExpired:
+                rec.kill()
+                rec.wait(10)
+        evs = events(uri)
+        res = open_reader(uri).verify()
+    assert res.ok, res.problem
+    (g,) = gap  # one gap event for the one outage
+    d = g.data
+    # it covers the outage: it began after the server stopped (the first write that failed) and is told after it
+    # came back; at least one poll's events were lost, and why is said in words
+    assert stopped <= d["since"] <= stopped + 5.0, (stopped, d)
+    assert g.ts >= restarted
+    assert d["lost"] >= 1 and "not recorded" in d["reason"] and "database" in d["reason"]
+    # nothing observed during the outage was written late: the samples stop before it and resume after it
+    during = [ev for ev in evs if ev.kind == "sample" and stopped < ev.data["t"] < restarted]
+    assert during == []
+    assert any(ev.kind == "sample" and ev.data["t"] > restarted for ev in evs)
+    said = " ".join(e.text for e in fold(load_launch(cfg), evs).timeline)
+    assert "recording resumed after failing writes" in said and f"{d['lost']} events were not recorded" in said
+
+
+async def test_a_note_typed_while_the_database_is_down_is_kept_refused_and_recorded_once_it_returns() -> None:
+    import asyncio
+
+    from textual.widgets import Input, Static
+    from ui_scenario import ROOT_ACTOR, demo_launch, screen_text, until
+
+    from warroom.store.pg import parse_uri
+    from warroom.ui.app import WarroomApp
+    from warroom.ui.modals import TextScreen
+
+    text = "db failover started [b]by hand[/b]"
+    with pgserver.running() as own:
+        uri = own.create_db("console") + "#demo-launch"
+        app = WarroomApp(demo_launch(), log_path=parse_uri(uri), actor=ROOT_ACTOR, record=False)
+        beats: list[float] = []
+        async with app.run_test(size=(160, 48)) as pilot:
+            app.set_interval(0.05, lambda: beats.append(time.monotonic()))
+            await until(pilot, lambda: app.state.seq >= 2, "the console to bind the launch and open its session")
+            await pilot.press("n")
+            await until(pilot, lambda: isinstance(app.screen, TextScreen), "the note dialog")
+            await pilot.press(*text)
+            await asyncio.to_thread(own.stop)
+            dialog = app.screen
+            assert isinstance(dialog, TextScreen)
+            started = time.monotonic()
+            await pilot.press("enter")
+            shown = lambda: str(dialog.query_one("#error", Static).render())  # noqa: E731
+            await until(pilot, lambda: "not recorded" in shown(), "the refusal")
+            took = time.monotonic() - started
+            # refused with a message, the dialog still open with the text as typed
+            assert app.screen is dialog and dialog.query_one(Input).value == text
+            assert "database cannot be reached" in shown() and "try again" in shown()
+            # the console kept drawing while the append waited (its timer ran all along), not frozen for seconds
+            during = [b for b in beats if started <= b <= started + took]
+            assert took < 1.0 or len(during) >= 5, (took, len(during))
+            await until(pilot, lambda: "DATABASE UNREACHABLE" in screen_text(app), "the header to say so")
+            # again while still down: refused at once, nothing recorded, the text still there
+            await pilot.press("enter")
+            await until(pilot, lambda: "not recorded" in shown() and not dialog.saving, "the second refusal")
+            assert dialog.query_one(Input).value == text
+            await asyncio.to_thread(own.start)
+
+            # the database is back: the same dialog, the same text, recorded on enter
+            async def recorded() -> bool:
+                await pilot.press("enter")
+                await until(pilot, lambda: not dialog.saving, "the attempt to end")
+                return app.screen is not dialog
+
+            deadline = time.monotonic() + 30
+            while not await recorded():
+                assert time.monotonic() < deadline, shown()
+                await pilot.pause(0.5)
+            await until(pilot, lambda: any(e.text == text for e in app.state.timeline), "the note read back")
+            assert "db failover started" in screen_text(app)  # in the decision log panel (its width cuts the rest)
+        notes = [ev for ev in events(uri) if ev.kind == "note"]
+    assert [ev.data["text"] for ev in notes] == [text]  # once, though enter was pressed while it was down
+    assert notes[0].actor.user == ROOT_ACTOR.user
