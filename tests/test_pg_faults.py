@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -188,3 +189,71 @@ async def test_a_note_typed_while_the_database_is_down_is_kept_refused_and_recor
         notes = [ev for ev in events(uri) if ev.kind == "note"]
     assert [ev.data["text"] for ev in notes] == [text]  # once, though enter was pressed while it was down
     assert notes[0].actor.user == ROOT_ACTOR.user
+
+
+def test_a_rollback_whose_runner_died_on_another_host_is_recorded_as_interrupted_there(tmp_path: Path) -> None:
+    """The crash marker lives on the runner's host; another host sees the run left open and its lease lapsed."""
+    from deploy_fixture import Deploy
+
+    deploy = Deploy(tmp_path / "deploy")
+    pidfile = tmp_path / "step.pid"
+    step = {"name": "slow step", "run": ["sh", "-c", f"echo $$ > {pidfile}; exec sleep 60"], "timeout": "2m"}
+    cfg = deploy.config(steps=[step], verify=None)
+
+    def host(name: str, origin: str) -> dict[str, str]:  # its own data directory: no shared crash marker
+        (tmp_path / name).mkdir(exist_ok=True)
+        return {**ENV, "XDG_DATA_HOME": str(tmp_path / name), "SSH_CONNECTION": f"{origin} 50000 10.0.0.9 22"}
+
+    runner: subprocess.Popen[bytes] | None = None
+    try:
+        with pgserver.running() as own:
+            uri = own.create_db("rollback") + "#deploy-test"
+            argv = [sys.executable, "-m", "warroom", "rollback", str(cfg), "--log", uri, "--yes-i-mean-it"]
+            runner = subprocess.Popen(
+                [*argv, "deploy-test", "--as", "dana"],
+                env=host("a", "10.0.0.1"),
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+            wait_for("the step running", lambda: pidfile.exists() and pidfile.read_text().strip(), 60)
+            started = next(ev for ev in events(uri) if ev.kind == "rollback" and ev.data.get("phase") == "started")
+            runner.kill()  # SIGKILL: no outcome recorded, its marker left on host a
+            runner.wait(10)
+
+            # host b: `check` records the run as interrupted once the runner's lease has lapsed (about its TTL)
+            def recorded() -> list[Any]:
+                res = subprocess.run(
+                    [sys.executable, "-m", "warroom", "check", str(cfg), "--log", uri],
+                    env=host("b", "10.0.0.2"),
+                    capture_output=True,
+                    timeout=120,
+                    check=False,
+                )
+                assert res.returncode in (0, 1), res.stderr
+                return [ev for ev in events(uri) if ev.kind == "rollback" and ev.data.get("phase") == "finished"]
+
+            (finished,) = wait_for("the run recorded as interrupted", recorded, 60)
+            assert finished.data["ok"] is False and finished.data["interrupted"] is True
+            reason = finished.data["reason"]
+            assert f"pid {started.data['pid']} on {started.actor.host}" in reason and "rollback lease" in reason
+            assert finished.actor.ssh == "10.0.0.2"  # told by the other host
+            evs = events(uri)
+            assert fold(load_launch(cfg), evs).rollback.status != "running"
+            # and host b may roll back now: the lease is free, the log says no run is open
+            quick = deploy.config(steps=[{"name": "quick step", "run": ["true"]}], verify=None, name="quick.yaml")
+            argv[4] = str(quick)
+            res = subprocess.run(
+                [*argv, "deploy-test", "--as", "dana"], env=host("b", "10.0.0.2"), capture_output=True, timeout=120
+            )
+            assert res.returncode == 0, res.stdout + res.stderr
+            phases = [ev.data.get("phase") for ev in events(uri)[len(evs) :] if ev.kind == "rollback"]
+            assert "started" in phases and "refused" not in phases, (phases, res.stderr)
+            assert open_reader(uri).verify().ok
+    finally:
+        if runner is not None and runner.poll() is None:
+            runner.kill()
+            runner.wait(10)
+        if pidfile.exists() and pidfile.read_text().strip():
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(int(pidfile.read_text()), signal.SIGKILL)  # the step the killed runner left behind
+        deploy.close()
