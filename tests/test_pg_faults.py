@@ -257,3 +257,54 @@ def test_a_rollback_whose_runner_died_on_another_host_is_recorded_as_interrupted
             with contextlib.suppress(ProcessLookupError):
                 os.kill(int(pidfile.read_text()), signal.SIGKILL)  # the step the killed runner left behind
         deploy.close()
+
+
+async def test_a_signoff_and_a_tick_while_the_database_is_down_are_refused_and_the_reason_kept() -> None:
+    import asyncio
+
+    from textual.widgets import Input
+    from ui_scenario import ROOT_ACTOR, demo_launch, until
+
+    from warroom.store.pg import parse_uri
+    from warroom.ui.app import WarroomApp
+    from warroom.ui.modals import VerdictScreen
+
+    def notes(app: WarroomApp) -> str:
+        return "\n".join(str(n.message) for n in app._notifications)
+
+    with pgserver.running() as own:
+        uri = own.create_db("signoff") + "#demo-launch"
+        app = WarroomApp(demo_launch(), log_path=parse_uri(uri), actor=ROOT_ACTOR, record=False)
+        async with app.run_test(size=(160, 48)) as pilot:
+            await until(pilot, lambda: app.state.seq >= 2, "the console to bind the launch and open its session")
+            await asyncio.to_thread(own.stop)
+            await until(pilot, lambda: "DATABASE UNREACHABLE" in app.driver.recorder_text(), "the header to say so")
+            # a tick: refused at once with the reason (the console knows the database is gone)
+            await pilot.press("2")
+            table = app.panel("checklist").table
+            assert table.move_cursor_to_key("item:code-review")
+            await pilot.pause()
+            await pilot.press("space")
+            await until(pilot, lambda: "not recorded" in notes(app), "the refusal")
+            # refused at once, from what the console knows (its follower lost the database), not after the
+            # append's seconds of trying on the message loop (that one says the store's own words)
+            assert notes(app).startswith("not recorded: the database cannot be reached (")
+            # a sign-off: refused, and the dialog comes back with the reason as typed and why
+            await pilot.press("s")
+            await until(pilot, lambda: isinstance(app.screen, VerdictScreen), "the sign-off dialog")
+            await pilot.press(*"db failover done", "ctrl+g")
+            await until(
+                pilot,
+                lambda: isinstance(app.screen, VerdictScreen) and app.screen.error != "",
+                "the dialog again, with the reason it was not recorded",
+            )
+            again = app.screen
+            assert isinstance(again, VerdictScreen)
+            assert again.query_one("#reason", Input).value == "db failover done" and "not recorded" in again.error
+            await asyncio.to_thread(own.start)
+            await until(pilot, lambda: "DATABASE UNREACHABLE" not in app.driver.recorder_text(), "the database back")
+            await pilot.press("ctrl+g")
+            await until(pilot, lambda: "sign-off recorded" in notes(app), "the sign-off recorded")
+        signoffs = [ev for ev in events(uri) if ev.kind == "signoff"]
+    assert [ev.data["reason"] for ev in signoffs] == ["db failover done"]
+    assert not any(ev.kind in ("check", "uncheck") for ev in events(uri))  # the refused tick left nothing

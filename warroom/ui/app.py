@@ -268,6 +268,15 @@ class WarroomApp(App[int]):
         if why is not None or not isinstance(self.driver, LiveDriver):
             self.notify(why or "this console does not write", severity="warning")
             return None
+        down = getattr(self.driver.follower, "problem", None)  # a shared store this console cannot reach just now
+        if down:  # said at once, rather than after the append's seconds of trying on the message loop
+            self.notify(
+                f"not recorded: the database cannot be reached ({clean(down)})",
+                title="Log write failed",
+                severity="error",
+                timeout=20,
+            )
+            return None
         try:
             ev = self.driver.append(kind, data)
         except (OSError, LogCorrupt) as e:

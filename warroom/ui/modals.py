@@ -162,9 +162,13 @@ class VerdictScreen(Dialog):
         role: str | None = None,
         *,
         records: bool = False,
+        reason: str = "",
+        error: str = "",
     ) -> None:
+        """`reason` and `error`: shown again after the log could not record it (the text as typed, and why)."""
         super().__init__(title)
         self.records = records
+        self.reason, self.error = reason, error
         self.roles = list(roles)
         self.summary = list(summary)
         self.role = role if role in {r for r, _t in roles} else (roles[0][0] if roles else "")
@@ -183,7 +187,9 @@ class VerdictScreen(Dialog):
             elif self.roles:
                 yield _text(Content.assemble("As: ", (clean(self.roles[0][1]), "bold")))
             yield Label("Reason (optional):")
-            yield Input(placeholder="why, in a few words", id="reason", compact=True)
+            yield Input(self.reason, placeholder="why, in a few words", id="reason", compact=True)
+            if self.error:
+                yield _text(plain(f"{self.error}; try again, or esc", "bold $gate-nogo"), id="error")
             if self.summary:
                 yield _text(Content.styled("What is recorded with it (every criterion now):", "$muted"))
                 with VerticalScroll(id="summary"):
