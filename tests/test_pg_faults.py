@@ -308,3 +308,61 @@ async def test_a_signoff_and_a_tick_while_the_database_is_down_are_refused_and_t
         signoffs = [ev for ev in events(uri) if ev.kind == "signoff"]
     assert [ev.data["reason"] for ev in signoffs] == ["db failover done"]
     assert not any(ev.kind in ("check", "uncheck") for ev in events(uri))  # the refused tick left nothing
+
+
+async def test_the_recording_consoles_watcher_records_a_dead_runners_rollback_from_the_lease(tmp_path: Path) -> None:
+    """The same crash seen by the recording console of another host: its auto-rollback watcher, which looks while
+    the fold says a rollback runs, records the run as interrupted once the runner's lease lapsed."""
+    import asyncio
+
+    from deploy_fixture import Deploy
+
+    from warroom.core.events import Actor
+    from warroom.rollback.auto import AutoRollbackWatcher
+    from warroom.store.open import open_store
+
+    deploy = Deploy(tmp_path / "deploy")
+    pidfile = tmp_path / "step.pid"
+    step = {"name": "slow step", "run": ["sh", "-c", f"echo $$ > {pidfile}; exec sleep 60"], "timeout": "2m"}
+    cfg = deploy.config(steps=[step], verify=None)
+    (tmp_path / "a").mkdir()
+    runner: subprocess.Popen[bytes] | None = None
+    try:
+        with pgserver.running() as own:
+            uri = own.create_db("watcher") + "#deploy-test"
+            runner = subprocess.Popen(
+                [sys.executable, "-m", "warroom", "rollback", str(cfg), "--log", uri, "--yes-i-mean-it", "deploy-test"]
+                + ["--as", "dana"],
+                env={**ENV, "XDG_DATA_HOME": str(tmp_path / "a")},
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+            await asyncio.to_thread(wait_for, "the step running", lambda: pidfile.exists() and pidfile.read_text(), 60)
+            runner.kill()
+            runner.wait(10)
+            launch = load_launch(cfg)
+            log = open_store(uri, Actor(user="ops", host="console-b"))
+            try:
+                watcher = AutoRollbackWatcher(launch, log, Actor(user="ops", host="console-b"))
+                deadline = time.monotonic() + 30
+                while True:
+                    state = fold(launch, events(uri))
+                    if state.rollback.status != "running":
+                        break
+                    assert time.monotonic() < deadline, "not recorded as interrupted"
+                    await watcher.on_state(state, time.time())
+                    await asyncio.sleep(0.5)
+            finally:
+                log.close()
+            (finished,) = [ev for ev in events(uri) if ev.kind == "rollback" and ev.data.get("phase") == "finished"]
+            assert finished.data["interrupted"] is True and "rollback lease" in finished.data["reason"]
+            assert finished.actor.host == "console-b"
+            assert open_reader(uri).verify().ok
+    finally:
+        if runner is not None and runner.poll() is None:
+            runner.kill()
+            runner.wait(10)
+        if pidfile.exists() and pidfile.read_text().strip():
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(int(pidfile.read_text()), signal.SIGKILL)
+        deploy.close()

@@ -116,7 +116,7 @@ class AutoRollbackWatcher:
                 # a shared store: the runner may be on another host (no marker here); its lease tells (runner.py).
                 # Off the loop and at most every LEASE_LOOK: it asks the database.
                 self._next_lease_look = time.monotonic() + LEASE_LOOK
-                await asyncio.to_thread(recover_interrupted, self.log, self.actor)
+                await asyncio.to_thread(recover_interrupted, self.log, self.actor, open_in_fold=True)
             return None
         due = auto_rollback_due(state, verdict if verdict is not None else view(state, now), now)
         if due is None:

@@ -968,7 +968,7 @@ def run_left_open(log_path: str | Path | LogReader) -> bool:
     return open_run
 
 
-def recover_interrupted(log: Store, actor: Actor, *, lock_held: bool = False) -> bool:
+def recover_interrupted(log: Store, actor: Actor, *, lock_held: bool = False, open_in_fold: bool = False) -> bool:
     """If a previous run ended without its outcome in the log, record it as failed (interrupted); True if done.
 
     That run's runner left the marker: it died mid-run, or it could not write
@@ -976,12 +976,14 @@ def recover_interrupted(log: Store, actor: Actor, *, lock_held: bool = False) ->
     a step it started still lives, or when the log already has the run's end
     (the runner died between writing it and removing the marker). A log that
     cannot be written now keeps the marker for the next try; this never raises.
+    On a shared store, without a marker here, the run may be another host's: see `_recover_by_lease`
+    (`open_in_fold`: the caller's fold already says a run is open).
     """
     marker = running_marker(log.side_base)
     if marker.is_symlink():
         return False  # one planted as a symlink, which run() refuses to write through
     if not marker.exists():
-        return _recover_by_lease(log, actor, lock_held=lock_held)
+        return _recover_by_lease(log, actor, lock_held=lock_held, open_in_fold=open_in_fold)
     lock: Lease | None = None
     if not lock_held:
         lock = log.lease("rollback")
@@ -1027,7 +1029,7 @@ def open_run(log: LogReader) -> Event | None:
     return started
 
 
-def _recover_by_lease(log: Store, actor: Actor, *, lock_held: bool) -> bool:
+def _recover_by_lease(log: Store, actor: Actor, *, lock_held: bool, open_in_fold: bool) -> bool:
     """A shared store: a run started on another host, whose runner no longer holds the rollback lease.
 
     The crash marker lives on the runner's host, so another host cannot see it; the lease is what they share.
@@ -1040,16 +1042,17 @@ def _recover_by_lease(log: Store, actor: Actor, *, lock_held: bool) -> bool:
         return False
     lock: Lease | None = None
     try:
-        started = open_run(log)
-        if started is None:
+        # the lease first when the fold already says a run is open (the watcher): a live runner's lease is then
+        # the common answer, and it costs one statement, not a read of the whole log every look
+        if not open_in_fold and open_run(log) is None:
             return False
         if not lock_held:
             lock = log.lease("rollback")
             if not lock.try_acquire():
                 return False  # it is still running somewhere, and renewing its lease
-            started = open_run(log)  # read again under the lease: it may have finished meanwhile
-            if started is None:
-                return False
+        started = open_run(log)  # read under the lease: it may have finished meanwhile
+        if started is None:
+            return False
         pid = started.data.get("pid")
         who = f"the process running it (pid {pid if isinstance(pid, int) else '?'} on {started.actor.host})"
         why = f"{who} let its rollback lease lapse before its outcome was recorded (it died, or lost the database)"
