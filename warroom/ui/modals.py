@@ -125,7 +125,12 @@ class TextScreen(Dialog):
             if why is not None:
                 self.show_error(f"{why} (enter: try again · escape: cancel)")
                 return
-        self.dismiss(value)
+        if self.app.screen is self:
+            self.dismiss(value)
+
+    def action_cancel(self) -> None:
+        if not self.saving:  # while it is being recorded, escape would hide whether it was
+            self.dismiss(None)
 
     def show_error(self, message: str) -> None:
         self.query_one("#error", Static).update(plain(message, "bold $gate-nogo"))  # may hold a log error
