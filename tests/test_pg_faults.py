@@ -301,6 +301,16 @@ async def test_a_signoff_and_a_tick_while_the_database_is_down_are_refused_and_t
             again = app.screen
             assert isinstance(again, VerdictScreen)
             assert again.query_one("#reason", Input).value == "db failover done" and "not recorded" in again.error
+            # a rollback: refused before its dialog opens, saying why; nothing was run
+            await pilot.press("escape")
+            await until(pilot, lambda: not isinstance(app.screen, VerdictScreen), "the sign-off dialog set aside")
+            await pilot.press("R")
+            await until(pilot, lambda: "rollback refused: not recorded" in notes(app), "the rollback refused")
+            assert "nothing was run" in notes(app) and len(app.screen_stack) == 1
+            # the sign-off again: the reason typed before is gone with the dialog escaped, so type it again
+            await pilot.press("s")
+            await until(pilot, lambda: isinstance(app.screen, VerdictScreen), "the sign-off dialog")
+            await pilot.press(*"db failover done")
             await asyncio.to_thread(own.start)
             await until(pilot, lambda: "DATABASE UNREACHABLE" not in app.driver.recorder_text(), "the database back")
             await pilot.press("ctrl+g")
