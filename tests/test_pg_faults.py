@@ -4,7 +4,12 @@
   `write_recovered` event saying since when and how many were lost; the chain stays valid;
 - a console's note typed while the database is down is refused with a message, the dialog keeps the text,
   the console keeps drawing meanwhile (the append waits in a thread, not on its message loop), and once the
-  database is back the same note is recorded, once.
+  database is back the same note is recorded, once; a sign-off comes back with its reason, a tick and a
+  rollback are refused at once; after `pg_terminate_backend` of the console's connections a note is
+  recorded once;
+- a rollback whose runner was killed on one "host" (its own data directory, so its crash marker is not
+  shared) is recorded as interrupted by another, through the lapsed rollback lease: by `check` and by the
+  recording console's watcher; the other host can then roll back.
 """
 
 from __future__ import annotations
@@ -376,3 +381,32 @@ async def test_the_recording_consoles_watcher_records_a_dead_runners_rollback_fr
             with contextlib.suppress(ProcessLookupError):
                 os.kill(int(pidfile.read_text()), signal.SIGKILL)
         deploy.close()
+
+
+async def test_a_note_after_the_consoles_backends_were_terminated_is_recorded_once() -> None:
+    """`pg_terminate_backend` of every connection of the console (its writer and its follower): the next note
+    reconnects, is recorded once, and is read back; nothing is said to be lost."""
+    from ui_scenario import ROOT_ACTOR, demo_launch, until
+
+    from warroom.store.pg import parse_uri
+    from warroom.ui.app import WarroomApp
+    from warroom.ui.modals import TextScreen
+
+    with pgserver.running() as own:
+        uri = own.create_db("terminate") + "#demo-launch"
+        app = WarroomApp(demo_launch(), log_path=parse_uri(uri), actor=ROOT_ACTOR, record=False)
+        async with app.run_test(size=(160, 48)) as pilot:
+            await until(pilot, lambda: app.state.seq >= 2, "the console to bind the launch and open its session")
+            killed = own.sql(
+                "postgres",
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                f"WHERE application_name = 'warroom pid {os.getpid()}'",
+            )
+            assert len(killed) >= 2  # the console's writer and its follower
+            await pilot.press("n")
+            await until(pilot, lambda: isinstance(app.screen, TextScreen), "the note dialog")
+            await pilot.press(*"after the cut", "enter")
+            await until(pilot, lambda: not isinstance(app.screen, TextScreen), "the note recorded")
+            await until(pilot, lambda: any(e.text == "after the cut" for e in app.state.timeline), "it read back")
+        notes = [ev.data["text"] for ev in events(uri) if ev.kind == "note"]
+    assert notes == ["after the cut"]
