@@ -174,7 +174,8 @@ def _actor(d: Any) -> Actor:
     return a
 
 
-_ts_second: tuple[str, int] = ("", 0)
+_ts_second: tuple[str, int] = ("\0", 0)  # (a line's 'YYYY-MM-DDTHH:MM:SS', its epoch seconds x 10**6)
+_US = {f"{ms:03d}": ms * 1000 for ms in range(1000)}  # a time's three digits of milliseconds, as microseconds
 
 
 def parse_iso(text: str) -> float:
@@ -183,16 +184,16 @@ def parse_iso(text: str) -> float:
     which is how timedelta.total_seconds() computes it. Any other form goes to datetime itself."""
     global _ts_second
     if type(text) is str and len(text) == 24 and text[23] == "Z" and text[19] == ".":
-        ms = text[20:23]
-        if ms.isdigit() and ms.isascii():
-            head = text[:19]
+        us = _US.get(text[20:23])
+        if us is not None:
             cached = _ts_second
-            if cached[0] != head:
+            if not text.startswith(cached[0]):
+                head = text[:19]
                 try:
-                    cached = _ts_second = (head, int(datetime.fromisoformat(head + "+00:00").timestamp()))
+                    cached = _ts_second = (head, int(datetime.fromisoformat(head + "+00:00").timestamp()) * 1_000_000)
                 except ValueError:
                     return datetime.fromisoformat(text).timestamp()  # raises as it always did
-            return (cached[1] * 1_000_000 + int(ms) * 1000) / 1_000_000
+            return (cached[1] + us) / 1_000_000
     return datetime.fromisoformat(text).timestamp()
 
 
