@@ -40,11 +40,22 @@ from warroom.core.records import Recorder as RecorderRec
 from warroom.core.records import Session as SessionRec
 from warroom.core.records import Signoff as SignoffRec
 from warroom.core.records import Silence as SilenceRec
-from warroom.core.rules import RANK, Judgement, Level, Tracker, Unknown, baseline_moment, classify, judge, show
+from warroom.core.rules import (
+    RANK,
+    Judgement,
+    Level,
+    Tracker,
+    Unknown,
+    baseline_moment,
+    classify,
+    convex_levels,
+    judge,
+    show,
+)
 from warroom.core.units import format_duration, format_t_relative
 
 _STEADY = (Level.GO, Level.WARN)
-_GO = Level.GO
+_GO, _WARN = Level.GO, Level.WARN
 _isfinite = math.isfinite
 HISTORY = 120  # samples kept per criterion for trend sparklines
 FEED = 300  # entries kept in the alert feed
@@ -203,15 +214,23 @@ class LaunchState:
     # Lean fold (report, replay: millions of samples): a sample that leaves a steady GO/WARN criterion where
     # it is skips judge() and the tracker, and its reason is worded only when someone looks (see word()).
     lean: bool = field(default=False, compare=False, repr=False)
-    # Per criterion id, what its samples need from the launch alone: (criterion, poll interval, baseline moment),
-    # each from its one rule (poll_interval, baseline_moment), once rather than on every sample.
-    _lanes: dict[str, tuple[Criterion, float, float | None]] = field(
+    # Per criterion id, what its samples need from the launch alone: (criterion, poll interval, baseline moment,
+    # hull), each from its one rule (poll_interval, baseline_moment), once rather than on every sample. The hull
+    # (criteria whose levels are intervals, rules.convex_levels) is [GO low, GO high, WARN low, WARN high]: the
+    # extremes classify() has called GO and WARN, so a value between them is that level without judging it.
+    _lanes: dict[str, tuple[Criterion, float, float | None, list[float] | None]] = field(
         default_factory=dict, init=False, compare=False, repr=False
     )
 
     def __post_init__(self) -> None:
+        inf = math.inf
         self._lanes = {
-            cid: (c, poll_interval(self.launch, c), baseline_moment(c, self.launch.t0))
+            cid: (
+                c,
+                poll_interval(self.launch, c),
+                baseline_moment(c, self.launch.t0),
+                [inf, -inf, inf, -inf] if convex_levels(c) else None,
+            )
             for cid, c in self.launch.criteria_by_id.items()
         }
         for c in self.launch.criteria:
@@ -314,7 +333,7 @@ class LaunchState:
         lane = self._lanes.get(criterion)
         if lane is None:
             return
-        c, interval, moment = lane
+        c, interval, moment, hull = lane
         cs = self.criteria[c.id]
         if t is None:
             t = ts
@@ -336,6 +355,7 @@ class LaunchState:
         if baseline_only:
             return  # a value fetched for the baseline moment only; it says nothing about now
         tr = cs.tracker
+        level = tr.level
         if (
             self.lean
             and error is None
@@ -344,16 +364,27 @@ class LaunchState:
             and _isfinite(value)
             and tr.held is _GO
             and not tr.pending
-            and tr.level in _STEADY
+            and level in _STEADY
             and (moment is None or cs.baseline is not None)
-            and classify(c, value, cs.baseline) is tr.level
         ):
-            # judge + step would keep level, since and runs as they are and only take this sample's words
-            cs.unworded = (value, cs.baseline, why)
-            cs.value, cs.t, cs.error = value, t, None
-            cs.samples += 1
-            cs.history.append((t, value))
-            return
+            k = -1 if hull is None else 0 if level is _GO else 2 if level is _WARN else -1
+            if k >= 0 and hull[k] <= value <= hull[k + 1]:  # type: ignore[index]
+                steady = True  # between two values classify() called this level: so is this one
+            else:
+                steady = classify(c, value, cs.baseline) is level
+                if steady and k >= 0:
+                    assert hull is not None
+                    if value < hull[k]:
+                        hull[k] = value
+                    if value > hull[k + 1]:
+                        hull[k + 1] = value
+            if steady:
+                # judge + step would keep level, since and runs as they are and only take this sample's words
+                cs.unworded = (value, cs.baseline, why)
+                cs.value, cs.t, cs.error = value, t, None
+                cs.samples += 1
+                cs.history.append((t, value))
+                return
         cs.unworded = None
         j = judge(c, value, error, cs.baseline, before_baseline=before, reason=why)
         before_level = tr.level
