@@ -12,7 +12,7 @@ import math
 from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 from warroom.config import AlertmanagerSource, Criterion, Item, Launch, SimulatedSource
 from warroom.core import authority
@@ -218,13 +218,12 @@ class LaunchState:
     # hull), each from its one rule (poll_interval, baseline_moment), once rather than on every sample. The hull
     # (criteria whose levels are intervals, rules.convex_levels) is [GO low, GO high, WARN low, WARN high]: the
     # extremes classify() has called GO and WARN, so a value between them is that level without judging it.
-    _lanes: dict[str, tuple[Criterion, float, float | None, list[float] | None]] = field(
-        default_factory=dict, init=False, compare=False, repr=False
-    )
+    # Not a field (every dump of the fold's fields stays as it was): set per instance in __post_init__.
+    _lanes: ClassVar[dict[str, tuple[Criterion, float, float | None, list[float] | None]]] = {}
 
     def __post_init__(self) -> None:
         inf = math.inf
-        self._lanes = {
+        self.__dict__["_lanes"] = {
             cid: (
                 c,
                 poll_interval(self.launch, c),
