@@ -175,7 +175,8 @@ def _actor(d: Any) -> Actor:
 
 
 _ts_second: tuple[str, int] = ("\0", 0)  # (a line's 'YYYY-MM-DDTHH:MM:SS', its epoch seconds x 10**6)
-_US = {f"{ms:03d}": ms * 1000 for ms in range(1000)}  # a time's three digits of milliseconds, as microseconds
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_TAILS = {f".{ms:03d}Z": ms * 1000 for ms in range(1000)}  # a time's '.mmmZ', as microseconds
 
 
 def parse_iso(text: str) -> float:
@@ -183,18 +184,17 @@ def parse_iso(text: str) -> float:
     from the seconds of the line before: the float is the one datetime gives, (us since the epoch) / 10**6,
     which is how timedelta.total_seconds() computes it. Any other form goes to datetime itself."""
     global _ts_second
-    if type(text) is str and len(text) == 24 and text[23] == "Z" and text[19] == ".":
-        us = _US.get(text[20:23])
-        if us is not None:
-            cached = _ts_second
-            if not text.startswith(cached[0]):
-                head = text[:19]
-                try:
-                    cached = _ts_second = (head, int(datetime.fromisoformat(head + "+00:00").timestamp()) * 1_000_000)
-                except ValueError:
-                    return datetime.fromisoformat(text).timestamp()  # raises as it always did
-            return (cached[1] + us) / 1_000_000
-    return datetime.fromisoformat(text).timestamp()
+    us = _TAILS.get(text[19:]) if type(text) is str else None  # only a 24-character '....T..:..:..' + '.mmmZ'
+    if us is None:
+        return datetime.fromisoformat(text).timestamp()
+    cached = _ts_second
+    if not text.startswith(cached[0]):
+        full = datetime.fromisoformat(text)  # a new second is read by datetime itself (and raises as it did)
+        if full.microsecond != us or full.tzinfo is None:
+            return full.timestamp()
+        delta = full - _EPOCH
+        cached = _ts_second = (text[:19], (delta.days * 86400 + delta.seconds) * 1_000_000)
+    return (cached[1] + us) / 1_000_000
 
 
 _actor_json: dict[Actor, bytes] = {}
