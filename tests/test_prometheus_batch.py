@@ -383,13 +383,16 @@ async def test_recorder_poll_of_thirty_criteria_is_one_request_with_the_same_sam
 # ----------------------------------------------------------------------------- without a server
 
 
-@pytest.mark.parametrize("members", [["a"], ["wr_cfur", "sum(x) # comment", "b\n+ c", 'x{l="é"}']])
+@pytest.mark.parametrize(
+    "members", [["a"], ["wr_cfur", "sum(x) # comment", "b\n+ c", 'x{l="é"}'], [f"q{i}" for i in range(11)]]
+)
 def test_compose_tags_each_member_and_blames_the_one_a_parse_error_points_into(members: list[str]):
     batch = pb.compose(members)
     raw = batch.text.encode()
     for i, q in enumerate(members):
-        part = raw[batch.starts[i] : batch.starts[i + 1] - 4 if i + 1 < len(members) else len(raw)].decode()
-        assert part == f'label_replace({q}\n,"__warroom_id","{i}","","")'
+        part = f'label_replace({q}\n,"__warroom_id","{i}","","")'
+        assert raw[batch.starts[i] : batch.starts[i] + len(part.encode())].decode() == part
+    assert batch.text.count("label_replace(") == len(members)
     for i in range(len(members)):  # a position anywhere in member i (line:column, as Prometheus gives it)
         for offset in (batch.starts[i], batch.starts[i] + 14):
             line = raw[:offset].count(b"\n") + 1
