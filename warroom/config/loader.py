@@ -23,6 +23,12 @@ MAX_CONFIG_BYTES = 4 << 20  # a launch config is a few KB; 4 MB is far beyond an
 
 def load_launch(path: str | Path) -> Launch:
     """Load and validate one launch file; raise ConfigError listing every problem found."""
+    _raw, text = read_config(path)
+    return parse_launch(text, str(path))
+
+
+def read_config(path: str | Path) -> tuple[bytes, str]:
+    """A launch file's bytes and its text; ConfigError if it cannot be read, is too big or is not UTF-8."""
     p = Path(path)
     name = str(path)
     try:
@@ -45,7 +51,7 @@ def load_launch(path: str | Path) -> Launch:
                 )
             ]
         ) from None
-    return parse_launch(text, name)
+    return raw, text
 
 
 def _too_big(name: str) -> ConfigProblem:
