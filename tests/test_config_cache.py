@@ -122,16 +122,12 @@ def test_a_corrupt_or_foreign_cache_entry_is_ignored(tmp_path: Path, cache: Path
     assert not ran.exists()
 
 
-def test_warroom_run_on_a_config_broken_after_a_good_start_says_what_validate_says(tmp_path: Path) -> None:
+def test_warroom_run_on_a_config_broken_after_a_good_start_says_what_validate_says(tmp_path: Path, cache: Path) -> None:
     cfg = tmp_path / "launch.yaml"
     cfg.write_text(GOOD, encoding="utf-8")
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "XDG_CACHE_HOME": str(tmp_path / "cache")}
-    os.environ["XDG_CACHE_HOME"] = env["XDG_CACHE_HOME"]
-    try:
-        load_launch_cached(cfg)  # the good start's entry
-        assert entries(cache_dir())
-    finally:
-        del os.environ["XDG_CACHE_HOME"]
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}  # the same cache directory as this test's
+    load_launch_cached(cfg)  # the good start's entry
+    assert entries(cache)
     cfg.write_text(GOOD.replace("interval: ", "interval: soon-ish # ", 1), encoding="utf-8")
 
     def warroom(*args: str) -> subprocess.CompletedProcess[str]:
