@@ -494,28 +494,40 @@ def _merged_from(
         yield _Step(backfill[points - 1], at, seq, prev, points)
 
 
+def _config_refs(launch: Launch) -> dict[int, str]:
+    """The config objects a state may point to (the Launch, its criteria), by identity: kept by reference."""
+    refs = {id(launch): "launch"}
+    refs.update({id(c): f"criterion:{i}" for i, c in enumerate(launch.criteria)})
+    return refs
+
+
 class _Pickler(pickle.Pickler):
-    """Pickles a LaunchState without its Launch (immutable, shared by every checkpoint)."""
+    """Pickles a LaunchState without its Launch or the Launch's criteria (immutable, shared by every checkpoint)."""
 
     def __init__(self, buf: io.BytesIO, launch: Launch):
         super().__init__(buf, protocol=pickle.HIGHEST_PROTOCOL)
-        self._launch = launch
+        self._refs = _config_refs(launch)
+        self._keep = [launch, *launch.criteria]  # alive while pickling, so their ids stay theirs
 
     def persistent_id(self, obj: object) -> str | None:
-        return "launch" if obj is self._launch else None
+        return self._refs.get(id(obj))
 
 
 class _Unpickler(sidecar.SafeUnpickler):
-    """Only the fold's own types (a saved index is read back through it too), the Launch by reference."""
+    """Only the fold's own types (a saved index is read back through it too), config objects by reference."""
 
     def __init__(self, buf: io.BytesIO, launch: Launch):
         super().__init__(buf)
         self._launch = launch
 
-    def persistent_load(self, pid: object) -> Launch:
-        if pid != "launch":
-            raise pickle.UnpicklingError(f"unexpected reference {pid!r}")
-        return self._launch
+    def persistent_load(self, pid: object) -> object:
+        if pid == "launch":
+            return self._launch
+        if isinstance(pid, str) and pid.startswith("criterion:"):
+            i = pid.partition(":")[2]
+            if i.isdigit() and int(i) < len(self._launch.criteria):
+                return self._launch.criteria[int(i)]
+        raise pickle.UnpicklingError(f"unexpected reference {pid!r}")
 
 
 def _recorded_config(path: Path) -> str | None:
