@@ -1,7 +1,7 @@
 """Key latency, measured the way a user meets it: in tmux, from send-keys to the changed screen.
 
-For each size (80x24 and 160x48) the console (`warroom demo`, run from this checkout) and a bare Textual app
-with the same panels are started side by side in one private tmux server. The bare app has what the console
+For each size (80x24 and 160x48) the console (`warroom run` on the demo launch, from this checkout) and a bare
+Textual app with the same panels are started side by side in one private tmux server. The bare app has what the console
 shows: a four-line header whose clock ticks every second, a tab bar on small screens, the six bordered panels
 in the console's arrangement (one at a time below 120x36, all of them above, the focused one lit), each with a
 table of as many rows as the demo shows (the checklist a tree of its phases, sections and items) and a detail
@@ -34,6 +34,7 @@ import tempfile
 import textwrap
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -291,6 +292,19 @@ def measure(tm: Tmux, presses: int) -> dict[str, dict[str, list[float]]]:
     return out
 
 
+def demo_config() -> str:
+    """The demo launch (simulated metrics) with T-0 an hour from now: `warroom demo` puts it two minutes away, and
+    the checklist would change phase (and its cursor move) in the middle of the run."""
+    text = (ROOT / "configs" / "demo.yaml").read_text()
+    t0 = datetime.fromtimestamp(time.time() + 3600, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    text = text.replace("t0: 2026-01-01T12:00:00Z", f"t0: {t0}").replace("version: 1\n", CLAIMED, 1)
+    assert f"t0: {t0}" in text and "identity: claimed" in text, "configs/demo.yaml changed: update the bench"
+    return text
+
+
+CLAIMED = "version: 1\nidentity: claimed\n"  # one account plays the demo's commander, as `warroom demo` does
+
+
 def pct(xs: list[float], q: float) -> float:
     xs = sorted(xs)
     return xs[min(len(xs) - 1, round(q * (len(xs) - 1)))]
@@ -311,13 +325,15 @@ def main() -> int:
     bare = work / "bare.py"
     bare.write_text(BARE_APP)
     env = f"PYTHONPATH={ROOT} TERM=xterm-256color"
+    launch = work / "launch.yaml"
+    launch.write_text(demo_config())
     print(f"{load()}; {args.presses} presses per action ({max(10, args.presses // 5)} for the dialog)")
     try:
         for size in args.sizes.split(","):
             cols, rows = size.split("x")
             log = work / f"demo-{size}.jsonl"
             tm.run("new-session", "-d", "-s", "console", "-x", cols, "-y", rows,
-                   f"cd {work} && {env} {sys.executable} -m warroom demo --log {log}")  # fmt: skip
+                   f"cd {work} && {env} {sys.executable} -m warroom run {launch} --log {log} --as demo")  # fmt: skip
             tm.run("new-session", "-d", "-s", "bare", "-x", cols, "-y", rows,
                    f"{env} {sys.executable} {bare} {work / f'bare-{size}.jsonl'}")  # fmt: skip
             tm.run("set-option", "-g", "escape-time", "0")
