@@ -6,6 +6,8 @@ command output, notes, actor names) goes through `safe.clean`/`safe.plain`.
 
 from __future__ import annotations
 
+from typing import TypeVar
+
 from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.content import Content
@@ -20,6 +22,8 @@ from warroom.ui.header import Line
 from warroom.ui.rowtable import Column, Row, RowTable
 from warroom.ui.safe import clean, clean_lines, plain
 
+W = TypeVar("W", bound=Widget)
+
 
 class Panel(Vertical):
     """A bordered panel; `pid` names it for the tab bar and the number keys."""
@@ -32,10 +36,22 @@ class Panel(Vertical):
         super().__init__(id=f"panel-{self.pid}", classes="panel")
         self.border_title = f"{self.key} {self.title}"
         self.frame: Frame | None = None  # the latest frame the screen gave it (its detail line reads it)
+        self._parts: dict[str, Widget] = {}
 
     @property
     def table(self) -> RowTable:
-        return self.query_one(RowTable)
+        return self.part("RowTable", RowTable)
+
+    def line(self, id: str) -> Line:
+        return self.part(f"#{id}", Line)
+
+    def part(self, selector: str, kind: type[W]) -> W:
+        """`query_one`, remembered: a panel's widgets are made once in compose, and a repaint that searched the
+        DOM for each of them spent more than it drew."""
+        got = self._parts.get(selector)
+        if not isinstance(got, kind) or not got.is_attached:
+            got = self._parts[selector] = self.query_one(selector, kind)
+        return got
 
     def show(self, f: Frame) -> None:
         raise NotImplementedError
@@ -68,7 +84,7 @@ class GatesPanel(Panel):
         self.table.set_rows(rows)
         self._detail(f)
         feeding = {cv.criterion.source for cv in f.verdict.criteria}
-        self.query_one("#gate-sources", Line).show(
+        self.line("gate-sources").show(
             sources_line([s for s in f.verdict.sources if s.name in feeding or s.kind.startswith("notify")], f.t0)
         )
 
@@ -76,14 +92,14 @@ class GatesPanel(Panel):
         key = self.table.cursor_key
         cv = next((c for c in f.verdict.criteria if c.criterion.id == key), None)
         if cv is None:
-            self.query_one("#gate-detail", Line).show("")
+            self.line("gate-detail").show("")
             return
         c = cv.criterion
         since = f.state.criteria[c.id].tracker.since
         text = Content.assemble((clean(c.name), "bold"), ": ", fmt.level(cv.level.value), " — ", clean(cv.reason))
         if since is not None:
             text += Content.styled(f" (since {fmt.t_rel(since, f.t0)})", "$muted")
-        self.query_one("#gate-detail", Line).show(text)
+        self.line("gate-detail").show(text)
 
     def on_row_table_highlighted(self, event: RowTable.Highlighted) -> None:
         if self.frame is not None:
@@ -146,7 +162,7 @@ class ChecklistPanel(Panel):
 
     def show(self, f: Frame) -> None:
         v = f.verdict
-        self.query_one("#checklist-overall", Line).show(
+        self.line("checklist-overall").show(
             Content.assemble(
                 ("Overall ", "bold"),
                 fmt.progress(v.done, v.total, 12),
@@ -195,7 +211,7 @@ class ChecklistPanel(Panel):
 
     def _detail(self, f: Frame) -> None:
         item_id = self.item_under_cursor()
-        line = self.query_one("#checklist-detail", Line)
+        line = self.line("checklist-detail")
         if item_id is None:
             line.show("")
             return
@@ -317,17 +333,17 @@ class AlertsPanel(Panel):
             self.table.empty = empty
             self.table.refresh()
         self.table.set_rows([Row(a.key, _alert_cells(a, f.t0)) for a in alerts])
-        self.query_one("#alert-sources", Line).show(sources_line(feeds, f.t0))
+        self.line("alert-sources").show(sources_line(feeds, f.t0))
         self._detail(f)
 
     def _detail(self, f: Frame) -> None:
         a = f.state.alerts.get(self.table.cursor_key or "")
         if a is None:
-            self.query_one("#alert-detail", Line).show("")
+            self.line("alert-detail").show("")
             return
         labels = " ".join(f"{k}={v}" for k, v in sorted(a.labels.items()))
         notes = " · ".join(f"{k}: {v}" for k, v in sorted(a.annotations.items()))
-        self.query_one("#alert-detail", Line).show(plain(" · ".join(x for x in (notes, labels) if x), "$muted"))
+        self.line("alert-detail").show(plain(" · ".join(x for x in (notes, labels) if x), "$muted"))
 
     def on_row_table_highlighted(self, event: RowTable.Highlighted) -> None:
         if self.frame is not None:
@@ -436,7 +452,7 @@ class SignoffsPanel(Panel):
             elif so.snapshot:
                 snap = ", ".join(f"{k} {v}" for k, v in so.snapshot.items())
                 text += plain(f" · at sign-off: {snap}", "$muted")
-        self.query_one("#signoff-detail", Line).show(text)
+        self.line("signoff-detail").show(text)
 
     def on_row_table_highlighted(self, event: RowTable.Highlighted) -> None:
         if self.frame is not None:
@@ -489,7 +505,7 @@ class RollbackPanel(Panel):
                 "   R: roll back" + ("  B: choose the way back" if launch.rollback.alternatives else ""), "$muted"
             )
         )
-        self.query_one("#rollback-status", Line).show(Content.assemble(*parts))
+        self.line("rollback-status").show(Content.assemble(*parts))
         self.table.set_rows(rollback_rows(f, launch))
 
 
@@ -564,27 +580,34 @@ class LogPanel(Panel):
         )
         yield Line(id="log-path", classes="detail wrap")
 
+    def __init__(self) -> None:
+        super().__init__()
+        self._rows: dict[tuple[object, ...], Row] = {}  # one row per timeline entry, made once
+        self._t0: float | None = None
+
     def show(self, f: Frame) -> None:
-        self.query_one("#log-path", Line).show(
+        self.line("log-path").show(
             plain(f"log: {f.info.log_path}" if f.info.log_path else f"replay · {f.info.note}", "$muted")
         )
         table = self.table
-        at_end = table.cursor_key is None or table.cursor_key == (
-            table.visible_keys[-1] if table.visible_keys else None
-        )
-        rows = [
-            Row(
-                str(e.seq),
-                (
-                    Content(fmt.t_rel(e.ts, f.t0)),
-                    plain(_who(e.actor), "$muted"),
-                    plain(e.text, "bold" if e.kind == "note" else ""),
-                ),
-            )
-            for e in f.state.timeline
-        ]
-        table.set_rows(rows)
-        if at_end and rows:
+        at_end = table.cursor_key in (None, table.last_key)
+        if f.t0 != self._t0 or len(self._rows) > 2 * max(len(f.state.timeline), 100):
+            self._rows, self._t0 = {}, f.t0  # the times are relative to t0; and forget what scrolled away
+        cache, rows = self._rows, []
+        for e in f.state.timeline:
+            k = (e.seq, e.ts, e.actor, e.kind, e.text)
+            row = cache.get(k)
+            if row is None:
+                row = cache[k] = Row(
+                    str(e.seq),
+                    (
+                        Content(fmt.t_rel(e.ts, f.t0)),
+                        plain(_who(e.actor), "$muted"),
+                        plain(e.text, "bold" if e.kind == "note" else ""),
+                    ),
+                )
+            rows.append(row)
+        if table.set_rows(rows) and at_end and rows:
             table.action_cursor_to(-1)
 
 

@@ -123,11 +123,16 @@ class RowTable(ScrollView, can_focus=True):
     def visible_keys(self) -> list[str]:
         return [r.key for r in self._visible]
 
-    def set_rows(self, rows: Sequence[Row]) -> None:
-        """Show `rows`; repaint only the cells that differ from what is on screen."""
+    @property
+    def last_key(self) -> str | None:
+        """The last row shown (a tail follows it)."""
+        return self._visible[-1].key if self._visible else None
+
+    def set_rows(self, rows: Sequence[Row]) -> bool:
+        """Show `rows`; repaint only the cells that differ from what is on screen. Whether anything differed."""
         rows = list(rows)
         if rows == self.rows:
-            return
+            return False
         old_visible = self._visible
         old_key = self.cursor_key
         self.rows = rows
@@ -137,15 +142,16 @@ class RowTable(ScrollView, can_focus=True):
         same_shape = layout == self._layout and [r.key for r in old_visible] == [r.key for r in self._visible]
         if same_shape:
             for i, (a, b) in enumerate(zip(old_visible, self._visible, strict=True)):
-                if a != b:
+                if a is not b and a != b:
                     self._refresh_row(i, a, b)
-            return
+            return True
         self._layout = layout
         self._restore_cursor(old_key)
         self._cache.clear()
         self._header = None
         self._update_virtual_size()
         self.refresh()
+        return True
 
     def move_cursor_to_key(self, key: str) -> bool:
         for i, r in enumerate(self._visible):
