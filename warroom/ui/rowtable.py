@@ -133,24 +133,44 @@ class RowTable(ScrollView, can_focus=True):
         rows = list(rows)
         if rows == self.rows:
             return False
-        old_visible = self._visible
+        old_visible, old_depth, old_cursor = self._visible, self._depth, self._cursor
         old_key = self.cursor_key
         self.rows = rows
         self._depth = self._depths(rows)
         self._visible = self._visible_rows()
         layout = self._compute_layout()
-        same_shape = layout == self._layout and [r.key for r in old_visible] == [r.key for r in self._visible]
-        if same_shape:
-            for i, (a, b) in enumerate(zip(old_visible, self._visible, strict=True)):
-                if a is not b and a != b:
-                    self._refresh_row(i, a, b)
+        if layout != self._layout:  # the columns moved: every line is drawn anew
+            self._layout = layout
+            self._restore_cursor(old_key)
+            self._cache.clear()
+            self._header = None
+            self._update_virtual_size()
+            self.refresh()
             return True
-        self._layout = layout
+        # Same columns: redraw only the lines whose row differs from the one drawn at that place (a row appended
+        # to a log is one line, not the whole table), and the cursor's old and new line if it moved.
         self._restore_cursor(old_key)
-        self._cache.clear()
-        self._header = None
-        self._update_virtual_size()
-        self.refresh()
+        for i, b in enumerate(self._visible):
+            a = old_visible[i] if i < len(old_visible) else None
+            if a is b:
+                continue
+            if (
+                a is not None
+                and a.key == b.key
+                and a.parent == b.parent
+                and old_depth.get(a.key) == self._depth.get(b.key)
+            ):
+                if a != b:
+                    self._refresh_row(i, a, b)
+            else:
+                self._refresh_line(i)
+        for i in range(len(self._visible), len(old_visible)):
+            self._refresh_line(i)
+        if self._cursor != old_cursor:
+            self._refresh_line(old_cursor)
+            self._refresh_line(self._cursor)
+        if len(self._visible) != len(old_visible):
+            self._update_virtual_size()
         return True
 
     def move_cursor_to_key(self, key: str) -> bool:
@@ -223,7 +243,18 @@ class RowTable(ScrollView, can_focus=True):
         self._cursor = max(0, min(self._cursor, len(self._visible) - 1))
 
     def _update_virtual_size(self) -> None:
-        self.virtual_size = Size(self._avail_width(), len(self._visible) + self.header_lines)
+        size = Size(self._avail_width(), len(self._visible) + self.header_lines)
+        if size == self.virtual_size:
+            return
+        height = self.styles.height
+        if height is None or height.is_auto or not self.size.height:
+            self.virtual_size = size  # the table's height follows its rows: the screen is laid out again
+            return
+        # A table of fixed height (a log gaining a row): setting `virtual_size` would lay out the whole screen
+        # (it is a layout reactive), which cost more than everything else a tick does. Only the scrollbars need
+        # to know, and a scrollbar that appears or goes does lay the table out (Textual's _refresh_scrollbars).
+        self.set_reactive(RowTable.virtual_size, size)
+        self._scroll_update(size)
 
     # ------------------------------------------------------------------ layout
 
@@ -292,6 +323,12 @@ class RowTable(ScrollView, can_focus=True):
         super().notify_style_update()
 
     # ------------------------------------------------------------------ painting
+
+    def _refresh_line(self, index: int) -> None:
+        self._cache.pop(index, None)
+        y = index + self.header_lines - self.scroll_offset.y
+        if self.header_lines <= y < self.size.height:
+            self.refresh(Region(0, y, self.size.width, 1))
 
     def _refresh_row(self, index: int, old: Row, new: Row) -> None:
         self._cache.pop(index, None)
@@ -393,10 +430,6 @@ class RowTable(ScrollView, can_focus=True):
             self.scroll_to(y=self._cursor - body + 1, animate=False, immediate=True, force=True)
         # a scroll forced before the bar appeared does not move its thumb: set it, shown yet or not
         self.vertical_scrollbar.position = self.scroll_offset.y
-
-    def watch_scroll_y(self, old_value: float, new_value: float) -> None:
-        self._cache.clear()
-        super().watch_scroll_y(old_value, new_value)
 
     def action_cursor(self, delta: int) -> None:
         self._move(self._cursor + delta)
