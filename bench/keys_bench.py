@@ -329,6 +329,8 @@ def main() -> int:
     launch.write_text(demo_config())
     print(f"{load()}; {args.presses} presses per action ({max(10, args.presses // 5)} for the dialog)")
     try:
+        # a session that outlives each size's two: with none left the server exits, racing the next new-session
+        tm.run("new-session", "-d", "-s", "keep", "-x", "20", "-y", "5", "sleep 3600")
         for size in args.sizes.split(","):
             cols, rows = size.split("x")
             log = work / f"demo-{size}.jsonl"
