@@ -10,6 +10,7 @@ from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.content import Content
 from textual.widget import Widget
+from textual.widgets import Static
 
 from warroom.config import Launch
 from warroom.core.state import AlertState, CriterionView, SourceView
@@ -19,6 +20,21 @@ from warroom.ui.frame import Frame, short_actor
 from warroom.ui.header import Line
 from warroom.ui.rowtable import Column, Row, RowTable
 from warroom.ui.safe import clean, clean_lines, plain
+
+
+class Block(Static):
+    """A few lines that wrap (never cut with an ellipsis); relaid out only when what it says changes."""
+
+    DEFAULT_CSS = "Block { height: auto; width: 1fr; text-wrap: wrap; }"
+
+    def __init__(self, *, id: str | None = None, classes: str | None = None):
+        super().__init__("", id=id, classes=classes, markup=False)
+        self._shown: object = None
+
+    def show(self, content: Content | str) -> None:
+        if content != self._shown:
+            self._shown = content
+            self.update(content)
 
 
 class Panel(Vertical):
@@ -54,7 +70,7 @@ class GatesPanel(Panel):
                 Column("threshold", "Threshold", min_width=9),
                 Column("actual", "Actual", min_width=8, align="right"),
                 Column("state", "State", width=10),
-                Column("trend", "Trend", width=12, priority=3),
+                Column("trend", "Trend", min_width=12, priority=3, fill=True),
                 Column("age", "Age", width=6, align="right", priority=2),
                 Column("trigger", "Trigger", min_width=7),
             ],
@@ -64,7 +80,8 @@ class GatesPanel(Panel):
         yield Line(id="gate-sources", classes="detail")
 
     def show(self, f: Frame) -> None:
-        rows = [Row(cv.criterion.id, _gate_cells(cv)) for cv in f.verdict.criteria]
+        spark = self.table.column_width("trend") or 12  # the sparkline fills its column: as many points as cells
+        rows = [Row(cv.criterion.id, _gate_cells(cv, spark)) for cv in f.verdict.criteria]
         self.table.set_rows(rows)
         self._detail(f)
         feeding = {cv.criterion.source for cv in f.verdict.criteria}
@@ -89,8 +106,12 @@ class GatesPanel(Panel):
         if self.frame is not None:
             self._detail(self.frame)
 
+    def on_row_table_resized(self, event: RowTable.Resized) -> None:
+        if self.frame is not None:
+            self.show(self.frame)  # the trend column's width changed: as many points as it now has cells
 
-def _gate_cells(cv: CriterionView) -> tuple[Content, ...]:
+
+def _gate_cells(cv: CriterionView, spark: int) -> tuple[Content, ...]:
     c = cv.criterion
     var = fmt.level_var(cv.level.value)
     name = plain(c.name) if c.required else plain(c.name) + Content.styled(" (adv)", "$muted")
@@ -110,7 +131,7 @@ def _gate_cells(cv: CriterionView) -> tuple[Content, ...]:
         plain(c.threshold_text),
         actual,
         fmt.level(cv.level.value),
-        Content.styled(fmt.sparkline(cv.trend, 12), f"${var}"),
+        Content.styled(fmt.sparkline(cv.trend, spark), f"${var}"),
         Content(fmt.age_coarse(cv.age)),
         trig,
     )
@@ -297,7 +318,7 @@ class AlertsPanel(Panel):
         yield RowTable(
             [
                 Column("sev", "Sev", width=6),
-                Column("alert", "Alert", flex=True, min_width=16),
+                Column("alert", "Alert", flex=True, min_width=16, wrap=True),
                 Column("since", "Since", width=11, priority=1),
                 Column("status", "Status", min_width=8),
                 Column("source", "Source", min_width=6, priority=2),
@@ -450,10 +471,10 @@ class RollbackPanel(Panel):
     pid, title, key = "rollback", "Rollback", "5"
 
     def compose(self) -> ComposeResult:
-        yield Line(id="rollback-status")
+        yield Block(id="rollback-status")
         yield RowTable(
             [
-                Column("step", "Step", flex=True, min_width=12, whole=True),
+                Column("step", "Step", flex=True, min_width=12, whole=True, wrap=True),
                 Column("status", "Status", min_width=8),
                 Column("exit", "Exit", width=4, align="right", priority=1),
                 Column("took", "Took", width=6, align="right", priority=2),
@@ -462,35 +483,57 @@ class RollbackPanel(Panel):
         )
 
     def show(self, f: Frame) -> None:
-        rb = f.state.rollback
         launch = f.launch
         armed = launch.rollback.auto_allowed and any(
             cv.trigger_mode == "auto" for cv in f.verdict.criteria if cv.criterion.trigger is not None
         )
-        status_style = {"running": "bold $gate-warn", "failed": "bold $gate-nogo", "succeeded": "bold $gate-go"}
-        parts: list[Content | str] = [Content.styled(rb.status.upper(), status_style.get(rb.status, "bold"))]
-        if rb.status != "idle":
-            parts.append(
-                Content.assemble(
-                    ("" if rb.procedure == "primary" else f" procedure {clean(rb.procedure)}"),
-                    (" " + clean(" ".join(f"{k}={v}" for k, v in rb.values.items())) if rb.values else ""),
-                    " by ",
-                    clean(short_actor(rb.by or "?")),
-                    (" automatically" if rb.automatic else ""),
-                    (" (dry run)" if rb.dry_run else ""),
-                )
-            )
-        parts.append(Content.styled("  auto-rollback ", "$muted"))
-        parts.append(Content.styled("ARMED", "bold $gate-rollback") if armed else Content("not armed"))
-        if launch.rollback.dry_run or f.info.dry_run:
-            parts.append(Content.styled("  DRY RUN", "$gate-warn"))
-        parts.append(
-            Content.styled(
-                "   R: roll back" + ("  B: choose the way back" if launch.rollback.alternatives else ""), "$muted"
+        self.query_one("#rollback-status", Block).show(rollback_status(f, armed))
+        self.table.set_rows(rollback_rows(f, launch))
+
+
+def rollback_status(f: Frame, armed: bool) -> Content:
+    """What the last run did and who ran it (each on its own line: an actor is never cut to fit), whether
+    auto-rollback is armed, and the keys. Lines wrap rather than being cut."""
+    rb, launch = f.state.rollback, f.launch
+    status_style = {"running": "bold $gate-warn", "failed": "bold $gate-nogo", "succeeded": "bold $gate-go"}
+    head = Content.styled(rb.status.upper(), status_style.get(rb.status, "bold"))
+    guard: list[Content | str] = [
+        Content.styled("auto-rollback ", "$muted"),
+        Content.styled("ARMED", "bold $gate-rollback") if armed else Content("not armed"),
+    ]
+    if launch.rollback.dry_run or f.info.dry_run:
+        guard.append(Content.styled("  DRY RUN", "$gate-warn"))
+    lines: list[Content] = []
+    if rb.status == "idle":
+        lines.append(Content.assemble(head, "  ", *guard))
+    else:
+        lines.append(
+            Content.assemble(
+                head,
+                ("" if rb.procedure == "primary" else f" procedure {clean(rb.procedure)}"),
+                (" " + clean(" ".join(f"{k}={v}" for k, v in rb.values.items())) if rb.values else ""),
             )
         )
-        self.query_one("#rollback-status", Line).show(Content.assemble(*parts))
-        self.table.set_rows(rollback_rows(f, launch))
+        lines.append(
+            Content.assemble(
+                ("by ", "$muted"),
+                (clean(rb.by or "?"), "bold"),
+                (" automatically" if rb.automatic else ""),
+                (" (dry run)" if rb.dry_run else ""),
+                (f" at {fmt.t_rel(rb.started, f.t0)}" if rb.started else "", "$muted"),
+            )
+        )
+        if rb.outcome:
+            lines.append(plain(rb.outcome, "$gate-nogo" if rb.status == "failed" else "$muted"))
+        if rb.verify:
+            verify_style = {"passed": "$gate-go", "failed": "bold $gate-nogo"}.get(rb.verify, "$muted")
+            lines.append(
+                Content.assemble(("verify ", "$muted"), (clean(rb.verify), verify_style), " ", clean(rb.verify_detail))
+            )
+        lines.append(Content.assemble(*guard))
+    keys = "R: roll back" + ("  B: choose the way back" if launch.rollback.alternatives else "")
+    lines.append(Content.styled(keys, "$muted"))
+    return Content("\n").join(lines)
 
 
 def rollback_rows(f: Frame, launch: Launch) -> list[Row]:
@@ -522,7 +565,12 @@ def rollback_rows(f: Frame, launch: Launch) -> list[Row]:
             for j, line in enumerate(s.output[-8:]):
                 for k, part in enumerate(clean_lines(line)):
                     rows.append(
-                        Row(f"{key}:out:{j}:{k}", (plain(part, "$muted"), Content(), Content(), Content()), parent=key)
+                        Row(
+                            f"{key}:out:{j}:{k}",
+                            (plain(part, "$muted"), Content(), Content(), Content()),
+                            parent=key,
+                            clip=True,
+                        )
                     )
         return rows
     for i, step in enumerate(launch.rollback.steps):
