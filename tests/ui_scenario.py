@@ -153,6 +153,14 @@ def screen_text(app) -> str:  # type: ignore[no-untyped-def]
     return "\n".join(strip.text for strip in app.screen._compositor.render_strips())
 
 
+def panel_text(app, pid: str) -> str:  # type: ignore[no-untyped-def]
+    """What a person reads in one panel of the main screen, its lines joined and spaces collapsed: a long cell
+    wraps onto more lines (where it breaks depends on the width, which a test must not assume)."""
+    r = app.console_screen.panel(pid).region
+    lines = screen_text(app).splitlines()[r.y : r.y + r.height]
+    return " ".join(" ".join(line[r.x : r.x + r.width].strip("│╭╮╰╯─ ").split()) for line in lines).strip()
+
+
 async def until(pilot, check: Callable[[], object], what: str, timeout: float = 30.0) -> None:  # type: ignore[no-untyped-def]
     """Let the console run until `check()` holds. The timeout only bounds a broken run: how fast the machine
     is must not decide a test, so nothing waits a fixed time for something to happen."""

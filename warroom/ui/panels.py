@@ -15,7 +15,7 @@ from textual.widgets import Static
 from warroom.config import Launch
 from warroom.core.state import AlertState, CriterionView, SourceView
 from warroom.core.units import format_duration
-from warroom.ui import fmt
+from warroom.ui import details, fmt
 from warroom.ui.frame import Frame, short_actor
 from warroom.ui.header import Line
 from warroom.ui.rowtable import Column, Row, RowTable
@@ -56,6 +56,13 @@ class Panel(Vertical):
     def show(self, f: Frame) -> None:
         raise NotImplementedError
 
+    def _detail(self, f: Frame) -> None:
+        """The highlighted row's details (a wide and tall screen shows more of them)."""
+
+    def on_resize(self) -> None:
+        if self.frame is not None:
+            self._detail(self.frame)  # across the wide-and-tall line the detail changes form
+
 
 # ---------------------------------------------------------------- go / no-go
 
@@ -66,7 +73,7 @@ class GatesPanel(Panel):
     def compose(self) -> ComposeResult:
         yield RowTable(
             [
-                Column("name", "Criterion", flex=True, min_width=12),
+                Column("name", "Criterion", flex=True, min_width=12, whole=True),
                 Column("threshold", "Threshold", min_width=9),
                 Column("actual", "Actual", min_width=8, align="right"),
                 Column("state", "State", width=10),
@@ -76,7 +83,8 @@ class GatesPanel(Panel):
             ],
             empty="no criteria in this launch",
         )
-        yield Line(id="gate-detail", classes="detail")
+        yield Line(id="gate-detail", classes="detail brief")
+        yield Block(id="gate-more", classes="more")
         yield Line(id="gate-sources", classes="detail")
 
     def show(self, f: Frame) -> None:
@@ -94,6 +102,10 @@ class GatesPanel(Panel):
         cv = next((c for c in f.verdict.criteria if c.criterion.id == key), None)
         if cv is None:
             self.query_one("#gate-detail", Line).show("")
+            self.query_one("#gate-more", Block).show("")
+            return
+        if details.roomy(self):
+            self.query_one("#gate-more", Block).show(details.criterion_more(f, cv))
             return
         c = cv.criterion
         since = f.state.criteria[c.id].tracker.since
@@ -163,7 +175,8 @@ class ChecklistPanel(Panel):
             show_header=False,
             empty="no checklist items",
         )
-        yield Line(id="checklist-detail", classes="detail")
+        yield Line(id="checklist-detail", classes="detail brief")
+        yield Block(id="checklist-more", classes="more")
 
     def show(self, f: Frame) -> None:
         v = f.verdict
@@ -191,6 +204,7 @@ class ChecklistPanel(Panel):
 
     def on_resize(self) -> None:
         self._fit()
+        super().on_resize()
 
     def _fit(self) -> None:
         """On a wide screen take the width the items need (and owners and times when there is room),
@@ -219,6 +233,11 @@ class ChecklistPanel(Panel):
         line = self.query_one("#checklist-detail", Line)
         if item_id is None:
             line.show("")
+            more = details.group_more(f, self.table.cursor_key or "") if details.roomy(self) else ""
+            self.query_one("#checklist-more", Block).show(more)
+            return
+        if details.roomy(self):
+            self.query_one("#checklist-more", Block).show(details.item_more(f, item_id))
             return
         _p, _s, it = f.launch.items_by_id[item_id]
         ist = f.state.items[item_id]
@@ -326,7 +345,8 @@ class AlertsPanel(Panel):
             empty="no alerts",
         )
         yield Line(id="alert-sources", classes="detail")
-        yield Line(id="alert-detail", classes="detail wrap")
+        yield Line(id="alert-detail", classes="detail wrap brief")
+        yield Block(id="alert-more", classes="more")
 
     def show(self, f: Frame) -> None:
         alerts = sorted(f.state.alerts.values(), key=lambda a: (a.started, a.key), reverse=True)
@@ -345,6 +365,10 @@ class AlertsPanel(Panel):
         a = f.state.alerts.get(self.table.cursor_key or "")
         if a is None:
             self.query_one("#alert-detail", Line).show("")
+            self.query_one("#alert-more", Block).show("")
+            return
+        if details.roomy(self):
+            self.query_one("#alert-more", Block).show(details.alert_more(f, a))
             return
         labels = " ".join(f"{k}={v}" for k, v in sorted(a.labels.items()))
         notes = " · ".join(f"{k}: {v}" for k, v in sorted(a.annotations.items()))
@@ -405,11 +429,12 @@ class SignoffsPanel(Panel):
                 Column("state", "State", min_width=10),
                 Column("by", "By", min_width=4, priority=1),
                 Column("when", "When", width=11, priority=2),
-                Column("reason", "Reason", flex=True, min_width=6),
+                Column("reason", "Reason", flex=True, min_width=6, wrap=True),
             ],
             empty="no sign-offs required",
         )
-        yield Line(id="signoff-detail", classes="detail")
+        yield Line(id="signoff-detail", classes="detail brief")
+        yield Block(id="signoff-more", classes="more")
 
     def show(self, f: Frame) -> None:
         rows = []
@@ -446,6 +471,9 @@ class SignoffsPanel(Panel):
 
     def _detail(self, f: Frame) -> None:
         sv = next((s for s in f.verdict.signoffs if s.role == self.table.cursor_key), None)
+        if details.roomy(self):
+            self.query_one("#signoff-more", Block).show(details.signoff_more(f, sv) if sv is not None else "")
+            return
         text: Content | str = ""
         so = sv.signoff if sv is not None else None
         if sv is not None and so is not None:
@@ -467,8 +495,15 @@ class SignoffsPanel(Panel):
 # ---------------------------------------------------------------- rollback
 
 
+SIDE_MIN, SIDE_MAX = 36, 60  # the side column's TCSS bounds at 29%, which content may widen
+
+
 class RollbackPanel(Panel):
     pid, title, key = "rollback", "Rollback", "5"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._side_width: int | None = None
 
     def compose(self) -> ComposeResult:
         yield Block(id="rollback-status")
@@ -489,6 +524,36 @@ class RollbackPanel(Panel):
         )
         self.query_one("#rollback-status", Block).show(rollback_status(f, armed))
         self.table.set_rows(rollback_rows(f, launch))
+        self._fit_side()
+
+    def on_resize(self) -> None:
+        self._fit_side()
+        super().on_resize()
+
+    def _fit_side(self) -> None:
+        """On a wide screen the side column takes the width the rollback steps need, as far as the main column
+        can spare it (the checklist's items whole, the alerts at ALERTS_MIN); never less than the TCSS's 29%.
+        What is still too long wraps (the step column and the status lines), so nothing is cut."""
+        screen, side = self.screen, self.parent
+        if not isinstance(side, Widget) or side.id != "col-side":
+            return
+        if not (screen.has_class("-wide") and screen.has_class("-tall")):
+            if self._side_width is not None:
+                side.styles.width = side.styles.max_width = None  # back to the TCSS's width
+                self._side_width = None
+            return
+        panels = {p.pid: p for p in screen.query(Panel)}
+        total = screen.size.width
+        base = min(SIDE_MAX, max(SIDE_MIN, total * 29 // 100))
+        need = self.table.natural_width(2) + 6  # border, padding and a scrollbar
+        checklist = panels["checklist"].table.natural_width(0) + 6 if "checklist" in panels else 0
+        gates = panels["gates"].table.natural_width(0) + 6 if "gates" in panels else 0
+        spare = total - max(checklist + ALERTS_MIN + 6, gates)  # the alerts keep a little more than their minimum
+        width = max(base, min(need, spare, total // 2))
+        if width != self._side_width:
+            self._side_width = width
+            side.styles.width = width
+            side.styles.max_width = max(width, SIDE_MAX)
 
 
 def rollback_status(f: Frame, armed: bool) -> Content:
@@ -579,18 +644,38 @@ def rollback_rows(f: Frame, launch: Launch) -> list[Row]:
             Row(f"plan:{i}", (plain(f"{i + 1}. {step.name}"), Content.styled("ready", "$muted"), Content(), Content()))
         )
         rows.append(Row(f"plan:{i}:cmd", (plain(f"$ {cmd}", "$muted"), Content(), Content(), Content()), parent=None))
-    for stage in launch.rollback.runbook:
+    rows.extend(_plan_extras(launch))
+    return rows
+
+
+def _blank_row(key: str, text: Content, parent: str | None = None, group: bool = False) -> Row:
+    return Row(key, (text, Content(), Content(), Content()), parent=parent, group=group)
+
+
+def _plan_extras(launch: Launch) -> list[Row]:
+    """How the plan is checked, the other ways back, and the runbook's human actions under each stage."""
+    rb = launch.rollback
+    rows: list[Row] = []
+    if rb.verify is not None:
+        what = f"criterion {rb.verify.criterion} GO" if rb.verify.criterion else "a command"
         rows.append(
-            Row(
-                f"runbook:{stage.name}",
-                (
-                    plain(f"runbook: {stage.name}" + (f" ({stage.within})" if stage.within else ""), "$muted"),
-                    Content(),
-                    Content(),
-                    Content(),
-                ),
+            _blank_row(
+                "plan:verify", plain(f"then verify: {what} within {format_duration(rb.verify.within)}", "$muted")
             )
         )
+    for alt in rb.alternatives:
+        rows.append(
+            _blank_row(
+                f"alt:{alt.id}",
+                plain(f"or {alt.id} (B)" + (f": {alt.description}" if alt.description else ""), "$muted"),
+            )
+        )
+    for stage in rb.runbook:
+        key = f"runbook:{stage.name}"
+        title = f"runbook: {stage.name}" + (f" ({stage.within})" if stage.within else "")
+        rows.append(_blank_row(key, plain(title, "$muted"), group=bool(stage.actions)))
+        for j, action in enumerate(stage.actions):
+            rows.append(_blank_row(f"{key}:{j}", plain(f"· {action}", "$muted"), parent=key))
     return rows
 
 

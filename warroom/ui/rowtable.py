@@ -292,7 +292,7 @@ class RowTable(ScrollView, can_focus=True):
         if col.fill:
             return w
         for r in self.rows:
-            if ci < len(r.cells):
+            if ci < len(r.cells) and not r.clip:  # a clipped row is cut to the column, never sizes it
                 extra = self._prefix_len(r) if ci == 0 else 0
                 w = max(w, r.cells[ci].cell_length + extra)
         return w
@@ -419,8 +419,9 @@ class RowTable(ScrollView, can_focus=True):
             return self._header_strip()
         line_no = self.scroll_offset.y + y - self.header_lines
         if not self._visible:
-            if line_no == 0 and self.empty:
-                return self._line(Content(self.empty), "rowtable--empty")
+            empty = Content(self.empty).wrap(max(1, self.size.width)) if self.empty else []
+            if 0 <= line_no < len(empty):  # wrapped: "alerts UNKNOWN: <why>" is read whole
+                return self._line(empty[line_no], "rowtable--empty")
             return Strip.blank(self.size.width, self.rich_style)
         if line_no >= self._lines or len(self._tops) != len(self._visible):
             return Strip.blank(self.size.width, self.rich_style)
@@ -440,6 +441,8 @@ class RowTable(ScrollView, can_focus=True):
     def _row_lines(self, index: int, row: Row) -> list[Content]:
         """The row's text, one Content per line: the wrap column's lines beside the other cells (on the first)."""
         wrapped = self._wrapped.get(index)
+        if row.clip and self._layout and self._layout[0][0] == 0 and not any(c.plain for c in row.cells[1:]):
+            return [self._fit(self._lead(row, 0) + row.cells[0], 0, self._avail_width())]  # alone: the full width
         if wrapped is None:
             return [Content(" ").join(self._cell(row, ci, w) for ci, _x, w in self._layout)]
         lines = []
