@@ -165,7 +165,7 @@ def group_more(f: Frame, key: str) -> Content:
         )
         for it in shown
     ]
-    more = _muted(f"… and {len(open_items) - len(shown)} more open") if len(open_items) > len(shown) else None
+    more = _muted(f"and {len(open_items) - len(shown)} more open") if len(open_items) > len(shown) else None
     return _lines(Content.assemble(head, _muted(" · open:")), *rows, more)
 
 
