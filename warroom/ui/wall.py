@@ -79,8 +79,11 @@ class Tile(Vertical):
         yield from (self._label, self._digits, self._value, self._state)
 
     def on_resize(self) -> None:
-        if self._cv is not None:  # laid out at last: the trend fills the width the tile really has
-            self.call_after_refresh(lambda: self._cv is not None and self.show(self._cv, 0))
+        self.call_after_refresh(self._reshow)  # laid out at last: the trend fills the width the tile really has
+
+    def _reshow(self) -> None:
+        if self._cv is not None:
+            self.show(self._cv, 0)
 
     def show(self, cv: CriterionView, inner: int) -> None:
         """`inner`: the tile's width inside its border (an estimate until it is laid out); the trend takes what
