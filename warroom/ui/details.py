@@ -23,6 +23,9 @@ from warroom.ui.frame import Frame, short_actor
 from warroom.ui.safe import clean, plain
 
 BULLET = "· "
+# Each block has a fixed height (layout.tcss: the panel above it must not jump as the cursor moves), so each
+# says what it has in at most this many lines.
+CRITERION_LINES, ITEM_LINES, ALERT_LINES, SIGNOFF_LINES = 4, 7, 7, 5
 
 
 def roomy(widget: Widget) -> bool:
@@ -62,38 +65,35 @@ def criterion_more(f: Frame, cv: CriterionView) -> Content:
     if c.breach_hold:
         confirm += f" held {format_duration(c.breach_hold)}"
     bands.append(confirm)
-    trig = None
+    rules = _muted(" · ".join(bands) + (" · advisory (does not gate)" if not c.required else ""))
     if c.trigger is not None:
         t = c.trigger
         held = f" held {format_duration(t.hold)}" if t.hold else ""
         mode = fmt.TRIGGER_MODE.get(cv.trigger_mode, cv.trigger_mode)
-        trig = Content.assemble(
-            _muted(f"rollback trigger {t.when} for {t.samples} sample{'s' if t.samples != 1 else ''}{held}: "),
+        rules += Content.assemble(
+            _muted(f" · rollback trigger {t.when} for {t.samples} sample{'s' if t.samples != 1 else ''}{held}: "),
             (mode, "bold $gate-rollback" if cv.trigger_breached else "bold"),
             (" BREACHED" if cv.trigger_breached else "", "bold $gate-rollback"),
         )
+    seen = _range(cv, every)
     return _lines(
         head,
         _muted(c.description) if c.description else None,
-        _muted(" · ".join(bands) + (" · advisory (does not gate)" if not c.required else "")),
-        trig,
-        _muted(where),
-        _range(cv, every),
+        rules,
+        _muted(where + (f" · {seen}" if seen else "")),
     )
 
 
-def _range(cv: CriterionView, every: float) -> Content | None:
+def _range(cv: CriterionView, every: float) -> str:
     nums = [v for v in cv.trend if v is not None and math.isfinite(v)]
     if not nums:
-        return None
+        return ""
     c = cv.criterion
     bounds = c.fixed_bounds
     span = f" (~{format_duration(every * len(cv.trend))})" if every else ""
     low, high = format_value(min(nums), c.unit, bounds), format_value(max(nums), c.unit, bounds)
     gaps = len(cv.trend) - len(nums)
-    return _muted(
-        f"last {len(cv.trend)} samples{span}: low {low} · high {high}" + (f" · {gaps} without a value" if gaps else "")
-    )
+    return f"last {len(cv.trend)} samples{span}: low {low}, high {high}" + (f", {gaps} without a value" if gaps else "")
 
 
 # ---------------------------------------------------------------- checklist
@@ -131,7 +131,10 @@ def item_more(f: Frame, item_id: str) -> Content:
         status = _muted(f"{verb} by {short_actor(ist.by)} at {fmt.t_rel(ist.at, f.t0)}")
     else:
         status = _muted("open: nobody has ticked it")
-    details = [_muted(BULLET + d) for d in it.details]
+    room = ITEM_LINES - 3
+    details = [_muted(BULLET + d) for d in it.details[: room if len(it.details) <= room else room - 1]]
+    if len(it.details) > len(details):
+        details.append(_muted(f"and {len(it.details) - len(details)} more details (config)"))
     return _lines(head, _muted(" · ".join(facts)), status, *details)
 
 
@@ -155,7 +158,8 @@ def group_more(f: Frame, key: str) -> Content:
     )
     if not open_items:
         return _lines(head, Content.styled("all done", "$gate-go"))
-    shown = open_items[:6]
+    room = ITEM_LINES - 1
+    shown = open_items[: room if len(open_items) <= room else room - 1]
     rows = [
         Content.assemble(
             _muted(BULLET),
@@ -188,7 +192,8 @@ def alert_more(f: Frame, a: AlertState) -> Content:
         facts.append(f"silenced ({a.silence})")
     notes = [Content.assemble(plain(f"{k}: ", "bold $muted"), plain(v)) for k, v in sorted(a.annotations.items())]
     labels = " ".join(f"{k}={v}" for k, v in sorted(a.labels.items()))
-    return _lines(head, _muted(" · ".join(facts)), *notes, _muted(f"labels: {labels}") if labels else None)
+    tail = [*notes, _muted(f"labels: {labels}")] if labels else notes
+    return _lines(head, _muted(" · ".join(facts)), *tail[: ALERT_LINES - 2])
 
 
 # ---------------------------------------------------------------- sign-offs
