@@ -240,7 +240,17 @@ class RowTable(ScrollView, can_focus=True):
 
     def _update_virtual_size(self) -> None:
         self._reflow()
-        self.virtual_size = Size(self._avail_width(), self._lines + self.header_lines)
+        size = Size(self._avail_width(), self._lines + self.header_lines)
+        grew = size.height != self.virtual_size.height
+        self.virtual_size = size
+        if grew:
+            self.call_after_refresh(self._relayout_if_auto)
+
+    def _relayout_if_auto(self) -> None:
+        """A table as high as its rows (height: auto) needs a new layout when its line count changes; asked after
+        the refresh under way, which may already have measured it (seen as a table 0 lines high)."""
+        if self.styles.height is not None and self.styles.height.is_auto:
+            self.refresh(layout=True)
 
     def _reflow(self) -> None:
         """Which line each visible row starts on: a row whose wrap cell is wider than its column takes more."""
