@@ -25,7 +25,7 @@ from warroom.ui.safe import clean, plain
 BULLET = "· "
 # Each block has a fixed height (layout.tcss: the panel above it must not jump as the cursor moves), so each
 # says what it has in at most this many lines.
-CRITERION_LINES, ITEM_LINES, ALERT_LINES, SIGNOFF_LINES = 4, 7, 7, 5
+CRITERION_LINES, ITEM_LINES, ALERT_LINES, SIGNOFF_LINES = 4, 5, 7, 5
 
 
 def roomy(widget: Widget) -> bool:
@@ -119,7 +119,7 @@ def item_more(f: Frame, item_id: str) -> Content:
     facts: list[str] = [f"section {sec.name}"]
     if it.owner:
         facts.append(f"owner {owner_text(f.launch, it.owner)}")
-    status: Content | None = None
+    status: Content
     if it.criterion:
         cv = next((c for c in f.verdict.criteria if c.criterion.id == it.criterion), None)
         name = cv.criterion.name if cv else it.criterion
@@ -131,11 +131,11 @@ def item_more(f: Frame, item_id: str) -> Content:
         status = _muted(f"{verb} by {short_actor(ist.by)} at {fmt.t_rel(ist.at, f.t0)}")
     else:
         status = _muted("open: nobody has ticked it")
-    room = ITEM_LINES - 3
+    room = ITEM_LINES - 2
     details = [_muted(BULLET + d) for d in it.details[: room if len(it.details) <= room else room - 1]]
     if len(it.details) > len(details):
-        details.append(_muted(f"and {len(it.details) - len(details)} more details (config)"))
-    return _lines(head, _muted(" · ".join(facts)), status, *details)
+        details.append(_muted(f"and {len(it.details) - len(details)} more details (in the config)"))
+    return _lines(head, Content.assemble(_muted(" · ".join(facts) + " · "), status), *details)
 
 
 def group_more(f: Frame, key: str) -> Content:
@@ -218,4 +218,4 @@ def signoff_more(f: Frame, sv: SignoffView) -> Content:
         if sv.stale:
             signed += Content.assemble((" · STALE: ", "bold $gate-warn"), clean(sv.stale_reason))
         snap = _muted("at sign-off: " + ", ".join(f"{k} {v}" for k, v in so.snapshot.items())) if so.snapshot else None
-    return _lines(head, who, duties, signed, snap)
+    return _lines(head, signed, snap, who, duties)  # what was signed first; duties (often long) last

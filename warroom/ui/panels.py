@@ -85,7 +85,7 @@ class GatesPanel(Panel):
         )
         yield Line(id="gate-detail", classes="detail brief")
         yield Block(id="gate-more", classes="more")
-        yield Line(id="gate-sources", classes="detail")
+        yield Block(id="gate-sources", classes="sources")
 
     def show(self, f: Frame) -> None:
         spark = self.table.column_width("trend") or 12  # the sparkline fills its column: as many points as cells
@@ -93,7 +93,7 @@ class GatesPanel(Panel):
         self.table.set_rows(rows)
         self._detail(f)
         feeding = {cv.criterion.source for cv in f.verdict.criteria}
-        self.query_one("#gate-sources", Line).show(
+        self.query_one("#gate-sources", Block).show(
             sources_line([s for s in f.verdict.sources if s.name in feeding or s.kind.startswith("notify")], f.t0)
         )
 
@@ -344,7 +344,7 @@ class AlertsPanel(Panel):
             ],
             empty="no alerts",
         )
-        yield Line(id="alert-sources", classes="detail")
+        yield Block(id="alert-sources", classes="sources")
         yield Line(id="alert-detail", classes="detail wrap brief")
         yield Block(id="alert-more", classes="more")
 
@@ -358,7 +358,7 @@ class AlertsPanel(Panel):
             self.table.empty = empty
             self.table.refresh()
         self.table.set_rows([Row(a.key, _alert_cells(a, f.t0)) for a in alerts])
-        self.query_one("#alert-sources", Line).show(sources_line(feeds, f.t0))
+        self.query_one("#alert-sources", Block).show(sources_line(feeds, f.t0))
         self._detail(f)
 
     def _detail(self, f: Frame) -> None:
