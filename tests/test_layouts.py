@@ -10,6 +10,7 @@ from ui_scenario import (
     ROOT_ACTOR,
     T0,
     Clock,
+    column_text,
     demo_launch,
     panel_text,
     screen_text,
@@ -85,15 +86,6 @@ async def test_nothing_is_cut_at_160x48_after_a_claimed_rollback(tmp_path):
         for item_id in shown_items[:10]:  # the rows on screen (the rest scroll)
             assert f"[ ] {launch.items_by_id[item_id][2].text}" in checklist
         assert "…" not in checklist
-
-
-def column_text(app: WarroomApp, pid: str, title: str, next_title: str) -> str:
-    """The text under one column heading of a panel's table, its lines joined (a long cell wraps down)."""
-    r = app.console_screen.panel(pid).region
-    lines = [ln[r.x : r.x + r.width] for ln in screen_text(app).splitlines()[r.y : r.y + r.height]]
-    head = next(i for i, ln in enumerate(lines) if f" {title} " in ln and next_title in ln)
-    start, end = lines[head].index(f" {title} ") + 1, lines[head].index(next_title)
-    return " ".join(" ".join(ln[start:end].split()) for ln in lines[head + 1 :]).strip()
 
 
 async def test_sparklines_span_their_column(tmp_path):

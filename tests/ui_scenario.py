@@ -201,6 +201,15 @@ def panel_text(app, pid: str) -> str:  # type: ignore[no-untyped-def]
     return " ".join(" ".join(line[r.x : r.x + r.width].strip("│╭╮╰╯─ ").split()) for line in lines).strip()
 
 
+def column_text(app, pid: str, title: str, next_title: str) -> str:  # type: ignore[no-untyped-def]
+    """The text under one column heading of a panel's table, its lines joined (a long cell wraps down)."""
+    r = app.console_screen.panel(pid).region
+    lines = [ln[r.x : r.x + r.width] for ln in screen_text(app).splitlines()[r.y : r.y + r.height]]
+    head = next(i for i, ln in enumerate(lines) if f" {title} " in ln and next_title in ln)
+    start, end = lines[head].index(f" {title} ") + 1, lines[head].index(next_title)
+    return " ".join(" ".join(ln[start:end].split()) for ln in lines[head + 1 :]).strip()
+
+
 async def until(pilot, check: Callable[[], object], what: str, timeout: float = 30.0) -> None:  # type: ignore[no-untyped-def]
     """Let the console run until `check()` holds. The timeout only bounds a broken run: how fast the machine
     is must not decide a test, so nothing waits a fixed time for something to happen."""

@@ -25,7 +25,7 @@ from warroom.ui.safe import clean, plain
 BULLET = "· "
 # Each block has a fixed height (layout.tcss: the panel above it must not jump as the cursor moves), so each
 # says what it has in at most this many lines.
-CRITERION_LINES, ITEM_LINES, ALERT_LINES, SIGNOFF_LINES = 4, 5, 7, 5
+CRITERION_LINES, ITEM_LINES, ALERT_LINES, SIGNOFF_LINES = 4, 5, 10, 5
 
 
 def roomy(widget: Widget) -> bool:
@@ -177,8 +177,8 @@ def group_more(f: Frame, key: str) -> Content:
 
 
 def alert_more(f: Frame, a: AlertState) -> Content:
-    """The alert's title whole, how long it has fired and who acknowledged it, then its annotations and labels."""
-    head = Content.assemble(fmt.severity(a.severity), " ", plain(a.title, "bold"))
+    """How long the alert has fired and who acknowledged it, then its labels and annotations."""
+    head = fmt.severity(a.severity)  # its title is whole in its row above (the column wraps)
     if a.firing:
         when = f"firing since {fmt.t_rel(a.started, f.t0)} (for {format_duration(f.now - a.started)})"
     else:
@@ -192,8 +192,8 @@ def alert_more(f: Frame, a: AlertState) -> Content:
         facts.append(f"silenced ({a.silence})")
     notes = [Content.assemble(plain(f"{k}: ", "bold $muted"), plain(v)) for k, v in sorted(a.annotations.items())]
     labels = " ".join(f"{k}={v}" for k, v in sorted(a.labels.items()))
-    tail = [*notes, _muted(f"labels: {labels}")] if labels else notes
-    return _lines(head, _muted(" · ".join(facts)), *tail[: ALERT_LINES - 2])
+    tail = [_muted(f"labels: {labels}"), *notes] if labels else notes  # labels first: short, and they route it
+    return _lines(head + _muted(" " + " · ".join(facts)), *tail[: ALERT_LINES - 1])
 
 
 # ---------------------------------------------------------------- sign-offs
