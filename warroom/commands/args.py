@@ -1,7 +1,7 @@
 """Arguments several subcommands take, declared once: LOG, --log, CONFIG, --as, --theme.
 
 A command calls `add_log(p)` and later `log_file(args.log)` (or `add_log_option(p)` and
-`log_target(args.log)`); changing how a log is named (a path today) is a change here,
+`store.open.spec_for(args.log, launch)`); changing how a log is named is a change here or in store/open.py,
 not in every command. Help texts can be
 given per command, where the same argument means something slightly different.
 """
@@ -45,17 +45,15 @@ def add_theme(p: argparse.ArgumentParser, help_text: str = THEME_HELP) -> None:
     p.add_argument("--theme", metavar="NAME", help=help_text)
 
 
-def log_file(arg: str, *, writes: bool = False) -> Path | None:
-    """The LOG argument as a path, or None after saying it is not a file (the caller exits 2).
+def log_file(arg: str) -> Path | None:
+    """The LOG argument as a path to read, or None after saying it is not a file (the caller exits 2).
 
     A PostgreSQL URI is read into a private local snapshot of its exact lines (store/open.py), so every
-    reading command works the same on either store; a command that `writes` to it is refused there (yet)."""
+    reading command works the same on either store. A command that appends opens the store itself
+    (`store.open.open_store`), never the snapshot."""
     from warroom.store.pg import PgSpecError, StoreUnavailable, is_uri
 
     if is_uri(arg):
-        if writes:
-            err(f"{arg}: this command writes only to a file log yet; see docs/store.md")
-            return None
         from warroom.store.open import local_snapshot
 
         try:
@@ -68,19 +66,3 @@ def log_file(arg: str, *, writes: bool = False) -> Path | None:
         err(f"{path}: no such log file")
         return None
     return path
-
-
-def log_target(arg: str | None) -> Path | None:
-    """The `--log` argument as the log to open or create; None when not given (the command's default applies).
-
-    For the commands that write only to a file yet (backfill): a PostgreSQL URI is
-    refused with a message (SystemExit 2) rather than taken for a file name."""
-    from warroom.store.pg import is_uri
-
-    if arg and is_uri(arg):
-        err(
-            f"--log {arg}: this command writes only to a file log yet (run, demo, check, rollback, verify, log, "
-            "report, replay and log copy take a PostgreSQL URI); see docs/store.md"
-        )
-        raise SystemExit(2)
-    return Path(arg) if arg else None

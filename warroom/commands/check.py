@@ -29,7 +29,6 @@ from warroom.recorder.loop import Recorder, effective_interval
 from warroom.rollback.runner import recover_interrupted
 from warroom.store.base import Follow, Store
 from warroom.store.launchlog import bind, first_launch_event
-from warroom.store.log import DecisionLog
 from warroom.store.open import open_store, spec_for
 from warroom.store.pg import PgSpecError
 from warroom.trust.guard import Guard, guard_for
@@ -71,8 +70,9 @@ def run(args: argparse.Namespace) -> int:
         try:
             with contextlib.closing(open_store(where, current_actor())) as log:
                 launch, _ = bind(log, launch, text, args.config)
-                if isinstance(log, DecisionLog):  # a rollback that ended unrecorded: its outcome, not "in progress"
-                    recover_interrupted(log, log.actor)
+                # a rollback that ended unrecorded: its outcome, not "in progress" (a shared store's runner may be on
+                # another host: its lapsed rollback lease tells, see rollback/runner.py)
+                recover_interrupted(log, log.actor)
                 first = first_launch_event(log)
                 epoch = first.ts if first is not None else time.time()
                 return asyncio.run(_run(launch, log, epoch, args))

@@ -8,7 +8,9 @@ against the metric's target. Without one, the report says "not measured", never 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import math
+from pathlib import Path
 
 from warroom.commands.args import add_as, add_log, log_file
 from warroom.commands.common import EXIT_OK, EXIT_USAGE, err, out
@@ -16,7 +18,8 @@ from warroom.config import ConfigError, ConfigProblem
 from warroom.core.events import current_actor
 from warroom.core.measurement import measurement_data
 from warroom.store.launchlog import launch_from_log
-from warroom.store.log import DecisionLog
+from warroom.store.open import open_reader, open_store, spec_of
+from warroom.store.pg import PgSpec, PgSpecError, is_uri
 
 
 def configure(p: argparse.ArgumentParser) -> None:
@@ -29,27 +32,40 @@ def configure(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    path = log_file(args.log, writes=True)
-    if path is None:
+    try:  # a file, or PostgreSQL: the launch is read from, and the measurement appended to, the database itself
+        where: Path | PgSpec | None = spec_of(args.log) if is_uri(args.log) else log_file(args.log)
+    except PgSpecError as e:
+        err(f"LOG: {e}")
         return EXIT_USAGE
-    launch = launch_from_log(path)
-    ids = [m.id for m in launch.success_metrics]
-    if args.metric not in ids:
-        raise ConfigError(
-            [
-                ConfigProblem(
-                    "command line", None, "METRIC", f"no success metric '{args.metric}'", "one of: " + ", ".join(ids)
-                )
-            ]
-        )
+    if where is None:
+        return EXIT_USAGE
     try:
-        value = float(args.value)
-    except ValueError:
-        value = math.nan
-    if not math.isfinite(value):
-        err(f"VALUE: {args.value!r} is not a number")
+        with contextlib.closing(open_reader(where)) as reader:
+            launch = launch_from_log(reader)
+        ids = [m.id for m in launch.success_metrics]
+        if args.metric not in ids:
+            raise ConfigError(
+                [
+                    ConfigProblem(
+                        "command line",
+                        None,
+                        "METRIC",
+                        f"no success metric '{args.metric}'",
+                        "one of: " + ", ".join(ids),
+                    )
+                ]
+            )
+        try:
+            value = float(args.value)
+        except ValueError:
+            value = math.nan
+        if not math.isfinite(value):
+            err(f"VALUE: {args.value!r} is not a number")
+            return EXIT_USAGE
+        with contextlib.closing(open_store(where, current_actor(args.as_name))) as log:
+            log.append("measurement", measurement_data(args.metric, value, args.period, args.link))
+    except OSError as e:  # the database down or refusing this role, a read-only file: nothing was recorded
+        err(f"{where}: not recorded: {e.strerror or e}")
         return EXIT_USAGE
-    with DecisionLog(path, current_actor(args.as_name)) as log:
-        log.append("measurement", measurement_data(args.metric, value, args.period, args.link))
     out(f"{args.metric} = {value:g} recorded" + (f" for {args.period}" if args.period else ""))
     return EXIT_OK

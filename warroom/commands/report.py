@@ -42,14 +42,14 @@ def run(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     fmt = args.format or (_BY_SUFFIX.get(Path(args.output).suffix.lower(), "md") if args.output else "md")
     shared = args.log.startswith(("postgresql://", "postgres://"))
-    if shared and args.from_prometheus:
-        err("--from-prometheus: not yet on a PostgreSQL log; copy it to a file first (warroom log copy)")
-        return EXIT_USAGE
-    provenance = (
-        "from the log only (--log-only)"
-        if args.log_only
-        else _measure(path, forced=args.from_prometheus, shared=shared)
-    )
+    if args.log_only:
+        provenance = "from the log only (--log-only)"
+    else:
+        provenance, appended = _measure(path, forced=args.from_prometheus, shared=args.log if shared else None)
+        if shared and appended:  # the snapshot was read before the measurements went into the database
+            path = log_file(args.log)
+            if path is None:
+                return EXIT_USAGE
     rep = build_report(path)
     rep.metrics_provenance = provenance
     if shared:
@@ -80,41 +80,51 @@ def run(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _measure(path: Path, forced: bool, shared: bool = False) -> str:
+def _measure(path: Path, forced: bool, shared: str | None = None) -> tuple[str, int]:
     """Success metrics measured in Prometheus for every completed period not yet in the log; returns where this
-    report's success metrics come from, for the report to say. Without --from-prometheus it is tried only when a
-    metric can be measured there, the log is writable here, and the source answers a probe within seconds."""
+    report's success metrics come from, for the report to say, and how many periods were appended. Without
+    --from-prometheus it is tried only when a metric can be measured there, the log is writable here, and the
+    source answers a probe within seconds. A PostgreSQL log (`shared`, its URI; `path` is then a local snapshot
+    of it) is measured into the database itself, through the store, so every console and report sees it."""
     import asyncio
+    import contextlib
     import time
 
     from warroom.core.events import current_actor
     from warroom.recorder.measure_prom import measurable, measure
     from warroom.store.launchlog import launch_from_log
-    from warroom.store.log import DecisionLog
+    from warroom.store.log import LogCorrupt
+    from warroom.store.open import open_store
 
     try:
         launch = launch_from_log(path)
     except ConfigError:
-        return ""  # the report itself says what is wrong with the log
+        return "", 0  # the report itself says what is wrong with the log
     if not forced and not measurable(launch):
-        return "from the log only (no success metric can be measured in a Prometheus source)"
-    if shared:  # `path` is a local snapshot: what is measured would not reach the shared log
-        return "from the log only (a PostgreSQL log is not measured in Prometheus yet; measure a file copy)"
-    if not forced and not os.access(path, os.W_OK):
-        return "from the log only (the log is read-only here, so Prometheus measurements cannot be recorded)"
+        return "from the log only (no success metric can be measured in a Prometheus source)", 0
+    if shared is None and not forced and not os.access(path, os.W_OK):
+        return "from the log only (the log is read-only here, so Prometheus measurements cannot be recorded)", 0
     actor = current_actor("metrics")
-    with DecisionLog(path, actor) as log:
-        res = asyncio.run(measure(launch, log, time.time(), actor, probe_timeout=None if forced else 3.0))
-    err(f"{path}: {res.appended} success-metric periods measured in Prometheus")
+    try:
+        with contextlib.closing(open_store(shared or path, actor, launch_id=launch.id)) as log:
+            res = asyncio.run(measure(launch, log, time.time(), actor, probe_timeout=None if forced else 3.0))
+    except (OSError, LogCorrupt) as e:  # the database down or refusing this role, the file not writable
+        why = clean(getattr(e, "strerror", None) or str(e))
+        err(f"{shared or path}: success metrics not measured: {why}")
+        return f"from the log only (Prometheus measurements could not be recorded in the log: {why})", 0
+    err(f"{shared or path}: {res.appended} success-metric periods measured in Prometheus")
     for mid, why in res.skipped.items():
         err(f"  {mid}: {clean(why)}")
     for f in res.failures:
         err(f"  failed: {clean(f)}")
     if res.unreachable and res.appended == 0:
         why = "; ".join(f"{n}: {clean(r)}" for n, r in sorted(res.unreachable.items()))
-        return f"from the log only: Prometheus not reachable ({why})"
+        return f"from the log only: Prometheus not reachable ({why})", 0
     how = "--from-prometheus" if forced else "Prometheus answered"
-    return f"measured in Prometheus for this report ({how}): {res.appended} new periods recorded in the log"
+    return (
+        f"measured in Prometheus for this report ({how}): {res.appended} new periods recorded in the log",
+        res.appended,
+    )
 
 
 def _write(target: Path, data: bytes) -> None:

@@ -1,13 +1,14 @@
 """The notifier: run by the recorder while it holds the lock, so exactly one process per log sends.
 
-It follows the log and folds it (the same fold as every view), and about twice a second compares the
-notifiable signals (changes.py) with what was last announced. A change is first *queued*: a `notify` event
-in the log, durable before anything is sent. Each channel then delivers its queued messages in log order,
-and every attempt's outcome is a `notify` event (channel, what, result, attempt). A recorder that takes
-over reads the log, so it sends what was queued and not yet delivered, and queues only what changed since:
-nothing twice, nothing dropped. The one window left is a kill between a receiver accepting a message and
-its `delivered` event reaching the disk: PagerDuty (dedup_key) and the webhook (Idempotency-Key, the queued
-event's seq and hash) make the repeat harmless; Slack has no such key.
+It follows the log through the store (a file or PostgreSQL alike) and folds it (the same fold as every
+view), and about twice a second compares the notifiable signals (changes.py) with what was last announced.
+A change is first *queued*: a `notify` event in the log, durable before anything is sent. Each channel then
+delivers its queued messages in log order, and every attempt's outcome is a `notify` event (channel, what,
+result, attempt). A recorder that takes over reads the log, so it sends what was queued and not yet
+delivered, and queues only what changed since: nothing twice, nothing dropped. The one window left is a kill
+between a receiver accepting a message and its `delivered` event reaching the log: PagerDuty (dedup_key)
+and the webhook (Idempotency-Key, the queued event's seq and hash) make the repeat harmless; Slack has no
+such key.
 
 A failing channel is a failing source (`source` event, source name `notify:CHANNEL`, feed `delivery`), shown
 by the console like any other, and never blocks the recorder: each channel is its own task.
@@ -17,10 +18,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -42,7 +41,8 @@ from warroom.notify.messages import (
     webhook_body,
 )
 from warroom.notify.secrets import SecretMissing, endpoint, scrub
-from warroom.store.log import Follower, LogCorrupt
+from warroom.store.base import Follow
+from warroom.store.log import LogCorrupt
 
 EVALUATE_EVERY = 0.5  # seconds between looks at the state
 FINAL = frozenset({"delivered", "failed", "gave_up"})
@@ -104,17 +104,18 @@ class Notifier:
     def __init__(
         self,
         launch: Launch,
-        path: os.PathLike[str] | str,
+        follow: Callable[[], Follow],
         append: Callable[[str, dict[str, Any]], Event],
         clock: Callable[[], float],
     ) -> None:
+        """`follow` makes a follower from the log's first event: the store's own (`Store.follower`), so the
+        notifier reads a file and a PostgreSQL log alike."""
         self.launch = launch
         self.cfg = launch.notify
-        self.path = path
         self.append = append
         self.clock = clock
         self.state = LaunchState(launch)
-        self.follower = Follower(Path(path))
+        self.follower = follow()
         self.memory: dict[str, str] = {}
         self.rec = Recovered()
         self.queues: dict[str, asyncio.Queue[Queued]] = {name: asyncio.Queue() for name in self.cfg.channels}
@@ -133,7 +134,8 @@ class Notifier:
         try:
             while True:
                 with contextlib.suppress(LogCorrupt, OSError):
-                    self._take(self.follower.poll())
+                    # off the loop: a database follower may wait on the network (a console draws on this loop)
+                    self._take(await asyncio.to_thread(self.follower.poll))
                     self.evaluate()
                 await asyncio.sleep(EVALUATE_EVERY)
         finally:

@@ -25,7 +25,8 @@ from warroom.core.rules import baseline_moment
 from warroom.recorder.alerthistory import am_fingerprint, firing_intervals
 from warroom.recorder.loop import effective_interval
 from warroom.sources.promrange import MAX_POINTS, PromHistory, RangeFailure
-from warroom.store.log import DecisionLog, iter_events
+from warroom.store.base import LogReader, Store
+from warroom.store.log import iter_events
 
 CONCURRENCY = 4  # range queries in flight per run: Prometheus evaluates them in parallel; more only queues
 
@@ -40,10 +41,11 @@ class Known:
     alerts: dict[str, list[float]] = field(default_factory=dict)  # fingerprint -> times of its alert events
 
 
-def known(launch: Launch, path: str | Path) -> Known:
-    """One pass over the log: its epoch (the first launch event), every sample's and backfilled point's tick."""
+def known(launch: Launch, path: str | Path | LogReader) -> Known:
+    """One pass over the log (a file path or any store, a database's included): its epoch (the first launch
+    event), every sample's and backfilled point's tick."""
     k = Known()
-    if not Path(path).exists():
+    if isinstance(path, str | Path) and not Path(path).exists():
         return k
     moments = {c.id: baseline_moment(c, launch.t0) for c in launch.criteria}
 
@@ -54,7 +56,7 @@ def known(launch: Launch, path: str | Path) -> Known:
         if m is not None and isinstance(t, int | float) and t <= m and value is not None:
             k.baseline.add(cid)
 
-    for ev in iter_events(path):
+    for ev in iter_events(path) if isinstance(path, str | Path) else path.events():
         d = ev.data
         if ev.kind == "launch" and k.epoch is None:
             k.epoch = ev.ts
@@ -150,9 +152,7 @@ class Outcome:
     baselines: list[str] = field(default_factory=list)
 
 
-async def run(
-    launch: Launch, log: DecisionLog, p: Plan, *, epoch: float, actor: Actor, k: Known | None = None
-) -> Outcome:
+async def run(launch: Launch, log: Store, p: Plan, *, epoch: float, actor: Actor, k: Known | None = None) -> Outcome:
     """Ask every job's range (a few at a time), appending each answer as soon as it is in."""
     out = Outcome()
     clients = {

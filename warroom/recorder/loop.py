@@ -308,24 +308,25 @@ class Recorder:
         self.log.append_many([(kind, data)], actor=self.actor, fence=self.lock)
 
     def _leader_jobs(self) -> dict[str, Callable[[], Any]]:
-        """What only the leader does besides polling: notifications, ack silences (each in its own module; they
-        read a file log, so on a shared store they find nothing yet: `side_base` is the log file for a file)."""
+        """What only the leader does besides polling: notifications, ack silences (each in its own module). They
+        follow the log through the store (`Store.follower`), so they work on a file and on PostgreSQL alike."""
         jobs: dict[str, Callable[[], Any]] = {}
         if self.launch.notify.channels and self.launch.notify.routes:
             from warroom.notify.notifier import Notifier
 
-            self.notifier = Notifier(self.launch, self.log.side_base, self._append_now, self.clock)
+            self.notifier = Notifier(self.launch, self.log.follower, self._append_now, self.clock)
             jobs["notify"] = self.notifier.run
         if any(isinstance(c, AlertmanagerConfig) and c.ack_silence for c in self.launch.sources.values()):
             from warroom.recorder.silences import SilenceKeeper
 
-            jobs["silences"] = SilenceKeeper(self.launch, self.log.side_base, self._append_now, self.clock).run
+            jobs["silences"] = SilenceKeeper(self.launch, self.log.follower, self._append_now, self.clock).run
         return jobs
 
     def _append_now(self, kind: str, data: dict[str, Any]) -> Event:
-        """Append after whatever is queued, and return the event (the notifier needs its seq and hash)."""
+        """Append after whatever is queued, and return the event (the notifier needs its seq and hash). Fenced
+        like the samples: a recorder whose lease was taken over queues no notification and makes no silence."""
         self.flush()
-        return self.log.append(kind, data, actor=self.actor)
+        return self.log.append_many([(kind, data)], actor=self.actor, fence=self.lock)[0]
 
     def _queue(self, kind: str, data: dict[str, Any]) -> None:
         """Append soon: what completes in the same turn of the event loop goes in one write and fsync."""

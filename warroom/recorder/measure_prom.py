@@ -21,7 +21,8 @@ from warroom.core.units import format_t_relative
 from warroom.recorder.loop import effective_interval
 from warroom.report.build import PERIODS
 from warroom.sources.promrange import PromHistory, RangeFailure
-from warroom.store.log import DecisionLog, iter_events
+from warroom.store.base import LogReader, Store
+from warroom.store.log import iter_events
 
 
 @dataclass
@@ -44,10 +45,10 @@ def query_for(launch: Launch, m: SuccessMetric, period: float) -> tuple[str, str
     return None
 
 
-def already(path: str | Path) -> set[tuple[str, float]]:
-    """(metric, period start) pairs the log already holds a Prometheus measurement for."""
+def already(path: str | Path | LogReader) -> set[tuple[str, float]]:
+    """(metric, period start) pairs the log (a file path or any store) already holds a Prometheus measurement for."""
     out: set[tuple[str, float]] = set()
-    for ev in iter_events(path):
+    for ev in iter_events(path) if isinstance(path, str | Path) else path.events():
         d = ev.data
         if ev.kind == "measurement" and d.get("source") == "prometheus" and isinstance(d.get("period_start"), float):
             out.add((str(d.get("metric")), d["period_start"]))
@@ -59,14 +60,12 @@ def measurable(launch: Launch) -> bool:
     return any(query_for(launch, m, PERIODS.get(m.check, m.window)) is not None for m in launch.success_metrics)
 
 
-async def measure(
-    launch: Launch, log: DecisionLog, now: float, actor: Actor, probe_timeout: float | None = None
-) -> Measured:
+async def measure(launch: Launch, log: Store, now: float, actor: Actor, probe_timeout: float | None = None) -> Measured:
     """Measure every completed period not yet in the log. With `probe_timeout`, each source is asked one cheap
     query first, and an unreachable one is skipped whole (its reason kept), so a report made where Prometheus
     cannot be reached waits seconds, not a timeout per period."""
     res = Measured()
-    done = already(log.path)
+    done = already(log)  # read through the store: the same on a file and on PostgreSQL
     jobs: list[tuple[SuccessMetric, str, str, float, float, int]] = []
     for m in launch.success_metrics:
         period = PERIODS.get(m.check, m.window)

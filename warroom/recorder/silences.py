@@ -12,10 +12,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from warroom.config import AlertmanagerSource, Launch
@@ -23,7 +21,8 @@ from warroom.core.events import Event
 from warroom.core.state import actor_label
 from warroom.core.text import clean
 from warroom.sources.silences import SilenceFailed, Silences
-from warroom.store.log import Follower, LogCorrupt
+from warroom.store.base import Follow
+from warroom.store.log import LogCorrupt
 
 EVERY = 0.5
 
@@ -48,13 +47,13 @@ class Tracked:
 @dataclass
 class SilenceKeeper:
     launch: Launch
-    path: os.PathLike[str] | str
+    follow: Callable[[], Follow]  # the store's follower (Store.follower): a file and PostgreSQL read alike
     append: Callable[[str, dict[str, Any]], Event]
     clock: Callable[[], float]
     alerts: dict[str, Tracked] = field(default_factory=dict)
 
     async def run(self) -> None:
-        follower = Follower(Path(self.path))
+        follower = self.follow()
         sources = silencing_sources(self.launch)
         clients = {n: Silences(c) for n, c in sources.items()}
         try:
@@ -63,7 +62,7 @@ class SilenceKeeper:
                 await self.act(clients)
                 await asyncio.sleep(EVERY)
                 with contextlib.suppress(LogCorrupt, OSError):
-                    self.take(follower.poll())
+                    self.take(await asyncio.to_thread(follower.poll))  # a database read stays off the loop
         finally:
             for c in clients.values():
                 with contextlib.suppress(Exception):

@@ -28,6 +28,7 @@ from warroom.core.rules import Level
 from warroom.core.state import LaunchState, Verdict, is_stale, view
 from warroom.rollback.runner import EventHook, OutputHook, RollbackRunner, recover_interrupted, running_marker
 from warroom.store.base import Store
+from warroom.store.log import DecisionLog
 
 
 def auto_rollback_due(state: LaunchState, verdict: Verdict, now: float) -> tuple[str, dict] | None:
@@ -67,6 +68,9 @@ def auto_rollback_due(state: LaunchState, verdict: Verdict, now: float) -> tuple
     return f"auto-rollback: {what}", {"criteria": breached, "at": now}
 
 
+LEASE_LOOK = 2.0  # seconds between looks for a shared store's run whose runner let its lease lapse
+
+
 class AutoRollbackWatcher:
     """Starts the procedure when `auto_rollback_due` says so; the console calls `on_state` every tick
     while it holds the recorder lock (so exactly one process watches a log)."""
@@ -93,6 +97,7 @@ class AutoRollbackWatcher:
         self.task: asyncio.Task[bool] | None = None
         self._fired: set[tuple[str, float | None]] = set()
         self._last_fire: float | None = None
+        self._next_lease_look = 0.0  # a shared store: when to look next for a run whose runner's lease lapsed
 
     @property
     def running(self) -> bool:
@@ -107,6 +112,11 @@ class AutoRollbackWatcher:
         if state.rollback.status == "running":
             if running_marker(self.log.side_base).exists():
                 recover_interrupted(self.log, self.actor)  # a runner died mid-run; record it, unblock triggers
+            elif not isinstance(self.log, DecisionLog) and time.monotonic() >= self._next_lease_look:
+                # a shared store: the runner may be on another host (no marker here); its lease tells (runner.py).
+                # Off the loop and at most every LEASE_LOOK: it asks the database.
+                self._next_lease_look = time.monotonic() + LEASE_LOOK
+                await asyncio.to_thread(recover_interrupted, self.log, self.actor, open_in_fold=True)
             return None
         due = auto_rollback_due(state, verdict if verdict is not None else view(state, now), now)
         if due is None:

@@ -56,7 +56,7 @@ from warroom.core.state import LaunchState, criterion_view
 from warroom.core.units import format_duration
 from warroom.rollback import procvalues, reaper
 from warroom.store.base import Lease, LogReader, Store
-from warroom.store.log import FileLock, LogCorrupt, iter_events
+from warroom.store.log import DecisionLog, FileLock, LogCorrupt, iter_events
 from warroom.store.paths import side_path
 from warroom.store.sidefiles import UnsafePath, create_side, file_mode, open_side, read_side, rewrite_side
 
@@ -480,6 +480,7 @@ class RollbackRunner:
         self.on_event = on_event
         self.kill_grace = kill_grace
         self.running = False
+        self._lease: Lease | None = None  # the rollback lease while a run holds it: its appends are fenced by it
         self.record_error = ""  # the first decision-log write that failed in the last run, "" if none did
         self.ended = False  # the last run's outcome (`finished`) is in the log
         self._step_ended: set[int] = set()  # steps whose step_finished is in the log
@@ -523,7 +524,9 @@ class RollbackRunner:
     def _append(self, data: dict[str, Any]) -> Event:
         """Record one stage; RecordFailed if the log cannot be written (the caller decides what is safe)."""
         try:
-            ev = self.log.append("rollback", data, actor=self.actor)
+            # fenced by the rollback lease while it runs: on a shared store, once another console has taken the lease
+            # over (and recorded this run as interrupted), nothing more of this run is recorded, and it stops
+            ev = self.log.append_many([("rollback", data)], actor=self.actor, fence=self._lease)[0]
         except (OSError, LogCorrupt) as e:
             err = RecordFailed(str(data.get("phase")), e)
             self.record_error = self.record_error or str(err)
@@ -632,6 +635,7 @@ class RollbackRunner:
             )
             return False
         self.running = True
+        self._lease = lock
         try:
             orphan = orphaned_step(self.log.side_base)
             if orphan is not None:
@@ -662,6 +666,7 @@ class RollbackRunner:
                     _note_marker(marker, f"could not record the outcome: {self.record_error}")
         finally:
             self.running = False
+            self._lease = None
             lock.release()
 
     async def _procedure(self, reason: str, automatic: bool, triggering: dict | None) -> bool:
@@ -963,7 +968,7 @@ def run_left_open(log_path: str | Path | LogReader) -> bool:
     return open_run
 
 
-def recover_interrupted(log: Store, actor: Actor, *, lock_held: bool = False) -> bool:
+def recover_interrupted(log: Store, actor: Actor, *, lock_held: bool = False, open_in_fold: bool = False) -> bool:
     """If a previous run ended without its outcome in the log, record it as failed (interrupted); True if done.
 
     That run's runner left the marker: it died mid-run, or it could not write
@@ -971,10 +976,14 @@ def recover_interrupted(log: Store, actor: Actor, *, lock_held: bool = False) ->
     a step it started still lives, or when the log already has the run's end
     (the runner died between writing it and removing the marker). A log that
     cannot be written now keeps the marker for the next try; this never raises.
+    On a shared store, without a marker here, the run may be another host's: see `_recover_by_lease`
+    (`open_in_fold`: the caller's fold already says a run is open).
     """
     marker = running_marker(log.side_base)
-    if not marker.exists() or marker.is_symlink():
-        return False  # no marker; or one planted as a symlink, which run() refuses to write through
+    if marker.is_symlink():
+        return False  # one planted as a symlink, which run() refuses to write through
+    if not marker.exists():
+        return _recover_by_lease(log, actor, lock_held=lock_held, open_in_fold=open_in_fold)
     lock: Lease | None = None
     if not lock_held:
         lock = log.lease("rollback")
@@ -1002,6 +1011,56 @@ def recover_interrupted(log: Store, actor: Actor, *, lock_held: bool = False) ->
             return False  # still cannot write: the marker stays for the next process
         marker.unlink(missing_ok=True)
         return True
+    finally:
+        if lock is not None:
+            lock.release()
+
+
+def open_run(log: LogReader) -> Event | None:
+    """The `started` event of the log's last rollback run if it has no `finished` yet (None if there is none)."""
+    started: Event | None = None
+    for ev in log.events():
+        p = ev.payload if ev.kind == "rollback" else None
+        if isinstance(p, Rollback):
+            if p.phase == RollbackPhase.STARTED:
+                started = ev
+            elif p.phase == RollbackPhase.FINISHED:
+                started = None
+    return started
+
+
+def _recover_by_lease(log: Store, actor: Actor, *, lock_held: bool, open_in_fold: bool) -> bool:
+    """A shared store: a run started on another host, whose runner no longer holds the rollback lease.
+
+    The crash marker lives on the runner's host, so another host cannot see it; the lease is what they share.
+    A run left open in the log while the lease can be taken (its holder stopped renewing it for longer than
+    its TTL: killed, its host gone, or cut off from the database) is recorded as failed (interrupted), naming
+    the runner's pid and host from its `started` event. A runner that was only cut off is fenced from then on
+    (its appends carry its lease's term), so it records nothing more and stops before its next step.
+    A file log's runner is on this host: its marker says all (nothing is done here)."""
+    if isinstance(log, DecisionLog):
+        return False
+    lock: Lease | None = None
+    try:
+        # the lease first when the fold already says a run is open (the watcher): a live runner's lease is then
+        # the common answer, and it costs one statement, not a read of the whole log every look
+        if not open_in_fold and open_run(log) is None:
+            return False
+        if not lock_held:
+            lock = log.lease("rollback")
+            if not lock.try_acquire():
+                return False  # it is still running somewhere, and renewing its lease
+        started = open_run(log)  # read under the lease: it may have finished meanwhile
+        if started is None:
+            return False
+        pid = started.data.get("pid")
+        who = f"the process running it (pid {pid if isinstance(pid, int) else '?'} on {started.actor.host})"
+        why = f"{who} let its rollback lease lapse before its outcome was recorded (it died, or lost the database)"
+        data = {"phase": RollbackPhase.FINISHED, "ok": False, "interrupted": True, "reason": f"interrupted: {why}"}
+        log.append_many([("rollback", data)], actor=actor, fence=lock)
+        return True
+    except (OSError, LogCorrupt):
+        return False  # cannot read or write now: the next look tries again
     finally:
         if lock is not None:
             lock.release()

@@ -77,14 +77,15 @@ def first_launch_event(path: str | Path | LogReader) -> Event | None:
     return None
 
 
-def launch_from_log(path: str | Path) -> Launch:
-    """The launch a log was recorded for, from its `launch` event."""
+def launch_from_log(path: str | Path | LogReader) -> Launch:
+    """The launch a log was recorded for, from its `launch` event (a file path or any store)."""
     ev = first_launch_event(path)
+    where = path.name if not isinstance(path, str | Path) else str(path)
     if ev is None:
         raise ConfigError(
             [
                 ConfigProblem(
-                    str(path),
+                    where,
                     None,
                     "",
                     "no launch event in this log",
@@ -92,8 +93,8 @@ def launch_from_log(path: str | Path) -> Launch:
                 )
             ]
         )
-    launch = parse_launch(str(ev.data.get("config", "")), f"{path}#launch")
-    t0 = recorded_t0(ev, launch, path)
+    launch = parse_launch(str(ev.data.get("config", "")), f"{where}#launch")
+    t0 = recorded_t0(ev, launch, where)
     return with_t0(launch, t0) if t0 != launch.t0 else launch
 
 

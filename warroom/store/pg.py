@@ -50,6 +50,7 @@ RENEW_EVERY = 1.0
 POLL_FALLBACK = 2.0  # seconds between reads when no notification came (one could be lost across a reconnect)
 RECONNECT_EVERY = 1.0  # a follower or lease that lost its connection tries again this often
 APPEND_RETRY = 2.0  # seconds an append keeps trying to reach the database before it says it could not
+APPEND_RETRY_FENCED = 0.5  # the recorder's (fenced) appends: it drops what it cannot write, and must not stall
 CONNECT_TIMEOUT = 2
 PAGE = 5000
 
@@ -397,13 +398,20 @@ class PgLog(PgReader):
     """A launch's log in PostgreSQL, open for appending: the writer side of base.py."""
 
     def __init__(self, spec: PgSpec, actor: Actor, clock: Callable[[], float] = time.time):
-        super().__init__(spec, create=True)
+        try:
+            super().__init__(spec, create=True)
+            self._db().execute("INSERT INTO warroom_launch (launch) VALUES (%s) ON CONFLICT DO NOTHING", (self.launch,))
+        except _psycopg().errors.InsufficientPrivilege as e:  # a role that may read but not write: say so
+            self.close()
+            raise StoreUnavailable(
+                errno.EACCES, f"{spec.shown}: this database role may not write the log: {_why(e)}"
+            ) from None
         self.actor = actor
         self.clock = clock
         self._lock = threading.Lock()
-        self._db().execute("INSERT INTO warroom_launch (launch) VALUES (%s) ON CONFLICT DO NOTHING", (self.launch,))
         self._head = self._read_head()
         self.retries = 0  # lost races, for tests and the bench
+        self._down = False  # the last append found the database unreachable: the next tries once, not for seconds
         self.recovered_torn = 0  # nothing to recover: a statement commits whole or not at all
 
     def _read_head(self) -> tuple[int, str, float]:
@@ -438,7 +446,8 @@ class PgLog(PgReader):
     def _append(
         self, batch: list[tuple[str, dict[str, Any] | None, Actor]], now: float, fence: PgLease | None
     ) -> list[Event]:
-        deadline = time.monotonic() + APPEND_RETRY
+        # the recorder (fenced) drops what it cannot write and says so later: it need not wait as long as a person
+        deadline = time.monotonic() + (APPEND_RETRY_FENCED if fence is not None else APPEND_RETRY)
         while True:
             seq, prev, head_ts = self._head
             out, lines = encode_batch(batch, seq, prev, follow_tail(now, head_ts))
@@ -447,14 +456,20 @@ class PgLog(PgReader):
             except Exception as e:
                 if not _broken(e):
                     raise
+                gone = StoreUnavailable(
+                    errno.ECONNRESET, f"{self.name}: not recorded: the database cannot be reached ({_why(e)})"
+                )
+                if isinstance(e, Unreachable) and self._down:  # still down, and nothing was sent: say so at once
+                    raise gone from None
                 if self._landed(out[0], deadline):
+                    self._down = False
                     return out
                 if time.monotonic() >= deadline:
-                    raise StoreUnavailable(
-                        errno.ECONNRESET, f"{self.name}: not recorded: the database cannot be reached ({_why(e)})"
-                    ) from None
+                    self._down = True
+                    raise gone from None
                 time.sleep(0.1)
                 continue
+            self._down = False
             if fenced:
                 assert fence is not None
                 fence.lost()

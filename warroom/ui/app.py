@@ -268,6 +268,15 @@ class WarroomApp(App[int]):
         if why is not None or not isinstance(self.driver, LiveDriver):
             self.notify(why or "this console does not write", severity="warning")
             return None
+        down = getattr(self.driver.follower, "problem", None)  # a shared store this console cannot reach just now
+        if down:  # said at once, rather than after the append's seconds of trying on the message loop
+            self.notify(
+                f"not recorded: the database cannot be reached ({clean(down)})",
+                title="Log write failed",
+                severity="error",
+                timeout=20,
+            )
+            return None
         try:
             ev = self.driver.append(kind, data)
         except (OSError, LogCorrupt) as e:
@@ -275,6 +284,32 @@ class WarroomApp(App[int]):
             return None
         self.catch_up()
         return ev
+
+    async def record_event_off_loop(self, kind: str, data: dict[str, Any]) -> tuple[Event | None, str | None]:
+        """`record_event` for a dialog that keeps its text until recorded: (the event, None) or (None, why not).
+        A shared store's append runs in a thread, so a database that is down or slow never stalls the console
+        (it may wait up to seconds before it says "not recorded"); a file's append is an fsync, made here."""
+        import asyncio
+
+        from warroom.store.log import DecisionLog
+
+        why = self.refusal() or self._authority_refusal(kind, data)
+        if why is not None or not isinstance(self.driver, LiveDriver):
+            self.notify(why or "this console does not write", severity="warning")
+            return None, why or "this console does not write"
+        driver = self.driver
+        try:
+            if isinstance(driver.dlog, DecisionLog):  # one flock per open file: not for two threads at once
+                ev = driver.append(kind, data)
+            else:
+                ev = await asyncio.to_thread(driver.append, kind, data)
+        except (OSError, LogCorrupt) as e:
+            said = clean(e.strerror if isinstance(e, OSError) and e.strerror else str(e))
+            said = said if "not recorded" in said else f"not recorded: {said}"
+            self.notify(said, title="Log write failed", severity="error", timeout=20)
+            return None, said
+        self.catch_up()
+        return ev, None
 
     def _authority_refusal(self, kind: str, data: dict[str, Any]) -> str | None:
         """The fold's own authority rule, asked before writing: refused up front rather than recorded as refused."""

@@ -64,12 +64,13 @@ class Flows:
     def note(self) -> None:
         from warroom.ui.modals import TextScreen  # dialogs load on first use
 
-        def done(text: str | None) -> None:
-            if text:
-                self.app.record_event("note", Note(text).to_data())
+        async def save(text: str) -> str | None:
+            """Recorded before the dialog closes: while the log cannot be written it stays open with the text."""
+            _ev, why = await self.app.record_event_off_loop("note", Note(text).to_data())
+            return why
 
         self.app.push_screen(
-            TextScreen("Add a note to the decision log", "Note:", "what happened, what we decided"), done
+            TextScreen("Add a note to the decision log", "Note:", "what happened, what we decided", save=save)
         )
 
     def measure(self) -> None:
@@ -132,24 +133,35 @@ class Flows:
         from warroom.ui.modals import VerdictChoice, VerdictScreen  # dialogs load on first use
 
         app = self.app
-        screen = VerdictScreen("Sign off", roles, self._criteria_summary(), role, records=True)
-        choice = await app.push_screen_wait(screen)
-        if not isinstance(choice, VerdictChoice):
-            app.notify("sign-off not recorded")
-            return
-        title = app.launch.roles_by_id[choice.role].title
-        if choice.role not in {r.id for r in app.perms.signing_roles}:
-            app.notify(f"you do not hold the role {title}", severity="error")
-            return
-        data = {
-            "role": choice.role,
-            "verdict": choice.verdict,
-            "reason": choice.reason,
-            "snapshot": snapshot(app.state, app.now()),
-        }
-        signed = await self._signed("signoff", data)
-        if signed is not None and app.record_event("signoff", signed) is not None:
-            app.notify(f"sign-off recorded: {title} {choice.verdict}, with a snapshot of every criterion")
+        reason, error = "", ""
+        while True:  # the log could not record it (the database down, say): the dialog again, with what was typed
+            screen = VerdictScreen(
+                "Sign off", roles, self._criteria_summary(), role, records=True, reason=reason, error=error
+            )
+            choice = await app.push_screen_wait(screen)
+            if not isinstance(choice, VerdictChoice):
+                app.notify("sign-off not recorded")
+                return
+            title = app.launch.roles_by_id[choice.role].title
+            if choice.role not in {r.id for r in app.perms.signing_roles}:
+                app.notify(f"you do not hold the role {title}", severity="error")
+                return
+            data = {
+                "role": choice.role,
+                "verdict": choice.verdict,
+                "reason": choice.reason,
+                "snapshot": snapshot(app.state, app.now()),  # taken afresh at each attempt: what it is signed on
+            }
+            signed = await self._signed("signoff", data)
+            if signed is None:
+                return
+            ev, why = await app.record_event_off_loop("signoff", signed)
+            if ev is not None:
+                app.notify(f"sign-off recorded: {title} {choice.verdict}, with a snapshot of every criterion")
+                return
+            if why is None or "not recorded" not in why:
+                return  # refused outright (a role, a read-only console): said already, no use asking again
+            reason, role, error = choice.reason, choice.role, why
 
     async def _signed(self, kind: str, data: dict[str, Any]) -> dict[str, Any] | None:
         """The data signed by the user's ssh-agent when the config asks (in a worker thread, with a timeout);

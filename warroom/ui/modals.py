@@ -7,7 +7,7 @@ typed in full.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
 from textual import on
@@ -82,11 +82,24 @@ class ConfirmScreen(Dialog):
 
 
 class TextScreen(Dialog):
-    """One line of text (a note, a time to jump to); enter submits, escape cancels."""
+    """One line of text (a note, a time to jump to); enter submits, escape cancels.
 
-    def __init__(self, title: str, prompt: str, placeholder: str = "", value: str = "") -> None:
+    With `save`, the dialog records the text itself before it closes: `save` returns None once it is recorded,
+    or why not; then the dialog stays open with the text as typed and says why, so nothing typed is lost while
+    the log cannot be written (the database down, say), and enter tries again."""
+
+    def __init__(
+        self,
+        title: str,
+        prompt: str,
+        placeholder: str = "",
+        value: str = "",
+        save: Callable[[str], Awaitable[str | None]] | None = None,
+    ) -> None:
         super().__init__(title)
         self.prompt, self.placeholder, self.value = prompt, placeholder, value
+        self.save = save
+        self.saving = False
 
     def compose(self) -> ComposeResult:
         with self.box():
@@ -98,13 +111,29 @@ class TextScreen(Dialog):
         self.query_one(Input).focus()
 
     @on(Input.Submitted)
-    def _submit(self, event: Input.Submitted) -> None:
+    async def _submit(self, event: Input.Submitted) -> None:
         value = event.value.strip()
-        if value:
+        if not value or self.saving:
+            return
+        if self.save is not None:
+            self.saving = True  # a second enter while the first is being recorded would record it twice
+            self.query_one("#error", Static).update(Content.styled("recording...", "$muted"))
+            try:
+                why = await self.save(value)
+            finally:
+                self.saving = False
+            if why is not None:
+                self.show_error(f"{why} (enter: try again · escape: cancel)")
+                return
+        if self.app.screen is self:
             self.dismiss(value)
 
+    def action_cancel(self) -> None:
+        if not self.saving:  # while it is being recorded, escape would hide whether it was
+            self.dismiss(None)
+
     def show_error(self, message: str) -> None:
-        self.query_one("#error", Static).update(Content.styled(message, "bold $gate-nogo"))
+        self.query_one("#error", Static).update(plain(message, "bold $gate-nogo"))  # may hold a log error
 
 
 # ---------------------------------------------------------------- GO / NO-GO
@@ -138,9 +167,13 @@ class VerdictScreen(Dialog):
         role: str | None = None,
         *,
         records: bool = False,
+        reason: str = "",
+        error: str = "",
     ) -> None:
+        """`reason` and `error`: shown again after the log could not record it (the text as typed, and why)."""
         super().__init__(title)
         self.records = records
+        self.reason, self.error = reason, error
         self.roles = list(roles)
         self.summary = list(summary)
         self.role = role if role in {r for r, _t in roles} else (roles[0][0] if roles else "")
@@ -159,7 +192,9 @@ class VerdictScreen(Dialog):
             elif self.roles:
                 yield _text(Content.assemble("As: ", (clean(self.roles[0][1]), "bold")))
             yield Label("Reason (optional):")
-            yield Input(placeholder="why, in a few words", id="reason", compact=True)
+            yield Input(self.reason, placeholder="why, in a few words", id="reason", compact=True)
+            if self.error:
+                yield _text(plain(f"{self.error}; try again, or esc", "bold $gate-nogo"), id="error")
             if self.summary:
                 yield _text(Content.styled("What is recorded with it (every criterion now):", "$muted"))
                 with VerticalScroll(id="summary"):

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 from warroom.core.records import RollbackPhase
 from warroom.ui import fmt
+from warroom.ui.safe import clean
 
 if TYPE_CHECKING:
     from warroom.rollback.procvalues import Choices
@@ -59,6 +60,14 @@ class RollbackFlow:
 
         app = self.app
         assert app.dlog is not None, "the console's gate refuses rollback on a console that cannot write"
+        down = getattr(getattr(app.driver, "follower", None), "problem", None)  # a shared store out of reach now
+        if down:  # before the dialog, so nothing is typed for nothing; the runner could not record the request
+            app.notify(
+                f"rollback refused: not recorded: the database cannot be reached ({clean(down)}); nothing was run",
+                severity="error",
+                timeout=20,
+            )
+            return
         role_ids = [r.id for r in app.perms.roles]
         runner: RollbackRunner | None
         runner = RollbackRunner(app.launch, app.dlog, app.actor, dry_run=app.dry_run)
