@@ -6,11 +6,12 @@ measures, in the same run and in alternation each round:
   the baseline; their sum is what a serial poller would take);
 - the recorder's poll of all 50 criteria at once, from the queries to the
   samples fsync'd into a decision log, batched (as shipped: the instant-vector
-  queries asked as one `... or ...` query, see warroom/sources/prombatch.py) and
-  unbatched (one request per query in a thread pool, as before batching);
+  queries asked as one `... or ...` query, POSTed, see warroom/sources/prombatch.py)
+  and unbatched (one request per query in a thread pool, as before batching);
 - the HTTP query requests each poll cost, counted by Prometheus itself
   (prometheus_http_requests_total on its /metrics).
-Target: the cycle within 1.5x of the slowest single query.
+Target: the cycle within 1.5x of the slowest single query. The machine's load
+average is printed beside the figures (on a shared machine they move with it).
 
 Settings: Prometheus straight on loopback (queries take ~1-3 ms, so unbatched
 the figure is dominated by our per-request CPU: ~0.7 ms in requests/urllib3
@@ -28,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import statistics
 import subprocess
 import sys
@@ -161,6 +163,7 @@ async def measure(url: str, prom_url: str, rounds: int, tmp: Path) -> dict[str, 
         "first": first,
         "warmup": len(shapes) + 1,
         "chunks": shapes[-1],
+        "load": load(),
     }
 
 
@@ -207,8 +210,13 @@ def start_proxy(upstream: int, rtt: float, tmp: Path) -> tuple[servers.Server, s
     return proc, f"http://127.0.0.1:{port}"
 
 
+def load() -> str:
+    one, five, _ = os.getloadavg()
+    return f"load average {one:.2f} (1 min), {five:.2f} (5 min) on {os.cpu_count()} CPUs"
+
+
 def show(title: str, m: dict[str, Any]) -> None:
-    print(f"\n{title}")
+    print(f"\n{title}  [{m['load']}]")
     print(f"  slowest single query      {m['slowest'] * 1000:8.1f} ms   (median over rounds)")
     print(f"  {N} queries one by one     {m['sum'] * 1000:8.1f} ms   (what a serial poller takes)")
     print(
@@ -260,6 +268,7 @@ def main() -> None:
                     )
         for title, m in results:
             show(title, m)
+        print(f"\nat end: {load()}")
 
 
 if __name__ == "__main__":

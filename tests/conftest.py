@@ -42,3 +42,5 @@ def _own_state_dir(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest
     """Consoles keep the heads they saw in the user's state dir (warroom.trust.heads): each test gets its own,
     so a log a test rebuilds at a fixed path is not taken for one truncated since an earlier run."""
     monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path_factory.mktemp("state")))
+    # and its own cache dir: `warroom run` keeps validated configs there (warroom.config.cache)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path_factory.mktemp("cache")))

@@ -56,14 +56,17 @@ ALONE = {"scalar", "number", "string", "syntax", "range", "range_empty", "own_la
 
 
 class CountingProxy:
-    """A reverse proxy in front of Prometheus that counts query requests and refuses request lines
-    longer than `max_line` with HTTP 414, as nginx does (large_client_header_buffers)."""
+    """A reverse proxy in front of Prometheus that counts query requests and refuses a query longer than
+    `max_line`: in the request line with HTTP 414, as nginx does (large_client_header_buffers), or in a POST
+    body with 413 (client_max_body_size). With `post=False` it refuses POST with 405, as a read-only gateway
+    may."""
 
-    def __init__(self, upstream: str, max_line: int = 1 << 20) -> None:
+    def __init__(self, upstream: str, max_line: int = 1 << 20, post: bool = True) -> None:
         outer = self
-        self.upstream, self.max_line = upstream, max_line
+        self.upstream, self.max_line, self.post = upstream, max_line, post
         self.queries = 0
         self.refused = 0
+        self.methods: list[str] = []  # of the query requests, in order
         self._lock = threading.Lock()
         self._client = httpx.Client(timeout=10)
 
@@ -71,16 +74,30 @@ class CountingProxy:
             protocol_version = "HTTP/1.0"  # a connection per request: once closed, every request is refused
 
             def do_GET(self) -> None:
+                body = b""
+                if self.command == "POST":
+                    body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 with outer._lock:
                     if self.path.startswith("/api/v1/query"):
                         outer.queries += 1
-                    too_long = len(self.requestline) > outer.max_line
+                        outer.methods.append(self.command)
+                    too_long = len(self.requestline) > outer.max_line or len(body) > outer.max_line
                     outer.refused += too_long
-                if too_long:
-                    self._send(414, b"<html>414 Request-URI Too Large</html>", "text/html")
+                if self.command == "POST" and not outer.post:
+                    self._send(405, b"method not allowed", "text/plain")
                     return
-                r = outer._client.get(outer.upstream + self.path)
+                if too_long:
+                    status = 413 if body else 414
+                    self._send(status, f"<html>{status} Request Too Large</html>".encode(), "text/html")
+                    return
+                if self.command == "POST":
+                    ctype = self.headers.get("Content-Type", "")
+                    r = outer._client.post(outer.upstream + self.path, content=body, headers={"Content-Type": ctype})
+                else:
+                    r = outer._client.get(outer.upstream + self.path)
                 self._send(r.status_code, r.content, r.headers.get("content-type", "application/json"))
+
+            do_POST = do_GET
 
             def _send(self, status: int, body: bytes, ctype: str) -> None:
                 self.send_response(status)
@@ -217,13 +234,13 @@ async def test_a_query_failing_at_run_time_is_asked_alone_and_the_others_keep_th
 
 
 @server
-async def test_behind_a_proxy_that_refuses_long_urls_the_batch_is_halved_and_answers_stay_right(stack: Stack):
+async def test_behind_a_proxy_that_refuses_long_queries_the_batch_is_halved_and_answers_stay_right(stack: Stack):
     queries = {f"q{i}": f"avg_over_time(wr_cfur[{3 + i}s])" for i in range(8)}
     one = pb.encoded_size(list(queries.values()))
     proxy = CountingProxy(stack.prom_url, max_line=one * 3 // 4)  # too short for all 8, enough for 4
     src = source(proxy.url)
     try:
-        for _ in range(3):  # learn; the batch of 8 is refused (414) and the 8 asked alone; two batches of 4
+        for _ in range(3):  # learn; the batch of 8 is refused (413) and the 8 asked alone; two batches of 4
             at = settled()
             assert await poll(src, queries, at) == await alone(stack.prom_url, queries, at)
         before = proxy.queries
@@ -236,6 +253,26 @@ async def test_behind_a_proxy_that_refuses_long_urls_the_batch_is_halved_and_ans
     finally:
         await src.aclose()
         proxy.close()
+
+
+@server
+async def test_batches_are_posted_and_a_gateway_refusing_post_gets_them_by_get_with_the_same_answers(stack: Stack):
+    queries = {f"q{i}": f"avg_over_time(wr_cfur[{3 + i}s])" for i in range(6)}
+    for post in (True, False):
+        proxy = CountingProxy(stack.prom_url, post=post)
+        src = source(proxy.url)
+        try:
+            for _ in range(3):  # learn (each alone, by GET), then batched
+                at = settled()
+                assert await poll(src, queries, at) == await alone(stack.prom_url, queries, at)
+        finally:
+            await src.aclose()
+            proxy.close()
+        alone_first = ["GET"] * len(queries)
+        if post:  # the batch travels in the body (no long URL to encode and parse on every poll)
+            assert proxy.methods == [*alone_first, "POST", "POST"]
+        else:  # refused once (405), asked by GET at once and from then on: no member is asked alone for it
+            assert proxy.methods == [*alone_first, "POST", "GET", "GET"]
 
 
 @server
@@ -346,13 +383,16 @@ async def test_recorder_poll_of_thirty_criteria_is_one_request_with_the_same_sam
 # ----------------------------------------------------------------------------- without a server
 
 
-@pytest.mark.parametrize("members", [["a"], ["wr_cfur", "sum(x) # comment", "b\n+ c", 'x{l="é"}']])
+@pytest.mark.parametrize(
+    "members", [["a"], ["wr_cfur", "sum(x) # comment", "b\n+ c", 'x{l="é"}'], [f"q{i}" for i in range(11)]]
+)
 def test_compose_tags_each_member_and_blames_the_one_a_parse_error_points_into(members: list[str]):
     batch = pb.compose(members)
     raw = batch.text.encode()
     for i, q in enumerate(members):
-        part = raw[batch.starts[i] : batch.starts[i + 1] - 4 if i + 1 < len(members) else len(raw)].decode()
-        assert part == f'label_replace({q}\n,"__warroom_id","{i}","","")'
+        part = f'label_replace({q}\n,"__warroom_id","{i}","","")'
+        assert raw[batch.starts[i] : batch.starts[i] + len(part.encode())].decode() == part
+    assert batch.text.count("label_replace(") == len(members)
     for i in range(len(members)):  # a position anywhere in member i (line:column, as Prometheus gives it)
         for offset in (batch.starts[i], batch.starts[i] + 14):
             line = raw[:offset].count(b"\n") + 1

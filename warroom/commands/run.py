@@ -12,7 +12,7 @@ from typing import Literal
 
 from warroom.commands.args import add_as, add_config, add_log_option, add_theme
 from warroom.commands.common import EXIT_OK, EXIT_USAGE, err, out
-from warroom.config import Launch, load_launch
+from warroom.config import Launch, load_launch_cached
 from warroom.core.events import Actor, current_actor
 from warroom.store.open import spec_for
 from warroom.store.pg import PgSpec, PgSpecError
@@ -42,7 +42,7 @@ def run(args: argparse.Namespace) -> int:
     from warroom.store.paths import default_log_path
 
     path = Path(args.config)
-    launch = load_launch(path)
+    launch = load_launch_cached(path)  # a file validated before (same bytes, same warroom) is not validated again
     text = path.read_text(encoding="utf-8")
     try:
         log = spec_for(args.log, launch) or default_log_path(launch.id)  # a file, or --log / store: PostgreSQL

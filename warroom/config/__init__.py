@@ -4,11 +4,15 @@ Everything else imports the config from here, never from the modules inside, so 
 package can be rearranged freely. It imports only the core's units and text.
 
 Inside: schema (the pydantic models), loader (load_launch, parse_launch: size caps,
-YAML syntax), lines (the YAML path -> line map), hints (what to do about each
+YAML syntax), cache (load_launch_cached: the validated launch kept per user, keyed by the
+file's bytes and the validating code), lines (the YAML path -> line map), hints (what to do about each
 error), checks (cross-checks pydantic cannot see, launch_warnings), errors
 (ConfigProblem, ConfigError).
 """
 
+from warroom.config.cache import (
+    load_launch_cached as load_launch_cached,
+)
 from warroom.config.checks import (
     launch_warnings as launch_warnings,
 )

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import yaml
+if TYPE_CHECKING:  # imported where a file is parsed: a start from the config cache never parses one
+    import yaml
 
 # A file whose anchors and aliases expand past this many values is refused
 # before validation: a few lines of aliases can otherwise stand for billions.
@@ -34,6 +35,8 @@ class Lines:
             self._walk(root)
 
     def _walk(self, root: yaml.Node) -> None:
+        import yaml
+
         stack: list[tuple[yaml.Node, tuple[Any, ...], frozenset[int]]] = [(root, (), frozenset())]
         visits = 0
         while stack:

@@ -7,9 +7,8 @@ problem into file:line:field, and every problem in a file is reported at once.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import yaml
 from pydantic import ValidationError
 
 from warroom.config.checks import cross_check
@@ -18,11 +17,20 @@ from warroom.config.hints import FALLBACK_HINT, hint_for, message
 from warroom.config.lines import MAX_NODES, Lines, field_name, path_near, strip_tags
 from warroom.config.schema import Launch
 
+if TYPE_CHECKING:  # imported where a file is parsed: a start from the config cache never parses one
+    import yaml
+
 MAX_CONFIG_BYTES = 4 << 20  # a launch config is a few KB; 4 MB is far beyond any real one (a 50 MB file took 38 s)
 
 
 def load_launch(path: str | Path) -> Launch:
     """Load and validate one launch file; raise ConfigError listing every problem found."""
+    _raw, text = read_config(path)
+    return parse_launch(text, str(path))
+
+
+def read_config(path: str | Path) -> tuple[bytes, str]:
+    """A launch file's bytes and its text; ConfigError if it cannot be read, is too big or is not UTF-8."""
     p = Path(path)
     name = str(path)
     try:
@@ -45,7 +53,7 @@ def load_launch(path: str | Path) -> Launch:
                 )
             ]
         ) from None
-    return parse_launch(text, name)
+    return raw, text
 
 
 def _too_big(name: str) -> ConfigProblem:
@@ -60,6 +68,8 @@ def _too_big(name: str) -> ConfigProblem:
 
 def _long_number_line(node: yaml.Node | None) -> int | None:
     """The line of an integer literal too long for Python to convert (its limit is 4,300 digits)."""
+    import yaml
+
     stack = [node] if node is not None else []
     while stack:
         n = stack.pop()
@@ -76,6 +86,8 @@ def _long_number_line(node: yaml.Node | None) -> int | None:
 
 def parse_launch(text: str, name: str = "<config>") -> Launch:
     """Validate a launch from YAML text; `name` is the file name used in messages."""
+    import yaml
+
     if len(text) > MAX_CONFIG_BYTES:
         raise ConfigError([_too_big(name)])
     try:

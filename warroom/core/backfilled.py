@@ -62,18 +62,44 @@ def fold_time(ev: Event) -> float:
     return ev.ts
 
 
+class Merge:
+    """The backfilled samples still to slot in among live events, in source-time order."""
+
+    __slots__ = ("i", "points")
+
+    def __init__(self, backfill: list[Event]):
+        self.points = backfill
+        self.i = 0
+
+    @property
+    def waiting(self) -> bool:
+        return self.i < len(self.points)
+
+    def due(self, k: float) -> list[Event]:
+        """The points that go before a live event whose fold time is `k` (those at or before it), taken."""
+        pts, i = self.points, self.i
+        j, n = i, len(pts)
+        while j < n and pts[j].ts <= k:
+            j += 1
+        self.i = j
+        return pts[i:j]
+
+    def rest(self) -> list[Event]:
+        """The points after the last live event, taken."""
+        out = self.points[self.i :]
+        self.i = len(self.points)
+        return out
+
+
 def merged(events: Iterable[Event], backfill: list[Event]) -> Iterator[Event]:
     """`events` with the backfilled samples slotted in by time; the `backfill` events and backfilled samples
     met in log order are dropped (they are already in). A point goes before the first live event that happened
     after it."""
-    i, n = 0, len(backfill)
+    m = Merge(backfill)
     for ev in events:
         if ev.kind == KIND or late(ev):
             continue
-        if i < n:
-            k = fold_time(ev)
-            while i < n and backfill[i].ts <= k:
-                yield backfill[i]
-                i += 1
+        if m.waiting:
+            yield from m.due(fold_time(ev))
         yield ev
-    yield from backfill[i:]
+    yield from m.rest()

@@ -276,6 +276,23 @@ def read_sample(d: dict[str, Any]) -> Sample:
 _isfinite = math.isfinite
 
 
+def plain_sample(d: Any) -> tuple[str, float, float, int] | None:
+    """(criterion, value, t, tick) of a plain sample's data, read without a record: a float value, a finite float
+    t, an int tick, and nothing else (or an `error` of null and a `reason` of "", as the recorder writes them).
+    read_sample reads such data as Sample(criterion, value, None, "", t, tick) exactly; None for any other data,
+    which read_sample reads. Nearly every line of a long log is one of these."""
+    if type(d) is not dict:
+        return None
+    n = len(d)
+    if n != 4 and (n != 6 or d.get("error", 0) is not None or d.get("reason") != ""):
+        return None
+    g = d.get
+    c, v, t, tick = g("criterion"), g("value"), g("t"), g("tick")
+    if type(c) is str and type(v) is float and type(t) is float and type(tick) is int and _isfinite(t):
+        return c, v, t, tick
+    return None
+
+
 class Alert(NamedTuple):
     """An Alertmanager alert firing or resolved (status anything but "firing" resolves it)."""
 

@@ -112,6 +112,17 @@ def classify(c: Criterion, value: float, baseline: float | None) -> Level:
     return Level.GO
 
 
+_ORDER = frozenset({"<", "<=", ">", ">="})
+
+
+def convex_levels(c: Criterion) -> bool:
+    """Whether every level classify() gives is an interval of values: absolute thresholds compared by order
+    (each holds on a half-line, and a level is where some hold and others do not, an intersection of
+    half-lines). Then two values of one level vouch for every value between them (the lean fold's hull)."""
+    ths = [th for th in (c.trigger_threshold, c.go_threshold, c.warn_threshold) if th is not None]
+    return all(th.relative_to is None and th.op in _ORDER for th in ths)
+
+
 def judge(
     c: Criterion,
     value: float | None,

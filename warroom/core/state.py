@@ -12,13 +12,13 @@ import math
 from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 from warroom.config import AlertmanagerSource, Criterion, Item, Launch, SimulatedSource
 from warroom.core import authority
 from warroom.core.backfilled import points as backfill_points
 from warroom.core.bounds import MAX_CLOCK_AHEAD, source_time_problem, tick_problem, ts_problem
-from warroom.core.events import Actor, Event
+from warroom.core.events import Actor, Event, event_of
 from warroom.core.records import (
     STEP_PHASES,
     ItemMark,
@@ -40,10 +40,23 @@ from warroom.core.records import Recorder as RecorderRec
 from warroom.core.records import Session as SessionRec
 from warroom.core.records import Signoff as SignoffRec
 from warroom.core.records import Silence as SilenceRec
-from warroom.core.rules import RANK, Judgement, Level, Tracker, Unknown, baseline_moment, classify, judge, show
+from warroom.core.rules import (
+    RANK,
+    Judgement,
+    Level,
+    Tracker,
+    Unknown,
+    baseline_moment,
+    classify,
+    convex_levels,
+    judge,
+    show,
+)
 from warroom.core.units import format_duration, format_t_relative
 
 _STEADY = (Level.GO, Level.WARN)
+_GO, _WARN = Level.GO, Level.WARN
+_isfinite = math.isfinite
 HISTORY = 120  # samples kept per criterion for trend sparklines
 FEED = 300  # entries kept in the alert feed
 TIMELINE = 500  # human-readable decision lines kept for the log panel
@@ -201,8 +214,24 @@ class LaunchState:
     # Lean fold (report, replay: millions of samples): a sample that leaves a steady GO/WARN criterion where
     # it is skips judge() and the tracker, and its reason is worded only when someone looks (see word()).
     lean: bool = field(default=False, compare=False, repr=False)
+    # Per criterion id, what its samples need from the launch alone: (criterion, poll interval, baseline moment,
+    # hull), each from its one rule (poll_interval, baseline_moment), once rather than on every sample. The hull
+    # (criteria whose levels are intervals, rules.convex_levels) is [GO low, GO high, WARN low, WARN high]: the
+    # extremes classify() has called GO and WARN, so a value between them is that level without judging it.
+    # Not a field (every dump of the fold's fields stays as it was): set per instance in __post_init__.
+    _lanes: ClassVar[dict[str, tuple[Criterion, float, float | None, list[float] | None]]] = {}
 
     def __post_init__(self) -> None:
+        inf = math.inf
+        self.__dict__["_lanes"] = {
+            cid: (
+                c,
+                poll_interval(self.launch, c),
+                baseline_moment(c, self.launch.t0),
+                [inf, -inf, inf, -inf] if convex_levels(c) else None,
+            )
+            for cid, c in self.launch.criteria_by_id.items()
+        }
         for c in self.launch.criteria:
             self.criteria.setdefault(
                 c.id,
@@ -217,22 +246,8 @@ class LaunchState:
 
     def apply(self, ev: Event) -> None:
         """Advance the state by one event; unknown kinds are kept in the timeline only."""
-        self.seq, self.head = ev.seq, ev.hash
-        why = ts_problem(ev.ts, self.first_ts)
-        if why is not None:
-            self._doubt(ev, f"event seq {ev.seq} ({ev.kind}) not applied: {why}")
+        if not self._admit(ev.seq, ev.hash, ev.ts, ev.kind, ev, None):
             return
-        if self.last_ts is not None and self.last_ts - ev.ts > MAX_CLOCK_AHEAD:
-            self._doubt(
-                ev,
-                f"time goes back {format_duration(self.last_ts - ev.ts)} at event seq {ev.seq}: "
-                "an earlier event came from a clock that was ahead",
-            )
-        self.last_ts = ev.ts
-        if self.first_ts is None:
-            self.first_ts = ev.ts
-        if self.epoch is None and ev.kind == "launch":
-            self.epoch = ev.ts
         handler = _HANDLERS.get(ev.kind)
         if handler is not None:
             if ev.kind in authority.MARKED:  # the one place authority is checked (samples skip it)
@@ -242,6 +257,38 @@ class LaunchState:
                     return
                 ev = authority.as_seen(self.launch, ev)
             handler(self, ev)
+
+    def apply_sample(
+        self, seq: int, h: str, ts: float, line: dict[str, Any], criterion: str, value: float, t: float, tick: int
+    ) -> None:
+        """Advance by one plain sample straight from its verified line (store.log.iter_parsed; the fields as
+        records.plain_sample reads them): exactly what apply(event_of(line, h, ts)) does, by the same rules, with
+        no Event built unless a doubt or a transition needs one. Report and replay fold millions of these."""
+        if self._admit(seq, h, ts, "sample", None, line):
+            self._sample_of(seq, ts, criterion, value, None, "", t, tick, False, None, line)
+
+    def _admit(self, seq: int, h: str, ts: float, kind: str, ev: Event | None, line: dict[str, Any] | None) -> bool:
+        """What every event goes through first: the head moves, an implausible time is doubted and not applied
+        (False), a time going back is doubted; the log's first time and epoch are taken."""
+        self.seq, self.head = seq, h
+        first = self.first_ts
+        why = ts_problem(ts, first)
+        if why is not None:
+            self._doubt(_event(ev, line, ts), f"event seq {seq} ({kind}) not applied: {why}")
+            return False
+        last = self.last_ts
+        if last is not None and last - ts > MAX_CLOCK_AHEAD:
+            self._doubt(
+                _event(ev, line, ts),
+                f"time goes back {format_duration(last - ts)} at event seq {seq}: "
+                "an earlier event came from a clock that was ahead",
+            )
+        self.last_ts = ts
+        if first is None:
+            self.first_ts = ts
+        if self.epoch is None and kind == "launch":
+            self.epoch = ts
+        return True
 
     def _say(self, ev: Event, text: str) -> None:
         self.timeline.append(TimelineEntry(ev.seq, ev.ts, actor_label(ev.actor), ev.kind, text))
@@ -264,61 +311,89 @@ class LaunchState:
         d = ev.typed or ev.payload  # the slot when it is read already (the report looks first)
         if type(d) is not Sample:
             return
-        c = self.launch.criteria_by_id.get(d.criterion)
-        if c is None:
+        self._sample_of(ev.seq, ev.ts, d.criterion, d.value, d.error, d.reason, d.t, d.tick, d.baseline, ev, None)
+
+    def _sample_of(
+        self,
+        seq: int,
+        ts: float,
+        criterion: str,
+        value: float | None,
+        error: str | None,
+        why: str,
+        t: float | None,
+        tick: int | None,
+        baseline_only: bool,
+        ev: Event | None,
+        line: dict[str, Any] | None,
+    ) -> None:
+        """The sample rules, for a sample from an Event (`ev`) or from its verified line (`line`, whose Event is
+        built only if a doubt or a transition needs it)."""
+        lane = self._lanes.get(criterion)
+        if lane is None:
             return
+        c, interval, moment, hull = lane
         cs = self.criteria[c.id]
-        tick = d.tick
-        t = d.t if d.t is not None else ev.ts
-        why = source_time_problem(t, ev.ts)
-        if why is None and tick is not None:
+        if t is None:
+            t = ts
+        bad = source_time_problem(t, ts)
+        if bad is None and tick is not None:
             epoch = self.epoch if self.epoch is not None else self.first_ts
-            why = tick_problem(tick, poll_interval(self.launch, c), epoch if epoch is not None else ev.ts, ev.ts)
-        if why is not None:
-            self._doubt(ev, f"sample seq {ev.seq} for {c.id} not applied: {why}")
+            bad = tick_problem(tick, interval, epoch if epoch is not None else ts, ts)
+        if bad is not None:
+            self._doubt(_event(ev, line, ts), f"sample seq {seq} for {c.id} not applied: {bad}")
             return
         if tick is not None:
             if cs.last_tick is not None and tick <= cs.last_tick:
                 cs.duplicates += 1  # a second recorder's copy of a slot already judged
                 return
             cs.last_tick = tick
-        value, error = d.value, d.error
-        moment = baseline_moment(c, self.launch.t0)
         before = moment is not None and t <= moment
-        if before and error is None and value is not None and math.isfinite(value):
+        if before and error is None and value is not None and _isfinite(value):
             cs.baseline = value
-        if d.baseline:
+        if baseline_only:
             return  # a value fetched for the baseline moment only; it says nothing about now
-        why = d.reason
         tr = cs.tracker
+        level = tr.level
         if (
             self.lean
             and error is None
             and value is not None
             and not before
-            and math.isfinite(value)
-            and tr.held == Level.GO
+            and _isfinite(value)
+            and tr.held is _GO
             and not tr.pending
-            and tr.level in _STEADY
+            and level in _STEADY
             and (moment is None or cs.baseline is not None)
-            and classify(c, value, cs.baseline) == tr.level
         ):
-            # judge + step would keep level, since and runs as they are and only take this sample's words
-            cs.unworded = (value, cs.baseline, why)
-            cs.value, cs.t, cs.error = value, t, None
-            cs.samples += 1
-            cs.history.append((t, value))
-            return
+            k = -1 if hull is None else 0 if level is _GO else 2 if level is _WARN else -1
+            if k >= 0 and hull[k] <= value <= hull[k + 1]:  # type: ignore[index]
+                steady = True  # between two values classify() called this level: so is this one
+            else:
+                steady = classify(c, value, cs.baseline) is level
+                if steady and k >= 0:
+                    assert hull is not None
+                    if value < hull[k]:
+                        hull[k] = value
+                    if value > hull[k + 1]:
+                        hull[k + 1] = value
+            if steady:
+                # judge + step would keep level, since and runs as they are and only take this sample's words
+                cs.unworded = (value, cs.baseline, why)
+                cs.value, cs.t, cs.error = value, t, None
+                cs.samples += 1
+                cs.history.append((t, value))
+                return
         cs.unworded = None
         j = judge(c, value, error, cs.baseline, before_baseline=before, reason=why)
-        before_level = cs.tracker.level
-        cs.tracker.step(c, j, t)
+        before_level = tr.level
+        tr.step(c, j, t)
         cs.value, cs.t, cs.error = value, t, (j.reason if j.level == Level.UNKNOWN else None)
         cs.samples += 1
         cs.history.append((t, value if value is not None and math.isfinite(value) else None))
-        after = cs.tracker.level
+        after = tr.level
         if after != before_level:
-            self._criterion_transition(ev, c, before_level, after, cs.tracker.reason, t)
+            self._criterion_transition(_event(ev, line, ts), c, before_level, after, tr.reason, t)
 
     def _backfill(self, ev: Event) -> None:
         """A backfill event met in log order (a live console): its points, judged as samples; those older than
@@ -617,6 +692,14 @@ _HANDLERS = {
     "source": LaunchState._source,
     "silence": LaunchState._silence,
 }
+
+
+def _event(ev: Event | None, line: dict[str, Any] | None, ts: float) -> Event:
+    """The event itself, or the one its verified line makes (built only when a doubt or the timeline needs it)."""
+    if ev is not None:
+        return ev
+    assert line is not None
+    return event_of(line, line["hash"], ts)
 
 
 def actor_label(a: Actor) -> str:

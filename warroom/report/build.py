@@ -15,23 +15,25 @@ from __future__ import annotations
 
 import math
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from warroom.config import Criterion, Launch, SuccessMetric
 from warroom.core.authority import CHECKED, SigVerdict, what
-from warroom.core.backfilled import merged
-from warroom.core.events import Event, iso
+from warroom.core.backfilled import KIND, Merge, fold_time, late, merged
+from warroom.core.events import Event, event_of, iso
 from warroom.core.records import Ack as AckRec
 from warroom.core.records import Alert as AlertRec
 from warroom.core.records import Measurement as MeasurementRec
 from warroom.core.records import Rollback as RollbackRec
-from warroom.core.records import RollbackPhase, Sample, TornRecovered
+from warroom.core.records import RollbackPhase, Sample, TornRecovered, plain_sample
 from warroom.core.records import Signoff as SignoffRec
 from warroom.core.rules import RANK, Level
 from warroom.core.state import (
     AlertState,
+    CriterionState,
     LaunchState,
     RollbackState,
     SourceView,
@@ -43,11 +45,12 @@ from warroom.core.units import format_duration, format_t_relative, format_value
 from warroom.replay.timeline import MARK_KINDS
 from warroom.store.backfill_scan import collect
 from warroom.store.launchlog import first_launch_event, launch_from_log
-from warroom.store.log import LogCorrupt, VerifyProblem, iter_events_from
+from warroom.store.log import LogCorrupt, Parsed, VerifyProblem, iter_events_from, iter_parsed
 from warroom.trust import heads
 from warroom.trust.audit import SEEN
 from warroom.trust.guard import Guard, signers_path
 
+_isfinite = math.isfinite
 BUCKETS = 240  # chart resolution per criterion
 _NOGO, _UNKNOWN = RANK[Level.NOGO], RANK[Level.UNKNOWN]
 MAX_ROWS = 5000  # timeline entries / alerts kept; the rest are counted
@@ -394,19 +397,25 @@ class Report:
 # ====================================================================== building it
 
 
-def build_report(path: str | Path) -> Report:
-    """Stream the log once and gather the report; a broken chain stops the report there and says so."""
+def build_report(path: str | Path, reference: bool = False) -> Report:
+    """Stream the log once and gather the report; a broken chain stops the report there and says so.
+
+    `reference`: fold Event by Event with every sample judged (no lean path, no plain-sample lane): the
+    straightforward fold tests hold the fast one to, byte for byte."""
     path = Path(path)
     launch = launch_from_log(path)
     rep = Report(launch, str(path))
-    b = _Builder(rep, LaunchState(launch, lean=True))
+    b = _Builder(rep, LaunchState(launch, lean=not reference))
     torn: list[bytes] = []
     backfill = collect(path)  # points fetched later from Prometheus, folded at their source time
     guard = report_guard(path, launch, b.state.signatures)  # signature verdicts reach the fold as data
     try:
-        logged = guard(ev for _end, ev in iter_events_from(path, on_torn=torn.append))
-        for ev in merged(logged, backfill):
-            b.add(ev)
+        if reference:
+            logged = guard(ev for _end, ev in iter_events_from(path, on_torn=torn.append))
+            for ev in merged(logged, backfill):
+                b.add(ev)
+        else:
+            b.read(iter_parsed(path, on_torn=torn.append), guard, Merge(backfill))
     except LogCorrupt as e:
         rep.integrity_ok = False
         rep.problem = e.problem
@@ -440,10 +449,52 @@ class _Builder:
             if c is not None:
                 self.metrics.setdefault(c.id, []).append(met)
         self.alert_seen: dict[str, AlertState] = {}
+        self.t0 = launch.t0
         self.max_seq = 0
         self.compare = {c.id: Compare(c, Period(-math.inf, launch.t0)) for c in launch.criteria}
         self.pending_request: tuple[str, float] | None = None
         self.pending_choice: tuple[str, dict[str, str]] = ("primary", {})
+
+    def read(self, lines: Iterable[Parsed], guard: Guard, backfill: Merge) -> None:
+        """Fold the verified lines: a plain sample straight from its line (LaunchState.apply_sample), any other
+        as its Event through `add`; what the guard and the backfill merge see is what they see in `merged`."""
+        st = self.state
+        crits = st.criteria
+        note = guard.note
+        apply_sample = st.apply_sample
+        waiting = backfill.waiting
+        for _end, seq, d, h, ts in lines:
+            if d["kind"] == "sample":
+                p = plain_sample(d["data"])
+                if p is not None:
+                    note(seq, h)  # all the guard does with a sample
+                    cid, value, t, tick = p
+                    if waiting:  # a plain sample is never a late one; its fold time is t
+                        for pt in backfill.due(t):
+                            self.add(pt)
+                        waiting = backfill.waiting
+                    if seq > self.max_seq:
+                        self.max_seq = seq
+                    cs = crits.get(cid)
+                    if cs is None:
+                        apply_sample(seq, h, ts, d, cid, value, t, tick)
+                        continue
+                    before, n = cs.tracker.level, cs.samples
+                    apply_sample(seq, h, ts, d, cid, value, t, tick)
+                    if cs.samples != n:
+                        self._sampled(cs, before, False, ts)
+                    continue
+            ev = event_of(d, h, ts)
+            guard.feed(ev)
+            if ev.kind == KIND or late(ev):
+                continue  # already in the merge, at its source time
+            if waiting:
+                for pt in backfill.due(fold_time(ev)):
+                    self.add(pt)
+                waiting = backfill.waiting
+            self.add(ev)
+        for pt in backfill.rest():
+            self.add(pt)
 
     def add(self, ev: Event) -> None:
         st = self.state
@@ -458,23 +509,8 @@ class _Builder:
                 return
             before, n = cs.tracker.level, cs.samples
             st.apply(ev)
-            if cs.samples == n:
-                return  # the fold ignored it
-            if p.backfilled:  # type: ignore[union-attr]
-                self.rep.backfilled[cs.id] += 1
-            level = cs.tracker.level
-            v = cs.value if cs.value is not None and math.isfinite(cs.value) else None
-            t = cs.t if cs.t is not None else ev.ts
-            s = self.series.get(cs.id)
-            if s is None:
-                s = self.series[cs.id] = Series(t)
-            s.add(t, v, RANK[level])
-            for met in self.metrics.get(cs.id, ()):
-                self._metric(met, cs.baseline, t, v)
-            self._compare(cs.id, t, v)
-            if level != before:
-                self._alert("criterion:" + cs.id)
-                self._breach(ev, before, level)
+            if cs.samples != n:  # else the fold ignored it
+                self._sampled(cs, before, p.backfilled, ev.ts)  # type: ignore[union-attr]
             return
         if kind == "signoff" or kind == "decision":
             rows, verdict = self._table(ev.ts)
@@ -534,6 +570,40 @@ class _Builder:
         elif kind == "measurement":
             self._measurement(ev)
 
+    def _sampled(self, cs: CriterionState, before: Level, backfilled: bool, ts: float) -> None:
+        """What a sample the fold took adds: the chart, the metrics' periods, the comparison, and a transition."""
+        if backfilled:
+            self.rep.backfilled[cs.id] += 1
+        level = cs.tracker.level
+        v = cs.value
+        if v is not None and not _isfinite(v):
+            v = None
+        t = cs.t if cs.t is not None else ts
+        cid = cs.id
+        s = self.series.get(cid)
+        if s is None:
+            s = self.series[cid] = Series(t)
+        s.add(t, v, RANK[level])
+        mets = self.metrics.get(cid)
+        if mets is not None:
+            for met in mets:
+                self._metric(met, cs.baseline, t, v)
+        # the comparison with the pre-launch baseline: the day after T-0 the sample falls in
+        cmp = self.compare[cid]
+        t0 = self.t0
+        if t < t0:
+            cmp.pre.add(v, None)
+        else:
+            day = int((t - t0) // 86400)
+            if day < COMPARE_DAYS:
+                p = cmp.days.get(day)
+                if p is None:
+                    p = cmp.days[day] = Period(t0 + day * 86400, t0 + (day + 1) * 86400)
+                p.add(v, None)
+        if level != before:
+            self._alert("criterion:" + cid)
+            self._breach(before, level)
+
     def _table(self, now: float) -> tuple[list[Row], Any]:
         st = self.state
         rows = [_row(c, criterion_view(c, st.criteria[c.id], now)) for c in st.launch.criteria]
@@ -551,7 +621,7 @@ class _Builder:
         else:
             rep.timeline_omitted += 1
 
-    def _breach(self, ev: Event, before: Level, after: Level) -> None:
+    def _breach(self, before: Level, after: Level) -> None:
         """A criterion moving into, between or out of NO-GO/ROLLBACK: the breach timeline (the fold's words)."""
         if RANK[before] < _NOGO and RANK[after] < _NOGO:
             return
@@ -595,20 +665,6 @@ class _Builder:
         elif phase == RollbackPhase.FINISHED:
             self._alert("rollback")
             self.rep.markers.append((ev.ts, "rollback", f"rollback {rb.status}"))
-
-    def _compare(self, cid: str, t: float, v: float | None) -> None:
-        cmp = self.compare[cid]
-        t0 = self.rep.launch.t0
-        if t < t0:
-            cmp.pre.add(v, None)
-            return
-        day = int((t - t0) // 86400)
-        if day >= COMPARE_DAYS:
-            return
-        p = cmp.days.get(day)
-        if p is None:
-            p = cmp.days[day] = Period(t0 + day * 86400, t0 + (day + 1) * 86400)
-        p.add(v, None)
 
     def _measurement(self, ev: Event) -> None:
         d = ev.payload

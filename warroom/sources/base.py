@@ -8,8 +8,10 @@ of the log, the fold or the UI; the recorder schedules them.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -119,6 +121,11 @@ class Source:
     async def read(self, query: Query, at: float) -> Reading:
         """Measure `query` as of scheduled time `at`; failures are readings, never exceptions."""
         raise NotImplementedError
+
+    def start_reads(self, queries: Sequence[Query], at: float) -> list[asyncio.Future[Reading]]:
+        """Start every read of one poll as of `at`, a future each (here a task running `read`; a source that
+        asks them together, as Prometheus does, needs no task per query). Called in the event loop."""
+        return [asyncio.ensure_future(self.read(q, at)) for q in queries]
 
     async def alerts(self, at: float) -> list[AlertInfo] | None:
         """Alerts firing now, or None if this source has no alert feed."""

@@ -91,13 +91,19 @@ class Guard:
             v = self.check(ev)
             self.verdicts[ev.hash] = v
             self.signed.append((ev, v))
+        self.note(ev.seq, ev.hash)
+
+    def note(self, seq: int, h: str) -> None:
+        """What every event adds, signed or not (a plain sample is given as its seq and hash alone): the window
+        of recent hashes anchors are checked against, an anchor's hash, the head."""
         if self.active:
-            self._recent[ev.seq] = ev.hash
-            while len(self._recent) > WINDOW:
-                self._recent.popitem(last=False)
-        if ev.seq in self._at:
-            self.anchor_hashes[ev.seq] = ev.hash
-        self.head = (ev.seq, ev.hash)
+            recent = self._recent
+            recent[seq] = h
+            while len(recent) > WINDOW:
+                recent.popitem(last=False)
+        if seq in self._at:
+            self.anchor_hashes[seq] = h
+        self.head = (seq, h)
 
     def check(self, ev: Event) -> SigVerdict:
         sig = ev.data.get(SIG_KEY)
