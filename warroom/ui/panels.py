@@ -12,17 +12,33 @@ from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.content import Content
 from textual.widget import Widget
+from textual.widgets import Static
 
 from warroom.config import Launch
 from warroom.core.state import AlertState, CriterionView, SourceView
 from warroom.core.units import format_duration
-from warroom.ui import fmt
+from warroom.ui import details, fmt
 from warroom.ui.frame import Frame, short_actor
 from warroom.ui.header import Line
 from warroom.ui.rowtable import Column, Row, RowTable
 from warroom.ui.safe import clean, clean_lines, plain
 
 W = TypeVar("W", bound=Widget)
+
+
+class Block(Static):
+    """A few lines that wrap (never cut with an ellipsis); relaid out only when what it says changes."""
+
+    DEFAULT_CSS = "Block { height: auto; width: 1fr; text-wrap: wrap; }"
+
+    def __init__(self, *, id: str | None = None, classes: str | None = None):
+        super().__init__("", id=id, classes=classes, markup=False)
+        self._shown: object = None
+
+    def show(self, content: Content | str) -> None:
+        if content != self._shown:
+            self._shown = content
+            self.update(content)
 
 
 class Panel(Vertical):
@@ -56,6 +72,13 @@ class Panel(Vertical):
     def show(self, f: Frame) -> None:
         raise NotImplementedError
 
+    def _detail(self, f: Frame) -> None:
+        """The highlighted row's details (a wide and tall screen shows more of them)."""
+
+    def on_resize(self) -> None:
+        if self.frame is not None:
+            self._detail(self.frame)  # across the wide-and-tall line the detail changes form
+
 
 # ---------------------------------------------------------------- go / no-go
 
@@ -66,25 +89,27 @@ class GatesPanel(Panel):
     def compose(self) -> ComposeResult:
         yield RowTable(
             [
-                Column("name", "Criterion", flex=True, min_width=12),
+                Column("name", "Criterion", flex=True, min_width=12, whole=True),
                 Column("threshold", "Threshold", min_width=9),
                 Column("actual", "Actual", min_width=8, align="right"),
                 Column("state", "State", width=10),
-                Column("trend", "Trend", width=12, priority=3),
+                Column("trend", "Trend", min_width=12, priority=3, fill=True),
                 Column("age", "Age", width=6, align="right", priority=2),
                 Column("trigger", "Trigger", min_width=7),
             ],
             empty="no criteria in this launch",
         )
-        yield Line(id="gate-detail", classes="detail")
-        yield Line(id="gate-sources", classes="detail")
+        yield Line(id="gate-detail", classes="detail brief")
+        yield Block(id="gate-more", classes="more")
+        yield Block(id="gate-sources", classes="sources")
 
     def show(self, f: Frame) -> None:
-        rows = [Row(cv.criterion.id, _gate_cells(cv)) for cv in f.verdict.criteria]
+        spark = self.table.column_width("trend") or 12  # the sparkline fills its column: as many points as cells
+        rows = [Row(cv.criterion.id, _gate_cells(cv, spark)) for cv in f.verdict.criteria]
         self.table.set_rows(rows)
         self._detail(f)
         feeding = {cv.criterion.source for cv in f.verdict.criteria}
-        self.line("gate-sources").show(
+        self.part("#gate-sources", Block).show(
             sources_line([s for s in f.verdict.sources if s.name in feeding or s.kind.startswith("notify")], f.t0)
         )
 
@@ -93,6 +118,10 @@ class GatesPanel(Panel):
         cv = next((c for c in f.verdict.criteria if c.criterion.id == key), None)
         if cv is None:
             self.line("gate-detail").show("")
+            self.part("#gate-more", Block).show("")
+            return
+        if details.roomy(self):
+            self.part("#gate-more", Block).show(details.criterion_more(f, cv))
             return
         c = cv.criterion
         since = f.state.criteria[c.id].tracker.since
@@ -105,8 +134,12 @@ class GatesPanel(Panel):
         if self.frame is not None:
             self._detail(self.frame)
 
+    def on_row_table_resized(self, event: RowTable.Resized) -> None:
+        if self.frame is not None:
+            self.show(self.frame)  # the trend column's width changed: as many points as it now has cells
 
-def _gate_cells(cv: CriterionView) -> tuple[Content, ...]:
+
+def _gate_cells(cv: CriterionView, spark: int) -> tuple[Content, ...]:
     c = cv.criterion
     var = fmt.level_var(cv.level.value)
     name = plain(c.name) if c.required else plain(c.name) + Content.styled(" (adv)", "$muted")
@@ -126,7 +159,7 @@ def _gate_cells(cv: CriterionView) -> tuple[Content, ...]:
         plain(c.threshold_text),
         actual,
         fmt.level(cv.level.value),
-        Content.styled(fmt.sparkline(cv.trend, 12), f"${var}"),
+        Content.styled(fmt.sparkline(cv.trend, spark), f"${var}"),
         Content(fmt.age_coarse(cv.age)),
         trig,
     )
@@ -158,7 +191,8 @@ class ChecklistPanel(Panel):
             show_header=False,
             empty="no checklist items",
         )
-        yield Line(id="checklist-detail", classes="detail")
+        yield Line(id="checklist-detail", classes="detail brief")
+        yield Block(id="checklist-more", classes="more")
 
     def show(self, f: Frame) -> None:
         v = f.verdict
@@ -186,6 +220,7 @@ class ChecklistPanel(Panel):
 
     def on_resize(self) -> None:
         self._fit()
+        super().on_resize()
 
     def _fit(self) -> None:
         """On a wide screen take the width the items need (and owners and times when there is room),
@@ -214,6 +249,11 @@ class ChecklistPanel(Panel):
         line = self.line("checklist-detail")
         if item_id is None:
             line.show("")
+            more = details.group_more(f, self.table.cursor_key or "") if details.roomy(self) else ""
+            self.part("#checklist-more", Block).show(more)
+            return
+        if details.roomy(self):
+            self.part("#checklist-more", Block).show(details.item_more(f, item_id))
             return
         _p, _s, it = f.launch.items_by_id[item_id]
         ist = f.state.items[item_id]
@@ -313,15 +353,16 @@ class AlertsPanel(Panel):
         yield RowTable(
             [
                 Column("sev", "Sev", width=6),
-                Column("alert", "Alert", flex=True, min_width=16),
+                Column("alert", "Alert", flex=True, min_width=16, wrap=True),
                 Column("since", "Since", width=11, priority=1),
                 Column("status", "Status", min_width=8),
                 Column("source", "Source", min_width=6, priority=2),
             ],
             empty="no alerts",
         )
-        yield Line(id="alert-sources", classes="detail")
-        yield Line(id="alert-detail", classes="detail wrap")
+        yield Block(id="alert-sources", classes="sources")
+        yield Line(id="alert-detail", classes="detail wrap brief")
+        yield Block(id="alert-more", classes="more")
 
     def show(self, f: Frame) -> None:
         alerts = sorted(f.state.alerts.values(), key=lambda a: (a.started, a.key), reverse=True)
@@ -333,13 +374,17 @@ class AlertsPanel(Panel):
             self.table.empty = empty
             self.table.refresh()
         self.table.set_rows([Row(a.key, _alert_cells(a, f.t0)) for a in alerts])
-        self.line("alert-sources").show(sources_line(feeds, f.t0))
+        self.part("#alert-sources", Block).show(sources_line(feeds, f.t0))
         self._detail(f)
 
     def _detail(self, f: Frame) -> None:
         a = f.state.alerts.get(self.table.cursor_key or "")
         if a is None:
             self.line("alert-detail").show("")
+            self.part("#alert-more", Block).show("")
+            return
+        if details.roomy(self):
+            self.part("#alert-more", Block).show(details.alert_more(f, a))
             return
         labels = " ".join(f"{k}={v}" for k, v in sorted(a.labels.items()))
         notes = " · ".join(f"{k}: {v}" for k, v in sorted(a.annotations.items()))
@@ -400,11 +445,12 @@ class SignoffsPanel(Panel):
                 Column("state", "State", min_width=10),
                 Column("by", "By", min_width=4, priority=1),
                 Column("when", "When", width=11, priority=2),
-                Column("reason", "Reason", flex=True, min_width=6),
+                Column("reason", "Reason", flex=True, min_width=6, wrap=True),
             ],
             empty="no sign-offs required",
         )
-        yield Line(id="signoff-detail", classes="detail")
+        yield Line(id="signoff-detail", classes="detail brief")
+        yield Block(id="signoff-more", classes="more")
 
     def show(self, f: Frame) -> None:
         rows = []
@@ -441,6 +487,9 @@ class SignoffsPanel(Panel):
 
     def _detail(self, f: Frame) -> None:
         sv = next((s for s in f.verdict.signoffs if s.role == self.table.cursor_key), None)
+        if details.roomy(self):
+            self.part("#signoff-more", Block).show(details.signoff_more(f, sv) if sv is not None else "")
+            return
         text: Content | str = ""
         so = sv.signoff if sv is not None else None
         if sv is not None and so is not None:
@@ -462,14 +511,22 @@ class SignoffsPanel(Panel):
 # ---------------------------------------------------------------- rollback
 
 
+SIDE_MIN, SIDE_MAX = 36, 60  # the side column's TCSS bounds at 29%, which content may widen
+
+
 class RollbackPanel(Panel):
     pid, title, key = "rollback", "Rollback", "5"
 
+    def __init__(self) -> None:
+        super().__init__()
+        self._side_width: int | None = None
+        self._siblings: dict[str, Panel] = {}
+
     def compose(self) -> ComposeResult:
-        yield Line(id="rollback-status")
+        yield Block(id="rollback-status")
         yield RowTable(
             [
-                Column("step", "Step", flex=True, min_width=12, whole=True),
+                Column("step", "Step", flex=True, min_width=12, whole=True, wrap=True),
                 Column("status", "Status", min_width=8),
                 Column("exit", "Exit", width=4, align="right", priority=1),
                 Column("took", "Took", width=6, align="right", priority=2),
@@ -478,35 +535,89 @@ class RollbackPanel(Panel):
         )
 
     def show(self, f: Frame) -> None:
-        rb = f.state.rollback
         launch = f.launch
         armed = launch.rollback.auto_allowed and any(
             cv.trigger_mode == "auto" for cv in f.verdict.criteria if cv.criterion.trigger is not None
         )
-        status_style = {"running": "bold $gate-warn", "failed": "bold $gate-nogo", "succeeded": "bold $gate-go"}
-        parts: list[Content | str] = [Content.styled(rb.status.upper(), status_style.get(rb.status, "bold"))]
-        if rb.status != "idle":
-            parts.append(
-                Content.assemble(
-                    ("" if rb.procedure == "primary" else f" procedure {clean(rb.procedure)}"),
-                    (" " + clean(" ".join(f"{k}={v}" for k, v in rb.values.items())) if rb.values else ""),
-                    " by ",
-                    clean(short_actor(rb.by or "?")),
-                    (" automatically" if rb.automatic else ""),
-                    (" (dry run)" if rb.dry_run else ""),
-                )
-            )
-        parts.append(Content.styled("  auto-rollback ", "$muted"))
-        parts.append(Content.styled("ARMED", "bold $gate-rollback") if armed else Content("not armed"))
-        if launch.rollback.dry_run or f.info.dry_run:
-            parts.append(Content.styled("  DRY RUN", "$gate-warn"))
-        parts.append(
-            Content.styled(
-                "   R: roll back" + ("  B: choose the way back" if launch.rollback.alternatives else ""), "$muted"
+        self.part("#rollback-status", Block).show(rollback_status(f, armed))
+        self.table.set_rows(rollback_rows(f, launch))
+        self._fit_side()
+
+    def on_resize(self) -> None:
+        self._fit_side()
+        super().on_resize()
+
+    def _fit_side(self) -> None:
+        """On a wide screen the side column takes the width the rollback steps need, as far as the main column
+        can spare it (the checklist's items whole, the alerts at ALERTS_MIN); never less than the TCSS's 29%.
+        What is still too long wraps (the step column and the status lines), so nothing is cut."""
+        screen, side = self.screen, self.parent
+        if not isinstance(side, Widget) or side.id != "col-side":
+            return
+        if not (screen.has_class("-wide") and screen.has_class("-tall")):
+            if self._side_width is not None:
+                side.styles.width = side.styles.max_width = None  # back to the TCSS's width
+                self._side_width = None
+            return
+        if not self._siblings:  # made once in compose: searched for once, not on every frame
+            self._siblings = {p.pid: p for p in screen.query(Panel)}
+        panels = self._siblings
+        total = screen.size.width
+        base = min(SIDE_MAX, max(SIDE_MIN, total * 29 // 100))
+        need = self.table.natural_width(2) + 6  # border, padding and a scrollbar
+        checklist = panels["checklist"].table.natural_width(0) + 6 if "checklist" in panels else 0
+        gates = panels["gates"].table.natural_width(0) + 6 if "gates" in panels else 0
+        spare = total - max(checklist + ALERTS_MIN + 6, gates)  # the alerts keep a little more than their minimum
+        width = max(base, min(need, spare, total // 2))
+        if width != self._side_width:
+            self._side_width = width
+            side.styles.width = width
+            side.styles.max_width = max(width, SIDE_MAX)
+
+
+def rollback_status(f: Frame, armed: bool) -> Content:
+    """What the last run did and who ran it (each on its own line: an actor is never cut to fit), whether
+    auto-rollback is armed, and the keys. Lines wrap rather than being cut."""
+    rb, launch = f.state.rollback, f.launch
+    status_style = {"running": "bold $gate-warn", "failed": "bold $gate-nogo", "succeeded": "bold $gate-go"}
+    head = Content.styled(rb.status.upper(), status_style.get(rb.status, "bold"))
+    guard: list[Content | str] = [
+        Content.styled("auto-rollback ", "$muted"),
+        Content.styled("ARMED", "bold $gate-rollback") if armed else Content("not armed"),
+    ]
+    if launch.rollback.dry_run or f.info.dry_run:
+        guard.append(Content.styled("  DRY RUN", "$gate-warn"))
+    lines: list[Content] = []
+    if rb.status == "idle":
+        lines.append(Content.assemble(head, "  ", *guard))
+    else:
+        lines.append(
+            Content.assemble(
+                head,
+                ("" if rb.procedure == "primary" else f" procedure {clean(rb.procedure)}"),
+                (" " + clean(" ".join(f"{k}={v}" for k, v in rb.values.items())) if rb.values else ""),
             )
         )
-        self.line("rollback-status").show(Content.assemble(*parts))
-        self.table.set_rows(rollback_rows(f, launch))
+        lines.append(
+            Content.assemble(
+                ("by ", "$muted"),
+                (clean(rb.by or "?"), "bold"),
+                (" automatically" if rb.automatic else ""),
+                (" (dry run)" if rb.dry_run else ""),
+                (f" at {fmt.t_rel(rb.started, f.t0)}" if rb.started else "", "$muted"),
+            )
+        )
+        if rb.outcome:
+            lines.append(plain(rb.outcome, "$gate-nogo" if rb.status == "failed" else "$muted"))
+        if rb.verify:
+            verify_style = {"passed": "$gate-go", "failed": "bold $gate-nogo"}.get(rb.verify, "$muted")
+            lines.append(
+                Content.assemble(("verify ", "$muted"), (clean(rb.verify), verify_style), " ", clean(rb.verify_detail))
+            )
+        lines.append(Content.assemble(*guard))
+    keys = "R: roll back" + ("  B: choose the way back" if launch.rollback.alternatives else "")
+    lines.append(Content.styled(keys, "$muted"))
+    return Content("\n").join(lines)
 
 
 def rollback_rows(f: Frame, launch: Launch) -> list[Row]:
@@ -538,7 +649,12 @@ def rollback_rows(f: Frame, launch: Launch) -> list[Row]:
             for j, line in enumerate(s.output[-8:]):
                 for k, part in enumerate(clean_lines(line)):
                     rows.append(
-                        Row(f"{key}:out:{j}:{k}", (plain(part, "$muted"), Content(), Content(), Content()), parent=key)
+                        Row(
+                            f"{key}:out:{j}:{k}",
+                            (plain(part, "$muted"), Content(), Content(), Content()),
+                            parent=key,
+                            clip=True,
+                        )
                     )
         return rows
     for i, step in enumerate(launch.rollback.steps):
@@ -547,18 +663,38 @@ def rollback_rows(f: Frame, launch: Launch) -> list[Row]:
             Row(f"plan:{i}", (plain(f"{i + 1}. {step.name}"), Content.styled("ready", "$muted"), Content(), Content()))
         )
         rows.append(Row(f"plan:{i}:cmd", (plain(f"$ {cmd}", "$muted"), Content(), Content(), Content()), parent=None))
-    for stage in launch.rollback.runbook:
+    rows.extend(_plan_extras(launch))
+    return rows
+
+
+def _blank_row(key: str, text: Content, parent: str | None = None, group: bool = False) -> Row:
+    return Row(key, (text, Content(), Content(), Content()), parent=parent, group=group)
+
+
+def _plan_extras(launch: Launch) -> list[Row]:
+    """How the plan is checked, the other ways back, and the runbook's human actions under each stage."""
+    rb = launch.rollback
+    rows: list[Row] = []
+    if rb.verify is not None:
+        what = f"criterion {rb.verify.criterion} GO" if rb.verify.criterion else "a command"
         rows.append(
-            Row(
-                f"runbook:{stage.name}",
-                (
-                    plain(f"runbook: {stage.name}" + (f" ({stage.within})" if stage.within else ""), "$muted"),
-                    Content(),
-                    Content(),
-                    Content(),
-                ),
+            _blank_row(
+                "plan:verify", plain(f"then verify: {what} within {format_duration(rb.verify.within)}", "$muted")
             )
         )
+    for alt in rb.alternatives:
+        rows.append(
+            _blank_row(
+                f"alt:{alt.id}",
+                plain(f"or {alt.id} (B)" + (f": {alt.description}" if alt.description else ""), "$muted"),
+            )
+        )
+    for stage in rb.runbook:
+        key = f"runbook:{stage.name}"
+        title = f"runbook: {stage.name}" + (f" ({stage.within})" if stage.within else "")
+        rows.append(_blank_row(key, plain(title, "$muted"), group=bool(stage.actions)))
+        for j, action in enumerate(stage.actions):
+            rows.append(_blank_row(f"{key}:{j}", plain(f"· {action}", "$muted"), parent=key))
     return rows
 
 
