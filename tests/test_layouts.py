@@ -4,7 +4,20 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ui_scenario import NOW, ROOT_ACTOR, T0, Clock, demo_launch, screen_text, until, write_scenario
+from ui_scenario import (
+    DOCKER_STEPS,
+    NOW,
+    ROOT_ACTOR,
+    T0,
+    Clock,
+    column_text,
+    demo_launch,
+    panel_text,
+    screen_text,
+    until,
+    write_recon_rollback,
+    write_scenario,
+)
 
 from warroom.config import load_launch
 from warroom.store.launchlog import with_t0
@@ -12,6 +25,7 @@ from warroom.store.log import read_log
 from warroom.ui.app import WarroomApp
 from warroom.ui.wall import WallApp, WallScreen
 
+SPARK = "▁▂▃▄▅▆▇█·"
 RECON = Path(__file__).resolve().parent.parent / "configs" / "reconciliation-platform.yaml"
 
 
@@ -41,6 +55,65 @@ async def test_no_checklist_item_is_cut_at_160x48(tmp_path):
             text = app.launch.items_by_id[item_id][2].text
             rows = [ln for ln in screen_text(app).splitlines() if f"[ ] {text}" in ln]
             assert rows, f"'{text}' is cut or missing"
+
+
+async def test_nothing_is_cut_at_160x48_after_a_claimed_rollback(tmp_path):
+    """Checklist items, rollback step names and the claimed actor who ran the rollback are read whole."""
+    config = tmp_path / "recon.yaml"
+    launch = write_recon_rollback(tmp_path / "recon.jsonl", config)
+    app = WarroomApp(
+        launch,
+        log_path=tmp_path / "recon.jsonl",
+        actor=ROOT_ACTOR,
+        clock=Clock(T0 - 1800),
+        record=False,
+        config_text=config.read_text(),
+        config_path=str(config),
+    )
+    async with app.run_test(size=(160, 48)) as pilot:
+        await until(pilot, lambda: "3. Start" in panel_text(app, "rollback"), "the rollback laid out")
+        rollback = panel_text(app, "rollback")
+        assert "SUCCEEDED procedure docker PREVIOUS_STABLE_VERSION=v2.3.1" in rollback
+        assert "by dana [claimed] (ci@bastion)" in rollback  # the claim spelled out, the account beside it
+        steps = column_text(app, "rollback", "Step", "Status")  # what is under the Step heading, read down
+        for i, name in enumerate(DOCKER_STEPS):
+            assert f"{i + 1}. {name}" in steps, f"step {i + 1} is cut or missing: {steps}"
+        assert "…" not in rollback
+        checklist = panel_text(app, "checklist")
+        table = app.console_screen.panel("checklist").table
+        shown_items = [k[5:] for k in table.visible_keys if k.startswith("item:")]
+        assert len(shown_items) >= 10
+        for item_id in shown_items[:10]:  # the rows on screen (the rest scroll)
+            assert f"[ ] {launch.items_by_id[item_id][2].text}" in checklist
+        assert "…" not in checklist
+
+
+async def test_sparklines_span_their_column(tmp_path):
+    """The trend shows as many recent points as its column has cells, at each width (the history is longer)."""
+    path = tmp_path / "launch.jsonl"
+    write_scenario(path, demo_launch())
+    app = WarroomApp(demo_launch(), log_path=path, actor=ROOT_ACTOR, clock=Clock(NOW), record=False)
+    async with app.run_test(size=(160, 48)) as pilot:
+        spans = []
+        for size in ((160, 48), (200, 50)):
+            await pilot.resize_terminal(*size)
+            await pilot.pause()
+            await pilot.pause()
+            table = app.console_screen.panel("gates").table
+            width = table.column_width("trend")
+            assert width is not None and width > 12  # more than the fixed twelve points it had
+            lines = screen_text(app).splitlines()
+            header = next(ln for ln in lines if "Criterion" in ln and "Trend" in ln)
+            start = header.index("Trend")
+            assert app.frame is not None
+            for cv in app.frame.verdict.criteria:
+                row = next(ln for ln in lines if cv.criterion.name in ln and "│" in ln)
+                cells = row[start : start + width + 1]
+                assert len(cv.trend) >= width and all(c in SPARK for c in cells[:width]) and cells[width] == " ", (
+                    f"{cv.criterion.name}: {cells!r} does not fill {width} cells"
+                )
+            spans.append(width)
+        assert spans[1] > spans[0]  # a wider terminal: a longer history
 
 
 async def test_labels_are_abbreviated_not_cut_at_80x24(tmp_path):

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from deploy_fixture import LAUNCH_ID, Deploy, fixture_deploy
+from ui_scenario import panel_text
 
 from warroom.store.log import read_log
 
@@ -153,7 +154,7 @@ async def test_console_offers_the_alternative_after_the_primary_fails_and_it_rol
         config_text=cfg.read_text(),
         config_path=str(cfg),
     )
-    async with app.run_test(size=(200, 50)) as pilot:  # the rollback status whole (at 160 the actor is cut: issue 17)
+    async with app.run_test(size=(160, 48)) as pilot:
         await pilot.press("R")
         await pilot.pause()
         chooser = app.screen
@@ -190,9 +191,8 @@ async def test_console_offers_the_alternative_after_the_primary_fails_and_it_rol
         await app.workers.wait_for_complete()
         await pilot.pause(0.5)
         assert deploy.served() == "v1"
-        assert "SUCCEEDED procedure flip VERSION=v1 by dana" in "\n".join(
-            strip.text for strip in app.screen._compositor.render_strips()
-        )
+        rollback = panel_text(app, "rollback")  # the status over several lines, the actor whole on its own
+        assert "SUCCEEDED procedure flip VERSION=v1" in rollback and "by dana [claimed] (ci@bastion)" in rollback
     started = [d for d in rollback_events(deploy.log) if d["phase"] == "started"]
     assert [(d["procedure"], d["values"]) for d in started] == [("primary", {}), ("flip", {"VERSION": "v1"})]
     assert [d["ok"] for d in rollback_events(deploy.log) if d["phase"] == "finished"] == [False, True]

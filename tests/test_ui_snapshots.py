@@ -128,3 +128,27 @@ def recon_console(name: str, theme: str = "dark") -> WarroomApp:
 def test_main_screen_reconciliation_wide(snap_compare, theme):
     """160x48 with long checklist items: the checklist takes the width its items need."""
     assert snap_compare(recon_console(f"recon-{theme}-160x48", theme), terminal_size=(160, 48))
+
+
+@pytest.mark.parametrize("theme", ("dark", "monochrome"))
+def test_main_screen_reconciliation_claimed_rollback(snap_compare, theme):
+    """160x48 after dana (a claimed name) rolled back by the Docker procedure: every step name and the
+    actor read whole (the steps wrap in the side column; the actor has a line of its own)."""
+    from ui_scenario import T0, write_recon_rollback
+
+    SNAP_DIR.mkdir(exist_ok=True)
+    path = SNAP_DIR / f"recon-rollback-{theme}.jsonl"
+    config = SNAP_DIR / "recon-claimed.yaml"
+    path.unlink(missing_ok=True)
+    launch = write_recon_rollback(path, config)
+    app = WarroomApp(
+        launch,
+        log_path=path,
+        actor=ROOT_ACTOR,
+        clock=Clock(T0 - 1800),
+        record=False,
+        theme=theme,
+        config_text=config.read_text(),
+        config_path=str(config),
+    )
+    assert snap_compare(app, terminal_size=(160, 48))

@@ -153,6 +153,63 @@ def screen_text(app) -> str:  # type: ignore[no-untyped-def]
     return "\n".join(strip.text for strip in app.screen._compositor.render_strips())
 
 
+RECON = ROOT / "configs" / "reconciliation-platform.yaml"
+CLAIMED_DANA = Actor("ci", "bastion", name="dana")  # plays the DevOps Lead by --as name (identity: claimed)
+DOCKER_STEPS = ("Stop the current containers", "Check out the previous stable version", "Start the previous version")
+
+
+def recon_claimed_config(path: Path) -> str:
+    """The reconciliation config with `identity: claimed` and dana among the DevOps Leads: a rollback by a
+    claimed name, as `--as dana` records it. Written to `path`; returns its text."""
+    text = RECON.read_text().replace("version: 1\n", "version: 1\nidentity: claimed\n", 1)
+    text = text.replace("members: [devops]", "members: [devops, dana]", 1)
+    path.write_text(text)
+    return text
+
+
+def write_recon_rollback(path: Path, config: Path) -> Launch:
+    """A log of the reconciliation launch in which dana (a claimed name) rolled back by the Docker procedure
+    at T-00:35:00: every step ran, the verify passed. Returns the launch (T-0 at T0)."""
+    text = recon_claimed_config(config)
+    launch = with_t0(load_launch(config), T0)
+    clock = Clock(T0 - 2400)
+    with DecisionLog(path, ROOT_ACTOR, clock) as log:
+        bind(log, launch, text, str(config))
+
+        def rb(t: float, data: dict) -> None:
+            clock.t = t
+            log.append("rollback", data, actor=CLAIMED_DANA)
+
+        t = T0 - 2100
+        values = {"PREVIOUS_STABLE_VERSION": "v2.3.1"}
+        rb(t, {"phase": "requested", "procedure": "docker", "values": values, "reason": "error rate after deploy"})
+        rb(t, {"phase": "started", "procedure": "docker", "values": values, "steps": list(DOCKER_STEPS)})
+        for i, name in enumerate(DOCKER_STEPS):
+            rb(t + 10 * i, {"phase": "step_started", "index": i, "name": name})
+            rb(t + 10 * i + 4, {"phase": "step_output", "index": i, "lines": [f"step {i + 1} done"]})
+            rb(t + 10 * i + 8, {"phase": "step_finished", "index": i, "exit_code": 0, "duration": 8.0})
+        rb(t + 40, {"phase": "verify", "status": "passed", "detail": "error-rate GO"})
+        rb(t + 41, {"phase": "finished", "ok": True})
+    return launch
+
+
+def panel_text(app, pid: str) -> str:  # type: ignore[no-untyped-def]
+    """What a person reads in one panel of the main screen, its lines joined and spaces collapsed: a long cell
+    wraps onto more lines (where it breaks depends on the width, which a test must not assume)."""
+    r = app.console_screen.panel(pid).region
+    lines = screen_text(app).splitlines()[r.y : r.y + r.height]
+    return " ".join(" ".join(line[r.x : r.x + r.width].strip("│╭╮╰╯─ ").split()) for line in lines).strip()
+
+
+def column_text(app, pid: str, title: str, next_title: str) -> str:  # type: ignore[no-untyped-def]
+    """The text under one column heading of a panel's table, its lines joined (a long cell wraps down)."""
+    r = app.console_screen.panel(pid).region
+    lines = [ln[r.x : r.x + r.width] for ln in screen_text(app).splitlines()[r.y : r.y + r.height]]
+    head = next(i for i, ln in enumerate(lines) if f" {title} " in ln and next_title in ln)
+    start, end = lines[head].index(f" {title} ") + 1, lines[head].index(next_title)
+    return " ".join(" ".join(ln[start:end].split()) for ln in lines[head + 1 :]).strip()
+
+
 async def until(pilot, check: Callable[[], object], what: str, timeout: float = 30.0) -> None:  # type: ignore[no-untyped-def]
     """Let the console run until `check()` holds. The timeout only bounds a broken run: how fast the machine
     is must not decide a test, so nothing waits a fixed time for something to happen."""

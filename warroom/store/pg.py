@@ -628,6 +628,7 @@ class PgFollower:
         self._next_try = 0.0
         self._last_read = 0.0
         self._woken = True
+        self.connects = 0  # connections made so far (a loop waiting on `fileno` re-registers after a reconnect)
 
     def _ensure(self) -> Any:
         if self._conn is not None and not self._conn.closed and not self._conn.broken:
@@ -643,6 +644,7 @@ class PgFollower:
             self.problem = _why(e)
             return None
         self._conn = conn
+        self.connects += 1
         self._woken = True  # catch up on whatever was appended while we were away
         return conn
 
@@ -731,6 +733,13 @@ class PgFollower:
             with contextlib.suppress(Exception):
                 self._conn.close()
             self._conn = None
+
+    def fileno(self) -> int | None:
+        """The socket this follower's notifications arrive on (a loop may wait on it), or None while it has none."""
+        conn = self._conn
+        if conn is None or conn.closed:
+            return None
+        return int(conn.fileno())
 
 
 class PgLease:

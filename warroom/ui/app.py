@@ -10,6 +10,7 @@ all is decided here, once, for keys, palette entries and clicks alike.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import time
 from collections.abc import Callable, Mapping
@@ -30,6 +31,7 @@ from warroom.core.state import LaunchState
 from warroom.store.base import Store
 from warroom.store.log import LogCorrupt
 from warroom.store.pg import PgSpec
+from warroom.store.wake import Wake
 from warroom.ui import fmt, keymap
 from warroom.ui.commands import WarroomCommands
 from warroom.ui.driver import Driver, LiveDriver, Mode, ReplayDriver
@@ -46,8 +48,15 @@ from warroom.ui.themes import gate_defaults, load_themes
 
 __all__ = ["Mode", "WarroomApp"]
 
+WAKE_GAP = 0.05  # seconds: the log is read at most this often when appends wake the console
+
 # Actions whose refusal names what was refused (the rest say only why).
 _REFUSED_AS = {"rollback": "rollback refused: ", "rollback_choose": "rollback refused: "}
+
+
+def _load_dialogs() -> None:
+    """Import the dialogs (loaded on first use, so not before the first frame), before anyone asks for one."""
+    import warroom.ui.modals  # noqa: F401
 
 
 class WarroomApp(App[int]):
@@ -107,6 +116,8 @@ class WarroomApp(App[int]):
         self.rollbacks = RollbackFlow(self)
         self.recommendations = Recommendations(self)
         self._dirty = True
+        self._caught_up = 0.0  # monotonic time of the last read of the log
+        self._wake_token: tuple[int | None, int] = (None, 0)  # the descriptor the loop waits on (see _watch)
         self._last_second: int | None = None
         self._last_sig: tuple[Any, ...] | None = None
         self._notes: list[tuple[str, str]] = []
@@ -214,6 +225,8 @@ class WarroomApp(App[int]):
         self.set_interval(self.poll_interval, self._tick)
         self._repaint(force=True)
         self.panel(self.console_screen.active_panel).table.focus()
+        self._watch()
+        self.set_timer(0.5, _load_dialogs)  # once the first frame is up: the first dialog then opens at once
 
     def _tick(self) -> None:
         if not self.is_running:  # shutting down: the widgets are going, a repaint would find none
@@ -222,10 +235,46 @@ class WarroomApp(App[int]):
 
     def catch_up(self) -> None:
         """Let the driver move on (read what was appended, by anyone; or move the playhead) and repaint."""
+        self._caught_up = time.monotonic()
         changed, events = self.driver.step()
         self.recommendations.heard(events)
         self._dirty = self._dirty or changed
         self._repaint()
+        self._watch()
+
+    # ------------------------------------------------------------------ woken by the log (store/wake.py)
+
+    def _wake(self) -> Wake | None:
+        return self.driver.wake if isinstance(self.driver, LiveDriver) else None
+
+    def _watch(self) -> None:
+        """Wait in the loop on the driver's wake descriptor, so an append (by any console) is read at once rather
+        than at the next timer tick; again after a reconnect gave it a new one."""
+        wake = self._wake()
+        token = wake.token() if wake is not None and self.is_running else (None, 0)
+        if token == self._wake_token:
+            return
+        loop = asyncio.get_running_loop()
+        if self._wake_token[0] is not None:
+            loop.remove_reader(self._wake_token[0])
+        self._wake_token = token
+        if token[0] is not None:
+            loop.add_reader(token[0], self._woken)
+
+    def _woken(self) -> None:
+        """The log may have moved: read it now, but not more often than every WAKE_GAP (a burst of appends is
+        one repaint, as one timer tick would make it). The descriptor is left alone until that read."""
+        wake = self._wake()
+        if wake is not None:
+            wake.drain()
+        if self._wake_token[0] is not None:
+            asyncio.get_running_loop().remove_reader(self._wake_token[0])
+            self._wake_token = (None, 0)
+        wait = self._caught_up + WAKE_GAP - time.monotonic()
+        if wait > 0:
+            self.set_timer(wait, self._tick)
+        else:
+            self.call_later(self._tick)
 
     def _repaint(self, force: bool = False) -> None:
         """Recompute the view; touch only the panels whose input changed, and only the cells that did."""
@@ -455,4 +504,7 @@ class WarroomApp(App[int]):
         self.exit(0)
 
     def on_unmount(self) -> None:
+        if self._wake_token[0] is not None:
+            asyncio.get_running_loop().remove_reader(self._wake_token[0])
+            self._wake_token = (None, 0)
         self.driver.close()

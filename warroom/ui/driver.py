@@ -26,6 +26,7 @@ from warroom.store.launchlog import bind, first_launch_event, recorded_t0, with_
 from warroom.store.log import Follower, LogCorrupt
 from warroom.store.open import open_reader, open_store
 from warroom.store.pg import PgFollower, PgSpec
+from warroom.store.wake import Wake, wake_for
 from warroom.trust.console import ConsoleTrust
 from warroom.ui import fmt
 from warroom.ui.frame import ConsoleInfo, Frame, Position
@@ -160,6 +161,7 @@ class LiveDriver:
         self._session_open = False
         self._host: Host | None = None
         self.trust: ConsoleTrust | None = None  # once the log is open
+        self.wake: Wake | None = None  # what the loop waits on to read an append at once (store/wake.py)
 
     # ---------------------------------------------------------------- startup
 
@@ -177,6 +179,7 @@ class LiveDriver:
             self.perms = permissions(launch, self.actor, self.mode)
         self.state = LaunchState(self.launch)
         self.follower = self.dlog.follower() if self.dlog is not None else _follower(self.log_path)
+        self.wake = wake_for(self.follower)
         where = self.log_path.shown if isinstance(self.log_path, PgSpec) else self.log_path
         self.trust = ConsoleTrust(  # signatures verified, head anchored (docs/trust.md)
             self.launch, self.state, where, self._config_path
@@ -336,6 +339,8 @@ class LiveDriver:
 
     def close(self) -> None:
         self.close_session()
+        if self.wake is not None:
+            self.wake.close()
         if self.dlog is not None:
             self.dlog.close()
 

@@ -51,23 +51,26 @@ class VerdictBadge(Static):
 
 class HeaderBar(Horizontal):
     def compose(self) -> ComposeResult:
-        yield VerdictBadge()
+        # kept, not queried on every repaint (it repaints every second)
+        self._badge, self._title, self._clock = VerdictBadge(), Line(id="title"), Line(id="clock")
+        self._status, self._triggers, self._why = Line(id="status"), Line(id="triggers"), Line(id="why")
+        yield self._badge
         with Vertical(id="header-lines"):
             with Horizontal(id="header-top"):
-                yield Line(id="title")
-                yield Line(id="clock")
-            yield Line(id="status")
-            yield Line(id="triggers")
-            yield Line(id="why")
+                yield self._title
+                yield self._clock
+            yield self._status
+            yield self._triggers
+            yield self._why
 
     def show(self, f: Frame) -> None:
         v, info, launch = f.verdict, f.info, f.launch
-        self.query_one(VerdictBadge).show(v.status)
-        self.query_one("#title", Line).show(
+        self._badge.show(v.status)
+        self._title.show(
             Content.assemble((clean(launch.name), "bold"), " · ", ("phase ", "$muted"), (clean(v.phase_name), "bold"))
         )
-        self.query_one("#clock", Line).show(Content.styled(v.clock, "bold"))
-        status, triggers = self.query_one("#status", Line), self.query_one("#triggers", Line)
+        self._clock.show(Content.styled(v.clock, "bold"))
+        status, triggers = self._status, self._triggers
         width = status.size.width or max(20, self.app.size.width - 18)
         status.show(fit(width, _status_line(f), _status_line(f, 1), _status_line(f, 2)))
         triggers.show(fit(width, _trigger_line(f), _trigger_line(f, compact=True)))
@@ -78,7 +81,7 @@ class HeaderBar(Horizontal):
             why += Content.styled(f"  +{more} more (r)", "$muted")
         elif info.mode != "replay":
             why += Content.styled("  (r)", "$muted")
-        self.query_one("#why", Line).show(why)
+        self._why.show(why)
 
 
 def fit(width: int, *forms: Content) -> Content:

@@ -6,19 +6,39 @@ command output, notes, actor names) goes through `safe.clean`/`safe.plain`.
 
 from __future__ import annotations
 
+from typing import TypeVar
+
 from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.content import Content
 from textual.widget import Widget
+from textual.widgets import Static
 
 from warroom.config import Launch
 from warroom.core.state import AlertState, CriterionView, SourceView
 from warroom.core.units import format_duration
-from warroom.ui import fmt
+from warroom.ui import details, fmt
 from warroom.ui.frame import Frame, short_actor
 from warroom.ui.header import Line
 from warroom.ui.rowtable import Column, Row, RowTable
 from warroom.ui.safe import clean, clean_lines, plain
+
+W = TypeVar("W", bound=Widget)
+
+
+class Block(Static):
+    """A few lines that wrap (never cut with an ellipsis); relaid out only when what it says changes."""
+
+    DEFAULT_CSS = "Block { height: auto; width: 1fr; text-wrap: wrap; }"
+
+    def __init__(self, *, id: str | None = None, classes: str | None = None):
+        super().__init__("", id=id, classes=classes, markup=False)
+        self._shown: object = None
+
+    def show(self, content: Content | str) -> None:
+        if content != self._shown:
+            self._shown = content
+            self.update(content)
 
 
 class Panel(Vertical):
@@ -32,13 +52,32 @@ class Panel(Vertical):
         super().__init__(id=f"panel-{self.pid}", classes="panel")
         self.border_title = f"{self.key} {self.title}"
         self.frame: Frame | None = None  # the latest frame the screen gave it (its detail line reads it)
+        self._parts: dict[str, Widget] = {}
 
     @property
     def table(self) -> RowTable:
-        return self.query_one(RowTable)
+        return self.part("RowTable", RowTable)
+
+    def line(self, id: str) -> Line:
+        return self.part(f"#{id}", Line)
+
+    def part(self, selector: str, kind: type[W]) -> W:
+        """`query_one`, remembered: a panel's widgets are made once in compose, and a repaint that searched the
+        DOM for each of them spent more than it drew."""
+        got = self._parts.get(selector)
+        if not isinstance(got, kind) or not got.is_attached:
+            got = self._parts[selector] = self.query_one(selector, kind)
+        return got
 
     def show(self, f: Frame) -> None:
         raise NotImplementedError
+
+    def _detail(self, f: Frame) -> None:
+        """The highlighted row's details (a wide and tall screen shows more of them)."""
+
+    def on_resize(self) -> None:
+        if self.frame is not None:
+            self._detail(self.frame)  # across the wide-and-tall line the detail changes form
 
 
 # ---------------------------------------------------------------- go / no-go
@@ -50,25 +89,27 @@ class GatesPanel(Panel):
     def compose(self) -> ComposeResult:
         yield RowTable(
             [
-                Column("name", "Criterion", flex=True, min_width=12),
+                Column("name", "Criterion", flex=True, min_width=12, whole=True),
                 Column("threshold", "Threshold", min_width=9),
                 Column("actual", "Actual", min_width=8, align="right"),
                 Column("state", "State", width=10),
-                Column("trend", "Trend", width=12, priority=3),
+                Column("trend", "Trend", min_width=12, priority=3, fill=True),
                 Column("age", "Age", width=6, align="right", priority=2),
                 Column("trigger", "Trigger", min_width=7),
             ],
             empty="no criteria in this launch",
         )
-        yield Line(id="gate-detail", classes="detail")
-        yield Line(id="gate-sources", classes="detail")
+        yield Line(id="gate-detail", classes="detail brief")
+        yield Block(id="gate-more", classes="more")
+        yield Block(id="gate-sources", classes="sources")
 
     def show(self, f: Frame) -> None:
-        rows = [Row(cv.criterion.id, _gate_cells(cv)) for cv in f.verdict.criteria]
+        spark = self.table.column_width("trend") or 12  # the sparkline fills its column: as many points as cells
+        rows = [Row(cv.criterion.id, _gate_cells(cv, spark)) for cv in f.verdict.criteria]
         self.table.set_rows(rows)
         self._detail(f)
         feeding = {cv.criterion.source for cv in f.verdict.criteria}
-        self.query_one("#gate-sources", Line).show(
+        self.part("#gate-sources", Block).show(
             sources_line([s for s in f.verdict.sources if s.name in feeding or s.kind.startswith("notify")], f.t0)
         )
 
@@ -76,21 +117,29 @@ class GatesPanel(Panel):
         key = self.table.cursor_key
         cv = next((c for c in f.verdict.criteria if c.criterion.id == key), None)
         if cv is None:
-            self.query_one("#gate-detail", Line).show("")
+            self.line("gate-detail").show("")
+            self.part("#gate-more", Block).show("")
+            return
+        if details.roomy(self):
+            self.part("#gate-more", Block).show(details.criterion_more(f, cv))
             return
         c = cv.criterion
         since = f.state.criteria[c.id].tracker.since
         text = Content.assemble((clean(c.name), "bold"), ": ", fmt.level(cv.level.value), " — ", clean(cv.reason))
         if since is not None:
             text += Content.styled(f" (since {fmt.t_rel(since, f.t0)})", "$muted")
-        self.query_one("#gate-detail", Line).show(text)
+        self.line("gate-detail").show(text)
 
     def on_row_table_highlighted(self, event: RowTable.Highlighted) -> None:
         if self.frame is not None:
             self._detail(self.frame)
 
+    def on_row_table_resized(self, event: RowTable.Resized) -> None:
+        if self.frame is not None:
+            self.show(self.frame)  # the trend column's width changed: as many points as it now has cells
 
-def _gate_cells(cv: CriterionView) -> tuple[Content, ...]:
+
+def _gate_cells(cv: CriterionView, spark: int) -> tuple[Content, ...]:
     c = cv.criterion
     var = fmt.level_var(cv.level.value)
     name = plain(c.name) if c.required else plain(c.name) + Content.styled(" (adv)", "$muted")
@@ -110,7 +159,7 @@ def _gate_cells(cv: CriterionView) -> tuple[Content, ...]:
         plain(c.threshold_text),
         actual,
         fmt.level(cv.level.value),
-        Content.styled(fmt.sparkline(cv.trend, 12), f"${var}"),
+        Content.styled(fmt.sparkline(cv.trend, spark), f"${var}"),
         Content(fmt.age_coarse(cv.age)),
         trig,
     )
@@ -142,11 +191,12 @@ class ChecklistPanel(Panel):
             show_header=False,
             empty="no checklist items",
         )
-        yield Line(id="checklist-detail", classes="detail")
+        yield Line(id="checklist-detail", classes="detail brief")
+        yield Block(id="checklist-more", classes="more")
 
     def show(self, f: Frame) -> None:
         v = f.verdict
-        self.query_one("#checklist-overall", Line).show(
+        self.line("checklist-overall").show(
             Content.assemble(
                 ("Overall ", "bold"),
                 fmt.progress(v.done, v.total, 12),
@@ -170,6 +220,7 @@ class ChecklistPanel(Panel):
 
     def on_resize(self) -> None:
         self._fit()
+        super().on_resize()
 
     def _fit(self) -> None:
         """On a wide screen take the width the items need (and owners and times when there is room),
@@ -195,9 +246,14 @@ class ChecklistPanel(Panel):
 
     def _detail(self, f: Frame) -> None:
         item_id = self.item_under_cursor()
-        line = self.query_one("#checklist-detail", Line)
+        line = self.line("checklist-detail")
         if item_id is None:
             line.show("")
+            more = details.group_more(f, self.table.cursor_key or "") if details.roomy(self) else ""
+            self.part("#checklist-more", Block).show(more)
+            return
+        if details.roomy(self):
+            self.part("#checklist-more", Block).show(details.item_more(f, item_id))
             return
         _p, _s, it = f.launch.items_by_id[item_id]
         ist = f.state.items[item_id]
@@ -297,15 +353,16 @@ class AlertsPanel(Panel):
         yield RowTable(
             [
                 Column("sev", "Sev", width=6),
-                Column("alert", "Alert", flex=True, min_width=16),
+                Column("alert", "Alert", flex=True, min_width=16, wrap=True),
                 Column("since", "Since", width=11, priority=1),
                 Column("status", "Status", min_width=8),
                 Column("source", "Source", min_width=6, priority=2),
             ],
             empty="no alerts",
         )
-        yield Line(id="alert-sources", classes="detail")
-        yield Line(id="alert-detail", classes="detail wrap")
+        yield Block(id="alert-sources", classes="sources")
+        yield Line(id="alert-detail", classes="detail wrap brief")
+        yield Block(id="alert-more", classes="more")
 
     def show(self, f: Frame) -> None:
         alerts = sorted(f.state.alerts.values(), key=lambda a: (a.started, a.key), reverse=True)
@@ -317,17 +374,21 @@ class AlertsPanel(Panel):
             self.table.empty = empty
             self.table.refresh()
         self.table.set_rows([Row(a.key, _alert_cells(a, f.t0)) for a in alerts])
-        self.query_one("#alert-sources", Line).show(sources_line(feeds, f.t0))
+        self.part("#alert-sources", Block).show(sources_line(feeds, f.t0))
         self._detail(f)
 
     def _detail(self, f: Frame) -> None:
         a = f.state.alerts.get(self.table.cursor_key or "")
         if a is None:
-            self.query_one("#alert-detail", Line).show("")
+            self.line("alert-detail").show("")
+            self.part("#alert-more", Block).show("")
+            return
+        if details.roomy(self):
+            self.part("#alert-more", Block).show(details.alert_more(f, a))
             return
         labels = " ".join(f"{k}={v}" for k, v in sorted(a.labels.items()))
         notes = " · ".join(f"{k}: {v}" for k, v in sorted(a.annotations.items()))
-        self.query_one("#alert-detail", Line).show(plain(" · ".join(x for x in (notes, labels) if x), "$muted"))
+        self.line("alert-detail").show(plain(" · ".join(x for x in (notes, labels) if x), "$muted"))
 
     def on_row_table_highlighted(self, event: RowTable.Highlighted) -> None:
         if self.frame is not None:
@@ -384,11 +445,12 @@ class SignoffsPanel(Panel):
                 Column("state", "State", min_width=10),
                 Column("by", "By", min_width=4, priority=1),
                 Column("when", "When", width=11, priority=2),
-                Column("reason", "Reason", flex=True, min_width=6),
+                Column("reason", "Reason", flex=True, min_width=6, wrap=True),
             ],
             empty="no sign-offs required",
         )
-        yield Line(id="signoff-detail", classes="detail")
+        yield Line(id="signoff-detail", classes="detail brief")
+        yield Block(id="signoff-more", classes="more")
 
     def show(self, f: Frame) -> None:
         rows = []
@@ -425,6 +487,9 @@ class SignoffsPanel(Panel):
 
     def _detail(self, f: Frame) -> None:
         sv = next((s for s in f.verdict.signoffs if s.role == self.table.cursor_key), None)
+        if details.roomy(self):
+            self.part("#signoff-more", Block).show(details.signoff_more(f, sv) if sv is not None else "")
+            return
         text: Content | str = ""
         so = sv.signoff if sv is not None else None
         if sv is not None and so is not None:
@@ -436,7 +501,7 @@ class SignoffsPanel(Panel):
             elif so.snapshot:
                 snap = ", ".join(f"{k} {v}" for k, v in so.snapshot.items())
                 text += plain(f" · at sign-off: {snap}", "$muted")
-        self.query_one("#signoff-detail", Line).show(text)
+        self.line("signoff-detail").show(text)
 
     def on_row_table_highlighted(self, event: RowTable.Highlighted) -> None:
         if self.frame is not None:
@@ -446,14 +511,22 @@ class SignoffsPanel(Panel):
 # ---------------------------------------------------------------- rollback
 
 
+SIDE_MIN, SIDE_MAX = 36, 60  # the side column's TCSS bounds at 29%, which content may widen
+
+
 class RollbackPanel(Panel):
     pid, title, key = "rollback", "Rollback", "5"
 
+    def __init__(self) -> None:
+        super().__init__()
+        self._side_width: int | None = None
+        self._siblings: dict[str, Panel] = {}
+
     def compose(self) -> ComposeResult:
-        yield Line(id="rollback-status")
+        yield Block(id="rollback-status")
         yield RowTable(
             [
-                Column("step", "Step", flex=True, min_width=12, whole=True),
+                Column("step", "Step", flex=True, min_width=12, whole=True, wrap=True),
                 Column("status", "Status", min_width=8),
                 Column("exit", "Exit", width=4, align="right", priority=1),
                 Column("took", "Took", width=6, align="right", priority=2),
@@ -462,35 +535,89 @@ class RollbackPanel(Panel):
         )
 
     def show(self, f: Frame) -> None:
-        rb = f.state.rollback
         launch = f.launch
         armed = launch.rollback.auto_allowed and any(
             cv.trigger_mode == "auto" for cv in f.verdict.criteria if cv.criterion.trigger is not None
         )
-        status_style = {"running": "bold $gate-warn", "failed": "bold $gate-nogo", "succeeded": "bold $gate-go"}
-        parts: list[Content | str] = [Content.styled(rb.status.upper(), status_style.get(rb.status, "bold"))]
-        if rb.status != "idle":
-            parts.append(
-                Content.assemble(
-                    ("" if rb.procedure == "primary" else f" procedure {clean(rb.procedure)}"),
-                    (" " + clean(" ".join(f"{k}={v}" for k, v in rb.values.items())) if rb.values else ""),
-                    " by ",
-                    clean(short_actor(rb.by or "?")),
-                    (" automatically" if rb.automatic else ""),
-                    (" (dry run)" if rb.dry_run else ""),
-                )
-            )
-        parts.append(Content.styled("  auto-rollback ", "$muted"))
-        parts.append(Content.styled("ARMED", "bold $gate-rollback") if armed else Content("not armed"))
-        if launch.rollback.dry_run or f.info.dry_run:
-            parts.append(Content.styled("  DRY RUN", "$gate-warn"))
-        parts.append(
-            Content.styled(
-                "   R: roll back" + ("  B: choose the way back" if launch.rollback.alternatives else ""), "$muted"
+        self.part("#rollback-status", Block).show(rollback_status(f, armed))
+        self.table.set_rows(rollback_rows(f, launch))
+        self._fit_side()
+
+    def on_resize(self) -> None:
+        self._fit_side()
+        super().on_resize()
+
+    def _fit_side(self) -> None:
+        """On a wide screen the side column takes the width the rollback steps need, as far as the main column
+        can spare it (the checklist's items whole, the alerts at ALERTS_MIN); never less than the TCSS's 29%.
+        What is still too long wraps (the step column and the status lines), so nothing is cut."""
+        screen, side = self.screen, self.parent
+        if not isinstance(side, Widget) or side.id != "col-side":
+            return
+        if not (screen.has_class("-wide") and screen.has_class("-tall")):
+            if self._side_width is not None:
+                side.styles.width = side.styles.max_width = None  # back to the TCSS's width
+                self._side_width = None
+            return
+        if not self._siblings:  # made once in compose: searched for once, not on every frame
+            self._siblings = {p.pid: p for p in screen.query(Panel)}
+        panels = self._siblings
+        total = screen.size.width
+        base = min(SIDE_MAX, max(SIDE_MIN, total * 29 // 100))
+        need = self.table.natural_width(2) + 6  # border, padding and a scrollbar
+        checklist = panels["checklist"].table.natural_width(0) + 6 if "checklist" in panels else 0
+        gates = panels["gates"].table.natural_width(0) + 6 if "gates" in panels else 0
+        spare = total - max(checklist + ALERTS_MIN + 6, gates)  # the alerts keep a little more than their minimum
+        width = max(base, min(need, spare, total // 2))
+        if width != self._side_width:
+            self._side_width = width
+            side.styles.width = width
+            side.styles.max_width = max(width, SIDE_MAX)
+
+
+def rollback_status(f: Frame, armed: bool) -> Content:
+    """What the last run did and who ran it (each on its own line: an actor is never cut to fit), whether
+    auto-rollback is armed, and the keys. Lines wrap rather than being cut."""
+    rb, launch = f.state.rollback, f.launch
+    status_style = {"running": "bold $gate-warn", "failed": "bold $gate-nogo", "succeeded": "bold $gate-go"}
+    head = Content.styled(rb.status.upper(), status_style.get(rb.status, "bold"))
+    guard: list[Content | str] = [
+        Content.styled("auto-rollback ", "$muted"),
+        Content.styled("ARMED", "bold $gate-rollback") if armed else Content("not armed"),
+    ]
+    if launch.rollback.dry_run or f.info.dry_run:
+        guard.append(Content.styled("  DRY RUN", "$gate-warn"))
+    lines: list[Content] = []
+    if rb.status == "idle":
+        lines.append(Content.assemble(head, "  ", *guard))
+    else:
+        lines.append(
+            Content.assemble(
+                head,
+                ("" if rb.procedure == "primary" else f" procedure {clean(rb.procedure)}"),
+                (" " + clean(" ".join(f"{k}={v}" for k, v in rb.values.items())) if rb.values else ""),
             )
         )
-        self.query_one("#rollback-status", Line).show(Content.assemble(*parts))
-        self.table.set_rows(rollback_rows(f, launch))
+        lines.append(
+            Content.assemble(
+                ("by ", "$muted"),
+                (clean(rb.by or "?"), "bold"),
+                (" automatically" if rb.automatic else ""),
+                (" (dry run)" if rb.dry_run else ""),
+                (f" at {fmt.t_rel(rb.started, f.t0)}" if rb.started else "", "$muted"),
+            )
+        )
+        if rb.outcome:
+            lines.append(plain(rb.outcome, "$gate-nogo" if rb.status == "failed" else "$muted"))
+        if rb.verify:
+            verify_style = {"passed": "$gate-go", "failed": "bold $gate-nogo"}.get(rb.verify, "$muted")
+            lines.append(
+                Content.assemble(("verify ", "$muted"), (clean(rb.verify), verify_style), " ", clean(rb.verify_detail))
+            )
+        lines.append(Content.assemble(*guard))
+    keys = "R: roll back" + ("  B: choose the way back" if launch.rollback.alternatives else "")
+    lines.append(Content.styled(keys, "$muted"))
+    return Content("\n").join(lines)
 
 
 def rollback_rows(f: Frame, launch: Launch) -> list[Row]:
@@ -522,7 +649,12 @@ def rollback_rows(f: Frame, launch: Launch) -> list[Row]:
             for j, line in enumerate(s.output[-8:]):
                 for k, part in enumerate(clean_lines(line)):
                     rows.append(
-                        Row(f"{key}:out:{j}:{k}", (plain(part, "$muted"), Content(), Content(), Content()), parent=key)
+                        Row(
+                            f"{key}:out:{j}:{k}",
+                            (plain(part, "$muted"), Content(), Content(), Content()),
+                            parent=key,
+                            clip=True,
+                        )
                     )
         return rows
     for i, step in enumerate(launch.rollback.steps):
@@ -531,18 +663,38 @@ def rollback_rows(f: Frame, launch: Launch) -> list[Row]:
             Row(f"plan:{i}", (plain(f"{i + 1}. {step.name}"), Content.styled("ready", "$muted"), Content(), Content()))
         )
         rows.append(Row(f"plan:{i}:cmd", (plain(f"$ {cmd}", "$muted"), Content(), Content(), Content()), parent=None))
-    for stage in launch.rollback.runbook:
+    rows.extend(_plan_extras(launch))
+    return rows
+
+
+def _blank_row(key: str, text: Content, parent: str | None = None, group: bool = False) -> Row:
+    return Row(key, (text, Content(), Content(), Content()), parent=parent, group=group)
+
+
+def _plan_extras(launch: Launch) -> list[Row]:
+    """How the plan is checked, the other ways back, and the runbook's human actions under each stage."""
+    rb = launch.rollback
+    rows: list[Row] = []
+    if rb.verify is not None:
+        what = f"criterion {rb.verify.criterion} GO" if rb.verify.criterion else "a command"
         rows.append(
-            Row(
-                f"runbook:{stage.name}",
-                (
-                    plain(f"runbook: {stage.name}" + (f" ({stage.within})" if stage.within else ""), "$muted"),
-                    Content(),
-                    Content(),
-                    Content(),
-                ),
+            _blank_row(
+                "plan:verify", plain(f"then verify: {what} within {format_duration(rb.verify.within)}", "$muted")
             )
         )
+    for alt in rb.alternatives:
+        rows.append(
+            _blank_row(
+                f"alt:{alt.id}",
+                plain(f"or {alt.id} (B)" + (f": {alt.description}" if alt.description else ""), "$muted"),
+            )
+        )
+    for stage in rb.runbook:
+        key = f"runbook:{stage.name}"
+        title = f"runbook: {stage.name}" + (f" ({stage.within})" if stage.within else "")
+        rows.append(_blank_row(key, plain(title, "$muted"), group=bool(stage.actions)))
+        for j, action in enumerate(stage.actions):
+            rows.append(_blank_row(f"{key}:{j}", plain(f"· {action}", "$muted"), parent=key))
     return rows
 
 
@@ -564,27 +716,34 @@ class LogPanel(Panel):
         )
         yield Line(id="log-path", classes="detail wrap")
 
+    def __init__(self) -> None:
+        super().__init__()
+        self._rows: dict[tuple[object, ...], Row] = {}  # one row per timeline entry, made once
+        self._t0: float | None = None
+
     def show(self, f: Frame) -> None:
-        self.query_one("#log-path", Line).show(
+        self.line("log-path").show(
             plain(f"log: {f.info.log_path}" if f.info.log_path else f"replay · {f.info.note}", "$muted")
         )
         table = self.table
-        at_end = table.cursor_key is None or table.cursor_key == (
-            table.visible_keys[-1] if table.visible_keys else None
-        )
-        rows = [
-            Row(
-                str(e.seq),
-                (
-                    Content(fmt.t_rel(e.ts, f.t0)),
-                    plain(_who(e.actor), "$muted"),
-                    plain(e.text, "bold" if e.kind == "note" else ""),
-                ),
-            )
-            for e in f.state.timeline
-        ]
-        table.set_rows(rows)
-        if at_end and rows:
+        at_end = table.cursor_key in (None, table.last_key)
+        if f.t0 != self._t0 or len(self._rows) > 2 * max(len(f.state.timeline), 100):
+            self._rows, self._t0 = {}, f.t0  # the times are relative to t0; and forget what scrolled away
+        cache, rows = self._rows, []
+        for e in f.state.timeline:
+            k = (e.seq, e.ts, e.actor, e.kind, e.text)
+            row = cache.get(k)
+            if row is None:
+                row = cache[k] = Row(
+                    str(e.seq),
+                    (
+                        Content(fmt.t_rel(e.ts, f.t0)),
+                        plain(_who(e.actor), "$muted"),
+                        plain(e.text, "bold" if e.kind == "note" else ""),
+                    ),
+                )
+            rows.append(row)
+        if table.set_rows(rows) and at_end and rows:
             table.action_cursor_to(-1)
 
 

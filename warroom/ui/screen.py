@@ -43,14 +43,21 @@ class ConsoleScreen(Screen[None]):
         super().__init__()
         self.replay = replay
         self.active_panel = "gates"
+        self._panels: dict[str, Panel] = {}
+        self._frame: Frame | None = None  # the last frame painted
+        self._stale: set[str] = set()  # panels not shown when a frame came: painted when they are shown
+        self._marked: list[Widget] = []  # the slots and panels that the active one's classes go on
 
     def compose(self) -> ComposeResult:
-        yield HeaderBar(id="header")
+        self._header = HeaderBar(id="header")
+        yield self._header
         if self.replay:
-            yield ReplayBar(id="replaybar")
-        yield TabBar()
+            self._replaybar = ReplayBar(id="replaybar")
+            yield self._replaybar
+        self._tabbar = TabBar()
+        yield self._tabbar
         with Container(id="body"):
-            panels = {p.pid: p for p in (cls() for cls in PANEL_TYPES)}
+            panels = self._panels = {p.pid: p for p in (cls() for cls in PANEL_TYPES)}
             panels[self.active_panel].add_class("-active")
             with Vertical(id="col-main", classes="slot -active"):
                 yield panels["gates"]
@@ -68,7 +75,11 @@ class ConsoleScreen(Screen[None]):
         self.post_message(self.Ready())
 
     def panel(self, pid: str) -> Panel:
-        return self.query_one(f"#panel-{pid}", Panel)
+        return self._panels[pid]
+
+    def shown(self, pid: str) -> bool:
+        """Whether the panel is on screen: every one on a wide and tall terminal, else only the active one."""
+        return pid == self.active_panel or (self.has_class("-wide") and self.has_class("-tall"))
 
     def focused_table(self, pid: str) -> RowTable | None:
         """The panel's table if it has the focus (an action on 'the highlighted row' needs one)."""
@@ -82,6 +93,7 @@ class ConsoleScreen(Screen[None]):
             return
         self.active_panel = pid
         self._mark_active()
+        self._paint_stale()
         table = self.panel(pid).table
         # now, not only via Widget.focus (a queued callback): keys typed right after the panel key go here
         self.set_focus(table)
@@ -92,9 +104,11 @@ class ConsoleScreen(Screen[None]):
         """The active panel and the slots holding it get -active (what a one-panel screen shows)."""
         active = self.panel(self.active_panel)
         slots = {id(n) for n in active.ancestors if isinstance(n, Widget) and n.has_class("slot")}
-        for node in self.query(".slot, .panel"):
+        if not self._marked:
+            self._marked = list(self.query(".slot, .panel"))
+        for node in self._marked:
             node.set_class(node is active or id(node) in slots, "-active")
-        self.query_one(TabBar).set(active=self.active_panel)
+        self._tabbar.set(active=self.active_panel)
 
     def on_descendant_focus(self, event: Any) -> None:
         node = event.widget
@@ -102,7 +116,11 @@ class ConsoleScreen(Screen[None]):
             node = node.parent
         if isinstance(node, Panel) and node.pid != self.active_panel:
             self.active_panel = node.pid
-            self.query_one(TabBar).set(active=node.pid)
+            self._tabbar.set(active=node.pid)
+            self._paint_stale()
+
+    def on_resize(self) -> None:
+        self.call_after_refresh(self._paint_stale)  # a terminal grown past the breakpoints shows every panel
 
     def on_row_table_selected(self, event: RowTable.Selected) -> None:
         if event.table is self.panel("checklist").table:
@@ -111,18 +129,31 @@ class ConsoleScreen(Screen[None]):
     # ---------------------------------------------------------------- drawing
 
     def paint(self, frame: Frame, full: bool) -> None:
-        """Draw a frame: the header, the gates and the replay bar always; the rest when `full` (its input changed)."""
-        for panel in self.query(Panel):
+        """Draw a frame: the header, the gates and the replay bar always; the rest when `full` (its input changed).
+        A panel that is not on screen (a small terminal shows one) is painted when it is shown, not now."""
+        self._frame = frame
+        for panel in self._panels.values():
             panel.frame = frame
-        self.query_one(HeaderBar).show(frame)
-        self.panel("gates").show(frame)
+        self._header.show(frame)
         if frame.position is not None:
             p = frame.position
-            self.query_one(ReplayBar).set(p.t, p.start, p.end, frame.t0, p.speed, p.playing)
+            self._replaybar.set(p.t, p.start, p.end, frame.t0, p.speed, p.playing)
+        for pid in ("gates", "checklist", "alerts", "signoffs", "rollback", "log") if full else ("gates",):
+            if self.shown(pid):
+                self._stale.discard(pid)
+                self._panels[pid].show(frame)
+            else:
+                self._stale.add(pid)
         if full:
-            for pid in ("checklist", "alerts", "signoffs", "rollback", "log"):
-                self.panel(pid).show(frame)
             self._tab_badges(frame)
+
+    def _paint_stale(self) -> None:
+        """Bring the panels now on screen up to the last frame."""
+        if self._frame is None:
+            return
+        for pid in [p for p in self._stale if self.shown(p)]:
+            self._stale.discard(pid)
+            self._panels[pid].show(self._frame)
 
     def _tab_badges(self, f: Frame) -> None:
         v = f.verdict
@@ -130,7 +161,7 @@ class ConsoleScreen(Screen[None]):
         firing = sum(1 for a in f.state.alerts.values() if a.firing)
         pending = sum(1 for s in v.signoffs if s.required and (s.signoff is None or s.stale))
         rb = f.state.rollback.status
-        self.query_one(TabBar).set(
+        self._tabbar.set(
             badges={
                 "gates": f" ✖{bad}" if bad else "",
                 "checklist": f" {v.done}/{v.total}",

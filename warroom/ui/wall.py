@@ -68,6 +68,7 @@ class Tile(Vertical):
         super().__init__(classes="tile")
         self.cid = cid
         self._last: tuple[Any, ...] = ()
+        self._cv: CriterionView | None = None
         # made here, not in compose: the first show() may come before the children are mounted
         self._label = Static("", classes="tile-name", markup=False)
         self._digits = Digits("", classes="tile-digits")
@@ -77,8 +78,19 @@ class Tile(Vertical):
     def compose(self) -> ComposeResult:
         yield from (self._label, self._digits, self._value, self._state)
 
-    def show(self, cv: CriterionView, trend_width: int) -> None:
-        key = (cv.level, cv.shown, cv.trend, trend_width, cv.criterion.name)
+    def on_resize(self) -> None:
+        self.call_after_refresh(self._reshow)  # laid out at last: the trend fills the width the tile really has
+
+    def _reshow(self) -> None:
+        if self._cv is not None:
+            self.show(self._cv, 0)
+
+    def show(self, cv: CriterionView, inner: int) -> None:
+        """`inner`: the tile's width inside its border (an estimate until it is laid out); the trend takes what
+        the state word leaves of it."""
+        self._cv = cv
+        inner = self._state.content_size.width or inner
+        key = (cv.level, cv.shown, cv.trend, inner, cv.criterion.name)
         if key == self._last:
             return
         self._last = key
@@ -93,7 +105,9 @@ class Tile(Vertical):
         self._value.update(
             Content.assemble((shown, f"bold ${var}"), ("  " + clean(cv.criterion.threshold_text), "$muted"))
         )
-        self._state.update(Content.assemble(fmt.level(level), "  ", (fmt.sparkline(cv.trend, trend_width), f"${var}")))
+        word = fmt.level(level)
+        spark = fmt.sparkline(cv.trend, max(4, inner - word.cell_length - 2))
+        self._state.update(Content.assemble(word, "  ", (spark, f"${var}")))
 
 
 class WallScreen(Screen[None]):
@@ -185,9 +199,8 @@ class WallScreen(Screen[None]):
         columns = max(1, min(len(ids) or 1, width // 26 if width < 200 else width // 44))
         grid.styles.grid_size_columns = columns
         inner = (width - 2 - (columns - 1)) // columns - 6  # borders and padding
-        trend = max(4, inner - len("✖ ROLLBACK  "))
         for tile, cv in zip(grid.query_children(Tile), required, strict=False):
-            tile.show(cv, trend)
+            tile.show(cv, inner)
 
 
 def strip_line(f: Frame) -> Content:
