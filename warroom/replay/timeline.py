@@ -44,12 +44,21 @@ from warroom.config import Launch
 from warroom.core.authority import SigVerdict
 from warroom.core.backfilled import KIND as BACKFILL
 from warroom.core.backfilled import fold_time, late
-from warroom.core.events import GENESIS, Event, parse_iso
+from warroom.core.events import GENESIS, Event, event_of, parse_iso
+from warroom.core.records import plain_sample
 from warroom.core.state import LaunchState, actor_label, word
 from warroom.replay import sidecar
 from warroom.store.backfill_scan import collect
 from warroom.store.launchlog import first_launch_event, launch_from_log
-from warroom.store.log import LogCorrupt, VerifyProblem, iter_events_from, iter_lines, verify_chunks
+from warroom.store.log import (
+    LogCorrupt,
+    Parsed,
+    VerifyProblem,
+    iter_events_from,
+    iter_lines,
+    iter_parsed,
+    verify_chunks,
+)
 from warroom.trust.guard import guard_for, signers_path
 
 # Event kinds that are human decisions: the stops for "previous/next decision".
@@ -282,22 +291,45 @@ class Replay:
         if self._backfill:
             self.start = min(self.start, self._backfill[0].ts)  # a point from before the first live event
         torn: list[bytes] = []
-        stream: Iterator[tuple[Event, int, int, str, int]]
+        stream: Iterator[_At]
         if self._backfill:
             merged = _merged_from(path, 0, 0, GENESIS, 0, self._backfill, on_torn=torn.append)
-            stream = ((s.event, s.offset, s.seq, s.prev, s.points) for s in merged)
+            stream = ((s.event, s.offset, s.seq, s.prev, s.points, None, 0.0, None) for s in merged)
         else:  # the common log: no points to slot in, so no merge to pay for on every event
-            stream = ((ev, end, ev.seq, ev.hash, 0) for end, ev in iter_events_from(path, on_torn=torn.append))
+            stream = _lean(iter_parsed(path, on_torn=torn.append))
         feed = guard.feed if guard.active else None
-        apply, marks, every, stop = state.apply, self._marks, self._every, self._stop
+        note = guard.note
+        apply, apply_sample, marks, every, stop = state.apply, state.apply_sample, self._marks, self._every, self._stop
         last: _Step | None = None
         latest = float("-inf")  # a live sample goes by its source time, so the last event folded need not be latest
         since = 0
-        at: tuple[Event, int, int, str, int] | None = None
+        at: _At | None = None
         points_found = False
         try:
             for at in stream:
                 ev = at[0]
+                if ev is None:  # a plain sample, folded straight from its line (as the report folds it)
+                    _e, _end, seq, h, _pts, d, ts, p = at
+                    assert d is not None and p is not None
+                    if feed is not None:
+                        note(seq, h)  # all the guard does with a sample
+                    cid, value, t, tick = p
+                    apply_sample(seq, h, ts, d, cid, value, t, tick)
+                    if ts > latest:
+                        latest = ts
+                    since += 1
+                    if since >= every:
+                        step = _step_of(at)
+                        self._checkpoint(state, step)
+                        every = self._every
+                        since = 0
+                        self._publish(step, latest)
+                        self._say_progress(what, step.offset / size)
+                        if stop.is_set():
+                            return
+                    elif since & 255 == 0:
+                        self._publish(_step_of(at), latest)
+                    continue
                 if not with_points and (ev.kind == BACKFILL or ("backfilled" in ev.data and late(ev))):
                     points_found = True
                     break
@@ -312,7 +344,7 @@ class Replay:
                         marks.append((ev.ts, f"{entry.actor}: {entry.text}"))
                 since += 1
                 if since >= every:
-                    step = _Step(*at)
+                    step = _step_of(at)
                     self._checkpoint(state, step)
                     every = self._every
                     since = 0
@@ -321,7 +353,7 @@ class Replay:
                     if stop.is_set():
                         return
                 elif since & 255 == 0:
-                    self._publish(_Step(*at), latest)
+                    self._publish(_step_of(at), latest)
         except LogCorrupt as e:
             self.ok = False
             self.problem = e.problem
@@ -331,7 +363,7 @@ class Replay:
             self._build(with_points=True)
             return
         if at is not None:
-            last = _Step(*at)
+            last = _step_of(at)
         self.folded = last.points + last.seq if last is not None else 0
         if last is not None:
             cp = self._checkpoints[-1]
@@ -460,6 +492,31 @@ class _Step:
     seq: int  # live events folded (the chain position)
     prev: str  # hash of the last live event folded
     points: int  # backfilled points folded
+
+
+# One step of the index pass: (event, offset, seq, prev, points, line, time). A plain sample comes as its parsed
+# line with no Event (event None), and becomes an Event only where a checkpoint or the pass's end needs one.
+_At = tuple[Event | None, int, int, str, int, dict[str, Any] | None, float, tuple[str, float, float, int] | None]
+
+
+def _lean(lines: Iterator[Parsed]) -> Iterator[_At]:
+    """The common log's lines as index steps: a plain sample as its line and its fields, anything else as its
+    Event."""
+    for end, seq, d, h, ts in lines:
+        if d["kind"] == "sample":
+            p = plain_sample(d["data"])
+            if p is not None:
+                yield None, end, seq, h, 0, d, ts, p
+                continue
+        yield event_of(d, h, ts), end, seq, h, 0, None, 0.0, None
+
+
+def _step_of(at: _At) -> _Step:
+    ev, end, seq, prev, points, d, ts, _p = at
+    if ev is None:
+        assert d is not None
+        ev = event_of(d, prev, ts)
+    return _Step(ev, end, seq, prev, points)
 
 
 def _merged_from(
