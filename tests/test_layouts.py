@@ -20,6 +20,7 @@ from ui_scenario import (
 )
 
 from warroom.config import load_launch
+from warroom.core.events import Actor
 from warroom.store.launchlog import with_t0
 from warroom.store.log import read_log
 from warroom.ui.app import WarroomApp
@@ -131,6 +132,27 @@ async def test_labels_are_abbreviated_not_cut_at_80x24(tmp_path):
         assert "…" not in triggers
         for cid in ("cfur", "api-p95", "error-rate"):
             assert cid in triggers
+
+
+async def test_a_long_actor_label_is_abbreviated_not_cut_at_80x24(tmp_path):
+    """An SSH origin and three roles do not fit the header's status line at 80 columns: the actor loses its
+    host and origin (the log panel keeps them) before anything is cut, and the roles stay named or counted."""
+    path = tmp_path / "launch.jsonl"
+    write_scenario(path, demo_launch())
+    actor = Actor("root", "bastion", ssh="203.0.113.7 51234 22")
+    app = WarroomApp(demo_launch(), log_path=path, actor=actor, clock=Clock(NOW), record=False)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        status = next(ln for ln in screen_text(app).splitlines() if "LIVE" in ln)
+        assert "…" not in status and "· root as " in status and "roles" in status, status
+
+
+def test_the_header_shortens_an_actor_to_its_name_and_claim():
+    from warroom.ui.header import _bare_actor
+
+    assert _bare_actor("dana [claimed, account ci]@bastion (ssh 10.0.0.1 22 22, client-supplied)") == "dana [claimed]"
+    assert _bare_actor("root@bastion (ssh 10.0.0.1 22 22, client-supplied)") == "root"
+    assert _bare_actor("root@bastion") == "root"
 
 
 async def test_the_console_opens_the_wall_and_returns(tmp_path):

@@ -72,7 +72,7 @@ class HeaderBar(Horizontal):
         self._clock.show(Content.styled(v.clock, "bold"))
         status, triggers = self._status, self._triggers
         width = status.size.width or max(20, self.app.size.width - 18)
-        status.show(fit(width, _status_line(f), _status_line(f, 1), _status_line(f, 2)))
+        status.show(fit(width, *(_status_line(f, n) for n in range(5))))
         triggers.show(fit(width, _trigger_line(f), _trigger_line(f, compact=True)))
         top = v.reasons[0] if v.reasons else ""
         more = len(v.reasons) - 1
@@ -95,7 +95,8 @@ def fit(width: int, *forms: Content) -> Content:
 
 def _status_line(f: Frame, compact: int = 0) -> Content:
     """The mode, recorder and actor line; `compact` 1 drops the log path (the log panel shows it),
-    2 also names only the first role with a count of the others."""
+    2 also names only the first role with a count of the others, 3 the actor without account and host,
+    4 only the count of roles."""
     info = f.info
     parts: list[Content | str] = []
     if info.mode == "replay":
@@ -114,12 +115,25 @@ def _status_line(f: Frame, compact: int = 0) -> Content:
         roles = ", ".join(info.roles)
         if compact >= 2 and len(info.roles) > 1:
             roles = f"{info.roles[0]} +{len(info.roles) - 1} roles"
-        parts.append(Content(f" · {clean(info.actor)}" + (f" as {clean(roles)}" if roles else "")))
+        if compact >= 4 and len(info.roles) > 1:
+            roles = f"{len(info.roles)} roles"
+        actor = _bare_actor(info.actor) if compact >= 3 else info.actor
+        parts.append(Content(f" · {clean(actor)}" + (f" as {clean(roles)}" if roles else "")))
         if info.dry_run:
             parts.append(Content.styled(" · rollback DRY RUN", "$gate-warn"))
     if info.log_path and not compact:
         parts.append(Content.styled(f" · log {clean(info.log_path)}", "$muted"))
     return Content.assemble(*parts)
+
+
+def _bare_actor(label: str) -> str:
+    """'demo [claimed, account root]@vm' -> 'demo [claimed]': the name and whether it is claimed, for a narrow
+    header (the log panel and `warroom log` keep the account and host)."""
+    name, sep, rest = label.partition(" [")
+    if not sep:
+        return label.partition("@")[0] or label
+    inside = rest.partition("]")[0]
+    return f"{name} [{inside.partition(',')[0]}]"
 
 
 def _trigger_line(f: Frame, compact: bool = False) -> Content:
