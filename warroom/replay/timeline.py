@@ -317,31 +317,19 @@ class Replay:
                     apply_sample(seq, h, ts, d, cid, value, t, tick)
                     if ts > latest:
                         latest = ts
-                    since += 1
-                    if since >= every:
-                        step = _step_of(at)
-                        self._checkpoint(state, step)
-                        every = self._every
-                        since = 0
-                        self._publish(step, latest)
-                        self._say_progress(what, step.offset / size)
-                        if stop.is_set():
-                            return
-                    elif since & 255 == 0:
-                        self._publish(_step_of(at), latest)
-                    continue
-                if not with_points and (ev.kind == BACKFILL or ("backfilled" in ev.data and late(ev))):
-                    points_found = True
-                    break
-                if feed is not None and not ev.data.get("backfilled"):  # a log event, not a point slotted in
-                    feed(ev)
-                apply(ev)
-                if ev.ts > latest:
-                    latest = ev.ts
-                if ev.kind in MARK_KINDS:
-                    entry = state.timeline[-1] if state.timeline else None
-                    if entry is not None and entry.seq == ev.seq:
-                        marks.append((ev.ts, f"{entry.actor}: {entry.text}"))
+                else:
+                    if not with_points and (ev.kind == BACKFILL or ("backfilled" in ev.data and late(ev))):
+                        points_found = True
+                        break
+                    if feed is not None and not ev.data.get("backfilled"):  # a log event, not a point slotted in
+                        feed(ev)
+                    apply(ev)
+                    if ev.ts > latest:
+                        latest = ev.ts
+                    if ev.kind in MARK_KINDS:
+                        entry = state.timeline[-1] if state.timeline else None
+                        if entry is not None and entry.seq == ev.seq:
+                            marks.append((ev.ts, f"{entry.actor}: {entry.text}"))
                 since += 1
                 if since >= every:
                     step = _step_of(at)
