@@ -338,8 +338,6 @@ class WarroomApp(App[int]):
         """`record_event` for a dialog that keeps its text until recorded: (the event, None) or (None, why not).
         A shared store's append runs in a thread, so a database that is down or slow never stalls the console
         (it may wait up to seconds before it says "not recorded"); a file's append is an fsync, made here."""
-        import asyncio
-
         from warroom.store.log import DecisionLog
 
         why = self.refusal() or self._authority_refusal(kind, data)
