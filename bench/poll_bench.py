@@ -44,7 +44,8 @@ sys.path.insert(0, str(ROOT / "tests"))  # the same Prometheus fixtures the test
 sys.path.insert(0, str(ROOT))  # this checkout, whatever an editable install points at
 
 import servers  # noqa: E402  (tests/servers.py: the servers it starts end with it, however it ends)
-from promstack import free_port, prom_stack, wait_until  # noqa: E402
+from promstack import free_port, prom_stack  # noqa: E402
+from waiting import wait_for  # noqa: E402
 
 from warroom.config import parse_launch  # noqa: E402
 from warroom.core.events import Actor  # noqa: E402
@@ -250,7 +251,9 @@ def main() -> None:
                 f"Prometheus {stack.prom_url} ready with data in {time.monotonic() - t:.1f}s; "
                 f"{N} criteria, {args.rounds} rounds"
             )
-            wait_until("a few scrapes", lambda: len(stack.query("count_over_time(wr_cfur[10s])")) == 1)
+            wait_for(
+                "a few scrapes", lambda: len(stack.query("count_over_time(wr_cfur[10s])")) == 1, ignoring=(Exception,)
+            )
             results = [
                 (
                     "Prometheus on loopback (our per-request overhead dominates)",

@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
+import itertools
+import os
 import signal
+from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
 from warroom.config import Launch, load_launch
 from warroom.core.events import Actor
 from warroom.store.log import DecisionLog
+
+if TYPE_CHECKING:
+    from pgserver import PgServer
 
 # A non-interactive shell starts background jobs with SIGINT ignored, and an ignored signal survives exec:
 # every `warroom` and server the tests start would then ignore the Ctrl-C the tests send them (check --watch
@@ -45,3 +52,21 @@ def _own_state_dir(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest
     # and its own cache dir: `warroom run` keeps validated configs there (warroom.config.cache), replay its
     # saved indexes (warroom.replay.sidecar)
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path_factory.mktemp("cache")))
+
+
+@pytest.fixture(scope="module")
+def pg_server() -> Iterator[PgServer]:
+    """A real PostgreSQL (tests/pgserver.py) shared by one module's tests, each in its own database (`pg_db`)."""
+    import pgserver  # here, not at the top: only the modules that ask for a server pay for its helpers
+
+    with pgserver.running() as pg:
+        yield pg
+
+
+_pg_dbs = itertools.count(1)
+
+
+@pytest.fixture
+def pg_db(pg_server: PgServer) -> str:
+    """A fresh database on the module's server: its URI (without a launch)."""
+    return pg_server.create_db(f"t{os.getpid()}_{next(_pg_dbs)}")

@@ -29,6 +29,7 @@ import httpx
 import pytest
 import servers
 from prometheus_client import CollectorRegistry, Gauge, start_http_server
+from waiting import TIMEOUT, wait_for
 
 PROMETHEUS = os.environ.get("WARROOM_PROMETHEUS", "/usr/bin/prometheus")
 ALERTMANAGER = os.environ.get("WARROOM_ALERTMANAGER", "/usr/bin/prometheus-alertmanager")
@@ -62,16 +63,6 @@ def require(binary: str) -> str:
             pytrace=False,
         )
     return path
-
-
-def wait_until(what: str, check: Callable[[], bool], timeout: float = 30.0, every: float = 0.1) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        with contextlib.suppress(Exception):
-            if check():
-                return
-        time.sleep(every)
-    raise AssertionError(f"timed out after {timeout:g}s waiting for {what}")
 
 
 class Exporter:
@@ -131,7 +122,7 @@ class Proc:
         with open(self.log, "ab") as f:
             self.server = servers.start(self.argv, name=self.name, dir=self.dir, stdout=f, stderr=subprocess.STDOUT)
         try:
-            wait_until(f"{self.name} to be ready on {self.url}", self._ready, timeout=30)
+            wait_for(f"{self.name} to be ready on {self.url}", self._ready, ignoring=(Exception,))
         except AssertionError:
             log = self.tail()
             self.stop()
@@ -177,14 +168,14 @@ class Stack:
         r.raise_for_status()
         return r.json()["data"]["result"]
 
-    def wait_value(self, promql: str, pred: Callable[[float], bool], timeout: float = 20.0) -> None:
+    def wait_value(self, promql: str, pred: Callable[[float], bool], timeout: float = TIMEOUT) -> None:
         """Until Prometheus has scraped a value that satisfies `pred` (the exporter was just set)."""
 
         def ok() -> bool:
             res = self.query(promql)
             return bool(res) and pred(float(res[0]["value"][1]))  # type: ignore[index]
 
-        wait_until(f"{promql} to satisfy the test's condition", ok, timeout=timeout)
+        wait_for(f"{promql} to satisfy the test's condition", ok, timeout, ignoring=(Exception,))
 
     def am_alerts(self) -> list[dict[str, object]]:
         return httpx.get(f"{self.am_url}/api/v2/alerts", params={"active": "true"}, timeout=5).json()
@@ -253,15 +244,15 @@ def start_prometheus(tmp: Path, exporter_port: int, am_port: int | None) -> Proc
     p.start()
     try:
         # A fresh Prometheus is ready ~5 s before its first scrape lands: wait for the data, not just /-/ready.
-        wait_until(
+        wait_for(
             "the first scrape of the test exporter",
             lambda: bool(
                 httpx.get(f"{p.url}/api/v1/query", params={"query": 'up{job="exporter"} == 1'}, timeout=2).json()[
                     "data"
                 ]["result"]
             ),
-            timeout=30,
             every=0.25,
+            ignoring=(Exception,),
         )
     except BaseException:  # a timeout, Ctrl-C, SIGTERM: the caller never gets `p` to stop
         p.stop()

@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+import waiting
 
 from warroom.store.log import read_log, verify
 
@@ -45,15 +46,14 @@ class Tmux:
         self.run("send-keys", "-t", "demo", "-l", text)
         time.sleep(0.3)
 
-    def wait_for(self, check: Callable[[str], bool], what: str, timeout: float = 20.0) -> str:
-        deadline = time.monotonic() + timeout
-        screen = ""
-        while time.monotonic() < deadline:
+    def wait_for(self, check: Callable[[str], bool], what: str, timeout: float = waiting.TIMEOUT) -> str:
+        """The screen, once `check` holds for it."""
+
+        def shown() -> str | None:
             screen = self.screen()
-            if check(screen):
-                return screen
-            time.sleep(0.2)
-        raise AssertionError(f"timed out waiting for {what}; the screen was:\n{screen}")
+            return screen if check(screen) else None
+
+        return waiting.wait_for(what, shown, timeout, detail=lambda: f"the screen was:\n{self.screen()}")
 
 
 @pytest.fixture
@@ -165,7 +165,17 @@ def test_wall_in_tmux_shows_the_verdict_in_block_letters(tmux: Tmux, tmp_path: P
     write_scenario(log, demo_launch())
     before = log.read_bytes()
     env = f"env -u NO_COLOR -u COLUMNS -u LINES TERM=xterm-256color PYTHONPATH={Path(__file__).resolve().parent.parent}"
-    tmux.run("new-session", "-d", "-s", "demo", "-x", "240", "-y", "67", f"{env} {WARROOM} wall {log}; sleep 60")
+    tmux.run(
+        "new-session",
+        "-d",
+        "-s",
+        "demo",
+        "-x",
+        "240",
+        "-y",
+        "67",
+        f"{env} {WARROOM} wall {log}; echo EXITED $?; sleep 60",
+    )
 
     def glyph_rows(screen: str) -> tuple[str, int]:
         """The verdict whose block-letter rows appear on consecutive screen lines, and how many rows."""
@@ -186,5 +196,5 @@ def test_wall_in_tmux_shows_the_verdict_in_block_letters(tmux: Tmux, tmp_path: P
     assert sum(1 for ln in screen.splitlines() if "█" in ln) >= 5
     assert "SIGN-OFFS" in screen and "API latency P95" in screen
     tmux.keys("s", "q")  # the wall never acts: no key writes (q quits)
-    time.sleep(1.0)
+    tmux.wait_for(lambda s: "EXITED" in s, "the wall to quit")  # so nothing it could still write is missed
     assert log.read_bytes() == before, "the wall wrote to the log"

@@ -12,11 +12,11 @@ import stat
 import subprocess
 import sys
 import textwrap
-import time
 from pathlib import Path
 
 import pytest
-from deploy_fixture import LAUNCH_ID, Deploy, fixture_deploy, wait_until
+from deploy_fixture import LAUNCH_ID, Deploy, fixture_deploy
+from waiting import wait_for
 
 from warroom.config import load_launch
 from warroom.core.events import Actor
@@ -300,7 +300,7 @@ def test_a_symlinked_and_a_plain_name_share_one_rollback(deploy: Deploy):
             events = read_log(deploy.log).events if deploy.log.exists() else []
             return any(e.data.get("phase") == "step_started" for e in events)
 
-        assert wait_until(started, 60)
+        wait_for("the first rollback to start its step", started)
         second = warroom("rollback", str(cfg), "--log", str(link), *common, cwd=deploy.root)
         assert second.returncode == 1 and no_traceback(second)
         assert f"pid {first.pid}" in second.stdout
@@ -336,10 +336,8 @@ def test_a_refusal_names_the_holder_even_before_its_pid_is_written(tmp_path: Pat
     finally:
         holder.kill()
         holder.wait()
-    deadline = time.monotonic() + 10
-    while FileLock(path).holder_pid() is not None and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert FileLock(path).holder_pid() is None  # nobody holds it: the stale pid in the file is not believed
+    # nobody holds it: the stale pid in the file is not believed
+    wait_for("the killed holder's lock to be free", lambda: FileLock(path).holder_pid() is None)
 
 
 # ---------------------------------------------------------------- a torn tail's recovery, on the record

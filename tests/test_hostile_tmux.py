@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+import waiting
 from hostile import CORPUS, ROOT, write_hostile_log
 
 pytestmark = [pytest.mark.tmux, pytest.mark.slow]
@@ -63,15 +64,14 @@ class Tmux:
     def screen(self, name: str) -> str:
         return self.run("capture-pane", "-p", "-t", f"hx:{name}")
 
-    def wait_for(self, name: str, check: Callable[[str], bool], what: str, timeout: float = 30.0) -> str:
-        deadline = time.monotonic() + timeout
-        screen = ""
-        while time.monotonic() < deadline:
+    def wait_for(self, name: str, check: Callable[[str], bool], what: str, timeout: float = waiting.TIMEOUT) -> str:
+        """The screen of window `name`, once `check` holds for it."""
+
+        def shown() -> str | None:
             screen = self.screen(name)
-            if check(screen):
-                return screen
-            time.sleep(0.2)
-        raise AssertionError(f"timed out waiting for {what}; the screen was:\n{screen}")
+            return screen if check(screen) else None
+
+        return waiting.wait_for(what, shown, timeout, detail=lambda: f"the screen was:\n{self.screen(name)}")
 
 
 @pytest.fixture

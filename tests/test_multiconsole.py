@@ -22,6 +22,7 @@ from pathlib import Path
 
 import orjson
 import pytest
+from waiting import wait_for
 
 from warroom.store.log import iter_events
 from warroom.store.paths import Lock, lock_path
@@ -72,16 +73,6 @@ class Tmux:
 
     def stop(self) -> None:
         subprocess.run(["tmux", "-L", self.socket, "kill-server"], capture_output=True, timeout=10)
-
-
-def wait_for(what: str, predicate, timeout: float = 20.0, every: float = 0.05):  # type: ignore[no-untyped-def]
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        got = predicate()
-        if got:
-            return got
-        time.sleep(every)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def events(log: Path) -> list[dict]:
@@ -150,11 +141,16 @@ def test_three_consoles_share_one_log(tmux: Tmux, tmp_path: Path, launch_file: P
     assert check[0]["data"]["item"] == "team-assembled"
     seen = {}
     for n in others:
-        try:
-            wait_for(f"{n} shows the check", lambda n=n: f"[x] {ITEM}" in tmux.screen(n), timeout=5, every=0.02)
-        except AssertionError:
-            size = tmux("display-message", "-p", "-t", n, "#{pane_width}x#{pane_height}").strip()
-            raise AssertionError(f"{n} ({size}) does not show the check:\n{tmux.screen(n)}") from None
+        wait_for(
+            f"{n} to show the check",
+            lambda n=n: f"[x] {ITEM}" in tmux.screen(n),
+            timeout=5,
+            every=0.02,
+            detail=lambda n=n: (
+                f"{n} ({tmux('display-message', '-p', '-t', n, '#{pane_width}x#{pane_height}').strip()}):\n"
+                f"{tmux.screen(n)}"
+            ),
+        )
         seen[n] = time.time() - logged
     assert all(d < 1.0 for d in seen.values()), f"seconds from log to screen: {seen}"
 
@@ -179,7 +175,6 @@ def test_three_consoles_share_one_log(tmux: Tmux, tmp_path: Path, launch_file: P
     wait_for(
         "samples from the new recorder",
         lambda: sum(e["kind"] == "sample" for e in events(log)) >= n_before + 10,
-        timeout=15,
     )
 
     # --- no sample recorded twice, before, during or after the takeover

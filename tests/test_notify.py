@@ -24,6 +24,7 @@ from pathlib import Path
 
 import pytest
 from notify_receiver import Receiver
+from waiting import wait_for
 
 from warroom.config import load_launch
 from warroom.core.state import fold, view
@@ -127,16 +128,6 @@ def stop(p: subprocess.Popen[bytes]) -> None:
 
 def notify_events(log: Path) -> list[dict]:
     return [ev.data | {"seq": ev.seq} for ev in iter_events(log) if ev.kind == "notify"] if log.exists() else []
-
-
-def wait_for(what: str, pred, timeout: float = 40.0):  # type: ignore[no-untyped-def]
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        got = pred()
-        if got:
-            return got
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def settled(log: Path, channel: str) -> bool:

@@ -11,7 +11,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import orjson
-import pgserver
 import pytest
 from launchdata import BAD_DAY, SPIKE, History, history_prometheus
 from test_backfill import config_text
@@ -23,23 +22,9 @@ ENV = {**os.environ, "PYTHONPATH": str(ROOT)}
 
 
 @pytest.fixture(scope="module")
-def server() -> Iterator[pgserver.PgServer]:
-    with pgserver.running() as pg:
-        yield pg
-
-
-@pytest.fixture(scope="module")
 def history(tmp_path_factory: pytest.TempPathFactory) -> Iterator[History]:
     with history_prometheus(tmp_path_factory.mktemp("history")) as h:
         yield h
-
-
-_dbs = iter(range(1, 1_000_000))
-
-
-@pytest.fixture
-def db(server: pgserver.PgServer) -> str:
-    return server.create_db(f"c{os.getpid()}_{next(_dbs)}")
 
 
 @pytest.fixture
@@ -70,14 +55,14 @@ def report_json(log: str | Path, *extra: str) -> tuple[dict, str]:
 
 
 def test_backfill_into_postgresql_shows_the_spike_and_a_second_run_adds_nothing(
-    config: Path, db: str, history: History
+    config: Path, pg_db: str, history: History
 ) -> None:
-    res = warroom("backfill", config, "--log", db, "--from", "T-1h", "--to", "T+2h")  # the launch id from the config
+    res = warroom("backfill", config, "--log", pg_db, "--from", "T-1h", "--to", "T+2h")  # the launch id from the config
     assert res.returncode == 0, res.stdout + res.stderr
     assert (
         "health: cannot be backfilled" in res.stdout and "api-p95: baseline recorded from Prometheus" not in res.stderr
     )
-    uri = db + "#history"
+    uri = pg_db + "#history"
     got = kinds(uri)
     assert got[0] == "launch" and got.count("backfill") >= 2
     assert open_reader(uri).verify().ok
@@ -95,8 +80,8 @@ def test_backfill_into_postgresql_shows_the_spike_and_a_second_run_adds_nothing(
     assert kinds(uri) == got  # idempotent on the shared log too: it read what the database holds
 
 
-def test_a_hand_measurement_goes_into_the_shared_log_with_its_author(config: Path, db: str) -> None:
-    uri = db + "#history"
+def test_a_hand_measurement_goes_into_the_shared_log_with_its_author(config: Path, pg_db: str) -> None:
+    uri = pg_db + "#history"
     assert warroom("backfill", config, "--log", uri, "--from", "T-1h", "--to", "T-0").returncode == 0
     res = warroom("measure", uri, "satisfaction", "4.7", "--period", "week 1", "--as", "Pia")
     assert res.returncode == 0, res.stderr
@@ -107,13 +92,13 @@ def test_a_hand_measurement_goes_into_the_shared_log_with_its_author(config: Pat
     assert sat["status"] == "MET" and sat["measurements"][0]["by"].startswith("Pia")
     bad = warroom("measure", uri, "nosuch", "1")
     assert bad.returncode == 2 and "satisfaction" in bad.stderr and "Traceback" not in bad.stderr
-    gone = warroom("measure", db + "#no-such-launch", "satisfaction", "1")
+    gone = warroom("measure", pg_db + "#no-such-launch", "satisfaction", "1")
     assert gone.returncode == 2 and "no launch event" in gone.stderr and "Traceback" not in gone.stderr
 
 
 @pytest.mark.slow
-def test_report_measures_a_postgresql_log_in_prometheus_once_per_period(config: Path, db: str) -> None:
-    uri = db + "#history"
+def test_report_measures_a_postgresql_log_in_prometheus_once_per_period(config: Path, pg_db: str) -> None:
+    uri = pg_db + "#history"
     res = warroom("backfill", config, "--log", uri, "--from", "T-1h", "--to", "T+7d")
     assert res.returncode == 0, res.stderr
     before = kinds(uri).count("measurement")

@@ -20,13 +20,13 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pgserver
 import pytest
+from waiting import wait_for
 
 from warroom.config import load_launch
 from warroom.core.state import fold
@@ -74,16 +74,6 @@ def events(uri: str) -> list[Any]:
         return []
     finally:
         r.close()
-
-
-def wait_for(what: str, pred: Callable[[], Any], timeout: float = 30.0) -> Any:
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        got = pred()
-        if got:
-            return got
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def test_an_outage_drops_the_samples_and_is_recorded_as_a_gap_once_the_database_returns(tmp_path: Path) -> None:

@@ -20,11 +20,11 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import pgserver
 import pytest
 from notify_receiver import Receiver
-from test_notify import SLACK_TOKEN, config, env, pd_actions, stop, wait_for
+from test_notify import SLACK_TOKEN, config, env, pd_actions, stop
 from test_silences import post_alert
+from waiting import wait_for
 
 from warroom.core.events import Actor
 from warroom.notify.messages import slack_escape
@@ -33,20 +33,6 @@ from warroom.store.open import open_reader, open_store
 
 ROOT = Path(__file__).resolve().parent.parent
 pytestmark = [pytest.mark.slow]
-
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[pgserver.PgServer]:
-    with pgserver.running() as pg:
-        yield pg
-
-
-_dbs = iter(range(1, 1_000_000))
-
-
-@pytest.fixture
-def db(server: pgserver.PgServer) -> str:
-    return server.create_db(f"n{os.getpid()}_{next(_dbs)}")
 
 
 @pytest.fixture
@@ -84,9 +70,9 @@ def recorder(cfg: Path, uri: str, environ: dict[str, str]) -> subprocess.Popen[b
     )
 
 
-def test_a_breach_on_a_postgresql_log_is_announced_once_per_channel(tmp_path: Path, recv: Receiver, db: str) -> None:
+def test_a_breach_on_a_postgresql_log_is_announced_once_per_channel(tmp_path: Path, recv: Receiver, pg_db: str) -> None:
     cfg = config(tmp_path, recv)
-    uri = db + "#notif"
+    uri = pg_db + "#notif"
     slack = f"/slack/{SLACK_TOKEN}"
     recv.script(slack, (429, {"Retry-After": "1"}, 0.0))  # retried, and the retry recorded in the database
     p = recorder(cfg, uri, env(recv))
@@ -112,13 +98,13 @@ def test_a_breach_on_a_postgresql_log_is_announced_once_per_channel(tmp_path: Pa
 
 
 def test_a_recorder_taking_over_on_another_host_sends_what_was_left_and_nothing_twice(
-    tmp_path: Path, recv: Receiver, db: str
+    tmp_path: Path, recv: Receiver, pg_db: str
 ) -> None:
     """SIGKILL the leader while Slack makes it wait a minute: the next one (another "host") reads the database's
     notify events, delivers what was queued and not delivered, and queues nothing already announced."""
     # the breach outlasts the takeover (a lease's TTL plus a new interpreter's start on a loaded machine)
     cfg = config(tmp_path, recv, breach_at=2.0, breach_for=25.0)
-    uri = db + "#notif"
+    uri = pg_db + "#notif"
     slack = f"/slack/{SLACK_TOKEN}"
     recv.script(slack, (429, {"Retry-After": "60"}, 0.0))
     a = recorder(cfg, uri, {**env(recv), "SSH_CONNECTION": "10.0.0.1 50000 10.0.0.9 22"})
@@ -150,12 +136,12 @@ def test_a_recorder_taking_over_on_another_host_sends_what_was_left_and_nothing_
 
 
 @pytest.mark.prometheus
-def test_an_ack_on_a_postgresql_log_becomes_a_silence_and_the_resolve_expires_it(tmp_path: Path, db: str) -> None:
+def test_an_ack_on_a_postgresql_log_becomes_a_silence_and_the_resolve_expires_it(tmp_path: Path, pg_db: str) -> None:
     from promstack import start_alertmanager
 
     am = start_alertmanager(tmp_path / "am")
     rec = None
-    uri = db + "#silences"
+    uri = pg_db + "#silences"
     try:
         t0 = datetime.fromtimestamp(time.time() - 600, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
         cfg = tmp_path / "launch.yaml"

@@ -21,6 +21,7 @@ import orjson
 import pgserver
 import pytest
 from recorded import record_launch
+from waiting import wait_for
 
 from warroom.core.events import Actor, decode, encode
 from warroom.store.base import StoreUnavailable
@@ -30,21 +31,6 @@ from warroom.store.pg import LEASE_TTL, PgLog
 ROOT = Path(__file__).resolve().parent.parent
 WORKER = ROOT / "tests" / "pgworker.py"
 ENV = {**os.environ, "PYTHONPATH": str(ROOT)}
-
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[pgserver.PgServer]:
-    with pgserver.running() as pg:
-        yield pg
-
-
-_dbs = iter(range(1, 1_000_000))
-
-
-@pytest.fixture
-def db(server: pgserver.PgServer) -> str:
-    """A fresh database on the shared server: its URI (without a launch)."""
-    return server.create_db(f"t{os.getpid()}_{next(_dbs)}")
 
 
 class Proc:
@@ -122,8 +108,8 @@ def data_of(uri: str) -> list[dict[str, object]]:
 
 
 @pytest.mark.slow
-def test_eight_processes_appending_a_thousand_each_leave_one_valid_chain(db: str, procs: list[Proc]) -> None:
-    uri = db + "#many"
+def test_eight_processes_appending_a_thousand_each_leave_one_valid_chain(pg_db: str, procs: list[Proc]) -> None:
+    uri = pg_db + "#many"
     workers = [start(procs, "append", uri, "1000", f"w{k}") for k in range(8)]
     for w in workers:
         w.expect(lambda s: s.startswith("done"), timeout=280)
@@ -138,8 +124,8 @@ def test_eight_processes_appending_a_thousand_each_leave_one_valid_chain(db: str
         assert [i for tag, i in seen if tag == f"w{k}"] == list(range(1000))
 
 
-def test_a_follower_in_another_process_sees_an_append_within_a_second(db: str, procs: list[Proc]) -> None:
-    uri = db + "#follow"
+def test_a_follower_in_another_process_sees_an_append_within_a_second(pg_db: str, procs: list[Proc]) -> None:
+    uri = pg_db + "#follow"
     log = open_store(uri, Actor(user="a", host="bastion", ssh=None))
     f = start(procs, "follow", uri)
     f.expect(lambda s: s == "ready")
@@ -153,11 +139,11 @@ def test_a_follower_in_another_process_sees_an_append_within_a_second(db: str, p
 
 
 def test_the_database_records_the_role_it_authenticated_not_a_name_the_client_gives(
-    server: pgserver.PgServer, db: str
+    pg_server: pgserver.PgServer, pg_db: str
 ) -> None:
-    server.sql(db.rsplit("/", 1)[1], "CREATE ROLE dana LOGIN")
-    uri = server.dsn(db.rsplit("/", 1)[1], user="dana") + "#roles"
-    server.sql(db.rsplit("/", 1)[1], "GRANT ALL ON SCHEMA public TO dana")
+    pg_server.sql(pg_db.rsplit("/", 1)[1], "CREATE ROLE dana LOGIN")
+    uri = pg_server.dsn(pg_db.rsplit("/", 1)[1], user="dana") + "#roles"
+    pg_server.sql(pg_db.rsplit("/", 1)[1], "GRANT ALL ON SCHEMA public TO dana")
     log = open_store(uri, Actor(user="mallory", host="laptop", ssh=None, name="Not Dana"))
     assert isinstance(log, PgLog)
     ev = log.append("note", {"text": "hello"})
@@ -172,8 +158,8 @@ def test_the_database_records_the_role_it_authenticated_not_a_name_the_client_gi
 # ---------------------------------------------------------------- leases
 
 
-def test_after_the_recorder_is_killed_another_takes_over_within_five_seconds(db: str, procs: list[Proc]) -> None:
-    uri = db + "#lease"
+def test_after_the_recorder_is_killed_another_takes_over_within_five_seconds(pg_db: str, procs: list[Proc]) -> None:
+    uri = pg_db + "#lease"
     a = start(procs, "lead", uri, "host-a")
     first = a.expect(lambda s: s.startswith("acquired"))
     b = start(procs, "lead", uri, "host-b")
@@ -188,9 +174,9 @@ def test_after_the_recorder_is_killed_another_takes_over_within_five_seconds(db:
 
 
 def test_a_recorder_paused_past_its_lease_is_fenced_and_appends_nothing_after_resuming(
-    db: str, procs: list[Proc]
+    pg_db: str, procs: list[Proc]
 ) -> None:
-    uri = db + "#fence"
+    uri = pg_db + "#fence"
     a = start(procs, "lead", uri, "host-a")
     a.expect(lambda s: s.startswith("appended"))
     a.signal(signal.SIGSTOP)
@@ -208,8 +194,8 @@ def test_a_recorder_paused_past_its_lease_is_fenced_and_appends_nothing_after_re
     assert open_reader(uri).verify().ok
 
 
-def test_a_second_rollback_on_another_host_is_refused_naming_the_holder_and_host(db: str, procs: list[Proc]) -> None:
-    uri = db + "#rollback"
+def test_a_second_rollback_on_another_host_is_refused_naming_the_holder_and_host(pg_db: str, procs: list[Proc]) -> None:
+    uri = pg_db + "#rollback"
     first = start(procs, "rollback", uri, "bastion", "Ana (commander)")
     first.expect(lambda s: s.startswith("held"))
     second = start(procs, "rollback", uri, "laptop-cto", "Dana (CTO)")
@@ -248,23 +234,25 @@ def _nothing_reported_lost(uri: str, reported: list[tuple[int, str, int]]) -> No
 
 
 def test_killed_connections_are_reopened_and_nothing_reported_recorded_is_lost(
-    server: pgserver.PgServer, db: str, procs: list[Proc]
+    pg_server: pgserver.PgServer, pg_db: str, procs: list[Proc]
 ) -> None:
-    uri = db + "#terminate"
+    uri = pg_db + "#terminate"
     w = start(procs, "writer", uri)
     w.expect(lambda s: s.startswith("recorded"))
     for _ in range(3):
         before = len(_recorded(w.drain()))
-        killed = server.sql(
+        killed = pg_server.sql(
             "postgres",
             f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'warroom pid {w.p.pid}'",
         )
         assert killed  # its connection was there and is gone
         w.expect(lambda s: s.startswith("recorded"))
-        deadline = time.monotonic() + 10
-        while len(_recorded(w.drain())) < before + 10 and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert len(_recorded(w.seen)) >= before + 10  # it carried on by itself
+        # it carried on by itself
+        wait_for(
+            "ten more records after its connection was cut",
+            lambda before=before: len(_recorded(w.drain())) >= before + 10,
+            detail=lambda before=before: f"{len(_recorded(w.seen))} recorded, {before} before the cut",
+        )
     w.stop()
     _nothing_reported_lost(uri, _recorded(w.drain()))
 
@@ -300,10 +288,10 @@ def warroom(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
 
 
 @pytest.mark.slow
-def test_log_copy_both_ways_gives_the_same_bytes_and_the_same_report(tmp_path: Path, db: str) -> None:
+def test_log_copy_both_ways_gives_the_same_bytes_and_the_same_report(tmp_path: Path, pg_db: str) -> None:
     src = tmp_path / "rehearsal.jsonl"
     record_launch(src, until="3m")
-    uri = db + "#rehearsal"
+    uri = pg_db + "#rehearsal"
     warroom("log", "copy", str(src), uri)
     assert "OK:" in warroom("verify", uri).stdout
     back = tmp_path / "archive.jsonl"
@@ -319,7 +307,7 @@ def test_log_copy_both_ways_gives_the_same_bytes_and_the_same_report(tmp_path: P
     assert warroom("log", str(src)).stdout == warroom("log", uri).stdout
     # a launch id left out of the URI is taken from the log's launch event
     launch = decode(src.read_bytes().split(b"\n", 1)[0]).data["id"]
-    res = warroom("log", "copy", str(src), db, check=False)  # same database, another launch beside "rehearsal"
+    res = warroom("log", "copy", str(src), pg_db, check=False)  # same database, another launch beside "rehearsal"
     assert res.returncode == 0, res.stderr
     assert f"#{launch}" in res.stdout
     # copying into a launch that already holds events is refused, and changes nothing
@@ -328,25 +316,25 @@ def test_log_copy_both_ways_gives_the_same_bytes_and_the_same_report(tmp_path: P
     assert open_reader(uri).verify().count == open_reader(str(src)).verify().count
 
 
-def test_a_tampered_row_is_found_by_verify(server: pgserver.PgServer, db: str, tmp_path: Path) -> None:
-    uri = db + "#tamper"
+def test_a_tampered_row_is_found_by_verify(pg_server: pgserver.PgServer, pg_db: str, tmp_path: Path) -> None:
+    uri = pg_db + "#tamper"
     log = open_store(uri, Actor(user="a", host="h", ssh=None))
     for i in range(5):
         log.append("note", {"text": f"n{i}"})
     log.close()
-    name = db.rsplit("/", 1)[1]
-    line = server.sql(name, "SELECT line FROM warroom_event WHERE seq = 3")[0][0]
+    name = pg_db.rsplit("/", 1)[1]
+    line = pg_server.sql(name, "SELECT line FROM warroom_event WHERE seq = 3")[0][0]
     edited = bytes(line).replace(b'"n2"', b'"n9"')
-    server.sql(name, f"UPDATE warroom_event SET line = '\\x{edited.hex()}'::bytea WHERE seq = 3")
+    pg_server.sql(name, f"UPDATE warroom_event SET line = '\\x{edited.hex()}'::bytea WHERE seq = 3")
     res = warroom("verify", uri, check=False)
     assert res.returncode == 1
     assert "TAMPERED" in res.stdout and "seq 3" in res.stdout
 
 
-def test_an_old_schema_or_a_password_in_the_uri_gets_a_clear_message(server: pgserver.PgServer, db: str) -> None:
-    uri = db + "#schema"
+def test_an_old_schema_or_a_password_in_the_uri_gets_a_clear_message(pg_server: pgserver.PgServer, pg_db: str) -> None:
+    uri = pg_db + "#schema"
     open_store(uri, Actor(user="a", host="h", ssh=None)).append("note", {"text": "x"})
-    server.sql(db.rsplit("/", 1)[1], "UPDATE warroom_meta SET value = '0' WHERE key = 'schema'")
+    pg_server.sql(pg_db.rsplit("/", 1)[1], "UPDATE warroom_meta SET value = '0' WHERE key = 'schema'")
     res = warroom("verify", uri, check=False)
     assert res.returncode == 2
     assert "schema version 0" in res.stderr and "older warroom" in res.stderr
@@ -364,8 +352,8 @@ def test_no_database_says_so_without_a_traceback() -> None:
     assert "cannot be reached" in res.stderr and "Traceback" not in res.stderr
 
 
-def test_payloads_are_the_exact_json_lines(db: str) -> None:
-    uri = db + "#bytes"
+def test_payloads_are_the_exact_json_lines(pg_db: str) -> None:
+    uri = pg_db + "#bytes"
     log = open_store(uri, Actor(user="a", host="h", ssh=None))
     ev = log.append("note", {"text": "héllo \u2028 \x1b[31m"})
     (line,) = list(open_reader(uri).lines())
@@ -375,29 +363,29 @@ def test_payloads_are_the_exact_json_lines(db: str) -> None:
     log.close()
 
 
-def test_check_records_its_samples_in_the_shared_log(tmp_path: Path, db: str) -> None:
+def test_check_records_its_samples_in_the_shared_log(tmp_path: Path, pg_db: str) -> None:
     """`warroom check --log URI`: the real recorder, under the recorder lease, appending to PostgreSQL."""
-    uri = db + "#demo-launch"
+    uri = pg_db + "#demo-launch"
     res = warroom("check", str(ROOT / "configs" / "demo.yaml"), "--log", uri, "--json", check=False)
     assert res.returncode in (0, 1), res.stderr
     kinds = [e.kind for e in open_reader(uri).events()]
     assert kinds[0] == "launch" and "sample" in kinds and "recorder" in kinds
     assert open_reader(uri).verify().ok
     # a second run on the same launch continues the same log (bound to the same launch)
-    again = warroom("check", str(ROOT / "configs" / "demo.yaml"), "--log", db, "--json", check=False)
+    again = warroom("check", str(ROOT / "configs" / "demo.yaml"), "--log", pg_db, "--json", check=False)
     assert again.returncode in (0, 1), again.stderr
     assert sum(1 for e in open_reader(uri).events() if e.kind == "launch") == 1
 
 
-def test_the_store_key_gives_the_password_source_and_a_password_in_it_is_refused(tmp_path: Path, db: str) -> None:
+def test_the_store_key_gives_the_password_source_and_a_password_in_it_is_refused(tmp_path: Path, pg_db: str) -> None:
     demo = (ROOT / "configs" / "demo.yaml").read_text()
     cfg = tmp_path / "team.yaml"
-    cfg.write_text(demo + f"\nstore:\n  url: {db}\n  password_env: WARROOM_TEST_PGPASSWORD\n")
-    res = warroom("check", str(cfg), "--log", db, check=False)
+    cfg.write_text(demo + f"\nstore:\n  url: {pg_db}\n  password_env: WARROOM_TEST_PGPASSWORD\n")
+    res = warroom("check", str(cfg), "--log", pg_db, check=False)
     assert res.returncode == 2
     assert "WARROOM_TEST_PGPASSWORD is not set" in res.stderr and "Traceback" not in res.stderr
     env_ok = subprocess.run(
-        [sys.executable, "-m", "warroom", "check", str(cfg), "--log", db],
+        [sys.executable, "-m", "warroom", "check", str(cfg), "--log", pg_db],
         capture_output=True,
         text=True,
         env={**ENV, "WARROOM_TEST_PGPASSWORD": "s3cret"},
@@ -405,9 +393,9 @@ def test_the_store_key_gives_the_password_source_and_a_password_in_it_is_refused
         check=False,
     )
     assert env_ok.returncode in (0, 1), env_ok.stderr  # the fixture's server trusts loopback: any password passes
-    assert b"s3cret" not in b"".join(open_reader(db + "#demo-launch").lines())
+    assert b"s3cret" not in b"".join(open_reader(pg_db + "#demo-launch").lines())
     bad = tmp_path / "bad.yaml"
-    bad.write_text(demo + f"\nstore:\n  url: {db.replace('@', ':pw@')}\n")
+    bad.write_text(demo + f"\nstore:\n  url: {pg_db.replace('@', ':pw@')}\n")
     res = warroom("validate", str(bad), check=False)
     assert res.returncode == 2 and "password" in res.stderr
 
@@ -423,18 +411,10 @@ def _events_by(uri: str, ssh: str) -> list[tuple[int, str, dict[str, object]]]:
         r.close()
 
 
-def _wait_for(pred: Callable[[], bool], timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while not pred():
-        if time.monotonic() > deadline:
-            raise AssertionError("not within the time")
-        time.sleep(0.2)
-
-
 @pytest.mark.slow
-def test_the_real_recorder_paused_past_its_lease_is_fenced_and_another_takes_over(db: str) -> None:
+def test_the_real_recorder_paused_past_its_lease_is_fenced_and_another_takes_over(pg_db: str) -> None:
     """Two `warroom check --watch` on one PostgreSQL log from two "hosts" (their SSH origins differ)."""
-    uri = db + "#demo-launch"
+    uri = pg_db + "#demo-launch"
     cfg = str(ROOT / "configs" / "demo.yaml")
 
     def recorder(origin: str) -> subprocess.Popen[bytes]:
@@ -449,17 +429,20 @@ def test_the_real_recorder_paused_past_its_lease_is_fenced_and_another_takes_ove
     a = recorder("10.0.0.1")
     b: subprocess.Popen[bytes] | None = None
     try:
-        _wait_for(lambda: any(k == "sample" for _s, k, _d in _events_by(uri, "10.0.0.1")), 60)
+        wait_for("a sample from A", lambda: any(k == "sample" for _s, k, _d in _events_by(uri, "10.0.0.1")))
         os.kill(a.pid, signal.SIGSTOP)
         b = recorder("10.0.0.2")
-        _wait_for(
+        wait_for(
+            "B to acquire the recorder's lease",
             lambda: any(k == "recorder" and d.get("state") == "acquired" for _s, k, d in _events_by(uri, "10.0.0.2")),
-            30,
         )
         took = min(s for s, k, d in _events_by(uri, "10.0.0.2") if k == "recorder" and d.get("state") == "acquired")
         os.kill(a.pid, signal.SIGCONT)
         time.sleep(4.0)  # A runs again: its polls come due, its lease check sees the lease gone
-        _wait_for(lambda: any(k == "sample" and s > took for s, k, _d in _events_by(uri, "10.0.0.2")), 30)
+        wait_for(
+            "a sample from B after its takeover",
+            lambda: any(k == "sample" and s > took for s, k, _d in _events_by(uri, "10.0.0.2")),
+        )
         late = [(s, k) for s, k, _d in _events_by(uri, "10.0.0.1") if s > took]
         assert late == []  # not one event from the paused recorder after the takeover
         assert open_reader(uri).verify().ok
@@ -471,14 +454,14 @@ def test_the_real_recorder_paused_past_its_lease_is_fenced_and_another_takes_ove
                 p.wait(10)
 
 
-def test_a_second_rollback_from_another_host_is_refused_by_the_real_runner(tmp_path: Path, db: str) -> None:
+def test_a_second_rollback_from_another_host_is_refused_by_the_real_runner(tmp_path: Path, pg_db: str) -> None:
     """`warroom rollback --log URI` from two "hosts" (SSH origins): the second is refused, naming the first."""
     from deploy_fixture import Deploy
 
     deploy = Deploy(tmp_path / "deploy")
     try:
         cfg = deploy.config(steps=[{"name": "slow step", "run": ["sleep", "6"], "timeout": "20s"}], verify=None)
-        uri = db + "#deploy-test"
+        uri = pg_db + "#deploy-test"
 
         def rollback(origin: str, who: str) -> tuple[list[str], dict[str, str]]:
             env = {**ENV, "SSH_CONNECTION": f"{origin} 50000 10.0.0.9 22"}
@@ -488,11 +471,11 @@ def test_a_second_rollback_from_another_host_is_refused_by_the_real_runner(tmp_p
         argv, env = rollback("10.0.0.1", "dana")
         first = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         try:
-            _wait_for(
+            wait_for(
+                "the first host's rollback to start",
                 lambda: any(
                     k == "rollback" and d.get("phase") == "started" for _s, k, d in _events_by(uri, "10.0.0.1")
                 ),
-                60,
             )
             argv, env = rollback("10.0.0.2", "sam")
             second = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=120, check=False)

@@ -12,7 +12,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from deploy_fixture import LAUNCH_ID, Deploy, alive, fixture_deploy, wait_until
+from deploy_fixture import LAUNCH_ID, Deploy, alive, fixture_deploy
+from waiting import wait_for
 
 from warroom.config import Launch, load_launch
 from warroom.core.events import Actor
@@ -165,7 +166,9 @@ def test_second_rollback_from_another_process_is_refused_while_one_runs(deploy: 
     args = ("rollback", str(cfg), "--log", str(deploy.log), "--as", "dana", "--yes-i-mean-it", LAUNCH_ID)
     first = deploy.spawn(*args)
     try:
-        assert wait_until(lambda: deploy.log.exists() and "step_started" in phases(deploy.log), 60)
+        wait_for(
+            "the first rollback to start its step", lambda: deploy.log.exists() and "step_started" in phases(deploy.log)
+        )
         second = deploy.warroom(*args)
         assert second.returncode == 1
         assert f"pid {first.pid}" in second.stdout
@@ -335,7 +338,7 @@ async def test_cancelling_a_run_kills_the_step_records_it_and_frees_the_lock(dep
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
             await task
-    assert wait_until(lambda: not alive(int(pids.read_text())), 5)
+    wait_for("the cancelled step's process to be gone", lambda: not alive(int(pids.read_text())))
     assert rollback_events(deploy.log)[-1]["reason"].startswith("cancelled")
     lock = FileLock(lock_path(deploy.log, Lock.ROLLBACK))
     assert lock.try_acquire()
@@ -354,7 +357,7 @@ def test_a_runner_that_died_mid_run_blocks_while_its_step_lives_then_is_recorded
     args = ("rollback", str(cfg), "--log", str(deploy.log), "--as", "dana", "--yes-i-mean-it", LAUNCH_ID)
     first = deploy.spawn(*args)
     try:
-        assert wait_until(lambda: pidfile.exists() and pidfile.read_text() != "", 60)
+        wait_for("the step to write its pid", lambda: pidfile.exists() and pidfile.read_text() != "")
         step_pid = int(pidfile.read_text())
         first.send_signal(signal.SIGKILL)  # the console dies (e.g. its SSH session dropped) ...
         first.communicate(timeout=10)
@@ -367,7 +370,7 @@ def test_a_runner_that_died_mid_run_blocks_while_its_step_lives_then_is_recorded
             refused = rollback_events(deploy.log)[-1]
             assert refused["phase"] == "refused" and refused["orphan_pgid"] == step_pid
             os.killpg(step_pid, signal.SIGKILL)
-            assert wait_until(lambda: not alive(step_pid), 10)
+            wait_for("the killed orphan step to be gone", lambda: not alive(step_pid))
             assert asyncio.run(runner(launch2, log).run("again")) is True
     finally:
         if first.poll() is None:

@@ -21,8 +21,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from deploy_fixture import LAUNCH_ID, Deploy, alive, checkout_env, fixture_deploy, wait_until
+from deploy_fixture import LAUNCH_ID, Deploy, alive, checkout_env, fixture_deploy
 from test_rollback import DANA, finished_steps, phases, py_step, rollback_events, runner, step_output, touch_step
+from waiting import wait_for
 
 from warroom.config import load_launch
 from warroom.core.state import fold
@@ -235,7 +236,7 @@ def escaping_step(pids: Path, tail: str, timeout: str) -> dict[str, Any]:
 
 
 def escaped_pids(pids: Path) -> list[int]:
-    assert wait_until(lambda: pids.exists() and len(pids.read_text().split()) == 2, 10)
+    wait_for("both escaped processes to write their pids", lambda: pids.exists() and len(pids.read_text().split()) == 2)
     return [int(p) for p in pids.read_text().split()]
 
 
@@ -258,7 +259,8 @@ def test_processes_that_escape_the_group_do_not_survive_the_timeout(deploy: Depl
         took = time.monotonic() - t
         assert r.returncode == 1 and not any(n in r.stderr for n in NOISE), r.stderr
         escaped = escaped_pids(pids)
-        assert all(wait_until(lambda p=p: not alive(p), 5) for p in escaped)
+        for p in escaped:
+            wait_for(f"escaped process {p} to be killed", lambda p=p: not alive(p))
     [step] = finished_steps(deploy.log)
     assert step["status"] == "timeout"
     assert any("running outside its group; stopped them" in line for line in step_output(deploy.log, 0))
@@ -273,7 +275,8 @@ async def test_processes_left_behind_by_a_step_that_finished_are_stopped_and_rea
         assert await runner(launch, log).run("test") is True
         escaped = escaped_pids(pids)
         # gone entirely: killed, and (re-parented to this process) reaped, so not even a zombie is left
-        assert all(wait_until(lambda p=p: not Path(f"/proc/{p}").exists(), 5) for p in escaped)
+        for p in escaped:
+            wait_for(f"escaped process {p} to be killed and reaped", lambda p=p: not Path(f"/proc/{p}").exists())
     [step] = finished_steps(deploy.log)
     assert (step["status"], step["exit_code"]) == ("ok", 0)
     assert "done" in step_output(deploy.log, 0)
@@ -294,7 +297,9 @@ def test_check_leaves_a_run_that_is_still_going_alone(deploy: Deploy):
     cfg = deploy.config([hold], verify=None)
     first = deploy.spawn("rollback", str(cfg), "--log", str(deploy.log), "--as", "dana", "--yes-i-mean-it", LAUNCH_ID)
     try:
-        assert wait_until(lambda: deploy.log.exists() and "step_started" in phases(deploy.log), 60)
+        wait_for(
+            "the first rollback to start its step", lambda: deploy.log.exists() and "step_started" in phases(deploy.log)
+        )
         c = check_output(deploy, cfg, deploy.log)
         assert "rollback in progress" in c.stdout  # it is: its runner holds the lock
         assert "finished" not in phases(deploy.log) and running_marker(deploy.log).exists()

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import psutil
 import pytest
+from waiting import wait_for
 
 ROOT = Path(__file__).resolve().parent.parent
 # Seconds after the signal. The servers stop in well under one; the owner itself may take longer
@@ -91,12 +92,8 @@ def alive(procs: list[psutil.Process]) -> list[psutil.Process]:
 
 
 def until(what: str, check: Callable[[], object], timeout: float, out: Path) -> object:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if got := check():
-            return got
-        time.sleep(0.05)
-    raise AssertionError(f"timed out after {timeout:g}s waiting for {what}; owner's output:\n{tail(out)}")
+    """waiting.wait_for, telling the owner's output on a timeout."""
+    return wait_for(what, check, timeout, detail=lambda: f"owner's output:\n{tail(out)}")
 
 
 def tail(out: Path) -> str:

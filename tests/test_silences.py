@@ -20,6 +20,7 @@ from pathlib import Path
 import httpx
 import pytest
 from promstack import start_alertmanager
+from waiting import wait_for
 
 from warroom.config import load_launch
 from warroom.core.events import Actor
@@ -42,16 +43,6 @@ def post_alert(am: str, labels: dict[str, str], *, resolved: bool = False) -> No
     alert = {"labels": labels, "annotations": {"summary": "test"}, "startsAt": _iso(now - timedelta(minutes=1)),
              "endsAt": _iso(ends)}  # fmt: skip
     httpx.post(f"{am}/api/v2/alerts", json=[alert], timeout=5).raise_for_status()
-
-
-def wait_for(what: str, pred, timeout: float = 30.0):  # type: ignore[no-untyped-def]
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        got = pred()
-        if got:
-            return got
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def kinds(log: Path, kind: str) -> list[dict]:
