@@ -257,6 +257,12 @@ def test_takeover_after_kill_mid_delivery_sends_no_duplicate_and_drops_nothing(t
     try:
         wait_for("A waiting out Retry-After", lambda: any(e["state"] == "retrying" for e in notify_events(log)))
         wait_for("A's webhook request in flight", lambda: hook in recv.arrived)
+        # and only the webhook: PagerDuty's trigger, sent alongside it, must be on the record first, or B rightly
+        # sends it again (a kill between the 202 and the record is a duplicate no recorder can avoid)
+        wait_for(
+            "A's PagerDuty trigger recorded as delivered",
+            lambda: any(e.get("channel") == "oncall" and e["state"] == "delivered" for e in notify_events(log)),
+        )
         a.send_signal(signal.SIGKILL)
         a.wait(10)
         assert not any(e.get("channel") == "hook" for e in notify_events(log)), "the webhook was not in flight"
