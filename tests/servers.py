@@ -197,6 +197,18 @@ def start(
     return server
 
 
+def interrupt(popen: subprocess.Popen[Any], grace: float = 15.0) -> None:
+    """Stop a child as a person would, with Ctrl-C's SIGINT (a warroom process records its own end then), and
+    SIGKILL it if it has not ended within `grace` seconds. For a test's own children, not `start()`'s servers."""
+    if popen.poll() is None:
+        popen.send_signal(signal.SIGINT)
+        try:
+            popen.wait(grace)
+        except subprocess.TimeoutExpired:
+            popen.kill()
+            popen.wait(10)
+
+
 def own_dir(path: Path) -> Path:
     """Have `path` removed when this process ends, if it is still there: by the exit hook, or by the
     watchdog if the process is killed. (The caller may remove it earlier, as it always did.)"""

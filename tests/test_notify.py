@@ -23,6 +23,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+import servers
 from notify_receiver import Receiver
 from waiting import wait_for
 
@@ -116,16 +117,6 @@ def start_recorder(cfg: Path, log: Path, recv: Receiver) -> subprocess.Popen[byt
     )
 
 
-def stop(p: subprocess.Popen[bytes]) -> None:
-    if p.poll() is None:
-        p.send_signal(signal.SIGINT)
-        try:
-            p.wait(10)
-        except subprocess.TimeoutExpired:
-            p.kill()
-            p.wait(10)
-
-
 def notify_events(log: Path) -> list[dict]:
     return [ev.data | {"seq": ev.seq} for ev in iter_events(log) if ev.kind == "notify"] if log.exists() else []
 
@@ -174,7 +165,7 @@ def test_breach_triggers_and_clear_resolves_with_one_dedup_key(tmp_path: Path, r
         wait_for("the breach's trigger and resolve", lambda: [a for a, _ in pd_actions(recv)] == ["trigger", "resolve"])
         wait_for("every Slack message delivered", lambda: settled(log, "ops") and settled(log, "hook"))
     finally:
-        stop(p)
+        servers.interrupt(p)
 
     (_, t_key), (_, r_key) = pd_actions(recv)
     assert t_key == r_key == "warroom/notif/criterion/latency"
@@ -233,7 +224,7 @@ def test_rollback_sends_started_and_finished(tmp_path: Path, recv: Receiver) -> 
         wait_for("rollback resolved in PagerDuty", lambda: ("resolve", "warroom/notif/rollback") in pd_actions(recv))
         wait_for("Slack told", lambda: settled(log, "ops"))
     finally:
-        stop(p)
+        servers.interrupt(p)
     texts = [r.json["text"] for r in recv.got(f"/slack/{SLACK_TOKEN}", accepted=True)]
     started = [t for t in texts if "rollback STARTED" in t]
     finished = [t for t in texts if "rollback SUCCEEDED" in t]
@@ -270,9 +261,9 @@ def test_takeover_after_kill_mid_delivery_sends_no_duplicate_and_drops_nothing(t
         wait_for("the clear resolved", lambda: ("resolve", "warroom/notif/criterion/latency") in pd_actions(recv))
         wait_for("everything delivered", lambda: all(settled(log, ch) for ch in ("ops", "oncall", "hook")), 60)
     finally:
-        stop(a)
+        servers.interrupt(a)
         if b is not None:
-            stop(b)
+            servers.interrupt(b)
 
     evs = notify_events(log)
     queued = [e for e in evs if e["state"] == "queued"]
@@ -320,7 +311,7 @@ def test_failing_channel_is_a_failing_source(tmp_path: Path, recv: Receiver) -> 
         st = fold(launch, iter_events(log))
         assert [s.state for s in view(st, time.time()).sources if s.name == "notify:ops"] == ["ok"]
     finally:
-        stop(p)
+        servers.interrupt(p)
 
 
 def test_notify_test_reports_per_channel(tmp_path: Path, recv: Receiver) -> None:

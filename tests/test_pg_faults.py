@@ -22,16 +22,20 @@ import sys
 import time
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pgserver
 import pytest
+import servers
 from waiting import wait_for
 
 from warroom.config import load_launch
 from warroom.core.state import fold
 from warroom.store.base import StoreUnavailable
 from warroom.store.open import open_reader
+
+if TYPE_CHECKING:
+    from deploy_fixture import Deploy
 
 ROOT = Path(__file__).resolve().parent.parent
 ENV = {**os.environ, "PYTHONPATH": str(ROOT)}
@@ -76,6 +80,17 @@ def events(uri: str) -> list[Any]:
         r.close()
 
 
+def _end_rollback(runner: subprocess.Popen[bytes] | None, pidfile: Path, deploy: Deploy) -> None:
+    """A test's rollback runner killed if still going, the step it left behind (its pid in `pidfile`) too."""
+    if runner is not None and runner.poll() is None:
+        runner.kill()
+        runner.wait(10)
+    if pidfile.exists() and pidfile.read_text().strip():
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(int(pidfile.read_text()), signal.SIGKILL)
+    deploy.close()
+
+
 def test_an_outage_drops_the_samples_and_is_recorded_as_a_gap_once_the_database_returns(tmp_path: Path) -> None:
     cfg = launch_config(tmp_path, "outage")
     with pgserver.running() as own:
@@ -103,12 +118,7 @@ def test_an_outage_drops_the_samples_and_is_recorded_as_a_gap_once_the_database_
             )
             wait_for("samples again", lambda: any(ev.kind == "sample" and ev.ts > gap[0].ts for ev in events(uri)), 30)
         finally:
-            rec.send_signal(signal.SIGINT)
-            try:
-                rec.wait(15)
-            except subprocess.TimeoutExpired:
-                rec.kill()
-                rec.wait(10)
+            servers.interrupt(rec)
         evs = events(uri)
         res = open_reader(uri).verify()
     assert res.ok, res.problem
@@ -245,13 +255,7 @@ def test_a_rollback_whose_runner_died_on_another_host_is_recorded_as_interrupted
             assert "started" in phases and "refused" not in phases, (phases, res.stderr)
             assert open_reader(uri).verify().ok
     finally:
-        if runner is not None and runner.poll() is None:
-            runner.kill()
-            runner.wait(10)
-        if pidfile.exists() and pidfile.read_text().strip():
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(int(pidfile.read_text()), signal.SIGKILL)  # the step the killed runner left behind
-        deploy.close()
+        _end_rollback(runner, pidfile, deploy)
 
 
 async def test_a_signoff_and_a_tick_while_the_database_is_down_are_refused_and_the_reason_kept() -> None:
@@ -364,13 +368,7 @@ async def test_the_recording_consoles_watcher_records_a_dead_runners_rollback_fr
             assert finished.actor.host == "console-b"
             assert open_reader(uri).verify().ok
     finally:
-        if runner is not None and runner.poll() is None:
-            runner.kill()
-            runner.wait(10)
-        if pidfile.exists() and pidfile.read_text().strip():
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(int(pidfile.read_text()), signal.SIGKILL)
-        deploy.close()
+        _end_rollback(runner, pidfile, deploy)
 
 
 async def test_a_note_after_the_consoles_backends_were_terminated_is_recorded_once() -> None:

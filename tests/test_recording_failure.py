@@ -27,6 +27,8 @@ TESTS = Path(__file__).resolve().parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from ui_scenario import until  # noqa: E402
+
 from warroom.config import parse_launch  # noqa: E402
 from warroom.core.events import Actor  # noqa: E402
 from warroom.core.rules import Level  # noqa: E402
@@ -50,29 +52,22 @@ def status_line(app) -> str:  # type: ignore[no-untyped-def]
     return str(app.query_one("#status", Line)._shown)
 
 
-async def _until(pilot, what: str, pred: Callable[[], bool], timeout: float = 30.0) -> None:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while not pred():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        await pilot.pause(0.1)
-
-
 async def scenario(log: Path, fill: Callable[[], None], unfill: Callable[[], None], reason: str) -> None:
     """Drive a real recording console: writable, then full, then writable again."""
     from warroom.ui.app import WarroomApp
 
     app = WarroomApp(parse_launch(CONFIG), log_path=log, actor=DANA, record=True)
     async with app.run_test(size=(160, 48)) as pilot:
-        await _until(pilot, "a first sample", lambda: app.state.criteria["x"].samples > 0)
-        await _until(pilot, "LIVE recording", lambda: "LIVE  recording" in status_line(app))
+        await until(pilot, lambda: app.state.criteria["x"].samples > 0, "a first sample")
+        await until(pilot, lambda: "LIVE  recording" in status_line(app), "LIVE recording")
         fill()
-        await _until(pilot, "the header to say recording fails", lambda: "recording FAILING" in status_line(app))
+        await until(pilot, lambda: "recording FAILING" in status_line(app), "the header to say recording fails")
         line = status_line(app)
         assert reason in line, line
         assert "LIVE  recording ·" not in line
         assert app.frame is not None and app.frame.verdict.criteria[0].level == Level.GO  # not waiting for STALE
         unfill()
-        await _until(pilot, "recording again", lambda: "recording FAILING" not in status_line(app))
+        await until(pilot, lambda: "recording FAILING" not in status_line(app), "recording again")
         assert "LIVE  recording" in status_line(app)
     events = read_log(log).events
     gaps = [e.data for e in events if e.kind == "recorder" and e.data.get("state") == "write_recovered"]

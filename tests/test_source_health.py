@@ -7,7 +7,6 @@ the verdict is not GO because of it; the fold and view are checked on hand-writt
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import subprocess
@@ -19,6 +18,7 @@ from pathlib import Path
 import pytest
 from promstack import AuthProxy, Proc, Stack, prom_stack, start_alertmanager
 from ui_scenario import screen_text
+from waiting import until
 
 from warroom.config import parse_launch
 from warroom.core.events import SYSTEM, Actor
@@ -197,15 +197,14 @@ def test_check_watch_says_when_alertmanager_stops_mid_run(stack: Stack, am: Proc
     assert alerts_feed == [True, False], health
 
 
-async def _wait_screen(app: WarroomApp, pilot, words: tuple[str, ...], timeout: float = 30.0) -> str:
-    deadline = time.monotonic() + timeout
-    while True:
-        await pilot.pause()
+async def _wait_screen(app: WarroomApp, pilot, words: tuple[str, ...]) -> str:  # type: ignore[no-untyped-def]
+    """The console's screen, once it shows every one of `words`."""
+
+    def shown() -> str | None:
         text = screen_text(app)
-        if all(w in text for w in words):
-            return text
-        assert time.monotonic() < deadline, f"never saw {words} on screen:\n{text}"
-        await asyncio.sleep(0.25)
+        return text if all(w in text for w in words) else None
+
+    return await until(f"{words} on screen", shown, pause=pilot.pause, detail=lambda: screen_text(app))
 
 
 @pytest.mark.prometheus

@@ -7,9 +7,10 @@ text (markup and an escape sequence) is firing, half the checklist is done.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from pathlib import Path
+
+import waiting
 
 from warroom.config import Launch, load_launch
 from warroom.core.describe import describe
@@ -210,13 +211,10 @@ def column_text(app, pid: str, title: str, next_title: str) -> str:  # type: ign
     return " ".join(" ".join(ln[start:end].split()) for ln in lines[head + 1 :]).strip()
 
 
-async def until(pilot, check: Callable[[], object], what: str, timeout: float = 30.0) -> None:  # type: ignore[no-untyped-def]
-    """Let the console run until `check()` holds. The timeout only bounds a broken run: how fast the machine
-    is must not decide a test, so nothing waits a fixed time for something to happen."""
-    deadline = time.monotonic() + timeout
-    while not check():
-        assert time.monotonic() < deadline, f"timed out after {timeout:.0f} s waiting for {what}"
-        await pilot.pause(0.05)
+async def until(pilot, check: Callable[[], object], what: str, timeout: float = waiting.TIMEOUT) -> None:  # type: ignore[no-untyped-def]
+    """Let the console run until `check()` holds (tests/waiting.py). The timeout only bounds a broken run: how
+    fast the machine is must not decide a test, so nothing waits a fixed time for something to happen."""
+    await waiting.until(what, check, timeout, pause=pilot.pause, every=0.05)
 
 
 async def caught_up(app, pilot, path: Path) -> None:  # type: ignore[no-untyped-def]
