@@ -34,6 +34,21 @@ class Tmux:
             [TMUX, "-L", self.socket, "-f", "/dev/null", *args], check=True, capture_output=True, text=True, timeout=10
         ).stdout
 
+    def session(self, command: str, width: int, height: int) -> None:
+        """`command` in the session "demo", its window `width` x `height`; "EXITED <status>" shows when it ends,
+        and the window stays a minute so the test can read it."""
+        self.run(
+            "new-session",
+            "-d",
+            "-s",
+            "demo",
+            "-x",
+            str(width),
+            "-y",
+            str(height),
+            f"{command}; echo EXITED $?; sleep 60",
+        )
+
     def screen(self) -> str:
         return self.run("capture-pane", "-p", "-t", "demo")
 
@@ -94,17 +109,7 @@ def drive_demo(tmux: Tmux, tmp_path: Path, log: Path) -> None:
         f"env -u NO_COLOR -u COLUMNS -u LINES XDG_DATA_HOME={tmp_path / 'data'} TERM=xterm-256color "
         f"PYTHONPATH={Path(__file__).resolve().parent.parent}"
     )
-    tmux.run(
-        "new-session",
-        "-d",
-        "-s",
-        "demo",
-        "-x",
-        "160",
-        "-y",
-        "48",
-        f"{env} {WARROOM} demo --log {log}; echo EXITED $?; sleep 60",
-    )
+    tmux.session(f"{env} {WARROOM} demo --log {log}", 160, 48)
     # the wide layout (every panel at once) shows once the console has the full 160x48 window
     # and keys go in once the console is fully up: its recorder starts after the first frame
     screen = tmux.wait_for(lambda s: "LIVE" in s and " recording · " in s and "╭─ 4 Sign-offs" in s, "the console")
@@ -165,17 +170,7 @@ def test_wall_in_tmux_shows_the_verdict_in_block_letters(tmux: Tmux, tmp_path: P
     write_scenario(log, demo_launch())
     before = log.read_bytes()
     env = f"env -u NO_COLOR -u COLUMNS -u LINES TERM=xterm-256color PYTHONPATH={Path(__file__).resolve().parent.parent}"
-    tmux.run(
-        "new-session",
-        "-d",
-        "-s",
-        "demo",
-        "-x",
-        "240",
-        "-y",
-        "67",
-        f"{env} {WARROOM} wall {log}; echo EXITED $?; sleep 60",
-    )
+    tmux.session(f"{env} {WARROOM} wall {log}", 240, 67)
 
     def glyph_rows(screen: str) -> tuple[str, int]:
         """The verdict whose block-letter rows appear on consecutive screen lines, and how many rows."""

@@ -22,6 +22,7 @@ import orjson
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from waiting import wait_for
 
 from warroom.core.events import GENESIS, SCHEMA_VERSION, Actor, encode, iso
 from warroom.store.log import DecisionLog, Follower, LogCorrupt, iter_events, read_log, verify
@@ -32,6 +33,7 @@ from warroom.core.events import Actor
 from warroom.store.log import DecisionLog
 path, name, count, go = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
 with DecisionLog(path, Actor("user", "host", name=name)) as log:
+    open(f"{go}.{name}", "w").close()  # open, and spinning on the start flag
     while not os.path.exists(go):
         pass
     for i in range(count):
@@ -85,7 +87,11 @@ def test_eight_processes_append_a_thousand_each(tmp_path):
     path, go = tmp_path / "launch.jsonl", tmp_path / "go"
     names = [f"w{k}" for k in range(8)]
     procs = [subprocess.Popen([sys.executable, "-c", WRITER, str(path), n, "1000", str(go)]) for n in names]
-    time.sleep(0.5)  # let every writer open the log and spin on the start flag
+    wait_for(
+        "every writer to open the log and spin on the start flag",
+        lambda: all(Path(f"{go}.{n}").exists() for n in names),
+        detail=lambda: [p.poll() for p in procs],
+    )
     go.touch()
     assert all(p.wait(timeout=240) == 0 for p in procs)
 
@@ -330,10 +336,12 @@ def test_follower_picks_up_appends_from_another_process(tmp_path):
         got = follower.poll()
         assert [e.seq for e in got] == [1]
         proc = subprocess.Popen([sys.executable, "-c", FOLLOWED, str(path), "60"])
-        deadline = time.monotonic() + 60
-        while len(got) < 61 and time.monotonic() < deadline:
-            got += follower.poll()
-            time.sleep(0.005)
+
+        def caught_up() -> bool:
+            got.extend(follower.poll())
+            return len(got) >= 61
+
+        wait_for("the other process's 60 appends", caught_up, every=0.005, detail=lambda: f"{len(got)} events read")
         assert proc.wait(timeout=60) == 0
         log.append("note", {"text": "mine again"})  # our own append after theirs re-reads the tail
     got += follower.poll()
