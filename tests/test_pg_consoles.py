@@ -14,7 +14,8 @@ from typing import Any
 
 import pgserver
 import pytest
-from test_multiconsole import ITEM, ROOT, Tmux, wait_for
+from test_multiconsole import ITEM, ROOT, Tmux
+from waiting import wait_for
 
 from warroom.store.base import StoreUnavailable
 from warroom.store.open import open_reader
@@ -70,7 +71,7 @@ def test_three_consoles_on_one_postgresql_log(tmux: Tmux, tmp_path: Path) -> Non
         )
         leader = holder[-1]["data"]["pid"]
         assert leader in pids.values()
-        wait_for("samples", lambda: sum(e["kind"] == "sample" for e in events(uri)) >= 10, timeout=30)
+        wait_for("samples", lambda: sum(e["kind"] == "sample" for e in events(uri)) >= 10)
 
         # a tick in one console reaches the others within a second of its commit
         tmux.keys("c1", "2", "Down", "Down")
@@ -101,7 +102,7 @@ def test_three_consoles_on_one_postgresql_log(tmux: Tmux, tmp_path: Path) -> Non
         )
         assert took[0]["ts"] - killed < 5.0
         n_before = sum(e["kind"] == "sample" for e in events(uri))
-        wait_for("new samples", lambda: sum(e["kind"] == "sample" for e in events(uri)) >= n_before + 5, timeout=20)
+        wait_for("new samples", lambda: sum(e["kind"] == "sample" for e in events(uri)) >= n_before + 5)
         ticks = Counter(
             (e["data"]["criterion"], e["data"].get("tick"))
             for e in events(uri)
@@ -118,5 +119,5 @@ def test_three_consoles_on_one_postgresql_log(tmux: Tmux, tmp_path: Path) -> Non
         for n in alive:
             wait_for(f"{n} recovers", lambda n=n: "DATABASE UNREACHABLE" not in tmux.screen(n), timeout=20)
         n_back = sum(e["kind"] == "sample" for e in events(uri))
-        wait_for("samples again", lambda: sum(e["kind"] == "sample" for e in events(uri)) > n_back, timeout=30)
+        wait_for("samples again", lambda: sum(e["kind"] == "sample" for e in events(uri)) > n_back)
         assert open_reader(uri).verify().ok
