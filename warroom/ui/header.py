@@ -76,12 +76,20 @@ class HeaderBar(Horizontal):
         triggers.show(fit(width, _trigger_line(f), _trigger_line(f, compact=True)))
         top = v.reasons[0] if v.reasons else ""
         more = len(v.reasons) - 1
-        why = Content.assemble(("why: ", "$muted"), clean(top))
-        if more > 0:
-            why += Content.styled(f"  +{more} more (r)", "$muted")
-        elif info.mode != "replay":
-            why += Content.styled("  (r)", "$muted")
-        self._why.show(why)
+        hint = f"  +{more} more (r)" if more > 0 else "  (r)" if info.mode != "replay" else ""
+        self._why.show(why_line(self._why.size.width or width, clean(top), hint))
+
+
+def why_line(width: int, reason: str, hint: str) -> Content:
+    """ "why: <reason><hint>" in `width` cells: a long reason (free text, a commander's NO-GO) is cut with an
+    ellipsis where the line has room for it, so the hint that more reasons wait behind r stays on screen (the
+    Line's own ellipsis cut the hint off, or left it ending in a clipped "(r)"). `reason` is already sanitised."""
+    head = Content.styled("why: ", "$muted")
+    text = Content(reason)
+    room = width - head.cell_length - len(hint)
+    if text.cell_length > room and room >= 8:
+        text = text.truncate(room, ellipsis=True)
+    return Content.assemble(head, text, Content.styled(hint, "$muted") if hint else "")
 
 
 def fit(width: int, *forms: Content) -> Content:
