@@ -26,6 +26,30 @@ PANEL_IDS = tuple(pid for pid, _title in PANELS)
 TABS_BELOW = (120, 36)  # narrower or lower than this: one panel at a time
 
 
+class KeysFooter(Footer):
+    """Textual's footer, recomposed only when the keys it shows change. It rebuilt every key (a widget each) on
+    every focus change, and a panel switch moves the focus: most of a switch's layouts were the footer's."""
+
+    _composed: object = None  # the keys the footer shows now
+
+    def _keys(self) -> object:
+        return tuple(
+            (key, b.action, b.description, b.key_display, b.group, enabled, tooltip)
+            for key, (_node, b, enabled, tooltip) in self.screen.active_bindings.items()
+            if b.show
+        )
+
+    def compose(self) -> ComposeResult:
+        if self._bindings_ready:
+            self._composed = self._keys()
+        yield from super().compose()
+
+    def bindings_changed(self, screen: Screen[Any]) -> None:
+        if self._bindings_ready and self.is_attached and screen is self.screen and self._keys() == self._composed:
+            return
+        super().bindings_changed(screen)
+
+
 class ConsoleScreen(Screen[None]):
     """The console's main (default) screen; dialogs open above it."""
 
@@ -68,7 +92,7 @@ class ConsoleScreen(Screen[None]):
                 yield panels["signoffs"]
                 yield panels["rollback"]
                 yield panels["log"]
-        yield Footer(compact=True, show_command_palette=False)
+        yield KeysFooter(compact=True, show_command_palette=False)
 
     def on_mount(self) -> None:
         self._mark_active()
