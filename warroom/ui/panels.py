@@ -6,7 +6,7 @@ command output, notes, actor names) goes through `safe.clean`/`safe.plain`.
 
 from __future__ import annotations
 
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar, cast
 
 from textual.app import ComposeResult
 from textual.containers import Vertical
@@ -24,6 +24,9 @@ from warroom.ui.frame import Frame, short_actor
 from warroom.ui.header import Line
 from warroom.ui.rowtable import Column, Row, RowTable
 from warroom.ui.safe import clean, clean_lines, plain
+
+if TYPE_CHECKING:
+    from textual.css.styles import RulesMap
 
 W = TypeVar("W", bound=Widget)
 
@@ -57,8 +60,9 @@ class Block(Static):
         width = self.content_size.width
         if width <= 0:
             return True
-        now = self._render().get_height(self.styles, width)
-        return visualize(self, content, markup=False).get_height(self.styles, width) != now
+        rules = cast("RulesMap", self.styles)  # what Textual's own get_content_height passes
+        now = self._render().get_height(rules, width)
+        return visualize(self, content, markup=False).get_height(rules, width) != now
 
 
 class Panel(Vertical):
