@@ -173,7 +173,7 @@ class ConsoleScreen(Screen[None]):
                 self._panels[pid].show(frame)
             else:
                 self._stale.add(pid)
-                later = later or pid in PAINTED_LATER
+                later = later or (pid in PAINTED_LATER and self.shown(pid))
         if later:
             self.call_after_refresh(self._paint_stale)
         if full:
