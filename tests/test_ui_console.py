@@ -74,3 +74,32 @@ async def test_the_layout_follows_the_terminal_also_under_a_dialog(tmp_path: Pat
         await pilot.press("escape")
         await until(pilot, lambda: app.screen is app.screen_stack[0], "the help screen closed")
         await until(pilot, lambda: TABS in screen_text(app), "the tab bar after a resize under the dialog")
+
+
+LONG_REASON = (
+    "the payment provider's sandbox keeps timing out on refunds and we hold the launch until their status page "
+    "has been green for a full hour"
+)
+
+
+@pytest.mark.parametrize("size", [SMALL, WIDE])
+async def test_a_long_reason_ends_in_an_ellipsis_before_the_hint(tmp_path: Path, size: tuple[int, int]):
+    """The header's why line cuts a long free-text reason where the line has room, and keeps the r hint."""
+    from warroom.store.log import DecisionLog
+
+    path = tmp_path / "launch.jsonl"
+    write_scenario(path, demo_launch())
+    with DecisionLog(path, ROOT_ACTOR, Clock(NOW - 5)) as log:
+        log.append("decision", {"verdict": "NO-GO", "reason": LONG_REASON})
+    app = WarroomApp(demo_launch(), log_path=path, actor=ROOT_ACTOR, clock=Clock(NOW), record=False)
+    async with app.run_test(size=size) as pilot:
+        await until(pilot, lambda: "why: commander decided NO-GO" in screen_text(app), "the decision as the reason")
+        assert app.frame is not None
+        more = len(app.frame.verdict.reasons) - 1
+        assert more > 0
+        line = next(ln for ln in screen_text(app).splitlines() if "why: " in ln).rstrip()
+        shown = line[line.index("why: ") :]
+        assert shown.endswith(f"…  +{more} more (r)"), shown
+        cut = shown[len("why: commander decided NO-GO: ") : shown.index("…")]
+        assert cut and LONG_REASON.startswith(cut), shown
+        assert len(line) <= size[0]

@@ -32,6 +32,23 @@ class Line(Static):
             self.update(content, layout=False)
 
 
+class WhyLine(Line):
+    """The header's "why:" line, fitted to its own width each time it is drawn (a resize redraws it): the width
+    is known then, and not always when the frame is shown (the first one comes before any layout)."""
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self._parts = ("", "")
+
+    def show_reason(self, reason: str, hint: str) -> None:
+        if (reason, hint) != self._parts:
+            self._parts = (reason, hint)
+            self.refresh()
+
+    def render(self) -> Content:
+        return why_line(self.content_size.width, *self._parts)
+
+
 class VerdictBadge(Static):
     """The overall verdict, large: a block of colour with symbol and word (never colour alone)."""
 
@@ -53,7 +70,7 @@ class HeaderBar(Horizontal):
     def compose(self) -> ComposeResult:
         # kept, not queried on every repaint (it repaints every second)
         self._badge, self._title, self._clock = VerdictBadge(), Line(id="title"), Line(id="clock")
-        self._status, self._triggers, self._why = Line(id="status"), Line(id="triggers"), Line(id="why")
+        self._status, self._triggers, self._why = Line(id="status"), Line(id="triggers"), WhyLine(id="why")
         yield self._badge
         with Vertical(id="header-lines"):
             with Horizontal(id="header-top"):
@@ -76,12 +93,20 @@ class HeaderBar(Horizontal):
         triggers.show(fit(width, _trigger_line(f), _trigger_line(f, compact=True)))
         top = v.reasons[0] if v.reasons else ""
         more = len(v.reasons) - 1
-        why = Content.assemble(("why: ", "$muted"), clean(top))
-        if more > 0:
-            why += Content.styled(f"  +{more} more (r)", "$muted")
-        elif info.mode != "replay":
-            why += Content.styled("  (r)", "$muted")
-        self._why.show(why)
+        hint = f"  +{more} more (r)" if more > 0 else "  (r)" if info.mode != "replay" else ""
+        self._why.show_reason(clean(top), hint)
+
+
+def why_line(width: int, reason: str, hint: str) -> Content:
+    """ "why: <reason><hint>" in `width` cells: a long reason (free text, a commander's NO-GO) is cut with an
+    ellipsis where the line has room for it, so the hint that more reasons wait behind r stays on screen (the
+    Line's own ellipsis cut the hint off, or left it ending in a clipped "(r)"). `reason` is already sanitised."""
+    head = Content.styled("why: ", "$muted")
+    text = Content(reason)
+    room = width - head.cell_length - len(hint)
+    if text.cell_length > room and room >= 8:
+        text = text.truncate(room, ellipsis=True)
+    return Content.assemble(head, text, Content.styled(hint, "$muted") if hint else "")
 
 
 def fit(width: int, *forms: Content) -> Content:

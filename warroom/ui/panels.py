@@ -6,11 +6,13 @@ command output, notes, actor names) goes through `safe.clean`/`safe.plain`.
 
 from __future__ import annotations
 
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar, cast
 
 from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.content import Content
+from textual.css.scalar import Unit
+from textual.visual import visualize
 from textual.widget import Widget
 from textual.widgets import Static
 
@@ -22,6 +24,9 @@ from warroom.ui.frame import Frame, short_actor
 from warroom.ui.header import Line
 from warroom.ui.rowtable import Column, Row, RowTable
 from warroom.ui.safe import clean, clean_lines, plain
+
+if TYPE_CHECKING:
+    from textual.css.styles import RulesMap
 
 W = TypeVar("W", bound=Widget)
 
@@ -36,9 +41,28 @@ class Block(Static):
         self._shown: object = None
 
     def show(self, content: Content | str) -> None:
-        if content != self._shown:
-            self._shown = content
-            self.update(content)
+        """A layout only when the new text takes another number of lines: one relays out the whole screen (and
+        repaints every panel whose place it touches), and details that change on a tick or every second (an
+        item's state, an age) mostly keep their height."""
+        if content == self._shown:
+            return
+        self._shown = content
+        self.update(content, layout=self._resizes(content))
+
+    def _resizes(self, content: Content | str) -> bool:
+        """Whether showing `content` may change this block's size: not when it is hidden or its height is fixed
+        (the wide and tall screen's details), nor when it wraps to as many lines as what it shows now."""
+        if self.styles.display == "none":
+            return False  # shown again, it is laid out then
+        height = self.styles.height
+        if height is not None and height.unit == Unit.CELLS:
+            return False
+        width = self.content_size.width
+        if width <= 0:
+            return True
+        rules = cast("RulesMap", self.styles)  # what Textual's own get_content_height passes
+        now = self._render().get_height(rules, width)
+        return visualize(self, content, markup=False).get_height(rules, width) != now
 
 
 class Panel(Vertical):
