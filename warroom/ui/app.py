@@ -196,7 +196,7 @@ class WarroomApp(App[int]):
         return gate_defaults(self.current_theme)
 
     def get_default_screen(self) -> Screen[Any]:
-        return ConsoleScreen(replay=self.mode == "replay")
+        return ConsoleScreen(replay=self.mode == "replay", size=self.size, ready=self._console_ready)
 
     @property
     def console_screen(self) -> ConsoleScreen:
@@ -213,8 +213,8 @@ class WarroomApp(App[int]):
         for severity, text in self._notes:
             self.notify(text, severity=severity)
 
-    def on_console_screen_ready(self, _event: ConsoleScreen.Ready) -> None:
-        """Start the driver once the screen has its panels, then draw and tick."""
+    def _console_ready(self) -> None:
+        """Start the driver once the screen has its panels, then draw and tick (before the first layout)."""
         try:
             events = self.driver.start(self)
         except (ConfigError, LogCorrupt, OSError) as e:

@@ -8,10 +8,12 @@ time with a tab bar (Textual's breakpoints set the classes, layout.tcss reads th
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from textual.app import ComposeResult
 from textual.containers import Container, Horizontal, Vertical
+from textual.geometry import Size
 from textual.message import Message
 from textual.screen import Screen
 from textual.widget import Widget
@@ -36,12 +38,22 @@ class ConsoleScreen(Screen[None]):
     class ItemChosen(Message):
         """Enter on a checklist row: the app ticks it, as the tick key would."""
 
-    class Ready(Message):
-        """The panels are up: the app can start its driver and draw the first frame."""
-
-    def __init__(self, *, replay: bool) -> None:
-        super().__init__()
+    def __init__(self, *, replay: bool, size: Size | None = None, ready: Callable[[], None] | None = None) -> None:
+        """`size` is the terminal's: the breakpoint classes go on now, so the first layout is already the
+        one the terminal shows (set at the first resize, they restyled and laid out every widget again).
+        `ready` is called once the panels are mounted, before the first layout: the driver started and
+        the first frame painted there are what that layout draws (not an empty console drawn first)."""
+        marks = (
+            [
+                *self._get_breakpoint_classes(size.width, self.HORIZONTAL_BREAKPOINTS),
+                *self._get_breakpoint_classes(size.height, self.VERTICAL_BREAKPOINTS),
+            ]
+            if size is not None
+            else []
+        )
+        super().__init__(classes=" ".join(marks) or None)
         self.replay = replay
+        self._ready = ready
         self.active_panel = "gates"
         self._panels: dict[str, Panel] = {}
         self._frame: Frame | None = None  # the last frame painted
@@ -72,7 +84,8 @@ class ConsoleScreen(Screen[None]):
 
     def on_mount(self) -> None:
         self._mark_active()
-        self.post_message(self.Ready())
+        if self._ready is not None:
+            self._ready()
 
     def panel(self, pid: str) -> Panel:
         return self._panels[pid]
@@ -131,14 +144,19 @@ class ConsoleScreen(Screen[None]):
     def paint(self, frame: Frame, full: bool) -> None:
         """Draw a frame: the header, the gates and the replay bar always; the rest when `full` (its input changed).
         A panel that is not on screen (a small terminal shows one) is painted when it is shown, not now."""
-        self._frame = frame
+        first, self._frame = self._frame is None, frame
         for panel in self._panels.values():
             panel.frame = frame
         self._header.show(frame)
         if frame.position is not None:
             p = frame.position
             self._replaybar.set(p.t, p.start, p.end, frame.t0, p.speed, p.playing)
-        for pid in ("gates", "checklist", "alerts", "signoffs", "rollback", "log") if full else ("gates",):
+        order = ("gates", "checklist", "alerts", "signoffs", "rollback", "log") if full else ("gates",)
+        if first:
+            # the first frame, painted before the first layout (see `ready`): the checklist fits beside the side column,
+            # which the rollback panel fits to the checklist's items; once both are known, the checklist again
+            order += ("checklist",)
+        for pid in order:
             if self.shown(pid):
                 self._stale.discard(pid)
                 self._panels[pid].show(frame)
