@@ -151,7 +151,7 @@ class ConsoleScreen(Screen[None]):
         if frame.position is not None:
             p = frame.position
             self._replaybar.set(p.t, p.start, p.end, frame.t0, p.speed, p.playing)
-        order = ("gates", "checklist", "alerts", "signoffs", "rollback", "log") if full else ("gates",)
+        order: tuple[str, ...] = ("gates", "checklist", "alerts", "signoffs", "rollback", "log") if full else ("gates",)
         if first:
             # the first frame, painted before the first layout (see `ready`): the checklist fits beside the side column,
             # which the rollback panel fits to the checklist's items; once both are known, the checklist again
