@@ -28,6 +28,33 @@ PANEL_IDS = tuple(pid for pid, _title in PANELS)
 TABS_BELOW = (120, 36)  # narrower or lower than this: one panel at a time
 
 
+class KeysFooter(Footer):
+    """Textual's footer, with its keys in the first frame and composed again only when they change.
+
+    Textual's composes no keys until the screen first says its bindings changed (the focus moving), and
+    then only after the next refresh: a screen's first frame has an empty footer, and its keys arrive two
+    refreshes later. This one composes them with the screen (the app's and the screen's bindings are known
+    by then), and, as the focus moves between tables that add no footer keys, is not rebuilt for the same
+    keys again."""
+
+    def __init__(self, *, compact: bool = False, show_command_palette: bool = True) -> None:
+        super().__init__(compact=compact, show_command_palette=show_command_palette)
+        self._bindings_ready = True
+        self._keys: tuple[Any, ...] | None = None
+
+    def _shown_keys(self, screen: Screen[Any]) -> tuple[Any, ...]:
+        return tuple((b, on, tip) for _ns, b, on, tip in screen.active_bindings.values() if b.show)
+
+    def compose(self) -> ComposeResult:
+        self._keys = self._shown_keys(self.screen)
+        yield from super().compose()
+
+    def bindings_changed(self, screen: Screen[Any]) -> None:
+        if self.is_attached and screen is self.screen and self._shown_keys(screen) == self._keys:
+            return
+        super().bindings_changed(screen)
+
+
 class ConsoleScreen(Screen[None]):
     """The console's main (default) screen; dialogs open above it."""
 
@@ -80,7 +107,7 @@ class ConsoleScreen(Screen[None]):
                 yield panels["signoffs"]
                 yield panels["rollback"]
                 yield panels["log"]
-        yield Footer(compact=True, show_command_palette=False)
+        yield KeysFooter(compact=True, show_command_palette=False)
 
     def on_mount(self) -> None:
         self._mark_active()
