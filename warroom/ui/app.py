@@ -128,7 +128,23 @@ class WarroomApp(App[int]):
         name, problem = choose_theme(theme, self.available_themes, no_color)
         if problem:
             self._notes.append(("warning", problem))
-        self.theme = name
+        self._start_with_theme(name)
+
+    def _start_with_theme(self, name: str) -> None:
+        """The theme set before anything is styled, as Textual's own default theme is: the stylesheet made in
+        App.__init__ takes its variables now. Setting `self.theme` here instead had its watcher queue a
+        re-parse of every stylesheet for when the app starts, and the screen's were then parsed once more.
+        The rest is what the watcher does (the theme's classes, the ANSI colour mapping); nothing is
+        subscribed to the theme's signal yet."""
+        if name == self.theme:
+            return
+        self.set_reactive(App.theme, name)
+        self.stylesheet.set_variables(self.get_css_variables())
+        dark = self.current_theme.dark
+        classes = {c: False for c in self.classes if c.startswith("-theme-")}
+        classes |= {f"-theme-{name}": True, "-dark-mode": dark, "-light-mode": not dark}
+        self.update_classes(classes, update=False)
+        self._refresh_truecolor_filter(self.ansi_theme)
 
     # ------------------------------------------------------------------ what the driver holds
 
