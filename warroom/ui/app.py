@@ -11,6 +11,7 @@ all is decided here, once, for keys, palette entries and clicks alike.
 from __future__ import annotations
 
 import asyncio
+import gc
 import os
 import time
 from collections.abc import Callable, Mapping
@@ -52,6 +53,15 @@ WAKE_GAP = 0.05  # seconds: the log is read at most this often when appends wake
 
 # Actions whose refusal names what was refused (the rest say only why).
 _REFUSED_AS = {"rollback": "rollback refused: ", "rollback_choose": "rollback refused: "}
+
+
+def _collect_from_now() -> None:
+    """`warroom run` starts with the cyclic garbage collector off (see warroom.cli.QUIET_START); once the first
+    frame is drawn, what was made until then is frozen (it lives as long as the console) and collection resumes.
+    A console started with the collector on (tests, another caller) is left as it is."""
+    if not gc.isenabled():
+        gc.freeze()
+        gc.enable()
 
 
 def _load_dialogs() -> None:
@@ -242,6 +252,7 @@ class WarroomApp(App[int]):
         self._repaint(force=True)
         self.panel(self.console_screen.active_panel).table.focus()
         self._watch()
+        self.call_after_refresh(_collect_from_now)
         self.set_timer(0.5, _load_dialogs)  # once the first frame is up: the first dialog then opens at once
 
     def _tick(self) -> None:
