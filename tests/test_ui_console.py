@@ -103,3 +103,21 @@ async def test_a_long_reason_ends_in_an_ellipsis_before_the_hint(tmp_path: Path,
         cut = shown[len("why: commander decided NO-GO: ") : shown.index("…")]
         assert cut and LONG_REASON.startswith(cut), shown
         assert len(line) <= size[0]
+
+
+async def test_a_console_started_without_the_garbage_collector_turns_it_on_after_its_first_frame(tmp_path: Path):
+    """`warroom run` starts with the cyclic collector off (warroom.cli.QUIET_START): the console turns it back on
+    once its first frame is drawn, or it would stay off for the whole launch."""
+    import gc
+
+    path = tmp_path / "launch.jsonl"
+    write_scenario(path, demo_launch())
+    app = WarroomApp(demo_launch(), log_path=path, actor=ROOT_ACTOR, clock=Clock(NOW), record=False)
+    gc.disable()
+    try:
+        async with app.run_test(size=(160, 48)) as pilot:
+            await until(pilot, lambda: "console opened" in screen_text(app), "the first frame")
+            await until(pilot, gc.isenabled, "the collector on again")
+    finally:
+        gc.enable()
+        gc.unfreeze()

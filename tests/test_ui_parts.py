@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -77,6 +78,39 @@ def test_theme_choice():
     assert choose("light", themes, no_color=True) == ("light", None)  # asked for by name: honoured
     name, why = choose("neon", themes, no_color=False)
     assert name == "dark" and why is not None and "'neon' not found" in why
+
+
+def test_themes_read_before_are_loaded_without_yaml(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """The second start takes each unchanged file's mapping from the cache; an edited file is read anew, and a
+    cache file others may write is not trusted."""
+    from warroom.ui import themes
+
+    (tmp_path / "mine.yaml").write_text("name: mine\nprimary: '#112233'\nvariables: {gate-go: '#00ff00'}\n")
+    (tmp_path / "broken.yaml").write_text("name: [unclosed\n")
+    first = load_themes([tmp_path])
+    assert set(first.themes) == {"mine"} and len(first.problems) == 1
+
+    def no_yaml(raw: bytes) -> object:
+        raise AssertionError(f"read with YAML again: {raw!r}")
+
+    monkeypatch.setattr(themes, "_read_yaml", no_yaml)
+    with pytest.raises(AssertionError, match="unclosed"):  # a file YAML refused is not cached: read (and refused) again
+        load_themes([tmp_path])
+    (tmp_path / "broken.yaml").unlink()
+    again = load_themes([tmp_path])
+    assert again.themes["mine"].primary == "#112233" and again.themes["mine"].variables["gate-go"] == "#00ff00"
+
+    monkeypatch.undo()
+    (tmp_path / "mine.yaml").write_text("name: mine\nprimary: '#445566'\n")
+    assert load_themes([tmp_path]).themes["mine"].primary == "#445566"  # the edited file, not the cached one
+
+    cache = themes._cache_file()
+    entries = json.loads(cache.read_text())
+    for entry in entries["themes"].values():
+        entry["primary"] = "#ff0000"  # someone else's doing
+    cache.write_text(json.dumps(entries))
+    cache.chmod(0o666)
+    assert load_themes([tmp_path]).themes["mine"].primary == "#445566"  # a writable-by-others cache is ignored
 
 
 def test_parse_theme_needs_a_name():

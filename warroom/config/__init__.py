@@ -11,6 +11,9 @@ error), checks (cross-checks pydantic cannot see, launch_warnings), errors
 """
 
 from warroom.config.cache import (
+    cache_root as cache_root,
+)
+from warroom.config.cache import (
     load_launch_cached as load_launch_cached,
 )
 from warroom.config.checks import (

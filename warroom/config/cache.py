@@ -38,10 +38,15 @@ KEEP = 32  # entries kept; the oldest go first
 _ALLOWED_OTHER = {("datetime", "datetime"), ("datetime", "timezone"), ("datetime", "timedelta"), ("datetime", "date")}
 
 
-def cache_dir() -> Path:
+def cache_root() -> Path:
+    """The user's warroom cache directory (`$XDG_CACHE_HOME/warroom`): validated configs, read themes."""
     base = os.environ.get("XDG_CACHE_HOME") or ""
     root = Path(base) if base and Path(base).is_absolute() else Path.home() / ".cache"
-    return root / "warroom" / "config"
+    return root / "warroom"
+
+
+def cache_dir() -> Path:
+    return cache_root() / "config"
 
 
 def _code_digest() -> bytes:

@@ -5,12 +5,10 @@ cross-checks pydantic cannot see (checks.py) live beside it; add a key by adding
 field here (its own checks go in a model validator or a module of their own).
 """
 
-from __future__ import annotations
-
 import re
 from datetime import date, datetime
 from functools import cached_property
-from typing import Annotated, Any, Literal, get_args
+from typing import Annotated, Any, Literal, Self, get_args
 
 from pydantic import (
     AwareDatetime,
@@ -364,7 +362,7 @@ class SlackChannel(Model):
     url_file: str | None = None
 
     @model_validator(mode="after")
-    def _secret(self) -> SlackChannel:
+    def _secret(self) -> Self:
         _one_secret(self.url_env, self.url_file, "url")
         return self
 
@@ -378,7 +376,7 @@ class PagerDutyChannel(Model):
     url: Annotated[str, Field(pattern=r"^https?://\S+$")] = PAGERDUTY_URL
 
     @model_validator(mode="after")
-    def _secret(self) -> PagerDutyChannel:
+    def _secret(self) -> Self:
         _one_secret(self.routing_key_env, self.routing_key_file, "routing_key")
         return self
 
@@ -393,7 +391,7 @@ class WebhookChannel(Model):
     secret_file: str | None = None
 
     @model_validator(mode="after")
-    def _secret(self) -> WebhookChannel:
+    def _secret(self) -> Self:
         _one_secret(self.url_env, self.url_file, "url")
         _one_secret(self.secret_env, self.secret_file, "secret")
         return self
@@ -417,7 +415,7 @@ class Notify(Model):
     timeout: Duration = 10.0  # one HTTP request
 
     @model_validator(mode="after")
-    def _routes(self) -> Notify:
+    def _routes(self) -> Self:
         for i, r in enumerate(self.routes):
             for ch in r.channels:
                 cfg = self.channels.get(ch)
@@ -524,7 +522,7 @@ class Launch(Model):
         return v
 
     @model_validator(mode="after")
-    def _signers_given(self) -> Launch:
+    def _signers_given(self) -> Self:
         """Signatures need the allowed_signers file that says whose key is whose."""
         if self.signatures != "off" and not self.allowed_signers:
             raise ValueError(

@@ -16,7 +16,6 @@ fallback (a platform without inotify, a notification lost across a reconnect).
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import os
 from pathlib import Path
 
@@ -33,11 +32,10 @@ class FileWake:
 
     def __init__(self, path: Path) -> None:
         self.fd = -1
-        libc_name = ctypes.util.find_library("c")
-        if libc_name is None:
-            return
         try:
-            libc = ctypes.CDLL(libc_name, use_errno=True)
+            # the C library this process already has loaded; ctypes.util.find_library("c") would run
+            # ldconfig in a subprocess (~20 ms, on the console's way to its first frame)
+            libc = ctypes.CDLL(None, use_errno=True)
             fd = int(libc.inotify_init1(IN_NONBLOCK | IN_CLOEXEC))
         except (OSError, AttributeError):  # not Linux: the timer alone follows
             return

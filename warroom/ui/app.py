@@ -11,6 +11,7 @@ all is decided here, once, for keys, palette entries and clicks alike.
 from __future__ import annotations
 
 import asyncio
+import gc
 import os
 import time
 from collections.abc import Callable, Mapping
@@ -52,6 +53,15 @@ WAKE_GAP = 0.05  # seconds: the log is read at most this often when appends wake
 
 # Actions whose refusal names what was refused (the rest say only why).
 _REFUSED_AS = {"rollback": "rollback refused: ", "rollback_choose": "rollback refused: "}
+
+
+def _collect_from_now() -> None:
+    """`warroom run` starts with the cyclic garbage collector off (see warroom.cli.QUIET_START); once the first
+    frame is drawn, what was made until then is frozen (it lives as long as the console) and collection resumes.
+    A console started with the collector on (tests, another caller) is left as it is."""
+    if not gc.isenabled():
+        gc.freeze()
+        gc.enable()
 
 
 def _load_dialogs() -> None:
@@ -128,7 +138,23 @@ class WarroomApp(App[int]):
         name, problem = choose_theme(theme, self.available_themes, no_color)
         if problem:
             self._notes.append(("warning", problem))
-        self.theme = name
+        self._start_with_theme(name)
+
+    def _start_with_theme(self, name: str) -> None:
+        """The theme set before anything is styled, as Textual's own default theme is: the stylesheet made in
+        App.__init__ takes its variables now. Setting `self.theme` here instead had its watcher queue a
+        re-parse of every stylesheet for when the app starts, and the screen's were then parsed once more.
+        The rest is what the watcher does (the theme's classes, the ANSI colour mapping); nothing is
+        subscribed to the theme's signal yet."""
+        if name == self.theme:
+            return
+        self.set_reactive(App.theme, name)
+        self.stylesheet.set_variables(self.get_css_variables())
+        dark = self.current_theme.dark
+        classes = {c: False for c in self.classes if c.startswith("-theme-")}
+        classes |= {f"-theme-{name}": True, "-dark-mode": dark, "-light-mode": not dark}
+        self.update_classes(classes, update=False)
+        self._refresh_truecolor_filter(self.ansi_theme)
 
     # ------------------------------------------------------------------ what the driver holds
 
@@ -196,7 +222,7 @@ class WarroomApp(App[int]):
         return gate_defaults(self.current_theme)
 
     def get_default_screen(self) -> Screen[Any]:
-        return ConsoleScreen(replay=self.mode == "replay")
+        return ConsoleScreen(replay=self.mode == "replay", size=self.size, ready=self._console_ready)
 
     @property
     def console_screen(self) -> ConsoleScreen:
@@ -213,8 +239,8 @@ class WarroomApp(App[int]):
         for severity, text in self._notes:
             self.notify(text, severity=severity)
 
-    def on_console_screen_ready(self, _event: ConsoleScreen.Ready) -> None:
-        """Start the driver once the screen has its panels, then draw and tick."""
+    def _console_ready(self) -> None:
+        """Start the driver once the screen has its panels, then draw and tick (before the first layout)."""
         try:
             events = self.driver.start(self)
         except (ConfigError, LogCorrupt, OSError) as e:
@@ -226,6 +252,7 @@ class WarroomApp(App[int]):
         self._repaint(force=True)
         self.panel(self.console_screen.active_panel).table.focus()
         self._watch()
+        self.call_after_refresh(_collect_from_now)
         self.set_timer(0.5, _load_dialogs)  # once the first frame is up: the first dialog then opens at once
 
     def _tick(self) -> None:

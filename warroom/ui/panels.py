@@ -256,13 +256,14 @@ class ChecklistPanel(Panel):
                 self.styles.width = None  # back to the TCSS's width
                 self._fitted = False
             return
-        room = (row.size.width or screen.size.width * 2 // 3) - ALERTS_MIN
+        across = row.size.width or _lower_row_width(screen)
+        room = across - ALERTS_MIN
         table = self.table
         scrolls = len(table.visible_keys) + table.header_lines > max(1, table.size.height)
         frame = 4 + (2 if scrolls else 0)  # border and padding, and a scrollbar when the rows overflow
         need = self.table.natural_width(0) + frame
         full = self.table.natural_width(9) + frame
-        half = (row.size.width or screen.size.width * 2 // 3) // 2
+        half = across // 2
         width = max(40, min(max(need, min(full, half)), room))  # uncut items first; owners and times if they fit
         if not self._fitted or self.styles.width is None or self.styles.width.value != width:
             self.styles.width = width
@@ -303,6 +304,15 @@ class ChecklistPanel(Panel):
     def item_under_cursor(self) -> str | None:
         key = self.table.cursor_key
         return key[5:] if key and key.startswith("item:") else None
+
+
+def _lower_row_width(screen: Widget) -> int:
+    """The checklist's and alerts' row before the first layout (the first frame is painted before it): the
+    screen less the side column, at the width the rollback panel fitted it to, else the TCSS's."""
+    total = screen.size.width
+    side = screen.query_one("#col-side").styles.width
+    fitted = side.cells if side is not None else None
+    return total - (fitted if fitted is not None else _side_base(total))
 
 
 def checklist_rows(f: Frame) -> list[Row]:
@@ -587,7 +597,7 @@ class RollbackPanel(Panel):
             self._siblings = {p.pid: p for p in screen.query(Panel)}
         panels = self._siblings
         total = screen.size.width
-        base = min(SIDE_MAX, max(SIDE_MIN, total * 29 // 100))
+        base = _side_base(total)
         need = self.table.natural_width(2) + 6  # border, padding and a scrollbar
         checklist = panels["checklist"].table.natural_width(0) + 6 if "checklist" in panels else 0
         gates = panels["gates"].table.natural_width(0) + 6 if "gates" in panels else 0
@@ -597,6 +607,11 @@ class RollbackPanel(Panel):
             self._side_width = width
             side.styles.width = width
             side.styles.max_width = max(width, SIDE_MAX)
+
+
+def _side_base(total: int) -> int:
+    """The side column's width in the TCSS (29%, within its bounds) on a screen `total` cells wide."""
+    return min(SIDE_MAX, max(SIDE_MIN, total * 29 // 100))
 
 
 def rollback_status(f: Frame, armed: bool) -> Content:

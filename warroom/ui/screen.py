@@ -8,10 +8,12 @@ time with a tab bar (Textual's breakpoints set the classes, layout.tcss reads th
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from textual.app import ComposeResult
 from textual.containers import Container, Horizontal, Vertical
+from textual.geometry import Size
 from textual.message import Message
 from textual.screen import Screen
 from textual.widget import Widget
@@ -31,25 +33,28 @@ PAINTED_LATER = frozenset({"log"})
 
 
 class KeysFooter(Footer):
-    """Textual's footer, recomposed only when the keys it shows change. It rebuilt every key (a widget each) on
-    every focus change, and a panel switch moves the focus: most of a switch's layouts were the footer's."""
+    """Textual's footer, with its keys in the first frame and composed again only when they change.
 
-    _composed: object = None  # the keys the footer shows now
+    Textual's composes no keys until the screen first says its bindings changed (the focus moving), and
+    then only after the next refresh: a screen's first frame has an empty footer, and its keys arrive two
+    refreshes later. This one composes them with the screen (the app's and the screen's bindings are known
+    by then), and, as the focus moves between tables that add no footer keys, is not rebuilt for the same
+    keys again."""
 
-    def _keys(self) -> object:
-        return tuple(
-            (key, b.action, b.description, b.key_display, b.group, enabled, tooltip)
-            for key, (_node, b, enabled, tooltip) in self.screen.active_bindings.items()
-            if b.show
-        )
+    def __init__(self, *, compact: bool = False, show_command_palette: bool = True) -> None:
+        super().__init__(compact=compact, show_command_palette=show_command_palette)
+        self._bindings_ready = True
+        self._keys: tuple[Any, ...] | None = None
+
+    def _shown_keys(self, screen: Screen[Any]) -> tuple[Any, ...]:
+        return tuple((b, on, tip) for _ns, b, on, tip in screen.active_bindings.values() if b.show)
 
     def compose(self) -> ComposeResult:
-        if self._bindings_ready:
-            self._composed = self._keys()
+        self._keys = self._shown_keys(self.screen)
         yield from super().compose()
 
     def bindings_changed(self, screen: Screen[Any]) -> None:
-        if self._bindings_ready and self.is_attached and screen is self.screen and self._keys() == self._composed:
+        if self.is_attached and screen is self.screen and self._shown_keys(screen) == self._keys:
             return
         super().bindings_changed(screen)
 
@@ -64,12 +69,22 @@ class ConsoleScreen(Screen[None]):
     class ItemChosen(Message):
         """Enter on a checklist row: the app ticks it, as the tick key would."""
 
-    class Ready(Message):
-        """The panels are up: the app can start its driver and draw the first frame."""
-
-    def __init__(self, *, replay: bool) -> None:
-        super().__init__()
+    def __init__(self, *, replay: bool, size: Size | None = None, ready: Callable[[], None] | None = None) -> None:
+        """`size` is the terminal's: the breakpoint classes go on now, so the first layout is already the
+        one the terminal shows (set at the first resize, they restyled and laid out every widget again).
+        `ready` is called once the panels are mounted, before the first layout: the driver started and
+        the first frame painted there are what that layout draws (not an empty console drawn first)."""
+        marks = (
+            [
+                *self._get_breakpoint_classes(size.width, self.HORIZONTAL_BREAKPOINTS),
+                *self._get_breakpoint_classes(size.height, self.VERTICAL_BREAKPOINTS),
+            ]
+            if size is not None
+            else []
+        )
+        super().__init__(classes=" ".join(marks) or None)
         self.replay = replay
+        self._ready = ready
         self.active_panel = "gates"
         self._panels: dict[str, Panel] = {}
         self._frame: Frame | None = None  # the last frame painted
@@ -100,7 +115,8 @@ class ConsoleScreen(Screen[None]):
 
     def on_mount(self) -> None:
         self._mark_active()
-        self.post_message(self.Ready())
+        if self._ready is not None:
+            self._ready()
 
     def panel(self, pid: str) -> Panel:
         return self._panels[pid]
@@ -159,7 +175,7 @@ class ConsoleScreen(Screen[None]):
     def paint(self, frame: Frame, full: bool) -> None:
         """Draw a frame: the header, the gates and the replay bar always; the rest when `full` (its input changed).
         A panel that is not on screen (a small terminal shows one) is painted when it is shown, not now."""
-        self._frame = frame
+        first, self._frame = self._frame is None, frame
         for panel in self._panels.values():
             panel.frame = frame
         self._header.show(frame)
@@ -167,8 +183,13 @@ class ConsoleScreen(Screen[None]):
             p = frame.position
             self._replaybar.set(p.t, p.start, p.end, frame.t0, p.speed, p.playing)
         later = False
-        for pid in ("gates", "checklist", "alerts", "signoffs", "rollback", "log") if full else ("gates",):
-            if self.shown(pid) and pid not in PAINTED_LATER:
+        order: tuple[str, ...] = ("gates", "checklist", "alerts", "signoffs", "rollback", "log") if full else ("gates",)
+        if first:
+            # the first frame, painted before the first layout (see `ready`): the checklist fits beside the side column,
+            # which the rollback panel fits to the checklist's items; once both are known, the checklist again
+            order += ("checklist",)
+        for pid in order:
+            if self.shown(pid) and (first or pid not in PAINTED_LATER):  # the first frame is whole
                 self._stale.discard(pid)
                 self._panels[pid].show(frame)
             else:

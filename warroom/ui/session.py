@@ -7,8 +7,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import yaml
-
 from warroom.config import Launch, Role
 from warroom.core import authority
 from warroom.core.events import Actor
@@ -55,4 +53,6 @@ def permissions(launch: Launch, actor: Actor, mode: str) -> Permissions:
 
 def config_text(launch: Launch) -> str:
     """The launch as YAML, for binding a log when the original file text is not at hand."""
+    import yaml  # rarely needed (a console is given its file's text): not imported before the first frame
+
     return yaml.safe_dump(launch.model_dump(mode="json", by_alias=True, exclude_defaults=True), sort_keys=False)

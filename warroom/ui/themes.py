@@ -5,20 +5,28 @@ The TCSS refers only to variables (`$gate-go`, `$gate-nogo`, `$gate-warn`,
 ones live in the repository's `themes/` (reached through the package's
 `ui/themes` link so they also ship in a wheel); users may add their own in
 `$XDG_CONFIG_HOME/warroom/themes/`. A broken file is reported, never fatal.
+
+What YAML reads from each file is kept in the user's cache (`$XDG_CACHE_HOME/warroom/themes.json`), keyed by
+the file's bytes: importing a YAML parser cost a console's first frame more than reading its themes, so a
+console whose theme files are unchanged starts without one. The entry is the file's mapping as YAML read it,
+and is checked by `parse_theme` as a freshly read one is.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
+import stat
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
 from textual.color import Color
 from textual.theme import Theme
 
-_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # theme files are small; libyaml makes them free
+from warroom.config import cache_root
 
 DEFAULT = "dark"
 NO_COLOR_THEME = "monochrome"
@@ -93,15 +101,90 @@ def parse_theme(data: object, source: str) -> Theme:
 
 def load_themes(dirs: list[Path] | None = None) -> Loaded:
     out = Loaded()
+    cached = _read_cache()
+    kept: dict[str, object] = {}  # this time's files' entries: what the cache holds from now on
     for d in dirs if dirs is not None else theme_dirs():
         for path in sorted(d.glob("*.y*ml")):
             try:
-                theme = parse_theme(yaml.load(path.read_text(encoding="utf-8"), Loader=_LOADER), str(path))
-            except (OSError, UnicodeDecodeError, yaml.YAMLError, ValueError) as e:
+                raw = path.read_bytes()
+                key = hashlib.sha256(raw).hexdigest()
+                data = cached[key] if key in cached else _read_yaml(raw)
+                if _as_json(data) is not None:
+                    kept[key] = data
+                theme = parse_theme(data, str(path))
+            except (OSError, UnicodeDecodeError, ValueError) as e:
                 out.problems.append(str(e).splitlines()[0] if isinstance(e, ValueError) else f"{path}: {e}")
                 continue
+            except _YamlError as e:
+                out.problems.append(f"{path}: {e.error}")
+                continue
             out.themes[theme.name] = theme
+    if kept != cached:
+        _write_cache(kept)
     return out
+
+
+class _YamlError(Exception):
+    """A file YAML could not read (`error` is YAML's own, reported as it was before the cache)."""
+
+    def __init__(self, error: Exception) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
+def _read_yaml(raw: bytes) -> object:
+    import yaml  # only for a file not read before: not on a console's usual first frame
+
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # theme files are small; libyaml makes them free
+    text = raw.decode("utf-8")
+    try:
+        return yaml.load(text, Loader=loader)
+    except yaml.YAMLError as e:
+        raise _YamlError(e) from None
+
+
+def _as_json(data: object) -> str | None:
+    """`data` as JSON if JSON gives it back unchanged (a YAML date or a non-string key would not be)."""
+    try:
+        text = json.dumps(data)
+    except (TypeError, ValueError):
+        return None
+    return text if json.loads(text) == data else None
+
+
+def _cache_file() -> Path:
+    return cache_root() / "themes.json"
+
+
+def _read_cache() -> dict[str, object]:
+    """The cached mappings by file hash; nothing if the file is missing, damaged, or not the user's alone."""
+    path = _cache_file()
+    try:
+        st = os.stat(path)
+        if st.st_uid != os.getuid() or st.st_mode & (stat.S_IWGRP | stat.S_IWOTH) or st.st_size > 1 << 20:
+            return {}
+        data = json.loads(path.read_bytes())
+    except (OSError, ValueError):
+        return {}
+    entries = data.get("themes") if isinstance(data, dict) and data.get("format") == 1 else None
+    return entries if isinstance(entries, dict) else {}
+
+
+def _write_cache(entries: dict[str, object]) -> None:
+    """Whole or not at all; a cache that cannot be written costs the next start a YAML parser, nothing else."""
+    path = _cache_file()
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".themes-", suffix=".json")
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as f:
+                json.dump({"format": 1, "themes": entries}, f)
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+    except OSError:
+        return
 
 
 def gate_defaults(theme: Theme) -> dict[str, str]:
