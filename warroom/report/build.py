@@ -449,21 +449,38 @@ def build_report(path: str | Path, reference: bool = False) -> Report:
     """Stream the log once and gather the report; a broken chain stops the report there and says so.
 
     `reference`: fold Event by Event with every sample judged (no lean path, no plain-sample lane): the
-    straightforward fold tests hold the fast one to, byte for byte."""
+    straightforward fold tests hold the fast one to, byte for byte.
+
+    Backfilled points are folded at their source time, so they must be known before the pass. The fast pass
+    does not search the log for them first (a read of the whole file, for the common log that has none): it
+    folds as if there were none, and on meeting a backfill event (or a late sample) starts over with them."""
     path = Path(path)
     launch = launch_from_log(path)
+    if reference:
+        return _build(path, launch, collect(path), reference=True)
+    try:
+        return _build(path, launch, None)
+    except _Backfilled:
+        return _build(path, launch, collect(path))
+
+
+class _Backfilled(Exception):
+    """The pass that assumed no backfill met some: fold again with the points collected."""
+
+
+def _build(path: Path, launch: Launch, backfill: list[Event] | None, reference: bool = False) -> Report:
+    """One pass; `backfill` None: none assumed, _Backfilled raised on meeting any."""
     rep = Report(launch, str(path))
     b = _Builder(rep, LaunchState(launch, lean=not reference))
     torn: list[bytes] = []
-    backfill = collect(path)  # points fetched later from Prometheus, folded at their source time
     guard = report_guard(path, launch, b.state.signatures)  # signature verdicts reach the fold as data
     try:
         if reference:
             logged = guard(ev for _end, ev in iter_events_from(path, on_torn=torn.append))
-            for ev in merged(logged, backfill):
+            for ev in merged(logged, backfill or []):
                 b.add(ev)
         else:
-            b.read(iter_parsed(path, on_torn=torn.append), guard, Merge(backfill))
+            b.read(iter_parsed(path, on_torn=torn.append), guard, Merge(backfill or []), backfill is None)
     except LogCorrupt as e:
         rep.integrity_ok = False
         rep.problem = e.problem
@@ -581,7 +598,7 @@ class _Builder:
         self.lanes: dict[str, _Lane] = {}  # armed: gathering plain samples (see read)
         self.made: dict[str, _Lane] = {}  # every lane made, armed or not (each keeps its last edges)
 
-    def read(self, lines: Iterable[Parsed], guard: Guard, backfill: Merge) -> None:
+    def read(self, lines: Iterable[Parsed], guard: Guard, backfill: Merge, unseen: bool = False) -> None:
         """Fold the verified lines: a plain sample straight from its line (LaunchState.apply_sample), any other
         as its Event through `add`; what the guard and the backfill merge see is what they see in `merged`.
 
@@ -591,7 +608,7 @@ class _Builder:
         (`_edge`, from their own slot functions); the samples after it that fall inside are only gathered, and
         folded as a run (steady_run, Series/Period.add_run) before anything else can look: before any other
         line, or the next sample of that criterion that falls outside. A line that is not a plain sample flushes
-        and disarms every lane."""
+        and disarms every lane. `unseen`: the backfill was not collected; raise _Backfilled on meeting one."""
         st = self.state
         crits = st.criteria
         note = guard.note
@@ -658,6 +675,8 @@ class _Builder:
                 ev = event_of(d, h, ts)
                 guard.feed(ev)
                 if ev.kind == KIND or late(ev):
+                    if unseen:
+                        raise _Backfilled
                     continue  # already in the merge, at its source time
                 if waiting:
                     for pt in backfill.due(fold_time(ev)):
