@@ -20,7 +20,6 @@ from warroom.core.events import Actor
 from warroom.core.units import format_t_relative
 from warroom.recorder.loop import effective_interval
 from warroom.report.build import PERIODS
-from warroom.sources.promrange import PromHistory, RangeFailure
 from warroom.store.base import LogReader, Store
 from warroom.store.log import iter_events
 
@@ -64,6 +63,8 @@ async def measure(launch: Launch, log: Store, now: float, actor: Actor, probe_ti
     """Measure every completed period not yet in the log. With `probe_timeout`, each source is asked one cheap
     query first, and an unreachable one is skipped whole (its reason kept), so a report made where Prometheus
     cannot be reached waits seconds, not a timeout per period."""
+    from warroom.sources.promrange import PromHistory, RangeFailure  # HTTP only here: a report that measures
+
     res = Measured()
     done = already(log)  # read through the store: the same on a file and on PostgreSQL
     jobs: list[tuple[SuccessMetric, str, str, float, float, int]] = []

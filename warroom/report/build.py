@@ -445,7 +445,7 @@ class Report:
 # ====================================================================== building it
 
 
-def build_report(path: str | Path, reference: bool = False) -> Report:
+def build_report(path: str | Path, reference: bool = False, launch: Launch | None = None) -> Report:
     """Stream the log once and gather the report; a broken chain stops the report there and says so.
 
     `reference`: fold Event by Event with every sample judged (no lean path, no plain-sample lane): the
@@ -453,9 +453,11 @@ def build_report(path: str | Path, reference: bool = False) -> Report:
 
     Backfilled points are folded at their source time, so they must be known before the pass. The fast pass
     does not search the log for them first (a read of the whole file, for the common log that has none): it
-    folds as if there were none, and on meeting a backfill event (or a late sample) starts over with them."""
+    folds as if there were none, and on meeting a backfill event (or a late sample) starts over with them.
+    `launch`: the log's own (launch_from_log), when the caller has read it already."""
     path = Path(path)
-    launch = launch_from_log(path)
+    if launch is None:
+        launch = launch_from_log(path)
     if reference:
         return _build(path, launch, collect(path), reference=True)
     try:
