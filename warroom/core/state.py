@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from collections import deque
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, NamedTuple
 
@@ -93,14 +93,19 @@ def word(c: Criterion, cs: CriterionState) -> None:
         cs.unworded = None
 
 
-def _steady(cs: CriterionState, values: Sequence[float], times: Sequence[float], why: str) -> None:
-    """A run of lean samples that leave their criterion's level, since and runs as they are (judge + step would
-    only take the last one's words): the last value and time, the count, the trend."""
-    value, t = values[-1], times[-1]
+def _steady(
+    cs: CriterionState, value: float, t: float, why: str, n: int = 1, trend: Iterable[tuple[float, float]] = ()
+) -> None:
+    """A lean sample, or the last of a run of `n` (whose (t, value) pairs are `trend`), that leaves its criterion's
+    level, since and runs as they are (judge + step would only take the last one's words): the last value and
+    time, the count, the trend."""
     cs.unworded = (value, cs.baseline, why)
     cs.value, cs.t, cs.error = value, t, None
-    cs.samples += len(values)
-    cs.history.extend(zip(times[-HISTORY:], values[-HISTORY:], strict=True))  # the deque keeps as many
+    cs.samples += n
+    if n == 1:
+        cs.history.append((t, value))
+    else:
+        cs.history.extend(trend)
 
 
 _PROBE = 3600.0  # how far ahead vouch() probes the time rules (an hour of samples per vouch)
@@ -404,7 +409,7 @@ class LaunchState:
                         hull[k + 1] = value
             if steady:
                 # judge + step would keep level, since and runs as they are and only take this sample's words
-                _steady(cs, (value,), (t,), why)
+                _steady(cs, value, t, why)
                 return
         cs.unworded = None
         j = judge(c, value, error, cs.baseline, before_baseline=before, reason=why)
@@ -472,7 +477,8 @@ class LaunchState:
         what folding each through apply_sample would do to the criterion (the head and time: `moved`)."""
         cs = self.criteria[criterion]
         cs.last_tick = tick
-        _steady(cs, values, times, "")
+        trend = zip(times[-HISTORY:], values[-HISTORY:], strict=True)  # the deque keeps as many
+        _steady(cs, values[-1], times[-1], "", len(values), trend)
 
     def moved(self, seq: int, h: str, ts: float) -> None:
         """The head and time after a run of vouched samples, the last one (seq, h, ts): what _admit leaves."""
