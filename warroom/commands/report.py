@@ -91,7 +91,6 @@ def _measure(path: Path, launch: Launch | None, forced: bool, shared: str | None
     --from-prometheus it is tried only when a metric can be measured there, the log is writable here, and the
     source answers a probe within seconds. A PostgreSQL log (`shared`, its URI; `path` is then a local snapshot
     of it) is measured into the database itself, through the store, so every console and report sees it."""
-    import asyncio
     import contextlib
     import time
 
@@ -106,6 +105,8 @@ def _measure(path: Path, launch: Launch | None, forced: bool, shared: str | None
         return "from the log only (no success metric can be measured in a Prometheus source)", 0
     if shared is None and not forced and not os.access(path, os.W_OK):
         return "from the log only (the log is read-only here, so Prometheus measurements cannot be recorded)", 0
+    import asyncio  # only when there is something to measure
+
     actor = current_actor("metrics")
     try:
         with contextlib.closing(open_store(shared or path, actor, launch_id=launch.id)) as log:
