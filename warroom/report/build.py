@@ -466,6 +466,9 @@ def build_report(path: str | Path, reference: bool = False, launch: Launch | Non
         return _build(path, launch, collect(path))
 
 
+_UNARMS = frozenset({"sample", "backfill", "trigger_mode", "launch"})  # kinds whose fold may touch a criterion
+
+
 class _Backfilled(Exception):
     """The pass that assumed no backfill met some: fold again with the points collected."""
 
@@ -610,7 +613,9 @@ class _Builder:
         (`_edge`, from their own slot functions); the samples after it that fall inside are only gathered, and
         folded as a run (steady_run, Series/Period.add_run) before anything else can look: before any other
         line, or the next sample of that criterion that falls outside. A line that is not a plain sample flushes
-        and disarms every lane. `unseen`: the backfill was not collected; raise _Backfilled on meeting one."""
+        every lane, and disarms them all if it may move what they were vouched for: a sample, a backfill, a
+        trigger mode, a launch (the epoch), time going back (nothing else the fold does touches a criterion).
+        `unseen`: the backfill was not collected; raise _Backfilled on meeting one."""
         st = self.state
         crits = st.criteria
         note = guard.note
@@ -672,8 +677,8 @@ class _Builder:
                 if pseq:
                     self._moved(pseq, ph, last, guard)
                     pseq = 0
-                if lanes:
-                    self._flush_all()
+                for ln in lanes.values():  # folded before anything reads the criteria; armed still (see below)
+                    self._flush(ln)
                 ev = event_of(d, h, ts)
                 guard.feed(ev)
                 if ev.kind == KIND or late(ev):
@@ -681,11 +686,17 @@ class _Builder:
                         raise _Backfilled
                     continue  # already in the merge, at its source time
                 if waiting:
-                    for pt in backfill.due(fold_time(ev)):
-                        self.add(pt)
+                    due = backfill.due(fold_time(ev))
+                    if due:
+                        lanes.clear()
+                        for pt in due:
+                            self.add(pt)
                     waiting = backfill.waiting
                 self.add(ev)
-                last = st.last_ts if st.last_ts is not None else -math.inf
+                now = st.last_ts
+                if ev.kind in _UNARMS or now is None or now < last:
+                    lanes.clear()  # it may have moved what the lanes were vouched for
+                last = now if now is not None else -math.inf
         finally:  # a broken chain ends the report there: what came before it is folded
             if pseq:
                 self._moved(pseq, ph, last, guard)
