@@ -371,3 +371,29 @@ def test_lanes_stop_at_a_broken_chain_or_a_torn_line(long_run: Path, tmp_path: P
         fast, ref = build_report(p), build_report(p, reference=True)
         assert fast.integrity_ok is ref.integrity_ok and fast.problem == ref.problem and fast.torn == ref.torn
         assert _render(fast) == _render(ref)
+
+
+def test_edge_is_where_the_slot_changes() -> None:
+    """_edge, from a slot function and its guess, is the least float whose slot differs (every time from t below
+    it shares t's slot): for chart buckets of any width and origin, metric periods, comparison days."""
+    import math
+
+    from warroom.report.build import BUCKETS, Series, _day, _edge
+
+    rng = random.Random(8)
+    for _ in range(3000):
+        s = Series(rng.uniform(1.6e9, 1.8e9), 2.0 ** rng.randint(0, 22) * rng.choice([1.0, 0.1, 3.7]))
+        t = s.origin + rng.uniform(0, BUCKETS) * s.width
+        i = s.index(t)
+        e = _edge(s.index, t, s.origin + (i + 1) * s.width)
+        assert e > t and s.index(math.nextafter(e, -math.inf)) == i and s.index(e) != i
+        bad = s.origin + (i + 1) * s.width + rng.choice([-1, 1]) * rng.uniform(0, 3) * s.width  # a poor guess
+        e2 = _edge(s.index, t, bad)
+        assert t < e2 <= e and s.index(math.nextafter(e2, -math.inf)) == i
+        t0 = rng.uniform(1.6e9, 1.8e9)
+        t = t0 + rng.uniform(-2, 40) * DAY
+        day = _day(t0, t)
+        guess = t0 if day < 0 else t0 + (day + 1) * DAY if day < 31 else math.inf
+        e = _edge(lambda x, t0=t0: _day(t0, x), t, guess)
+        if e != math.inf:
+            assert _day(t0, math.nextafter(e, -math.inf)) == day != _day(t0, e)
