@@ -282,3 +282,118 @@ def test_parse_iso_gives_the_float_datetime_gives() -> None:
         with pytest.raises(ValueError):
             parse_iso(text)
     assert datetime.fromtimestamp(parse_iso("2026-01-01T12:00:00.999Z"), UTC).microsecond == 999000
+
+
+@pytest.fixture(scope="module")
+def long_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A long recorded launch (a poll a minute: T-0, days, metric periods and many chart bucket widenings go by
+    inside runs of steady samples), then what a gathered run must not swallow: a tick a week ahead, a value
+    beyond any seen at its level, time going back, a far source time, each in the middle of steady runs."""
+    path = tmp_path_factory.mktemp("lanes") / "long.jsonl"
+    rec = record_launch(path, events=12000, tick=60.0, seed=11)
+    launch = rec.launch
+    _seq, _h, ts = _tail(path)
+    d = orjson.loads(path.read_bytes().rstrip(b"\n").rsplit(b"\n", 1)[-1])
+    tick = d["data"]["tick"]
+    out: list[tuple[float, Actor, str, object]] = []
+    rng = random.Random(12)
+    seen: dict[str, list[float]] = {c.id: [] for c in launch.criteria}  # values recorded lately: steady ones
+    for ln in path.read_bytes().split(b"\n")[-1000:-1]:
+        data = orjson.loads(ln)["data"]
+        if isinstance(data, dict) and type(data.get("value")) is float and data.get("criterion") in seen:
+            seen[data["criterion"]].append(data["value"])
+    for k in range(600):
+        tick += 1
+        ts += 60.0
+        for i, c in enumerate(launch.criteria):
+            v = rng.choice(seen[c.id])
+            body: dict[str, object] = {"criterion": c.id, "value": float(v), "t": ts + i * 0.001, "tick": tick}
+            if k == 100 and i == 1:
+                body["tick"] = tick + 10**6  # months of slots ahead: a doubt, not applied
+            if k == 200 and i == 2:
+                body["value"] = float(v) * 1.0001 + 1e-9  # past the level's hull: judged, the hull grows
+            if k == 300 and i == 0:
+                body["t"] = ts + 2 * 365 * DAY  # a source clock years ahead
+            out.append((ts + i * 0.001, SYSTEM, "sample", body))
+        if k == 400:  # time goes back two hours, mid-run, on a sample
+            out.append((ts - 7200, SYSTEM, "sample", {"criterion": launch.criteria[0].id, "value": 1.0,
+                                                      "t": ts - 7200, "tick": tick}))  # fmt: skip
+    first = parse_iso(orjson.loads(path.read_bytes().split(b"\n", 1)[0])["ts"])
+    ts = first + 366 * DAY - 1800  # half an hour before the log's year is up: steady runs across the limit
+    for _k in range(60):
+        tick += 1
+        ts += 60.0
+        for i, c in enumerate(launch.criteria):
+            v = rng.choice(seen[c.id])
+            out.append((ts + i * 0.001, SYSTEM, "sample", {"criterion": c.id, "value": float(v), "t": ts + i * 0.001,
+                                                           "tick": tick}))  # fmt: skip
+    append(path, out)
+    return path
+
+
+def _gathered(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The length of every run the fast pass folded from a lane."""
+    from warroom.report import build
+
+    runs: list[int] = []
+    flush = build._Builder._flush
+
+    def counted(self: build._Builder, ln: build._Lane) -> None:
+        runs.append(len(ln.vs))
+        flush(self, ln)
+
+    monkeypatch.setattr(build._Builder, "_flush", counted)
+    return runs
+
+
+def test_lanes_fold_long_runs_as_the_reference_does(long_run: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    runs = _gathered(monkeypatch)
+    fast = build_report(long_run)
+    ref = build_report(long_run, reference=True)
+    for why in ("poll slot", "source time", "goes back", "more than a year after"):
+        assert any(why in d for d in ref.doubts), why
+    assert _render(fast) == _render(ref)
+    samples = ref.kinds["sample"]
+    assert sum(runs) > samples // 2 and max(runs) > 10  # most samples went by in runs, a chart bucket long
+    assert ref.charts[0].series.width > DAY and len(ref.compare[0].days) > 1  # many edges were crossed in runs
+
+
+@pytest.mark.parametrize("where", [0.3, 0.7, 0.99])
+def test_lanes_stop_at_a_broken_chain_or_a_torn_line(long_run: Path, tmp_path: Path, where: float) -> None:
+    lines = long_run.read_bytes().split(b"\n")
+    i = int(len(lines) * where)
+    bad = tmp_path / "bad.jsonl"
+    lines[i] = lines[i].replace(b'"value":', b'"value": ', 1)  # inside a steady run: its hash no longer matches
+    bad.write_bytes(b"\n".join(lines))
+    torn = tmp_path / "torn.jsonl"
+    torn.write_bytes(b"\n".join(lines[:i]) + b"\n" + lines[i][:50])
+    for p in (bad, torn):
+        fast, ref = build_report(p), build_report(p, reference=True)
+        assert fast.integrity_ok is ref.integrity_ok and fast.problem == ref.problem and fast.torn == ref.torn
+        assert _render(fast) == _render(ref)
+
+
+def test_edge_is_where_the_slot_changes() -> None:
+    """_edge, from a slot function and its guess, is the least float whose slot differs (every time from t below
+    it shares t's slot): for chart buckets of any width and origin, metric periods, comparison days."""
+    import math
+
+    from warroom.report.build import BUCKETS, Series, _day, _edge
+
+    rng = random.Random(8)
+    for _ in range(3000):
+        s = Series(rng.uniform(1.6e9, 1.8e9), 2.0 ** rng.randint(0, 22) * rng.choice([1.0, 0.1, 3.7]))
+        t = s.origin + rng.uniform(0, BUCKETS) * s.width
+        i = s.index(t)
+        e = _edge(s.index, t, s.origin + (i + 1) * s.width)
+        assert e > t and s.index(math.nextafter(e, -math.inf)) == i and s.index(e) != i
+        bad = s.origin + (i + 1) * s.width + rng.choice([-1, 1]) * rng.uniform(0, 3) * s.width  # a poor guess
+        e2 = _edge(s.index, t, bad)
+        assert t < e2 <= e and s.index(math.nextafter(e2, -math.inf)) == i
+        t0 = rng.uniform(1.6e9, 1.8e9)
+        t = t0 + rng.uniform(-2, 40) * DAY
+        day = _day(t0, t)
+        guess = t0 if day < 0 else t0 + (day + 1) * DAY if day < 31 else math.inf
+        e = _edge(lambda x, t0=t0: _day(t0, x), t, guess)
+        if e != math.inf:
+            assert _day(t0, math.nextafter(e, -math.inf)) == day != _day(t0, e)

@@ -10,9 +10,10 @@ from pathlib import Path
 
 from warroom.commands.args import add_log, log_file
 from warroom.commands.common import EXIT_NOGO, EXIT_OK, EXIT_USAGE, err
-from warroom.config import ConfigError
+from warroom.config import ConfigError, Launch
 from warroom.core.text import clean, json_bytes
 from warroom.report.build import build_report, to_json
+from warroom.store.launchlog import launch_from_log
 
 FORMATS = ("md", "html", "json")
 _BY_SUFFIX = {".md": "md", ".markdown": "md", ".html": "html", ".htm": "html", ".json": "json"}
@@ -42,15 +43,19 @@ def run(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     fmt = args.format or (_BY_SUFFIX.get(Path(args.output).suffix.lower(), "md") if args.output else "md")
     shared = args.log.startswith(("postgresql://", "postgres://"))
+    try:
+        launch = launch_from_log(path)  # read once: the measuring and the report share it
+    except ConfigError:
+        launch = None  # build_report says what is wrong with the log
     if args.log_only:
         provenance = "from the log only (--log-only)"
     else:
-        provenance, appended = _measure(path, forced=args.from_prometheus, shared=args.log if shared else None)
+        provenance, appended = _measure(path, launch, args.from_prometheus, args.log if shared else None)
         if shared and appended:  # the snapshot was read before the measurements went into the database
             path = log_file(args.log)
             if path is None:
                 return EXIT_USAGE
-    rep = build_report(path)
+    rep = build_report(path, launch=launch)
     rep.metrics_provenance = provenance
     if shared:
         rep.path = args.log  # name the shared log, not the local snapshot it was read from
@@ -80,30 +85,28 @@ def run(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _measure(path: Path, forced: bool, shared: str | None = None) -> tuple[str, int]:
+def _measure(path: Path, launch: Launch | None, forced: bool, shared: str | None = None) -> tuple[str, int]:
     """Success metrics measured in Prometheus for every completed period not yet in the log; returns where this
     report's success metrics come from, for the report to say, and how many periods were appended. Without
     --from-prometheus it is tried only when a metric can be measured there, the log is writable here, and the
     source answers a probe within seconds. A PostgreSQL log (`shared`, its URI; `path` is then a local snapshot
     of it) is measured into the database itself, through the store, so every console and report sees it."""
-    import asyncio
     import contextlib
     import time
 
     from warroom.core.events import current_actor
     from warroom.recorder.measure_prom import measurable, measure
-    from warroom.store.launchlog import launch_from_log
     from warroom.store.log import LogCorrupt
     from warroom.store.open import open_store
 
-    try:
-        launch = launch_from_log(path)
-    except ConfigError:
+    if launch is None:
         return "", 0  # the report itself says what is wrong with the log
     if not forced and not measurable(launch):
         return "from the log only (no success metric can be measured in a Prometheus source)", 0
     if shared is None and not forced and not os.access(path, os.W_OK):
         return "from the log only (the log is read-only here, so Prometheus measurements cannot be recorded)", 0
+    import asyncio  # only when there is something to measure
+
     actor = current_actor("metrics")
     try:
         with contextlib.closing(open_store(shared or path, actor, launch_id=launch.id)) as log:

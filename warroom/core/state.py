@@ -12,7 +12,7 @@ import math
 from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import Any, ClassVar, NamedTuple
 
 from warroom.config import AlertmanagerSource, Criterion, Item, Launch, SimulatedSource
 from warroom.core import authority
@@ -91,6 +91,37 @@ def word(c: Criterion, cs: CriterionState) -> None:
         value, baseline, why = cs.unworded
         cs.tracker.reason = judge(c, value, None, baseline, reason=why).reason
         cs.unworded = None
+
+
+def _steady(
+    cs: CriterionState, value: float, t: float, why: str, n: int = 1, trend: Iterable[tuple[float, float]] = ()
+) -> None:
+    """A lean sample, or the last of a run of `n` (whose (t, value) pairs are `trend`), that leaves its criterion's
+    level, since and runs as they are (judge + step would only take the last one's words): the last value and
+    time, the count, the trend."""
+    cs.unworded = (value, cs.baseline, why)
+    cs.value, cs.t, cs.error = value, t, None
+    cs.samples += n
+    if n == 1:
+        cs.history.append((t, value))
+    else:
+        cs.history.extend(trend)
+
+
+_PROBE = 3600.0  # how far ahead vouch() probes the time rules (an hour of samples per vouch)
+
+
+class Vouched(NamedTuple):
+    """What LaunchState.vouch says of a criterion's next plain samples: those with an event time up to `ts_hi`
+    (and not before the last one), a source time below `t_hi`, a tick after the last one up to `tick_hi` and a
+    value in [lo, hi] fold as steady samples at `rank` (their level's RANK)."""
+
+    ts_hi: float
+    t_hi: float
+    tick_hi: int
+    lo: float
+    hi: float
+    rank: int
 
 
 @dataclass(slots=True)
@@ -338,8 +369,7 @@ class LaunchState:
             t = ts
         bad = source_time_problem(t, ts)
         if bad is None and tick is not None:
-            epoch = self.epoch if self.epoch is not None else self.first_ts
-            bad = tick_problem(tick, interval, epoch if epoch is not None else ts, ts)
+            bad = tick_problem(tick, interval, self._tick_epoch(ts), ts)
         if bad is not None:
             self._doubt(_event(ev, line, ts), f"sample seq {seq} for {c.id} not applied: {bad}")
             return
@@ -379,10 +409,7 @@ class LaunchState:
                         hull[k + 1] = value
             if steady:
                 # judge + step would keep level, since and runs as they are and only take this sample's words
-                cs.unworded = (value, cs.baseline, why)
-                cs.value, cs.t, cs.error = value, t, None
-                cs.samples += 1
-                cs.history.append((t, value))
+                _steady(cs, value, t, why)
                 return
         cs.unworded = None
         j = judge(c, value, error, cs.baseline, before_baseline=before, reason=why)
@@ -394,6 +421,68 @@ class LaunchState:
         after = tr.level
         if after != before_level:
             self._criterion_transition(_event(ev, line, ts), c, before_level, after, tr.reason, t)
+
+    def _tick_epoch(self, ts: float) -> float:
+        """The origin a sample's tick counts poll slots from: the recorder's epoch, else the log's first time."""
+        epoch = self.epoch if self.epoch is not None else self.first_ts
+        return epoch if epoch is not None else ts
+
+    def vouch(self, criterion: str, ts: float, t: float, tick: int) -> Vouched | None:
+        """Bounds within which the next plain samples of `criterion` would each be folded as the lean steady sample
+        they are (admitted, plausible, no repeat, their level unchanged, no words written), given that the one just
+        folded at (ts, t, tick) was taken; None if the criterion is not in that state.
+
+        Each bound comes from its one rule, called here on a probe a little ahead: ts_problem, source_time_problem
+        and tick_problem are monotone (a later time, a later source time, a later tick only make them worse; an
+        earlier event time never), so a probe they pass vouches for every value on its safe side, for samples
+        recorded no earlier than `ts` and with the epoch unchanged (a launch event, or time going back, calls for
+        a new vouch). The value bounds are the lean hull of the criterion's level (see _sample_of). A report folds
+        a run of samples inside them with `steady_run`; anything outside goes through apply_sample."""
+        lane = self._lanes.get(criterion)
+        if lane is None or not self.lean or self.first_ts is None:
+            return None
+        c, interval, moment, hull = lane
+        cs = self.criteria[c.id]
+        tr = cs.tracker
+        level = tr.level
+        if (
+            hull is None
+            or tr.held is not _GO
+            or tr.pending
+            or level not in _STEADY
+            or cs.last_tick != tick
+            or (moment is not None and (cs.baseline is None or t <= moment))
+        ):
+            return None
+        k = 0 if level is _GO else 2
+        lo, hi = hull[k], hull[k + 1]
+        if not lo <= hi:
+            return None
+        ts_hi = ts + _PROBE
+        if ts_problem(ts_hi, self.first_ts) is not None:
+            ts_hi = ts
+        t_hi = t + _PROBE
+        if source_time_problem(t_hi, ts) is not None:
+            t_hi = t
+        epoch = self._tick_epoch(ts)
+        tick_hi = tick
+        for ahead in (4096, 64, 1):
+            if tick_problem(tick + ahead, interval, epoch, ts) is None:
+                tick_hi = tick + ahead
+                break
+        return Vouched(ts_hi, math.nextafter(t_hi, math.inf), tick_hi, lo, hi, RANK[level])
+
+    def steady_run(self, criterion: str, values: list[float], times: list[float], tick: int) -> None:
+        """Fold a run of plain samples of `criterion` that `vouch` vouched for, the last one at poll slot `tick`:
+        what folding each through apply_sample would do to the criterion (the head and time: `moved`)."""
+        cs = self.criteria[criterion]
+        cs.last_tick = tick
+        trend = zip(times[-HISTORY:], values[-HISTORY:], strict=True)  # the deque keeps as many
+        _steady(cs, values[-1], times[-1], "", len(values), trend)
+
+    def moved(self, seq: int, h: str, ts: float) -> None:
+        """The head and time after a run of vouched samples, the last one (seq, h, ts): what _admit leaves."""
+        self.seq, self.head, self.last_ts = seq, h, ts
 
     def _backfill(self, ev: Event) -> None:
         """A backfill event met in log order (a live console): its points, judged as samples; those older than

@@ -10,7 +10,6 @@ and a second run adds only periods completed since. Metrics with neither a query
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,9 +17,7 @@ from typing import Any
 from warroom.config import Launch, PrometheusSource, SuccessMetric
 from warroom.core.events import Actor
 from warroom.core.units import format_t_relative
-from warroom.recorder.loop import effective_interval
 from warroom.report.build import PERIODS
-from warroom.sources.promrange import PromHistory, RangeFailure
 from warroom.store.base import LogReader, Store
 from warroom.store.log import iter_events
 
@@ -40,6 +37,8 @@ def query_for(launch: Launch, m: SuccessMetric, period: float) -> tuple[str, str
         return m.source, m.query
     c = launch.criteria_by_id.get(m.criterion or "")
     if c is not None and isinstance(launch.sources.get(c.source), PrometheusSource):
+        from warroom.recorder.loop import effective_interval  # the recorder (asyncio, sources) only when measuring
+
         step = f"{max(1, round(effective_interval(launch, c)))}s"  # PromQL syntax, not the human form
         return c.source, f"avg_over_time(({c.query})[{int(period)}s:{step}])"
     return None
@@ -64,6 +63,10 @@ async def measure(launch: Launch, log: Store, now: float, actor: Actor, probe_ti
     """Measure every completed period not yet in the log. With `probe_timeout`, each source is asked one cheap
     query first, and an unreachable one is skipped whole (its reason kept), so a report made where Prometheus
     cannot be reached waits seconds, not a timeout per period."""
+    import asyncio
+
+    from warroom.sources.promrange import PromHistory, RangeFailure  # HTTP only here: a report that measures
+
     res = Measured()
     done = already(log)  # read through the store: the same on a file and on PostgreSQL
     jobs: list[tuple[SuccessMetric, str, str, float, float, int]] = []

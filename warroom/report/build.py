@@ -15,8 +15,10 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from functools import reduce
+from operator import add as _add
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +32,7 @@ from warroom.core.records import Measurement as MeasurementRec
 from warroom.core.records import Rollback as RollbackRec
 from warroom.core.records import RollbackPhase, Sample, TornRecovered, plain_sample
 from warroom.core.records import Signoff as SignoffRec
-from warroom.core.rules import RANK, Level
+from warroom.core.rules import _ORDER, RANK, Level
 from warroom.core.state import (
     AlertState,
     CriterionState,
@@ -55,6 +57,7 @@ BUCKETS = 240  # chart resolution per criterion
 _NOGO, _UNKNOWN = RANK[Level.NOGO], RANK[Level.UNKNOWN]
 MAX_ROWS = 5000  # timeline entries / alerts kept; the rest are counted
 PERIODS = {"hourly": 3600.0, "daily": 86400.0, "weekly": 604800.0}
+BEYOND = 1 << 62  # Metric.slot of a time after the window
 
 # ====================================================================== the report's data
 
@@ -145,14 +148,20 @@ class Period:
         if v is None:
             self.no_data += 1
             return
-        self.n += 1
-        self.total += v
-        if v < self.lo:
-            self.lo = v
-        if v > self.hi:
-            self.hi = v
-        if ok:
-            self.meeting += 1
+        self.add_run((v,), 1 if ok else 0)
+
+    def add_run(self, vs: Sequence[float], meeting: int) -> None:
+        """Finite values in log order, `meeting` of them meeting the target: the sum adds them one by one (as
+        adding each alone does: reduce, not sum(), which may compensate), min and max keep the first of equals."""
+        self.n += len(vs)
+        self.total = reduce(_add, vs, self.total)
+        m = min(vs)
+        if m < self.lo:
+            self.lo = m
+        m = max(vs)
+        if m > self.hi:
+            self.hi = m
+        self.meeting += meeting
 
     @property
     def mean(self) -> float | None:
@@ -210,6 +219,24 @@ class Metric:
             return None
         return th.holds(value, self.baseline)
 
+    def meeting(self, vs: Sequence[float]) -> int:
+        """How many of `vs` `meets`: with the target compared by order, meets is monotone in the value, so when a
+        run's least and greatest agree, every value of it does."""
+        if self.metric.target_threshold.op in _ORDER:
+            ok = self.meets(min(vs))
+            if ok == self.meets(max(vs)):
+                return len(vs) if ok else 0
+        return sum(1 for v in vs if self.meets(v))
+
+    def slot(self, t: float) -> int:
+        """The period of the window `t` falls in: -1 before the window (or not a time), BEYOND after it. Monotone
+        in t, so a run of samples between two times of one slot lies in it."""
+        if not t >= self.start:
+            return -1
+        if t >= self.end:
+            return BEYOND
+        return int((t - self.start) // self.period)
+
     @property
     def status(self) -> str:
         if self.measurements:
@@ -247,26 +274,40 @@ class Series:
         self.bad = [0] * BUCKETS  # samples after which the criterion stood at NO-GO or ROLLBACK
         self.unknown = [0] * BUCKETS  # ... at UNKNOWN
 
+    def index(self, t: float) -> int:
+        """The bucket `t` falls in at the present width, before clamping (monotone in t)."""
+        return int((t - self.origin) / self.width)
+
     def add(self, t: float, v: float | None, rank: int) -> None:
-        i = int((t - self.origin) / self.width)
+        i = self.index(t)
         while i >= BUCKETS:
             self._widen()
-            i = int((t - self.origin) / self.width)
+            i = self.index(t)
         if i < 0:
             i = 0
-        if rank >= _NOGO:
-            self.bad[i] += 1
-        elif rank == _UNKNOWN:
-            self.unknown[i] += 1
         if v is None:
+            self._ranked(i, 1, rank)
             self.err[i] += 1
             return
-        self.n[i] += 1
-        self.total[i] += v
-        if v < self.lo[i]:
-            self.lo[i] = v
-        if v > self.hi[i]:
-            self.hi[i] = v
+        self.add_run(i, (v,), rank)
+
+    def add_run(self, i: int, vs: Sequence[float], rank: int) -> None:
+        """Finite values in log order into bucket `i` (see Period.add_run), the criterion at `rank` after each."""
+        self._ranked(i, len(vs), rank)
+        self.n[i] += len(vs)
+        self.total[i] = reduce(_add, vs, self.total[i])
+        m = min(vs)
+        if m < self.lo[i]:
+            self.lo[i] = m
+        m = max(vs)
+        if m > self.hi[i]:
+            self.hi[i] = m
+
+    def _ranked(self, i: int, n: int, rank: int) -> None:
+        if rank >= _NOGO:
+            self.bad[i] += n
+        elif rank == _UNKNOWN:
+            self.unknown[i] += n
 
     def _widen(self) -> None:
         def pair(xs: list[Any], f: Any, empty: Any) -> list[Any]:
@@ -314,6 +355,13 @@ class Chart:
 
 
 COMPARE_DAYS = 31  # post-launch days compared to the baseline (a longer log adds no rows)
+
+
+def _day(t0: float, t: float) -> int:
+    """The post-launch day `t` falls in for the comparison: -1 before T-0, COMPARE_DAYS from then on (monotone)."""
+    if t < t0:
+        return -1
+    return min(int((t - t0) // 86400), COMPARE_DAYS)
 
 
 @dataclass
@@ -397,25 +445,47 @@ class Report:
 # ====================================================================== building it
 
 
-def build_report(path: str | Path, reference: bool = False) -> Report:
+def build_report(path: str | Path, reference: bool = False, launch: Launch | None = None) -> Report:
     """Stream the log once and gather the report; a broken chain stops the report there and says so.
 
     `reference`: fold Event by Event with every sample judged (no lean path, no plain-sample lane): the
-    straightforward fold tests hold the fast one to, byte for byte."""
+    straightforward fold tests hold the fast one to, byte for byte.
+
+    Backfilled points are folded at their source time, so they must be known before the pass. The fast pass
+    does not search the log for them first (a read of the whole file, for the common log that has none): it
+    folds as if there were none, and on meeting a backfill event (or a late sample) starts over with them.
+    `launch`: the log's own (launch_from_log), when the caller has read it already."""
     path = Path(path)
-    launch = launch_from_log(path)
+    if launch is None:
+        launch = launch_from_log(path)
+    if reference:
+        return _build(path, launch, collect(path), reference=True)
+    try:
+        return _build(path, launch, None)
+    except _Backfilled:
+        return _build(path, launch, collect(path))
+
+
+_UNARMS = frozenset({"sample", "backfill", "trigger_mode", "launch"})  # kinds whose fold may touch a criterion
+
+
+class _Backfilled(Exception):
+    """The pass that assumed no backfill met some: fold again with the points collected."""
+
+
+def _build(path: Path, launch: Launch, backfill: list[Event] | None, reference: bool = False) -> Report:
+    """One pass; `backfill` None: none assumed, _Backfilled raised on meeting any."""
     rep = Report(launch, str(path))
     b = _Builder(rep, LaunchState(launch, lean=not reference))
     torn: list[bytes] = []
-    backfill = collect(path)  # points fetched later from Prometheus, folded at their source time
     guard = report_guard(path, launch, b.state.signatures)  # signature verdicts reach the fold as data
     try:
         if reference:
             logged = guard(ev for _end, ev in iter_events_from(path, on_torn=torn.append))
-            for ev in merged(logged, backfill):
+            for ev in merged(logged, backfill or []):
                 b.add(ev)
         else:
-            b.read(iter_parsed(path, on_torn=torn.append), guard, Merge(backfill))
+            b.read(iter_parsed(path, on_torn=torn.append), guard, Merge(backfill or []), backfill is None)
     except LogCorrupt as e:
         rep.integrity_ok = False
         rep.problem = e.problem
@@ -429,6 +499,82 @@ def build_report(path: str | Path, reference: bool = False) -> Report:
     ]
     b.finish()
     return rep
+
+
+def _edge(region: Callable[[float], object], t: float, guess: float) -> float:
+    """A float above `t` below which every time from `t` on lies in t's region (a monotone slot function's value),
+    the least such float as a rule: `guess` is the region's own arithmetic inverted, checked and corrected a few
+    steps of one unit in the last place either way, then by bisection."""
+    if guess == math.inf:
+        return guess
+    r = region(t)
+    x = guess if guess > t else math.nextafter(t, math.inf)
+    if region(x) == r:  # still inside: a bound that holds; the edge may be an ulp or two higher
+        for _ in range(4):
+            y = math.nextafter(x, math.inf)
+            if region(y) != r:
+                return y
+            x = y
+        return x
+    for _ in range(4):  # outside: step down while the float below is outside too
+        y = math.nextafter(x, -math.inf)
+        if y <= t or region(y) == r:
+            return x
+        x = y
+    lo, hi = t, x  # region(lo) == r != region(hi)
+    while True:
+        mid = lo + (hi - lo) / 2
+        if not lo < mid < hi:
+            return math.nextafter(lo, math.inf)
+        if region(mid) == r:
+            lo = mid
+        else:
+            hi = mid
+
+
+class _Lane:
+    """One criterion's plain samples gathered between two full folds (see _Builder.read): the bounds a sample
+    must fall in to join, the report's accumulators the run goes to, and the values and times gathered."""
+
+    __slots__ = (
+        "bucket",
+        "cid",
+        "cs",
+        "day",
+        "edges",
+        "hi",
+        "lo",
+        "periods",
+        "rank",
+        "series",
+        "t_hi",
+        "t_lo",
+        "tick",
+        "tick_hi",
+        "ts",
+        "ts_hi",
+        "vs",
+    )
+
+    def __init__(self, cid: str, cs: CriterionState, series: Series):
+        self.cid, self.cs, self.series = cid, cs, series
+        self.vs: list[float] = []
+        self.ts: list[float] = []
+        self.periods: list[tuple[Metric, Period]] = []
+        self.day: Period | None = None
+        self.edges: dict[str, tuple[object, float]] = {}
+        self.bucket = self.rank = self.tick = self.tick_hi = 0
+        self.ts_hi = self.t_lo = self.t_hi = self.lo = self.hi = 0.0
+
+    def edge(self, key: tuple[Any, ...], region: Callable[[float], object], t: float, guess: float) -> float:
+        """_edge, kept per accumulator for the region it was last asked about (a run of buckets asks once each)."""
+        name = str(key[:-1])
+        kept = self.edges.get(name)
+        if kept is not None and kept[0] == key:
+            return kept[1]
+        e = _edge(region, t, guess)
+        self.edges[name] = (key, e)
+        return e
 
 
 class _Builder:
@@ -454,47 +600,172 @@ class _Builder:
         self.compare = {c.id: Compare(c, Period(-math.inf, launch.t0)) for c in launch.criteria}
         self.pending_request: tuple[str, float] | None = None
         self.pending_choice: tuple[str, dict[str, str]] = ("primary", {})
+        self.lanes: dict[str, _Lane] = {}  # armed: gathering plain samples (see read)
+        self.made: dict[str, _Lane] = {}  # every lane made, armed or not (each keeps its last edges)
 
-    def read(self, lines: Iterable[Parsed], guard: Guard, backfill: Merge) -> None:
+    def read(self, lines: Iterable[Parsed], guard: Guard, backfill: Merge, unseen: bool = False) -> None:
         """Fold the verified lines: a plain sample straight from its line (LaunchState.apply_sample), any other
-        as its Event through `add`; what the guard and the backfill merge see is what they see in `merged`."""
+        as its Event through `add`; what the guard and the backfill merge see is what they see in `merged`.
+
+        Most plain samples change nothing but their criterion's last value and the report's sums. After one is
+        folded the full way, its criterion's lane is armed with what the fold vouches for (LaunchState.vouch:
+        bounds from the time rules and the lean hull) and where the report's buckets, periods and days end
+        (`_edge`, from their own slot functions); the samples after it that fall inside are only gathered, and
+        folded as a run (steady_run, Series/Period.add_run) before anything else can look: before any other
+        line, or the next sample of that criterion that falls outside. A line that is not a plain sample flushes
+        every lane, and disarms them all if it may move what they were vouched for: a sample, a backfill, a
+        trigger mode, a launch (the epoch), time going back (nothing else the fold does touches a criterion).
+        `unseen`: the backfill was not collected; raise _Backfilled on meeting one."""
         st = self.state
         crits = st.criteria
         note = guard.note
+        noisy = not guard.quiet  # the guard wants every sample's (seq, hash), not only the last one's
         apply_sample = st.apply_sample
         waiting = backfill.waiting
-        for _end, seq, d, h, ts in lines:
-            if d["kind"] == "sample":
-                p = plain_sample(d["data"])
-                if p is not None:
-                    note(seq, h)  # all the guard does with a sample
-                    cid, value, t, tick = p
-                    if waiting:  # a plain sample is never a late one; its fold time is t
-                        for pt in backfill.due(t):
-                            self.add(pt)
-                        waiting = backfill.waiting
-                    if seq > self.max_seq:
-                        self.max_seq = seq
-                    cs = crits.get(cid)
-                    if cs is None:
-                        apply_sample(seq, h, ts, d, cid, value, t, tick)
+        lanes = self.lanes
+        last = -math.inf  # the event time of the last line folded, once lanes are armed
+        pseq, ph = 0, ""  # the last sample gathered into a lane since the fold's head last moved
+        try:
+            for _end, seq, d, h, ts in lines:
+                if d["kind"] == "sample":
+                    p = plain_sample(d["data"])
+                    if p is not None:
+                        cid, value, t, tick = p
+                        ln = lanes.get(cid)
+                        if (
+                            ln is not None
+                            and last <= ts <= ln.ts_hi
+                            and ln.tick < tick <= ln.tick_hi
+                            and ln.t_lo <= t < ln.t_hi
+                            and ln.lo <= value <= ln.hi
+                        ):
+                            ln.vs.append(value)
+                            ln.ts.append(t)
+                            ln.tick = tick
+                            last, pseq, ph = ts, seq, h
+                            if noisy:
+                                note(seq, h)
+                            continue
+                        if pseq:
+                            self._moved(pseq, ph, last, guard)
+                            pseq = 0
+                        if ts < last:  # time goes back: what the lanes vouched for assumed it would not
+                            self._flush_all()
+                        elif ln is not None:
+                            self._flush(lanes.pop(cid))
+                        note(seq, h)  # all the guard does with a sample
+                        if waiting:  # a plain sample is never a late one; its fold time is t
+                            due = backfill.due(t)
+                            if due:
+                                self._flush_all()
+                                for pt in due:
+                                    self.add(pt)
+                            waiting = backfill.waiting
+                        if seq > self.max_seq:
+                            self.max_seq = seq
+                        cs = crits.get(cid)
+                        if cs is None:
+                            apply_sample(seq, h, ts, d, cid, value, t, tick)
+                        else:
+                            before, n = cs.tracker.level, cs.samples
+                            apply_sample(seq, h, ts, d, cid, value, t, tick)
+                            if cs.samples != n:
+                                self._sampled(cs, before, False, ts)
+                                self._arm(cid, ts, t, tick, backfill)
+                        last = st.last_ts if st.last_ts is not None else -math.inf
                         continue
-                    before, n = cs.tracker.level, cs.samples
-                    apply_sample(seq, h, ts, d, cid, value, t, tick)
-                    if cs.samples != n:
-                        self._sampled(cs, before, False, ts)
-                    continue
-            ev = event_of(d, h, ts)
-            guard.feed(ev)
-            if ev.kind == KIND or late(ev):
-                continue  # already in the merge, at its source time
-            if waiting:
-                for pt in backfill.due(fold_time(ev)):
-                    self.add(pt)
-                waiting = backfill.waiting
-            self.add(ev)
+                if pseq:
+                    self._moved(pseq, ph, last, guard)
+                    pseq = 0
+                for ln in lanes.values():  # folded before anything reads the criteria; armed still (see below)
+                    self._flush(ln)
+                ev = event_of(d, h, ts)
+                guard.feed(ev)
+                if ev.kind == KIND or late(ev):
+                    if unseen:
+                        raise _Backfilled
+                    continue  # already in the merge, at its source time
+                if waiting:
+                    due = backfill.due(fold_time(ev))
+                    if due:
+                        lanes.clear()
+                        for pt in due:
+                            self.add(pt)
+                    waiting = backfill.waiting
+                self.add(ev)
+                now = st.last_ts
+                if ev.kind in _UNARMS or now is None or now < last:
+                    lanes.clear()  # it may have moved what the lanes were vouched for
+                last = now if now is not None else -math.inf
+        finally:  # a broken chain ends the report there: what came before it is folded
+            if pseq:
+                self._moved(pseq, ph, last, guard)
+            self._flush_all()
         for pt in backfill.rest():
             self.add(pt)
+
+    def _moved(self, seq: int, h: str, ts: float, guard: Guard) -> None:
+        """The head after samples gathered into lanes: the fold's, the guard's (if it took none of them), ours."""
+        self.state.moved(seq, h, ts)
+        if guard.quiet:
+            guard.note(seq, h)
+        if seq > self.max_seq:
+            self.max_seq = seq
+
+    def _flush(self, ln: _Lane) -> None:
+        """Fold the samples a lane gathered, as a run: what folding each would have done, in the same order."""
+        vs = ln.vs
+        if not vs:
+            return
+        self.state.steady_run(ln.cid, vs, ln.ts, ln.tick)
+        ln.series.add_run(ln.bucket, vs, ln.rank)
+        for met, p in ln.periods:
+            met.baseline = ln.cs.baseline
+            p.add_run(vs, met.meeting(vs))
+        if ln.day is not None:
+            ln.day.add_run(vs, 0)
+        ln.vs, ln.ts = [], []
+
+    def _flush_all(self) -> None:
+        for ln in self.lanes.values():
+            self._flush(ln)
+        self.lanes.clear()
+
+    def _arm(self, cid: str, ts: float, t: float, tick: int, backfill: Merge) -> None:
+        """After a plain sample of `cid` folded the full way (and taken): arm its lane if the fold vouches."""
+        vouched = self.state.vouch(cid, ts, t, tick)
+        if vouched is None:
+            return
+        ln = self.made.get(cid)
+        if ln is None:
+            ln = self.made[cid] = _Lane(cid, self.state.criteria[cid], self.series[cid])
+        s = ln.series
+        i = s.index(t)
+        t_hi = min(vouched.t_hi, ln.edge(("s", s.width, i), s.index, t, s.origin + (i + 1) * s.width))
+        ln.periods = []
+        for j, met in enumerate(self.metrics.get(cid, ())):
+            k = met.slot(t)
+            if k < 0:
+                guess = met.start
+            elif k == BEYOND:
+                guess = math.inf
+            else:
+                guess = min(met.start + (k + 1) * met.period, met.end)
+                ln.periods.append((met, met.periods[k]))
+            t_hi = min(t_hi, ln.edge(("m", j, k), met.slot, t, guess))
+        t0 = self.t0
+        day = _day(t0, t)
+        cmp = self.compare[cid]
+        ln.day = cmp.pre if day < 0 else cmp.days[day] if day < COMPARE_DAYS else None
+        guess = t0 if day < 0 else t0 + (day + 1) * 86400.0 if day < COMPARE_DAYS else math.inf
+        t_hi = min(t_hi, ln.edge(("d", day), lambda x: _day(t0, x), t, guess))
+        if backfill.waiting:  # the next backfilled point goes in before the first live sample at or after it
+            t_hi = min(t_hi, backfill.points[backfill.i].ts)
+        ln.bucket = max(i, 0)
+        ln.rank = vouched.rank
+        ln.ts_hi, ln.tick, ln.tick_hi = vouched.ts_hi, tick, vouched.tick_hi
+        ln.t_lo, ln.t_hi, ln.lo, ln.hi = t, t_hi, vouched.lo, vouched.hi
+        self.lanes[cid] = ln
 
     def add(self, ev: Event) -> None:
         st = self.state
@@ -591,15 +862,14 @@ class _Builder:
         # the comparison with the pre-launch baseline: the day after T-0 the sample falls in
         cmp = self.compare[cid]
         t0 = self.t0
-        if t < t0:
+        day = _day(t0, t)
+        if day < 0:
             cmp.pre.add(v, None)
-        else:
-            day = int((t - t0) // 86400)
-            if day < COMPARE_DAYS:
-                p = cmp.days.get(day)
-                if p is None:
-                    p = cmp.days[day] = Period(t0 + day * 86400, t0 + (day + 1) * 86400)
-                p.add(v, None)
+        elif day < COMPARE_DAYS:
+            p = cmp.days.get(day)
+            if p is None:
+                p = cmp.days[day] = Period(t0 + day * 86400, t0 + (day + 1) * 86400)
+            p.add(v, None)
         if level != before:
             self._alert("criterion:" + cid)
             self._breach(before, level)
@@ -688,9 +958,9 @@ class _Builder:
                 )
 
     def _metric(self, met: Metric, baseline: float | None, t: float, v: float | None) -> None:
-        if not met.start <= t < met.end:
+        k = met.slot(t)
+        if k < 0 or k == BEYOND:
             return
-        k = int((t - met.start) // met.period)
         p = met.periods.get(k)
         if p is None:
             a = met.start + k * met.period

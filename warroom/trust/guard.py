@@ -93,6 +93,12 @@ class Guard:
             self.signed.append((ev, v))
         self.note(ev.seq, ev.hash)
 
+    @property
+    def quiet(self) -> bool:
+        """Whether `note` only moves the head (no signatures to window, no anchor to pass): then a run of plain
+        samples can be noted by its last one alone."""
+        return not self.active and not self._at
+
     def note(self, seq: int, h: str) -> None:
         """What every event adds, signed or not (a plain sample is given as its seq and hash alone): the window
         of recent hashes anchors are checked against, an anchor's hash, the head."""
