@@ -486,6 +486,7 @@ class RollbackRunner:
         self._step_ended: set[int] = set()  # steps whose step_finished is in the log
         self._results: dict[int, CommandResult] = {}  # steps that ran, recorded or not
         self._started = False  # the last run's `started` is in the log
+        self.requested = False  # the last run's `requested` is in the log (else nothing of it is, nothing ran)
         self.procedure: RollbackProcedure = launch.rollback.primary  # the procedure of the last (or current) run
         self.values: dict[str, str] = {}  # the values it was given
 
@@ -532,7 +533,9 @@ class RollbackRunner:
             self.record_error = self.record_error or str(err)
             raise err from e
         phase = data.get("phase")
-        if phase == RollbackPhase.STARTED:
+        if phase == RollbackPhase.REQUESTED:
+            self.requested = True
+        elif phase == RollbackPhase.STARTED:
             self._started = True
         elif phase == RollbackPhase.STEP_FINISHED:
             self._step_ended.add(int(data["index"]))
@@ -569,7 +572,7 @@ class RollbackRunner:
         interrupted (`recover_interrupted`).
         """
         self.record_error, self.ended = "", False
-        self._step_ended, self._results, self._started = set(), {}, False
+        self._step_ended, self._results, self._started, self.requested = set(), {}, False, False
         self.values = {str(k): str(v) for k, v in (values or {}).items()}
         found = procedure_of(self.launch, procedure)
         self.procedure = found or RollbackProcedure(id=procedure, steps=[])
