@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import subprocess
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -123,10 +124,17 @@ async def test_a_rollback_confirmed_while_the_database_is_down_keeps_its_dialog_
         app = console(deploy, cfg, parse_uri(uri))
         async with app.run_test(size=(160, 48)) as pilot:
             await until(pilot, lambda: app.state.seq >= 2, "the console to bind the launch and open its session")
+            beats: list[float] = []
+            app.set_interval(0.05, lambda: beats.append(time.monotonic()))
             dialog = await fill_in(pilot, app)
             await asyncio.to_thread(own.stop)
             # at once: the console may not know yet (the runner's append finds out), or already know (its follower)
+            started = time.monotonic()
             await refused_kept(pilot, app, dialog, deploy, "database")
+            took = time.monotonic() - started
+            # the console kept drawing while the request's append waited for the database (not on its loop)
+            during = [b for b in beats if started <= b <= started + took]
+            assert took < 1.0 or len(during) >= 5, (took, len(during))
             await until(pilot, lambda: "DATABASE UNREACHABLE" in app.driver.recorder_text(), "the header to say so")
             await refused_kept(pilot, app, dialog, deploy, "database cannot be reached")
             await asyncio.to_thread(own.start)
