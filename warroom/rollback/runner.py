@@ -486,6 +486,7 @@ class RollbackRunner:
         self._step_ended: set[int] = set()  # steps whose step_finished is in the log
         self._results: dict[int, CommandResult] = {}  # steps that ran, recorded or not
         self._started = False  # the last run's `started` is in the log
+        self.requested = False  # the last run's `requested` is in the log (else nothing of it is, nothing ran)
         self.procedure: RollbackProcedure = launch.rollback.primary  # the procedure of the last (or current) run
         self.values: dict[str, str] = {}  # the values it was given
 
@@ -524,15 +525,39 @@ class RollbackRunner:
     def _append(self, data: dict[str, Any]) -> Event:
         """Record one stage; RecordFailed if the log cannot be written (the caller decides what is safe)."""
         try:
-            # fenced by the rollback lease while it runs: on a shared store, once another console has taken the lease
-            # over (and recorded this run as interrupted), nothing more of this run is recorded, and it stops
-            ev = self.log.append_many([("rollback", data)], actor=self.actor, fence=self._lease)[0]
+            ev = self._write(data)
         except (OSError, LogCorrupt) as e:
-            err = RecordFailed(str(data.get("phase")), e)
-            self.record_error = self.record_error or str(err)
-            raise err from e
+            raise self._failed(data, e) from e
+        return self._recorded(data, ev)
+
+    async def _append_off_loop(self, data: dict[str, Any]) -> Event:
+        """`_append` for the request, the write a console's dialog waits on: a shared store's append (which may
+        try for seconds to reach a database that is down) runs in a thread, so the console keeps drawing; a
+        file's is an fsync, made here (one flock per open file: not for two threads at once)."""
+        if isinstance(self.log, DecisionLog):
+            return self._append(data)
+        try:
+            ev = await asyncio.to_thread(self._write, data)
+        except (OSError, LogCorrupt) as e:
+            raise self._failed(data, e) from e
+        return self._recorded(data, ev)
+
+    def _write(self, data: dict[str, Any]) -> Event:
+        # fenced by the rollback lease while it runs: on a shared store, once another console has taken the lease
+        # over (and recorded this run as interrupted), nothing more of this run is recorded, and it stops
+        return self.log.append_many([("rollback", data)], actor=self.actor, fence=self._lease)[0]
+
+    def _failed(self, data: dict[str, Any], e: BaseException) -> RecordFailed:
+        err = RecordFailed(str(data.get("phase")), e)
+        self.record_error = self.record_error or str(err)
+        return err
+
+    def _recorded(self, data: dict[str, Any], ev: Event) -> Event:
+        """What the runner knows once a stage is in the log; the display is told."""
         phase = data.get("phase")
-        if phase == RollbackPhase.STARTED:
+        if phase == RollbackPhase.REQUESTED:
+            self.requested = True
+        elif phase == RollbackPhase.STARTED:
             self._started = True
         elif phase == RollbackPhase.STEP_FINISHED:
             self._step_ended.add(int(data["index"]))
@@ -569,7 +594,7 @@ class RollbackRunner:
         interrupted (`recover_interrupted`).
         """
         self.record_error, self.ended = "", False
-        self._step_ended, self._results, self._started = set(), {}, False
+        self._step_ended, self._results, self._started, self.requested = set(), {}, False, False
         self.values = {str(k): str(v) for k, v in (values or {}).items()}
         found = procedure_of(self.launch, procedure)
         self.procedure = found or RollbackProcedure(id=procedure, steps=[])
@@ -604,7 +629,7 @@ class RollbackRunner:
             crits = triggering.get("criteria")
             if isinstance(crits, dict):
                 req["criteria"] = {str(k): v.get("since") for k, v in crits.items() if isinstance(v, dict)}
-        self._append(req)
+        await self._append_off_loop(req)
         why = self._auto_refusal() if automatic else self.refusal(roles, observer)
         if why is None and not known:
             have = ", ".join(self.launch.rollback.procedures)

@@ -302,6 +302,12 @@ class RollbackScreen(Dialog):
     A procedure that asks for values has an input for each; the plan shows
     them as they are typed, and `check` (the runner's own rule) must pass
     before the dialog closes. The values given are left in `values`.
+
+    With `start`, confirming hands the reason and values to it, and the dialog
+    closes only once it returns None (the request is recorded and the run goes
+    on); otherwise it stays open with everything as typed and says why, so a
+    rollback is never started, nor its text lost, while the log cannot be
+    written (the database down, a full disk), and enter tries again.
     """
 
     def __init__(
@@ -314,11 +320,14 @@ class RollbackScreen(Dialog):
         asked: Sequence[AskedValue] = (),
         plan_for: Callable[[dict[str, str]], Sequence[str]] | None = None,
         check: Callable[[dict[str, str]], str | None] | None = None,
+        start: Callable[[str, dict[str, str]], Awaitable[str | None]] | None = None,
     ) -> None:
         super().__init__("ROLL BACK — read carefully")
         self.launch_id, self.plan, self.dry_run, self.reason = launch_id, list(plan), dry_run, reason
-        self.asked, self.plan_for, self.check = list(asked), plan_for, check
+        self.asked, self.plan_for, self.check, self.start = list(asked), plan_for, check, start
         self.values: dict[str, str] = {}
+        self.saving = False  # `start` is recording the request: a second confirm would request it twice
+        self.error = ""  # why the last confirm was not recorded, "" if none failed
 
     def compose(self) -> ComposeResult:
         with self.box():
@@ -346,6 +355,7 @@ class RollbackScreen(Dialog):
             yield Input(self.reason, placeholder="why roll back", id="reason", compact=True)
             yield _text(Content.assemble("Type the launch id ", (self.launch_id, "bold"), " to confirm:"))
             yield Input(placeholder=self.launch_id, id="confirm-id", compact=True)
+            yield _text("", id="error")
             with Horizontal(classes="buttons"):
                 yield Button("↺ Roll back", id="go", variant="error", disabled=True)
                 yield Button("Cancel (esc)", id="cancel")
@@ -369,27 +379,45 @@ class RollbackScreen(Dialog):
         box.mount(*[_text(plain(line)) for line in self.plan_for(self._given())])
 
     @on(Input.Submitted)
-    def _submitted(self, event: Input.Submitted) -> None:
+    async def _submitted(self, event: Input.Submitted) -> None:
         if not self.query_one("#go", Button).disabled:
-            self._confirm()
+            await self._confirm()
 
-    def _confirm(self) -> None:
-        if self.query_one("#confirm-id", Input).value.strip() != self.launch_id:
+    async def _confirm(self) -> None:
+        if self.saving or self.query_one("#confirm-id", Input).value.strip() != self.launch_id:
             return
         values = self._given()
         why = self.check(values) if self.check is not None and self.asked else None
         if why is not None:
             self.query_one("#value-error", Static).update(plain(f"refused: {why}", "bold $gate-fail"))
             return
+        reason = self.query_one("#reason", Input).value.strip() or "rollback requested from the console"
+        if self.start is not None:
+            self.saving = True
+            shown = self.query_one("#error", Static)
+            shown.update(Content.styled("recording the request...", "$muted"))
+            try:
+                not_recorded = await self.start(reason, values)
+            finally:
+                self.saving = False
+            if not_recorded is not None:
+                self.error = not_recorded
+                shown.update(plain(f"{not_recorded} (enter: try again · escape: cancel)", "bold $gate-nogo"))
+                return
         self.values = values
-        self.dismiss(self.query_one("#reason", Input).value.strip() or "rollback requested from the console")
+        if self.app.screen is self:
+            self.dismiss(reason)
+
+    def action_cancel(self) -> None:
+        if not self.saving:  # while the request is being recorded, escape would hide whether it was
+            self.dismiss(None)
 
     @on(Button.Pressed)
-    def _pressed(self, event: Button.Pressed) -> None:
+    async def _pressed(self, event: Button.Pressed) -> None:
         if event.button.id == "go":
-            self._confirm()
+            await self._confirm()
         else:
-            self.dismiss(None)
+            self.action_cancel()
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,9 @@ from warroom.ui import fmt
 from warroom.ui.safe import clean
 
 if TYPE_CHECKING:
+    import asyncio
+
+    from warroom.core.events import Event
     from warroom.rollback.procvalues import Choices
     from warroom.rollback.runner import RollbackRunner
     from warroom.ui.app import WarroomApp
@@ -60,13 +63,9 @@ class RollbackFlow:
 
         app = self.app
         assert app.dlog is not None, "the console's gate refuses rollback on a console that cannot write"
-        down = getattr(getattr(app.driver, "follower", None), "problem", None)  # a shared store out of reach now
+        down = self._unreachable()
         if down:  # before the dialog, so nothing is typed for nothing; the runner could not record the request
-            app.notify(
-                f"rollback refused: not recorded: the database cannot be reached ({clean(down)}); nothing was run",
-                severity="error",
-                timeout=20,
-            )
+            app.notify(f"rollback refused: {down}", severity="error", timeout=20)
             return
         role_ids = [r.id for r in app.perms.roles]
         runner: RollbackRunner | None
@@ -128,15 +127,39 @@ class RollbackFlow:
             asked=asked,
             plan_for=lambda values: plan_text(app.launch, app.dry_run, procedure, values),
             check=lambda values: procvalues.check_values(proc, values, listed),
+            start=partial(self._start, procedure),
         )
+        app.push_screen(screen)
 
-        def done(result: str | None) -> None:
-            if result is not None:
-                app.run_worker(
-                    self._run(result, procedure, screen.values), exclusive=True, group="rollback", exit_on_error=False
-                )
+    def _unreachable(self) -> str | None:
+        """Why a request could not be recorded now, from what the console knows (its follower lost the shared
+        store), or None: said at once, rather than after the append's seconds of trying on the message loop."""
+        down = getattr(getattr(self.app.driver, "follower", None), "problem", None)
+        return f"not recorded: the database cannot be reached ({clean(down)}); nothing was run" if down else None
 
-        app.push_screen(screen, done)
+    async def _start(self, procedure: str, reason: str, values: dict[str, str]) -> str | None:
+        """The dialog's confirm: start the run, and return once its request is in the log (None: the dialog
+        closes, the run goes on) or it could not be recorded (why: the dialog stays, nothing was run)."""
+        import asyncio
+
+        from warroom.rollback.runner import RollbackRunner
+
+        app = self.app
+        down = self._unreachable()
+        if down:
+            return down
+        assert app.dlog is not None, "the console's gate refuses rollback on a console that cannot write"
+        asked: asyncio.Future[str | None] = asyncio.get_running_loop().create_future()
+
+        def heard(ev: Event) -> None:  # called by the runner after each append that is in the log
+            if ev.data.get("phase") == RollbackPhase.REQUESTED and not asked.done():
+                asked.set_result(None)
+
+        runner = RollbackRunner(app.launch, app.dlog, app.actor, dry_run=app.dry_run, on_event=heard)
+        app.run_worker(
+            self._run(runner, reason, procedure, values, asked), exclusive=True, group="rollback", exit_on_error=False
+        )
+        return await asked
 
     async def _record_refusal(self, runner: RollbackRunner, role_ids: list[str]) -> None:
         try:
@@ -145,12 +168,17 @@ class RollbackFlow:
             self.app.notify(f"could not record the refusal: {type(e).__name__}: {e}", severity="error")
         self.app.catch_up()
 
-    async def _run(self, reason: str, procedure: str, values: dict[str, str]) -> None:
-        from warroom.rollback.runner import RollbackRunner
-
+    async def _run(
+        self,
+        runner: RollbackRunner,
+        reason: str,
+        procedure: str,
+        values: dict[str, str],
+        asked: asyncio.Future[str | None],
+    ) -> None:
+        """Run it; `asked` is told whether its request got into the log (the dialog waits on that). A request
+        that did not is said by the dialog, which keeps what was typed: nothing ran, nothing more to say here."""
         app = self.app
-        assert app.dlog is not None, "the console's gate refuses rollback on a console that cannot write"
-        runner = RollbackRunner(app.launch, app.dlog, app.actor, dry_run=app.dry_run)
         try:
             ok = await runner.run(
                 reason,
@@ -161,8 +189,19 @@ class RollbackFlow:
                 values=values,
             )
         except Exception as e:
+            if not asked.done():
+                asked.set_result(f"not recorded: rollback could not run: {type(e).__name__}: {clean(str(e))}")
+                return
             app.notify(f"rollback could not run: {type(e).__name__}: {e}", severity="error", timeout=30)
             app.catch_up()
+            return
+        finally:
+            if not asked.done():  # cancelled, or the request's append failed (then `record_error` says why)
+                why = runner.record_error or "the console stopped before it was written"
+                asked.set_result(
+                    f"not recorded: the decision log could not take the request ({clean(why)}); nothing was run"
+                )
+        if not runner.requested:
             return
         app.catch_up()
         msg = "rollback finished OK" if ok else "rollback did not finish OK — see the rollback panel"
