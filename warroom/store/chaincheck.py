@@ -7,9 +7,10 @@ never reads the file itself, so what it checks is byte for byte what was folded,
 meanwhile.
 
 The child runs `iter_parsed`'s test on every line (`check_chunks`: the hash of the line minus its suffix, the
-link, the seq, the suffix's shape, the fields an Event needs, a readable time). Where the child says every line
-passed, `iter_parsed` over those bytes yields exactly what the fold's side, `iter_unhashed`, yielded: the same
-parse of the same line, the hash the line claims (which is its hash), the seq counted. Until it says so nothing
+link, the seq, the suffix's shape, the fields an Event needs); the fold's side, `iter_unhashed`, reads each
+line's time with `parse_iso` as `iter_parsed` does, and stops at one it cannot read. Where the child says every
+line passed, `iter_parsed` over those bytes yields exactly what `iter_unhashed` yielded: the same parse of the
+same line, the hash the line claims (which is its hash), the seq counted, the same time. Until it says so nothing
 the fold made is verified; where a line does not pass, the caller reads the log the sequential way
 (`iter_parsed`), whose words for a bad line are the only ones.
 """
@@ -78,8 +79,9 @@ def iter_unhashed(
 def check_chunks(chunks: Iterable[bytes]) -> tuple[bool, int, str, int]:
     """(every line passed, lines passed, the last one's hash, bytes of a torn last line) for a log read as chunks.
 
-    The test is `iter_parsed`'s hot test, line for line; it stops at the first line that fails it (which that
-    reader would then look at more closely: the caller's sequential pass does)."""
+    The test is `iter_parsed`'s hot test, line for line, but for the time (`iter_unhashed` reads it); it stops at
+    the first line that fails it (which that reader would then look at more closely: the caller's sequential
+    pass does)."""
     sha = hashlib.sha256
     loads = orjson.loads
     cut = _HASH_SUFFIX
@@ -105,7 +107,6 @@ def check_chunks(chunks: Iterable[bytes]) -> tuple[bool, int, str, int]:
                     or "kind" not in d
                 ):
                     return False, seq, prev, 0
-                parse_iso(d["ts"])
             except (ValueError, KeyError, TypeError, IndexError):
                 return False, seq, prev, 0
             prev = digest
