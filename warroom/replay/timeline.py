@@ -16,7 +16,11 @@ backfill ran.
 Opening at once (issue 16). `begin_replay` reads only the launch and the first
 line; `Replay.index()`, run by the console in a worker thread, folds the log into
 checkpoints and checks its chain in the same pass, publishing as it goes, so the
-playhead can move inside what is indexed while the rest is read. After a first
+playhead can move inside what is indexed while the rest is read. On a long log the
+chain is checked by a child process on the other core, fed the very bytes the pass
+folds (store/chaincheck.py); the banner says "verifying…" until the child has passed
+every line, and if it does not, the pass is made again checking each line as it
+folds it, so a broken log ends up shown exactly as that sequential pass shows it. After a first
 full pass the index is saved in the user's cache (sidecar.py); the next open of
 the same bytes loads it and is ready at once, but still re-hashes the whole chain
 in the background and checks every checkpoint's place in it before it says the
