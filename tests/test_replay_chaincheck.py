@@ -4,7 +4,7 @@ a broken log ends up showing exactly what the sequential pass shows (the break a
 says "verifying…" until the child has passed every line, and nothing is saved before that.
 
 Every log here is checked by a child however short it is (CONCURRENT_FROM is 0); the sequential pass it is held
-to is the same code with no child.
+to is the same code with no child (as on a machine with one core, or a log too short to be worth one).
 """
 
 from __future__ import annotations
@@ -40,6 +40,7 @@ class Checks:
 @pytest.fixture
 def checks(monkeypatch) -> Checks:
     monkeypatch.setattr(replay_mod, "CONCURRENT_FROM", 0)
+    monkeypatch.setattr(replay_mod, "_cores", lambda: 2)  # as on any machine with a second core
     monkeypatch.setattr(replay_mod, "CHECKPOINT_EVERY", 50)
     monkeypatch.setattr(replay_mod, "MAX_CHECKPOINTS", 16)
     seen = Checks()
@@ -197,6 +198,12 @@ def test_no_child_to_be_had_checks_the_chain_in_the_pass_itself(checks, log, mon
     rep = open_replay(log)
     assert not checks.started and rep.ready and rep.integrity == sequential(log).integrity
     assert rep.integrity.startswith("chain intact")
+
+
+def test_one_core_means_no_child(checks, log, monkeypatch):
+    monkeypatch.setattr(replay_mod, "_cores", lambda: 1)
+    rep = open_replay(log)
+    assert not checks.started and rep.ready and rep.integrity.startswith("chain intact")
 
 
 def test_checkpoints_are_thinned_when_the_log_is_longer_than_its_first_lines_said(log, hostile_rec, monkeypatch):

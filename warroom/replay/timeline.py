@@ -315,7 +315,7 @@ class Replay:
             self.start = min(self.start, self._backfill[0].ts)  # a point from before the first live event
         torn: list[bytes] = []
         check: ChainCheck | None = None
-        if not sequential and not self._backfill and size >= CONCURRENT_FROM:
+        if not sequential and not self._backfill and size >= CONCURRENT_FROM and _cores() >= 2:
             try:
                 check = ChainCheck()
             except OSError:
@@ -558,6 +558,14 @@ class Replay:
 
 
 _VERIFY_CHUNK = 1 << 20
+
+
+def _cores() -> int:
+    """CPUs this process may run on: on one, a child checking the chain would only take turns with the fold."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
 
 
 def _spacing(path: Path, size: int) -> int:
