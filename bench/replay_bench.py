@@ -115,15 +115,20 @@ print(json.dumps(out))
 """
 
 # The whole background pass, as the console's worker runs it: cold (fold + chain, checkpoints, sidecar saved)
-# or warm (the saved index loaded, the chain re-hashed and every checkpoint's place checked).
+# or warm (the saved index loaded, the chain re-hashed and every checkpoint's place checked). "cpu" is this
+# process's; "child_cpu" that of the chain checker it ran on the other core (store/chaincheck.py), reaped.
 INDEX = r"""
-import json, sys, time
+import json, resource, sys, time
 from warroom.replay.timeline import begin_replay
+def children():
+    r = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return r.ru_utime + r.ru_stime
 t, c = time.perf_counter(), time.process_time()
 rep = begin_replay(sys.argv[1])
 opened = time.perf_counter() - t
 rep.index()
 print(json.dumps({"open": opened, "index": time.perf_counter() - t, "cpu": time.process_time() - c,
+                  "child_cpu": children(),
                   "from_sidecar": rep.from_sidecar,
                   "folded": rep.folded, "events": rep.events, "ready": rep.ready, "integrity": rep.integrity,
                   "checkpoints": len(rep._checkpoints)}))
@@ -149,7 +154,7 @@ def replay_figures(log: Path, tmp: Path, py: str) -> None:
                     floor = r
                 if which == "cold" and r["first_frame"] < cold["first_frame"]:
                     cold = r
-        raw = index = raw_cpu = index_cpu = float("inf")
+        raw = index = raw_cpu = index_cpu = index_own = float("inf")
         idx: dict[str, object] = {}
         for _ in range(2):  # alternate, best round counts: a noisy neighbour hurts both alike
             t, c = time.perf_counter(), time.process_time()
@@ -158,7 +163,8 @@ def replay_figures(log: Path, tmp: Path, py: str) -> None:
             shutil.rmtree(cache, ignore_errors=True)
             _wall, rss, out, _cpu = spawn_measured([py, "-c", INDEX, str(log)])
             r = json.loads(out)
-            index_cpu = min(index_cpu, r["cpu"])
+            if r["cpu"] + r["child_cpu"] < index_cpu:
+                index_cpu, index_own = r["cpu"] + r["child_cpu"], r["cpu"]
             if r["index"] < index:
                 index, idx, idx_rss = r["index"], r, rss
         warm = {"first_frame": float("inf")}
@@ -205,13 +211,15 @@ def replay_figures(log: Path, tmp: Path, py: str) -> None:
         f"peak {idx_rss:.0f} MB  (target <= 2.0x)"
     )
     print(
-        f"       the same in CPU seconds (what the work costs on a shared machine): index {index_cpu:.2f}s, "
-        f"raw loop {raw_cpu:.2f}s  = {index_cpu / raw_cpu:.2f}x"
+        f"       the same in CPU seconds (what the work costs on a shared machine): index {index_cpu:.2f}s "
+        f"(the pass {index_own:.2f}s + its chain-check child {index_cpu - index_own:.2f}s on the other core), "
+        f"raw loop {raw_cpu:.2f}s  = {index_cpu / raw_cpu:.2f}x in all, {index_own / raw_cpu:.2f}x the pass alone"
     )
+    wcpu = w["cpu"] + w["child_cpu"]
     print(
         f"       warm background pass (saved index: re-hash the chain, check checkpoints)  {w['index']:.2f}s  "
-        f"= {w['index'] / raw:.2f}x the raw loop ({w['cpu'] / raw_cpu:.2f}x in CPU); folded {w['folded']:,} events; "
-        f"peak {wrss:.0f} MB"
+        f"= {w['index'] / raw:.2f}x the raw loop ({wcpu / raw_cpu:.2f}x in CPU, children included); "
+        f"folded {w['folded']:,} events; peak {wrss:.0f} MB"
     )
     print(
         f"  {ok(jumps[-1] < 1)} jump to an arbitrary moment (30 random, fully indexed): median "

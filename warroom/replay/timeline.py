@@ -16,7 +16,11 @@ backfill ran.
 Opening at once (issue 16). `begin_replay` reads only the launch and the first
 line; `Replay.index()`, run by the console in a worker thread, folds the log into
 checkpoints and checks its chain in the same pass, publishing as it goes, so the
-playhead can move inside what is indexed while the rest is read. After a first
+playhead can move inside what is indexed while the rest is read. On a long log the
+chain is checked by a child process on the other core, fed the very bytes the pass
+folds (store/chaincheck.py); the banner says "verifying…" until the child has passed
+every line, and if it does not, the pass is made again checking each line as it
+folds it, so a broken log ends up shown exactly as that sequential pass shows it. After a first
 full pass the index is saved in the user's cache (sidecar.py); the next open of
 the same bytes loads it and is ready at once, but still re-hashes the whole chain
 in the background and checks every checkpoint's place in it before it says the
@@ -35,12 +39,13 @@ import pickle
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from enum import Enum
 from pathlib import Path
 from typing import Any, BinaryIO
 
 import orjson
 
-from warroom.config import Launch
+from warroom.config import Criterion, Launch
 from warroom.core.authority import SigVerdict
 from warroom.core.backfilled import KIND as BACKFILL
 from warroom.core.backfilled import fold_time, late
@@ -49,6 +54,7 @@ from warroom.core.records import plain_sample
 from warroom.core.state import LaunchState, actor_label, word
 from warroom.replay import sidecar
 from warroom.store.backfill_scan import collect
+from warroom.store.chaincheck import ChainCheck, NotPlain, iter_unhashed
 from warroom.store.launchlog import first_launch_event, launch_from_log
 from warroom.store.log import (
     LogCorrupt,
@@ -59,12 +65,15 @@ from warroom.store.log import (
     iter_parsed,
     verify_chunks,
 )
-from warroom.trust.guard import guard_for, signers_path
+from warroom.trust.guard import Guard, guard_for, signers_path
 
 # Event kinds that are human decisions: the stops for "previous/next decision".
 MARK_KINDS = frozenset({"check", "uncheck", "signoff", "note", "decision", "rollback", "ack", "trigger_mode"})
+CONCURRENT_FROM = 16 << 20  # a log this long has its chain checked in a child process (below: not worth one)
 CHECKPOINT_EVERY = 2000  # events between checkpoints to start with; doubles when MAX_CHECKPOINTS is reached
-MAX_CHECKPOINTS = 256  # at ~80 KB each: about 20 MB however long the log
+# At ~100 KB each: about 13 MB however long the log. Each costs a pickle in the index pass, and a jump folds at
+# most the events between two (8000 on a 1,000,000-event log: about a tenth of a second).
+MAX_CHECKPOINTS = 128
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,6 +135,8 @@ class Replay:
     _limit: tuple[int, int] = (0, 0)  # (seq, points) of the last step indexed: nothing beyond it is folded
     _head: str = GENESIS  # hash of the last event indexed
     _key: sidecar.Key | None = None
+    _unchecked: int = -1  # the index (_gen) a pass is publishing from lines the concurrent check has not vouched for
+    _suspect: bool = False  # a jump met a break in such lines: the pass is made again, sequentially
     _gen: int = 0  # bumped when the index is thrown away, so a cursor into the old one is dropped
     _stop: threading.Event = field(default_factory=threading.Event)
     _on_progress: Callable[[float], None] | None = None
@@ -215,6 +226,12 @@ class Replay:
                 if cur.seq >= top_seq and cur.points >= top_points:
                     break
         except (LogCorrupt, OSError) as e:
+            if isinstance(e, LogCorrupt) and (cur.gen == self._unchecked or cur.gen != self._gen):
+                # a break in lines the concurrent check has not vouched for yet (or in an index it has just thrown
+                # away): the index pass is made again the sequential way, which finds it and says where; until
+                # then the playhead stops before it
+                self._suspect = True
+                return
             # the file was changed or removed under the replay: show what could be read, and say so
             self.stop()
             self.events = cur.seq
@@ -232,9 +249,8 @@ class Replay:
         state: LaunchState = _Unpickler(io.BytesIO(blob), self.launch).load()
         return state
 
-    def _checkpoint(self, state: LaunchState, step: _Step) -> None:
-        cp = _Checkpoint(step.seq, step.event.ts, step.offset, step.prev, self._freeze(state), step.points)
-        self._checkpoints.append(cp)
+    def _checkpoint(self, state: LaunchState, seq: int, ts: float, offset: int, prev: str, points: int) -> None:
+        self._checkpoints.append(_Checkpoint(seq, ts, offset, prev, self._freeze(state), points))
         if len(self._checkpoints) > MAX_CHECKPOINTS:
             self._checkpoints = self._checkpoints[:1] + self._checkpoints[2::2]
             self._every *= 2
@@ -255,11 +271,11 @@ class Replay:
         empty = LaunchState(self.launch, lean=True)
         self._checkpoints = [_Checkpoint(0, float("-inf"), 0, GENESIS, self._freeze(empty))]
 
-    def _publish(self, step: _Step, latest: float) -> None:
+    def _publish(self, seq: int, points: int, prev: str, latest: float) -> None:
         """Let the playhead reach what is indexed so far (single rebinds: the console thread reads them)."""
-        self._limit = (step.seq, step.points)
-        self._head = step.prev
-        self.events = step.seq
+        self._limit = (seq, points)
+        self._head = prev
+        self.events = seq
         self.end = latest
 
     def _say_progress(self, what: str, fraction: float) -> None:
@@ -268,12 +284,18 @@ class Replay:
         if self._on_progress is not None:
             self._on_progress(fraction)
 
-    def _build(self, with_points: bool = False) -> None:
+    def _build(self, with_points: bool = False, sequential: bool = False) -> None:
         """One pass over the log: check its chain, note the decisions, keep checkpoints, publish as it goes.
 
         Backfilled points are folded at their source time, so they must be known before the pass; the common
         log has none, and finding that out is left to the pass itself (no extra read of a long file): meeting
-        one starts the pass again, points first (`with_points`)."""
+        one starts the pass again, points first (`with_points`).
+
+        A long log's chain is checked by a child process on a second core while this thread folds the bytes it
+        hands it (store/chaincheck.py), unhashed: nothing is verified, or saved, before the child agrees with the
+        fold on every line, the count and the head. Anything else (a break, a line the unhashed read does not
+        pass, a jump that met a break, no child) and the pass is made again the sequential way (`sequential`),
+        which checks each line as it folds it: what a broken log shows is what that pass shows."""
         path = self.path
         size = max(1, os.path.getsize(path))
         what = (
@@ -282,6 +304,7 @@ class Replay:
             else "indexing {pct}%… verifying…"
         )
         self._say_progress(what, 0.0)
+        self._every = _spacing(path, size)
         state = LaunchState(self.launch, lean=True)
         self.verdicts = state.signatures
         guard = guard_for(state, _recorded_config(path))  # signature verdicts reach the fold as data
@@ -291,26 +314,88 @@ class Replay:
         if self._backfill:
             self.start = min(self.start, self._backfill[0].ts)  # a point from before the first live event
         torn: list[bytes] = []
-        stream: Iterator[_At]
-        if self._backfill:
-            merged = _merged_from(path, 0, 0, GENESIS, 0, self._backfill, on_torn=torn.append)
-            stream = ((s.event, s.offset, s.seq, s.prev, s.points, None, 0.0, None) for s in merged)
-        else:  # the common log: no points to slot in, so no merge to pay for on every event
-            stream = _lean(iter_parsed(path, on_torn=torn.append))
+        check: ChainCheck | None = None
+        if not sequential and not self._backfill and size >= CONCURRENT_FROM and _cores() >= 2:
+            try:
+                check = ChainCheck()
+            except OSError:
+                check = None  # no child to be had: this thread checks the chain itself
+        try:
+            if self._backfill:
+                merged = _merged_from(path, 0, 0, GENESIS, 0, self._backfill, on_torn=torn.append)
+                done = self._fold_merged(state, guard, merged, what, size)
+            else:
+                self._suspect = False
+                self._unchecked = self._gen if check is not None else -1
+                lines = (
+                    iter_unhashed(path, check.feed, torn.append)
+                    if check is not None
+                    else iter_parsed(path, on_torn=torn.append)
+                )
+                done = self._fold_lines(state, guard, lines, what, size, with_points, check)
+                torn_bytes = len(torn[0]) if torn else 0
+                if (
+                    check is not None
+                    and not isinstance(done, _Why)
+                    and check.result() != (done[0], done[3], torn_bytes)
+                ):
+                    done = _Why.DOUBT  # the child did not pass every line the fold read, or could not say
+        finally:
+            self._unchecked = -1
+            if check is not None:
+                check.close()
+        if done is _Why.STOPPED:
+            return
+        if done is _Why.POINTS:
+            self._reset()
+            self._build(with_points=True)
+            return
+        if done is _Why.DOUBT:  # the concurrent check did not agree: fold again, checking each line as it is read
+            self._reset()
+            self._build(with_points, sequential=True)
+            return
+        assert not isinstance(done, _Why)
+        seq, ts, offset, prev, points, latest = done
+        self.folded = points + seq
+        if seq or points:
+            cp = self._checkpoints[-1]
+            if (cp.seq, cp.points) != (seq, points):
+                self._checkpoint(state, seq, ts, offset, prev, points)
+            self._publish(seq, points, prev, latest)
+        self.torn = len(torn[0]) if torn else 0
+        self.indexed = self.verified = True
+        self.progress = 1.0
+        self.integrity = _integrity(self)
+        if self._on_progress is not None:
+            self._on_progress(1.0)
+        if self.ok and self.use_sidecar and self._key is not None and (seq or points):
+            sidecar.save(self._key, self._saved())
+
+    def _fold_lines(
+        self,
+        state: LaunchState,
+        guard: Guard,
+        lines: Iterator[Parsed],
+        what: str,
+        size: int,
+        with_points: bool,
+        check: ChainCheck | None,
+    ) -> _Done | _Why:
+        """The common log's pass: a plain sample folded straight from its line (as the report folds it), anything
+        else as its Event. Returns where it ended, or why it did not."""
         feed = guard.feed if guard.active else None
         note = guard.note
-        apply, apply_sample, marks, every, stop = state.apply, state.apply_sample, self._marks, self._every, self._stop
-        last: _Step | None = None
+        apply, apply_sample, marks, stop = state.apply, state.apply_sample, self._marks, self._stop
+        every = self._every
         latest = float("-inf")  # a live sample goes by its source time, so the last event folded need not be latest
         since = 0
-        at: _At | None = None
-        points_found = False
+        end = seq = 0
+        h = GENESIS
+        ts = 0.0
         try:
-            for at in stream:
-                ev = at[0]
-                if ev is None:  # a plain sample, folded straight from its line (as the report folds it)
-                    _e, _end, seq, h, _pts, d, ts, p = at
-                    assert d is not None and p is not None
+            for end, seq, d, h, ts in lines:
+                p = plain_sample(d["data"]) if d["kind"] == "sample" else None
+                if p is not None:
                     if feed is not None:
                         note(seq, h)  # all the guard does with a sample
                     cid, value, t, tick = p
@@ -318,54 +403,82 @@ class Replay:
                     if ts > latest:
                         latest = ts
                 else:
+                    ev = event_of(d, h, ts)
                     if not with_points and (ev.kind == BACKFILL or ("backfilled" in ev.data and late(ev))):
-                        points_found = True
-                        break
-                    if feed is not None and not ev.data.get("backfilled"):  # a log event, not a point slotted in
+                        return _Why.POINTS
+                    if feed is not None and not ev.data.get("backfilled"):
                         feed(ev)
                     apply(ev)
-                    if ev.ts > latest:
-                        latest = ev.ts
+                    if ts > latest:
+                        latest = ts
                     if ev.kind in MARK_KINDS:
                         entry = state.timeline[-1] if state.timeline else None
-                        if entry is not None and entry.seq == ev.seq:
-                            marks.append((ev.ts, f"{entry.actor}: {entry.text}"))
+                        if entry is not None and entry.seq == seq:
+                            marks.append((ts, f"{entry.actor}: {entry.text}"))
                 since += 1
                 if since >= every:
-                    step = _step_of(at)
-                    self._checkpoint(state, step)
+                    self._checkpoint(state, seq, ts, end, h, 0)
                     every = self._every
                     since = 0
-                    self._publish(step, latest)
-                    self._say_progress(what, step.offset / size)
+                    self._publish(seq, 0, h, latest)
+                    self._say_progress(what, end / size)
                     if stop.is_set():
-                        return
+                        return _Why.STOPPED
+                    if check is not None and (self._suspect or check.stopped()):
+                        return _Why.DOUBT
                 elif since & 255 == 0:
-                    self._publish(_step_of(at), latest)
+                    self._publish(seq, 0, h, latest)
         except LogCorrupt as e:
             self.ok = False
             self.problem = e.problem
-            self._backfill = self._backfill[: at[4] if at else 0]  # the report too stops at the break
-        if points_found:
-            self._reset()
-            self._build(with_points=True)
-            return
-        if at is not None:
-            last = _step_of(at)
-        self.folded = last.points + last.seq if last is not None else 0
-        if last is not None:
-            cp = self._checkpoints[-1]
-            if (cp.seq, cp.points) != (last.seq, last.points):
-                self._checkpoint(state, last)
-            self._publish(last, latest)
-        self.torn = len(torn[0]) if torn else 0
-        self.indexed = self.verified = True
-        self.progress = 1.0
-        self.integrity = _integrity(self)
-        if self._on_progress is not None:
-            self._on_progress(1.0)
-        if self.ok and self.use_sidecar and self._key is not None and last is not None:
-            sidecar.save(self._key, self._saved())
+        except NotPlain:
+            return _Why.DOUBT
+        except (KeyError, TypeError, ValueError, IndexError, AttributeError):
+            if check is None:
+                raise
+            return _Why.DOUBT  # an unchecked line no fold could take: the check will not pass it either
+        return (seq, ts, end, h, 0, latest)
+
+    def _fold_merged(
+        self, state: LaunchState, guard: Guard, stream: Iterator[_Step], what: str, size: int
+    ) -> _Done | _Why:
+        """A log with backfilled points: the live events with the points slotted in at their source time."""
+        feed = guard.feed if guard.active else None
+        apply, marks, stop = state.apply, self._marks, self._stop
+        every = self._every
+        latest = float("-inf")
+        since = 0
+        step: _Step | None = None
+        try:
+            for step in stream:
+                ev = step.event
+                if feed is not None and not ev.data.get("backfilled"):  # a log event, not a point slotted in
+                    feed(ev)
+                apply(ev)
+                if ev.ts > latest:
+                    latest = ev.ts
+                if ev.kind in MARK_KINDS:
+                    entry = state.timeline[-1] if state.timeline else None
+                    if entry is not None and entry.seq == ev.seq:
+                        marks.append((ev.ts, f"{entry.actor}: {entry.text}"))
+                since += 1
+                if since >= every:
+                    self._checkpoint(state, step.seq, ev.ts, step.offset, step.prev, step.points)
+                    every = self._every
+                    since = 0
+                    self._publish(step.seq, step.points, step.prev, latest)
+                    self._say_progress(what, step.offset / size)
+                    if stop.is_set():
+                        return _Why.STOPPED
+                elif since & 255 == 0:
+                    self._publish(step.seq, step.points, step.prev, latest)
+        except LogCorrupt as e:
+            self.ok = False
+            self.problem = e.problem
+            self._backfill = self._backfill[: step.points if step else 0]  # the report too stops at the break
+        if step is None:
+            return (0, 0.0, 0, GENESIS, 0, latest)
+        return (step.seq, step.event.ts, step.offset, step.prev, step.points, latest)
 
     def _saved(self) -> dict[str, Any]:
         return {
@@ -447,6 +560,27 @@ class Replay:
 _VERIFY_CHUNK = 1 << 20
 
 
+def _cores() -> int:
+    """CPUs this process may run on: on one, a child checking the chain would only take turns with the fold."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
+def _spacing(path: Path, size: int) -> int:
+    """Events between checkpoints from the start: CHECKPOINT_EVERY, doubled until the log's length, estimated from
+    its first lines, fits in MAX_CHECKPOINTS (a checkpoint pickled only to be dropped is time lost)."""
+    with open(path, "rb") as f:
+        head = f.read(1 << 16)
+    every = CHECKPOINT_EVERY
+    lines = head.count(b"\n")
+    if lines:
+        while size * lines / len(head) > every * MAX_CHECKPOINTS:
+            every *= 2
+    return every
+
+
 def _astuple(cp: _Checkpoint) -> tuple[int, float, int, str, bytes, int]:
     return (cp.seq, cp.ts, cp.offset, cp.prev, cp.state, cp.points)
 
@@ -471,6 +605,17 @@ def _line_before(f: BinaryIO, offset: int, seq: int, digest: str) -> bool:
             return False
 
 
+class _Why(Enum):
+    """Why an index pass ended before the end of the log."""
+
+    STOPPED = "stopped"  # the console is closing
+    POINTS = "points"  # it met a backfilled point: the pass starts again, points first
+    DOUBT = "doubt"  # the concurrent chain check did not agree (or could not say): the pass is made sequentially
+
+
+_Done = tuple[int, float, int, str, int, float]  # where a pass ended: seq, ts, offset, prev, points, latest time
+
+
 @dataclass(frozen=True, slots=True)
 class _Step:
     """One event of the merged stream, and where the stream stands after it (the resume point of a cursor)."""
@@ -480,31 +625,6 @@ class _Step:
     seq: int  # live events folded (the chain position)
     prev: str  # hash of the last live event folded
     points: int  # backfilled points folded
-
-
-# One step of the index pass: (event, offset, seq, prev, points, line, time). A plain sample comes as its parsed
-# line with no Event (event None), and becomes an Event only where a checkpoint or the pass's end needs one.
-_At = tuple[Event | None, int, int, str, int, dict[str, Any] | None, float, tuple[str, float, float, int] | None]
-
-
-def _lean(lines: Iterator[Parsed]) -> Iterator[_At]:
-    """The common log's lines as index steps: a plain sample as its line and its fields, anything else as its
-    Event."""
-    for end, seq, d, h, ts in lines:
-        if d["kind"] == "sample":
-            p = plain_sample(d["data"])
-            if p is not None:
-                yield None, end, seq, h, 0, d, ts, p
-                continue
-        yield event_of(d, h, ts), end, seq, h, 0, None, 0.0, None
-
-
-def _step_of(at: _At) -> _Step:
-    ev, end, seq, prev, points, d, ts, _p = at
-    if ev is None:
-        assert d is not None
-        ev = event_of(d, prev, ts)
-    return _Step(ev, end, seq, prev, points)
 
 
 def _merged_from(
@@ -539,40 +659,49 @@ def _merged_from(
         yield _Step(backfill[points - 1], at, seq, prev, points)
 
 
-def _config_refs(launch: Launch) -> dict[int, str]:
-    """The config objects a state may point to (the Launch, its criteria), by identity: kept by reference."""
-    refs = {id(launch): "launch"}
-    refs.update({id(c): f"criterion:{i}" for i, c in enumerate(launch.criteria)})
-    return refs
+def _config(i: int) -> object:
+    """Names, in a checkpoint's pickle, config object `i` of the replayed launch (0 the Launch, 1.. its criteria).
+
+    Never called: `_Unpickler.find_class` resolves the name to its own launch's lookup."""
+    raise pickle.UnpicklingError(f"config reference {i} outside a replay's unpickler")
 
 
 class _Pickler(pickle.Pickler):
-    """Pickles a LaunchState without its Launch or the Launch's criteria (immutable, shared by every checkpoint)."""
+    """Pickles a LaunchState without its Launch or the Launch's criteria (immutable, shared by every checkpoint).
+
+    Those go by index through `dispatch_table`, looked up by type in C: a Python-level `persistent_id` was called
+    for every object of every checkpoint (hundreds of thousands per index pass); this runs once per config
+    object met."""
 
     def __init__(self, buf: io.BytesIO, launch: Launch):
         super().__init__(buf, protocol=pickle.HIGHEST_PROTOCOL)
-        self._refs = _config_refs(launch)
+        refs = {id(launch): 0}
+        refs.update({id(c): i for i, c in enumerate(launch.criteria, 1)})
         self._keep = [launch, *launch.criteria]  # alive while pickling, so their ids stay theirs
 
-    def persistent_id(self, obj: object) -> str | None:
-        return self._refs.get(id(obj))
+        def by_index(obj: Any) -> Any:
+            i = refs.get(id(obj))
+            return (_config, (i,)) if i is not None else obj.__reduce_ex__(pickle.HIGHEST_PROTOCOL)
+
+        self.dispatch_table = {type(launch): by_index, Criterion: by_index}
 
 
 class _Unpickler(sidecar.SafeUnpickler):
-    """Only the fold's own types (a saved index is read back through it too), config objects by reference."""
+    """Only the fold's own types (a saved index is read back through it too), config objects by index."""
 
     def __init__(self, buf: io.BytesIO, launch: Launch):
         super().__init__(buf)
-        self._launch = launch
+        self._config = (launch, *launch.criteria)
 
-    def persistent_load(self, pid: object) -> object:
-        if pid == "launch":
-            return self._launch
-        if isinstance(pid, str) and pid.startswith("criterion:"):
-            i = pid.partition(":")[2]
-            if i.isdigit() and int(i) < len(self._launch.criteria):
-                return self._launch.criteria[int(i)]
-        raise pickle.UnpicklingError(f"unexpected reference {pid!r}")
+    def find_class(self, module: str, name: str) -> Any:
+        if (module, name) == (__name__, "_config"):
+            return self._config_of
+        return super().find_class(module, name)
+
+    def _config_of(self, i: object) -> object:
+        if type(i) is int and 0 <= i < len(self._config):
+            return self._config[i]
+        raise pickle.UnpicklingError(f"unexpected config reference {i!r}")
 
 
 def _recorded_config(path: Path) -> str | None:
