@@ -419,3 +419,28 @@ def test_trust_settings_are_checked_with_the_field_named(tmp_path: Path):
     bad.write_text(base.replace("version: 1\n", "version: 1\nsignatures: required\n", 1))
     with pytest.raises(ConfigError, match="signatures: required needs allowed_signers"):
         load_launch(bad)
+
+
+async def test_a_tick_is_kept_as_the_head_while_the_console_runs(tmp_path: Path):
+    """The head is kept in the frame after the one that shows it, not only on close: a console that is killed
+    later still leaves the head of what it showed behind, for the next one to check the log against."""
+    from warroom.trust import heads
+
+    path = tmp_path / "launch.jsonl"
+    write_scenario(path, demo_launch())
+    app = WarroomApp(demo_launch(), log_path=path, actor=ROOT_ACTOR, clock=Clock(NOW), record=False)
+    async with app.run_test(size=WIDE) as pilot:
+        await caught_up(app, pilot, path)
+        await pilot.press("2")
+        table = app.panel("checklist").table
+        item = next(
+            k for k in table.visible_keys if k.startswith("item:") and not app.launch.items_by_id[k[5:]][2].criterion
+        )
+        assert table.move_cursor_to_key(item)
+        before = app.state.seq
+        await pilot.press("space")
+        await until(pilot, lambda: app.state.seq > before, "the tick read back")
+        last = read_log(path).events[-1]
+        assert last.kind in ("check", "uncheck") and app.state.seq == last.seq
+        await until(pilot, lambda: heads.seen(path) == (last.seq, last.hash), "the tick's head kept")
+        assert app.is_running  # kept by the running console, not by its close

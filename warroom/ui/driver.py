@@ -161,6 +161,7 @@ class LiveDriver:
         self._session_open = False
         self._host: Host | None = None
         self.trust: ConsoleTrust | None = None  # once the log is open
+        self._head_pending = False  # a head read but not yet kept (kept after the frame: _keep_head)
         self.wake: Wake | None = None  # what the loop waits on to read an append at once (store/wake.py)
 
     # ---------------------------------------------------------------- startup
@@ -313,10 +314,30 @@ class LiveDriver:
     def _apply(self, events: list[Event]) -> list[Event]:
         if self.trust is not None and events:
             self.trust.feed(events)  # signature verdicts reach the fold as data, before it folds them
-            self.trust.remember()
+            self._keep_head()
         for ev in events:
             self.state.apply(ev)
         return events
+
+    def _keep_head(self) -> None:
+        """Keep the head just read in the user's state directory, once the frame showing it is drawn.
+
+        Writing it (a read, a write and a rename, ~1 ms) held back the frame that shows a tick. Later is as safe:
+        the kept head is what the next console started checks the log against (truncated or rewritten behind
+        it), and it is still written for every head this console read, in order, before the next frame, and on
+        close. Only a console killed in the same few milliseconds keeps the head before the last event, as it
+        did when killed between the append and reading it back."""
+        if self._host is None or self._head_pending:
+            if self._host is None and self.trust is not None:
+                self.trust.remember()
+            return
+        self._head_pending = True
+        self._host.call_after_refresh(self._remember_head)
+
+    def _remember_head(self) -> None:
+        self._head_pending = False
+        if self.trust is not None:
+            self.trust.remember()
 
     def frame(self, now: float) -> Frame:
         note = self.perms.why if self.mode == "observer" else ""
@@ -339,6 +360,8 @@ class LiveDriver:
 
     def close(self) -> None:
         self.close_session()
+        if self.trust is not None:
+            self.trust.remember()  # a head still waiting for a frame
         if self.wake is not None:
             self.wake.close()
         if self.dlog is not None:

@@ -28,6 +28,9 @@ from warroom.ui.safe import clean, clean_lines, plain
 if TYPE_CHECKING:
     from textual.css.styles import RulesMap
 
+    from warroom.config.schema import Item
+    from warroom.core.state import ItemState
+
 W = TypeVar("W", bound=Widget)
 
 
@@ -202,6 +205,10 @@ class ChecklistPanel(Panel):
         super().__init__()
         self._phase: str | None = "<none>"
         self._fitted = False
+        self._rows: dict[tuple[object, ...], Row] = {}  # item rows by what they show (checklist_rows)
+        self._rows_of: Launch | None = None
+        self._detail_shown: Frame | None = None  # the frame the details were last asked for
+        self._detail_due = False  # details wait for the frame after the rows (show)
 
     def compose(self) -> ComposeResult:
         yield Line(id="checklist-overall")
@@ -228,7 +235,9 @@ class ChecklistPanel(Panel):
                 ("   space: tick · ←/→: fold", "$muted"),
             )
         )
-        rows = checklist_rows(f)
+        if f.launch is not self._rows_of or len(self._rows) > 4 * len(f.launch.items_by_id) + 16:
+            self._rows, self._rows_of = {}, f.launch  # another launch's items; or forget the ticks long undone
+        rows = checklist_rows(f, self._rows)
         table = self.table
         if v.phase_id != self._phase:
             # on the first paint and when the phase changes: open what is due, fold the rest
@@ -240,7 +249,19 @@ class ChecklistPanel(Panel):
         else:
             table.set_rows(rows)
         self._fit()
-        self._detail(f)
+        if self._detail_shown is None or not self.is_attached:
+            self._detail(f)  # the first frame is whole
+        elif not self._detail_due:
+            # in the frame after the rows: the frame that shows a tick's box is not held back by its details (a
+            # wide screen's block of them, ~1 ms to build and draw), which change with the box
+            self._detail_due = True
+            self.call_after_refresh(self._detail_now)
+        self._detail_shown = f
+
+    def _detail_now(self) -> None:
+        self._detail_due = False
+        if self.frame is not None:
+            self._detail(self.frame)
 
     def on_resize(self) -> None:
         self._fit()
@@ -315,8 +336,9 @@ def _lower_row_width(screen: Widget) -> int:
     return total - (fitted if fitted is not None else _side_base(total))
 
 
-def checklist_rows(f: Frame) -> list[Row]:
-    """Current phase first, then the rest in order; phases and sections fold."""
+def checklist_rows(f: Frame, cache: dict[tuple[object, ...], Row] | None = None) -> list[Row]:
+    """Current phase first, then the rest in order; phases and sections fold. An item's row is taken from `cache`
+    when what it shows is the same (a tick changes one item: the others were rebuilt only to be found equal)."""
     v, launch, st = f.verdict, f.launch, f.state
     progress = {p.id: p for p in v.phases}
     phases = list(launch.phases)
@@ -354,23 +376,33 @@ def checklist_rows(f: Frame) -> list[Row]:
             )
             for it in sec.items:
                 done = it.id in v.items_done
-                box = Content.styled("[x] ", "bold $gate-go") if done else Content("[ ] ")
-                text = box + plain(it.text)
-                if it.critical:
-                    text += Content.styled(" CRIT", "bold $gate-nogo" if pp.due and not done else "$muted")
-                when = Content()
-                if it.criterion:
-                    cv = by_id.get(it.criterion)
-                    lvl = cv.level.value if cv else "UNKNOWN"
-                    status = Content.assemble(("auto ", "$muted"), fmt.level(lvl, bold=False))
-                elif done:
-                    ist = st.items[it.id]
-                    status = Content.assemble(("✔ ", "$gate-go"), clean(_who(ist.by or "")))
-                    when = Content.styled(fmt.t_rel(ist.at, f.t0), "$muted")
-                else:
-                    status = Content.styled("open", "$gate-unknown" if pp.due else "$muted")
-                rows.append(Row(f"item:{it.id}", (text, plain(it.owner or "", "$muted"), status, when), parent=skey))
+                ist = st.items[it.id]
+                cv = by_id.get(it.criterion) if it.criterion else None
+                lvl = (cv.level.value if cv else "UNKNOWN") if it.criterion else ""
+                shown = (it.id, skey, done, pp.due, lvl, ist.by if done else None, ist.at if done else None, f.t0)
+                row = cache.get(shown) if cache is not None else None
+                if row is None:
+                    row = _item_row(it, skey, done, pp.due, lvl, ist, f.t0)
+                    if cache is not None:
+                        cache[shown] = row
+                rows.append(row)
     return rows
+
+
+def _item_row(it: Item, skey: str, done: bool, due: bool, lvl: str, ist: ItemState, t0: float) -> Row:
+    box = Content.styled("[x] ", "bold $gate-go") if done else Content("[ ] ")
+    text = box + plain(it.text)
+    if it.critical:
+        text += Content.styled(" CRIT", "bold $gate-nogo" if due and not done else "$muted")
+    when = Content()
+    if it.criterion:
+        status = Content.assemble(("auto ", "$muted"), fmt.level(lvl, bold=False))
+    elif done:
+        status = Content.assemble(("✔ ", "$gate-go"), clean(_who(ist.by or "")))
+        when = Content.styled(fmt.t_rel(ist.at, t0), "$muted")
+    else:
+        status = Content.styled("open", "$gate-unknown" if due else "$muted")
+    return Row(f"item:{it.id}", (text, plain(it.owner or "", "$muted"), status, when), parent=skey)
 
 
 def _at(offset: float) -> str:

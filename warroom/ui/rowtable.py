@@ -24,6 +24,7 @@ from textual.geometry import Region, Size
 from textual.message import Message
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
+from textual.style import Style as VisualStyle
 from textual.visual import Visual
 
 
@@ -125,6 +126,8 @@ class RowTable(ScrollView, can_focus=True):
         self._tops: list[int] = []  # row index -> its first line (rows are more than one line high when wrapped)
         self._lines = 0
         self._header: Strip | None = None
+        self._naturals: dict[int, int] = {}  # column index -> its natural width, for these rows
+        self._styles: dict[tuple[bool, tuple[str, ...]], VisualStyle] = {}  # (focused, component classes) -> style
         self.can_focus = cursor
 
     # ------------------------------------------------------------------ data
@@ -157,6 +160,7 @@ class RowTable(ScrollView, can_focus=True):
         old_tops, old_lines = self._tops, self._lines
         old_key = self.cursor_key
         self.rows = rows
+        self._naturals = {}
         self._depth = self._depths(rows)
         self._visible = self._visible_rows()
         layout = self._compute_layout()
@@ -339,6 +343,13 @@ class RowTable(ScrollView, can_focus=True):
         return max(0, self.scrollable_content_region.width)
 
     def _natural(self, ci: int) -> int:
+        """Asked for each column at every layout and fit (a tick asks ten times): measured once per set of rows."""
+        got = self._naturals.get(ci)
+        if got is None:
+            got = self._naturals[ci] = self._measure(ci)
+        return got
+
+    def _measure(self, ci: int) -> int:
         col = self.columns[ci]
         if col.width is not None:
             return col.width
@@ -404,6 +415,7 @@ class RowTable(ScrollView, can_focus=True):
 
     def notify_style_update(self) -> None:
         self._cache.clear()
+        self._styles.clear()
         self._header = None
         super().notify_style_update()
 
@@ -467,7 +479,10 @@ class RowTable(ScrollView, can_focus=True):
 
     def _line(self, content: Content, *components: str) -> Strip:
         width = self.size.width
-        style = self.get_visual_style(*components)
+        key = (self.has_focus, components)
+        style = self._styles.get(key)
+        if style is None:  # Textual's own cache is keyed on what it works out from the DOM: a third of a row's cost
+            style = self._styles[key] = self.get_visual_style(*components)
         strips = Visual.to_strips(self, content, width, 1, style, pad=True)
         if not strips:
             return Strip.blank(width, style.rich_style)

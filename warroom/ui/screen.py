@@ -26,10 +26,12 @@ from warroom.ui.rowtable import RowTable
 
 PANEL_IDS = tuple(pid for pid, _title in PANELS)
 TABS_BELOW = (120, 36)  # narrower or lower than this: one panel at a time
-# Painted in the frame after the others. Textual redraws the rectangle around everything that changed in a
-# frame: a tick changed the checklist (left) and the log's last lines (right), and the rectangle around both
-# held every panel between them (157x28 cells at 160x48, 8-10 ms); a frame each redraws only what changed.
-PAINTED_LATER = frozenset({"log"})
+# A full repaint (what a tick or a poll changed) paints the active panel (the one the key was pressed in) in this
+# frame, and the header and the other panels on screen in the frame after. Textual redraws the rectangle around
+# everything that changed in a frame: a tick changed the checklist's rows, the header's "why:" line across the top
+# and the log's last lines (right), and the rectangle round them held every panel between (157x28 cells at 160x48,
+# 8-10 ms); the panels a tick does not change (gates, alerts, sign-offs, rollback) cost ~1 ms of rows built only to
+# be found the same. The first frame is painted whole.
 
 
 class KeysFooter(Footer):
@@ -89,6 +91,7 @@ class ConsoleScreen(Screen[None]):
         self._panels: dict[str, Panel] = {}
         self._frame: Frame | None = None  # the last frame painted
         self._stale: set[str] = set()  # panels not shown when a frame came: painted when they are shown
+        self._header_due = False  # a full repaint paints the header in the frame after the active panel
         self._marked: list[Widget] = []  # the slots and panels that the active one's classes go on
 
     def compose(self) -> ComposeResult:
@@ -178,23 +181,28 @@ class ConsoleScreen(Screen[None]):
         first, self._frame = self._frame is None, frame
         for panel in self._panels.values():
             panel.frame = frame
-        self._header.show(frame)
+        later = False
+        if first or not full:
+            self._header.show(frame)
+        else:  # with the other panels: its "why:" line spans the screen, and the rectangle round it and the row did
+            self._header_due = later = True
         if frame.position is not None:
             p = frame.position
             self._replaybar.set(p.t, p.start, p.end, frame.t0, p.speed, p.playing)
-        later = False
         order: tuple[str, ...] = ("gates", "checklist", "alerts", "signoffs", "rollback", "log") if full else ("gates",)
         if first:
             # the first frame, painted before the first layout (see `ready`): the checklist fits beside the side column,
             # which the rollback panel fits to the checklist's items; once both are known, the checklist again
             order += ("checklist",)
         for pid in order:
-            if self.shown(pid) and (first or pid not in PAINTED_LATER):  # the first frame is whole
+            if not self.shown(pid):
+                self._stale.add(pid)
+            elif first or not full or pid == self.active_panel:  # the first frame is whole; a second's, the gates
                 self._stale.discard(pid)
                 self._panels[pid].show(frame)
             else:
                 self._stale.add(pid)
-                later = later or (pid in PAINTED_LATER and self.shown(pid))
+                later = True
         if later:
             self.call_after_refresh(self._paint_stale)
         if full:
@@ -204,6 +212,9 @@ class ConsoleScreen(Screen[None]):
         """Bring the panels now on screen up to the last frame."""
         if self._frame is None:
             return
+        if self._header_due:
+            self._header_due = False
+            self._header.show(self._frame)
         for pid in [p for p in self._stale if self.shown(p)]:
             self._stale.discard(pid)
             self._panels[pid].show(self._frame)
