@@ -49,7 +49,7 @@ from warroom.config import Criterion, Launch
 from warroom.core.authority import SigVerdict
 from warroom.core.backfilled import KIND as BACKFILL
 from warroom.core.backfilled import fold_time, late
-from warroom.core.events import GENESIS, Event, event_of, parse_iso
+from warroom.core.events import GENESIS, MARK_KINDS, Event, event_of, parse_iso
 from warroom.core.records import plain_sample
 from warroom.core.state import LaunchState, actor_label, word
 from warroom.replay import sidecar
@@ -67,8 +67,6 @@ from warroom.store.log import (
 )
 from warroom.trust.guard import Guard, guard_for, signers_path
 
-# Event kinds that are human decisions: the stops for "previous/next decision".
-MARK_KINDS = frozenset({"check", "uncheck", "signoff", "note", "decision", "rollback", "ack", "trigger_mode"})
 CONCURRENT_FROM = 16 << 20  # a log this long has its chain checked in a child process (below: not worth one)
 CHECKPOINT_EVERY = 2000  # events between checkpoints to start with; doubles when MAX_CHECKPOINTS is reached
 # At ~100 KB each: about 13 MB however long the log. Each costs a pickle in the index pass, and a jump folds at
