@@ -20,8 +20,12 @@ import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import servers
+
+from warroom.store.base import StoreUnavailable
+from warroom.store.open import open_reader
 
 SUPERUSER = "warroom_admin"
 
@@ -154,3 +158,17 @@ def running() -> Iterator[PgServer]:
         yield pg
     finally:
         pg.close()
+
+
+def store_events(uri: str) -> list[Any]:
+    """The events a store holds now, or none while it cannot be read (a fault test polls through its outage)."""
+    try:
+        r = open_reader(uri)
+    except StoreUnavailable:
+        return []
+    try:
+        return list(r.events())
+    except StoreUnavailable:
+        return []
+    finally:
+        r.close()

@@ -27,11 +27,11 @@ from typing import TYPE_CHECKING, Any
 import pgserver
 import pytest
 import servers
+from pgserver import store_events as events
 from waiting import wait_for
 
 from warroom.config import load_launch
 from warroom.core.state import fold
-from warroom.store.base import StoreUnavailable
 from warroom.store.open import open_reader
 
 if TYPE_CHECKING:
@@ -65,19 +65,6 @@ criteria:
 """
     )
     return cfg
-
-
-def events(uri: str) -> list[Any]:
-    try:
-        r = open_reader(uri)
-    except StoreUnavailable:
-        return []
-    try:
-        return list(r.events())
-    except StoreUnavailable:
-        return []
-    finally:
-        r.close()
 
 
 def _end_rollback(runner: subprocess.Popen[bytes] | None, pidfile: Path, deploy: Deploy) -> None:

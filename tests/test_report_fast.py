@@ -20,6 +20,7 @@ import pytest
 from recorded import ACTORS, HOSTILE, record_launch
 
 from warroom.core.events import SYSTEM, Actor, BadLine, decode, encode, iso, parse_iso
+from warroom.core.lanes import Lane
 from warroom.core.records import Sample, plain_sample, read_sample
 from warroom.core.state import poll_interval
 from warroom.core.text import json_bytes
@@ -336,13 +337,13 @@ def _gathered(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     from warroom.report import build
 
     runs: list[int] = []
-    flush = build._Builder._flush
+    run = build._Lanes.run
 
-    def counted(self: build._Builder, ln: build._Lane) -> None:
+    def counted(self: build._Lanes, ln: Lane) -> None:
         runs.append(len(ln.vs))
-        flush(self, ln)
+        run(self, ln)
 
-    monkeypatch.setattr(build._Builder, "_flush", counted)
+    monkeypatch.setattr(build._Lanes, "run", counted)
     return runs
 
 

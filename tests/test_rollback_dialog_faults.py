@@ -22,12 +22,12 @@ from typing import Any
 import pgserver
 import pytest
 from deploy_fixture import LAUNCH_ID, Deploy, fixture_deploy
+from pgserver import store_events as events
 from textual.widgets import Input, Static
 from ui_scenario import until
 
 from warroom.config import load_launch
 from warroom.core.events import Actor
-from warroom.store.base import StoreUnavailable
 from warroom.store.log import DecisionLog
 from warroom.store.open import open_reader
 from warroom.ui.app import WarroomApp
@@ -38,17 +38,6 @@ __all__ = ["fixture_deploy"]  # the `deploy` fixture
 DANA = Actor(user="ci", host="bastion", name="dana")  # commander in the fixture config
 REASON = "error rate [b]climbing[/b] after v2"  # markup-looking: shown as typed, never interpreted
 pytestmark = [pytest.mark.slow]
-
-
-def events(uri: str) -> list[Any]:
-    try:
-        r = open_reader(uri)
-    except StoreUnavailable:
-        return []
-    try:
-        return list(r.events())
-    finally:
-        r.close()
 
 
 def rollback_phases(uri: str) -> list[str]:

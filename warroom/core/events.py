@@ -27,6 +27,8 @@ _HASH_SUFFIX_LEN = len(',"hash":"') + 64 + len('"}')
 
 # Each kind and what its data holds: the registry of typed records (records.py), described by their docstrings.
 KINDS = {str(kind): (rec.__doc__ or "").split("\n")[0] for kind, rec in RECORDS.items()}
+# Event kinds that are human decisions: replay's stops for "previous/next decision", the report's story.
+MARK_KINDS = frozenset({"check", "uncheck", "signoff", "note", "decision", "rollback", "ack", "trigger_mode"})
 
 
 @dataclass(frozen=True, slots=True)

@@ -37,7 +37,7 @@ import io
 import os
 import pickle
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
@@ -49,7 +49,8 @@ from warroom.config import Criterion, Launch
 from warroom.core.authority import SigVerdict
 from warroom.core.backfilled import KIND as BACKFILL
 from warroom.core.backfilled import fold_time, late
-from warroom.core.events import GENESIS, Event, event_of, parse_iso
+from warroom.core.events import GENESIS, MARK_KINDS, Event, event_of, parse_iso
+from warroom.core.lanes import UNARMS, Lanes
 from warroom.core.records import plain_sample
 from warroom.core.state import LaunchState, actor_label, word
 from warroom.replay import sidecar
@@ -67,8 +68,7 @@ from warroom.store.log import (
 )
 from warroom.trust.guard import Guard, guard_for, signers_path
 
-# Event kinds that are human decisions: the stops for "previous/next decision".
-MARK_KINDS = frozenset({"check", "uncheck", "signoff", "note", "decision", "rollback", "ack", "trigger_mode"})
+LANES = True  # runs of vouched plain samples folded as one batch (off: each through apply_sample; tests compare)
 CONCURRENT_FROM = 16 << 20  # a log this long has its chain checked in a child process (below: not worth one)
 CHECKPOINT_EVERY = 2000  # events between checkpoints to start with; doubles when MAX_CHECKPOINTS is reached
 # At ~100 KB each: about 13 MB however long the log. Each costs a pickle in the index pass, and a jump folds at
@@ -381,27 +381,42 @@ class Replay:
         with_points: bool,
         check: ChainCheck | None,
     ) -> _Done | _Why:
-        """The common log's pass: a plain sample folded straight from its line (as the report folds it), anything
-        else as its Event. Returns where it ended, or why it did not."""
+        """The common log's pass: a plain sample folded straight from its line (as the report folds it, runs of
+        vouched ones as one batch: core.lanes), anything else as its Event. The lanes are flushed before a
+        checkpoint or a publish, so each sees the exact state. Returns where it ended, or why it did not."""
         feed = guard.feed if guard.active else None
         note = guard.note
         apply, apply_sample, marks, stop = state.apply, state.apply_sample, self._marks, self._stop
+        crits = state.criteria
         every = self._every
         latest = float("-inf")  # a live sample goes by its source time, so the last event folded need not be latest
         since = 0
+        at = 0  # the seq of the last checkpoint
         end = seq = 0
         h = GENESIS
         ts = 0.0
+        lanes = Lanes(state, note if feed is not None else None) if LANES else None
         try:
-            for end, seq, d, h, ts in lines:
-                p = plain_sample(d["data"]) if d["kind"] == "sample" else None
+            for (end, seq, d, h, ts), p in lanes.gather(lines) if lanes is not None else _ungathered(lines):
+                if lanes is not None and lanes.last > latest:  # the last sample gathered (they come in time order)
+                    latest = lanes.last
                 if p is not None:
                     if feed is not None:
                         note(seq, h)  # all the guard does with a sample
                     cid, value, t, tick = p
-                    apply_sample(seq, h, ts, d, cid, value, t, tick)
+                    cs = crits.get(cid) if lanes is not None else None
+                    if cs is None:
+                        apply_sample(seq, h, ts, d, cid, value, t, tick)
+                    else:
+                        n = cs.samples
+                        apply_sample(seq, h, ts, d, cid, value, t, tick)
+                        if cs.samples != n:
+                            lanes.arm(cid, ts, t, tick)  # type: ignore[union-attr]
                     if ts > latest:
                         latest = ts
+                    if lanes is not None:
+                        now = state.last_ts
+                        lanes.last = now if now is not None else float("-inf")
                 else:
                     ev = event_of(d, h, ts)
                     if not with_points and (ev.kind == BACKFILL or ("backfilled" in ev.data and late(ev))):
@@ -415,11 +430,18 @@ class Replay:
                         entry = state.timeline[-1] if state.timeline else None
                         if entry is not None and entry.seq == seq:
                             marks.append((ts, f"{entry.actor}: {entry.text}"))
+                    if lanes is not None:
+                        now = state.last_ts
+                        if ev.kind in UNARMS or now is None or now < lanes.last:
+                            lanes.disarm()  # it may have moved what the lanes were vouched for
+                        lanes.last = now if now is not None else float("-inf")
                 since += 1
-                if since >= every:
+                if seq - at >= every:
+                    if lanes is not None:
+                        lanes.flush()
                     self._checkpoint(state, seq, ts, end, h, 0)
                     every = self._every
-                    since = 0
+                    at = seq
                     self._publish(seq, 0, h, latest)
                     self._say_progress(what, end / size)
                     if stop.is_set():
@@ -427,6 +449,8 @@ class Replay:
                     if check is not None and (self._suspect or check.stopped()):
                         return _Why.DOUBT
                 elif since & 255 == 0:
+                    if lanes is not None:
+                        lanes.flush()  # the console may look at what is published
                     self._publish(seq, 0, h, latest)
         except LogCorrupt as e:
             self.ok = False
@@ -437,6 +461,13 @@ class Replay:
             if check is None:
                 raise
             return _Why.DOUBT  # an unchecked line no fold could take: the check will not pass it either
+        if lanes is not None:
+            held = lanes.held
+            if held is not None:  # the last lines were gathered: the fold ends at the last of them
+                end, seq, _d, h, ts = held
+            if lanes.last > latest:
+                latest = lanes.last
+            lanes.disarm()
         return (seq, ts, end, h, 0, latest)
 
     def _fold_merged(
@@ -558,6 +589,13 @@ class Replay:
 
 
 _VERIFY_CHUNK = 1 << 20
+
+
+def _ungathered(lines: Iterable[Parsed]) -> Iterator[tuple[Parsed, tuple[str, float, float, int] | None]]:
+    """Every line with its plain sample's parse, none gathered (LANES off)."""
+    for item in lines:
+        d = item[2]
+        yield item, plain_sample(d["data"]) if d["kind"] == "sample" else None
 
 
 def _cores() -> int:

@@ -25,12 +25,13 @@ from typing import Any
 from warroom.config import Criterion, Launch, SuccessMetric
 from warroom.core.authority import CHECKED, SigVerdict, what
 from warroom.core.backfilled import KIND, Merge, fold_time, late, merged
-from warroom.core.events import Event, event_of, iso
+from warroom.core.events import MARK_KINDS, Event, event_of, iso
+from warroom.core.lanes import UNARMS, Lane, Lanes
 from warroom.core.records import Ack as AckRec
 from warroom.core.records import Alert as AlertRec
 from warroom.core.records import Measurement as MeasurementRec
 from warroom.core.records import Rollback as RollbackRec
-from warroom.core.records import RollbackPhase, Sample, TornRecovered, plain_sample
+from warroom.core.records import RollbackPhase, Sample, TornRecovered
 from warroom.core.records import Signoff as SignoffRec
 from warroom.core.rules import _ORDER, RANK, Level
 from warroom.core.state import (
@@ -44,7 +45,6 @@ from warroom.core.state import (
     view,
 )
 from warroom.core.units import format_duration, format_t_relative, format_value
-from warroom.replay.timeline import MARK_KINDS
 from warroom.store.backfill_scan import collect
 from warroom.store.launchlog import first_launch_event, launch_from_log
 from warroom.store.log import LogCorrupt, Parsed, VerifyProblem, iter_events_from, iter_parsed
@@ -466,9 +466,6 @@ def build_report(path: str | Path, reference: bool = False, launch: Launch | Non
         return _build(path, launch, collect(path))
 
 
-_UNARMS = frozenset({"sample", "backfill", "trigger_mode", "launch"})  # kinds whose fold may touch a criterion
-
-
 class _Backfilled(Exception):
     """The pass that assumed no backfill met some: fold again with the points collected."""
 
@@ -532,39 +529,18 @@ def _edge(region: Callable[[float], object], t: float, guess: float) -> float:
             hi = mid
 
 
-class _Lane:
-    """One criterion's plain samples gathered between two full folds (see _Builder.read): the bounds a sample
-    must fall in to join, the report's accumulators the run goes to, and the values and times gathered."""
+class _Lane(Lane):
+    """A criterion's lane (core.lanes) with the report's accumulators its runs go to, and where they end."""
 
-    __slots__ = (
-        "bucket",
-        "cid",
-        "cs",
-        "day",
-        "edges",
-        "hi",
-        "lo",
-        "periods",
-        "rank",
-        "series",
-        "t_hi",
-        "t_lo",
-        "tick",
-        "tick_hi",
-        "ts",
-        "ts_hi",
-        "vs",
-    )
+    __slots__ = ("bucket", "cs", "day", "edges", "periods", "series")
 
     def __init__(self, cid: str, cs: CriterionState, series: Series):
-        self.cid, self.cs, self.series = cid, cs, series
-        self.vs: list[float] = []
-        self.ts: list[float] = []
+        super().__init__(cid)
+        self.cs, self.series = cs, series
         self.periods: list[tuple[Metric, Period]] = []
         self.day: Period | None = None
         self.edges: dict[str, tuple[object, float]] = {}
-        self.bucket = self.rank = self.tick = self.tick_hi = 0
-        self.ts_hi = self.t_lo = self.t_hi = self.lo = self.hi = 0.0
+        self.bucket = 0
 
     def edge(self, key: tuple[Any, ...], region: Callable[[float], object], t: float, guess: float) -> float:
         """_edge, kept per accumulator for the region it was last asked about (a run of buckets asks once each)."""
@@ -575,6 +551,65 @@ class _Lane:
         e = _edge(region, t, guess)
         self.edges[name] = (key, e)
         return e
+
+
+class _Lanes(Lanes):
+    """The report's lanes: a run also goes to the chart's buckets, the metrics' periods and the day compared;
+    a lane ends where they do, or where the next backfilled point goes in."""
+
+    def __init__(self, b: _Builder, guard: Guard, backfill: Merge) -> None:
+        super().__init__(b.state, None if guard.quiet else guard.note)
+        self.b, self.guard, self.backfill = b, guard, backfill
+
+    def make(self, cid: str) -> Lane:
+        return _Lane(cid, self.state.criteria[cid], self.b.series[cid])
+
+    def moved(self, seq: int, h: str, ts: float) -> None:
+        """The fold's head, the guard's (if it took none of the samples), ours."""
+        self.state.moved(seq, h, ts)
+        if self.note is None:
+            self.guard.note(seq, h)
+        if seq > self.b.max_seq:
+            self.b.max_seq = seq
+
+    def run(self, ln: Lane) -> None:
+        assert isinstance(ln, _Lane)
+        vs = ln.vs
+        ln.series.add_run(ln.bucket, vs, ln.rank)
+        for met, p in ln.periods:
+            met.baseline = ln.cs.baseline
+            p.add_run(vs, met.meeting(vs))
+        if ln.day is not None:
+            ln.day.add_run(vs, 0)
+
+    def bound(self, ln: Lane, t: float, t_hi: float) -> float:
+        assert isinstance(ln, _Lane)
+        b = self.b
+        s = ln.series
+        i = s.index(t)
+        t_hi = min(t_hi, ln.edge(("s", s.width, i), s.index, t, s.origin + (i + 1) * s.width))
+        ln.periods = []
+        for j, met in enumerate(b.metrics.get(ln.cid, ())):
+            k = met.slot(t)
+            if k < 0:
+                guess = met.start
+            elif k == BEYOND:
+                guess = math.inf
+            else:
+                guess = min(met.start + (k + 1) * met.period, met.end)
+                ln.periods.append((met, met.periods[k]))
+            t_hi = min(t_hi, ln.edge(("m", j, k), met.slot, t, guess))
+        t0 = b.t0
+        day = _day(t0, t)
+        cmp = b.compare[ln.cid]
+        ln.day = cmp.pre if day < 0 else cmp.days[day] if day < COMPARE_DAYS else None
+        guess = t0 if day < 0 else t0 + (day + 1) * 86400.0 if day < COMPARE_DAYS else math.inf
+        t_hi = min(t_hi, ln.edge(("d", day), lambda x: _day(t0, x), t, guess))
+        backfill = self.backfill
+        if backfill.waiting:  # the next backfilled point goes in before the first live sample at or after it
+            t_hi = min(t_hi, backfill.points[backfill.i].ts)
+        ln.bucket = max(i, 0)
+        return t_hi
 
 
 class _Builder:
@@ -600,85 +635,48 @@ class _Builder:
         self.compare = {c.id: Compare(c, Period(-math.inf, launch.t0)) for c in launch.criteria}
         self.pending_request: tuple[str, float] | None = None
         self.pending_choice: tuple[str, dict[str, str]] = ("primary", {})
-        self.lanes: dict[str, _Lane] = {}  # armed: gathering plain samples (see read)
-        self.made: dict[str, _Lane] = {}  # every lane made, armed or not (each keeps its last edges)
 
     def read(self, lines: Iterable[Parsed], guard: Guard, backfill: Merge, unseen: bool = False) -> None:
         """Fold the verified lines: a plain sample straight from its line (LaunchState.apply_sample), any other
         as its Event through `add`; what the guard and the backfill merge see is what they see in `merged`.
 
-        Most plain samples change nothing but their criterion's last value and the report's sums. After one is
-        folded the full way, its criterion's lane is armed with what the fold vouches for (LaunchState.vouch:
-        bounds from the time rules and the lean hull) and where the report's buckets, periods and days end
-        (`_edge`, from their own slot functions); the samples after it that fall inside are only gathered, and
-        folded as a run (steady_run, Series/Period.add_run) before anything else can look: before any other
-        line, or the next sample of that criterion that falls outside. A line that is not a plain sample flushes
-        every lane, and disarms them all if it may move what they were vouched for: a sample, a backfill, a
-        trigger mode, a launch (the epoch), time going back (nothing else the fold does touches a criterion).
+        Most plain samples change nothing but their criterion's last value and the report's sums: they are
+        gathered into lanes (core.lanes, `_Lanes`: bounds from LaunchState.vouch and where the report's buckets,
+        periods and days end) and folded as runs. A line that is not a plain sample flushes every lane, and
+        disarms them all if it may move what they were vouched for: a sample, a backfill, a trigger mode, a
+        launch (the epoch), time going back (nothing else the fold does touches a criterion).
         `unseen`: the backfill was not collected; raise _Backfilled on meeting one."""
         st = self.state
         crits = st.criteria
         note = guard.note
-        noisy = not guard.quiet  # the guard wants every sample's (seq, hash), not only the last one's
         apply_sample = st.apply_sample
         waiting = backfill.waiting
-        lanes = self.lanes
-        last = -math.inf  # the event time of the last line folded, once lanes are armed
-        pseq, ph = 0, ""  # the last sample gathered into a lane since the fold's head last moved
+        lanes = _Lanes(self, guard, backfill)
         try:
-            for _end, seq, d, h, ts in lines:
-                if d["kind"] == "sample":
-                    p = plain_sample(d["data"])
-                    if p is not None:
-                        cid, value, t, tick = p
-                        ln = lanes.get(cid)
-                        if (
-                            ln is not None
-                            and last <= ts <= ln.ts_hi
-                            and ln.tick < tick <= ln.tick_hi
-                            and ln.t_lo <= t < ln.t_hi
-                            and ln.lo <= value <= ln.hi
-                        ):
-                            ln.vs.append(value)
-                            ln.ts.append(t)
-                            ln.tick = tick
-                            last, pseq, ph = ts, seq, h
-                            if noisy:
-                                note(seq, h)
-                            continue
-                        if pseq:
-                            self._moved(pseq, ph, last, guard)
-                            pseq = 0
-                        if ts < last:  # time goes back: what the lanes vouched for assumed it would not
-                            self._flush_all()
-                        elif ln is not None:
-                            self._flush(lanes.pop(cid))
-                        note(seq, h)  # all the guard does with a sample
-                        if waiting:  # a plain sample is never a late one; its fold time is t
-                            due = backfill.due(t)
-                            if due:
-                                self._flush_all()
-                                for pt in due:
-                                    self.add(pt)
-                            waiting = backfill.waiting
-                        if seq > self.max_seq:
-                            self.max_seq = seq
-                        cs = crits.get(cid)
-                        if cs is None:
-                            apply_sample(seq, h, ts, d, cid, value, t, tick)
-                        else:
-                            before, n = cs.tracker.level, cs.samples
-                            apply_sample(seq, h, ts, d, cid, value, t, tick)
-                            if cs.samples != n:
-                                self._sampled(cs, before, False, ts)
-                                self._arm(cid, ts, t, tick, backfill)
-                        last = st.last_ts if st.last_ts is not None else -math.inf
-                        continue
-                if pseq:
-                    self._moved(pseq, ph, last, guard)
-                    pseq = 0
-                for ln in lanes.values():  # folded before anything reads the criteria; armed still (see below)
-                    self._flush(ln)
+            for (_end, seq, d, h, ts), p in lanes.gather(lines):
+                if p is not None:
+                    cid, value, t, tick = p
+                    note(seq, h)  # all the guard does with a sample
+                    if waiting:  # a plain sample is never a late one; its fold time is t
+                        due = backfill.due(t)
+                        if due:
+                            lanes.disarm()
+                            for pt in due:
+                                self.add(pt)
+                        waiting = backfill.waiting
+                    if seq > self.max_seq:
+                        self.max_seq = seq
+                    cs = crits.get(cid)
+                    if cs is None:
+                        apply_sample(seq, h, ts, d, cid, value, t, tick)
+                    else:
+                        before, n = cs.tracker.level, cs.samples
+                        apply_sample(seq, h, ts, d, cid, value, t, tick)
+                        if cs.samples != n:
+                            self._sampled(cs, before, False, ts)
+                            lanes.arm(cid, ts, t, tick)
+                    lanes.last = st.last_ts if st.last_ts is not None else -math.inf
+                    continue
                 ev = event_of(d, h, ts)
                 guard.feed(ev)
                 if ev.kind == KIND or late(ev):
@@ -688,84 +686,19 @@ class _Builder:
                 if waiting:
                     due = backfill.due(fold_time(ev))
                     if due:
-                        lanes.clear()
+                        lanes.disarm()
                         for pt in due:
                             self.add(pt)
                     waiting = backfill.waiting
                 self.add(ev)
                 now = st.last_ts
-                if ev.kind in _UNARMS or now is None or now < last:
-                    lanes.clear()  # it may have moved what the lanes were vouched for
-                last = now if now is not None else -math.inf
+                if ev.kind in UNARMS or now is None or now < lanes.last:
+                    lanes.disarm()  # it may have moved what the lanes were vouched for
+                lanes.last = now if now is not None else -math.inf
         finally:  # a broken chain ends the report there: what came before it is folded
-            if pseq:
-                self._moved(pseq, ph, last, guard)
-            self._flush_all()
+            lanes.disarm()
         for pt in backfill.rest():
             self.add(pt)
-
-    def _moved(self, seq: int, h: str, ts: float, guard: Guard) -> None:
-        """The head after samples gathered into lanes: the fold's, the guard's (if it took none of them), ours."""
-        self.state.moved(seq, h, ts)
-        if guard.quiet:
-            guard.note(seq, h)
-        if seq > self.max_seq:
-            self.max_seq = seq
-
-    def _flush(self, ln: _Lane) -> None:
-        """Fold the samples a lane gathered, as a run: what folding each would have done, in the same order."""
-        vs = ln.vs
-        if not vs:
-            return
-        self.state.steady_run(ln.cid, vs, ln.ts, ln.tick)
-        ln.series.add_run(ln.bucket, vs, ln.rank)
-        for met, p in ln.periods:
-            met.baseline = ln.cs.baseline
-            p.add_run(vs, met.meeting(vs))
-        if ln.day is not None:
-            ln.day.add_run(vs, 0)
-        ln.vs, ln.ts = [], []
-
-    def _flush_all(self) -> None:
-        for ln in self.lanes.values():
-            self._flush(ln)
-        self.lanes.clear()
-
-    def _arm(self, cid: str, ts: float, t: float, tick: int, backfill: Merge) -> None:
-        """After a plain sample of `cid` folded the full way (and taken): arm its lane if the fold vouches."""
-        vouched = self.state.vouch(cid, ts, t, tick)
-        if vouched is None:
-            return
-        ln = self.made.get(cid)
-        if ln is None:
-            ln = self.made[cid] = _Lane(cid, self.state.criteria[cid], self.series[cid])
-        s = ln.series
-        i = s.index(t)
-        t_hi = min(vouched.t_hi, ln.edge(("s", s.width, i), s.index, t, s.origin + (i + 1) * s.width))
-        ln.periods = []
-        for j, met in enumerate(self.metrics.get(cid, ())):
-            k = met.slot(t)
-            if k < 0:
-                guess = met.start
-            elif k == BEYOND:
-                guess = math.inf
-            else:
-                guess = min(met.start + (k + 1) * met.period, met.end)
-                ln.periods.append((met, met.periods[k]))
-            t_hi = min(t_hi, ln.edge(("m", j, k), met.slot, t, guess))
-        t0 = self.t0
-        day = _day(t0, t)
-        cmp = self.compare[cid]
-        ln.day = cmp.pre if day < 0 else cmp.days[day] if day < COMPARE_DAYS else None
-        guess = t0 if day < 0 else t0 + (day + 1) * 86400.0 if day < COMPARE_DAYS else math.inf
-        t_hi = min(t_hi, ln.edge(("d", day), lambda x: _day(t0, x), t, guess))
-        if backfill.waiting:  # the next backfilled point goes in before the first live sample at or after it
-            t_hi = min(t_hi, backfill.points[backfill.i].ts)
-        ln.bucket = max(i, 0)
-        ln.rank = vouched.rank
-        ln.ts_hi, ln.tick, ln.tick_hi = vouched.ts_hi, tick, vouched.tick_hi
-        ln.t_lo, ln.t_hi, ln.lo, ln.hi = t, t_hi, vouched.lo, vouched.hi
-        self.lanes[cid] = ln
 
     def add(self, ev: Event) -> None:
         st = self.state

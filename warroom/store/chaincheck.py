@@ -6,9 +6,10 @@ fold reads the file once and hands each chunk it read to the child through a pip
 never reads the file itself, so what it checks is byte for byte what was folded, even if the file changes
 meanwhile.
 
-The child runs `iter_parsed`'s test on every line (`check_chunks`: the hash of the line minus its suffix, the
-link, the seq, the suffix's shape, the fields an Event needs); the fold's side, `iter_unhashed`, reads each
-line's time with `parse_iso` as `iter_parsed` does, and stops at one it cannot read. Where the child says every
+The child runs `iter_parsed`'s test on every line (`check_lines`: the one loop, `store.log.lines_parsed`, with
+the hash of the line minus its suffix, the link, the seq, the suffix's shape, the fields an Event needs); the
+fold's side, `iter_unhashed`, is that loop without hashing: it reads each line's time with `parse_iso` as
+`iter_parsed` does, and stops at one it cannot read. Where the child says every
 line passed, `iter_parsed` over those bytes yields exactly what `iter_unhashed` yielded: the same parse of the
 same line, the hash the line claims (which is its hash), the seq counted, the same time. Until it says so nothing
 the fold made is verified; where a line does not pass, the caller reads the log the sequential way
@@ -19,7 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
-import hashlib
+import io
 import os
 import select
 import subprocess
@@ -27,11 +28,12 @@ import sys
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
+from typing import Any, BinaryIO
 
 import orjson
 
-from warroom.core.events import GENESIS, parse_iso
-from warroom.store.log import _HASH_SUFFIX, Parsed
+from warroom.core.events import GENESIS
+from warroom.store.log import NotPlain, Parsed, lines_parsed
 
 _READ_CHUNK = 1 << 20
 _PIPE_SIZE = 1 << 20
@@ -40,82 +42,53 @@ _ROOT = str(Path(__file__).resolve().parent.parent.parent)  # the child imports 
 _CHILD = "import sys; sys.path.insert(0, sys.argv[1]); from warroom.store.chaincheck import main; main()"
 
 
-class NotPlain(Exception):
-    """A line `iter_unhashed` cannot read (not an object, no hash, no time): the sequential read says what it is."""
+class _Fed(io.RawIOBase):
+    """A file's bytes, each chunk read handed to `feed` (the child) before a line of it is parsed here."""
+
+    def __init__(self, f: BinaryIO, feed: Callable[[bytes], None]) -> None:
+        self._f, self._feed = f, feed
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, b: Any) -> int:
+        chunk = self._f.read(len(b))
+        if chunk:
+            self._feed(chunk)
+            b[: len(chunk)] = chunk
+        return len(chunk)
 
 
 def iter_unhashed(
     path: str | Path, feed: Callable[[bytes], None], on_torn: Callable[[bytes], None]
 ) -> Iterator[Parsed]:
     """Each line as `iter_parsed` yields it (offset past it, seq, object, hash, time), none of it checked here:
-    the hash is the one the line claims, the seq is counted. Every chunk read goes to `feed` (the child that
-    checks it) before its lines are yielded."""
-    loads = orjson.loads
-    seq = 0
-    with open(path, "rb") as f:
-        offset = 0
-        rest = b""
-        while True:
-            chunk = f.read(_READ_CHUNK)
-            if not chunk:
-                break
-            feed(chunk)
-            lines = (rest + chunk).split(b"\n")
-            rest = lines.pop()
-            for line in lines:
-                offset += len(line) + 1
-                try:
-                    d = loads(line)
-                    h = d["hash"]
-                    ts = parse_iso(d["ts"])
-                except (ValueError, KeyError, TypeError, IndexError):
-                    raise NotPlain(f"line {seq + 1}") from None
-                seq += 1
-                yield offset, seq, d, h, ts
-    if rest:
-        on_torn(rest)
+    the hash is the one the line claims, the seq is counted (`lines_parsed` without hashing). Every chunk read
+    goes to `feed` (the child that checks it) before its lines are yielded; a line it cannot read raises
+    NotPlain."""
+    with open(path, "rb", buffering=0) as raw:
+        lines = io.BufferedReader(_Fed(raw, feed), _READ_CHUNK)
+        yield from lines_parsed(lines, 0, 0, GENESIS, on_torn, hashed=False)
 
 
-def check_chunks(chunks: Iterable[bytes]) -> tuple[bool, int, str, int]:
-    """(every line passed, lines passed, the last one's hash, bytes of a torn last line) for a log read as chunks.
+def check_lines(lines: Iterable[bytes]) -> tuple[bool, int, str, int]:
+    """(every line passed, lines passed, the last one's hash, bytes of a torn last line) for a log's lines.
 
-    The test is `iter_parsed`'s hot test, line for line, but for the time (`iter_unhashed` reads it); it stops at
-    the first line that fails it (which that reader would then look at more closely: the caller's sequential
-    pass does)."""
-    sha = hashlib.sha256
-    loads = orjson.loads
-    cut = _HASH_SUFFIX
-    seq = 0
-    prev = GENESIS
-    rest = b""
-    for chunk in chunks:
-        lines = (rest + chunk).split(b"\n")
-        rest = lines.pop()
-        for line in lines:
-            digest = sha(line[:-cut] + b"}").hexdigest()
-            try:
-                d = loads(line)
-                if (
-                    d["hash"] != digest
-                    or d["prev"] != prev
-                    or d["seq"] != seq + 1
-                    or line[-cut] != 44  # ','
-                    or line[-2:] != b'"}'
-                    or type(d["v"]) is not int
-                    or type(d["actor"]) is not dict
-                    or "data" not in d
-                    or "kind" not in d
-                ):
-                    return False, seq, prev, 0
-            except (ValueError, KeyError, TypeError, IndexError):
-                return False, seq, prev, 0
-            prev = digest
-            seq += 1
-    return True, seq, prev, len(rest)
+    The test is `iter_parsed`'s (`lines_parsed`), but for the time (`iter_unhashed` reads it); it stops at the
+    first line that fails it (which that reader would then look at more closely: the caller's sequential pass
+    does)."""
+    seq, prev = 0, GENESIS
+    torn: list[bytes] = []
+    try:
+        for _end, seq, _d, prev, _ts in lines_parsed(lines, 0, 0, GENESIS, torn.append, timed=False):  # noqa: B007
+            pass
+    except NotPlain:
+        return False, seq, prev, 0
+    return True, seq, prev, len(torn[0]) if torn else 0
 
 
 class ChainCheck:
-    """`check_chunks` over the bytes fed to it, in a child process. Writing to it never blocks the fold for
+    """`check_lines` over the bytes fed to it, in a child process. Writing to it never blocks the fold for
     long: chunks wait here while the pipe is full, up to `_MAX_PENDING` bytes."""
 
     def __init__(self) -> None:
@@ -209,8 +182,9 @@ class ChainCheck:
 
 def main() -> None:
     """The child: check stdin, write the result as one JSON line. It stops reading at the first line that fails."""
-    ok, count, head, torn = check_chunks(iter(lambda: os.read(0, _READ_CHUNK), b""))
+    with open(0, "rb", buffering=_READ_CHUNK, closefd=False) as stdin:
+        ok, count, head, torn = check_lines(stdin)
     os.write(1, orjson.dumps({"ok": ok, "count": count, "head": head, "torn": torn}))
 
 
-__all__ = ["ChainCheck", "NotPlain", "check_chunks", "iter_unhashed"]
+__all__ = ["ChainCheck", "NotPlain", "check_lines", "iter_unhashed"]

@@ -390,6 +390,15 @@ def iter_events_from(
 Parsed = tuple[int, int, dict[str, Any], str, float]  # (offset past the line, seq, the line's object, hash, time)
 
 
+class NotPlain(Exception):
+    """A line `lines_parsed` would not pass without a closer look (its `on_odd` says so): the sequential read says
+    what it is."""
+
+
+def _not_plain(line: bytes, seq: int, prev: str, n: int) -> tuple[dict[str, Any], float]:
+    raise NotPlain(f"line {n}")
+
+
 def iter_parsed(
     path: str | Path, start: int = 0, seq: int = 0, prev: str = GENESIS, on_torn: Callable[[bytes], None] | None = None
 ) -> Iterator[Parsed]:
@@ -397,22 +406,46 @@ def iter_parsed(
     chain continuing from (seq, prev): one read, one sha256 and one parse per line, and no Event, so a fold can
     take a plain sample straight from the object (`LaunchState.apply_line`); `event_of` makes the Event.
 
+    Any line the hot test (`lines_parsed`) does not pass goes to `decode`, so a bad line raises the LogCorrupt,
+    with the words, it always did (and one it was too strict for is read as it always was).
+    """
+    with open(path, "rb") as f:
+        f.seek(start)
+        # the buffered reader's C line loop: cheaper than splitting chunks in Python
+        yield from lines_parsed(f, start, seq, prev, on_torn, _decoded_parts)
+
+
+def lines_parsed(
+    lines: Iterable[bytes],
+    offset: int,
+    seq: int,
+    prev: str,
+    on_torn: Callable[[bytes], None] | None,
+    on_odd: Callable[[bytes, int, str, int], tuple[dict[str, Any], float]] = _not_plain,
+    hashed: bool = True,
+    timed: bool = True,
+) -> Iterator[Parsed]:
+    """The one per-line chain test, over lines newline and all (a file's line iterator), the chain continuing from
+    (seq, prev): what `iter_parsed` yields, and what the chain-check child (`store.chaincheck`) and the fold beside
+    it run, each with its half of the work (`hashed=False`: the hash is the one the line claims; `timed=False`:
+    no time is read, 0.0 stands in).
+
     The hot test is verify's: the hash of the line minus its suffix, the link, the seq, the suffix's shape (a
-    comma before it, `"}` after: with the hash matching, that is the exact suffix `decode` wants) and the fields
-    an Event needs. Any line it does not pass goes to `decode`, so a bad line raises the LogCorrupt, with the
-    words, it always did (and one it was too strict for is read as it always was).
+    comma before it, `"}` and the newline after: with the hash matching, that is the exact suffix `decode` wants)
+    and the fields an Event needs. A line that fails it and has no newline is a torn last line (`on_torn`, then
+    the end); any other goes to `on_odd` (which raises, or gives the object and time it read it as).
     """
     sha = hashlib.sha256
     loads = orjson.loads
-    cut = _HASH_SUFFIX + 1  # with the newline: lines come from the file's own line iterator, newline and all
+    cut = _HASH_SUFFIX + 1  # with the newline
     n = seq  # the line number, counted as iter_events_from always did (from the seq it resumes at)
-    with open(path, "rb") as f:
-        f.seek(start)
-        offset = start
-        for line in f:  # the buffered reader's C loop: cheaper than splitting chunks in Python
+    digest = ""
+    for line in lines:
+        if hashed:
             digest = sha(line[:-cut] + b"}").hexdigest()
-            try:
-                d = loads(line)
+        try:
+            d = loads(line)
+            if hashed:
                 if (
                     d["hash"] != digest
                     or d["prev"] != prev
@@ -425,19 +458,28 @@ def iter_parsed(
                     or "kind" not in d
                 ):
                     raise ValueError
-                ts = parse_iso(d["ts"])
-            except (ValueError, KeyError, TypeError, IndexError):
-                if line[-1:] != b"\n":  # the last line, cut short by an interrupted write: not an event
-                    if on_torn:
-                        on_torn(line)
-                    return
-                ev = _decoded(line[:-1], seq, prev, n + 1)
-                d, ts = loads(line), ev.ts
-            n += 1
-            offset += len(line)
-            prev = digest
-            seq += 1
-            yield offset, seq, d, digest, ts
+            else:
+                digest = d["hash"]
+                if line[-1] != 10:  # no newline: torn, as the hashed test finds it
+                    raise ValueError
+            ts = parse_iso(d["ts"]) if timed else 0.0
+        except (ValueError, KeyError, TypeError, IndexError):
+            if line[-1:] != b"\n":  # the last line, cut short by an interrupted write: not an event
+                if on_torn:
+                    on_torn(line)
+                return
+            d, ts = on_odd(line, seq, prev, n + 1)
+        n += 1
+        offset += len(line)
+        prev = digest
+        seq += 1
+        yield offset, seq, d, digest, ts
+
+
+def _decoded_parts(line: bytes, seq: int, prev: str, n: int) -> tuple[dict[str, Any], float]:
+    """`iter_parsed`'s word on a line the hot test did not pass: raises LogCorrupt, or gives it as read."""
+    ev = _decoded(line[:-1], seq, prev, n)
+    return orjson.loads(line), ev.ts
 
 
 def _decoded(line: bytes, seq: int, prev: str, n: int) -> Event:
