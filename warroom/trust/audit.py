@@ -10,7 +10,7 @@ from warroom.config import ConfigError, Launch
 from warroom.core import authority
 from warroom.core.authority import SigVerdict
 from warroom.store.launchlog import first_launch_event, launch_from_log
-from warroom.store.log import LogCorrupt, iter_events
+from warroom.store.log import LogCorrupt, iter_parsed
 from warroom.trust import heads
 from warroom.trust.guard import Guard, signers_path
 
@@ -75,8 +75,8 @@ def audit(
         note = "no allowed_signers file: signatures cannot be checked"
     g = Guard(launch, verdicts, files, anchors)
     try:
-        for ev in iter_events(path):
-            g.feed(ev)
+        for _end, seq, d, h, ts in iter_parsed(path):
+            g.feed_line(seq, d, h, ts)
     except LogCorrupt:
         pass  # the chain check reports it
     out = Audit(g.head, note=note)

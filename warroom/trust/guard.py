@@ -20,10 +20,11 @@ import os
 from collections import OrderedDict
 from collections.abc import Iterable, Iterator
 from pathlib import Path
+from typing import Any
 
 from warroom.config import Launch
 from warroom.core.authority import ANCHOR_KEY, SIG_KEY, SIGNED, SigVerdict
-from warroom.core.events import GENESIS, Event
+from warroom.core.events import GENESIS, Event, event_of
 from warroom.core.state import LaunchState
 from warroom.trust import signing
 
@@ -92,6 +93,14 @@ class Guard:
             self.verdicts[ev.hash] = v
             self.signed.append((ev, v))
         self.note(ev.seq, ev.hash)
+
+    def feed_line(self, seq: int, d: dict[str, Any], h: str, ts: float) -> None:
+        """`feed` for a verified line straight from store.log.iter_parsed: the Event is made only for a kind `feed`
+        checks (a long log is nearly all samples, which only move the head)."""
+        if self.active and d["kind"] in SIGNED:
+            self.feed(event_of(d, h, ts))
+        else:
+            self.note(seq, h)
 
     @property
     def quiet(self) -> bool:
