@@ -207,8 +207,6 @@ class ChecklistPanel(Panel):
         self._fitted = False
         self._rows: dict[tuple[object, ...], Row] = {}  # item rows by what they show (checklist_rows)
         self._rows_of: Launch | None = None
-        self._detail_shown: Frame | None = None  # the frame the details were last asked for
-        self._detail_due = False  # details wait for the frame after the rows (show)
 
     def compose(self) -> ComposeResult:
         yield Line(id="checklist-overall")
@@ -249,19 +247,7 @@ class ChecklistPanel(Panel):
         else:
             table.set_rows(rows)
         self._fit()
-        if self._detail_shown is None or not self.is_attached:
-            self._detail(f)  # the first frame is whole
-        elif not self._detail_due:
-            # in the frame after the rows: the frame that shows a tick's box is not held back by its details (a
-            # wide screen's block of them, ~1 ms to build and draw), which change with the box
-            self._detail_due = True
-            self.call_after_refresh(self._detail_now)
-        self._detail_shown = f
-
-    def _detail_now(self) -> None:
-        self._detail_due = False
-        if self.frame is not None:
-            self._detail(self.frame)
+        self._detail(f)
 
     def on_resize(self) -> None:
         self._fit()

@@ -26,12 +26,11 @@ from warroom.ui.rowtable import RowTable
 
 PANEL_IDS = tuple(pid for pid, _title in PANELS)
 TABS_BELOW = (120, 36)  # narrower or lower than this: one panel at a time
-# A full repaint (what a tick or a poll changed) paints the active panel (the one the key was pressed in) in this
-# frame, and the header and the other panels on screen in the frame after. Textual redraws the rectangle around
-# everything that changed in a frame: a tick changed the checklist's rows, the header's "why:" line across the top
-# and the log's last lines (right), and the rectangle round them held every panel between (157x28 cells at 160x48,
-# 8-10 ms); the panels a tick does not change (gates, alerts, sign-offs, rollback) cost ~1 ms of rows built only to
-# be found the same. The first frame is painted whole.
+# A full repaint (what a tick or a poll changed) paints the active panel (the one the key was pressed in) in
+# this frame and the other panels on screen in the frame after. Textual redraws the rectangle around everything
+# that changed in a frame: a tick changed the checklist (left) and the log's last lines (right), and the
+# rectangle around both held every panel between them (157x28 cells at 160x48, 8-10 ms); and the panels a tick
+# does not change (the gates, alerts, sign-offs, rollback) cost ~1 ms of rows built only to find them the same.
 
 
 class KeysFooter(Footer):
@@ -91,7 +90,6 @@ class ConsoleScreen(Screen[None]):
         self._panels: dict[str, Panel] = {}
         self._frame: Frame | None = None  # the last frame painted
         self._stale: set[str] = set()  # panels not shown when a frame came: painted when they are shown
-        self._header_due = False  # a full repaint paints the header in the frame after the active panel
         self._marked: list[Widget] = []  # the slots and panels that the active one's classes go on
 
     def compose(self) -> ComposeResult:
@@ -181,14 +179,11 @@ class ConsoleScreen(Screen[None]):
         first, self._frame = self._frame is None, frame
         for panel in self._panels.values():
             panel.frame = frame
-        later = False
-        if first or not full:
-            self._header.show(frame)
-        else:  # with the other panels: its "why:" line spans the screen, and the rectangle round it and the row did
-            self._header_due = later = True
+        self._header.show(frame)
         if frame.position is not None:
             p = frame.position
             self._replaybar.set(p.t, p.start, p.end, frame.t0, p.speed, p.playing)
+        later = False
         order: tuple[str, ...] = ("gates", "checklist", "alerts", "signoffs", "rollback", "log") if full else ("gates",)
         if first:
             # the first frame, painted before the first layout (see `ready`): the checklist fits beside the side column,
@@ -212,9 +207,6 @@ class ConsoleScreen(Screen[None]):
         """Bring the panels now on screen up to the last frame."""
         if self._frame is None:
             return
-        if self._header_due:
-            self._header_due = False
-            self._header.show(self._frame)
         for pid in [p for p in self._stale if self.shown(p)]:
             self._stale.discard(pid)
             self._panels[pid].show(self._frame)
