@@ -17,13 +17,9 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterable, Iterator
-from typing import Any
 
-from warroom.core.records import plain_sample
+from warroom.core.records import Parsed, PlainSample, plain_sample
 from warroom.core.state import LaunchState, Vouched
-
-Parsed = tuple[int, int, dict[str, Any], str, float]  # a verified line: store.log.Parsed (core knows no store)
-PlainSample = tuple[str, float, float, int]  # records.plain_sample's (criterion, value, t, tick)
 
 UNARMS = frozenset({"sample", "backfill", "trigger_mode", "launch"})  # kinds whose fold may touch a criterion
 

@@ -275,8 +275,13 @@ def read_sample(d: dict[str, Any]) -> Sample:
 
 _isfinite = math.isfinite
 
+# A verified line as the log's readers yield it (store.log.iter_parsed): (offset past the line, seq, the line's
+# object, hash, time); and a plain sample's fields as plain_sample reads them: (criterion, value, t, tick).
+Parsed = tuple[int, int, dict[str, Any], str, float]
+PlainSample = tuple[str, float, float, int]
 
-def plain_sample(d: Any) -> tuple[str, float, float, int] | None:
+
+def plain_sample(d: Any) -> PlainSample | None:
     """(criterion, value, t, tick) of a plain sample's data, read without a record: a float value, a finite float
     t, an int tick, and nothing else (or an `error` of null and a `reason` of "", as the recorder writes them).
     read_sample reads such data as Sample(criterion, value, None, "", t, tick) exactly; None for any other data,

@@ -112,7 +112,7 @@ def classify(c: Criterion, value: float, baseline: float | None) -> Level:
     return Level.GO
 
 
-_ORDER = frozenset({"<", "<=", ">", ">="})
+ORDER_OPS = frozenset({"<", "<=", ">", ">="})
 
 
 def convex_levels(c: Criterion) -> bool:
@@ -120,7 +120,7 @@ def convex_levels(c: Criterion) -> bool:
     (each holds on a half-line, and a level is where some hold and others do not, an intersection of
     half-lines). Then two values of one level vouch for every value between them (the lean fold's hull)."""
     ths = [th for th in (c.trigger_threshold, c.go_threshold, c.warn_threshold) if th is not None]
-    return all(th.relative_to is None and th.op in _ORDER for th in ths)
+    return all(th.relative_to is None and th.op in ORDER_OPS for th in ths)
 
 
 def judge(

@@ -51,7 +51,7 @@ from warroom.core.backfilled import KIND as BACKFILL
 from warroom.core.backfilled import fold_time, late
 from warroom.core.events import GENESIS, MARK_KINDS, Event, event_of, parse_iso
 from warroom.core.lanes import UNARMS, Lanes
-from warroom.core.records import plain_sample
+from warroom.core.records import PlainSample, plain_sample
 from warroom.core.state import LaunchState, actor_label, word
 from warroom.replay import sidecar
 from warroom.store.backfill_scan import collect
@@ -591,7 +591,7 @@ class Replay:
 _VERIFY_CHUNK = 1 << 20
 
 
-def _ungathered(lines: Iterable[Parsed]) -> Iterator[tuple[Parsed, tuple[str, float, float, int] | None]]:
+def _ungathered(lines: Iterable[Parsed]) -> Iterator[tuple[Parsed, PlainSample | None]]:
     """Every line with its plain sample's parse, none gathered (LANES off)."""
     for item in lines:
         d = item[2]

@@ -33,7 +33,7 @@ from warroom.core.records import Measurement as MeasurementRec
 from warroom.core.records import Rollback as RollbackRec
 from warroom.core.records import RollbackPhase, Sample, TornRecovered
 from warroom.core.records import Signoff as SignoffRec
-from warroom.core.rules import _ORDER, RANK, Level
+from warroom.core.rules import ORDER_OPS, RANK, Level
 from warroom.core.state import (
     AlertState,
     CriterionState,
@@ -222,7 +222,7 @@ class Metric:
     def meeting(self, vs: Sequence[float]) -> int:
         """How many of `vs` `meets`: with the target compared by order, meets is monotone in the value, so when a
         run's least and greatest agree, every value of it does."""
-        if self.metric.target_threshold.op in _ORDER:
+        if self.metric.target_threshold.op in ORDER_OPS:
             ok = self.meets(min(vs))
             if ok == self.meets(max(vs)):
                 return len(vs) if ok else 0

@@ -43,6 +43,7 @@ from warroom.core.events import (
     event_of,
     parse_iso,
 )
+from warroom.core.records import Parsed
 from warroom.store.paths import Lock, lock_path, side_path
 from warroom.store.sidefiles import (
     DEFAULT_MODE,
@@ -385,9 +386,6 @@ def iter_events_from(
     """
     for end, _seq, d, h, ts in iter_parsed(path, start, seq, prev, on_torn):
         yield end, event_of(d, h, ts)
-
-
-Parsed = tuple[int, int, dict[str, Any], str, float]  # (offset past the line, seq, the line's object, hash, time)
 
 
 class NotPlain(Exception):
