@@ -8,6 +8,7 @@ while one is running.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Mapping
 from functools import partial
 from typing import TYPE_CHECKING
@@ -17,8 +18,6 @@ from warroom.ui import fmt
 from warroom.ui.safe import clean
 
 if TYPE_CHECKING:
-    import asyncio
-
     from warroom.core.events import Event
     from warroom.rollback.procvalues import Choices
     from warroom.rollback.runner import RollbackRunner
@@ -140,8 +139,6 @@ class RollbackFlow:
     async def _start(self, procedure: str, reason: str, values: dict[str, str]) -> str | None:
         """The dialog's confirm: start the run, and return once its request is in the log (None: the dialog
         closes, the run goes on) or it could not be recorded (why: the dialog stays, nothing was run)."""
-        import asyncio
-
         from warroom.rollback.runner import RollbackRunner
 
         app = self.app
