@@ -109,7 +109,9 @@ class Tmux:
             screen = self.screen(name)
             return screen if check(screen) else None
 
-        return waiting.wait_for(what, shown, timeout, detail=lambda: f"the screen was:\n{self.screen(name)}")
+        screen = waiting.wait_for(what, shown, timeout, detail=lambda: f"the screen was:\n{self.screen(name)}")
+        assert screen is not None  # wait_for returns only a truthy value
+        return screen
 
     def stop(self) -> None:
         """This server and everything in it, and its socket; nothing else's."""
