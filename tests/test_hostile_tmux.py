@@ -5,11 +5,11 @@ and OSC 52 fills a paste buffer (set-clipboard on). First the raw bytes prove th
 from __future__ import annotations
 
 import shlex
-import sys
 from pathlib import Path
 
 import pytest
 from hostile import CORPUS, ROOT, write_hostile_log
+from runcli import argv
 from tmuxsession import Tmux
 
 pytestmark = [pytest.mark.tmux, pytest.mark.slow]
@@ -63,15 +63,14 @@ def test_the_trap_works_on_raw_bytes(tmux: Tmux, tmp_path: Path):
 
 def test_warroom_log_and_the_console_leave_title_and_clipboard_alone(tmux: Tmux, tmp_path: Path):
     log, cfg, _ = write_hostile_log(tmp_path)
-    py = sys.executable
-    start(tmux, "log", script(tmp_path, "log", [py, "-m", "warroom", "log", str(log)]))
+    start(tmux, "log", script(tmp_path, "log", argv("log", log)))
     screen = tmux.wait_for("log", lambda s: "EXITED" in s, "warroom log to finish")
     assert "EXITED 0" in screen and "rollback finished" in screen
     assert title(tmux, "log") == TITLE
     assert buffers(tmux) == ""
 
     # a console on the same log as an observer whose --as name is itself an attack
-    console = [py, "-m", "warroom", "run", str(cfg), "--log", str(log), "--observer", "--as", HOSTILE_AS]
+    console = argv("run", cfg, "--log", log, "--observer", "--as", HOSTILE_AS)
     start(tmux, "console", script(tmp_path, "console", console))
     screen = tmux.wait_for("console", lambda s: "OBSERVER" in s and "hx-" in s, "the console on the hostile log")
     assert "eve" in screen

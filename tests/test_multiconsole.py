@@ -10,8 +10,8 @@
 from __future__ import annotations
 
 import os
+import shlex
 import signal
-import sys
 import time
 from collections import Counter
 from datetime import UTC, datetime
@@ -19,6 +19,7 @@ from pathlib import Path
 
 import orjson
 import pytest
+from runcli import argv
 from tmuxsession import Tmux
 from waiting import wait_for
 
@@ -70,7 +71,7 @@ def test_three_consoles_share_one_log(tmux: Tmux, tmp_path: Path, launch_file: P
     names = {"c1": "demo", "c2": "cto", "c3": "devops"}
     pids = {}
     for name, who in names.items():
-        command = f"{sys.executable} -m warroom run {launch_file} --log {log} --as {who}"
+        command = shlex.join(argv("run", launch_file, "--log", log, "--as", who))
         pids[name] = start(tmux, name, command, env)
         wait_for(
             f"console {name} on screen", lambda n=name: "Checklist" in tmux.screen(n) and "Sign-offs" in tmux.screen(n)

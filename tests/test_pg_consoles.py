@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import os
+import shlex
 import signal
-import sys
 import time
 from collections import Counter
 from datetime import UTC, datetime
@@ -13,6 +13,7 @@ from typing import Any
 
 import pgserver
 import pytest
+from runcli import argv
 from test_multiconsole import ITEM, PACE, ROOT, start
 from tmuxsession import Tmux
 from waiting import wait_for
@@ -53,7 +54,7 @@ def test_three_consoles_on_one_postgresql_log(tmux: Tmux, tmp_path: Path) -> Non
         names = {"c1": "demo", "c2": "cto", "c3": "devops"}
         pids = {}
         for name, who in names.items():
-            cmd = f"{sys.executable} -m warroom run {launch_file} --log '{uri}' --as {who}"
+            cmd = shlex.join(argv("run", launch_file, "--log", uri, "--as", who))
             pids[name] = start(tmux, name, cmd, env)
             wait_for(f"console {name}", lambda n=name: "Checklist" in tmux.screen(n), timeout=60)
 

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 from recorded import ACTORS, record_launch
+from runcli import argv, warroom
 from test_replay import live_state_at
 from ui_scenario import screen_text, until
 
@@ -252,8 +253,6 @@ def test_a_postgresql_log_replays_in_the_console_and_gets_no_sidecar(tmp_path, t
     """PostgreSQL: the console replays a private snapshot of the database's lines (new each time), so the
     background index and verify run over it as over a file, and no index is saved for it."""
     import shlex
-    import subprocess
-    import sys
 
     import pgserver
 
@@ -261,14 +260,11 @@ def test_a_postgresql_log_replays_in_the_console_and_gets_no_sidecar(tmp_path, t
     rec = record_launch(src, until="3m")
     cache = Path(os.environ["XDG_CACHE_HOME"])
     root = Path(__file__).resolve().parent.parent
-    env = {**os.environ, "PYTHONPATH": str(root)}
     with pgserver.running() as pg:
         uri = pg.create_db(f"replayopen{os.getpid()}") + "#rehearsal"
-        copied = subprocess.run(
-            [sys.executable, "-m", "warroom", "log", "copy", str(src), uri], env=env, capture_output=True, text=True
-        )
+        copied = warroom("log", "copy", src, uri)
         assert copied.returncode == 0, copied.stderr
-        replay = f"{shlex.quote(sys.executable)} -m warroom replay {shlex.quote(uri)}"
+        replay = shlex.join(argv("replay", uri))
         tmux.start("demo", replay, env={"PYTHONPATH": str(root), "XDG_CACHE_HOME": str(cache)})
         screen = tmux.wait_for(
             "demo", lambda s: "chain intact" in s, "the replay of the database's log to be verified", 60
