@@ -17,6 +17,7 @@ from warroom.store.log import DecisionLog
 
 if TYPE_CHECKING:
     from pgserver import PgServer
+    from tmuxsession import Tmux
 
 # A non-interactive shell starts background jobs with SIGINT ignored, and an ignored signal survives exec:
 # every `warroom` and server the tests start would then ignore the Ctrl-C the tests send them (check --watch
@@ -70,3 +71,12 @@ _pg_dbs = itertools.count(1)
 def pg_db(pg_server: PgServer) -> str:
     """A fresh database on the module's server: its URI (without a launch)."""
     return pg_server.create_db(f"t{os.getpid()}_{next(_pg_dbs)}")
+
+
+@pytest.fixture
+def tmux(tmp_path: Path) -> Iterator[Tmux]:
+    """A private tmux server (tests/tmuxsession.py), its socket in this test's tmp dir; killed after the test."""
+    from tmuxsession import private_tmux
+
+    with private_tmux(tmp_path) as t:
+        yield t

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import runcli
 import yaml
 
 LAUNCH_ID = "deploy-test"
@@ -156,30 +157,11 @@ class Deploy:
 
     def warroom(self, *args: str) -> subprocess.CompletedProcess[str]:
         """Run the real `warroom` command in a child process (cwd = the deploy root) and wait for it."""
-        return subprocess.run(
-            [sys.executable, "-m", "warroom", *args],
-            cwd=self.root,
-            env=checkout_env(),
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
+        return runcli.warroom(*args, cwd=self.root)
 
     def spawn(self, *args: str) -> subprocess.Popen[str]:
         """Start the real `warroom` command in a child process without waiting."""
-        return subprocess.Popen(
-            [sys.executable, "-m", "warroom", *args],
-            cwd=self.root,
-            env=checkout_env(),
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-
-
-def checkout_env() -> dict[str, str]:
-    """The environment with PYTHONPATH at this checkout: the child runs this `warroom`, not an installed one."""
-    return {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
+        return runcli.spawn(*args, cwd=self.root)
 
 
 @pytest.fixture(name="deploy")

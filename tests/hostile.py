@@ -8,9 +8,7 @@ Used by tests/test_hostile_text.py (every output path) and tests/test_hostile_tm
 from __future__ import annotations
 
 import getpass
-import os
 import re
-import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +16,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
+
+import runcli  # noqa: E402
 
 from warroom.config import load_launch  # noqa: E402
 from warroom.core.events import SYSTEM, Actor  # noqa: E402
@@ -148,14 +148,7 @@ def write_hostile_log(tmp: Path) -> tuple[Path, Path, str]:
         for cid in ("cfur", "api-p95", "error-rate", "db-cpu", "backup-age"):
             at("sample", {"criterion": cid, "error": "query", "reason": SMALL, "t": clock[0]}, SYSTEM)
         at("decision", {"verdict": "NO-GO", "reason": SMALL})
-    rollback = subprocess.run(
-        [sys.executable, "-m", "warroom", "rollback", str(cfg), "--log", str(path), "--yes-i-mean-it", launch.id],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        cwd=ROOT,
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
-    )
+    rollback = runcli.warroom("rollback", cfg, "--log", path, "--yes-i-mean-it", launch.id, cwd=ROOT)
     assert rollback.returncode == 0, rollback.stdout + rollback.stderr
     return path, cfg, rollback.stdout
 

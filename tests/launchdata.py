@@ -16,8 +16,10 @@ import subprocess
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
 from promstack import PROMETHEUS, Proc, free_port, require
 
 PROMTOOL = "/usr/bin/promtool"
@@ -127,3 +129,65 @@ def history_prometheus(tmp: Path, t0: float | None = None, *, rules: str = "") -
         yield History(proc, t0)
     finally:
         proc.stop()
+
+
+def config_text(h: History) -> str:
+    t0 = datetime.fromtimestamp(h.t0, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return f"""
+version: 1
+launch: {{id: history, name: History launch, t0: "{t0}"}}
+roles:
+  - {{id: commander, title: Launch Commander, commander: true}}
+  - {{id: cpo, title: CPO, signoff: optional}}
+phases:
+  - {{id: launch, name: Launch, at: 0s}}
+sources:
+  prom: {{type: prometheus, url: "{h.url}", interval: 30s, timeout: 5s}}
+  web: {{type: http, url: "http://127.0.0.1:9/health"}}
+  am: {{type: alertmanager, url: "http://127.0.0.1:9", prometheus: prom}}
+criteria:
+  - id: error-rate
+    name: Error rate
+    source: prom
+    query: wr_error_rate_percent
+    unit: "%"
+    go: "< 0.1%"
+    trigger: {{when: "> 1%", hold: 5m}}
+  - id: api-p95
+    name: P95 latency
+    source: prom
+    query: wr_p95_ms
+    unit: ms
+    go: "<= +10% of T-1h"
+    interval: 1m
+  - id: health
+    name: Health endpoint
+    source: web
+    query: status
+    go: "== 200"
+rollback:
+  allowed_roles: [commander]
+  steps:
+    - {{name: Undo, run: ["true"]}}
+success_metrics:
+  - {{id: errors-week, name: Error rate, target: "< 0.1%", unit: "%", check: daily, criterion: error-rate, window: 7d}}
+  - {{id: p95-week, name: P95 latency, target: "< 500ms", unit: ms, check: daily, criterion: api-p95, window: 7d}}
+  - {{id: errors-prom, name: Error rate in Prometheus, target: "< 0.1%", unit: "%", check: daily, source: prom,
+     query: "avg_over_time(wr_error_rate_percent[1d])", window: 7d}}
+  - {{id: satisfaction, name: User satisfaction, target: ">= 4.5", unit: score, check: weekly, window: 7d}}
+"""
+
+
+@pytest.fixture(scope="module", name="history")
+def fixture_history(tmp_path_factory: pytest.TempPathFactory) -> Iterator[History]:
+    """A real Prometheus holding the launch, shared by one module's tests (`from launchdata import fixture_history`)."""
+    with history_prometheus(tmp_path_factory.mktemp("history")) as h:
+        yield h
+
+
+@pytest.fixture(name="config")
+def fixture_config(history: History, tmp_path: Path) -> Path:
+    """This test's launch config over the history (`config_text`)."""
+    p = tmp_path / "launch.yaml"
+    p.write_text(config_text(history))
+    return p

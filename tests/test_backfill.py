@@ -4,17 +4,15 @@ deterministic launch made by promtool (tests/launchdata.py): spike at minutes 60
 from __future__ import annotations
 
 import asyncio
-import os
+import functools
 import socket
 import subprocess
-import sys
-from collections.abc import Iterator
-from datetime import UTC, datetime
 from pathlib import Path
 
 import orjson
 import pytest
-from launchdata import BAD_DAY, SPIKE, History, history_prometheus
+import runcli
+from launchdata import BAD_DAY, SPIKE, History, config_text, fixture_config, fixture_history
 
 from warroom.config import load_launch
 from warroom.core.backfilled import merged
@@ -28,75 +26,12 @@ from warroom.store.backfill_scan import collect
 from warroom.store.launchlog import bind
 from warroom.store.log import DecisionLog, iter_events
 
-ROOT = Path(__file__).resolve().parent.parent
+__all__ = ["fixture_config", "fixture_history"]
 WEEK = 7 * 86400
 
 
-def config_text(h: History) -> str:
-    t0 = datetime.fromtimestamp(h.t0, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-    return f"""
-version: 1
-launch: {{id: history, name: History launch, t0: "{t0}"}}
-roles:
-  - {{id: commander, title: Launch Commander, commander: true}}
-  - {{id: cpo, title: CPO, signoff: optional}}
-phases:
-  - {{id: launch, name: Launch, at: 0s}}
-sources:
-  prom: {{type: prometheus, url: "{h.url}", interval: 30s, timeout: 5s}}
-  web: {{type: http, url: "http://127.0.0.1:9/health"}}
-  am: {{type: alertmanager, url: "http://127.0.0.1:9", prometheus: prom}}
-criteria:
-  - id: error-rate
-    name: Error rate
-    source: prom
-    query: wr_error_rate_percent
-    unit: "%"
-    go: "< 0.1%"
-    trigger: {{when: "> 1%", hold: 5m}}
-  - id: api-p95
-    name: P95 latency
-    source: prom
-    query: wr_p95_ms
-    unit: ms
-    go: "<= +10% of T-1h"
-    interval: 1m
-  - id: health
-    name: Health endpoint
-    source: web
-    query: status
-    go: "== 200"
-rollback:
-  allowed_roles: [commander]
-  steps:
-    - {{name: Undo, run: ["true"]}}
-success_metrics:
-  - {{id: errors-week, name: Error rate, target: "< 0.1%", unit: "%", check: daily, criterion: error-rate, window: 7d}}
-  - {{id: p95-week, name: P95 latency, target: "< 500ms", unit: ms, check: daily, criterion: api-p95, window: 7d}}
-  - {{id: errors-prom, name: Error rate in Prometheus, target: "< 0.1%", unit: "%", check: daily, source: prom,
-     query: "avg_over_time(wr_error_rate_percent[1d])", window: 7d}}
-  - {{id: satisfaction, name: User satisfaction, target: ">= 4.5", unit: score, check: weekly, window: 7d}}
-"""
-
-
-@pytest.fixture(scope="module")
-def history(tmp_path_factory: pytest.TempPathFactory) -> Iterator[History]:
-    with history_prometheus(tmp_path_factory.mktemp("history")) as h:
-        yield h
-
-
-@pytest.fixture
-def config(history: History, tmp_path: Path) -> Path:
-    p = tmp_path / "launch.yaml"
-    p.write_text(config_text(history))
-    return p
-
-
-def warroom(*args: str | Path) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    return subprocess.run(
-        [sys.executable, "-m", "warroom", *map(str, args)], capture_output=True, text=True, env=env, timeout=300
-    )
+# a week of history to backfill and report on, on a machine shared with other work
+warroom = functools.partial(runcli.warroom, timeout=300)
 
 
 def backfill(config: Path, log: Path, *extra: str) -> subprocess.CompletedProcess[str]:

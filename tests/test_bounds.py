@@ -7,16 +7,14 @@ a real recorder on a simulated source, the real `warroom` command.
 from __future__ import annotations
 
 import asyncio
-import os
 import re
-import subprocess
-import sys
 import textwrap
 import time
 from pathlib import Path
 from typing import Any
 
 import pytest
+from runcli import warroom
 
 from warroom.config import Launch, parse_launch
 from warroom.core.events import SYSTEM, Actor, encode
@@ -30,13 +28,6 @@ ROOT = Path(__file__).resolve().parent.parent
 DANA = Actor("dana", "bastion", name="Dana")
 FAR = 253402300799.0  # 9999-12-31T23:59:59Z
 MINIMAL = (ROOT / "tests" / "fixtures" / "minimal.yaml").read_text()
-
-
-def warroom(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    return subprocess.run(
-        [sys.executable, "-m", "warroom", *args], cwd=cwd, capture_output=True, text=True, timeout=120, env=env
-    )
 
 
 def forge(path: Path, kind: str, data: dict[str, Any], ts: float) -> None:

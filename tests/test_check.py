@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import runcli
 from promstack import Canned, Stack, prom_stack
 
 from warroom.store.log import read_log, verify
@@ -47,9 +48,7 @@ ERRORS = (
 
 
 def check(*args: str, timeout: float = 30) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "warroom", "check", *args], capture_output=True, text=True, timeout=timeout, cwd=ROOT
-    )
+    return runcli.warroom("check", *args, timeout=timeout, cwd=ROOT)
 
 
 def set_errors(stack: Stack, value: float) -> None:
@@ -153,13 +152,7 @@ def test_a_live_recorder_on_the_log_is_followed_not_duplicated(stack: Stack, tmp
 def test_watch_prints_each_change_and_exits_with_the_last_verdict(stack: Stack, tmp_path: Path):
     cfg = write_config(tmp_path, stack.prom_url, ERRORS)
     set_errors(stack, 0.02)
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "warroom", "check", str(cfg), "--watch", "--json"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        cwd=ROOT,
-    )
+    proc = runcli.spawn("check", cfg, "--watch", "--json", cwd=ROOT)
     try:
         assert proc.stdout is not None
         first = json.loads(proc.stdout.readline())

@@ -12,11 +12,10 @@ from __future__ import annotations
 
 import os
 import pickle
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from runcli import warroom  # the child gets the same cache directory as this test
 
 from warroom.config import ConfigError, load_launch, load_launch_cached
 from warroom.config.cache import FORMAT, cache_dir, cache_key
@@ -125,15 +124,9 @@ def test_a_corrupt_or_foreign_cache_entry_is_ignored(tmp_path: Path, cache: Path
 def test_warroom_run_on_a_config_broken_after_a_good_start_says_what_validate_says(tmp_path: Path, cache: Path) -> None:
     cfg = tmp_path / "launch.yaml"
     cfg.write_text(GOOD, encoding="utf-8")
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}  # the same cache directory as this test's
     load_launch_cached(cfg)  # the good start's entry
     assert entries(cache)
     cfg.write_text(GOOD.replace("interval: ", "interval: soon-ish # ", 1), encoding="utf-8")
-
-    def warroom(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [sys.executable, "-m", "warroom", *args], env=env, capture_output=True, text=True, timeout=60
-        )
 
     run = warroom("run", str(cfg), "--log", str(tmp_path / "launch.jsonl"))
     validate = warroom("validate", str(cfg))

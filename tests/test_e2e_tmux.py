@@ -3,91 +3,25 @@ then the log file must hold exactly what was done, by whom, with an intact chain
 
 from __future__ import annotations
 
-import os
 import shutil
-import subprocess
 import tempfile
-import time
-from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-import waiting
+from tmuxsession import Tmux
 
 from warroom.store.log import read_log, verify
 
 pytestmark = [pytest.mark.tmux, pytest.mark.slow]
 
-TMUX = shutil.which("tmux")
+ROOT = Path(__file__).resolve().parent.parent
 WARROOM = shutil.which("warroom")
 
 
-class Tmux:
-    """One private tmux server (its own socket), so the test never touches anyone else's sessions."""
-
-    def __init__(self, socket: str):
-        self.socket = socket
-
-    def run(self, *args: str) -> str:
-        assert TMUX is not None
-        return subprocess.run(
-            [TMUX, "-L", self.socket, "-f", "/dev/null", *args], check=True, capture_output=True, text=True, timeout=10
-        ).stdout
-
-    def session(self, command: str, width: int, height: int) -> None:
-        """`command` in the session "demo", its window `width` x `height`; "EXITED <status>" shows when it ends,
-        and the window stays a minute so the test can read it."""
-        self.run(
-            "new-session",
-            "-d",
-            "-s",
-            "demo",
-            "-x",
-            str(width),
-            "-y",
-            str(height),
-            f"{command}; echo EXITED $?; sleep 60",
-        )
-
-    def screen(self) -> str:
-        return self.run("capture-pane", "-p", "-t", "demo")
-
-    def keys(self, *keys: str) -> None:
-        for k in keys:  # one at a time, as a person types: a panel switch must land before the next key
-            self.run("send-keys", "-t", "demo", k)
-            time.sleep(0.25)
-
-    def text(self, text: str) -> None:
-        self.run("send-keys", "-t", "demo", "-l", text)
-        time.sleep(0.3)
-
-    def wait_for(self, check: Callable[[str], bool], what: str, timeout: float = waiting.TIMEOUT) -> str:
-        """The screen, once `check` holds for it."""
-
-        def shown() -> str | None:
-            screen = self.screen()
-            return screen if check(screen) else None
-
-        return waiting.wait_for(what, shown, timeout, detail=lambda: f"the screen was:\n{self.screen()}")
-
-
-@pytest.fixture
-def tmux(tmp_path: Path) -> Iterator[Tmux]:
-    if TMUX is None or WARROOM is None:
-        pytest.fail("tmux and the installed warroom command are required (run tests/install-deps.sh)")
-    t = Tmux(f"warroom-test-{os.getpid()}-{tmp_path.name}")
-    try:
-        yield t
-    finally:
-        socket = subprocess.run(
-            [TMUX, "-L", t.socket, "display-message", "-p", "#{socket_path}"],
-            capture_output=True,
-            text=True,
-            timeout=10,
-        ).stdout.strip()
-        subprocess.run([TMUX, "-L", t.socket, "kill-server"], capture_output=True, timeout=10)
-        if socket:
-            Path(socket).unlink(missing_ok=True)
+@pytest.fixture(autouse=True)
+def _installed() -> None:
+    if WARROOM is None:
+        pytest.fail("the installed warroom command is required (run tests/install-deps.sh)")
 
 
 def line_with(screen: str, needle: str) -> str:
@@ -103,42 +37,42 @@ def test_demo_in_tmux_toggle_signoff_note_quit(tmux: Tmux, tmp_path: Path):
 
 
 def drive_demo(tmux: Tmux, tmp_path: Path, log: Path) -> None:
-    # COLUMNS/LINES leak in from the test runner and would pin the console to 80x24
     # PYTHONPATH: the installed command runs this checkout's package even if an editable install points elsewhere
-    env = (
-        f"env -u NO_COLOR -u COLUMNS -u LINES XDG_DATA_HOME={tmp_path / 'data'} TERM=xterm-256color "
-        f"PYTHONPATH={Path(__file__).resolve().parent.parent}"
-    )
-    tmux.session(f"{env} {WARROOM} demo --log {log}", 160, 48)
+    env = {"XDG_DATA_HOME": str(tmp_path / "data"), "TERM": "xterm-256color", "PYTHONPATH": str(ROOT)}
+    tmux.start("demo", f"{WARROOM} demo --log {log}", env=env, unset=["NO_COLOR"], width=160, height=48, hold=60)
     # the wide layout (every panel at once) shows once the console has the full 160x48 window
     # and keys go in once the console is fully up: its recorder starts after the first frame
-    screen = tmux.wait_for(lambda s: "LIVE" in s and " recording · " in s and "╭─ 4 Sign-offs" in s, "the console")
+    screen = tmux.wait_for(
+        "demo", lambda s: "LIVE" in s and " recording · " in s and "╭─ 4 Sign-offs" in s, "the console"
+    )
     assert "Demo Launch (simulated)" in screen and str(log) in screen
 
     # toggle an item: the checklist opens on the current phase (T-1 hour): phase, section, first item
-    tmux.keys("2", "Down", "Down", "Space")
-    screen = tmux.wait_for(lambda s: "[x] Team assembled" in s, "the ticked item")
+    tmux.keys("demo", "2", "Down", "Down", "Space")
+    screen = tmux.wait_for("demo", lambda s: "[x] Team assembled" in s, "the ticked item")
     assert "✔ demo" in line_with(screen, "[x] Team assembled")
 
     # a sign-off: choose GO, then confirm
-    tmux.keys("s")
-    tmux.wait_for(lambda s: "Reason (optional)" in s, "the sign-off dialog")
-    tmux.text("e2e ok")
-    tmux.keys("C-g")  # one dialog, one key: no confirmation after it
-    screen = tmux.wait_for(lambda s: "e2e ok" in line_with(s, "│ CTO "), "the sign-off in the panel")
+    tmux.keys("demo", "s")
+    tmux.wait_for("demo", lambda s: "Reason (optional)" in s, "the sign-off dialog")
+    tmux.text("demo", "e2e ok")
+    tmux.keys("demo", "C-g")  # one dialog, one key: no confirmation after it
+    screen = tmux.wait_for("demo", lambda s: "e2e ok" in line_with(s, "│ CTO "), "the sign-off in the panel")
     assert "✔ GO" in line_with(screen, "│ CTO ")
 
     # a note, with brackets that must stay literal
-    tmux.keys("n")
-    tmux.wait_for(lambda s: "Add a note" in s, "the note dialog")
-    tmux.text("tmux note [literal]")
-    tmux.keys("Enter")
+    tmux.keys("demo", "n")
+    tmux.wait_for("demo", lambda s: "Add a note" in s, "the note dialog")
+    tmux.text("demo", "tmux note [literal]")
+    tmux.keys("demo", "Enter")
     # the typed text shows in the dialog's own input too: wait for the dialog to close. A key sent while it is
     # still closing goes to the dialog (its input has focus), as it would for a person typing ahead.
-    tmux.wait_for(lambda s: "tmux note [literal]" in s and "Add a note" not in s, "the note in the decision log panel")
+    tmux.wait_for(
+        "demo", lambda s: "tmux note [literal]" in s and "Add a note" not in s, "the note in the decision log panel"
+    )
 
-    tmux.keys("q")
-    screen = tmux.wait_for(lambda s: "EXITED" in s, "the console to exit")
+    tmux.keys("demo", "q")
+    screen = tmux.wait_for("demo", lambda s: "EXITED" in s, "the console to exit")
     assert "EXITED 0" in screen and f"decision log: {log}" in screen
 
     assert verify(log).ok
@@ -169,8 +103,8 @@ def test_wall_in_tmux_shows_the_verdict_in_block_letters(tmux: Tmux, tmp_path: P
     log = tmp_path / "wall.jsonl"
     write_scenario(log, demo_launch())
     before = log.read_bytes()
-    env = f"env -u NO_COLOR -u COLUMNS -u LINES TERM=xterm-256color PYTHONPATH={Path(__file__).resolve().parent.parent}"
-    tmux.session(f"{env} {WARROOM} wall {log}", 240, 67)
+    env = {"TERM": "xterm-256color", "PYTHONPATH": str(ROOT)}
+    tmux.start("wall", f"{WARROOM} wall {log}", env=env, unset=["NO_COLOR"], width=240, height=67, hold=60)
 
     def glyph_rows(screen: str) -> tuple[str, int]:
         """The verdict whose block-letter rows appear on consecutive screen lines, and how many rows."""
@@ -184,12 +118,12 @@ def test_wall_in_tmux_shows_the_verdict_in_block_letters(tmux: Tmux, tmp_path: P
                         return status, len(rows)
         return "", 0
 
-    screen = tmux.wait_for(lambda s: glyph_rows(s)[1] >= 5, "the verdict in block letters")
+    screen = tmux.wait_for("wall", lambda s: glyph_rows(s)[1] >= 5, "the verdict in block letters")
     status, rows = glyph_rows(screen)
     # the scenario's latency breach is no longer fresh at the wall's real clock: never GO
     assert status in ("NO-GO", "PENDING", "ROLLBACK") and rows >= 5, screen
     assert sum(1 for ln in screen.splitlines() if "█" in ln) >= 5
     assert "SIGN-OFFS" in screen and "API latency P95" in screen
-    tmux.keys("s", "q")  # the wall never acts: no key writes (q quits)
-    tmux.wait_for(lambda s: "EXITED" in s, "the wall to quit")  # so nothing it could still write is missed
+    tmux.keys("wall", "s", "q")  # the wall never acts: no key writes (q quits)
+    tmux.wait_for("wall", lambda s: "EXITED" in s, "the wall to quit")  # so nothing it could still write is missed
     assert log.read_bytes() == before, "the wall wrote to the log"

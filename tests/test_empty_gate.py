@@ -3,24 +3,16 @@
 
 from __future__ import annotations
 
+import functools
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
+
+import runcli
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def warroom(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "warroom", *args],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        cwd=ROOT,
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
-    )
+warroom = functools.partial(runcli.warroom, cwd=ROOT)
 
 
 def test_a_config_cut_short_gets_warnings_and_check_is_not_go(tmp_path: Path):

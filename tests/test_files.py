@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 from deploy_fixture import LAUNCH_ID, Deploy, fixture_deploy
+from runcli import checkout_env, spawn, warroom
 from waiting import wait_for
 
 from warroom.config import load_launch
@@ -40,16 +41,6 @@ def rollback_lock(log: str | Path) -> Path:
 ROOT = Path(__file__).resolve().parent.parent
 DANA = Actor(user="ci", host="bastion", name="dana")  # commander in the deploy fixture's config
 SECRET = b"api-token: hunter2"  # no trailing newline: it looks like a torn tail to a naive writer
-
-
-def env() -> dict[str, str]:
-    return {**os.environ, "PYTHONPATH": str(ROOT)}
-
-
-def warroom(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "warroom", *args], cwd=cwd, capture_output=True, text=True, timeout=120, env=env()
-    )
 
 
 def victim(path: Path, mode: int = 0o600) -> tuple[bytes, int]:
@@ -250,7 +241,9 @@ def test_a_symlinked_and_a_plain_name_share_one_recorder_lock_across_processes(t
         dl.append("note", {"text": "x"})
     link = tmp_path / "Dlink.jsonl"
     link.symlink_to(log)
-    holder = subprocess.Popen([sys.executable, "-c", HOLD, str(log)], stdout=subprocess.PIPE, text=True, env=env())
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLD, str(log)], stdout=subprocess.PIPE, text=True, env=checkout_env()
+    )
     try:
         assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
         assert recorder_lock(link) == recorder_lock(log)
@@ -286,14 +279,7 @@ def test_a_symlinked_and_a_plain_name_share_one_rollback(deploy: Deploy):
     link = deploy.root / "link.jsonl"
     link.symlink_to(deploy.log)
     common = ("--as", "dana", "--yes-i-mean-it", LAUNCH_ID)
-    first = subprocess.Popen(
-        [sys.executable, "-m", "warroom", "rollback", str(cfg), "--log", str(deploy.log), *common],
-        cwd=deploy.root,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=env(),
-    )
+    first = spawn("rollback", cfg, "--log", deploy.log, *common, cwd=deploy.root)
     try:
 
         def started() -> bool:

@@ -8,19 +8,18 @@ literally; JSON parses and keeps the text, escaped."""
 from __future__ import annotations
 
 import asyncio
+import functools
 import html
 import json
-import os
 import re
 import shutil
-import subprocess
-import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
+import runcli
 from hostile import BIG_LINE, CORPUS, FORBIDDEN, MANY_LINES, PAYLOADS, ROOT, SMALL, Entry, write_hostile_log
 
 from warroom.config import load_launch
@@ -39,17 +38,8 @@ class Output:
     form: str  # "terminal", "md", "html" or "json"
 
 
-def warroom(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "warroom", *args],
-        capture_output=True,
-        text=True,
-        encoding="utf-8",
-        errors="surrogateescape",  # show invalid bytes as they came, so the test would see them
-        timeout=120,
-        cwd=ROOT,
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
-    )
+# invalid bytes shown as they came, so the test would see them
+warroom = functools.partial(runcli.warroom, cwd=ROOT, errors="surrogateescape")
 
 
 def _check(path: Path, cfg: Path, *extra: str) -> str:

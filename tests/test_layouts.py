@@ -202,15 +202,11 @@ async def test_the_wall_reads_state_in_words_without_colour(tmp_path, monkeypatc
 
 
 def test_wall_command_says_what_is_wrong(tmp_path):
-    import os
-    import subprocess
-    import sys
+    import functools
 
-    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
+    from runcli import warroom
 
-    def wall(*args: str) -> subprocess.CompletedProcess[str]:
-        cmd = [sys.executable, "-m", "warroom", "wall", *args]
-        return subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=60)
+    wall = functools.partial(warroom, "wall")
 
     res = wall(str(tmp_path / "nope.jsonl"))
     assert res.returncode == 2 and "no such log or config file" in res.stderr

@@ -10,18 +10,17 @@
 from __future__ import annotations
 
 import os
-import shutil
+import shlex
 import signal
-import subprocess
-import sys
 import time
-import uuid
 from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
 
 import orjson
 import pytest
+from runcli import argv
+from tmuxsession import Tmux
 from waiting import wait_for
 
 from warroom.store.log import iter_events
@@ -29,63 +28,22 @@ from warroom.store.paths import Lock, lock_path
 
 ROOT = Path(__file__).resolve().parent.parent
 pytestmark = [pytest.mark.tmux, pytest.mark.slow]
-if shutil.which("tmux") is None:  # a real terminal is part of what this tests: fail loudly, never skip
-    raise RuntimeError("tmux is required by the multi-console tests (run tests/install-deps.sh)")
 ITEM = "Team assembled"
+PACE = 0.15  # between keys; short, as the log-to-screen time is measured after the last key's pause
 
 
-class Tmux:
-    """A private tmux server (its own socket), stopped by the test that started it."""
-
-    def __init__(self) -> None:
-        self.socket = f"warroom-test-{uuid.uuid4().hex[:8]}"
-
-    def __call__(self, *args: str) -> str:
-        r = subprocess.run(["tmux", "-L", self.socket, *args], capture_output=True, text=True, timeout=10)
-        if r.returncode != 0:
-            raise RuntimeError(f"tmux {' '.join(args)}: {r.stderr.strip()}")
-        return r.stdout
-
-    def start(self, name: str, command: str, env: dict[str, str]) -> int:
-        exports = " ".join(f"{k}={v}" for k, v in env.items())
-        # COLUMNS/LINES from the test runner's environment would pin the console at 80x24
-        self(
-            "new-session",
-            "-d",
-            "-s",
-            name,
-            "-x",
-            "160",
-            "-y",
-            "48",
-            f"cd {ROOT} && exec env -u COLUMNS -u LINES {exports} {command}",
-        )
-        self("set-option", "-t", name, "remain-on-exit", "on")
-        return int(self("display-message", "-p", "-t", name, "#{pane_pid}").strip())
-
-    def screen(self, name: str) -> str:
-        return self("capture-pane", "-p", "-t", name)
-
-    def keys(self, name: str, *keys: str) -> None:
-        for k in keys:
-            self("send-keys", "-t", name, k)
-            time.sleep(0.15)
-
-    def stop(self) -> None:
-        subprocess.run(["tmux", "-L", self.socket, "kill-server"], capture_output=True, timeout=10)
+def start(tmux: Tmux, name: str, command: str, env: dict[str, str]) -> int:
+    """A console in session `name`, 160x48, run from the checkout; its pid (exec'd: a test may SIGKILL it).
+    Its pane stays when it ends, so a screen can still be read."""
+    pid = tmux.start(name, command, env=env, cwd=ROOT)
+    tmux.run("set-option", "-t", name, "remain-on-exit", "on")
+    return pid
 
 
 def events(log: Path) -> list[dict]:
     if not log.exists():
         return []
     return [orjson.loads(line) for line in log.read_bytes().splitlines() if line.endswith(b"}")]
-
-
-@pytest.fixture
-def tmux():
-    t = Tmux()
-    yield t
-    t.stop()
 
 
 @pytest.fixture
@@ -113,7 +71,8 @@ def test_three_consoles_share_one_log(tmux: Tmux, tmp_path: Path, launch_file: P
     names = {"c1": "demo", "c2": "cto", "c3": "devops"}
     pids = {}
     for name, who in names.items():
-        pids[name] = tmux.start(name, f"{sys.executable} -m warroom run {launch_file} --log {log} --as {who}", env)
+        command = shlex.join(argv("run", launch_file, "--log", log, "--as", who))
+        pids[name] = start(tmux, name, command, env)
         wait_for(
             f"console {name} on screen", lambda n=name: "Checklist" in tmux.screen(n) and "Sign-offs" in tmux.screen(n)
         )
@@ -133,9 +92,9 @@ def test_three_consoles_share_one_log(tmux: Tmux, tmp_path: Path, launch_file: P
     others = [n for n in names if n != actor_console]
     for n in names:
         assert f"[x] {ITEM}" not in tmux.screen(n)
-    tmux.keys(actor_console, "2", "Down", "Down")
+    tmux.keys(actor_console, "2", "Down", "Down", pace=PACE)
     wait_for("cursor on the item", lambda: ITEM in tmux.screen(actor_console))
-    tmux.keys(actor_console, "Space")
+    tmux.keys(actor_console, "Space", pace=PACE)
     check = wait_for("the check in the log", lambda: [e for e in events(log) if e["kind"] == "check"], every=0.01)
     logged = datetime.fromisoformat(check[0]["ts"]).timestamp()
     assert check[0]["data"]["item"] == "team-assembled"
@@ -146,10 +105,7 @@ def test_three_consoles_share_one_log(tmux: Tmux, tmp_path: Path, launch_file: P
             lambda n=n: f"[x] {ITEM}" in tmux.screen(n),
             timeout=5,
             every=0.02,
-            detail=lambda n=n: (
-                f"{n} ({tmux('display-message', '-p', '-t', n, '#{pane_width}x#{pane_height}').strip()}):\n"
-                f"{tmux.screen(n)}"
-            ),
+            detail=lambda n=n: f"{n} ({tmux.size(n)}):\n{tmux.screen(n)}",
         )
         seen[n] = time.time() - logged
     assert all(d < 1.0 for d in seen.values()), f"seconds from log to screen: {seen}"

@@ -13,7 +13,6 @@ and a webhook, sent by real recorder processes (tests/notify_recorder.py) on a r
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
@@ -25,6 +24,7 @@ from pathlib import Path
 import pytest
 import servers
 from notify_receiver import Receiver
+from runcli import argv, checkout_env, warroom
 from waiting import wait_for
 
 from warroom.config import load_launch
@@ -99,12 +99,7 @@ notify:
 
 
 def env(recv: Receiver) -> dict[str, str]:
-    return {
-        **os.environ,
-        "PYTHONPATH": str(ROOT),
-        "WARROOM_TEST_SLACK_URL": f"{recv.url}/slack/{SLACK_TOKEN}",
-        "WARROOM_TEST_PD_KEY": ROUTING_KEY,
-    }
+    return checkout_env(WARROOM_TEST_SLACK_URL=f"{recv.url}/slack/{SLACK_TOKEN}", WARROOM_TEST_PD_KEY=ROUTING_KEY)
 
 
 def start_recorder(cfg: Path, log: Path, recv: Receiver) -> subprocess.Popen[bytes]:
@@ -141,14 +136,10 @@ def recv():  # type: ignore[no-untyped-def]
 
 
 def assert_no_secret(tmp: Path, log: Path, recv: Receiver) -> None:
-    report = subprocess.run(
-        [sys.executable, "-m", "warroom", "report", str(log)], env=env(recv), cwd=ROOT, capture_output=True, timeout=60
-    )
+    report = subprocess.run(argv("report", log), env=env(recv), cwd=ROOT, capture_output=True, timeout=60)
     assert report.returncode == 0, report.stderr
     html = tmp / "report.html"
-    subprocess.run(
-        [sys.executable, "-m", "warroom", "report", str(log), "-o", str(html)], env=env(recv), cwd=ROOT, timeout=60
-    )
+    subprocess.run(argv("report", log, "-o", html), env=env(recv), cwd=ROOT, timeout=60)
     for blob, where in ((log.read_bytes(), "log"), (report.stdout, "report"), (html.read_bytes(), "html report")):
         for secret in ("sEcReTsLaCkToKeN", ROUTING_KEY, "private-path-4711", HOOK_SECRET, f"{recv.url}/slack"):
             assert secret.encode() not in blob, f"{secret} in the {where}"
@@ -215,11 +206,8 @@ def test_rollback_sends_started_and_finished(tmp_path: Path, recv: Receiver) -> 
     p = start_recorder(cfg, log, recv)
     try:
         wait_for("the recorder", lambda: notify_events(log))
-        r = subprocess.run(
-            [sys.executable, "-m", "warroom", "rollback", str(cfg), "--log", str(log), "--yes-i-mean-it", "notif",
-             "--as", "tester", "--reason", "checkout errors"],
-            env=env(recv), cwd=ROOT, capture_output=True, timeout=60,
-        )  # fmt: skip
+        rollback = ("rollback", cfg, "--log", log, "--yes-i-mean-it", "notif", "--as", "tester")
+        r = warroom(*rollback, "--reason", "checkout errors", env=env(recv), cwd=ROOT, timeout=60)
         assert r.returncode == 0, r.stdout + r.stderr
         wait_for("rollback resolved in PagerDuty", lambda: ("resolve", "warroom/notif/rollback") in pd_actions(recv))
         wait_for("Slack told", lambda: settled(log, "ops"))
@@ -318,8 +306,8 @@ def test_notify_test_reports_per_channel(tmp_path: Path, recv: Receiver) -> None
     cfg = config(tmp_path, recv)
     slack = f"/slack/{SLACK_TOKEN}"
     recv.script(slack, (429, {"Retry-After": "1"}, 0.0))
-    cmd = [sys.executable, "-m", "warroom", "notify", "test", str(cfg)]
-    r = subprocess.run(cmd, env=env(recv), cwd=ROOT, capture_output=True, text=True, timeout=60)
+    cmd = ("notify", "test", cfg)
+    r = warroom(*cmd, env=env(recv), cwd=ROOT, timeout=60)
     assert r.returncode == 0, r.stdout + r.stderr
     lines = sorted(r.stdout.splitlines())
     assert lines == [
@@ -335,7 +323,7 @@ def test_notify_test_reports_per_channel(tmp_path: Path, recv: Receiver) -> None
     # a channel whose secret is missing is named, with where it was looked for, and the exit says so
     e = env(recv)
     del e["WARROOM_TEST_SLACK_URL"]
-    r = subprocess.run(cmd, env=e, cwd=ROOT, capture_output=True, text=True, timeout=60)
+    r = warroom(*cmd, env=e, cwd=ROOT, timeout=60)
     assert r.returncode == 1
     assert "FAILED  ops (slack): webhook URL: environment variable WARROOM_TEST_SLACK_URL is not set" in r.stdout
     assert "ok      hook (webhook)" in r.stdout

@@ -4,40 +4,19 @@ database through the store, so every console and report on the shared log sees i
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-from collections.abc import Iterator
+import functools
 from pathlib import Path
 
 import orjson
 import pytest
-from launchdata import BAD_DAY, SPIKE, History, history_prometheus
-from test_backfill import config_text
+import runcli
+from launchdata import BAD_DAY, SPIKE, History, fixture_config, fixture_history
 
 from warroom.store.open import open_reader
 
-ROOT = Path(__file__).resolve().parent.parent
-ENV = {**os.environ, "PYTHONPATH": str(ROOT)}
-
-
-@pytest.fixture(scope="module")
-def history(tmp_path_factory: pytest.TempPathFactory) -> Iterator[History]:
-    with history_prometheus(tmp_path_factory.mktemp("history")) as h:
-        yield h
-
-
-@pytest.fixture
-def config(history: History, tmp_path: Path) -> Path:
-    p = tmp_path / "launch.yaml"
-    p.write_text(config_text(history))
-    return p
-
-
-def warroom(*args: str | Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "warroom", *map(str, args)], capture_output=True, text=True, env=ENV, timeout=300
-    )
+__all__ = ["fixture_config", "fixture_history"]
+# a week of history to backfill and report on, on a machine shared with other work
+warroom = functools.partial(runcli.warroom, timeout=300)
 
 
 def kinds(uri: str) -> list[str]:

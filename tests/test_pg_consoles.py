@@ -3,31 +3,25 @@
 from __future__ import annotations
 
 import os
+import shlex
 import signal
-import sys
 import time
 from collections import Counter
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pgserver
 import pytest
-from test_multiconsole import ITEM, ROOT, Tmux
+from runcli import argv
+from test_multiconsole import ITEM, PACE, ROOT, start
+from tmuxsession import Tmux
 from waiting import wait_for
 
 from warroom.store.base import StoreUnavailable
 from warroom.store.open import open_reader
 
 pytestmark = [pytest.mark.tmux, pytest.mark.slow]
-
-
-@pytest.fixture
-def tmux() -> Iterator[Tmux]:
-    t = Tmux()
-    yield t
-    t.stop()
 
 
 def events(uri: str) -> list[dict[str, Any]]:
@@ -60,8 +54,8 @@ def test_three_consoles_on_one_postgresql_log(tmux: Tmux, tmp_path: Path) -> Non
         names = {"c1": "demo", "c2": "cto", "c3": "devops"}
         pids = {}
         for name, who in names.items():
-            cmd = f"{sys.executable} -m warroom run {launch_file} --log '{uri}' --as {who}"
-            pids[name] = tmux.start(name, cmd, env)
+            cmd = shlex.join(argv("run", launch_file, "--log", uri, "--as", who))
+            pids[name] = start(tmux, name, cmd, env)
             wait_for(f"console {name}", lambda n=name: "Checklist" in tmux.screen(n), timeout=60)
 
         holder = wait_for(
@@ -74,9 +68,9 @@ def test_three_consoles_on_one_postgresql_log(tmux: Tmux, tmp_path: Path) -> Non
         wait_for("samples", lambda: sum(e["kind"] == "sample" for e in events(uri)) >= 10)
 
         # a tick in one console reaches the others within a second of its commit
-        tmux.keys("c1", "2", "Down", "Down")
+        tmux.keys("c1", "2", "Down", "Down", pace=PACE)
         wait_for("cursor on the item", lambda: ITEM in tmux.screen("c1"))
-        tmux.keys("c1", "Space")
+        tmux.keys("c1", "Space", pace=PACE)
         check = wait_for("the check", lambda: [e for e in events(uri) if e["kind"] == "check"], every=0.01)
         seen: dict[str, float] = {}
         deadline = time.monotonic() + 5

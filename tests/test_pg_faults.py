@@ -28,6 +28,8 @@ import pgserver
 import pytest
 import servers
 from pgserver import store_events as events
+from runcli import argv as warroom_argv
+from runcli import checkout_env
 from waiting import wait_for
 
 from warroom.config import load_launch
@@ -38,7 +40,6 @@ if TYPE_CHECKING:
     from deploy_fixture import Deploy
 
 ROOT = Path(__file__).resolve().parent.parent
-ENV = {**os.environ, "PYTHONPATH": str(ROOT)}
 pytestmark = [pytest.mark.slow]
 
 
@@ -84,7 +85,7 @@ def test_an_outage_drops_the_samples_and_is_recorded_as_a_gap_once_the_database_
         uri = own.create_db("outage") + "#outage"
         rec = subprocess.Popen(
             [sys.executable, str(ROOT / "tests" / "notify_recorder.py"), str(cfg), uri],
-            env=ENV,
+            env=checkout_env(),
             cwd=ROOT,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
@@ -195,13 +196,13 @@ def test_a_rollback_whose_runner_died_on_another_host_is_recorded_as_interrupted
 
     def host(name: str, origin: str) -> dict[str, str]:  # its own data directory: no shared crash marker
         (tmp_path / name).mkdir(exist_ok=True)
-        return {**ENV, "XDG_DATA_HOME": str(tmp_path / name), "SSH_CONNECTION": f"{origin} 50000 10.0.0.9 22"}
+        return checkout_env(XDG_DATA_HOME=str(tmp_path / name), SSH_CONNECTION=f"{origin} 50000 10.0.0.9 22")
 
     runner: subprocess.Popen[bytes] | None = None
     try:
         with pgserver.running() as own:
             uri = own.create_db("rollback") + "#deploy-test"
-            argv = [sys.executable, "-m", "warroom", "rollback", str(cfg), "--log", uri, "--yes-i-mean-it"]
+            argv = warroom_argv("rollback", cfg, "--log", uri, "--yes-i-mean-it")
             runner = subprocess.Popen(
                 [*argv, "deploy-test", "--as", "dana"],
                 env=host("a", "10.0.0.1"),
@@ -216,7 +217,7 @@ def test_a_rollback_whose_runner_died_on_another_host_is_recorded_as_interrupted
             # host b: `check` records the run as interrupted once the runner's lease has lapsed (about its TTL)
             def recorded() -> list[Any]:
                 res = subprocess.run(
-                    [sys.executable, "-m", "warroom", "check", str(cfg), "--log", uri],
+                    warroom_argv("check", cfg, "--log", uri),
                     env=host("b", "10.0.0.2"),
                     capture_output=True,
                     timeout=120,
@@ -328,9 +329,8 @@ async def test_the_recording_consoles_watcher_records_a_dead_runners_rollback_fr
         with pgserver.running() as own:
             uri = own.create_db("watcher") + "#deploy-test"
             runner = subprocess.Popen(
-                [sys.executable, "-m", "warroom", "rollback", str(cfg), "--log", uri, "--yes-i-mean-it", "deploy-test"]
-                + ["--as", "dana"],
-                env={**ENV, "XDG_DATA_HOME": str(tmp_path / "a")},
+                warroom_argv("rollback", cfg, "--log", uri, "--yes-i-mean-it", "deploy-test", "--as", "dana"),
+                env=checkout_env(XDG_DATA_HOME=str(tmp_path / "a")),
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL,
             )

@@ -20,6 +20,7 @@ from pathlib import Path
 import orjson
 import pgserver
 import pytest
+import runcli
 from recorded import record_launch
 from waiting import wait_for
 
@@ -30,7 +31,6 @@ from warroom.store.pg import LEASE_TTL, PgLog
 
 ROOT = Path(__file__).resolve().parent.parent
 WORKER = ROOT / "tests" / "pgworker.py"
-ENV = {**os.environ, "PYTHONPATH": str(ROOT)}
 
 
 class Proc:
@@ -38,7 +38,11 @@ class Proc:
 
     def __init__(self, *args: str) -> None:
         self.p = subprocess.Popen(
-            [sys.executable, str(WORKER), *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV
+            [sys.executable, str(WORKER), *args],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=runcli.checkout_env(),
         )
         self.lines: queue.Queue[str] = queue.Queue()
         self.seen: list[str] = []
@@ -279,9 +283,7 @@ def test_a_server_restart_mid_run_is_told_then_writing_resumes_with_nothing_lost
 
 
 def warroom(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-    res = subprocess.run(
-        [sys.executable, "-m", "warroom", *args], capture_output=True, text=True, env=ENV, timeout=120, check=False
-    )
+    res = runcli.warroom(*args)
     if check:
         assert res.returncode == 0, res.stderr
     return res
@@ -384,14 +386,7 @@ def test_the_store_key_gives_the_password_source_and_a_password_in_it_is_refused
     res = warroom("check", str(cfg), "--log", pg_db, check=False)
     assert res.returncode == 2
     assert "WARROOM_TEST_PGPASSWORD is not set" in res.stderr and "Traceback" not in res.stderr
-    env_ok = subprocess.run(
-        [sys.executable, "-m", "warroom", "check", str(cfg), "--log", pg_db],
-        capture_output=True,
-        text=True,
-        env={**ENV, "WARROOM_TEST_PGPASSWORD": "s3cret"},
-        timeout=120,
-        check=False,
-    )
+    env_ok = runcli.warroom("check", cfg, "--log", pg_db, env=runcli.checkout_env(WARROOM_TEST_PGPASSWORD="s3cret"))
     assert env_ok.returncode in (0, 1), env_ok.stderr  # the fixture's server trusts loopback: any password passes
     assert b"s3cret" not in b"".join(open_reader(pg_db + "#demo-launch").lines())
     bad = tmp_path / "bad.yaml"
@@ -418,10 +413,9 @@ def test_the_real_recorder_paused_past_its_lease_is_fenced_and_another_takes_ove
     cfg = str(ROOT / "configs" / "demo.yaml")
 
     def recorder(origin: str) -> subprocess.Popen[bytes]:
-        env = {**ENV, "SSH_CONNECTION": f"{origin} 50000 10.0.0.9 22"}
         return subprocess.Popen(
-            [sys.executable, "-m", "warroom", "check", cfg, "--watch", "--log", uri],
-            env=env,
+            runcli.argv("check", cfg, "--watch", "--log", uri),
+            env=runcli.checkout_env(SSH_CONNECTION=f"{origin} 50000 10.0.0.9 22"),
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
@@ -463,13 +457,13 @@ def test_a_second_rollback_from_another_host_is_refused_by_the_real_runner(tmp_p
         cfg = deploy.config(steps=[{"name": "slow step", "run": ["sleep", "6"], "timeout": "20s"}], verify=None)
         uri = pg_db + "#deploy-test"
 
-        def rollback(origin: str, who: str) -> tuple[list[str], dict[str, str]]:
-            env = {**ENV, "SSH_CONNECTION": f"{origin} 50000 10.0.0.9 22"}
-            argv = ["rollback", str(cfg), "--log", uri, "--as", who, "--yes-i-mean-it", "deploy-test"]
-            return [sys.executable, "-m", "warroom", *argv], env
+        def rollback(origin: str, who: str) -> tuple[tuple[str, ...], dict[str, str]]:
+            """`warroom rollback` as `who` from the SSH origin `origin`: its arguments and environment."""
+            args = ("rollback", str(cfg), "--log", uri, "--as", who, "--yes-i-mean-it", "deploy-test")
+            return args, runcli.checkout_env(SSH_CONNECTION=f"{origin} 50000 10.0.0.9 22")
 
-        argv, env = rollback("10.0.0.1", "dana")
-        first = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        args, env = rollback("10.0.0.1", "dana")
+        first = runcli.spawn(*args, env=env)
         try:
             wait_for(
                 "the first host's rollback to start",
@@ -477,8 +471,8 @@ def test_a_second_rollback_from_another_host_is_refused_by_the_real_runner(tmp_p
                     k == "rollback" and d.get("phase") == "started" for _s, k, d in _events_by(uri, "10.0.0.1")
                 ),
             )
-            argv, env = rollback("10.0.0.2", "sam")
-            second = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=120, check=False)
+            args, env = rollback("10.0.0.2", "sam")
+            second = runcli.warroom(*args, env=env)
             assert second.returncode == 1, second.stdout + second.stderr
             refusals = [
                 str(d.get("reason"))

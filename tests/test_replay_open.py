@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 from recorded import ACTORS, record_launch
-from test_e2e_tmux import TMUX, Tmux
+from runcli import argv, warroom
 from test_replay import live_state_at
 from ui_scenario import screen_text, until
 
@@ -247,28 +247,12 @@ def test_the_log_is_never_written_and_no_index_lands_beside_it(small):
     assert {p.name: p.stat().st_mtime_ns for p in small.parent.iterdir()} == before
 
 
-@pytest.fixture
-def tmux(tmp_path):
-    """A private tmux server (its own socket), killed after the test."""
-    if TMUX is None:
-        pytest.fail("tmux is required (run tests/install-deps.sh)")
-    t = Tmux(f"warroom-ro-{os.getpid()}-{tmp_path.name}")
-    try:
-        yield t
-    finally:
-        import subprocess
-
-        subprocess.run([TMUX, "-L", t.socket, "kill-server"], capture_output=True, timeout=10)
-
-
 @pytest.mark.slow
 @pytest.mark.tmux
 def test_a_postgresql_log_replays_in_the_console_and_gets_no_sidecar(tmp_path, tmux):
     """PostgreSQL: the console replays a private snapshot of the database's lines (new each time), so the
     background index and verify run over it as over a file, and no index is saved for it."""
     import shlex
-    import subprocess
-    import sys
 
     import pgserver
 
@@ -276,25 +260,15 @@ def test_a_postgresql_log_replays_in_the_console_and_gets_no_sidecar(tmp_path, t
     rec = record_launch(src, until="3m")
     cache = Path(os.environ["XDG_CACHE_HOME"])
     root = Path(__file__).resolve().parent.parent
-    env = {**os.environ, "PYTHONPATH": str(root)}
     with pgserver.running() as pg:
         uri = pg.create_db(f"replayopen{os.getpid()}") + "#rehearsal"
-        copied = subprocess.run(
-            [sys.executable, "-m", "warroom", "log", "copy", str(src), uri], env=env, capture_output=True, text=True
-        )
+        copied = warroom("log", "copy", src, uri)
         assert copied.returncode == 0, copied.stderr
-        command = " ".join(
-            [
-                "env",
-                f"PYTHONPATH={shlex.quote(str(root))}",
-                f"XDG_CACHE_HOME={shlex.quote(str(cache))}",
-                shlex.quote(sys.executable),
-                "-m warroom replay",
-                shlex.quote(uri),
-            ]
+        replay = shlex.join(argv("replay", uri))
+        tmux.start("demo", replay, env={"PYTHONPATH": str(root), "XDG_CACHE_HOME": str(cache)})
+        screen = tmux.wait_for(
+            "demo", lambda s: "chain intact" in s, "the replay of the database's log to be verified", 60
         )
-        tmux.run("new-session", "-d", "-s", "demo", "-x", "160", "-y", "48", command)
-        screen = tmux.wait_for(lambda s: "chain intact" in s, "the replay of the database's log to be verified", 60)
         assert f"chain intact, {rec.events:,} events" in screen and "REPLAY" in screen
-        tmux.keys("q")
+        tmux.keys("demo", "q")
     assert not list(cache.rglob("*.idx"))

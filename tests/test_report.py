@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import math
 import re
-import subprocess
-import sys
 from pathlib import Path
 from xml.etree import ElementTree
 
 import orjson
 import pytest
 from recorded import record_launch
+from runcli import warroom
 
 from warroom.cli import main
 from warroom.core.rules import show
@@ -146,19 +145,13 @@ def test_cli_formats_and_output_file(rec, tmp_path, capsys):
 
 
 def test_cli_errors_are_messages(tmp_path, rec):
-    r = subprocess.run(
-        [sys.executable, "-m", "warroom", "report", str(tmp_path / "none.jsonl")], capture_output=True, text=True
-    )
+    r = warroom("report", tmp_path / "none.jsonl")
     assert r.returncode == 2 and "no such log file" in r.stderr and "Traceback" not in r.stderr
-    r = subprocess.run(
-        [sys.executable, "-m", "warroom", "report", str(rec.path), "-o", str(tmp_path / "missing-dir" / "r.md")],
-        capture_output=True,
-        text=True,
-    )
+    r = warroom("report", rec.path, "-o", tmp_path / "missing-dir" / "r.md")
     assert r.returncode == 2 and "cannot write the report" in r.stderr and "Traceback" not in r.stderr
     bad = tmp_path / "bad.jsonl"
     bad.write_text("hello\n")
-    r = subprocess.run([sys.executable, "-m", "warroom", "report", str(bad)], capture_output=True, text=True)
+    r = warroom("report", bad)
     assert r.returncode != 0 and "Traceback" not in r.stderr and r.stderr.strip()
 
 

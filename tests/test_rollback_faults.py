@@ -21,7 +21,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from deploy_fixture import LAUNCH_ID, Deploy, alive, checkout_env, fixture_deploy
+from deploy_fixture import LAUNCH_ID, Deploy, alive, fixture_deploy
+from runcli import argv as warroom_argv
+from runcli import checkout_env
 from test_rollback import DANA, finished_steps, phases, py_step, rollback_events, runner, step_output, touch_step
 from waiting import wait_for
 
@@ -39,7 +41,7 @@ TICKS = py_step("ticks", "import time\nfor i in range(20):\n    print('tick', i,
 
 
 def rollback_args(cfg: Path, log: Path, *extra: str) -> list[str]:
-    return [sys.executable, "-m", "warroom", "rollback", str(cfg), "--log", str(log), "--as", "dana", *extra]
+    return warroom_argv("rollback", cfg, "--log", log, "--as", "dana", *extra)
 
 
 def run_with_reader_gone(deploy: Deploy, argv: list[str], keep: int = 3) -> tuple[int, list[str], str]:
@@ -60,7 +62,7 @@ def run_here(deploy: Deploy, argv: list[str], **kw: Any) -> subprocess.Completed
 
 
 def check_output(deploy: Deploy, cfg: Path, log: Path) -> subprocess.CompletedProcess[str]:
-    return run_here(deploy, [sys.executable, "-m", "warroom", "check", str(cfg), "--log", str(log)])
+    return run_here(deploy, warroom_argv("check", cfg, "--log", log))
 
 
 # ---------------------------------------------------------------- a closed stdout
@@ -159,7 +161,7 @@ def test_a_full_disk_mid_step_leaves_the_marker_and_the_next_process_records_the
     state = fold(load_launch(cfg), read_log(log).events).rollback
     assert state.status == "failed"
     assert [s.status for s in state.steps] == ["interrupted", "pending"]  # never "running" once the run ended
-    report = run_here(deploy, [sys.executable, "-m", "warroom", "report", str(log), "--format", "json"])
+    report = run_here(deploy, warroom_argv("report", log, "--format", "json"))
     [rb] = json.loads(report.stdout)["rollbacks"]
     assert rb["status"] == "failed" and [s["status"] for s in rb["steps"]] == ["interrupted", "pending"]
     again = check_output(deploy, cfg, log)

@@ -19,7 +19,6 @@ import re
 import shutil
 import struct
 import subprocess
-import sys
 import time
 import zlib
 from datetime import UTC, datetime
@@ -29,6 +28,7 @@ import aiohttp
 import httpx
 import pytest
 from playwright.sync_api import sync_playwright
+from runcli import argv, checkout_env
 
 from warroom.config import load_launch
 from warroom.core.events import Actor
@@ -131,9 +131,9 @@ def test_browser_view(tmp_path: Path) -> None:
     cfg, log = make_log(tmp_path)
     port = free_port()
     base = f"http://127.0.0.1:{port}"
-    env = {**os.environ, **SECRETS, "PYTHONPATH": str(ROOT), "WARROOM_SERVE_TOKEN": TOKEN}
+    env = checkout_env(**SECRETS, WARROOM_SERVE_TOKEN=TOKEN)
     server = subprocess.Popen(
-        [sys.executable, "-m", "warroom", "serve", str(cfg), "--log", str(log), "--port", str(port)],
+        argv("serve", cfg, "--log", log, "--port", str(port)),
         env=env,
         cwd=ROOT,
         stdout=subprocess.PIPE,

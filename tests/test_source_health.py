@@ -8,14 +8,13 @@ the verdict is not GO because of it; the fold and view are checked on hand-writt
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import runcli
 from promstack import AuthProxy, Proc, Stack, prom_stack, start_alertmanager
 from ui_scenario import screen_text
 from waiting import until
@@ -52,19 +51,8 @@ def write(tmp: Path, text: str) -> Path:
     return p
 
 
-def env(token: str) -> dict[str, str]:
-    return {**os.environ, "WR_AM_TOKEN": token, "PYTHONPATH": str(ROOT)}
-
-
 def check(cfg: Path, token: str, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "warroom", "check", str(cfg), *args],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        cwd=ROOT,
-        env=env(token),
-    )
+    return runcli.warroom("check", cfg, *args, cwd=ROOT, env=runcli.checkout_env(WR_AM_TOKEN=token))
 
 
 def am_of(doc: dict) -> dict:
@@ -166,14 +154,8 @@ def test_check_names_an_alertmanager_refusing_our_credentials(stack: Stack, prox
 def test_check_watch_says_when_alertmanager_stops_mid_run(stack: Stack, am: Proc, tmp_path: Path):
     cfg = write(tmp_path, config(stack.prom_url, am.url))
     log = tmp_path / "watch.jsonl"
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "warroom", "check", str(cfg), "--watch", "--json", "--log", str(log)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        cwd=ROOT,
-        env=env("unused"),
-    )
+    watch = ("check", cfg, "--watch", "--json", "--log", log)
+    proc = runcli.spawn(*watch, cwd=ROOT, env=runcli.checkout_env(WR_AM_TOKEN="unused"))
     try:
         assert proc.stdout is not None
         deadline = time.monotonic() + 30

@@ -12,12 +12,12 @@ import os
 import pwd
 import shutil
 import subprocess
-import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import runcli
 from ui_scenario import NOW, ROOT_ACTOR, Clock, caught_up, demo_launch, screen_text, until, write_scenario
 
 from warroom.config import Launch, load_launch, parse_launch
@@ -48,15 +48,9 @@ def state_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return d
 
 
-def env(**extra: str) -> dict[str, str]:
-    e = dict(os.environ, PYTHONPATH=str(ROOT), **extra)
-    return e
-
-
 def warroom(*args: str, **extra: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "warroom", *args], capture_output=True, text=True, env=env(**extra), timeout=120
-    )
+    """`warroom ARGS` with `extra` in its environment."""
+    return runcli.warroom(*args, env=runcli.checkout_env(**extra))
 
 
 def notes(app: WarroomApp) -> str:
