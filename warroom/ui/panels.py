@@ -593,24 +593,27 @@ class RollbackPanel(Panel):
         )
         self.part("#rollback-status", Block).show(rollback_status(f, armed))
         self.table.set_rows(rollback_rows(f, launch))
-        self._fit_side()
 
     def on_resize(self) -> None:
-        self._fit_side()
+        self.fit_side()
         super().on_resize()
 
-    def _fit_side(self) -> None:
+    def fit_side(self) -> bool:
         """On a wide screen the side column takes the width the rollback steps need, as far as the main column
         can spare it (the checklist's items whole, the alerts at ALERTS_MIN); never less than the TCSS's 29%.
-        What is still too long wraps (the step column and the status lines), so nothing is cut."""
+        What is still too long wraps (the step column and the status lines), so nothing is cut. It reads the
+        checklist's and the gates' rows too, so the screen calls it once their frame is drawn, whichever order
+        the panels were drawn in (a width that depended on that order differed between live and replay).
+        True when the width changed."""
         screen, side = self.screen, self.parent
         if not isinstance(side, Widget) or side.id != "col-side":
-            return
+            return False
         if not (screen.has_class("-wide") and screen.has_class("-tall")):
             if self._side_width is not None:
                 side.styles.width = side.styles.max_width = None  # back to the TCSS's width
                 self._side_width = None
-            return
+                return True
+            return False
         if not self._siblings:  # made once in compose: searched for once, not on every frame
             self._siblings = {p.pid: p for p in screen.query(Panel)}
         panels = self._siblings
@@ -621,10 +624,12 @@ class RollbackPanel(Panel):
         gates = panels["gates"].table.natural_width(0) + 6 if "gates" in panels else 0
         spare = total - max(checklist + ALERTS_MIN + 6, gates)  # the alerts keep a little more than their minimum
         width = max(base, min(need, spare, total // 2))
-        if width != self._side_width:
-            self._side_width = width
-            side.styles.width = width
-            side.styles.max_width = max(width, SIDE_MAX)
+        if width == self._side_width:
+            return False
+        self._side_width = width
+        side.styles.width = width
+        side.styles.max_width = max(width, SIDE_MAX)
+        return True
 
 
 def _side_base(total: int) -> int:

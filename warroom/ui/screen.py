@@ -21,7 +21,7 @@ from textual.widgets import Footer
 
 from warroom.ui.frame import Frame
 from warroom.ui.header import PANELS, HeaderBar, ReplayBar, TabBar
-from warroom.ui.panels import PANEL_TYPES, Panel
+from warroom.ui.panels import PANEL_TYPES, Panel, RollbackPanel
 from warroom.ui.rowtable import RowTable
 
 PANEL_IDS = tuple(pid for pid, _title in PANELS)
@@ -185,10 +185,6 @@ class ConsoleScreen(Screen[None]):
             self._replaybar.set(p.t, p.start, p.end, frame.t0, p.speed, p.playing)
         later = False
         order: tuple[str, ...] = ("gates", "checklist", "alerts", "signoffs", "rollback", "log") if full else ("gates",)
-        if first:
-            # the first frame, painted before the first layout (see `ready`): the checklist fits beside the side column,
-            # which the rollback panel fits to the checklist's items; once both are known, the checklist again
-            order += ("checklist",)
         for pid in order:
             if not self.shown(pid):
                 self._stale.add(pid)
@@ -198,6 +194,10 @@ class ConsoleScreen(Screen[None]):
             else:
                 self._stale.add(pid)
                 later = True
+        if self._fit_side() and first and self.shown("checklist"):
+            # the first frame, painted before the first layout (see `ready`): the checklist fits beside the side
+            # column, which was just fitted to the checklist's items; once both are known, the checklist again
+            self._panels["checklist"].show(frame)
         if later:
             self.call_after_refresh(self._paint_stale)
         if full:
@@ -207,9 +207,17 @@ class ConsoleScreen(Screen[None]):
         """Bring the panels now on screen up to the last frame."""
         if self._frame is None:
             return
-        for pid in [p for p in self._stale if self.shown(p)]:
+        stale = [p for p in self._panels if p in self._stale and self.shown(p)]  # in the panels' order, always
+        for pid in stale:
             self._stale.discard(pid)
             self._panels[pid].show(self._frame)
+        if stale:
+            self._fit_side()
+
+    def _fit_side(self) -> bool:
+        """The side column's width, once the panels it reads are drawn (RollbackPanel.fit_side)."""
+        rollback = self._panels.get("rollback")
+        return isinstance(rollback, RollbackPanel) and rollback.fit_side()
 
     def _tab_badges(self, f: Frame) -> None:
         v = f.verdict
