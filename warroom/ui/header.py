@@ -67,6 +67,11 @@ class VerdictBadge(Static):
 
 
 class HeaderBar(Horizontal):
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self._status_key: object = None  # what the status and trigger lines were last built from
+        self._trigger_key: object = None
+
     def compose(self) -> ComposeResult:
         # kept, not queried on every repaint (it repaints every second)
         self._badge, self._title, self._clock = VerdictBadge(), Line(id="title"), Line(id="clock")
@@ -89,8 +94,15 @@ class HeaderBar(Horizontal):
         self._clock.show(Content.styled(v.clock, "bold"))
         status, triggers = self._status, self._triggers
         width = status.size.width or max(20, self.app.size.width - 18)
-        status.show(fit(width, *(_status_line(f, n) for n in range(5))))
-        triggers.show(fit(width, _trigger_line(f), _trigger_line(f, compact=True)))
+        # built again only when what they say changed (the header is shown on every tick and every second)
+        status_key = (width, info)
+        if status_key != self._status_key:
+            self._status_key = status_key
+            status.show(fit(width, *(_status_line(f, n) for n in range(5))))
+        trigger_key = (width, launch.rollback.auto_allowed, _trigger_modes(f))
+        if trigger_key != self._trigger_key:
+            self._trigger_key = trigger_key
+            triggers.show(fit(width, _trigger_line(f), _trigger_line(f, compact=True)))
         top = v.reasons[0] if v.reasons else ""
         more = len(v.reasons) - 1
         hint = f"  +{more} more (r)" if more > 0 else "  (r)" if info.mode != "replay" else ""
@@ -165,11 +177,7 @@ def _trigger_line(f: Frame, compact: bool = False) -> Content:
     """Auto-rollback and each trigger's mode; `compact` says 'rec' for recommend, 'auto-rb' for
     auto-rollback and 'unarmed', so every trigger keeps its name at 80 columns."""
     launch = f.launch
-    modes = [
-        (c.id, cv.trigger_mode, cv.trigger_breached)
-        for c, cv in ((cv.criterion, cv) for cv in f.verdict.criteria)
-        if c.trigger is not None
-    ]
+    modes = _trigger_modes(f)
     if not modes:
         return Content.styled("no rollback triggers defined", "$muted")
     armed = launch.rollback.auto_allowed and any(m == "auto" for _c, m, _b in modes)
@@ -185,6 +193,15 @@ def _trigger_line(f: Frame, compact: bool = False) -> Content:
         word = "rec" if compact and mode == "recommend" else fmt.TRIGGER_MODE.get(mode, mode)
         parts.append(Content.styled(f"{cid} {word}" + (" BREACHED" if breached else ""), style))
     return Content.assemble(*parts)
+
+
+def _trigger_modes(f: Frame) -> list[tuple[str, str, bool]]:
+    """Each trigger's criterion, mode and whether it is breached: what the trigger line says."""
+    return [
+        (cv.criterion.id, cv.trigger_mode, cv.trigger_breached)
+        for cv in f.verdict.criteria
+        if cv.criterion.trigger is not None
+    ]
 
 
 PANELS: tuple[tuple[str, str], ...] = (

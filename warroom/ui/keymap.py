@@ -22,7 +22,8 @@ class Key:
     footer: bool = False
     label: str = ""  # short footer label
     modes: tuple[str, ...] = ("live", "observer", "replay")
-    priority: bool = False
+    priority: bool = False  # checked before the focused widget's keys; while a dialog is open check_action
+    # refuses every console action, so the key then reaches the dialog's input as typed text
 
 
 KEYS: tuple[Key, ...] = (
@@ -40,6 +41,7 @@ KEYS: tuple[Key, ...] = (
         footer=True,
         label="Tick",
         modes=("live", "observer"),
+        priority=True,  # taken by the app at once, not bubbled up from the focused table (nothing below binds it)
     ),
     Key(
         "signoff",
