@@ -11,7 +11,8 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
 from textual import on
-from textual.app import ComposeResult
+from textual._context import visible_screen_stack
+from textual.app import ComposeResult, RenderResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.content import Content
@@ -19,6 +20,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Select, Static
 
 from warroom.ui import fmt
+from warroom.ui.dim import Dimmed, Tint
 from warroom.ui.keymap import DIALOG_KEYS, KEYS, key_label
 from warroom.ui.safe import clean, plain
 
@@ -32,6 +34,23 @@ class Dialog(ModalScreen):
     def __init__(self, title: str) -> None:
         super().__init__()
         self.dialog_title = title
+        self._tint: Tint | None = None
+
+    def render(self) -> RenderResult:  # type: ignore[override]  # a Visual, as Widget.render may give
+        """The console behind, dimmed from the lines it already drew (warroom/ui/dim.py) rather than drawn and
+        blended again by Textual on every frame of the dialog; anything else (an opaque theme background, a
+        screen below that is not drawn) as Textual draws it."""
+        background = self.styles.background
+        try:
+            below = visible_screen_stack.get()  # the screens to be seen through this one, nearest last
+        except LookupError:
+            below = []
+        if not below or below[-1] is self or not 0 < background.a < 1:
+            return super().render()
+        base = below.pop()  # as Screen.render takes it: a dialog above this one sees this one, not the console
+        if self._tint is None or self._tint.color != background:
+            self._tint = Tint(background)
+        return Dimmed(base, self._tint)
 
     def action_cancel(self) -> None:
         self.dismiss(None)
