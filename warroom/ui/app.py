@@ -253,7 +253,17 @@ class WarroomApp(App[int]):
         self.panel(self.console_screen.active_panel).table.focus()
         self._watch()
         self.call_after_refresh(_collect_from_now)
-        self.set_timer(0.5, _load_dialogs)  # once the first frame is up: the first dialog then opens at once
+        self.set_timer(0.5, self._prepare_dialogs)  # once the first frame is up: the first dialog opens at once
+
+    def _prepare_dialogs(self) -> None:
+        """The dialogs' code loaded and, on a console that may write, the note dialog composed (installed,
+        not shown): a note is the dialog opened most, and opening it is then a push of a screen made already."""
+        _load_dialogs()
+        if not self.is_running or self.refusal() is not None:
+            return
+        note = self.flows.note_dialog()
+        if not note.is_running:
+            self._get_screen(note)  # push_screen's own first step: the screen registered, its widgets mounted
 
     def _tick(self) -> None:
         if not self.is_running:  # shutting down: the widgets are going, a repaint would find none

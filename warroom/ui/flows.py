@@ -25,8 +25,9 @@ from warroom.ui.silencing import expire_request
 
 if TYPE_CHECKING:
     from warroom.ui.app import WarroomApp
-    from warroom.ui.modals import RecommendationScreen
+    from warroom.ui.modals import RecommendationScreen, TextScreen
 
+NOTE_DIALOG = "warroom-note"  # the note dialog's name among the app's installed screens
 Breach = tuple[str, float | None]  # (criterion id, breached since): one recommendation prompt each
 
 
@@ -35,6 +36,7 @@ class Flows:
 
     def __init__(self, app: WarroomApp) -> None:
         self.app = app
+        self._note: TextScreen | None = None
 
     def _criteria_summary(self) -> list[Content]:
         app = self.app
@@ -62,16 +64,28 @@ class Flows:
         app.record_event("uncheck" if done else "check", ItemMark(item_id).to_data())
 
     def note(self) -> None:
-        from warroom.ui.modals import TextScreen  # dialogs load on first use
+        screen = self.note_dialog()
+        if screen in self.app.screen_stack:  # open already (reached some other way than the note key)
+            return
+        screen.reset()  # empty, as each note starts
+        self.app.push_screen(screen)
 
-        async def save(text: str) -> str | None:
-            """Recorded before the dialog closes: while the log cannot be written it stays open with the text."""
-            _ev, why = await self.app.record_event_off_loop("note", Note(text).to_data())
-            return why
+    def note_dialog(self) -> TextScreen:
+        """The note dialog, made and installed once: opened again it is pushed as it is, not composed anew
+        (`WarroomApp._prepare_dialogs` composes it before the first note, once the first frame is up)."""
+        if self._note is None:
+            from warroom.ui.modals import TextScreen  # dialogs load on first use
 
-        self.app.push_screen(
-            TextScreen("Add a note to the decision log", "Note:", "what happened, what we decided", save=save)
-        )
+            async def save(text: str) -> str | None:
+                """Recorded before the dialog closes: while the log cannot be written it stays open with the text."""
+                _ev, why = await self.app.record_event_off_loop("note", Note(text).to_data())
+                return why
+
+            self._note = TextScreen(
+                "Add a note to the decision log", "Note:", "what happened, what we decided", save=save
+            )
+            self.app.install_screen(self._note, NOTE_DIALOG)
+        return self._note
 
     def measure(self) -> None:
         """A success metric measured outside Prometheus, entered by its owner (the report names who)."""

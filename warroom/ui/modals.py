@@ -100,6 +100,9 @@ class ConfirmScreen(Dialog):
 # ---------------------------------------------------------------- free text
 
 
+_TEXT_HINT = Content.styled("enter: save · escape: cancel", "$muted")
+
+
 class TextScreen(Dialog):
     """One line of text (a note, a time to jump to); enter submits, escape cancels.
 
@@ -124,10 +127,21 @@ class TextScreen(Dialog):
         with self.box():
             yield Label(self.prompt, markup=False)
             yield Input(self.value, placeholder=self.placeholder, id="text", compact=True)
-            yield _text(Content.styled("enter: save · escape: cancel", "$muted"), id="error")
+            yield _text(_TEXT_HINT, id="error")
 
     def on_mount(self) -> None:
         self.query_one(Input).focus()
+
+    def reset(self) -> None:
+        """As it was made, for a dialog opened again (Flows keeps the note dialog composed): what was typed
+        when it was last closed, and any error shown then, belong to that time, not to this one."""
+        if self.saving or not self.is_mounted:  # still recording what was typed; or not composed yet
+            return
+        field = self.query_one(Input)
+        field.value = self.value
+        field.cursor_position = len(self.value)
+        self.query_one("#error", Static).update(_TEXT_HINT)
+        field.focus()
 
     @on(Input.Submitted)
     async def _submit(self, event: Input.Submitted) -> None:
