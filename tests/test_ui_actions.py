@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from textual.widgets import Input
 from ui_scenario import (
     DEVOPS,
     NOW,
@@ -24,7 +25,7 @@ from ui_scenario import (
 from warroom.core.events import SYSTEM, Actor
 from warroom.store.log import DecisionLog, read_log
 from warroom.ui.app import WarroomApp
-from warroom.ui.modals import ConfirmScreen, RecommendationScreen, RollbackScreen, VerdictScreen
+from warroom.ui.modals import ConfirmScreen, RecommendationScreen, RollbackScreen, TextScreen, VerdictScreen
 
 WIDE = (160, 48)
 
@@ -151,6 +152,43 @@ async def test_note_is_recorded_and_shown_literally(scenario):
         ev = events(path)[-1]
         assert (ev.kind, ev.data) == ("note", {"text": "p95 [b]up[/b]"})
         assert "p95 [b]up[/b]" in screen_text(app)
+
+
+async def test_a_note_dialog_opened_again_starts_empty(scenario):
+    """The note dialog is made once and opened again: what was typed into a cancelled note is not there."""
+    path, clock = scenario
+    app = make_app(path, clock)
+    async with app.run_test(size=WIDE) as pilot:
+        await until(pilot, lambda: app.flows.note_dialog().is_mounted, "the note dialog composed ahead")
+        for typed in ("first thoughts", "second"):
+            await pilot.press("n")
+            await until(pilot, lambda: shown(app, TextScreen), "the note dialog")
+            assert app.screen.query_one(Input).value == ""
+            assert "enter: save · escape: cancel" in screen_text(app)
+            await pilot.press(*typed, "escape")
+            await until(pilot, lambda: not isinstance(app.screen, TextScreen), "the dialog closed")
+        assert [e for e in events(path) if e.kind == "note" and "first" in e.data["text"]] == []
+        await pilot.press("n")
+        await until(pilot, lambda: shown(app, TextScreen), "the note dialog")
+        await pilot.press(*"third", "enter")
+        await until(pilot, lambda: not isinstance(app.screen, TextScreen), "the note recorded")
+        ev = events(path)[-1]
+        assert (ev.kind, ev.data) == ("note", {"text": "third"})
+
+
+async def test_tick_keys_typed_in_a_note_are_text(scenario):
+    """space and x tick the highlighted item, but in a note they are what was typed: nothing is ticked."""
+    path, clock = scenario
+    app = make_app(path, clock)
+    async with app.run_test(size=WIDE) as pilot:
+        await focus_item(app, pilot, "dashboards")
+        before = len(events(path))
+        await pilot.press("n")
+        await until(pilot, lambda: shown(app, TextScreen), "the note dialog")
+        await pilot.press(*"fix x now", "enter")
+        await until(pilot, lambda: not isinstance(app.screen, TextScreen), "the note recorded")
+        assert [(e.kind, e.data) for e in events(path)[before:]] == [("note", {"text": "fix x now"})]
+        assert "[ ] Dashboards" in screen_text(app)
 
 
 async def test_ack_acknowledges_newest_firing_alert(scenario):

@@ -61,6 +61,13 @@ def test_signoff_dialog_small(snap_compare):
     assert snap_compare(console("signoff-80x24", "dark"), press=["s", "o", "k"], terminal_size=(80, 24))
 
 
+@pytest.mark.parametrize("theme", ("dark", "monochrome"))
+def test_note_dialog_over_console(snap_compare, theme):
+    """A dialog over the whole console: the console still shows behind it, dimmed (warroom/ui/dim.py draws it
+    from the console's own lines, as Textual's blend would), its keys and links inert."""
+    assert snap_compare(console(f"note-{theme}-160x48", theme), press=["n", *"rollback?"], terminal_size=(160, 48))
+
+
 def test_replay_small(snap_compare, tmp_path):
     from ui_scenario import FoldReplay
 
