@@ -166,6 +166,15 @@ async def test_a_note_typed_while_the_database_is_down_is_kept_refused_and_recor
             await pilot.press("enter")
             await until(pilot, lambda: "not recorded" in shown() and not dialog.saving, "the second refusal")
             assert dialog.query_one(Input).value == text
+            # cancelled and opened again: a new note, empty, without the refusal of the one cancelled
+            await pilot.press("escape")
+            await until(pilot, lambda: not isinstance(app.screen, TextScreen), "the dialog closed")
+            await pilot.press("n")
+            await until(pilot, lambda: isinstance(app.screen, TextScreen) and app.screen.is_mounted, "the note again")
+            dialog = app.screen
+            assert isinstance(dialog, TextScreen)
+            assert dialog.query_one(Input).value == "" and "not recorded" not in shown(), shown()
+            await pilot.press(*text)
             await asyncio.to_thread(own.start)
 
             # the database is back: the same dialog, the same text, recorded on enter
