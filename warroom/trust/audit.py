@@ -8,9 +8,8 @@ from pathlib import Path
 
 from warroom.config import ConfigError, Launch
 from warroom.core import authority
-from warroom.core.authority import SigVerdict
-from warroom.store.launchlog import first_launch_event, launch_from_log
-from warroom.store.log import LogCorrupt, iter_parsed
+from warroom.store.launchlog import first_launch_event, launch_from_event
+from warroom.store.log import Feed, LogCorrupt, iter_parsed
 from warroom.trust import heads
 from warroom.trust.guard import Guard, signers_path
 
@@ -45,9 +44,59 @@ def launch_of(path: Path, config: Launch | None) -> tuple[Launch | None, Path | 
     if config is not None:
         return config, recorded
     try:
-        return launch_from_log(path), recorded
+        return launch_from_event(ev, str(path)), recorded
     except (ConfigError, LogCorrupt, OSError):
         return None, None
+
+
+class Auditor:
+    """The audit of one log, fed its verified lines one by one: by the chain check's own pass (`feed`, then
+    `result` with the head that pass read to), or by a read of its own (`audit`)."""
+
+    def __init__(
+        self,
+        path: Path,
+        launch: Launch | None,
+        *,
+        signers: Path | None = None,
+        base: Path | None = None,
+        expect: tuple[int, str] | None = None,
+    ):
+        anchors: dict[str, tuple[int, str]] = {}
+        if (mine := heads.seen(path)) is not None:
+            anchors[SEEN] = mine
+        if expect is not None:
+            anchors[EXPECTED] = expect
+        self.note = ""
+        if launch is None:
+            self.note = "no launch config in the log: signatures not checked"
+        elif launch.signatures == "off":
+            self.note = "signatures: off in the config: signatures not checked"
+        files = signers or (signers_path(launch, base) if launch is not None else None)
+        if launch is not None and launch.signatures != "off" and files is None:
+            self.note = "no allowed_signers file: signatures cannot be checked"
+        self.guard = Guard(launch, {}, files, anchors)
+
+    @property
+    def feed(self) -> Feed | None:
+        """What each line goes to; None when only the head matters (no signatures, no anchors): then a pass
+        need not hand over every line, only say where it read to."""
+        return None if self.guard.quiet else self.guard.feed_line
+
+    def result(self, head: tuple[int, str]) -> Audit:
+        """The audit, once every line up to `head` (the last one read) was fed."""
+        g = self.guard
+        if g.quiet:
+            g.note(*head)
+        out = Audit(g.head, note=self.note)
+        for ev, v in g.signed:
+            what = f"seq {ev.seq} {authority.what(ev)}"
+            if v.ok:
+                out.signatures.append(f"{what}: good signature by {v.signer} ({v.detail})")
+            else:
+                out.bad.append(f"{what} by account {ev.actor.user}: BAD SIGNATURE: {v.detail}")
+        out.anchors = g.problems()
+        return out
 
 
 def audit(
@@ -58,36 +107,16 @@ def audit(
     base: Path | None = None,
     expect: tuple[int, str] | None = None,
 ) -> Audit:
-    """Check every signature and the anchors over the whole log (whose chain the caller verified)."""
-    anchors: dict[str, tuple[int, str]] = {}
-    if (mine := heads.seen(path)) is not None:
-        anchors[SEEN] = mine
-    if expect is not None:
-        anchors[EXPECTED] = expect
-    verdicts: dict[str, SigVerdict] = {}
-    note = ""
-    if launch is None:
-        note = "no launch config in the log: signatures not checked"
-    elif launch.signatures == "off":
-        note = "signatures: off in the config: signatures not checked"
-    files = signers or (signers_path(launch, base) if launch is not None else None)
-    if launch is not None and launch.signatures != "off" and files is None:
-        note = "no allowed_signers file: signatures cannot be checked"
-    g = Guard(launch, verdicts, files, anchors)
+    """Check every signature and the anchors over the whole log (whose chain the caller verified), in a read
+    of its own; `warroom verify` feeds an `Auditor` from its chain check's pass instead."""
+    a = Auditor(path, launch, signers=signers, base=base, expect=expect)
+    g = a.guard
     try:
         for _end, seq, d, h, ts in iter_parsed(path):
             g.feed_line(seq, d, h, ts)
     except LogCorrupt:
         pass  # the chain check reports it
-    out = Audit(g.head, note=note)
-    for ev, v in g.signed:
-        what = f"seq {ev.seq} {authority.what(ev)}"
-        if v.ok:
-            out.signatures.append(f"{what}: good signature by {v.signer} ({v.detail})")
-        else:
-            out.bad.append(f"{what} by account {ev.actor.user}: BAD SIGNATURE: {v.detail}")
-    out.anchors = g.problems()
-    return out
+    return a.result(g.head)
 
 
-__all__ = ["EXPECTED", "SEEN", "Audit", "audit", "launch_of"]
+__all__ = ["EXPECTED", "SEEN", "Audit", "Auditor", "audit", "launch_of"]
