@@ -198,6 +198,15 @@ ODD: list[Any] = [
     ("ts", 1767268800),
     ("ts", "2026-01-01T12:00:00+00:00"),
     ("ts", "2026-01-01T12:00:00.5Z"),
+    ("ts", "2026-01-01T11:20:60.000Z"),
+    ("ts", "2026-01-01T24:00:00.000Z"),
+    ("ts", "2026-01-01T11:20:0a.000Z"),
+    ("ts", "2026-01-01T11:2a:00.000Z"),
+    ("ts", "2026-01-01X11:20:05.000Z"),
+    ("ts", "\u0000" * 17 + "05.000Z"),
+    ("ts", "2026-01-01T11:20:05.000"),
+    ("ts", {"t": 1}),
+    ("ts", ["2026-01-01T11:20:05.000Z"]),
     ("actor", "root"),
     ("actor", {"user": ["x"]}),
     ("actor", {}),
@@ -409,3 +418,26 @@ def test_a_line_the_audit_cannot_read_before_a_tampered_one(
     assert new == outcome(["verify", str(path)], True, monkeypatch)
     if later == "tampered":
         assert new[0] == 1 and new[1].startswith("TAMPERED: "), new
+
+
+@pytest.mark.parametrize("which", ["plain", "signed"])
+def test_every_odd_field_alone_says_the_same(which: str, logs: dict[str, Any], tmp_path: Path, monkeypatch):
+    """Each odd value, as the only change (the chain re-hashed so it holds), on the first line, a line in the
+    middle and the last: what the audit's reader makes of it (reads it, stops there, raises) is the same."""
+    items = [(b, b',"hash":"', b'"}') for b in bodies(logs[which].read_bytes().splitlines(keepends=True))]
+    path = tmp_path / "odd.jsonl"
+    for i in (0, len(items) // 2, len(items) - 1):
+        t = orjson.loads(items[i][0] + b"}")["ts"]
+        near = [t[:17] + "60" + t[19:], t[:17] + "0a" + t[19:], t[:14] + "6" + t[15:], t[:11] + "24" + t[13:]]
+        for key, value in [*ODD, ("v", None), ("data", {"x": 1}), *(("ts", n) for n in near)]:
+            for doubled in (False, True):
+                body = items[i][0]
+                if doubled:
+                    body = body + b"," + orjson.dumps(key) + b":" + orjson.dumps(value)
+                else:
+                    d = orjson.loads(body + b"}")
+                    d[key] = value
+                    body = orjson.dumps(d)[:-1]
+                path.write_bytes(b"".join(chained([*items[:i], (body, b',"hash":"', b'"}'), *items[i + 1 :]])))
+                new = outcome(["verify", str(path)], False, monkeypatch)
+                assert new == outcome(["verify", str(path)], True, monkeypatch), (i, key, value, doubled, new)

@@ -57,6 +57,7 @@ from warroom.store.sidefiles import FileLock as FileLock  # re-exported: the rec
 
 _TAIL_FIRST = 1 << 12
 _TIME_TAILS = frozenset(f".{ms:03d}Z" for ms in range(1000))  # a log's own time is 'YYYY-MM-DDTHH:MM:SS' + these
+_SECONDS = frozenset(f"{s:02d}" for s in range(60))
 _READ_CHUNK = 1 << 20
 _HASH_SUFFIX = len(',"hash":"') + 64 + len('"}')
 _FIRST_EVENT = b'{"v":' + str(SCHEMA_VERSION).encode() + b',"seq":1,"ts":"'
@@ -584,8 +585,7 @@ def verify_chunks(chunks: Iterable[bytes], feed: Feed | None = None, *, read: bo
     """
     res = VerifyResult()
     prev = GENESIS
-    seq = 0
-    n = 0
+    seq = 0  # events accepted; the line being read is line seq + 1
     sha = hashlib.sha256
     loads = orjson.loads
     cut = _HASH_SUFFIX
@@ -594,46 +594,56 @@ def verify_chunks(chunks: Iterable[bytes], feed: Feed | None = None, *, read: bo
     before = GENESIS
     rest = b""
     reading = read or feed is not None
-    second = "\0"  # the 'YYYY-MM-DDTHH:MM:SS' of a time read already: that second with any '.mmmZ' reads too
-    tails = _TIME_TAILS
+    second = ""  # the 'YYYY-MM-DDTHH:MM:SS' of a time read already: with any '.mmmZ', any :SS, it reads too
+    tails, seconds = _TIME_TAILS, _SECONDS
     for chunk in chunks:
         lines = (rest + chunk).split(b"\n")
         rest = lines.pop()
         for line in lines:
-            n += 1
             digest = sha(line[:-cut] + b"}").hexdigest()
             try:
                 d = loads(line)
                 if d["hash"] != digest or d["prev"] != prev or d["seq"] != seq + 1:
                     raise ValueError
             except (ValueError, KeyError, TypeError):
-                res.problem = _line_problem(line, d if isinstance(d, dict) else None, digest, seq, prev, n)
+                res.problem = _line_problem(line, d if isinstance(d, dict) else None, digest, seq, prev, seq + 1)
                 break
             if reading:  # iter_parsed's reading of the line, on top of the chain's test
-                try:
+                try:  # plainly read: its time in a second (or a minute) read before, in the log's own form
                     t = d["ts"]
-                    if (
-                        feed is not None
-                        or t[:19] != second
-                        or t[19:] not in tails
-                        or line[-cut] != 44  # ','
-                        or line[-2:] != b'"}'
-                        or type(d["v"]) is not int
-                        or type(d["actor"]) is not dict
-                        or "data" not in d
-                        or "kind" not in d
-                    ):  # not plainly read (a time of a second read before, the fields there): read it
-                        ts = _read_time(line, d, seq, prev, n)
-                        if type(t) is str and t[19:] in tails:
-                            second = t[:19]
+                    plain = (
+                        feed is None
+                        and type(t) is str
+                        and t[19:] in tails
+                        and line[-cut] == 44  # ','
+                        and line[-2:] == b'"}'
+                        and type(d["v"]) is int
+                        and type(d["actor"]) is dict
+                        and "data" in d
+                        and "kind" in d
+                    )
+                except (KeyError, IndexError, TypeError):
+                    plain = False
+                if plain and t[:19] != second:
+                    if t[:17] == second[:17] and t[17:19] in seconds:
+                        second = t[:19]
+                    else:
+                        plain = False
+                if not plain:
+                    try:
+                        ts = _read_time(line, d, seq, prev, seq + 1)
                         if feed is not None:
                             feed(seq + 1, d, digest, ts)
-                except LogCorrupt:  # where iter_parsed stops: the reader reads no further
-                    reading = False
-                    res.read = (seq, prev)
-                except Exception as e:  # raised by a separate read after the chain check: kept for then
-                    reading = False
-                    res.read, res.read_error = (seq, prev), e
+                    except LogCorrupt:  # where iter_parsed stops: the reader reads no further
+                        reading = False
+                        res.read = (seq, prev)
+                    except Exception as e:  # raised by a separate read after the chain check: kept for then
+                        reading = False
+                        res.read, res.read_error = (seq, prev), e
+                    else:
+                        t = d.get("ts")
+                        if type(t) is str and t[19:] in tails and t[10:11] == "T" and t[13:14] + t[16:17] == "::":
+                            second = t[:19]  # read: any other '.mmmZ' of it reads, and any other second of it
             before, prev = prev, digest
             seq += 1
             if first is None:
