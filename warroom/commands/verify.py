@@ -25,7 +25,7 @@ def run(args: argparse.Namespace) -> int:
     from warroom.trust.verify_cmd import TrustCheck  # signatures and head anchors (docs/trust.md)
 
     check = TrustCheck(path, args)  # fed by the chain check's pass: the log is read once
-    res = verify(path, check.feed, read=check.reads)
+    res = verify(path, check.feed, read=check.reads, marks=check.marks)
     torn = (
         f"; a torn last line ({res.torn} bytes) from an interrupted write is still at the end of the log "
         f"(not an event; the next write moves it to {torn_path(path)} and records that)"

@@ -99,6 +99,7 @@ class VerifyResult:
     last_ts: float | None = None
     read: tuple[int, str] = (0, GENESIS)  # with verify's `read`: the last event iter_parsed would have given
     read_error: Exception | None = None  # ... and what it (or the feed) would have raised there
+    marked: dict[int, str] = field(default_factory=dict)  # ... and the hashes of those at the seqs asked for
 
     @property
     def ok(self) -> bool:
@@ -562,13 +563,17 @@ Feed = Callable[[int, dict[str, Any], str, float], None]
 """What a verified line is handed to, as `iter_parsed` would give it: (seq, parsed object, hash, time)."""
 
 
-def verify(path: str | Path, feed: Feed | None = None, *, read: bool = False) -> VerifyResult:
+def verify(
+    path: str | Path, feed: Feed | None = None, *, read: bool = False, marks: frozenset[int] = frozenset()
+) -> VerifyResult:
     """Check every line's hash and the chain (see `verify_chunks`), optionally reading the events on the way."""
     with open(path, "rb") as f:
-        return verify_chunks(iter(lambda: f.read(_READ_CHUNK), b""), feed, read=read)
+        return verify_chunks(iter(lambda: f.read(_READ_CHUNK), b""), feed, read=read, marks=marks)
 
 
-def verify_chunks(chunks: Iterable[bytes], feed: Feed | None = None, *, read: bool = False) -> VerifyResult:
+def verify_chunks(
+    chunks: Iterable[bytes], feed: Feed | None = None, *, read: bool = False, marks: frozenset[int] = frozenset()
+) -> VerifyResult:
     """Check every line's hash and the chain, reading the log as byte chunks (a file's, or a database's rows).
 
     The hot loop is as lean as a bare parse-and-hash loop: no Event objects, no
@@ -582,6 +587,8 @@ def verify_chunks(chunks: Iterable[bytes], feed: Feed | None = None, *, read: bo
     each line `iter_parsed` would yield, up to where it would stop (`res.read`: the last one's seq and hash);
     an error the reading or the feed raises is kept in `res.read_error`, for the caller to raise where a
     separate read after the chain check would have raised it (only once the chain is known to be intact).
+    The hash of each read event whose seq is in `marks` (an anchor's) is kept in `res.marked`, so a check of
+    anchors alone needs no feed.
     """
     res = VerifyResult()
     prev = GENESIS
@@ -644,6 +651,8 @@ def verify_chunks(chunks: Iterable[bytes], feed: Feed | None = None, *, read: bo
                         t = d.get("ts")
                         if type(t) is str and t[19:] in tails and t[10:11] == "T" and t[13:14] + t[16:17] == "::":
                             second = t[:19]  # read: any other '.mmmZ' of it reads, and any other second of it
+                if marks and reading and seq + 1 in marks:
+                    res.marked[seq + 1] = digest
             before, prev = prev, digest
             seq += 1
             if first is None:

@@ -79,14 +79,21 @@ class Auditor:
 
     @property
     def feed(self) -> Feed | None:
-        """What each line goes to; None when only the head matters (no signatures, no anchors): then a pass
-        need not hand over every line, only say where it read to."""
-        return None if self.guard.quiet else self.guard.feed_line
+        """What each line goes to; None when signatures are not checked: then only the head and the hashes at
+        the anchors' seqs (`marks`) matter, and a pass need not hand over every line, only say those."""
+        return self.guard.feed_line if self.guard.active else None
 
-    def result(self, head: tuple[int, str]) -> Audit:
-        """The audit, once every line up to `head` (the last one read) was fed."""
+    @property
+    def marks(self) -> frozenset[int]:
+        return self.guard.anchor_seqs
+
+    def result(self, head: tuple[int, str], marked: dict[int, str] | None = None) -> Audit:
+        """The audit, once every line up to `head` (the last one read) was fed, or, with no feed, once the
+        pass said where it read to and the hashes it read at `marks`."""
         g = self.guard
-        if g.quiet:
+        if not g.active:
+            for seq in sorted(marked or {}):
+                g.note(seq, (marked or {})[seq])
             g.note(*head)
         out = Audit(g.head, note=self.note)
         for ev, v in g.signed:

@@ -59,6 +59,10 @@ class TrustCheck:
     def feed(self) -> Feed | None:
         return self.auditor.feed if self.auditor is not None else None
 
+    @property
+    def marks(self) -> frozenset[int]:
+        return self.auditor.marks if self.auditor is not None else frozenset()
+
     def finish(self, res: VerifyResult) -> tuple[bool, list[str]] | None:
         """Once the chain is intact: whether it all holds and the lines saying what was checked; None on a usage
         error (said here)."""
@@ -70,7 +74,7 @@ class TrustCheck:
         if res.read_error is not None:
             raise res.read_error
         assert self.auditor is not None
-        a = self.auditor.result(res.read)
+        a = self.auditor.result(res.read, res.marked)
         lines = [f"signed: {clean(line)}" for line in a.signatures]
         lines += [f"FAILED: {clean(line)}" for line in a.bad]
         lines += [clean(line) for line in a.anchors]
