@@ -9,7 +9,7 @@ from pathlib import Path
 from warroom.config import ConfigError, Launch
 from warroom.core import authority
 from warroom.store.launchlog import first_launch_event, launch_from_event
-from warroom.store.log import Feed, LogCorrupt, iter_parsed
+from warroom.store.log import Feed, LogCorrupt
 from warroom.trust import heads
 from warroom.trust.guard import Guard, signers_path
 
@@ -50,8 +50,9 @@ def launch_of(path: Path, config: Launch | None) -> tuple[Launch | None, Path | 
 
 
 class Auditor:
-    """The audit of one log, fed its verified lines one by one: by the chain check's own pass (`feed`, then
-    `result` with the head that pass read to), or by a read of its own (`audit`)."""
+    """The audit of one log (every signature with its signer, the head against the anchors), fed by the chain
+    check's own pass over it: each verified line to `feed` when signatures are checked, then `result` with
+    where that pass read to and the hashes it read at the anchors' seqs (`marks`)."""
 
     def __init__(
         self,
@@ -106,24 +107,4 @@ class Auditor:
         return out
 
 
-def audit(
-    path: Path,
-    launch: Launch | None,
-    *,
-    signers: Path | None = None,
-    base: Path | None = None,
-    expect: tuple[int, str] | None = None,
-) -> Audit:
-    """Check every signature and the anchors over the whole log (whose chain the caller verified), in a read
-    of its own; `warroom verify` feeds an `Auditor` from its chain check's pass instead."""
-    a = Auditor(path, launch, signers=signers, base=base, expect=expect)
-    g = a.guard
-    try:
-        for _end, seq, d, h, ts in iter_parsed(path):
-            g.feed_line(seq, d, h, ts)
-    except LogCorrupt:
-        pass  # the chain check reports it
-    return a.result(g.head)
-
-
-__all__ = ["EXPECTED", "SEEN", "Audit", "Auditor", "audit", "launch_of"]
+__all__ = ["EXPECTED", "SEEN", "Audit", "Auditor", "launch_of"]
