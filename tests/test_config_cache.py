@@ -134,3 +134,22 @@ def test_warroom_run_on_a_config_broken_after_a_good_start_says_what_validate_sa
     wanted = [ln for ln in validate.stderr.splitlines() if ln.startswith(f"{cfg}:")]
     assert wanted and wanted == [ln for ln in run.stderr.splitlines() if ln.startswith(f"{cfg}:")]
     assert "Traceback" not in run.stderr
+
+
+def test_a_logs_own_config_text_is_validated_once_and_an_error_is_never_kept(cache: Path) -> None:
+    """`parse_launch_cached` (the launch a log carries, read by verify, report and replay on every run): the
+    same launch as `parse_launch`, from the same entry a file of those bytes uses; a bad text raises as
+    `parse_launch` does, every time, and is never stored."""
+    from warroom.config import parse_launch, parse_launch_cached
+
+    first = parse_launch_cached(GOOD, "log#launch")
+    assert first == parse_launch(GOOD) and len(entries(cache)) == 1
+    assert parse_launch_cached(GOOD, "log#launch") == first and len(entries(cache)) == 1
+    bad = GOOD.replace("version: 1\n", "version: 1\nsignatures: required\n", 1)
+    for _ in range(2):
+        with pytest.raises(ConfigError) as e:
+            parse_launch_cached(bad, "log#launch")
+        with pytest.raises(ConfigError) as want:
+            parse_launch(bad, "log#launch")
+        assert str(e.value) == str(want.value)
+    assert len(entries(cache)) == 1

@@ -1,4 +1,5 @@
-"""`warroom verify LOG`: check the decision log's hash chain; exit 0 if intact, 1 if not."""
+"""`warroom verify LOG`: check the decision log's hash chain, signatures and anchors in one read; exit 0 if it all
+holds, 1 if not."""
 
 from __future__ import annotations
 
@@ -21,7 +22,10 @@ def run(args: argparse.Namespace) -> int:
     path = log_file(args.log)
     if path is None:
         return EXIT_USAGE
-    res = verify(path)
+    from warroom.trust.verify_cmd import TrustCheck  # signatures and head anchors (docs/trust.md)
+
+    check = TrustCheck(path, args)  # fed by the chain check's pass: the log is read once
+    res = verify(path, check.feed, read=check.reads, marks=check.marks)
     torn = (
         f"; a torn last line ({res.torn} bytes) from an interrupted write is still at the end of the log "
         f"(not an event; the next write moves it to {torn_path(path)} and records that)"
@@ -31,9 +35,7 @@ def run(args: argparse.Namespace) -> int:
     if not res.ok:
         out(f"TAMPERED: {path}: {clean(res.problem)}; {res.count} events before it are intact{torn}")
         return EXIT_NOGO
-    from warroom.trust.verify_cmd import trust_check  # signatures and head anchors (docs/trust.md)
-
-    checked = trust_check(path, args)
+    checked = check.finish(res)
     if checked is None:
         return EXIT_USAGE
     trusted, lines = checked

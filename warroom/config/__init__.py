@@ -16,6 +16,9 @@ from warroom.config.cache import (
 from warroom.config.cache import (
     load_launch_cached as load_launch_cached,
 )
+from warroom.config.cache import (
+    parse_launch_cached as parse_launch_cached,
+)
 from warroom.config.checks import (
     launch_warnings as launch_warnings,
 )

@@ -83,6 +83,23 @@ def load_launch_cached(path: str | Path) -> Launch:
     return launch
 
 
+def parse_launch_cached(text: str, name: str = "<config>") -> Launch:
+    """`parse_launch`, answered from the same cache (a text is keyed by its UTF-8 bytes, as a file is): a log's
+    own config, read by `warroom verify` or `report` on every run, is validated once."""
+    try:
+        raw = text.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate: not a file's text, validated as it is
+        return parse_launch(text, name)
+    key = cache_key(raw)
+    where = cache_dir()
+    launch = _get(where, key)
+    if launch is not None:
+        return launch
+    launch = parse_launch(text, name)
+    _put(where, key, launch)
+    return launch
+
+
 class _ModelsOnly(pickle.Unpickler):
     """Builds this package's models and datetimes, nothing else (a pickle can name any callable)."""
 

@@ -12,7 +12,7 @@ import math
 from datetime import UTC, datetime
 from pathlib import Path
 
-from warroom.config import ConfigError, ConfigProblem, Launch, parse_launch
+from warroom.config import ConfigError, ConfigProblem, Launch, parse_launch_cached
 from warroom.core.events import Event
 from warroom.store.base import LogReader, Store
 from warroom.store.log import iter_events
@@ -79,8 +79,15 @@ def first_launch_event(path: str | Path | LogReader) -> Event | None:
 
 def launch_from_log(path: str | Path | LogReader) -> Launch:
     """The launch a log was recorded for, from its `launch` event (a file path or any store)."""
-    ev = first_launch_event(path)
     where = path.name if not isinstance(path, str | Path) else str(path)
+    return launch_from_event(first_launch_event(path), where)
+
+
+def launch_from_event(ev: Event | None, where: str) -> Launch:
+    """The launch a log's `launch` event (`first_launch_event`, read already) holds; `where` names the log.
+
+    The config text is validated once per user and text (`parse_launch_cached`): a week-long log is read
+    again and again, by verify, report and replay, and its config never changes."""
     if ev is None:
         raise ConfigError(
             [
@@ -93,7 +100,7 @@ def launch_from_log(path: str | Path | LogReader) -> Launch:
                 )
             ]
         )
-    launch = parse_launch(str(ev.data.get("config", "")), f"{where}#launch")
+    launch = parse_launch_cached(str(ev.data.get("config", "")), f"{where}#launch")
     t0 = recorded_t0(ev, launch, where)
     return with_t0(launch, t0) if t0 != launch.t0 else launch
 

@@ -56,6 +56,8 @@ from warroom.store.sidefiles import (
 from warroom.store.sidefiles import FileLock as FileLock  # re-exported: the recorder and rollback locks live there
 
 _TAIL_FIRST = 1 << 12
+_TIME_TAILS = frozenset(f".{ms:03d}Z" for ms in range(1000))  # a log's own time is 'YYYY-MM-DDTHH:MM:SS' + these
+_SECONDS = frozenset(f"{s:02d}" for s in range(60))
 _READ_CHUNK = 1 << 20
 _HASH_SUFFIX = len(',"hash":"') + 64 + len('"}')
 _FIRST_EVENT = b'{"v":' + str(SCHEMA_VERSION).encode() + b',"seq":1,"ts":"'
@@ -95,6 +97,9 @@ class VerifyResult:
     last_hash: str = GENESIS
     first_ts: float | None = None
     last_ts: float | None = None
+    read: tuple[int, str] = (0, GENESIS)  # with verify's `read`: the last event iter_parsed would have given
+    read_error: Exception | None = None  # ... and what it (or the feed) would have raised there
+    marked: dict[int, str] = field(default_factory=dict)  # ... and the hashes of those at the seqs asked for
 
     @property
     def ok(self) -> bool:
@@ -474,6 +479,24 @@ def lines_parsed(
         yield offset, seq, d, digest, ts
 
 
+def _read_time(line: bytes, d: dict[str, Any], seq: int, prev: str, n: int) -> float:
+    """What `lines_parsed` makes of a complete line (without its newline) whose chain link verify has checked
+    (`d` its object): its time; LogCorrupt where it would stop."""
+    try:
+        if (
+            line[-_HASH_SUFFIX] != 44  # ','
+            or line[-2:] != b'"}'
+            or type(d["v"]) is not int
+            or type(d["actor"]) is not dict
+            or "data" not in d
+            or "kind" not in d
+        ):
+            raise ValueError
+        return parse_iso(d["ts"])
+    except (ValueError, KeyError, TypeError, IndexError):
+        return _decoded(line, seq, prev, n).ts
+
+
 def _decoded_parts(line: bytes, seq: int, prev: str, n: int) -> tuple[dict[str, Any], float]:
     """`iter_parsed`'s word on a line the hot test did not pass: raises LogCorrupt, or gives it as read."""
     ev = _decoded(line[:-1], seq, prev, n)
@@ -536,13 +559,21 @@ def chain_problem(got: int, expected: int, line: int) -> VerifyProblem:
     )
 
 
-def verify(path: str | Path) -> VerifyResult:
-    """Check every line's hash and the chain (see `verify_chunks`)."""
+Feed = Callable[[int, dict[str, Any], str, float], None]
+"""What a verified line is handed to, as `iter_parsed` would give it: (seq, parsed object, hash, time)."""
+
+
+def verify(
+    path: str | Path, feed: Feed | None = None, *, read: bool = False, marks: frozenset[int] = frozenset()
+) -> VerifyResult:
+    """Check every line's hash and the chain (see `verify_chunks`), optionally reading the events on the way."""
     with open(path, "rb") as f:
-        return verify_chunks(iter(lambda: f.read(_READ_CHUNK), b""))
+        return verify_chunks(iter(lambda: f.read(_READ_CHUNK), b""), feed, read=read, marks=marks)
 
 
-def verify_chunks(chunks: Iterable[bytes]) -> VerifyResult:
+def verify_chunks(
+    chunks: Iterable[bytes], feed: Feed | None = None, *, read: bool = False, marks: frozenset[int] = frozenset()
+) -> VerifyResult:
     """Check every line's hash and the chain, reading the log as byte chunks (a file's, or a database's rows).
 
     The hot loop is as lean as a bare parse-and-hash loop: no Event objects, no
@@ -550,11 +581,18 @@ def verify_chunks(chunks: Iterable[bytes]) -> VerifyResult:
     rest of the line unchanged (the hash cannot sit inside what it hashes), so
     the suffix's shape needs no separate check. Anything unusual drops to
     `_line_problem`, which says what is wrong.
+
+    With `read` (or a `feed`), the same pass also reads each line as `iter_parsed` would (its stricter test,
+    its time), so `warroom verify` checks signatures and anchors without reading the log twice: `feed` gets
+    each line `iter_parsed` would yield, up to where it would stop (`res.read`: the last one's seq and hash);
+    an error the reading or the feed raises is kept in `res.read_error`, for the caller to raise where a
+    separate read after the chain check would have raised it (only once the chain is known to be intact).
+    The hash of each read event whose seq is in `marks` (an anchor's) is kept in `res.marked`, so a check of
+    anchors alone needs no feed.
     """
     res = VerifyResult()
     prev = GENESIS
-    seq = 0
-    n = 0
+    seq = 0  # events accepted; the line being read is line seq + 1
     sha = hashlib.sha256
     loads = orjson.loads
     cut = _HASH_SUFFIX
@@ -562,19 +600,59 @@ def verify_chunks(chunks: Iterable[bytes]) -> VerifyResult:
     d: Any = None
     before = GENESIS
     rest = b""
+    reading = read or feed is not None
+    second = ""  # the 'YYYY-MM-DDTHH:MM:SS' of a time read already: with any '.mmmZ', any :SS, it reads too
+    tails, seconds = _TIME_TAILS, _SECONDS
     for chunk in chunks:
         lines = (rest + chunk).split(b"\n")
         rest = lines.pop()
         for line in lines:
-            n += 1
             digest = sha(line[:-cut] + b"}").hexdigest()
             try:
                 d = loads(line)
                 if d["hash"] != digest or d["prev"] != prev or d["seq"] != seq + 1:
                     raise ValueError
             except (ValueError, KeyError, TypeError):
-                res.problem = _line_problem(line, d if isinstance(d, dict) else None, digest, seq, prev, n)
+                res.problem = _line_problem(line, d if isinstance(d, dict) else None, digest, seq, prev, seq + 1)
                 break
+            if reading:  # iter_parsed's reading of the line, on top of the chain's test
+                try:  # plainly read: its time in a second (or a minute) read before, in the log's own form
+                    t = d["ts"]
+                    plain = (
+                        feed is None
+                        and type(t) is str
+                        and t[19:] in tails
+                        and line[-cut] == 44  # ','
+                        and line[-2:] == b'"}'
+                        and type(d["v"]) is int
+                        and type(d["actor"]) is dict
+                        and "data" in d
+                        and "kind" in d
+                    )
+                except (KeyError, IndexError, TypeError):
+                    plain = False
+                if plain and t[:19] != second:
+                    if t[:17] == second[:17] and t[17:19] in seconds:
+                        second = t[:19]
+                    else:
+                        plain = False
+                if not plain:
+                    try:
+                        ts = _read_time(line, d, seq, prev, seq + 1)
+                        if feed is not None:
+                            feed(seq + 1, d, digest, ts)
+                    except LogCorrupt:  # where iter_parsed stops: the reader reads no further
+                        reading = False
+                        res.read = (seq, prev)
+                    except Exception as e:  # raised by a separate read after the chain check: kept for then
+                        reading = False
+                        res.read, res.read_error = (seq, prev), e
+                    else:
+                        t = d.get("ts")
+                        if type(t) is str and t[19:] in tails and t[10:11] == "T" and t[13:14] + t[16:17] == "::":
+                            second = t[:19]  # read: any other '.mmmZ' of it reads, and any other second of it
+                if marks and reading and seq + 1 in marks:
+                    res.marked[seq + 1] = digest
             before, prev = prev, digest
             seq += 1
             if first is None:
@@ -584,6 +662,8 @@ def verify_chunks(chunks: Iterable[bytes]) -> VerifyResult:
         break
     else:
         res.torn = len(rest)
+    if reading:
+        res.read = (seq, prev)
     res.count = seq
     res.last_hash = prev
     if res.problem is not None and res.problem.seq <= seq:

@@ -103,6 +103,11 @@ class Guard:
             self.note(seq, h)
 
     @property
+    def anchor_seqs(self) -> frozenset[int]:
+        """The seqs whose hashes the anchors are checked against."""
+        return frozenset(self._at)
+
+    @property
     def quiet(self) -> bool:
         """Whether `note` only moves the head (no signatures to window, no anchor to pass): then a run of plain
         samples can be noted by its last one alone."""
