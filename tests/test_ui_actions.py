@@ -141,14 +141,19 @@ async def test_signoff_cancelled_records_nothing(scenario):
         assert "sign-off not recorded" in notes(app)
 
 
+async def write_note(app, pilot, text: str) -> None:  # type: ignore[no-untyped-def]
+    """n, the text, enter: as a user writes a note, each step once the console has shown the one before."""
+    await pilot.press("n")
+    await until(pilot, lambda: shown(app, TextScreen), "the note dialog")
+    await pilot.press(*text, "enter")
+    await until(pilot, lambda: not isinstance(app.screen, TextScreen), "the note recorded")
+
+
 async def test_note_is_recorded_and_shown_literally(scenario):
     path, clock = scenario
     app = make_app(path, clock)
     async with app.run_test(size=WIDE) as pilot:
-        await pilot.press("n")
-        await pilot.pause()
-        await pilot.press(*"p95 [b]up[/b]", "enter")
-        await pilot.pause()
+        await write_note(app, pilot, "p95 [b]up[/b]")
         ev = events(path)[-1]
         assert (ev.kind, ev.data) == ("note", {"text": "p95 [b]up[/b]"})
         assert "p95 [b]up[/b]" in screen_text(app)
@@ -168,10 +173,7 @@ async def test_a_note_dialog_opened_again_starts_empty(scenario):
             await pilot.press(*typed, "escape")
             await until(pilot, lambda: not isinstance(app.screen, TextScreen), "the dialog closed")
         assert [e for e in events(path) if e.kind == "note" and "first" in e.data["text"]] == []
-        await pilot.press("n")
-        await until(pilot, lambda: shown(app, TextScreen), "the note dialog")
-        await pilot.press(*"third", "enter")
-        await until(pilot, lambda: not isinstance(app.screen, TextScreen), "the note recorded")
+        await write_note(app, pilot, "third")
         ev = events(path)[-1]
         assert (ev.kind, ev.data) == ("note", {"text": "third"})
 
@@ -183,10 +185,7 @@ async def test_tick_keys_typed_in_a_note_are_text(scenario):
     async with app.run_test(size=WIDE) as pilot:
         await focus_item(app, pilot, "dashboards")
         before = len(events(path))
-        await pilot.press("n")
-        await until(pilot, lambda: shown(app, TextScreen), "the note dialog")
-        await pilot.press(*"fix x now", "enter")
-        await until(pilot, lambda: not isinstance(app.screen, TextScreen), "the note recorded")
+        await write_note(app, pilot, "fix x now")
         assert [(e.kind, e.data) for e in events(path)[before:]] == [("note", {"text": "fix x now"})]
         assert "[ ] Dashboards" in screen_text(app)
 
