@@ -71,16 +71,8 @@ def cache_key(raw: bytes) -> str:
 
 def load_launch_cached(path: str | Path) -> Launch:
     """`load_launch`, answered from the per-user cache when this file's bytes were validated before."""
-    name = str(path)
     raw, text = read_config(path)
-    key = cache_key(raw)
-    where = cache_dir()
-    launch = _get(where, key)
-    if launch is not None:
-        return launch
-    launch = parse_launch(text, name)  # a ConfigError goes to the caller, as from load_launch; nothing is stored
-    _put(where, key, launch)
-    return launch
+    return _cached(raw, text, str(path))
 
 
 def parse_launch_cached(text: str, name: str = "<config>") -> Launch:
@@ -90,12 +82,17 @@ def parse_launch_cached(text: str, name: str = "<config>") -> Launch:
         raw = text.encode("utf-8")
     except UnicodeEncodeError:  # a lone surrogate: not a file's text, validated as it is
         return parse_launch(text, name)
+    return _cached(raw, text, name)
+
+
+def _cached(raw: bytes, text: str, name: str) -> Launch:
+    """The launch validated from `text` (whose bytes are `raw`) before, else validated now and kept."""
     key = cache_key(raw)
     where = cache_dir()
     launch = _get(where, key)
     if launch is not None:
         return launch
-    launch = parse_launch(text, name)
+    launch = parse_launch(text, name)  # a ConfigError goes to the caller, as from parse_launch; nothing is stored
     _put(where, key, launch)
     return launch
 

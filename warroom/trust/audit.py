@@ -93,8 +93,9 @@ class Auditor:
         pass said where it read to and the hashes it read at `marks`."""
         g = self.guard
         if not g.active:
-            for seq in sorted(marked or {}):
-                g.note(seq, (marked or {})[seq])
+            marked = marked or {}
+            for seq in sorted(marked):
+                g.note(seq, marked[seq])
             g.note(*head)
         out = Audit(g.head, note=self.note)
         for ev, v in g.signed:
