@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 import pgserver
 import pytest
 import servers
+from cutproxy import cut_proxy
 from pgserver import store_events as events
 from runcli import argv as warroom_argv
 from runcli import checkout_env
@@ -395,3 +396,84 @@ async def test_a_note_after_the_consoles_backends_were_terminated_is_recorded_on
             await until(pilot, lambda: any(e.text == "after the cut" for e in app.state.timeline), "it read back")
         notes = [ev.data["text"] for ev in events(uri) if ev.kind == "note"]
     assert notes == ["after the cut"]
+
+
+async def test_a_note_whose_commit_went_unanswered_is_said_unconfirmed_then_recorded_once_the_database_is_back() -> (
+    None
+):
+    """The note's statement commits and the network is cut before the answer, and the database stays out of
+    reach while the console asks: the dialog says "not confirmed" (never "not recorded", which would be false)
+    and keeps the text; once the database is back, the console reads the note in the log and says it was
+    recorded after all. The log holds it once."""
+    from textual.widgets import Input, Static
+    from ui_scenario import ROOT_ACTOR, demo_launch, until
+
+    from warroom.store.pg import parse_uri
+    from warroom.ui.app import WarroomApp
+    from warroom.ui.modals import TextScreen
+
+    with pgserver.running() as own, cut_proxy(own.port) as proxy:
+        uri = proxy.uri(own.create_db("unanswered")) + "#demo-launch"
+        app = WarroomApp(demo_launch(), log_path=parse_uri(uri), actor=ROOT_ACTOR, record=False)
+        async with app.run_test(size=(160, 48)) as pilot:
+            await until(pilot, lambda: app.state.seq >= 2, "the console to bind the launch and open its session")
+            await pilot.press("n")
+            await until(pilot, lambda: isinstance(app.screen, TextScreen), "the note dialog")
+            dialog = app.screen
+            assert isinstance(dialog, TextScreen)
+            await pilot.press(*"failover done")
+            proxy.cut_next_reply()
+            proxy.down = True
+            await pilot.press("enter")
+            shown = lambda: str(dialog.query_one("#error", Static).render())  # noqa: E731
+            await until(pilot, lambda: "not confirmed" in shown(), "the dialog to say the note is not confirmed")
+            assert proxy.replies_cut == 1
+            assert "not recorded" not in shown() and "it may be" in shown(), shown()
+            assert app.screen is dialog and dialog.query_one(Input).value == "failover done"  # the text kept
+            proxy.down = False
+            told = lambda: "\n".join(str(n.message) for n in app._notifications)  # noqa: E731
+            await until(pilot, lambda: "recorded after all" in told(), "the console to say it was recorded", 30)
+            assert "failover done" in told() and "NOT recorded" not in told(), told()
+            assert any(e.text == "failover done" for e in app.state.timeline)
+        notes = [ev.data.get("text") for ev in events(uri.replace(f":{proxy.port}/", f":{own.port}/"))]
+    assert [t for t in notes if t == "failover done"] == ["failover done"]
+
+
+async def test_an_unconfirmed_note_that_never_reached_the_database_is_said_lost_once_another_takes_its_seq() -> None:
+    """The note's statement is lost on the way (it never reaches the database) and the database stays out of
+    reach while the console asks: "not confirmed"; meanwhile another console appends, and the event at the
+    note's seq is that one: the console says the note was NOT recorded, to be made again."""
+    from ui_scenario import ROOT_ACTOR, demo_launch, until
+
+    from warroom.core.events import Actor
+    from warroom.store.open import open_store
+    from warroom.store.pg import parse_uri
+    from warroom.ui.app import WarroomApp
+    from warroom.ui.modals import TextScreen
+
+    with pgserver.running() as own, cut_proxy(own.port) as proxy:
+        direct = own.create_db("neverthere") + "#demo-launch"
+        uri = proxy.uri(direct)
+        app = WarroomApp(demo_launch(), log_path=parse_uri(uri), actor=ROOT_ACTOR, record=False)
+        async with app.run_test(size=(160, 48)) as pilot:
+            await until(pilot, lambda: app.state.seq >= 2, "the console to bind the launch and open its session")
+            await pilot.press("n")
+            await until(pilot, lambda: isinstance(app.screen, TextScreen), "the note dialog")
+            await pilot.press(*"never there")
+            proxy.cut_next_request()
+            proxy.down = True
+            await pilot.press("enter")
+            told = lambda: "\n".join(str(n.message) for n in app._notifications)  # noqa: E731
+            await until(pilot, lambda: "not confirmed" in told(), "the console to say the note is not confirmed")
+            assert proxy.requests_cut == 1
+            other = open_store(direct, Actor(user="other", host="elsewhere", ssh=None))
+            try:
+                taken = other.append("note", {"text": "from another console"})
+            finally:
+                other.close()
+            proxy.down = False
+            await until(pilot, lambda: "NOT recorded" in told(), "the console to say the note was lost", 30)
+            assert "never there" in told() and "recorded after all" not in told(), told()
+            assert any(e.seq == taken.seq for e in app.state.timeline)
+        texts = [ev.data.get("text") for ev in events(direct)]
+    assert "never there" not in texts and "from another console" in texts

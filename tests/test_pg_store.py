@@ -21,11 +21,12 @@ import orjson
 import pgserver
 import pytest
 import runcli
+from cutproxy import cut_proxy
 from recorded import record_launch
 from waiting import wait_for
 
 from warroom.core.events import Actor, decode, encode
-from warroom.store.base import StoreUnavailable
+from warroom.store.base import OutcomeUnknown, StoreUnavailable, write_failure
 from warroom.store.open import open_reader, open_store
 from warroom.store.pg import LEASE_TTL, PgLog
 
@@ -259,6 +260,52 @@ def test_killed_connections_are_reopened_and_nothing_reported_recorded_is_lost(
         )
     w.stop()
     _nothing_reported_lost(uri, _recorded(w.drain()))
+
+
+def test_a_commit_whose_answer_is_lost_is_recorded_once_and_said_recorded(
+    pg_server: pgserver.PgServer, pg_db: str
+) -> None:
+    """The network cut between the database's commit and its answer: the append asks again on a new
+    connection, finds its event there, and returns it; nothing is written twice."""
+    with cut_proxy(pg_server.port) as proxy:
+        log = open_store(proxy.uri(pg_db) + "#lost-answer", Actor(user="a", host="h", ssh=None))
+        try:
+            log.append("note", {"text": "before"})
+            proxy.cut_next_reply()
+            ev = log.append("note", {"text": "its answer lost"})
+            assert proxy.replies_cut == 1  # the fault happened: the statement went, its answer did not come back
+            after = log.append("note", {"text": "after"})
+        finally:
+            log.close()
+    texts = [(d["seq"], d["text"]) for d in data_of(pg_db + "#lost-answer") if "text" in d]
+    assert texts == [(ev.seq - 1, "before"), (ev.seq, "its answer lost"), (after.seq, "after")]
+
+
+def test_a_commit_whose_answer_is_lost_while_the_database_stays_away_is_not_confirmed_never_not_recorded(
+    pg_server: pgserver.PgServer, pg_db: str
+) -> None:
+    """The answer lost and the database unreachable until the append gives up: it cannot tell whether its
+    statement committed, so it must not say "not recorded" (here it was recorded). It raises OutcomeUnknown
+    with the event it sent, which is the one the database holds."""
+    with cut_proxy(pg_server.port) as proxy:
+        log = open_store(proxy.uri(pg_db) + "#unknown", Actor(user="a", host="h", ssh=None))
+        try:
+            log.append("note", {"text": "before"})
+            proxy.cut_next_reply()
+            proxy.down = True  # connections open already keep working; new ones are refused
+            with pytest.raises(OutcomeUnknown) as got:
+                log.append("note", {"text": "committed, unconfirmed"})
+            said = write_failure(got.value)
+            assert "not confirmed" in said and "not recorded" not in said and "it may be" in said, said
+            assert isinstance(got.value, OSError) and not isinstance(got.value, StoreUnavailable)
+            (sent,) = got.value.events
+            held = {d["seq"]: d for d in data_of(pg_db + "#unknown")}
+            assert held[sent.seq]["text"] == "committed, unconfirmed"  # it was recorded, as the message allowed
+            proxy.down = False
+            after = log.append("note", {"text": "after"})
+        finally:
+            log.close()
+    assert after.seq == sent.seq + 1 and after.prev == sent.hash  # the chain goes on from the unconfirmed event
 
 
 @pytest.mark.slow

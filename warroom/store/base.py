@@ -27,6 +27,24 @@ class StoreUnavailable(OSError):
     """The store cannot be written or read just now (the database is down or unreachable); nothing was recorded."""
 
 
+class OutcomeUnknown(OSError):
+    """An append whose statement reached the database, which went away before it answered: it may have been
+    recorded or not, and nobody can tell until the database is back. `events` are what was sent: the log holds
+    them (seq and hash alike) if it was recorded."""
+
+    def __init__(self, errno_: int, strerror: str, events: Sequence[Event]) -> None:
+        super().__init__(errno_, strerror)
+        self.events = list(events)
+
+
+def write_failure(e: Exception) -> str:
+    """What a failed append tells a person: "not recorded: why", or, for an outcome unknown, that it may be."""
+    said = (e.strerror if isinstance(e, OSError) else None) or str(e)
+    if isinstance(e, OutcomeUnknown) or "not recorded" in said:
+        return said
+    return f"not recorded: {said}"
+
+
 class Fenced(OSError):
     """An append made under a lease that another process has since taken over: refused, nothing was recorded."""
 

@@ -39,7 +39,7 @@ from urllib.parse import unquote, urlsplit, urlunsplit
 
 from warroom.core.bounds import ImplausibleTime, clock_problem, follow_tail
 from warroom.core.events import GENESIS, Actor, BadLine, Event, decode
-from warroom.store.base import Fenced, StoreUnavailable
+from warroom.store.base import Fenced, OutcomeUnknown, StoreUnavailable
 from warroom.store.log import LogCorrupt, VerifyProblem, VerifyResult, chain_problem, encode_batch, verify_chunks
 from warroom.store.paths import data_dir
 
@@ -220,6 +220,13 @@ def _broken(e: BaseException) -> bool:
     """A lost or unusable connection (try again on a new one), as against a statement the server refused."""
     psycopg = _psycopg()
     return isinstance(e, Unreachable | psycopg.OperationalError | psycopg.InterfaceError)
+
+
+def _unanswered(e: BaseException) -> bool:
+    """A statement sent and no answer: the connection was lost, not refused (Unreachable) nor answered with an
+    error by the server (a SQLSTATE: a shutdown's "terminating connection" is one; its transaction did not
+    commit). Only then may it have committed unseen."""
+    return not isinstance(e, Unreachable) and getattr(e, "sqlstate", None) is None
 
 
 def ensure_schema(conn: Any, spec: PgSpec, *, create: bool) -> None:
@@ -429,7 +436,8 @@ class PgLog(PgReader):
         self, items: Sequence[tuple[str, dict[str, Any] | None]], actor: Actor | None = None, *, fence: Any = None
     ) -> list[Event]:
         """Append in one transaction; returns once committed. Fenced if `fence` (a PgLease) was taken over;
-        StoreUnavailable if the database cannot be reached within APPEND_RETRY (then nothing was recorded)."""
+        StoreUnavailable if the database cannot be reached within APPEND_RETRY (then nothing was recorded);
+        OutcomeUnknown if it went away after the statement was sent and was not back to say whether it committed."""
         if not items:
             return []
         now = self.clock()
@@ -461,11 +469,20 @@ class PgLog(PgReader):
                 )
                 if isinstance(e, Unreachable) and self._down:  # still down, and nothing was sent: say so at once
                     raise gone from None
-                if self._landed(out[0], deadline):
+                sent = _unanswered(e)  # the statement may have reached the server and committed
+                landed = self._landed(out[0], deadline)
+                if landed:
                     self._down = False
                     return out
                 if time.monotonic() >= deadline:
                     self._down = True
+                    if sent and landed is None:  # nobody can tell whether it committed: never "not recorded"
+                        raise OutcomeUnknown(
+                            errno.ECONNRESET,
+                            f"{self.name}: not confirmed: the database went away before it said whether this was "
+                            f"recorded ({_why(e)}); it may be, and the console says which once the database is back",
+                            out,
+                        ) from None
                     raise gone from None
                 time.sleep(0.1)
                 continue
@@ -530,8 +547,9 @@ class PgLog(PgReader):
         moved, fence_ok = bool(row[0]), bool(row[1])
         return moved, (not fence_ok and not moved)
 
-    def _landed(self, first: Event, deadline: float) -> bool:
-        """After a lost connection: did our statement commit before it went? (Then it is recorded: say so.)"""
+    def _landed(self, first: Event, deadline: float) -> bool | None:
+        """After a lost connection: did our statement commit before it went? (Then it is recorded: say so.)
+        None if the database could not be asked before `deadline`."""
         while time.monotonic() < deadline:
             try:
                 row = (
@@ -549,7 +567,7 @@ class PgLog(PgReader):
                 continue
             self._head = self._read_head()
             return row is not None
-        return False
+        return None
 
     @property
     def side_base(self) -> Path:

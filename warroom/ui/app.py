@@ -29,7 +29,7 @@ from textual.screen import Screen
 from warroom.config import ConfigError, Launch
 from warroom.core.events import SCHEMA_VERSION, Actor, Event
 from warroom.core.state import LaunchState
-from warroom.store.base import Store
+from warroom.store.base import OutcomeUnknown, Store, write_failure
 from warroom.store.log import LogCorrupt
 from warroom.store.pg import PgSpec
 from warroom.store.wake import Wake
@@ -366,7 +366,7 @@ class WarroomApp(App[int]):
         try:
             ev = self.driver.append(kind, data)
         except (OSError, LogCorrupt) as e:
-            self.notify(f"not recorded: {e}", title="Log write failed", severity="error", timeout=20)
+            self._write_failed(e)
             return None
         self.catch_up()
         return ev
@@ -388,12 +388,17 @@ class WarroomApp(App[int]):
             else:
                 ev = await asyncio.to_thread(driver.append, kind, data)
         except (OSError, LogCorrupt) as e:
-            said = clean(e.strerror if isinstance(e, OSError) and e.strerror else str(e))
-            said = said if "not recorded" in said else f"not recorded: {said}"
-            self.notify(said, title="Log write failed", severity="error", timeout=20)
-            return None, said
+            return None, self._write_failed(e)
         self.catch_up()
         return ev, None
+
+    def _write_failed(self, e: OSError | LogCorrupt) -> str:
+        """Say why an append failed; one the store could not confirm is settled once the log is read (driver)."""
+        if isinstance(e, OutcomeUnknown) and isinstance(self.driver, LiveDriver):
+            self.driver.not_confirmed(e)
+        said = clean(write_failure(e))
+        self.notify(said, title="Log write failed", severity="error", timeout=20)
+        return said
 
     def _authority_refusal(self, kind: str, data: dict[str, Any]) -> str | None:
         """The fold's own authority rule, asked before writing: refused up front rather than recorded as refused."""

@@ -18,10 +18,11 @@ from typing import Any, Literal, Protocol
 
 from warroom.config import ConfigError, ConfigProblem, Launch
 from warroom.core.authority import claims
+from warroom.core.describe import describe
 from warroom.core.events import Actor, Event
 from warroom.core.records import Session, SessionState
 from warroom.core.state import LaunchState, Verdict, view
-from warroom.store.base import Follow, Store
+from warroom.store.base import Follow, OutcomeUnknown, Store
 from warroom.store.launchlog import bind, first_launch_event, recorded_t0, with_t0
 from warroom.store.log import Follower, LogCorrupt
 from warroom.store.open import open_reader, open_store
@@ -34,6 +35,7 @@ from warroom.ui.playhead import Indexing, Playhead, ReplaySource, parse_moment_t
 from warroom.ui.session import Permissions, config_text, permissions
 
 Mode = Literal["live", "observer", "replay"]
+READ_HASHES = 1024  # how many of the last events read a console remembers the hashes of (`_settle`)
 
 
 class Host(Protocol):
@@ -163,6 +165,8 @@ class LiveDriver:
         self.trust: ConsoleTrust | None = None  # once the log is open
         self._head_pending = False  # a head read but not yet kept (kept after the frame: _keep_head)
         self.wake: Wake | None = None  # what the loop waits on to read an append at once (store/wake.py)
+        self.unconfirmed: list[Event] = []  # appends the store could not confirm (OutcomeUnknown): settled on reading
+        self._read_hashes: dict[int, str] = {}  # the last events read, seq -> hash: what an unconfirmed one is held to
 
     # ---------------------------------------------------------------- startup
 
@@ -312,6 +316,8 @@ class LiveDriver:
         return bool(events), self._apply(events)
 
     def _apply(self, events: list[Event]) -> list[Event]:
+        if events:
+            self._settle(events)
         if self.trust is not None and events:
             self.trust.feed(events)  # signature verdicts reach the fold as data, before it folds them
             self._keep_head()
@@ -347,6 +353,35 @@ class LiveDriver:
         """Append one event as this console's actor (raises OSError or LogCorrupt if the log cannot take it)."""
         assert self.dlog is not None, "only a live console writes"
         return self.dlog.append(kind, data)
+
+    def not_confirmed(self, e: OutcomeUnknown) -> None:
+        """Called on the loop's thread with an append the store could not confirm: the log says, once read as far
+        as its seq, whether it was recorded (it may have been read already, while the append waited)."""
+        self.unconfirmed.extend(e.events)
+        self._settle([])
+
+    def _settle(self, events: list[Event]) -> None:
+        """An append the store could not confirm is recorded if the log holds it at its seq (same hash), and was
+        not if another event holds that seq: either way the user is told, since they were told "not confirmed"."""
+        seen = self._read_hashes
+        for ev in events[-READ_HASHES:]:
+            seen[ev.seq] = ev.hash
+        if len(seen) > 2 * READ_HASHES:
+            self._read_hashes = seen = dict(list(seen.items())[-READ_HASHES:])
+        for sent in list(self.unconfirmed):
+            got = seen.get(sent.seq)
+            if got is None and sent.seq > self.state.seq - READ_HASHES:
+                continue  # not read that far yet
+            self.unconfirmed.remove(sent)
+            if self._host is None:
+                continue
+            if got == sent.hash:
+                said, title, severity = f"recorded after all (event {sent.seq})", "Write confirmed", "information"
+            elif got is not None:
+                said, title, severity = "NOT recorded: the database lost it; make it again", "Write lost", "error"
+            else:  # read long before it could be checked: not guessed either way
+                said, title, severity = "still not known whether it was recorded: 'warroom log' shows", "", "warning"
+            self._host.notify(f"{said}: {describe(sent)}", title=title, severity=severity, timeout=60)
 
     # ---------------------------------------------------------------- shutdown
 

@@ -173,7 +173,7 @@ class Flows:
             if ev is not None:
                 app.notify(f"sign-off recorded: {title} {choice.verdict}, with a snapshot of every criterion")
                 return
-            if why is None or "not recorded" not in why:
+            if why is None or ("not recorded" not in why and "not confirmed" not in why):
                 return  # refused outright (a role, a read-only console): said already, no use asking again
             reason, role, error = choice.reason, choice.role, why
 
