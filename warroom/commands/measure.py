@@ -17,6 +17,7 @@ from warroom.commands.common import EXIT_OK, EXIT_USAGE, err, out
 from warroom.config import ConfigError, ConfigProblem
 from warroom.core.events import current_actor
 from warroom.core.measurement import measurement_data
+from warroom.store.base import write_failure
 from warroom.store.launchlog import launch_from_log
 from warroom.store.open import open_reader, open_store, spec_of
 from warroom.store.pg import PgSpec, PgSpecError, is_uri
@@ -65,7 +66,8 @@ def run(args: argparse.Namespace) -> int:
         with contextlib.closing(open_store(where, current_actor(args.as_name))) as log:
             log.append("measurement", measurement_data(args.metric, value, args.period, args.link))
     except OSError as e:  # the database down or refusing this role, a read-only file: nothing was recorded
-        err(f"{where}: not recorded: {e.strerror or e}")
+        said = write_failure(e)  # "not recorded: why", or "not confirmed" when nobody can tell (store/base.py)
+        err(said if said.startswith(str(where)) else f"{where}: {said}")
         return EXIT_USAGE
     out(f"{args.metric} = {value:g} recorded" + (f" for {args.period}" if args.period else ""))
     return EXIT_OK

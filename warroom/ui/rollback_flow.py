@@ -195,9 +195,8 @@ class RollbackFlow:
         finally:
             if not asked.done():  # cancelled, or the request's append failed (then `record_error` says why)
                 why = runner.record_error or "the console stopped before it was written"
-                asked.set_result(
-                    f"not recorded: the decision log could not take the request ({clean(why)}); nothing was run"
-                )
+                said = "not confirmed" if "not confirmed" in why else "not recorded"  # OutcomeUnknown: it may be
+                asked.set_result(f"{said}: the decision log could not take the request ({clean(why)}); nothing was run")
         if not runner.requested:
             return
         app.catch_up()
