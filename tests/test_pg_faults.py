@@ -477,3 +477,47 @@ async def test_an_unconfirmed_note_that_never_reached_the_database_is_said_lost_
             assert any(e.seq == taken.seq for e in app.state.timeline)
         texts = [ev.data.get("text") for ev in events(direct)]
     assert "never there" not in texts and "from another console" in texts
+
+
+async def test_samples_whose_commit_went_unanswered_are_not_counted_lost_once_found_in_the_log(tmp_path: Path) -> None:
+    """A poll's samples commit and the network is cut before the answer, the database out of reach while the
+    recorder asks: the recorder counts them as failed meanwhile, and once writing works again it looks in the
+    log: they are there, so the gap it records says none was lost (it said all of them were)."""
+    from warroom.config import parse_launch
+    from warroom.core.events import Actor
+    from warroom.recorder.loop import Recorder
+    from warroom.store.launchlog import bind
+    from warroom.store.open import open_store
+
+    cfg = launch_config(tmp_path, "unanswered-samples")
+    text = cfg.read_text()
+    with pgserver.running() as own, cut_proxy(own.port) as proxy:
+        direct = own.create_db("samples") + "#unanswered-samples"
+        log = open_store(proxy.uri(direct), Actor(user="rec", host="bastion", ssh=None))
+        try:
+            launch, _ev = bind(log, parse_launch(text, str(cfg)), text, str(cfg))
+            rec = Recorder(launch, log, epoch=time.time())
+            assert await rec.acquire()
+            try:
+                (group,) = rec.groups()
+                await rec.poll_group(group, 1, time.time())
+                assert rec.write_failure is None
+                proxy.cut_next_reply()
+                proxy.down = True
+                await rec.poll_group(group, 2, time.time())
+                assert proxy.replies_cut == 1
+                failed = rec.write_failure
+                assert failed is not None and failed.lost == len(group.criteria), failed
+                assert "not confirmed" in failed.reason, failed.reason
+                proxy.down = False
+                await rec.poll_group(group, 3, time.time())
+                assert rec.write_failure is None
+            finally:
+                await rec.release()
+        finally:
+            log.close()
+        held = events(direct)
+    gaps = [ev.data for ev in held if ev.kind == "recorder" and ev.data.get("state") == "write_recovered"]
+    assert [g["lost"] for g in gaps] == [0], gaps  # the log holds what the store could not confirm
+    ticks = [ev.data.get("tick") for ev in held if ev.kind == "sample"]
+    assert ticks.count(2) == len(group.criteria)  # the unconfirmed poll's samples, once each

@@ -20,7 +20,7 @@ import math
 import os
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from warroom.config import AlertmanagerSource as AlertmanagerConfig
@@ -32,7 +32,7 @@ from warroom.core.records import Recorder as RecorderRec
 from warroom.core.records import RecorderState, Sample, SourceHealth
 from warroom.core.rules import baseline_moment
 from warroom.sources import UNREACHABLE, AlertInfo, Query, Reading, Source, SourceFailure, make_source
-from warroom.store.base import Lease, LogReader, Store
+from warroom.store.base import Lease, LogReader, OutcomeUnknown, Store
 from warroom.store.log import LogCorrupt, iter_events
 
 LEASE_CHECK = 0.25  # seconds between checks that the recorder lease is still ours
@@ -197,6 +197,7 @@ class Recorder:
         self._pending: list[tuple[str, dict[str, Any] | None]] = []
         self.polls = 0  # completed group polls, for tests and benches
         self.write_failure: WriteFailure | None = None
+        self._unsure: list[Event] = []  # appends the store could not confirm (OutcomeUnknown): lost, unless found
         self.notifier: Any = None  # the leader's notifier (warroom.notify), when the config has channels
 
     @property
@@ -354,6 +355,7 @@ class Recorder:
             return
         failed = self.write_failure
         if failed is not None:
+            failed = self.write_failure = self._settled(failed)
             note = RecorderRec(RecorderState.WRITE_RECOVERED, None, failed.reason, failed.lost, failed.since).to_data()
             items.insert(0, ("recorder", note))
         try:
@@ -361,9 +363,31 @@ class Recorder:
         except (OSError, LogCorrupt) as e:
             real = items[1:] if failed is not None else items
             self._undo(real)
+            if isinstance(e, OutcomeUnknown):  # perhaps recorded after all: looked for once writing works again
+                self._unsure += e.events[1:] if failed is not None else e.events
             self._failed(e, len(real))
             return
         self.write_failure = None
+        self._unsure = []
+
+    def _settled(self, failed: WriteFailure) -> WriteFailure:
+        """`failed`, less the appends it counted as lost that the log turns out to hold (same seq and hash): the
+        store could not say whether they committed, and the log is told only what was really lost."""
+        if not self._unsure:
+            return failed
+        want = {ev.seq: ev.hash for ev in self._unsure}
+        last = max(want)
+        held = 0
+        try:
+            for ev in self.log.events(after=min(want) - 1):
+                if ev.seq > last:
+                    break
+                if want.get(ev.seq) == ev.hash:
+                    held += 1
+        except (OSError, LogCorrupt):
+            return failed  # not readable yet either: asked again at the next write
+        self._unsure = []
+        return replace(failed, lost=max(0, failed.lost - held))
 
     def _failed(self, e: BaseException, lost: int) -> None:
         prev = self.write_failure

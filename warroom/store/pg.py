@@ -480,7 +480,7 @@ class PgLog(PgReader):
                         raise OutcomeUnknown(
                             errno.ECONNRESET,
                             f"{self.name}: not confirmed: the database went away before it said whether this was "
-                            f"recorded ({_why(e)}); it may be, and the console says which once the database is back",
+                            f"recorded ({_why(e)}); it may be: the log tells, once the database is back",
                             out,
                         ) from None
                     raise gone from None
