@@ -105,6 +105,11 @@ class WriteFailure:
     lost: int = 0
 
 
+def _gap_note(failed: WriteFailure) -> dict[str, Any]:
+    """The `write_recovered` event's data: since when writes failed, why, and how many events were lost."""
+    return RecorderRec(RecorderState.WRITE_RECOVERED, None, failed.reason, failed.lost, failed.since).to_data()
+
+
 def _why(e: BaseException) -> str:
     if isinstance(e, OSError) and e.strerror:
         return f"{e.strerror} (errno {e.errno})" if e.errno else e.strerror
@@ -349,45 +354,49 @@ class Recorder:
 
         A failed write never raises here: it becomes `write_failure` (shown at once by the console), what it
         would have changed is undone so it is written again later (alerts, source health), and the log is told
-        how many events were lost once writing works again."""
+        how many events were lost once writing works again. When some of them may have been recorded after all
+        (OutcomeUnknown), the log is read for them once a write has worked, and told after that write."""
         items, self._pending = self._pending, []
         if not items:
             return
         failed = self.write_failure
-        if failed is not None:
-            failed = self.write_failure = self._settled(failed)
-            note = RecorderRec(RecorderState.WRITE_RECOVERED, None, failed.reason, failed.lost, failed.since).to_data()
-            items.insert(0, ("recorder", note))
+        told_now = failed is not None and not self._unsure
+        if told_now:
+            assert failed is not None
+            items.insert(0, ("recorder", _gap_note(failed)))
         try:
             self.log.append_many(items, actor=self.actor, fence=self.lock)
         except (OSError, LogCorrupt) as e:
-            real = items[1:] if failed is not None else items
+            real = items[1:] if told_now else items
             self._undo(real)
             if isinstance(e, OutcomeUnknown):  # perhaps recorded after all: looked for once writing works again
-                self._unsure += e.events[1:] if failed is not None else e.events
+                self._unsure += e.events[1:] if told_now else e.events
             self._failed(e, len(real))
             return
         self.write_failure = None
-        self._unsure = []
+        if failed is not None and not told_now:
+            self._tell_gap(failed)
 
-    def _settled(self, failed: WriteFailure) -> WriteFailure:
-        """`failed`, less the appends it counted as lost that the log turns out to hold (same seq and hash): the
-        store could not say whether they committed, and the log is told only what was really lost."""
-        if not self._unsure:
-            return failed
+    def _tell_gap(self, failed: WriteFailure) -> None:
+        """Writing works again after appends the store could not confirm: the gap the log is told counts as lost
+        only those it does not hold (same seq and hash). Read and told now, not before the write that worked: the
+        log could not be read while the database was away, and trying would have held up every poll."""
         want = {ev.seq: ev.hash for ev in self._unsure}
-        last = max(want)
         held = 0
         try:
             for ev in self.log.events(after=min(want) - 1):
-                if ev.seq > last:
+                if ev.seq > max(want):
                     break
                 if want.get(ev.seq) == ev.hash:
                     held += 1
         except (OSError, LogCorrupt):
-            return failed  # not readable yet either: asked again at the next write
+            pass  # cannot be read just now: all of them counted as lost, as before it could tell
         self._unsure = []
-        return replace(failed, lost=max(0, failed.lost - held))
+        failed = replace(failed, lost=max(0, failed.lost - held))
+        try:
+            self.log.append_many([("recorder", _gap_note(failed))], actor=self.actor, fence=self.lock)
+        except (OSError, LogCorrupt):
+            self.write_failure = failed  # told with the next write
 
     def _failed(self, e: BaseException, lost: int) -> None:
         prev = self.write_failure
