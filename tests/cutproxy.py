@@ -2,8 +2,9 @@
 reaches the database and commits, and a reply that never comes back (the network cut in between).
 
 `cut_next_reply()`: the next connection to send anything has its request forwarded and its answer dropped,
-then both of its ends closed. `cut_next_request()`: its request is dropped instead (it never reaches the
-server). `down`: new connections are closed at once, as a host that cannot be reached.
+then both of its ends closed (with `partition=True`, every connection's answers from then on, until `heal()`).
+`cut_next_request()`: its request is dropped instead (it never reaches the server). `down`: new connections
+are closed at once, as a host that cannot be reached.
 Everything else is passed through unchanged. Threads only; `close()` ends them and every connection.
 """
 
@@ -23,6 +24,8 @@ class CutProxy:
         self.down = False
         self.replies_cut = 0
         self.requests_cut = 0
+        self.partitioned = False
+        self._partition = False
         self._armed = ""  # "reply" or "request": what the next connection to send anything loses
         self._lock = threading.Lock()
         self._socks: list[socket.socket] = []
@@ -33,9 +36,16 @@ class CutProxy:
         """`db_uri` (postgresql://user@127.0.0.1:PORT/db...) through this proxy."""
         return db_uri.replace(f":{self.target[1]}/", f":{self.port}/", 1)
 
-    def cut_next_reply(self) -> None:
+    def cut_next_reply(self, *, partition: bool = False) -> None:
+        """`partition`: as that request leaves, the network is cut for everyone: nothing more comes back on any
+        connection (a follower cannot read what it committed either) and new ones are refused, until `heal()`."""
         with self._lock:
             self._armed = "reply"
+            self._partition = partition
+
+    def heal(self) -> None:
+        self.partitioned = False
+        self.down = False
 
     def cut_next_request(self) -> None:
         with self._lock:
@@ -72,7 +82,9 @@ class CutProxy:
                         break
                     if armed == "reply":
                         doomed.set()
-                elif doomed.is_set():  # the server answered a request that got through: the answer is lost
+                        if self._partition:
+                            self.partitioned = self.down = True
+                elif doomed.is_set() or self.partitioned:  # the answer to a request that got through is lost
                     self.replies_cut += 1
                     break
                 dst.sendall(data)

@@ -382,6 +382,20 @@ class WarroomApp(App[int]):
             self.notify(why or "this console does not write", severity="warning")
             return None, why or "this console does not write"
         driver = self.driver
+        prior = driver.earlier(kind, data)  # the same, tried before, and not confirmed: never recorded twice
+        if prior is not None:
+            sent, recorded = prior
+            if recorded is None:
+                said = (
+                    "still not confirmed: the database has not said whether the last try was recorded, and saving "
+                    "again could record it twice; the console says which once the database is back"
+                )
+                self.notify(said, title="Log write failed", severity="warning", timeout=20)
+                return None, said
+            driver.forget(sent)
+            if recorded:
+                self.catch_up()
+                return sent, None  # recorded after all, as the console said: done
         try:
             if isinstance(driver.dlog, DecisionLog):  # one flock per open file: not for two threads at once
                 ev = driver.append(kind, data)

@@ -36,6 +36,7 @@ from warroom.ui.session import Permissions, config_text, permissions
 
 Mode = Literal["live", "observer", "replay"]
 READ_HASHES = 1024  # how many of the last events read a console remembers the hashes of (`_settle`)
+SETTLED_KEPT = 16  # how many settled unconfirmed appends a console remembers (`earlier`)
 
 
 class Host(Protocol):
@@ -166,6 +167,7 @@ class LiveDriver:
         self._head_pending = False  # a head read but not yet kept (kept after the frame: _keep_head)
         self.wake: Wake | None = None  # what the loop waits on to read an append at once (store/wake.py)
         self.unconfirmed: list[Event] = []  # appends the store could not confirm (OutcomeUnknown): settled on reading
+        self._settled: list[tuple[Event, bool]] = []  # the last of them settled: recorded or not (`earlier`)
         self._read_hashes: dict[int, str] = {}  # the last events read, seq -> hash: what an unconfirmed one is held to
 
     # ---------------------------------------------------------------- startup
@@ -360,6 +362,21 @@ class LiveDriver:
         self.unconfirmed.extend(e.events)
         self._settle([])
 
+    def earlier(self, kind: str, data: dict[str, Any]) -> tuple[Event, bool | None] | None:
+        """The last append of this same kind and data that the store could not confirm, and what became of it:
+        None while nobody can tell, True if the log holds it, False if not. None if there was none."""
+        for sent in reversed(self.unconfirmed):
+            if sent.kind == kind and sent.data == data:
+                return sent, None
+        for sent, recorded in reversed(self._settled):
+            if sent.kind == kind and sent.data == data:
+                return sent, recorded
+        return None
+
+    def forget(self, sent: Event) -> None:
+        """An earlier unconfirmed append that has been answered for (`earlier`): not asked about again."""
+        self._settled = [(ev, r) for ev, r in self._settled if ev is not sent]
+
     def _settle(self, events: list[Event]) -> None:
         """An append the store could not confirm is recorded if the log holds it at its seq (same hash), and was
         not if another event holds that seq: either way the user is told, since they were told "not confirmed"."""
@@ -373,6 +390,7 @@ class LiveDriver:
             if got is None and sent.seq > self.state.seq - READ_HASHES:
                 continue  # not read that far yet
             self.unconfirmed.remove(sent)
+            self._settled = [*self._settled[-(SETTLED_KEPT - 1) :], (sent, got == sent.hash)]
             if self._host is None:
                 continue
             if got == sent.hash:
