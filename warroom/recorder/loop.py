@@ -382,10 +382,11 @@ class Recorder:
         only those it does not hold (same seq and hash). Read and told now, not before the write that worked: the
         log could not be read while the database was away, and trying would have held up every poll."""
         want = {ev.seq: ev.hash for ev in self._unsure}
+        last = max(want)
         held = 0
         try:
             for ev in self.log.events(after=min(want) - 1):
-                if ev.seq > max(want):
+                if ev.seq > last:
                     break
                 if want.get(ev.seq) == ev.hash:
                     held += 1
