@@ -212,6 +212,31 @@ async def test_rowtable_repaints_only_the_changed_cell():
         assert "TWO" in "".join(s.text for s in app.screen._compositor.render_strips())
 
 
+async def test_rowtable_repaints_a_cell_whose_colour_changes_and_text_does_not():
+    """Content's own `==` is its text alone: a value going from GO green to UNKNOWN grey is still a change."""
+    app = TableApp()
+    async with app.run_test(size=(40, 8)) as pilot:
+        table = app.query_one(RowTable)
+        green = [Row("r0", (Content("x"), Content.styled("99.9%", "green"), Content("1")))]
+        grey = [Row("r0", (Content("x"), Content.styled("99.9%", "grey50"), Content("1")))]
+        table.set_rows(green)
+        await pilot.pause()
+
+        def colour() -> object:
+            strip = app.screen._compositor.render_strips()[1]
+            return next(seg.style.color for seg in strip if seg.text.startswith("99.9%"))
+
+        was = colour()
+        seen: list[Region] = []
+        original = table.refresh
+        table.refresh = lambda *regions, **kw: (seen.extend(regions), original(*regions, **kw))[1]  # type: ignore[method-assign]
+        assert table.set_rows(grey)
+        assert [(r.x, r.y, r.width) for r in seen] == [(7, 1, table.size.width - 7 - 5)]  # column B, row r0
+        table.refresh = original  # type: ignore[method-assign]
+        await pilot.pause()
+        assert colour() != was
+
+
 async def test_rowtable_folds_groups_and_drops_low_priority_columns():
     app = TableApp()
     async with app.run_test(size=(14, 8)) as pilot:

@@ -13,6 +13,7 @@ from textual.widgets import Static
 
 from warroom.core.units import format_t_relative
 from warroom.ui import fmt
+from warroom.ui.drawn import same
 from warroom.ui.frame import Frame
 from warroom.ui.safe import clean
 
@@ -27,7 +28,7 @@ class Line(Static):
         self._shown: object = content
 
     def show(self, content: Content | str) -> None:
-        if content != self._shown:
+        if not same(content, self._shown):
             self._shown = content
             self.update(content, layout=False)
 

@@ -20,6 +20,7 @@ from warroom.config import Launch
 from warroom.core.state import AlertState, CriterionView, SourceView
 from warroom.core.units import format_duration
 from warroom.ui import details, fmt
+from warroom.ui.drawn import same
 from warroom.ui.frame import Frame, short_actor
 from warroom.ui.header import Line
 from warroom.ui.rowtable import Column, Row, RowTable
@@ -47,7 +48,7 @@ class Block(Static):
         """A layout only when the new text takes another number of lines: one relays out the whole screen (and
         repaints every panel whose place it touches), and details that change on a tick or every second (an
         item's state, an age) mostly keep their height."""
-        if content == self._shown:
+        if same(content, self._shown):
             return
         self._shown = content
         self.update(content, layout=self._resizes(content))

@@ -17,6 +17,8 @@ from bisect import bisect_right
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from rich.segment import Segment
+from rich.style import Style as RichStyle
 from textual import events
 from textual.binding import Binding
 from textual.content import Content
@@ -25,7 +27,10 @@ from textual.message import Message
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 from textual.style import Style as VisualStyle
-from textual.visual import Visual
+
+from warroom.ui.drawn import same_cells
+
+_RICH_KEPT = 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,13 +47,28 @@ class Column:
     fill: bool = False  # takes the width left once the flex column has its natural width (its cells do not size it)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False)
 class Row:
     key: str
     cells: tuple[Content, ...]
     parent: str | None = None  # the group row this row is folded under
     group: bool = False  # a group header that can collapse
     clip: bool = False  # cut rather than wrapped (a command's output: the line above says what matters)
+
+    def __eq__(self, other: object) -> bool:
+        """Drawn alike: the cells' styles count too (drawn.py: Content's own `==` is the text alone)."""
+        if not isinstance(other, Row):
+            return NotImplemented
+        return (
+            self.key == other.key
+            and self.parent == other.parent
+            and self.group == other.group
+            and self.clip == other.clip
+            and same_cells(self.cells, other.cells)
+        )
+
+    def __hash__(self) -> int:
+        return hash((self.key, self.parent, self.group, self.clip, tuple(c.plain for c in self.cells)))
 
 
 class RowTable(ScrollView, can_focus=True):
@@ -127,7 +147,8 @@ class RowTable(ScrollView, can_focus=True):
         self._lines = 0
         self._header: Strip | None = None
         self._naturals: dict[int, int] = {}  # column index -> its natural width, for these rows
-        self._styles: dict[tuple[bool, tuple[str, ...]], VisualStyle] = {}  # (focused, component classes) -> style
+        self._styles: dict[tuple[bool, tuple[str, ...]], tuple[VisualStyle, RichStyle]] = {}  # see `_line`
+        self._rich: dict[VisualStyle, RichStyle] = {}  # a span's style, as the terminal is told it
         self.can_focus = cursor
 
     # ------------------------------------------------------------------ data
@@ -416,6 +437,7 @@ class RowTable(ScrollView, can_focus=True):
     def notify_style_update(self) -> None:
         self._cache.clear()
         self._styles.clear()
+        self._rich.clear()
         self._header = None
         super().notify_style_update()
 
@@ -449,7 +471,7 @@ class RowTable(ScrollView, can_focus=True):
             self.refresh(Region(0, y, self.size.width, height))
             return
         for ci, x, w in self._layout:
-            if ci < len(new.cells) and old.cells[ci] != new.cells[ci]:
+            if ci < len(new.cells) and not old.cells[ci].is_same(new.cells[ci]):
                 self.refresh(Region(x, y, w, 1))
 
     def _lead(self, row: Row, ci: int) -> Content:
@@ -478,15 +500,31 @@ class RowTable(ScrollView, can_focus=True):
         return cell.pad_right(pad)
 
     def _line(self, content: Content, *components: str) -> Strip:
+        """One screen line of `content` (fitted to the width already) in the row's style.
+
+        Drawn here from the content's styled parts rather than through Visual.to_strips, which costs a tenth of a
+        millisecond a line before any text (the widget's selection, link and alignment styles looked up again)
+        and makes a new Rich style for every span (with the span's offset, for selecting text, which this table
+        does not offer). A tick redraws three such lines, a new alert a table of them. The styles a line is
+        drawn in are a handful, each made once (`_rich`)."""
         width = self.size.width
         key = (self.has_focus, components)
-        style = self._styles.get(key)
-        if style is None:  # Textual's own cache is keyed on what it works out from the DOM: a third of a row's cost
-            style = self._styles[key] = self.get_visual_style(*components)
-        strips = Visual.to_strips(self, content, width, 1, style, pad=True)
-        if not strips:
-            return Strip.blank(width, style.rich_style)
-        return strips[0].crop_extend(0, width, style.rich_style)
+        got = self._styles.get(key)
+        if got is None:  # Textual's own cache is keyed on what it works out from the DOM: a third of a row's cost
+            style = self.get_visual_style(*components)
+            got = self._styles[key] = (style, (style + VisualStyle(reverse=False)).rich_style)
+        style, pad = got
+        rich = self._rich
+        if len(rich) > _RICH_KEPT:  # a theme's styles are few; many means styles of the past
+            rich.clear()
+        segments = []
+        for text, part in content.render(style, end="", parse_style=self._get_style):
+            if text:
+                made = rich.get(part)
+                if made is None:
+                    made = rich[part] = part.rich_style
+                segments.append(Segment(text, made))
+        return Strip(segments).crop_extend(0, width, pad)
 
     def _header_strip(self) -> Strip:
         if self._header is None:
