@@ -330,8 +330,8 @@ class RowTable(ScrollView, can_focus=True):
         for i, row in enumerate(self._visible):
             self._tops.append(line)
             if wrap is not None and not row.clip and wrap[0] < len(row.cells):
-                cell = self._lead(row, wrap[0]) + row.cells[wrap[0]]
-                if cell.cell_length > wrap[1]:
+                lead = self._prefix_len(row) if wrap[0] == 0 else 0  # what `_lead` puts before it
+                if lead + row.cells[wrap[0]].cell_length > wrap[1]:
                     self._wrapped[i] = self._wrap(row, wrap[0], wrap[1])
                     line += len(self._wrapped[i])
                     continue
@@ -470,9 +470,12 @@ class RowTable(ScrollView, can_focus=True):
         if height > 1 or old.group != new.group or len(old.cells) != len(new.cells):
             self.refresh(Region(0, y, self.size.width, height))
             return
-        for ci, x, w in self._layout:
-            if ci < len(new.cells) and not old.cells[ci].is_same(new.cells[ci]):
-                self.refresh(Region(x, y, w, 1))
+        changed = [
+            (x, w) for ci, x, w in self._layout if ci < len(new.cells) and not old.cells[ci].is_same(new.cells[ci])
+        ]
+        if changed:  # one region from the first changed cell to the last: the line is drawn anew either way
+            left = changed[0][0]
+            self.refresh(Region(left, y, changed[-1][0] + changed[-1][1] - left, 1))
 
     def _lead(self, row: Row, ci: int) -> Content:
         """The indent and fold marker a row's first cell starts with."""
