@@ -113,7 +113,7 @@ def test_a_value_going_stale_is_redrawn_in_the_unknown_colour(tmux: Tmux, tmp_pa
     assert colour_of(line, "99.92%") == go  # the value and its trend in its criterion's colour
     assert colour_of(line, trend(line)) == go
     tmux.wait_for("obs", lambda s: "? UNKNOWN" in row(s), "the crash-free rate STALE", timeout=STALE_AFTER + 30)
-    time.sleep(0.5)  # the frame that changed the state is the frame that must have changed the value
+    time.sleep(0.5)  # settled: what stays on screen is judged (the old code left the trend green for good)
     line = row(coloured())
     unknown = colour_of(line, "? UNKNOWN")
     assert unknown != go

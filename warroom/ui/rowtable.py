@@ -28,7 +28,7 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 from textual.style import Style as VisualStyle
 
-from warroom.ui.drawn import same_cells
+from warroom.ui.drawn import same, same_cells
 
 _RICH_KEPT = 1024
 
@@ -471,7 +471,7 @@ class RowTable(ScrollView, can_focus=True):
             self.refresh(Region(0, y, self.size.width, height))
             return
         changed = [
-            (x, w) for ci, x, w in self._layout if ci < len(new.cells) and not old.cells[ci].is_same(new.cells[ci])
+            (x, w) for ci, x, w in self._layout if ci < len(new.cells) and not same(old.cells[ci], new.cells[ci])
         ]
         if changed:  # one region from the first changed cell to the last: the line is drawn anew either way
             left = changed[0][0]
