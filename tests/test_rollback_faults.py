@@ -160,10 +160,14 @@ def test_a_full_disk_mid_step_leaves_the_marker_and_the_next_process_records_the
     assert end["phase"] == "finished" and end["ok"] is False and end["interrupted"] is True
     state = fold(load_launch(cfg), read_log(log).events).rollback
     assert state.status == "failed"
-    assert [s.status for s in state.steps] == ["interrupted", "pending"]  # never "running" once the run ended
+    # never "running" once the run ended. The first step exited 0: "ok" if its end still fitted in the log's last
+    # page once the output that did not fit was cut back out (how much room that page has depends on the paths'
+    # lengths), "interrupted" if not
+    steps = [s.status for s in state.steps]
+    assert steps in (["interrupted", "pending"], ["ok", "pending"]), steps
     report = run_here(deploy, warroom_argv("report", log, "--format", "json"))
     [rb] = json.loads(report.stdout)["rollbacks"]
-    assert rb["status"] == "failed" and [s["status"] for s in rb["steps"]] == ["interrupted", "pending"]
+    assert rb["status"] == "failed" and [s["status"] for s in rb["steps"]] == steps
     again = check_output(deploy, cfg, log)
     assert [d for d in rollback_events(log) if d["phase"] == "finished"] == [end]  # recorded once only
     assert "in progress" not in again.stdout
@@ -197,9 +201,9 @@ def test_a_file_size_limit_mid_step_ends_with_a_recorded_outcome(deploy: Deploy)
 
     r = run_here(deploy, rollback_args(cfg, deploy.log, "--yes-i-mean-it", LAUNCH_ID), preexec_fn=small_files)
     assert r.returncode == 1 and not any(n in r.stderr for n in NOISE), r.stderr
-    assert "could not be written: writing step_output: File too large" in r.stderr
-    # The torn write is set aside on the next append; whether the (short) end then fits under the
-    # limit depends on where the limit fell. Either the runner recorded it, or it left the marker.
+    assert "could not be written: writing step_output: " in r.stderr and "(File too large)" in r.stderr
+    # The part of the output the kernel let through is cut back out at once; whether the (short) end then fits
+    # under the limit depends on where the limit fell. Either the runner recorded it, or it left the marker.
     if running_marker(deploy.log).exists():
         assert "NOT recorded" in r.stderr and "finished" not in phases(deploy.log)
         again = deploy.warroom(

@@ -44,6 +44,7 @@ from warroom.core.events import (
     parse_iso,
 )
 from warroom.core.records import Parsed
+from warroom.store.base import OutcomeUnknown
 from warroom.store.paths import Lock, lock_path, side_path
 from warroom.store.sidefiles import (
     DEFAULT_MODE,
@@ -178,7 +179,7 @@ class DecisionLog:
             batch = [(kind, data, self.actor if data is self._torn_event else who) for kind, data in todo]
             out, lines = encode_batch(batch, t.seq, t.hash, ts)
             seq, prev = (out[-1].seq, out[-1].hash) if out else (t.seq, t.hash)
-            self._write(fd, t, b"".join(lines), seq, prev, ts)
+            self._write(fd, t, b"".join(lines), seq, prev, ts, out[1:] if self._torn_event is not None else out)
             if self._torn_event is not None:
                 self._torn_event = None
                 out.pop(0)
@@ -228,14 +229,38 @@ class DecisionLog:
             t = self._tail = self._read_tail(size)
         return t
 
-    @staticmethod
-    def _write(fd: int, t: _Tail, blob: bytes, seq: int, last_hash: str, ts: float) -> None:
-        """Write whole lines, fsync, then advance the tail (left stale on error, so it is re-read)."""
-        written = os.write(fd, blob)
-        while written < len(blob):
-            written += os.write(fd, blob[written:])
-        os.fsync(fd)
+    def _write(
+        self, fd: int, t: _Tail, blob: bytes, seq: int, last_hash: str, ts: float, events: Sequence[Event]
+    ) -> None:
+        """Write whole lines, fsync, then advance the tail; a write or fsync that fails is undone (`_undo`)."""
+        try:
+            written = os.write(fd, blob)
+            while written < len(blob):
+                written += os.write(fd, blob[written:])
+            os.fsync(fd)
+        except OSError as e:
+            self._undo(fd, t, e, events)
         t.end, t.seq, t.hash, t.ts = t.end + len(blob), seq, last_hash, ts
+
+    def _undo(self, fd: int, t: _Tail, e: OSError, events: Sequence[Event]) -> None:
+        """Under the lock, after a write or fsync failed: cut the log back to where it ended, so what the person
+        is told ("not recorded") is what every reader will find. After a failed fsync the lines may sit in the
+        page cache, readable by every console and perhaps on disk after all; a follower never reads them (it
+        takes the shared lock, `Follower.poll`), and once cut they are gone for all. If the cut cannot be made
+        durable either, nobody can say whether they are recorded: "not confirmed", and the log tells once read
+        (`OutcomeUnknown`, as for a database that went away). Always raises."""
+        why = e.strerror or type(e).__name__
+        try:
+            os.ftruncate(fd, t.end)
+            os.fsync(fd)
+        except OSError as e2:
+            raise OutcomeUnknown(
+                e.errno or errno.EIO,
+                f"{self.path}: not confirmed: the disk failed the write ({why}) and undoing it failed too "
+                f"({e2.strerror or type(e2).__name__}); it may be recorded: the log tells, once read",
+                events,
+            ) from e
+        raise OSError(e.errno or errno.EIO, f"{self.path}: not recorded: the disk failed the write ({why})") from e
 
     def _read_tail(self, size: int) -> _Tail:
         """Find the last complete event; set aside a torn tail left by a crashed writer.
@@ -694,6 +719,23 @@ def _line_problem(line: bytes, d: dict[str, Any] | None, digest: str, seq: int, 
     return chain_problem(ev_seq, seq + 1, n)
 
 
+_SHARED_WAIT = 0.05  # seconds a follower waits for an append's fsync; a wake comes at the write, before it
+
+
+def _shared_lock(fd: int) -> bool:
+    """A shared lock on the log, so no append is between its write and its fsync; False if one still is after
+    `_SHARED_WAIT` (a slow or failing disk): the caller, a console's loop, must not hang on another's disk."""
+    deadline = time.monotonic() + _SHARED_WAIT
+    while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+            return True
+        except BlockingIOError:
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(0.001)
+
+
 @dataclass
 class Follower:
     """Reads events appended since the last call; used by live consoles to stay in sync.
@@ -710,10 +752,28 @@ class Follower:
     line: int = 0
 
     def poll(self) -> list[Event]:
+        """What was appended since the last call; only what an append has made durable (see `_read_new`)."""
         try:
             size = os.stat(self.path).st_size
         except FileNotFoundError:
             return []
+        if size == self.offset:
+            self.torn = b""
+            return []
+        try:
+            fd = os.open(self.path, os.O_RDONLY | os.O_CLOEXEC)
+        except FileNotFoundError:
+            return []
+        try:
+            if not _shared_lock(fd):
+                return []  # an append is still waiting on its disk: read at the next poll
+            return self._read_new(os.fstat(fd).st_size)
+        finally:
+            os.close(fd)  # and the shared lock with it
+
+    def _read_new(self, size: int) -> list[Event]:
+        """Under a shared lock on the log, so no append is between its write and its fsync: a line is never read
+        here that an append then undoes (`DecisionLog._undo`), nor one that is not yet on disk."""
         if size < self.offset:
             raise LogCorrupt(f"{self.path} shrank under us (was {self.offset} bytes, now {size})")
         if size == self.offset:
