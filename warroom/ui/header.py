@@ -16,15 +16,16 @@ from warroom.ui import fmt
 from warroom.ui.drawn import same
 from warroom.ui.frame import Frame
 from warroom.ui.safe import clean
+from warroom.ui.strips import MemoStatic
 
 
-class Line(Static):
-    """A one-line Static that ignores updates that would not change it."""
+class Line(MemoStatic):
+    """A one-line Static that ignores updates that would not change it (and draws each distinct line once)."""
 
     DEFAULT_CSS = "Line { height: 1; width: 1fr; text-wrap: nowrap; text-overflow: ellipsis; }"
 
     def __init__(self, content: Content | str = "", *, id: str | None = None, classes: str | None = None):
-        super().__init__(content, id=id, classes=classes, markup=False)
+        super().__init__(content, id=id, classes=classes)
         self._shown: object = content
 
     def show(self, content: Content | str) -> None:

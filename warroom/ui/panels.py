@@ -14,7 +14,6 @@ from textual.content import Content
 from textual.css.scalar import Unit
 from textual.visual import visualize
 from textual.widget import Widget
-from textual.widgets import Static
 
 from warroom.config import Launch
 from warroom.core.state import AlertState, CriterionView, SourceView
@@ -25,6 +24,7 @@ from warroom.ui.frame import Frame, short_actor
 from warroom.ui.header import Line
 from warroom.ui.rowtable import Column, Row, RowTable
 from warroom.ui.safe import clean, clean_lines, plain
+from warroom.ui.strips import MemoStatic
 
 if TYPE_CHECKING:
     from textual.css.styles import RulesMap
@@ -35,13 +35,13 @@ if TYPE_CHECKING:
 W = TypeVar("W", bound=Widget)
 
 
-class Block(Static):
+class Block(MemoStatic):
     """A few lines that wrap (never cut with an ellipsis); relaid out only when what it says changes."""
 
     DEFAULT_CSS = "Block { height: auto; width: 1fr; text-wrap: wrap; }"
 
     def __init__(self, *, id: str | None = None, classes: str | None = None):
-        super().__init__("", id=id, classes=classes, markup=False)
+        super().__init__("", id=id, classes=classes)
         self._shown: object = None
 
     def show(self, content: Content | str) -> None:

@@ -17,7 +17,6 @@ from bisect import bisect_right
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from rich.segment import Segment
 from rich.style import Style as RichStyle
 from textual import events
 from textual.binding import Binding
@@ -29,8 +28,7 @@ from textual.strip import Strip
 from textual.style import Style as VisualStyle
 
 from warroom.ui.drawn import same, same_cells
-
-_RICH_KEPT = 1024
+from warroom.ui.strips import LineMemo
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,7 +146,7 @@ class RowTable(ScrollView, can_focus=True):
         self._header: Strip | None = None
         self._naturals: dict[int, int] = {}  # column index -> its natural width, for these rows
         self._styles: dict[tuple[bool, tuple[str, ...]], tuple[VisualStyle, RichStyle]] = {}  # see `_line`
-        self._rich: dict[VisualStyle, RichStyle] = {}  # a span's style, as the terminal is told it
+        self._memo = LineMemo()  # each distinct line's segments, drawn once
         self.can_focus = cursor
 
     # ------------------------------------------------------------------ data
@@ -437,7 +435,7 @@ class RowTable(ScrollView, can_focus=True):
     def notify_style_update(self) -> None:
         self._cache.clear()
         self._styles.clear()
-        self._rich.clear()
+        self._memo.clear()
         self._header = None
         super().notify_style_update()
 
@@ -505,11 +503,10 @@ class RowTable(ScrollView, can_focus=True):
     def _line(self, content: Content, *components: str) -> Strip:
         """One screen line of `content` (fitted to the width already) in the row's style.
 
-        Drawn here from the content's styled parts rather than through Visual.to_strips, which costs a tenth of a
-        millisecond a line before any text (the widget's selection, link and alignment styles looked up again)
-        and makes a new Rich style for every span (with the span's offset, for selecting text, which this table
-        does not offer). A tick redraws three such lines, a new alert a table of them. The styles a line is
-        drawn in are a handful, each made once (`_rich`)."""
+        Drawn here through the table's `LineMemo` (strips.py) rather than through Visual.to_strips, which costs a
+        tenth of a millisecond a line before any text (the widget's selection, link and alignment styles looked
+        up again) and makes a new Rich style for every span (with the span's offset, for selecting text, which
+        this table does not offer). A tick redraws three such lines, a new alert a table of them."""
         width = self.size.width
         key = (self.has_focus, components)
         got = self._styles.get(key)
@@ -517,16 +514,7 @@ class RowTable(ScrollView, can_focus=True):
             style = self.get_visual_style(*components)
             got = self._styles[key] = (style, (style + VisualStyle(reverse=False)).rich_style)
         style, pad = got
-        rich = self._rich
-        if len(rich) > _RICH_KEPT:  # a theme's styles are few; many means styles of the past
-            rich.clear()
-        segments = []
-        for text, part in content.render(style, end="", parse_style=self._get_style):
-            if text:
-                made = rich.get(part)
-                if made is None:
-                    made = rich[part] = part.rich_style
-                segments.append(Segment(text, made))
+        segments = self._memo.segments(content, style, self._get_style, offsets=False)
         return Strip(segments).crop_extend(0, width, pad)
 
     def _header_strip(self) -> Strip:
