@@ -85,3 +85,50 @@ async def test_a_theme_change_redraws_the_memo_lines_in_the_new_colours():
         after = drawn(fast)
         assert after == drawn(slow)
         assert after != before  # the colours moved with the theme
+
+
+def shown(app: App[None], w: Static) -> list[list[tuple[str, object]]]:
+    """What the screen shows where `w` is, styles included: the compositor's lines, which keep a widget's
+    lines that were not repainted, so a changed line left out of a repaint shows here as the old one."""
+    r = w.region
+    strips = app.screen._compositor.render_strips()
+    return [[(s.text, s.style) for s in strips[y].crop(r.x, r.right)] for y in range(r.y, r.bottom)]
+
+
+async def test_show_content_repaints_the_changed_lines_and_the_screen_shows_every_new_line():
+    app = Pair()
+    async with app.run_test(size=(40, 30)) as pilot:
+        slow, fast = app.query_one("#slow", Static), app.query_one("#fast", MemoStatic)
+        lines = ["item: dashboards", "owner: devops-lead", "state: [ ] not done", "linked: none", "notes: 0"]
+        steps = [
+            lines,
+            [*lines[:2], "state: [x] done by ana at 12:03:04", *lines[3:]],  # one line of five changes
+            [*lines[:2], "state: [x] done by ana at 12:03:04", *lines[3:]],  # none
+            [Content.styled("item: dashboards", "$error"), *lines[1:]],  # a colour alone
+            [lines[0], "owner: security-lead and the devops-lead too, wrapping onto more", *lines[2:]],
+            ["item: dashboards"],  # fewer lines
+        ]
+        for step in steps:
+            content = Content("\n").join(Content(x) if isinstance(x, str) else x for x in step)
+            slow.update(content)
+            fast.show_content(content, layout=True)  # a height that may change: laid out, as Block does
+            await pilot.pause()
+            fast.show_content(content, layout=False)
+            await pilot.pause()
+            assert shown(app, fast) == shown(app, slow), content.plain
+            assert [line.rstrip() for line in content.plain.split("\n")][0] in "".join(
+                t for t, _s in shown(app, fast)[0]
+            )
+        five = Content("\n").join(Content(x) for x in lines)
+        slow.update(five)
+        fast.show_content(five, layout=True)
+        await pilot.pause()
+        for i in range(3):  # same height each time: only the changed line is repainted
+            content = Content("\n").join(
+                [Content(x) for x in lines[:2]] + [Content(f"state: tick {i}")] + [Content(x) for x in lines[3:]]
+            )
+            slow.update(content)
+            fast.show_content(content, layout=False)
+            await pilot.pause()
+            assert shown(app, fast) == shown(app, slow)
+            assert "".join(t for t, _s in shown(app, fast)[2]).startswith(f"state: tick {i}")

@@ -31,7 +31,7 @@ class Line(MemoStatic):
     def show(self, content: Content | str) -> None:
         if not same(content, self._shown):
             self._shown = content
-            self.update(content, layout=False)
+            self.show_content(content, layout=False)
 
 
 class WhyLine(Line):

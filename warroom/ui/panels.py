@@ -51,7 +51,7 @@ class Block(MemoStatic):
         if same(content, self._shown):
             return
         self._shown = content
-        self.update(content, layout=self._resizes(content))
+        self.show_content(content, layout=self._resizes(content))
 
     def _resizes(self, content: Content | str) -> bool:
         """Whether showing `content` may change this block's size: not when it is hidden or its height is fixed

@@ -6,17 +6,18 @@ style carrying its offset (for text selection), and the strip is walked again fo
 line of a five-line detail block and one one-liner, and that redrawing was the larger part of what a tick cost
 the console beyond the bare app's frame. Here a line is drawn exactly as Textual draws it (the same segments,
 the selection offsets included, so text can still be selected) and kept: the same text in the same spans, in
-the same style at the same place, comes from `LineMemo`. `tests/test_strips.py` holds it to Textual's own
+the same style at the same place, comes from `LineMemo`. And `show_content` repaints only the lines that changed. `tests/test_strips.py` holds it to Textual's own
 drawing, so a Textual upgrade that draws differently fails there rather than on screen.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING, Self, cast
 
 from rich.segment import Segment
 from textual.content import Content, Span
+from textual.geometry import Region
 from textual.strip import Strip
 from textual.style import Style as VisualStyle
 from textual.widgets import Static
@@ -86,6 +87,37 @@ class MemoStatic(Static):
         self._memo = LineMemo(kept=256)
         self._drawn: list[Strip] | None = None
         self._drawn_for: tuple[object, object, object] = (None, None, None)
+        self._before: list[Strip] | None = None  # the lines drawn before an update, while `show_content` makes it
+
+    def show_content(self, content: Content | str, *, layout: bool) -> None:
+        """`update`, repainting only the lines now drawn differently: a tick changes one line of a detail block,
+        and each line repainted is another pass through Textual's styles for it."""
+        size, style = self.size, self.visual_style
+        before = self._drawn if self._drawn_for[1:] == (size, style) else None
+        if layout or before is None or not self.is_mounted:
+            self.update(content, layout=layout)
+            return
+        self._before = before
+        try:
+            self.update(content, layout=False)  # which calls `refresh`, below, with the new visual in place
+        finally:
+            self._before = None
+
+    def refresh(self, *regions: Region, repaint: bool = True, layout: bool = False, recompose: bool = False) -> Self:
+        before, self._before = self._before, None
+        if before is None or regions or layout or recompose or not repaint:
+            return super().refresh(*regions, repaint=repaint, layout=layout, recompose=recompose)
+        size, style, visual = self.size, self.visual_style, self.visual
+        after = self._lines(visual, size.width, size.height, style)
+        if after is None or len(after) != len(before):
+            return super().refresh()
+        self._drawn, self._drawn_for = after, (visual, size, style)
+        changed = [
+            Region(0, y, size.width, 1)
+            for y, (a, b) in enumerate(zip(before, after, strict=True))
+            if list(a) != list(b)
+        ]
+        return super().refresh(*(changed or [Region(0, 0, size.width, 1)]))
 
     def notify_style_update(self) -> None:
         self._memo.clear()
