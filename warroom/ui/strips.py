@@ -6,8 +6,9 @@ style carrying its offset (for text selection), and the strip is walked again fo
 line of a five-line detail block and one one-liner, and that redrawing was the larger part of what a tick cost
 the console beyond the bare app's frame. Here a line is drawn exactly as Textual draws it (the same segments,
 the selection offsets included, so text can still be selected) and kept: the same text in the same spans, in
-the same style at the same place, comes from `LineMemo`. And `show_content` repaints only the lines that changed. `tests/test_strips.py` holds it to Textual's own
-drawing, so a Textual upgrade that draws differently fails there rather than on screen.
+the same style at the same place, comes from `LineMemo`; and `show_content` repaints only the lines that
+changed. `tests/test_strips.py` holds it to Textual's own drawing, so a Textual upgrade that draws differently
+fails there rather than on screen.
 """
 
 from __future__ import annotations
