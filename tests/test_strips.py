@@ -116,9 +116,8 @@ async def test_show_content_repaints_the_changed_lines_and_the_screen_shows_ever
             fast.show_content(content, layout=False)
             await pilot.pause()
             assert shown(app, fast) == shown(app, slow), content.plain
-            assert [line.rstrip() for line in content.plain.split("\n")][0] in "".join(
-                t for t, _s in shown(app, fast)[0]
-            )
+            first = content.plain.split("\n")[0]
+            assert "".join(t for t, _s in shown(app, fast)[0]).startswith(first)
         five = Content("\n").join(Content(x) for x in lines)
         slow.update(five)
         fast.show_content(five, layout=True)
